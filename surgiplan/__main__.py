@@ -1,0 +1,3 @@
+from surgiplan.cli.main import run
+
+run()

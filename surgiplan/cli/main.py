@@ -1,0 +1,88 @@
+"""The ``surgiplan`` command.
+
+Each command group lives in its own module of this package and exposes
+``register(app: typer.Typer) -> None``. Modules import ``surgiplan.core`` lazily
+inside their commands so that ``surgiplan --help`` and the window start fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+from surgiplan import __version__
+
+GROUPS = (
+    "scan",
+    "samples",
+    "segment",
+    "model",
+    "case",
+    "plan",
+    "simulate",
+    "verify",
+    "demo",
+    "gui",
+)
+
+app = typer.Typer(
+    name="surgiplan",
+    help="3D surgical planning: DICOM import, segmentation, models, implant plans, simulation.",
+    no_args_is_help=False,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"surgiplan {__version__}")
+        raise typer.Exit()
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    ctx: typer.Context,
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """With no command, open the desktop window (needs a display)."""
+    if ctx.invoked_subcommand is None:
+        from surgiplan.cli.gui import open_window
+
+        raise typer.Exit(open_window(None))
+
+
+for _name in GROUPS:
+    try:
+        _mod = importlib.import_module(f"surgiplan.cli.{_name}")
+    except ModuleNotFoundError as _exc:  # a stage not built yet
+        if _exc.name != f"surgiplan.cli.{_name}":
+            raise
+        continue
+    _mod.register(app)
+
+
+def run() -> None:
+    """Console-script entry point: SurgiplanError becomes a one-line message, exit 1."""
+    from surgiplan.core.errors import Cancelled, SurgiplanError
+
+    try:
+        app()
+    except Cancelled as exc:
+        typer.echo(f"surgiplan: {exc}", err=True)
+        sys.exit(130)
+    except SurgiplanError as exc:
+        typer.echo(f"surgiplan: error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        typer.echo("surgiplan: interrupted; nothing was written.", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,1 @@
+"""Computation core of surgiplan. Never imports Qt."""

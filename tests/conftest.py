@@ -1,0 +1,49 @@
+"""Shared test fixtures.
+
+The outside reference data (``../shared/data``) is found through one setting,
+``SURGIPLAN_TEST_DATA`` (default ``../shared/data`` from the repository root,
+made absolute). Where it is absent tests skip with a reason, except under CI
+(``CI=true``) where a missing folder is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def shared_data_root() -> Path:
+    """Absolute path of the shared test data folder (it may not exist)."""
+    value = os.environ.get("SURGIPLAN_TEST_DATA")
+    path = Path(value) if value else REPO_ROOT.parent / "shared" / "data"
+    return path.resolve()
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require_shared(*parts: str) -> Path:
+    """The shared data path ``parts`` under the data root; skip (or fail in CI) if absent."""
+    path = shared_data_root().joinpath(*parts)
+    if not path.exists():
+        msg = f"shared test data not found at {path} (set SURGIPLAN_TEST_DATA)"
+        if _in_ci():
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Root of ``../shared/data``; skips (fails under CI) when absent."""
+    return require_shared()
+
+
+@pytest.fixture(scope="session")
+def dicom_data(shared_data: Path) -> Path:
+    return require_shared("dicom")
