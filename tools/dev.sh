@@ -40,8 +40,14 @@ ensure_venv() {
     want="$(cat pyproject.toml | sha256sum | cut -c1-16)"
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
         echo "Installing surgiplan and its pinned dependencies into .venv (about a minute)"
-        .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-        .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
+        if ! { .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip &&
+               .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"; } \
+               > .venv/install.log 2>&1; then
+            cat .venv/install.log >&2
+            echo "Installing into .venv failed (log above, also in .venv/install.log)." >&2
+            echo "Check the network connection to the Python package index and run this again." >&2
+            exit 1
+        fi
         echo "$want" > "$stamp"
     fi
 }
