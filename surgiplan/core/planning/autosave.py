@@ -1,0 +1,105 @@
+"""Autosave snapshots of an open case in the user's data folder, and recovery.
+
+Snapshots never go into the case folder (ARCHITECTURE.md rule 6): they live in
+``platformdirs.user_data_dir("surgiplan")/autosave/`` (``SURGIPLAN_AUTOSAVE_DIR``
+overrides it), one JSON file per case folder, named by a hash of its absolute
+path. :func:`find_autosave` reports a snapshot newer than the case's
+``case.json``; :func:`recover_autosave` opens the case and puts the snapshot's
+plans and landmarks back (unsaved: the user decides to save).
+Surface models added since the last save are not in snapshots.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from surgiplan.core.errors import CaseFormatError
+from surgiplan.core.planning import audit
+from surgiplan.core.planning.case import CASE_FILE, Case, atomic_write_text
+from surgiplan.core.planning.case_schema import CaseModel, PlanModel
+from surgiplan.core.planning.plan import Landmark, Plan
+
+
+def autosave_folder() -> Path:
+    """Folder holding autosave snapshots (created on first write)."""
+    env = os.environ.get("SURGIPLAN_AUTOSAVE_DIR")
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("surgiplan", appauthor=False)) / "autosave"
+
+
+def autosave_path(case_root: Path, folder: Path | None = None) -> Path:
+    """Snapshot file for the case folder ``case_root``."""
+    key = hashlib.sha256(str(Path(case_root).resolve()).encode()).hexdigest()[:20]
+    return (folder or autosave_folder()) / f"{key}.json"
+
+
+def write_autosave(case: Case, folder: Path | None = None) -> Path:
+    """Snapshot the case's current state (case.json + plans) atomically; returns the file."""
+    path = autosave_path(case.root, folder)
+    snap = {
+        "case_root": str(case.root.resolve()),
+        "saved_at": audit.now_iso(),
+        "case": case.to_case_model().model_dump(mode="json"),
+        "plans": {n: p.to_dict() for n, p in case.plans.items()},
+    }
+    atomic_write_text(path, json.dumps(snap) + "\n")
+    return path
+
+
+@dataclass(frozen=True)
+class AutosaveInfo:
+    """A snapshot newer than the case on disk."""
+
+    path: Path
+    saved_at: str
+    case_root: Path
+
+
+def find_autosave(case_root: str | Path, folder: Path | None = None) -> AutosaveInfo | None:
+    """The autosave of ``case_root`` if it is newer than its ``case.json``, else None."""
+    case_root = Path(case_root)
+    path = autosave_path(case_root, folder)
+    if not path.is_file():
+        return None
+    case_file = case_root / CASE_FILE
+    if case_file.exists() and path.stat().st_mtime <= case_file.stat().st_mtime:
+        return None
+    try:
+        saved_at = json.loads(path.read_text(encoding="utf-8")).get("saved_at", "")
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        return None
+    return AutosaveInfo(path, saved_at, case_root)
+
+
+def recover_autosave(case_root: str | Path, folder: Path | None = None, user: str | None = None) -> Case:
+    """Open the case with the autosaved plans and landmarks in place (not yet saved)."""
+    case = Case.open(case_root, user=user)
+    path = autosave_path(case.root, folder)
+    try:
+        snap = json.loads(path.read_text(encoding="utf-8"))
+        cm = CaseModel.model_validate(snap["case"])
+        plans = {n: Plan.from_model(PlanModel.model_validate(d)) for n, d in snap["plans"].items()}
+    except Exception as exc:  # noqa: BLE001 - any damage means no recovery
+        raise CaseFormatError(f"autosave cannot be read ({exc})", path=path,
+                              hint="Open the case without recovery; the case itself is unchanged.") from None
+    cm.models = case.model.models  # models on disk are the truth
+    case.model = cm
+    case.plans = plans
+    case.landmarks = {k: Landmark.from_model(v) for k, v in cm.landmarks.items()}
+    case.dirty = True
+    case._log("recovered autosave", autosave=str(path), saved_at=snap.get("saved_at", ""))
+    return case
+
+
+def discard_autosave(case_root: str | Path, folder: Path | None = None) -> None:
+    """Delete the case's snapshot (after a save or when the user declines recovery)."""
+    path = autosave_path(Path(case_root), folder)
+    if path.exists():
+        path.unlink()

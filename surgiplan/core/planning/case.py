@@ -1,0 +1,541 @@
+"""The case folder (ARCHITECTURE.md rule 6) and its one global undo history.
+
+::
+
+    MyCase/
+      case.json                 versioned schema (case_schema.CaseModel)
+      history.jsonl             append-only audit log (audit.py)
+      scans/<scan>/volume.nrrd, segmentation.seg.nrrd, to_planning.tfm
+      models/<segment>.vtp      surface models, LPS mm
+      plans/<plan>/plan.json    implants, landmarks, resections, measurements, lock
+      studies/<study>/...       simulation studies (simulation engineer)
+      reports/<plan>.pdf
+
+Every edit made through a :class:`Case` method is a small undoable command on
+``case.history`` (the same :class:`~surgiplan.core.history.History` the
+segmentation engine pushes its label-map patches onto) and an audit entry that
+is appended to ``history.jsonl`` when the case is saved. Use :meth:`Case.undo`
+/ :meth:`Case.redo` so that undo steps are audited too.
+
+Saving is atomic per file (temporary name + ``os.replace``): plan files first,
+``case.json`` last, so a crash leaves the previous ``case.json`` valid.
+Opening never writes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from surgiplan.core.errors import CaseFormatError, InputError
+from surgiplan.core.history import FunctionCommand, History
+from surgiplan.core.jobs import Progress, report
+from surgiplan.core.planning import audit
+from surgiplan.core.planning.case_schema import (
+    SCHEMA_VERSION,
+    CaseModel,
+    LockInfo,
+    ModelRef,
+    PatientRef,
+    PlanRef,
+    ScanModel,
+    check_name,
+    load_case_json,
+    load_plan_json,
+    to_json_text,
+)
+from surgiplan.core.planning.plan import Landmark, PlacedImplant, Plan, Resection
+from surgiplan.core.planning.transforms import check_rigid
+
+CASE_FILE = "case.json"
+AUDIT_FILE = "history.jsonl"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_mesh(mesh, path: Path) -> None:
+    """Save a pyvista mesh to ``path`` (.vtp) atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    try:
+        mesh.save(str(tmp), binary=True)
+        os.replace(tmp, path)
+    except BaseException:
+        if tmp.exists():
+            tmp.unlink()
+        raise
+
+
+class Case:
+    """An open case folder: its plans, landmarks, models and one undo history.
+
+    Create with :meth:`Case.new` or :meth:`Case.open`; keep the object while the
+    user works and call :meth:`save`.
+    """
+
+    def __init__(self, root: Path, model: CaseModel, plans: dict[str, Plan], user: str | None = None):
+        self.root = Path(root)
+        self.model = model
+        self.plans: dict[str, Plan] = plans
+        self.landmarks: dict[str, Landmark] = {
+            k: Landmark.from_model(v) for k, v in model.landmarks.items()
+        }
+        self.user = user or audit.current_user()
+        self.history = History()
+        self._pending_audit: list[dict[str, Any]] = []
+        self._models: dict[str, Any] = {}
+        self._unsaved_models: set[str] = set()
+        self._saved_plan_names = {p.name for p in model.plans}
+        self.dirty = False
+        self.history.subscribe(self._mark_dirty)
+
+    def _mark_dirty(self) -> None:
+        self.dirty = True
+
+    # ------------------------------------------------------------ open / new
+    @classmethod
+    def new(cls, root: str | Path, name: str | None = None, *, patient_name: str = "",
+            patient_id: str = "", user: str | None = None) -> Case:
+        """Create an empty case folder at ``root`` (must not exist or be empty) and save it."""
+        root = Path(root)
+        if root.exists() and (not root.is_dir() or any(root.iterdir())):
+            raise InputError("cannot create a case here: the folder exists and is not empty", path=root,
+                             hint="Choose a new folder name.")
+        name = name or root.name
+        try:
+            check_name(name, "case name")
+        except ValueError as exc:
+            raise InputError(str(exc), path=root) from None
+        now = audit.now_iso()
+        model = CaseModel(schema_version=SCHEMA_VERSION, name=name, created=now, modified=now,
+                          patient=PatientRef(name=patient_name, id=patient_id))
+        case = cls(root, model, {}, user=user)
+        case._log("case created", case=name)
+        case.save()
+        return case
+
+    @classmethod
+    def open(cls, root: str | Path, user: str | None = None) -> Case:
+        """Open the case folder ``root`` (or its ``case.json``); refuses damaged/newer files, never writes."""
+        root = Path(root)
+        if root.name == CASE_FILE and root.is_file():
+            root = root.parent
+        if not root.is_dir():
+            raise CaseFormatError("case folder not found", path=root, hint="Check the path.")
+        model = load_case_json(root / CASE_FILE)
+        plans: dict[str, Plan] = {}
+        for ref in model.plans:
+            pm = load_plan_json(root / ref.path)
+            if pm.name != ref.name:
+                raise CaseFormatError(
+                    f"plan.json names its plan {pm.name!r} but case.json lists it as {ref.name!r}",
+                    path=root / ref.path, hint="The case is inconsistent; nothing was changed.")
+            if ref.name in plans:
+                raise CaseFormatError(f"case.json lists plan {ref.name!r} twice", path=root / CASE_FILE)
+            plans[ref.name] = Plan.from_model(pm)
+        for m in model.models:
+            if not (root / m.path).is_file():
+                raise CaseFormatError(f"model {m.name!r} file {m.path} is missing", path=root / CASE_FILE,
+                                      hint="Restore the models folder; nothing was changed.")
+        return cls(root, model, plans, user=user)
+
+    # ----------------------------------------------------------------- save
+    def to_case_model(self) -> CaseModel:
+        m = self.model.model_copy(deep=True)
+        m.plans = [PlanRef(name=n, path=f"plans/{n}/plan.json") for n in self.plans]
+        m.landmarks = {k: v.to_model() for k, v in self.landmarks.items()}
+        return m
+
+    def to_dict(self) -> dict[str, Any]:
+        """The whole saved state (case.json + every plan.json) as JSON-ready data."""
+        cm = self.to_case_model().model_dump(mode="json")
+        cm.pop("modified", None)
+        plans = {}
+        for n, p in self.plans.items():
+            d = p.to_dict()
+            d.pop("modified", None)
+            plans[n] = d
+        return {"case": cm, "plans": plans}
+
+    def save(self, progress: Progress | None = None) -> None:
+        """Write the case folder atomically (plans first, case.json last) and flush the audit log."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        for sub in ("scans", "models", "plans", "studies", "reports"):
+            (self.root / sub).mkdir(exist_ok=True)
+        now = audit.now_iso()
+        for i, name in enumerate(sorted(self._unsaved_models)):
+            report(progress, 0.1 + 0.5 * i / max(1, len(self._unsaved_models)), f"saving model {name}")
+            ref = self._model_ref(name)
+            atomic_write_mesh(self._models[name], self.root / ref.path)
+        self._unsaved_models.clear()
+        report(progress, 0.7, "saving plans")
+        for plan in self.plans.values():
+            plan.modified = now
+            atomic_write_text(self.root / "plans" / plan.name / "plan.json", to_json_text(plan.to_model()))
+        self.model.modified = now
+        self.model = self.to_case_model()
+        atomic_write_text(self.root / CASE_FILE, to_json_text(self.model))
+        for old in self._saved_plan_names - set(self.plans):
+            folder = self.root / "plans" / old
+            if folder.is_dir() and old not in self.plans:
+                shutil.rmtree(folder, ignore_errors=True)
+        self._saved_plan_names = set(self.plans)
+        self._pending_audit.append(audit.entry("saved", self.user))
+        audit.append_audit(self.root / AUDIT_FILE, self._pending_audit)
+        self._pending_audit = []
+        self.dirty = False
+        report(progress, 1.0, "saved")
+
+    def audit_log(self) -> list[dict[str, Any]]:
+        """Saved audit entries followed by the not yet saved ones."""
+        saved, _ = audit.read_audit(self.root / AUDIT_FILE)
+        return saved + list(self._pending_audit)
+
+    def _log(self, what: str, **details: Any) -> None:
+        self._pending_audit.append(audit.entry(what, self.user, **details))
+
+    # ----------------------------------------------------------------- undo
+    def undo(self) -> str | None:
+        """Undo the last edit (any engine's); returns its description or None."""
+        cmd = self.history.undo()
+        if cmd is not None:
+            self._log(f"undo: {cmd.description}")
+        return None if cmd is None else cmd.description
+
+    def redo(self) -> str | None:
+        """Redo the last undone edit; returns its description or None."""
+        cmd = self.history.redo()
+        if cmd is not None:
+            self._log(f"redo: {cmd.description}")
+        return None if cmd is None else cmd.description
+
+    def _do(self, description: str, do: Callable[[], None], undo: Callable[[], None], **details) -> None:
+        self.history.push(FunctionCommand(description, do, undo, 512), apply=True)
+        self._log(description, **details)
+
+    # ---------------------------------------------------------------- plans
+    def plan(self, name: str) -> Plan:
+        """The plan called ``name``; InputError listing the plans otherwise."""
+        try:
+            return self.plans[name]
+        except KeyError:
+            have = ", ".join(self.plans) or "none"
+            raise InputError(f"case {self.model.name!r} has no plan {name!r} (plans: {have})",
+                             path=self.root) from None
+
+    def _editable(self, name: str) -> Plan:
+        p = self.plan(name)
+        if p.locked is not None:
+            raise InputError(
+                f"plan {name!r} is locked (approved by {p.locked.by} at {p.locked.at}); "
+                "copy it or unlock it to change it", path=self.root)
+        return p
+
+    def _check_new_name(self, name: str) -> None:
+        try:
+            check_name(name, "plan name")
+        except ValueError as exc:
+            raise InputError(str(exc), path=self.root) from None
+        if name.lower() in {n.lower() for n in self.plans}:
+            raise InputError(f"a plan called {name!r} already exists", path=self.root,
+                             hint="Choose another name.")
+
+    def _insert_plan(self, plan: Plan, index: int | None = None) -> None:
+        items = list(self.plans.items())
+        index = len(items) if index is None else index
+        items.insert(index, (plan.name, plan))
+        self.plans = dict(items)
+
+    def new_plan(self, name: str, note: str = "") -> Plan:
+        """Add an empty plan (undoable)."""
+        self._check_new_name(name)
+        now = audit.now_iso()
+        plan = Plan(name=name, note=note, created=now, modified=now)
+        self._do(f"new plan {name}", lambda: self._insert_plan(plan), lambda: self.plans.pop(name),
+                 plan=name)
+        return plan
+
+    def copy_plan(self, source: str, new_name: str) -> Plan:
+        """Duplicate plan ``source`` as ``new_name`` (unlocked; undoable)."""
+        src = self.plan(source)
+        self._check_new_name(new_name)
+        plan = src.duplicate(new_name, audit.now_iso())
+        self._do(f"copy plan {source} to {new_name}", lambda: self._insert_plan(plan),
+                 lambda: self.plans.pop(new_name), plan=new_name, source=source)
+        return plan
+
+    def rename_plan(self, old: str, new: str) -> None:
+        """Rename a plan, keeping its place in the list (undoable)."""
+        plan = self._editable(old)
+        if new.lower() != old.lower():
+            self._check_new_name(new)
+        else:
+            check_name(new, "plan name")
+
+        def ren(a: str, b: str) -> None:
+            self.plans = {(b if k == a else k): v for k, v in self.plans.items()}
+            plan.name = b
+
+        self._do(f"rename plan {old} to {new}", lambda: ren(old, new), lambda: ren(new, old),
+                 plan=new, old_name=old)
+
+    def delete_plan(self, name: str) -> None:
+        """Remove a plan (undoable; its folder goes at the next save)."""
+        plan = self._editable(name)
+        index = list(self.plans).index(name)
+        self._do(f"delete plan {name}", lambda: self.plans.pop(name),
+                 lambda: self._insert_plan(plan, index), plan=name)
+
+    def annotate_plan(self, name: str, note: str) -> None:
+        """Set the plan's free-text note (undoable)."""
+        plan = self.plan(name)
+        before = plan.note
+        self._do(f"annotate plan {name}", lambda: setattr(plan, "note", note),
+                 lambda: setattr(plan, "note", before), plan=name)
+
+    def lock_plan(self, name: str, note: str = "", by: str | None = None) -> LockInfo:
+        """Approve and lock a plan (who and when recorded; undoable)."""
+        plan = self._editable(name)
+        info = LockInfo(by=by or self.user, at=audit.now_iso(), note=note)
+        self._do(f"lock plan {name}", lambda: setattr(plan, "locked", info),
+                 lambda: setattr(plan, "locked", None), plan=name, note=note)
+        return info
+
+    def unlock_plan(self, name: str) -> None:
+        """Remove a plan's approval lock (undoable, audited)."""
+        plan = self.plan(name)
+        before = plan.locked
+        if before is None:
+            return
+        self._do(f"unlock plan {name}", lambda: setattr(plan, "locked", None),
+                 lambda: setattr(plan, "locked", before), plan=name)
+
+    # -------------------------------------------------------------- implants
+    def add_implant(self, plan_name: str, implant: PlacedImplant) -> PlacedImplant:
+        """Place a new implant in a plan (undoable). Its id must be new in the plan."""
+        plan = self._editable(plan_name)
+        if implant.id in plan.implants:
+            raise InputError(f"plan {plan_name!r} already has an implant {implant.id!r}")
+        try:
+            check_name(implant.id, "implant id")
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        implant.transform = check_rigid(implant.transform, f"transform of {implant.id}").copy()
+        self._do(f"place {implant.id} ({implant.catalog_id} size {implant.size}) in {plan_name}",
+                 lambda: plan.implants.__setitem__(implant.id, implant),
+                 lambda: plan.implants.pop(implant.id), plan=plan_name, implant=implant.id,
+                 catalog_id=implant.catalog_id, size=implant.size)
+        return implant
+
+    def implant(self, plan_name: str, implant_id: str) -> PlacedImplant:
+        plan = self.plan(plan_name)
+        try:
+            return plan.implants[implant_id]
+        except KeyError:
+            raise InputError(f"plan {plan_name!r} has no implant {implant_id!r} "
+                             f"(implants: {', '.join(plan.implants) or 'none'})") from None
+
+    def set_implant_transform(self, plan_name: str, implant_id: str, transform: np.ndarray,
+                              description: str | None = None) -> None:
+        """Move an implant to ``transform`` (4x4, own frame -> LPS mm; undoable)."""
+        self._editable(plan_name)
+        imp = self.implant(plan_name, implant_id)
+        after = check_rigid(transform, f"transform of {implant_id}").copy()
+        before = imp.transform.copy()
+        self._do(description or f"move {implant_id} in {plan_name}",
+                 lambda: setattr(imp, "transform", after.copy()),
+                 lambda: setattr(imp, "transform", before.copy()),
+                 plan=plan_name, implant=implant_id, transform=after.round(6).tolist())
+
+    def set_implant_size(self, plan_name: str, implant_id: str, size: str,
+                         options: dict[str, float | str] | None = None) -> None:
+        """Change an implant's size (and options such as head offset; undoable)."""
+        self._editable(plan_name)
+        imp = self.implant(plan_name, implant_id)
+        b_size, b_opt = imp.size, dict(imp.options)
+        a_opt = dict(imp.options) if options is None else {**imp.options, **options}
+
+        def setv(s, o):
+            imp.size, imp.options = s, dict(o)
+
+        self._do(f"resize {implant_id} to {size} in {plan_name}", lambda: setv(size, a_opt),
+                 lambda: setv(b_size, b_opt), plan=plan_name, implant=implant_id, size=size)
+
+    def remove_implant(self, plan_name: str, implant_id: str) -> None:
+        """Remove an implant from a plan (undoable)."""
+        plan = self._editable(plan_name)
+        imp = self.implant(plan_name, implant_id)
+        index = list(plan.implants).index(implant_id)
+
+        def put_back():
+            items = list(plan.implants.items())
+            items.insert(index, (implant_id, imp))
+            plan.implants.clear()
+            plan.implants.update(items)
+
+        self._do(f"remove {implant_id} from {plan_name}", lambda: plan.implants.pop(implant_id),
+                 put_back, plan=plan_name, implant=implant_id)
+
+    # ------------------------------------------------------------ landmarks
+    def set_landmark(self, name: str, position, direction=None, *, source: str = "manual",
+                     definition: str = "", plan: str | None = None) -> Landmark:
+        """Set (add or move) a landmark of the case, or of ``plan`` when given (undoable)."""
+        target = self.landmarks if plan is None else self._editable(plan).landmarks
+        pos = np.asarray(position, dtype=float).reshape(3)
+        if not np.all(np.isfinite(pos)):
+            raise InputError(f"landmark {name!r}: position must be three finite numbers (mm)")
+        d = None
+        if direction is not None:
+            d = np.asarray(direction, dtype=float).reshape(3)
+            n = np.linalg.norm(d)
+            if not np.isfinite(n) or n < 1e-12:
+                raise InputError(f"landmark {name!r}: direction has no length")
+            d = d / n
+        new = Landmark(pos, d, source, definition or (target[name].definition if name in target else ""))
+        before = target.get(name)
+
+        def restore():
+            if before is None:
+                target.pop(name, None)
+            else:
+                target[name] = before
+
+        where = f"plan {plan}" if plan else "case"
+        self._do(f"set landmark {name} ({where})", lambda: target.__setitem__(name, new), restore,
+                 landmark=name, plan=plan or "", position=pos.round(4).tolist())
+        return new
+
+    def all_landmarks(self, plan: str | None = None) -> dict[str, Landmark]:
+        """Case landmarks overridden by the plan's own landmarks."""
+        out = dict(self.landmarks)
+        if plan is not None:
+            out.update(self.plan(plan).landmarks)
+        return out
+
+    # ------------------------------------------------------------ resections
+    def set_resection(self, plan_name: str, resection: Resection) -> None:
+        """Add or replace a resection plane in a plan (undoable)."""
+        plan = self._editable(plan_name)
+        before = plan.resections.get(resection.name)
+
+        def restore():
+            if before is None:
+                plan.resections.pop(resection.name, None)
+            else:
+                plan.resections[resection.name] = before
+
+        self._do(f"set resection {resection.name} in {plan_name}",
+                 lambda: plan.resections.__setitem__(resection.name, resection), restore,
+                 plan=plan_name, resection=resection.name)
+
+    # ---------------------------------------------------------------- models
+    def _model_ref(self, name: str) -> ModelRef:
+        for m in self.model.models:
+            if m.name == name:
+                return m
+        raise InputError(f"case {self.model.name!r} has no model {name!r} "
+                         f"(models: {', '.join(self.model_names) or 'none'})", path=self.root)
+
+    @property
+    def model_names(self) -> list[str]:
+        return [m.name for m in self.model.models]
+
+    def add_model(self, name: str, mesh, *, scan: str = "", segment: str = "") -> None:
+        """Add or replace surface model ``name`` (pyvista PolyData, LPS mm); written at save."""
+        try:
+            check_name(name, "model name")
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        if mesh is None or mesh.n_points == 0:
+            raise InputError(f"model {name!r} is empty (no points)")
+        self.model.models = [m for m in self.model.models if m.name != name]
+        self.model.models.append(ModelRef(name=name, path=f"models/{name}.vtp", scan=scan,
+                                          segment=segment or name))
+        self._models[name] = mesh
+        self._unsaved_models.add(name)
+        self.dirty = True
+        self._log(f"add model {name}", model=name, n_points=int(mesh.n_points))
+
+    def get_model(self, name: str):
+        """Surface model ``name`` as pyvista PolyData (LPS mm), loaded on first use."""
+        if name not in self._models:
+            import pyvista as pv
+
+            ref = self._model_ref(name)
+            path = self.root / ref.path
+            try:
+                self._models[name] = pv.read(str(path))
+            except Exception as exc:  # noqa: BLE001 - VTK raises various errors
+                raise CaseFormatError(f"model file cannot be read ({exc})", path=path,
+                                      hint="Rebuild the model from its segmentation.") from None
+        return self._models[name]
+
+    # ----------------------------------------------------------------- scans
+    def add_scan(self, name: str, volume, *, kind: str = "planning", segmentation=None) -> ScanModel:
+        """Store a scan as ``scans/<name>/volume.nrrd`` (written now, atomically) and list it."""
+        from surgiplan.core.imaging.volume_io import write_volume
+
+        try:
+            check_name(name, "scan name")
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        folder = self.root / "scans" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        write_volume(volume, folder / "volume.nrrd")
+        seg_path = None
+        if segmentation is not None:
+            from surgiplan.core.segmentation import write_segmentation  # segmentation engineer
+
+            write_segmentation(segmentation, folder / "segmentation.seg.nrrd")
+            seg_path = f"scans/{name}/segmentation.seg.nrrd"
+        md = getattr(volume, "metadata", {}) or {}
+        scan = ScanModel(name=name, kind=kind, volume=f"scans/{name}/volume.nrrd",
+                         segmentation=seg_path, series_uid=str(md.get("series_uid", "") or ""),
+                         study_uid=str(md.get("study_uid", "") or ""))
+        self.model.scans = [s for s in self.model.scans if s.name != name] + [scan]
+        self.dirty = True
+        self._log(f"add scan {name}", scan=name, kind=kind)
+        return scan
+
+    # ---------------------------------------------------------------- summary
+    def info(self) -> dict[str, Any]:
+        """A summary for ``surgiplan case info``: name, patient, scans, models, plans, landmarks."""
+        return {
+            "case": self.model.name,
+            "path": str(self.root),
+            "schema_version": SCHEMA_VERSION,
+            "created": self.model.created,
+            "modified": self.model.modified,
+            "patient": self.model.patient.model_dump(),
+            "scans": [s.model_dump() for s in self.model.scans],
+            "models": self.model_names,
+            "landmarks": sorted(self.landmarks),
+            "plans": [
+                {"name": p.name, "note": p.note, "implants": len(p.implants),
+                 "locked": None if p.locked is None else p.locked.model_dump()}
+                for p in self.plans.values()
+            ],
+            "unsaved_changes": self.dirty,
+        }

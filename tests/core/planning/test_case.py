@@ -1,0 +1,189 @@
+"""Case folder: new/open/save round trip, undo/redo, locks, audit, refusal of bad files."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+import pyvista as pv
+
+from surgiplan.core.errors import CaseFormatError, InputError
+from surgiplan.core.planning import transforms as tf
+from surgiplan.core.planning.audit import read_audit
+from surgiplan.core.planning.autosave import (
+    discard_autosave,
+    find_autosave,
+    recover_autosave,
+    write_autosave,
+)
+from surgiplan.core.planning.case import Case
+from surgiplan.core.planning.plan import PlacedImplant
+
+
+def _tree_bytes(root):
+    return {p.relative_to(root): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture()
+def case(tmp_path):
+    c = Case.new(tmp_path / "Case1", patient_name="Test^Patient", user="dr.test")
+    c.add_model("femur", pv.Sphere(radius=20, center=(1, 2, 3)))
+    c.set_landmark("femoral_head_centre_left", (10.5, -3.25, 7.0), source="fitted")
+    c.new_plan("A", note="first idea")
+    c.add_implant("A", PlacedImplant("cup", "hip_cup", "52", tf.translation((1, 2, 3)), side="left"))
+    return c
+
+
+def test_new_save_open_round_trip_exactly(case, tmp_path):
+    T = tf.rotation((0.3, -1, 0.2), 37.123456789, (5, 6, 7)) @ tf.translation((0.1, 0.2, 0.3))
+    case.set_implant_transform("A", "cup", T)
+    case.copy_plan("A", "B")
+    case.save()
+    again = Case.open(tmp_path / "Case1")
+    assert again.to_dict() == case.to_dict()
+    np.testing.assert_array_equal(again.plans["A"].implants["cup"].transform, T)  # bit-exact
+    assert again.get_model("femur").n_points == case.get_model("femur").n_points
+    for sub in ("case.json", "history.jsonl", "models/femur.vtp", "plans/A/plan.json",
+                "plans/B/plan.json", "scans", "studies", "reports"):
+        assert (tmp_path / "Case1" / sub).exists(), sub
+
+
+def test_undo_redo_round_trip_exactly(case):
+    start = case.to_dict()
+    case.set_implant_transform("A", "cup", tf.rotation((0, 0, 1), 20) @ tf.translation((4, 0, 0)))
+    case.set_landmark("femoral_head_centre_left", (11, -3, 7))
+    case.copy_plan("A", "B")
+    case.rename_plan("B", "B2")
+    case.lock_plan("B2", note="approved")
+    case.annotate_plan("A", "changed")
+    case.set_implant_size("A", "cup", "54")
+    case.remove_implant("A", "cup")
+    case.delete_plan("A")
+    end = case.to_dict()
+    n = 0
+    while case.undo():
+        n += 1
+    # every command of the fixture after the case was created is undoable, back to an empty case
+    assert n == 12
+    assert case.to_dict()["plans"] == {}
+    for _ in range(3):
+        case.redo()
+    assert case.to_dict() == start
+    while case.redo():
+        pass
+    assert case.to_dict() == end
+    assert list(case.plans) == ["B2"]
+    assert case.plans["B2"].locked.by == "dr.test"
+
+
+def test_locked_plan_refuses_edits_and_names_who(case):
+    case.lock_plan("A")
+    with pytest.raises(InputError, match="locked .*dr.test"):
+        case.set_implant_transform("A", "cup", tf.identity())
+    with pytest.raises(InputError, match="locked"):
+        case.rename_plan("A", "Z")
+    case.copy_plan("A", "A2")  # copying a locked plan is allowed and unlocked
+    case.set_implant_transform("A2", "cup", tf.identity())
+    case.unlock_plan("A")
+    case.set_implant_transform("A", "cup", tf.identity())
+
+
+def test_bad_names_and_transforms_refused(case):
+    with pytest.raises(InputError, match="not allowed"):
+        case.new_plan("../evil")
+    with pytest.raises(InputError, match="already exists"):
+        case.new_plan("a")
+    with pytest.raises(Exception, match="not a rigid"):
+        case.set_implant_transform("A", "cup", np.diag([2.0, 1, 1, 1]))
+    with pytest.raises(InputError, match="no plan 'nope'"):
+        case.plan("nope")
+
+
+def test_audit_log_is_append_only_with_who_and_when(case, tmp_path):
+    case.save()
+    first = (tmp_path / "Case1" / "history.jsonl").read_bytes()
+    case.set_implant_transform("A", "cup", tf.translation((9, 9, 9)))
+    case.undo()
+    case.save()
+    second = (tmp_path / "Case1" / "history.jsonl").read_bytes()
+    assert second.startswith(first)
+    entries, warnings = read_audit(tmp_path / "Case1" / "history.jsonl")
+    assert not warnings
+    whats = [e["what"] for e in entries]
+    assert whats[0] == "case created"
+    assert "move cup in A" in whats and "undo: move cup in A" in whats
+    assert all(e["who"] == "dr.test" and e["when"].endswith("Z") for e in entries)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "empty"),
+        (b'{"format": "surgiplan-case", "schema_version": 1, "name": "x"', "not valid JSON"),
+        (b"\xff\xfe\x00garbage", "not UTF-8"),
+        (b"[1, 2]", "JSON object"),
+        (b'{"name": "x"}', "no schema_version"),
+        (b'{"format": "surgiplan-case", "schema_version": 99, "name": "x"}', "newer surgiplan"),
+        (b'{"format": "other", "schema_version": 1}', "format 'other'"),
+        (b'{"format": "surgiplan-case", "schema_version": 1, "name": "x", "plans": '
+         b'[{"name": "A", "path": "../../etc/passwd"}]}', "inside the case folder"),
+        (b'{"format": "surgiplan-case", "schema_version": 1, "name": "x", "bogus": 1}', "bogus"),
+    ],
+)
+def test_damaged_or_newer_case_json_refused_and_unchanged(case, tmp_path, content, message):
+    case.save()
+    root = tmp_path / "Case1"
+    (root / "case.json").write_bytes(content)
+    before = _tree_bytes(root)
+    with pytest.raises(CaseFormatError, match=message) as ei:
+        Case.open(root)
+    assert "case.json" in str(ei.value)
+    assert _tree_bytes(root) == before
+
+
+def test_damaged_plan_json_refused(case, tmp_path):
+    case.save()
+    root = tmp_path / "Case1"
+    p = root / "plans" / "A" / "plan.json"
+    d = json.loads(p.read_text())
+    d["implants"][0]["transform"][0][0] = 5.0  # not rigid
+    p.write_text(json.dumps(d))
+    before = _tree_bytes(root)
+    with pytest.raises(CaseFormatError, match=r"plan.json .*implants.0.transform.*not rigid"):
+        Case.open(root)
+    p.write_text(p.read_text()[:40])  # truncated
+    with pytest.raises(CaseFormatError, match="not valid JSON"):
+        Case.open(root)
+    (root / "models" / "femur.vtp").unlink()
+    assert _tree_bytes(root) != before  # we changed it, surgiplan did not
+
+
+def test_missing_folder_and_non_empty_target(tmp_path):
+    with pytest.raises(CaseFormatError, match="not found"):
+        Case.open(tmp_path / "nope")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x.txt").write_text("x")
+    with pytest.raises(InputError, match="not empty"):
+        Case.new(tmp_path / "full")
+
+
+def test_autosave_offered_when_newer_and_recovers(case, tmp_path):
+    folder = tmp_path / "autosave"
+    case.save()
+    assert find_autosave(case.root, folder) is None
+    case.set_implant_transform("A", "cup", tf.translation((7, 7, 7)))
+    case.new_plan("C")
+    snap = write_autosave(case, folder)
+    assert folder in snap.parents and case.root not in snap.parents
+    t = os.stat(case.root / "case.json").st_mtime
+    os.utime(snap, (t + 5, t + 5))
+    info = find_autosave(case.root, folder)
+    assert info is not None and info.saved_at
+    on_disk = _tree_bytes(case.root)
+    rec = recover_autosave(case.root, folder, user="dr.test")
+    assert rec.to_dict()["plans"] == case.to_dict()["plans"]
+    assert rec.dirty and _tree_bytes(case.root) == on_disk
+    discard_autosave(case.root, folder)
+    assert find_autosave(case.root, folder) is None
