@@ -1,0 +1,44 @@
+"""Decimation to a target triangle count (fast-simplification's quadric edge collapse).
+
+fast-simplification (Fast Quadric Mesh Simplification, Sp4cerat) is ~6x faster
+than VTK's vtkQuadricDecimation on bone surfaces of a few hundred thousand
+triangles and keeps closed surfaces closed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from surgiplan.core.errors import InputError
+
+
+def decimate(mesh, target_triangles: int, *, aggressiveness: float = 7.0):
+    """A copy of triangle mesh ``mesh`` with about ``target_triangles`` triangles (no-op if fewer)."""
+    import fast_simplification
+    import pyvista as pv
+
+    target = int(target_triangles)
+    if target < 4:
+        raise InputError(f"target triangle count must be >= 4, got {target_triangles}")
+    faces = triangles(mesh)
+    n = len(faces)
+    if n <= target:
+        return mesh.copy()
+    pts, fcs = fast_simplification.simplify(
+        np.asarray(mesh.points, np.float64), faces, target_count=target, agg=aggressiveness
+    )
+    out = pv.PolyData.from_regular_faces(pts, fcs)
+    out.field_data.update(dict(mesh.field_data))
+    return out
+
+
+def triangles(mesh) -> np.ndarray:
+    """(n, 3) int array of a pure-triangle PolyData's faces; InputError otherwise."""
+    if mesh.n_cells == 0:
+        return np.zeros((0, 3), np.int64)
+    if not mesh.is_all_triangles:
+        mesh = mesh.triangulate()
+    f = np.asarray(mesh.faces).reshape(-1, 4)
+    if np.any(f[:, 0] != 3):
+        raise InputError("the mesh has non-triangle faces")
+    return f[:, 1:]
