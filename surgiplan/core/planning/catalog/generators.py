@@ -1,0 +1,257 @@
+"""Parametric geometry of the generic implants, each in its own anchor frame (mm).
+
+Frames (the catalog JSON repeats them in words):
+
+* ``cup`` / ``liner``: origin at the hemisphere centre (centre of rotation),
+  +z = cup axis out through the opening; the shell lies at z <= 0.
+* ``stem``: origin at the head centre for neck length 0; +z = stem axis
+  (proximal); +x = medial (from the stem axis towards the head); the stem axis
+  is the line x = -offset, y = 0. Neck direction is
+  ``(sin(180 - neck_shaft_angle), 0, cos(180 - neck_shaft_angle))``.
+  With ``options = {"head": "32/+4"}`` a head sphere is added at
+  ``neck_offset`` mm along the neck.
+* ``knee_femoral``: origin at the centre of the distal cut, +z proximal
+  (femoral mechanical axis), +y anterior, x = y cross z; the component lies
+  below the distal cut down to z = -distal_thickness.
+* ``tibial_tray`` / ``tibial_insert``: origin at the centre of the tray's
+  undersurface (on the tibial cut), +z proximal, +y anterior.
+* ``pedicle_screw``: origin at the entry point (shank meets head), +z the
+  insertion direction, tip at z = length; the head lies at z < 0.
+* ``rod``, ``stent``: origin at the centre, +z along the axis.
+* ``plate``: origin at the centre of the bone-contact surface, +z away from
+  the bone, +x along the plate.
+
+Each generator returns ``(parts, anchors)``: named closed meshes and named
+points/axes (3-vectors) in the frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pyvista as pv
+
+from surgiplan.core.planning.catalog.shapes import (
+    extrude_profile,
+    lathe,
+    loft,
+    rounded_rect,
+    sdf_contour,
+)
+
+Parts = dict[str, pv.PolyData]
+Anchors = dict[str, np.ndarray]
+
+
+def _arc(radius: float, deg_from: float, deg_to: float, n: int) -> np.ndarray:
+    t = np.radians(np.linspace(deg_from, deg_to, n))
+    return np.column_stack([radius * np.cos(t), radius * np.sin(t)])
+
+
+def _shell_profile(r_out: float, r_in: float, n: int = 24) -> np.ndarray:
+    prof = np.vstack([_arc(r_out, -90, 0, n), _arc(r_in, 0, -90, n)])
+    prof[0, 0] = prof[-1, 0] = 0.0
+    return prof
+
+
+def cup(p: dict, options: dict, catalog) -> tuple[Parts, Anchors]:
+    r_out = p["outer_diameter"] / 2
+    shell = lathe(_shell_profile(r_out, r_out - p["shell_thickness"]), 64)
+    return {"shell": shell}, {"centre": np.zeros(3), "pole": np.array([0, 0, -r_out]),
+                              "axis": np.array([0.0, 0, 1])}
+
+
+def liner(p: dict, options: dict, catalog) -> tuple[Parts, Anchors]:
+    body = lathe(_shell_profile(p["outer_diameter"] / 2, p["inner_diameter"] / 2), 64)
+    return {"liner": body}, {"centre": np.zeros(3), "axis": np.array([0.0, 0, 1])}
+
+
+def head(p: dict, options: dict, catalog) -> tuple[Parts, Anchors]:
+    c = np.array([0, 0, p["neck_offset"]])
+    s = pv.Sphere(radius=p["diameter"] / 2, center=c, theta_resolution=48, phi_resolution=32)
+    return {"head": s.triangulate()}, {"centre": c, "axis": np.array([0.0, 0, 1])}
+
+
+def stem_neck_direction(p: dict) -> np.ndarray:
+    """Unit neck axis (towards the head) in the stem frame."""
+    a = np.radians(180.0 - p["neck_shaft_angle"])
+    return np.array([np.sin(a), 0.0, np.cos(a)])
+
+
+def stem(p: dict, options: dict, catalog) -> tuple[Parts, Anchors]:
+    dn = stem_neck_direction(p)
+    off = p["offset"]
+    base = -p["neck_length"] * dn  # where the neck axis meets the stem axis
+    z_top = base[2] + 12.0
+    z_tip = z_top - p["length"]
+    rd = p["distal_diameter"] / 2
+    rings = []
+    zs = np.linspace(z_tip, z_top, 28)
+    for z in zs:
+        s = (z - z_tip) / (z_top - z_tip)  # 0 distal .. 1 proximal
+        lat = rd + (0.35 * p["proximal_ml_width"] - rd) * s
+        med = rd + (0.65 * p["proximal_ml_width"] - rd) * s**2.2
+        ap = 2 * rd + (p["proximal_ap_width"] - 2 * rd) * s
+        if s < 0.04:  # rounded tip
+            k = np.sqrt(max(s / 0.04, 0.05))
+            lat, med, ap = lat * k, med * k, ap * k
+        uv = rounded_rect(lat, med, ap, 32)
+        rings.append(np.column_stack([-off + uv[:, 0], uv[:, 1], np.full(len(uv), z)]))
+    body = loft(rings)
+    # neck + trunnion: a cylinder from inside the body to just short of the head centre
+    r_neck = p["neck_diameter"] / 2
+    start = base + dn * 8.0
+    stop = -dn * 2.0
+    length = float(np.linalg.norm(stop - start))
+    neck = pv.Cylinder(center=(start + stop) / 2, direction=dn, radius=r_neck, height=length,
+                       resolution=32, capping=True).triangulate().clean()
+    parts: Parts = {"body": body, "neck": neck}
+    anchors: Anchors = {
+        "head_centre": np.zeros(3),
+        "neck_axis": dn,
+        "axis": np.array([0.0, 0, 1]),
+        "shaft_point": np.array([-off, 0.0, base[2]]),
+        "tip": np.array([-off, 0.0, z_tip]),
+        "shoulder": np.array([-off, 0.0, z_top]),
+    }
+    head_size = options.get("head")
+    if head_size and catalog is not None:
+        hp = catalog.get("hip_head").size(str(head_size))
+        centre = dn * hp["neck_offset"]
+        parts["head"] = pv.Sphere(radius=hp["diameter"] / 2, center=centre, theta_resolution=48,
+                                  phi_resolution=32).triangulate()
+        anchors["head_centre"] = centre
+    return parts, anchors
+
+
+def knee_femoral(p: dict, options: dict, catalog) -> tuple[Parts, Anchors]:
+    ap, td, tp, ta, c = p["ap"], p["distal_thickness"], p["posterior_thickness"], p["anterior_thickness"], p["chamfer"]
+    box = ap - tp - ta
+    yp, ya = -box / 2, box / 2
+    hp, ha = 0.5 * ap, 0.62 * ap
+    y0 = (ta - tp) / 2
+    phi = np.radians(np.linspace(0, -180, 41))
+    arc = np.column_stack([y0 + ap / 2 * np.cos(phi), c + (c + td) * np.sin(phi)])
+    outline = np.vstack([
+        [[yp - tp, hp - 6], [yp - tp + 3, hp], [yp, hp], [yp, c], [yp + c, 0], [ya - c, 0], [ya, c],
+         [ya, ha], [ya + ta * 0.5, ha], [ya + ta, ha - 5]],
+        arc[1:-1],
+    ])
+    solid = extrude_profile(outline, "x", -p["ml"] / 2, p["ml"] / 2)
+    return {"femoral": solid}, {
+        "distal_cut_centre": np.zeros(3),
+        "distal_outer": np.array([0, y0, -td]),
+        "posterior_cut": np.array([0, yp, c]),
+        "axis": np.array([0.0, 0, 1]),
+    }
+
+
+def _tray_outline(ml: float, ap: float, n: int = 48) -> np.ndarray:
+    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    x = ml / 2 * np.sign(np.cos(t)) * np.abs(np.cos(t)) ** 0.7
+    y = ap / 2 * np.sign(np.sin(t)) * np.abs(np.sin(t)) ** 0.8
+    y = np.where(np.abs(x) < ml * 0.12, np.where(y < 0, y * 0.8, y), y)  # posterior PCL notch
+    return np.column_stack([x, y])
+
+
+def tibial_tray(p: dict, options: dict, catalog) -> tuple[Parts, Anchors]:
+    tray = extrude_profile(_tray_outline(p["ml"], p["ap"]), "z", 0.0, p["thickness"])
+    rk = p["keel_diameter"] / 2
+    keel = lathe(np.array([[0, -p["keel_length"]], [rk * 0.45, -p["keel_length"]],
+                           [rk, -2.0], [rk, 1.0], [0, 1.0]]), 32)
+    return {"tray": tray, "keel": keel}, {"cut_centre": np.zeros(3),
+                                          "top_centre": np.array([0, 0, p["thickness"]]),
+                                          "axis": np.array([0.0, 0, 1])}
+
+
+def tibial_insert(p: dict, options: dict, catalog) -> tuple[Parts, Anchors]:
+    tray_p = catalog.get("knee_tibial_tray").size(str(options.get("tray_size", "4")))
+    lo = tray_p["thickness"]
+    ins = extrude_profile(_tray_outline(tray_p["ml"] * 0.97, tray_p["ap"] * 0.95), "z", lo,
+                          p["thickness"])
+    return {"insert": ins}, {"cut_centre": np.zeros(3), "top_centre": np.array([0, 0, p["thickness"]]),
+                             "axis": np.array([0.0, 0, 1])}
+
+
+def pedicle_screw(p: dict, options: dict, catalog) -> tuple[Parts, Anchors]:
+    r, L = p["diameter"] / 2, p["length"]
+    core = 0.72 * r
+    pitch = 2.8
+    tip = min(6.0, 0.25 * L)
+    prof = [[0, 0.0], [r * 0.9, 0.0]]
+    z = 1.0
+    while z < L - tip:
+        prof += [[r, z], [core, z + pitch / 2]]
+        z += pitch
+    prof += [[core, L - tip], [r * 0.25, L - 0.8], [0, L]]
+    shank = lathe(np.array(prof), 28)
+    rh = p["head_diameter"] / 2
+    hh = p["head_height"]
+    head_ = lathe(np.array([[0, 0.5], [rh * 0.6, 0.5], [rh, -2], [rh, -hh], [0, -hh]]), 28)
+    return {"shank": shank, "head": head_}, {"entry": np.zeros(3), "tip": np.array([0, 0, L]),
+                                             "axis": np.array([0.0, 0, 1])}
+
+
+def rod(p: dict, options: dict, catalog) -> tuple[Parts, Anchors]:
+    r, L = p["diameter"] / 2, p["length"]
+    prof = [[0, -L / 2]] + [[r * np.sin(t), -L / 2 + r * (1 - np.cos(t))] for t in np.linspace(0.3, np.pi / 2, 5)]
+    prof += [[r * np.sin(t), L / 2 - r * (1 - np.cos(t))] for t in np.linspace(np.pi / 2, 0.3, 5)] + [[0, L / 2]]
+    return {"rod": lathe(np.array(prof), 32)}, {"centre": np.zeros(3), "end_a": np.array([0, 0, -L / 2]),
+                                                "end_b": np.array([0, 0, L / 2]),
+                                                "axis": np.array([0.0, 0, 1])}
+
+
+def plate(p: dict, options: dict, catalog) -> tuple[Parts, Anchors]:
+    L, W, T = p["length"], p["width"], p["thickness"]
+    n, s, rh = int(p["holes"]), p["hole_spacing"], p["hole_diameter"] / 2
+    xs = (np.arange(n) - (n - 1) / 2) * s
+
+    def sdf(x, y, z):
+        # rounded slab minus holes (positive outside)
+        qx = np.abs(x) - (L / 2 - W / 2)
+        d_stadium = np.sqrt(np.maximum(qx, 0) ** 2 + y**2) - W / 2
+        d = np.maximum(d_stadium, np.abs(z - T / 2) - T / 2)
+        for hx in xs:
+            d_hole = rh - np.sqrt((x - hx) ** 2 + y**2)
+            d = np.maximum(d, d_hole)
+        return d
+
+    mesh = sdf_contour(sdf, (-L / 2, L / 2, -W / 2, W / 2, 0, T), 0.35)
+    return {"plate": mesh}, {"centre": np.zeros(3), "end_a": np.array([-L / 2, 0, 0]),
+                             "end_b": np.array([L / 2, 0, 0]), "axis": np.array([0.0, 0, 1]),
+                             **{f"hole_{i + 1}": np.array([hx, 0, 0]) for i, hx in enumerate(xs)}}
+
+
+def stent(p: dict, options: dict, catalog) -> tuple[Parts, Anchors]:
+    R, L, k = p["diameter"] / 2, p["length"], int(p["crowns"])
+    n_rings = max(3, int(round(L / 3.0)))
+    zs = np.linspace(-L / 2, L / 2, n_rings + 1)
+    lines, pts = [], []
+    for i in range(n_rings):
+        th = np.linspace(0, 2 * np.pi, 2 * k + 1)
+        z = np.where(np.arange(2 * k + 1) % 2 == 0, zs[i], zs[i + 1])
+        if i % 2:
+            z = zs[i] + zs[i + 1] - z
+        start = len(pts)
+        pts.extend(np.column_stack([R * np.cos(th), R * np.sin(th), z]))
+        lines.append(np.hstack([[2 * k + 1], np.arange(start, start + 2 * k + 1)]))
+    wire = pv.PolyData(np.array(pts), lines=np.hstack(lines))
+    struts = wire.tube(radius=max(p.get("strut_width", 0.1), 0.1), n_sides=6).triangulate()
+    return {"stent": struts}, {"centre": np.zeros(3), "end_a": np.array([0, 0, -L / 2]),
+                               "end_b": np.array([0, 0, L / 2]), "axis": np.array([0.0, 0, 1])}
+
+
+GENERATORS: dict[str, Callable[[dict, dict, object], tuple[Parts, Anchors]]] = {
+    "cup": cup,
+    "liner": liner,
+    "head": head,
+    "stem": stem,
+    "knee_femoral": knee_femoral,
+    "tibial_tray": tibial_tray,
+    "tibial_insert": tibial_insert,
+    "pedicle_screw": pedicle_screw,
+    "rod": rod,
+    "plate": plate,
+    "stent": stent,
+}
