@@ -1,0 +1,219 @@
+"""One-click segmentation presets: bone, hip-bones, knee-bones, spine-bones, vessel.
+
+Each preset is a short chain of the editing tools (threshold -> islands ->
+morphology -> seeded watershed) with anatomical seeds found automatically from
+the patient axes (LPS: +x patient left, +y posterior, +z superior), so it works
+on any scan orientation. Parameters are in HU and mm.
+
+* ``bone``: CT >= 200 HU, marrow cavities filled, islands < 1 mL removed.
+* ``hip-bones``: bone, then split into ``pelvis``, ``femur_left``, ``femur_right``:
+  femur seeds in the lowest bone slices left and right of the midline, the
+  femoral heads separated from the acetabula by a watershed on the distance map.
+* ``knee-bones``: ``femur`` (top), ``tibia`` and ``fibula`` (bottom, larger and
+  smaller), ``patella`` (the anterior piece at the joint level).
+* ``spine-bones``: vertebrae as separate pieces named L1.. from the top
+  (``names`` to override).
+* ``vessel``: contrast lumen (150..800 HU by default): after a 3 mm opening,
+  the thick tube through the largest round bright blob of the lowest slices
+  (the aorta, with the iliacs when present), separated from the heart and other
+  chambers by a seeded watershed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from surgiplan.core.errors import InputError
+from surgiplan.core.imaging.volume import Volume
+from surgiplan.core.jobs import Progress, report, sub_progress
+from surgiplan.core.segmentation import islands, morphology
+from surgiplan.core.segmentation.grow import watershed_from_seeds
+from surgiplan.core.segmentation.segmentation import Segmentation
+from surgiplan.core.segmentation.threshold import threshold
+
+PRESETS = ("bone", "hip-bones", "knee-bones", "spine-bones", "vessel")
+
+
+def apply_preset(volume: Volume, preset: str, progress: Progress | None = None, **options) -> Segmentation:
+    """Run preset ``preset`` on a CT ``volume``; returns a new Segmentation on its grid.
+
+    ``options`` tune the preset (e.g. ``low=``, ``high=`` HU). Raises InputError for
+    an unknown preset or when the anatomy is not found (e.g. no bone above the
+    threshold: wrong scan or MR).
+    """
+    key = preset.lower().replace("_", "-")
+    funcs = {
+        "bone": _bone, "hip-bones": _hip, "knee-bones": _knee, "spine-bones": _spine, "vessel": _vessel,
+    }
+    if key not in funcs:
+        raise InputError(f"unknown preset '{preset}'", hint=f"Use one of: {', '.join(PRESETS)}.")
+    seg = Segmentation.from_volume(volume)
+    masks = funcs[key](volume, progress=progress, **options)
+    for name, m in masks.items():
+        if not m.any():
+            raise InputError(f"preset '{preset}': found no '{name}' in this scan",
+                             hint="Check that it is a CT of that region, or segment by hand.")
+        seg.add_segment(name, m)
+    report(progress, 1.0, f"{preset}: {', '.join(masks)}")
+    return seg
+
+
+# ----------------------------------------------------------------- helpers
+def _world_axes(volume: Volume) -> np.ndarray:
+    """LPS coordinates of every voxel centre along x, y, z as three [k, j, i]-broadcastable arrays."""
+    k, j, i = (np.arange(n, dtype=np.float64) for n in volume.array.shape)
+    m = volume.direction * np.asarray(volume.spacing)[None, :]
+    o = np.asarray(volume.origin)
+    return [
+        o[a] + m[a, 0] * i[None, None, :] + m[a, 1] * j[None, :, None] + m[a, 2] * k[:, None, None]
+        for a in range(3)
+    ]
+
+
+def _z_of(volume: Volume, mask: np.ndarray) -> np.ndarray:
+    """LPS z (mm) of the voxels of ``mask`` (same order as np.nonzero)."""
+    idx = np.array(np.nonzero(mask), float)  # k, j, i
+    return volume.index_to_world(idx[::-1].T)
+
+
+def bone_mask(volume: Volume, low: float = 200.0, min_island_ml: float = 1.0, progress: Progress | None = None) -> np.ndarray:
+    """CT bone: >= ``low`` HU, cavities filled (3D and per slice), islands < ``min_island_ml`` removed."""
+    report(progress, 0.05, f"threshold >= {low:g} HU")
+    m = threshold(volume, low, None)
+    if not m.any():
+        raise InputError(f"no voxel reaches {low:g} HU: this does not look like a CT with bone")
+    report(progress, 0.3, "removing small islands")
+    m = islands.remove_small(m, min_island_ml * 1000.0, volume.spacing)
+    report(progress, 0.6, "filling marrow cavities")
+    m = morphology.fill_holes(m)
+    m = morphology.fill_holes(m, per_slice=True)
+    return m
+
+
+def _bone(volume, progress=None, low: float = 200.0, min_island_ml: float = 1.0, **_):
+    return {"bone": bone_mask(volume, low, min_island_ml, progress)}
+
+
+def _seed_at_max_distance(mask2d_or_3d: np.ndarray, spacing_kji) -> tuple[int, ...] | None:
+    if not mask2d_or_3d.any():
+        return None
+    d = ndimage.distance_transform_edt(mask2d_or_3d, sampling=spacing_kji)
+    return tuple(int(v) for v in np.unravel_index(np.argmax(d), d.shape))
+
+
+def _axial_slab(volume: Volume, mask: np.ndarray, z_lo: float, z_hi: float, xyz) -> np.ndarray:
+    return mask & (xyz[2] >= z_lo) & (xyz[2] <= z_hi)
+
+
+def _hip(volume, progress=None, low: float = 200.0, **_):
+    bone = bone_mask(volume, low, progress=sub_progress(progress, 0, 0.4))
+    xyz = _world_axes(volume)
+    z = np.where(bone, xyz[2], np.nan)
+    zmin, zmax = np.nanmin(z), np.nanmax(z)
+    # midline: centre of the bone mass in x
+    x_mid = float(np.mean(xyz[0][bone] if isinstance(xyz[0], np.ndarray) and xyz[0].shape == bone.shape
+                          else np.broadcast_to(xyz[0], bone.shape)[bone]))
+    x_full = np.broadcast_to(xyz[0], bone.shape)
+    slab = _axial_slab(volume, bone, zmin, zmin + 15.0, xyz)
+    sp = tuple(volume.spacing[::-1])
+    seeds: dict[str, list] = {}
+    for name, side in (("femur_left", x_full > x_mid), ("femur_right", x_full < x_mid)):
+        s = _seed_at_max_distance(slab & side, sp)
+        if s is None:
+            raise InputError(f"hip-bones: no {name.replace('_', ' ')} shaft found at the bottom of the scan",
+                             hint="The scan should include both proximal femurs.")
+        seeds[name] = [s]
+    top = _axial_slab(volume, bone, zmax - 15.0, zmax, xyz)
+    pel = [_seed_at_max_distance(c, sp) for c in islands.split_islands(top, min_voxels=50)[:4]]
+    seeds["pelvis"] = [p for p in pel if p is not None]
+    if not seeds["pelvis"]:
+        raise InputError("hip-bones: no pelvis found at the top of the scan")
+    report(progress, 0.5, "separating femoral heads from the acetabula")
+    parts = watershed_from_seeds(bone, seeds, volume.spacing, progress=sub_progress(progress, 0.5, 0.95))
+    femurs = parts["femur_left"] | parts["femur_right"]
+    pelvis = bone & ~femurs  # every other bone piece in the field (sacrum, pubis...) is pelvis
+    return {"pelvis": pelvis, "femur_left": parts["femur_left"], "femur_right": parts["femur_right"]}
+
+
+def _knee(volume, progress=None, low: float = 200.0, **_):
+    bone = bone_mask(volume, low, progress=sub_progress(progress, 0, 0.4))
+    xyz = _world_axes(volume)
+    zf = np.broadcast_to(xyz[2], bone.shape)
+    zmin, zmax = float(zf[bone].min()), float(zf[bone].max())
+    sp = tuple(volume.spacing[::-1])
+    top = _axial_slab(volume, bone, zmax - 15.0, zmax, xyz)
+    bottom = islands.split_islands(_axial_slab(volume, bone, zmin, zmin + 15.0, xyz), min_voxels=20)
+    if not bottom or not top.any():
+        raise InputError("knee-bones: the scan must include the femoral and tibial shafts")
+    seeds = {"femur": [_seed_at_max_distance(top, sp)], "tibia": [_seed_at_max_distance(bottom[0], sp)]}
+    if len(bottom) > 1:
+        seeds["fibula"] = [_seed_at_max_distance(bottom[1], sp)]
+    report(progress, 0.5, "separating femur, tibia and fibula")
+    parts = watershed_from_seeds(bone, seeds, volume.spacing, progress=sub_progress(progress, 0.5, 0.9))
+    rest = bone & ~np.any(np.stack(list(parts.values())), axis=0)
+    out = dict(parts)
+    pieces = islands.split_islands(rest, min_voxels=int(1000.0 / volume.voxel_volume_mm3))
+    if pieces:
+        yf = np.broadcast_to(xyz[1], bone.shape)
+        out["patella"] = min(pieces[:3], key=lambda p: float(yf[p].mean()))  # most anterior (-y)
+    return out
+
+
+def _spine(volume, progress=None, low: float = 200.0, names=None, min_ml: float = 5.0, **_):
+    bone = bone_mask(volume, low, progress=sub_progress(progress, 0, 0.5))
+    pieces = islands.split_islands(bone, min_voxels=int(min_ml * 1000.0 / volume.voxel_volume_mm3))
+    if not pieces:
+        raise InputError("spine-bones: no vertebra found")
+    zf = np.broadcast_to(_world_axes(volume)[2], bone.shape)
+    pieces.sort(key=lambda p: -float(zf[p].mean()))  # superior first
+    names = list(names) if names else [f"L{n}" for n in range(1, len(pieces) + 1)]
+    return dict(zip(names, pieces, strict=False))
+
+
+def _round_blob_seed(volume: Volume, lumen: np.ndarray, xyz) -> tuple[int, int, int]:
+    """Centre voxel (k, j, i) of the thickest lumen blob in the lowest 20 % of slices."""
+    zf = np.broadcast_to(xyz[2], lumen.shape)
+    z = zf[lumen]
+    lo, hi = float(z.min()), float(z.min() + 0.2 * (z.max() - z.min()))
+    slab = lumen & (zf >= lo) & (zf <= hi)
+    s = _seed_at_max_distance(slab, tuple(volume.spacing[::-1]))
+    if s is None:
+        raise InputError("vessel: no contrast-filled lumen found")
+    return s
+
+
+def _vessel(volume, progress=None, low: float = 150.0, high: float = 800.0, open_mm: float = 3.0,
+            faint_low: float | None = None, faint_mm: float = 4.0, **kw):
+    from surgiplan.core.segmentation.vessel_tracking import track_tube
+
+    report(progress, 0.05, f"threshold {low:g}..{high:g} HU")
+    lumen = threshold(volume, low, high)
+    lumen = islands.remove_small(lumen, 1000.0, volume.spacing)
+    if not lumen.any():
+        raise InputError(f"vessel: nothing between {low:g} and {high:g} HU: is this a contrast CT?")
+    report(progress, 0.2, f"opening {open_mm:g} mm")
+    opened = morphology.opening(lumen, open_mm, volume.spacing)
+    xyz = _world_axes(volume)
+    seed = _round_blob_seed(volume, opened, xyz)
+    report(progress, 0.5, "following the vessel slice by slice")
+    dz = float(volume.direction[2, 2])
+    if abs(dz) < 0.7:
+        raise InputError("vessel: the scan is not axial (slices must run head-foot)",
+                         hint="Reformat it to axial slices first.")
+    opts = {"grow_limit": 1.4, **{k: v for k, v in kw.items() if k in ("grow_limit", "shrink_stop", "round_hull")}}
+    if dz > 0:
+        tube = track_tube(opened, seed, **opts)
+    else:  # slices run head to foot: track on the flipped stack
+        nk = opened.shape[0]
+        tube = track_tube(opened[::-1], (nk - 1 - seed[0], seed[1], seed[2]), **opts)[::-1]
+    # recover the lumen voxels the opening shaved off near the vessel
+    near = morphology.margin(tube, open_mm + max(volume.spacing), volume.spacing)
+    vessel = tube | (lumen & near)
+    if faint_low is not None and faint_mm > 0:
+        # a faintly opacified (false) lumen right next to the bright one
+        faint = threshold(volume, faint_low, high) & morphology.margin(vessel, faint_mm, volume.spacing)
+        vessel |= morphology.opening(faint, 1.0, volume.spacing)
+    vessel = islands.keep_at_seed(vessel, [seed])
+    vessel = morphology.fill_holes(vessel, per_slice=True)
+    return {"vessel": vessel}
