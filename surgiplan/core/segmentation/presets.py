@@ -5,7 +5,7 @@ morphology -> seeded watershed) with anatomical seeds found automatically from
 the patient axes (LPS: +x patient left, +y posterior, +z superior), so it works
 on any scan orientation. Parameters are in HU and mm.
 
-* ``bone``: CT >= 200 HU, marrow cavities filled, islands < 1 mL removed.
+* ``bone``: CT >= 200 HU, closed cavities filled, islands < 1 mL removed.
 * ``hip-bones``: bone, then split into ``pelvis``, ``femur_left``, ``femur_right``:
   femur seeds in the lowest bone slices left and right of the midline, the
   femoral heads separated from the acetabula by a watershed on the distance map.
@@ -77,8 +77,13 @@ def _z_of(volume: Volume, mask: np.ndarray) -> np.ndarray:
     return volume.index_to_world(idx[::-1].T)
 
 
-def bone_mask(volume: Volume, low: float = 200.0, min_island_ml: float = 1.0, progress: Progress | None = None) -> np.ndarray:
-    """CT bone: >= ``low`` HU, cavities filled (3D and per slice), islands < ``min_island_ml`` removed."""
+def bone_mask(volume: Volume, low: float = 200.0, min_island_ml: float = 1.0, progress: Progress | None = None,
+              fill_marrow: bool = True) -> np.ndarray:
+    """CT bone: >= ``low`` HU, closed cavities filled, islands < ``min_island_ml`` removed.
+
+    ``fill_marrow``: also fill holes slice by slice (axial), which makes long bones
+    solid (marrow canal) but would fill a skull's cranial cavity: off for ``bone``.
+    """
     report(progress, 0.05, f"threshold >= {low:g} HU")
     m = threshold(volume, low, None)
     if not m.any():
@@ -87,12 +92,13 @@ def bone_mask(volume: Volume, low: float = 200.0, min_island_ml: float = 1.0, pr
     m = islands.remove_small(m, min_island_ml * 1000.0, volume.spacing)
     report(progress, 0.6, "filling marrow cavities")
     m = morphology.fill_holes(m)
-    m = morphology.fill_holes(m, per_slice=True)
+    if fill_marrow:
+        m = morphology.fill_holes(m, per_slice=True)
     return m
 
 
 def _bone(volume, progress=None, low: float = 200.0, min_island_ml: float = 1.0, **_):
-    return {"bone": bone_mask(volume, low, min_island_ml, progress)}
+    return {"bone": bone_mask(volume, low, min_island_ml, progress, fill_marrow=False)}
 
 
 def _seed_at_max_distance(mask2d_or_3d: np.ndarray, spacing_kji) -> tuple[int, ...] | None:

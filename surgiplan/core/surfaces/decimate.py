@@ -12,8 +12,13 @@ import numpy as np
 from surgiplan.core.errors import InputError
 
 
-def decimate(mesh, target_triangles: int, *, aggressiveness: float = 7.0):
-    """A copy of triangle mesh ``mesh`` with about ``target_triangles`` triangles (no-op if fewer)."""
+def decimate(mesh, target_triangles: int, *, aggressiveness: float = 7.0, keep_manifold: bool = True):
+    """A copy of triangle mesh ``mesh`` with about ``target_triangles`` triangles (no-op if fewer).
+
+    ``keep_manifold``: the few triangles the edge collapses fold onto each other
+    (non-manifold edges, typically < 0.02 %) are cut out and the holes closed
+    again, so a watertight input stays watertight.
+    """
     import fast_simplification
     import pyvista as pv
 
@@ -29,6 +34,10 @@ def decimate(mesh, target_triangles: int, *, aggressiveness: float = 7.0):
     )
     out = pv.PolyData.from_regular_faces(pts, fcs)
     out.field_data.update(dict(mesh.field_data))
+    if keep_manifold:
+        from surgiplan.core.surfaces.repair import fix_non_manifold
+
+        out = fix_non_manifold(out)
     return out
 
 

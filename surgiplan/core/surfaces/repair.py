@@ -145,28 +145,29 @@ def watertight_report(mesh) -> WatertightReport:
     )
 
 
-def repair(mesh, *, largest_component: bool = True, hole_size_mm: float = 1e6):
-    """A repaired copy: merged points, no degenerate triangles, [largest piece], holes filled, normals out.
+def _bad_faces(f: np.ndarray) -> np.ndarray:
+    """Boolean per triangle: degenerate, or on an edge shared by more than 2 triangles
+    (which also catches duplicated triangles that have neighbours)."""
+    bad = (f[:, 0] == f[:, 1]) | (f[:, 1] == f[:, 2]) | (f[:, 0] == f[:, 2])
+    a = np.concatenate([f[:, 0], f[:, 1], f[:, 2]]).astype(np.int64)
+    b = np.concatenate([f[:, 1], f[:, 2], f[:, 0]]).astype(np.int64)
+    keys = np.minimum(a, b) * (int(f.max()) + 1) + np.maximum(a, b)
+    order = np.argsort(keys)
+    ks = keys[order]
+    brk = np.flatnonzero(np.diff(ks)) + 1
+    starts = np.concatenate([[0], brk])
+    runs = np.diff(np.concatenate([starts, [len(ks)]]))
+    over = np.repeat(runs > 2, runs)
+    nm = np.zeros(len(keys), bool)
+    nm[order] = over
+    return bad | nm.reshape(3, -1).any(axis=0)
 
-    ``hole_size_mm``: holes whose bounding radius is below this are closed
-    (vtkFillHolesFilter). Raises MeshingError when nothing is left.
-    """
+
+def _fill_and_orient(m, hole_size_mm: float, single_piece: bool):
     import pyvista as pv
     from vtkmodules.vtkFiltersCore import vtkPolyDataNormals
     from vtkmodules.vtkFiltersModeling import vtkFillHolesFilter
 
-    from surgiplan.core.surfaces.extract import orient_outwards
-
-    fd = dict(mesh.field_data)
-    m = pv.wrap(mesh).triangulate().clean(tolerance=0.0, absolute=True)
-    f = triangles(m)
-    good = ~((f[:, 0] == f[:, 1]) | (f[:, 1] == f[:, 2]) | (f[:, 0] == f[:, 2]))
-    if not good.all():
-        m = pv.PolyData.from_regular_faces(np.asarray(m.points), f[good]).clean()
-    if m.n_cells == 0:
-        raise MeshingError("the surface has no usable triangles")
-    if largest_component:
-        m = m.connectivity("largest").extract_surface().clean()
     fh = vtkFillHolesFilter()
     fh.SetInputData(m)
     fh.SetHoleSize(float(hole_size_mm))
@@ -175,11 +176,108 @@ def repair(mesh, *, largest_component: bool = True, hole_size_mm: float = 1e6):
     nf = vtkPolyDataNormals()
     nf.SetInputData(m)
     nf.ConsistencyOn()
-    nf.AutoOrientNormalsOn()
+    nf.SetAutoOrientNormals(bool(single_piece))
     nf.SplittingOff()
     nf.ComputeCellNormalsOff()
     nf.ComputePointNormalsOn()
     nf.Update()
-    out = orient_outwards(pv.wrap(nf.GetOutput()))
+    return pv.wrap(nf.GetOutput())
+
+
+def _close_holes_locally(f: np.ndarray) -> np.ndarray | None:
+    """Close simple boundary loops by fans that keep the orientation; None if a loop is not simple."""
+    e = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
+    und = np.sort(e, axis=1).astype(np.int64)
+    _, inv, counts = np.unique(und[:, 0] * (int(f.max()) + 1) + und[:, 1], return_inverse=True, return_counts=True)
+    bnd = e[counts[inv.ravel()] == 1]
+    if len(bnd) == 0:
+        return f
+    starts = bnd[:, 1]
+    if len(np.unique(starts)) != len(starts):
+        return None  # a vertex on two holes (pinched): leave it to VTK
+    nxt = dict(zip(bnd[:, 1].tolist(), bnd[:, 0].tolist(), strict=True))
+    new = []
+    seen: set[int] = set()
+    for v0 in nxt:
+        if v0 in seen:
+            continue
+        loop = [v0]
+        seen.add(v0)
+        v = nxt[v0]
+        while v != v0:
+            if v in seen or v not in nxt or len(loop) > 10000:
+                return None
+            loop.append(v)
+            seen.add(v)
+            v = nxt[v]
+        if len(loop) < 3:
+            return None
+        new += [(loop[0], loop[i], loop[i + 1]) for i in range(1, len(loop) - 1)]
+    return np.concatenate([f, np.asarray(new, f.dtype).reshape(-1, 3)])
+
+
+def fix_non_manifold(mesh, *, hole_size_mm: float = 1e6, max_rounds: int = 4):
+    """Remove triangles on non-manifold edges (and duplicates), re-close the holes, keep orientation.
+
+    Quadric decimation occasionally folds a few triangles onto each other; this
+    cuts them out and closes the small holes left by fans (numpy), falling back
+    to vtkFillHolesFilter + consistent normals for pinched holes.
+    """
+    import pyvista as pv
+
+    from surgiplan.core.surfaces.extract import orient_outwards
+
+    fd = dict(mesh.field_data)
+    pts = np.asarray(mesh.points, np.float64)
+    f = triangles(mesh)
+    changed = False
+    for _ in range(max_rounds):
+        bad = _bad_faces(f)
+        if not bad.any():
+            break
+        changed = True
+        closed = _close_holes_locally(f[~bad])
+        if closed is None:
+            m = pv.PolyData.from_regular_faces(pts, f[~bad]).clean()
+            pieces = m.connectivity("all")["RegionId"]
+            m = _fill_and_orient(m, hole_size_mm, single_piece=len(pieces) == 0 or int(pieces.max()) == 0)
+            pts, f = np.asarray(m.points, np.float64), triangles(m)
+        else:
+            f = closed
+    if not changed:
+        return mesh
+    used = np.unique(f)
+    remap = np.full(len(pts), -1, np.int64)
+    remap[used] = np.arange(len(used))
+    out = orient_outwards(pv.PolyData.from_regular_faces(pts[used], remap[f]))
+    out.field_data.update(fd)
+    return out
+
+
+def repair(mesh, *, largest_component: bool = True, hole_size_mm: float = 1e6):
+    """A repaired copy: merged points, no degenerate/duplicate/non-manifold triangles,
+    [only the largest piece], holes filled, normals consistently outward.
+
+    ``hole_size_mm``: holes whose bounding radius is below this are closed
+    (vtkFillHolesFilter). Raises MeshingError when nothing is left.
+    """
+    import pyvista as pv
+
+    from surgiplan.core.surfaces.extract import orient_outwards
+
+    fd = dict(mesh.field_data)
+    m = pv.wrap(mesh).triangulate().clean(tolerance=0.0, absolute=True)
+    if m.n_cells == 0:
+        raise MeshingError("the surface has no usable triangles")
+    f = triangles(m)
+    bad = _bad_faces(f)
+    if bad.all():
+        raise MeshingError("the surface has no usable triangles")
+    m = pv.PolyData.from_regular_faces(np.asarray(m.points, np.float64), f[~bad]).clean()
+    if largest_component:
+        m = m.connectivity("largest").extract_surface(algorithm="dataset_surface").clean()
+    m = _fill_and_orient(m, hole_size_mm, single_piece=largest_component)
+    m = fix_non_manifold(m, hole_size_mm=hole_size_mm)
+    out = orient_outwards(m)
     out.field_data.update(fd)
     return out
