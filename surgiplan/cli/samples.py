@@ -1,0 +1,38 @@
+"""``surgiplan samples``: generate the digital patients (DICOM + ground truth)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("samples")
+    def samples(
+        names: list[str] = typer.Argument(
+            None, help="Samples to generate: hip, knee, spine, vascular, knee_mri (default: all)."
+        ),
+        out: Path = typer.Option(
+            None, "--out", help="Output folder (default: the sample cache, e.g. sample_scans/)."
+        ),
+        size: str = typer.Option("small", "--size", help="small (seconds, for tests) or full (512 x 512)."),
+    ) -> None:
+        """Generate sample scans with their exact ground truth and print where they went."""
+        from surgiplan.cli.progress import terminal_progress
+        from surgiplan.core.samples import SAMPLE_NAMES, generate_sample, samples_root
+        from surgiplan.core.samples.generate import check_name_size
+
+        chosen = list(names) if names else list(SAMPLE_NAMES)
+        for n in chosen:
+            check_name_size(n, size)
+        target = Path(out) if out is not None else samples_root()
+        for n in chosen:
+            with terminal_progress(f"{n} ({size})") as bar:
+                paths = generate_sample(n, target, size, progress=bar)
+            n_dcm = len(list(paths.dicom_dir.glob("*.dcm")))
+            typer.echo(f"{n} ({size}): {paths.root}")
+            typer.echo(f"  DICOM series : {paths.dicom_dir} ({n_dcm} files)")
+            typer.echo(f"  volume       : {paths.volume}")
+            typer.echo(f"  label map    : {paths.labels} (names and colours in {paths.labels_json.name})")
+            typer.echo(f"  ground truth : {paths.ground_truth}")
