@@ -1,0 +1,75 @@
+"""Planar bone resections: cut a model with a plane and report what is removed.
+
+A resection plane is a point ``origin`` (LPS mm) and a unit ``normal`` pointing
+to the side that is *kept*. The resected thickness is the largest distance
+(mm) of the removed bone from the plane, i.e. how far the bone reaches beyond
+the cut; it can be split into two halves (e.g. medial and lateral condyle) by a
+second plane.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyvista as pv
+
+from surgiplan.core.planning import transforms as tf
+
+
+@dataclass
+class ResectionResult:
+    kept: pv.PolyData  # capped where possible (closed input)
+    removed: pv.PolyData
+    thickness_mm: float  # max distance of removed bone from the plane
+    removed_volume_mm3: float
+    thickness_by_half_mm: dict[str, float]
+
+    def to_dict(self) -> dict:
+        return {"thickness_mm": self.thickness_mm, "removed_volume_mm3": self.removed_volume_mm3,
+                "thickness_by_half_mm": dict(self.thickness_by_half_mm)}
+
+
+def plane_from_angles(point, axis, anterior, depth_mm: float, varus_valgus_deg: float = 0.0,
+                      slope_deg: float = 0.0, side: str = "left", distal: bool = True):
+    """Cut plane at ``depth_mm`` from ``point`` along a bone's mechanical ``axis``.
+
+    ``axis`` is the unit mechanical axis pointing proximally; ``distal=True`` is a
+    distal femoral cut (normal +axis, the shaft is kept), ``False`` a proximal
+    tibial cut (normal -axis). The plane passes
+    ``depth_mm`` proximal (femur) / distal (tibia) of ``point`` (the most
+    distal condyle point, or the lowest tibial plateau point). Varus/valgus
+    tilts it about the anterior axis, slope about the medio-lateral axis
+    (positive slope = posterior side lower).
+    Returns ``(origin, normal)`` with the normal towards the kept bone.
+    """
+    z = tf.unit(axis)
+    y = tf.unit(tf.project_on_plane(anterior, z))
+    x = np.cross(y, z)
+    # distal femur: the condyles below the cut go, the shaft above stays -> normal proximal (+z);
+    # proximal tibia: the plateau above the cut goes, the shaft below stays -> normal distal (-z)
+    n = z.copy() if distal else -z
+    origin = np.asarray(point, float) + (depth_mm if distal else -depth_mm) * z
+    lat = 1.0 if side == "left" else -1.0
+    n = tf.rotation_matrix(y, lat * varus_valgus_deg) @ n
+    n = tf.rotation_matrix(x, slope_deg) @ n
+    return origin, n
+
+
+def resect(mesh: pv.PolyData, origin, normal, split_origin=None, split_normal=None,
+           half_names: tuple[str, str] = ("positive", "negative")) -> ResectionResult:
+    """Cut ``mesh`` by the plane; normal points to the kept side."""
+    o = np.asarray(origin, float)
+    n = tf.unit(normal, "resection normal")
+    m = mesh.triangulate()
+    kept = m.clip_closed_surface(normal=n, origin=o) if m.n_open_edges == 0 else m.clip(normal=n, origin=o, invert=False)
+    removed = m.clip_closed_surface(normal=-n, origin=o) if m.n_open_edges == 0 else m.clip(normal=-n, origin=o, invert=False)
+    depth = -(m.points - o) @ n
+    thick = float(max(0.0, depth.max()))
+    halves = {}
+    if split_origin is not None and split_normal is not None:
+        s = (m.points - np.asarray(split_origin, float)) @ tf.unit(split_normal)
+        for name, mask in zip(half_names, (s >= 0, s < 0), strict=True):
+            halves[name] = float(max(0.0, depth[mask].max())) if mask.any() else 0.0
+    vol = float(abs(removed.volume)) if removed.n_cells and removed.n_open_edges == 0 else 0.0
+    return ResectionResult(kept, removed, thick, vol, halves)
