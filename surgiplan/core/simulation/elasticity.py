@@ -1,0 +1,327 @@
+"""Small-strain linear elasticity on tagged tetrahedral meshes (mm, N, MPa).
+
+Several material regions (Young's modulus per region or per cell, Poisson
+ratio), P1 or P2 Lagrange elements, Dirichlet (fixed, prescribed displacement
+per component) and Neumann (traction, pressure, total force over a patch)
+conditions on tagged facets. Linear solver by size: MUMPS LU below
+``direct_max_dofs``, otherwise CG + GAMG with the six rigid-body modes as
+near-nullspace (``pc_gamg_agg_nsmooths 0`` by default: much cheaper set-up,
+see MEASUREMENTS.md); any PETSc option can be overridden from the study.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import ufl
+from dolfinx import default_scalar_type, fem, la
+from dolfinx.fem import petsc as fem_petsc
+from mpi4py import MPI
+from petsc4py import PETSc
+
+from surgiplan.core.errors import Cancelled, InputError, SolverError
+from surgiplan.core.jobs import Progress, report
+from surgiplan.core.simulation.fields import lame, sigma
+from surgiplan.core.simulation.mesh_io import TaggedMesh
+from surgiplan.core.simulation.study_schema import ElasticitySpec, SolverSpec
+
+GAMG_DEFAULTS: dict[str, object] = {
+    "ksp_type": "cg",
+    "pc_type": "gamg",
+    "pc_gamg_agg_nsmooths": 0,
+    "pc_gamg_coarse_eq_limit": 1000,
+    "mg_levels_ksp_type": "chebyshev",
+    "mg_levels_pc_type": "jacobi",
+    "mg_levels_esteig_ksp_type": "cg",
+}
+MUMPS_DEFAULTS: dict[str, object] = {
+    "ksp_type": "preonly",
+    "pc_type": "lu",
+    "pc_factor_mat_solver_type": "mumps",
+}
+
+
+@dataclass
+class ElasticitySolution:
+    """Displacement (mm) with the material fields and solver facts."""
+
+    u: fem.Function
+    E: fem.Function  # DG0, MPa
+    nu: fem.Function  # DG0
+    tagged: TaggedMesh
+    info: dict = field(default_factory=dict)
+
+    @property
+    def mu_lambda(self):
+        return lame(self.E, self.nu)
+
+
+def rigid_body_modes(V) -> PETSc.NullSpace:
+    """The six rigid-body modes of a 3D vector space as an orthonormal PETSc near-nullspace."""
+    index_map = V.dofmap.index_map
+    bs = V.dofmap.index_map_bs
+    ns = [la.vector(index_map, bs=bs, dtype=PETSc.ScalarType) for _ in range(6)]
+    basis = [b.array for b in ns]
+    dofs = [V.sub(i).dofmap.list.flatten() for i in range(3)]
+    for i in range(3):
+        basis[i][dofs[i]] = 1.0
+    x = V.tabulate_dof_coordinates()
+    d0 = V.sub(0).dofmap.list.flatten()
+    d1 = V.sub(1).dofmap.list.flatten()
+    d2 = V.sub(2).dofmap.list.flatten()
+    # dofs of component k of node n are bs*n + k; coordinates are per node
+    nodes = V.dofmap.list.flatten()
+    x0, x1, x2 = x[nodes, 0], x[nodes, 1], x[nodes, 2]
+    basis[3][d0] = -x1
+    basis[3][d1] = x0
+    basis[4][d0] = x2
+    basis[4][d2] = -x0
+    basis[5][d2] = x1
+    basis[5][d1] = -x2
+    la.orthonormalize(ns)
+    return PETSc.NullSpace().create(vectors=[b.petsc_vec for b in ns])
+
+
+def _cells_of(tm: TaggedMesh, region) -> np.ndarray:
+    mesh = tm.mesh
+    n = mesh.topology.index_map(3).size_local + mesh.topology.index_map(3).num_ghosts
+    if region == "all":
+        return np.arange(n, dtype=np.int32)
+    if tm.cell_tags is None:
+        raise InputError(f"material region {region!r} given but the mesh has no cell tags",
+                         path=tm.source or None, hint="Use region 'all' or tag the volumes.")
+    value = tm.resolve(region, 3, "material region")
+    return tm.cell_tags.find(value)
+
+
+def material_fields(tm: TaggedMesh, spec: ElasticitySpec, cell_modulus_MPa: np.ndarray | None = None):
+    """DG0 Functions E (MPa) and nu from the study's materials (later ones win).
+
+    ``cell_modulus_MPa`` (per local cell) overrides E everywhere it is given
+    (CT-mapped materials). Raises SolverError for a non-positive modulus or a
+    Poisson ratio outside (-1, 0.5), InputError for cells without material.
+    """
+    mesh = tm.mesh
+    Q = fem.functionspace(mesh, ("DG", 0))
+    E, nu = fem.Function(Q, name="youngs_modulus_MPa"), fem.Function(Q, name="poissons_ratio")
+    E.x.array[:] = np.nan
+    nu.x.array[:] = np.nan
+    for k, m in enumerate(spec.materials):
+        label = m.name or f"material {k + 1} (region {m.region!r})"
+        if not m.youngs_modulus_MPa > 0:
+            raise SolverError(f"{label} has a non-positive Young's modulus "
+                              f"{m.youngs_modulus_MPa} MPa", hint="Give E > 0 in MPa.")
+        if not -1.0 < m.poissons_ratio < 0.5:
+            raise SolverError(f"{label} has Poisson's ratio {m.poissons_ratio} outside (-1, 0.5)",
+                              hint="Use e.g. 0.3 (bone, metal).")
+        cells = _cells_of(tm, m.region)
+        E.x.array[cells] = m.youngs_modulus_MPa
+        nu.x.array[cells] = m.poissons_ratio
+    if cell_modulus_MPa is not None:
+        cm = np.asarray(cell_modulus_MPa, dtype=float)
+        if np.any(~(cm > 0)):
+            raise SolverError(f"{int(np.sum(~(cm > 0)))} cells have a non-positive Young's modulus",
+                              hint="Clip the mapped modulus to a minimum (e.g. 1 MPa).")
+        E.x.array[: len(cm)] = cm
+    missing = int(np.sum(np.isnan(E.x.array)))
+    if mesh.comm.allreduce(missing, MPI.SUM):
+        raise InputError(f"{mesh.comm.allreduce(missing, MPI.SUM)} cells have no material",
+                         path=tm.source or None,
+                         hint="Add a material for every region (or one with region 'all').")
+    return E, nu
+
+
+def facet_area(tm: TaggedMesh, value: int) -> float:
+    ds = ufl.Measure("ds", domain=tm.mesh, subdomain_data=tm.facet_tags)
+    one = fem.Constant(tm.mesh, default_scalar_type(1.0))
+    return tm.mesh.comm.allreduce(fem.assemble_scalar(fem.form(one * ds(value))), MPI.SUM)
+
+
+class _Monitor:
+    """KSP monitor: progress from the residual decrease, collective cancel check."""
+
+    def __init__(self, progress, rtol, start, stop, label):
+        self.progress, self.rtol, self.start, self.stop, self.label = progress, rtol, start, stop, label
+        self.r0 = None
+        self.cancelled = False
+        self.iterations = 0
+
+    def __call__(self, ksp, it, rnorm):
+        self.iterations = it
+        if self.r0 is None or it == 0:
+            self.r0 = max(rnorm, 1e-300)
+        flag = bool(self.progress is not None and self.progress.cancelled)
+        flag = ksp.getComm().tompi4py().allreduce(flag, MPI.LOR)
+        if flag:
+            self.cancelled = True
+            ksp.setTolerances(max_it=it)  # stop at once; reported as Cancelled afterwards
+            return
+        if self.progress is not None and it % 5 == 0:
+            frac = min(max(np.log(self.r0 / max(rnorm, 1e-300)) / -np.log(self.rtol), 0.0), 1.0)
+            self.progress.update(self.start + (self.stop - self.start) * frac,
+                                 f"{self.label} iteration {it}, residual {rnorm:.2e}")
+
+
+def make_solver(comm, A, method: str, opts: dict, prefix: str, monitor=None) -> PETSc.KSP:
+    """A KSP with our defaults for ``method`` then ``opts`` applied under ``prefix``."""
+    base = dict(MUMPS_DEFAULTS if method == "direct" else GAMG_DEFAULTS)
+    base.update(opts)
+    o = PETSc.Options()
+    for k, v in base.items():
+        o[f"{prefix}{k}"] = v
+    ksp = PETSc.KSP().create(comm)
+    ksp.setOptionsPrefix(prefix)
+    ksp.setOperators(A)
+    ksp.setFromOptions()
+    if monitor is not None:
+        ksp.setMonitor(monitor)
+    for k in base:
+        del o[f"{prefix}{k}"]
+    return ksp
+
+
+def solve_elasticity(
+    tm: TaggedMesh,
+    spec: ElasticitySpec,
+    solver: SolverSpec | None = None,
+    progress: Progress | None = None,
+    cell_modulus_MPa: np.ndarray | None = None,
+) -> ElasticitySolution:
+    """Solve the study's elasticity problem; displacement in mm.
+
+    Progress: 0-0.2 assembly, 0.2-1 solve (iterative: residual decrease).
+    Raises SolverError (no support, non-positive modulus, divergence, singular
+    matrix), InputError (unknown tags), Cancelled.
+    """
+    solver = solver or SolverSpec()
+    mesh = tm.mesh
+    comm = mesh.comm
+    if tm.unit != "mm":
+        raise InputError("elasticity meshes must be in mm", path=tm.source or None,
+                         hint="Set mesh.unit to 'mm' or let the study loader scale it.")
+    t0 = time.perf_counter()
+    report(progress, 0.0, "setting up elasticity")
+    V = fem.functionspace(mesh, ("Lagrange", spec.degree, (3,)))
+    E, nu = material_fields(tm, spec, cell_modulus_MPa)
+    mu, lmbda = lame(E, nu)
+    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+    ds = ufl.Measure("ds", domain=mesh, subdomain_data=tm.facet_tags)
+    n = ufl.FacetNormal(mesh)
+    a = ufl.inner(sigma(u, mu, lmbda), ufl.sym(ufl.grad(v))) * ufl.dx
+    zero = fem.Constant(mesh, np.zeros(3, dtype=default_scalar_type))
+    L = ufl.inner(zero, v) * ufl.dx
+    if spec.body_force_N_per_mm3 is not None:
+        L += ufl.inner(fem.Constant(mesh, np.array(spec.body_force_N_per_mm3, dtype=float)), v) * ufl.dx
+    bcs = []
+    fdim = mesh.topology.dim - 1
+    for bc in spec.boundary_conditions:
+        if tm.facet_tags is None:
+            raise InputError("boundary conditions given but the mesh has no facet tags",
+                             path=tm.source or None, hint="Tag the boundary faces in the mesh.")
+        value = tm.resolve(bc.boundary, fdim, "boundary")
+        facets = tm.facet_tags.find(value)
+        if bc.type == "fixed":
+            dofs = fem.locate_dofs_topological(V, fdim, facets)
+            bcs.append(fem.dirichletbc(np.zeros(3, dtype=default_scalar_type), dofs, V))
+        elif bc.type == "displacement":
+            for i, comp in enumerate(bc.value_mm):
+                if comp is None:
+                    continue
+                dofs = fem.locate_dofs_topological(V.sub(i), fdim, facets)
+                bcs.append(fem.dirichletbc(default_scalar_type(comp), dofs, V.sub(i)))
+        elif bc.type == "traction":
+            t = fem.Constant(mesh, np.array(bc.traction_MPa, dtype=float))
+            L += ufl.inner(t, v) * ds(value)
+        elif bc.type == "pressure":
+            L += -bc.pressure_MPa * ufl.inner(n, v) * ds(value)
+        elif bc.type == "force":
+            area = facet_area(tm, value)
+            if not area > 0:
+                raise InputError(f"boundary {bc.boundary!r} has zero area", path=tm.source or None)
+            t = fem.Constant(mesh, np.array(bc.force_N, dtype=float) / area)
+            L += ufl.inner(t, v) * ds(value)
+    n_constrained = comm.allreduce(
+        sum(len(b.dof_indices()[0]) for b in bcs), MPI.SUM)
+    if n_constrained == 0:
+        raise SolverError(
+            "the body has no support: no fixed or prescribed-displacement boundary, so rigid-body "
+            "motion makes the system singular",
+            hint="Fix at least one face (type 'fixed') or prescribe a displacement.")
+    a_form, L_form = fem.form(a), fem.form(L)
+    A = fem_petsc.assemble_matrix(a_form, bcs=bcs)
+    A.assemble()
+    b = fem_petsc.assemble_vector(L_form)
+    fem_petsc.apply_lifting(b, [a_form], bcs=[bcs])
+    b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+    fem_petsc.set_bc(b, bcs)
+    ndofs = V.dofmap.index_map.size_global * V.dofmap.index_map_bs
+    method = solver.method
+    if method == "auto":
+        method = "direct" if ndofs <= solver.direct_max_dofs else "iterative"
+    t_asm = time.perf_counter() - t0
+    report(progress, 0.2, f"assembled {ndofs} DOFs; solving ({method})")
+    opts = dict(solver.petsc_options)
+    if method == "iterative":
+        A.setNearNullSpace(rigid_body_modes(V))
+        opts.setdefault("ksp_rtol", solver.rtol)
+        opts.setdefault("ksp_max_it", solver.max_iterations)
+    monitor = _Monitor(progress, solver.rtol, 0.2, 0.95, "CG" if method == "iterative" else "LU")
+    ksp = make_solver(comm, A, method, opts, "surgiplan_elasticity_", monitor)
+    uh = fem.Function(V, name="displacement_mm")
+    t1 = time.perf_counter()
+    try:
+        ksp.setUp()
+        t_setup = time.perf_counter() - t1
+        ksp.solve(b, uh.x.petsc_vec)
+    except PETSc.Error as exc:
+        raise SolverError(_petsc_failure(ksp, exc), hint=_SINGULAR_HINT) from exc
+    finally:
+        pass
+    t_solve = time.perf_counter() - t1
+    if monitor.cancelled:
+        raise Cancelled("Simulation cancelled during the elasticity solve; nothing was written.")
+    reason = ksp.getConvergedReason()
+    if reason < 0:
+        raise SolverError(f"the linear solver did not converge ({_reason_name(reason)}, "
+                          f"{ksp.getIterationNumber()} iterations)",
+                          hint=_SINGULAR_HINT + " Or raise solver.max_iterations / use method 'direct'.")
+    uh.x.scatter_forward()
+    if not np.all(np.isfinite(uh.x.array)) or comm.allreduce(
+            float(np.max(np.abs(uh.x.array), initial=0.0)), MPI.MAX) > 1e12:
+        raise SolverError("the solution is not finite: the system is singular", hint=_SINGULAR_HINT)
+    info = {
+        "dofs": int(ndofs), "degree": spec.degree, "method": method,
+        "ksp_type": ksp.getType(), "pc_type": ksp.getPC().getType(),
+        "iterations": int(ksp.getIterationNumber()), "ranks": comm.size,
+        "time_assembly_s": t_asm, "time_setup_s": t_setup, "time_solve_s": t_solve,
+    }
+    ksp.destroy()
+    A.destroy()
+    b.destroy()
+    report(progress, 1.0, f"solved {ndofs} DOFs ({method}, {info['iterations']} iterations)")
+    return ElasticitySolution(uh, E, nu, tm, info)
+
+
+_SINGULAR_HINT = ("Check that the body is supported against all six rigid-body motions "
+                  "(a fixed face, or enough prescribed components) and that every region is "
+                  "connected to a support.")
+
+
+def _reason_name(reason: int) -> str:
+    for k, v in PETSc.KSP.ConvergedReason.__dict__.items():
+        if v == reason and k.isupper():
+            return k
+    return str(reason)
+
+
+def _petsc_failure(ksp, exc) -> str:
+    try:
+        F = ksp.getPC().getFactorMatrix()
+        info = F.getMumpsInfog(1)
+        if info == -10:
+            return "the stiffness matrix is singular (MUMPS INFOG(1) = -10): the body is not fully supported"
+        return f"the direct solver failed (MUMPS INFOG(1) = {info})"
+    except Exception:
+        return f"the linear solver failed: {exc}"
