@@ -16,7 +16,7 @@ from scipy import ndimage
 def _signed_distance(sl: np.ndarray, sampling) -> np.ndarray:
     inside = ndimage.distance_transform_edt(sl, sampling=sampling)
     outside = ndimage.distance_transform_edt(~sl, sampling=sampling)
-    return np.where(sl, inside - 0.5, -(outside - 0.5))
+    return np.where(sl, inside, -outside)  # > 0 inside (distance to nearest outside centre)
 
 
 def fill_between_slices(mask: np.ndarray, axis: int = 0, spacing=(1.0, 1.0, 1.0)) -> np.ndarray:

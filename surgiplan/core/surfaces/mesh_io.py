@@ -202,18 +202,17 @@ def read_3mf(path: str | Path):
 def file_frame(path: Path) -> str | None:
     """'LPS' / 'RAS' as stated in a mesh file's header (Slicer's SPACE= marker), else None."""
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(4096)
-    except OSError:
-        return None
-    if path.suffix.lower() == ".3mf":
+        if path.suffix.lower() == ".3mf":
+            with zipfile.ZipFile(path) as z:
+                name = next((n for n in z.namelist() if n.lower().endswith(".model")), None)
+                head = z.read(name)[:4096] if name else b""
+        else:
+            with open(path, "rb") as fh:
+                head = fh.read(4096)
+    except (OSError, zipfile.BadZipFile):
         return None
     m = re.search(rb"SPACE=(LPS|RAS)", head)
-    if m:
-        return m.group(1).decode()
-    if path.suffix.lower() == ".vtp":
-        return None
-    return None
+    return m.group(1).decode() if m else None
 
 
 def read_mesh(path: str | Path, frame: str | None = None):
@@ -235,8 +234,12 @@ def read_mesh(path: str | Path, frame: str | None = None):
         raise InputError(f"cannot import '.{suffix}' models", path=path, hint="Use STL, OBJ, PLY, VTP or 3MF.")
     if suffix == "stl":
         _check_stl(path)
+    import warnings
+
     try:
-        mesh = read_3mf(path) if suffix == "3mf" else pv.read(str(path))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # VTK reader failures become the InputError below
+            mesh = read_3mf(path) if suffix == "3mf" else pv.read(str(path))
     except InputError:
         raise
     except Exception as exc:  # VTK readers raise assorted errors on garbage

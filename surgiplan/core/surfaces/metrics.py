@@ -41,7 +41,7 @@ def surface_distance(a, b) -> dict[str, float]:
     """
     import pyvista as pv
     from vtkmodules.util.numpy_support import numpy_to_vtk, vtk_to_numpy
-    from vtkmodules.vtkCommonDataModel import vtkImplicitPolyDataDistance
+    from vtkmodules.vtkFiltersCore import vtkImplicitPolyDataDistance
 
     def one_way(src, dst) -> np.ndarray:
         f = vtkImplicitPolyDataDistance()
