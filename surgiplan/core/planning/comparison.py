@@ -19,7 +19,7 @@ from typing import Any
 from surgiplan.core.errors import InputError
 from surgiplan.core.planning.bone_fields import plan_interference
 from surgiplan.core.planning.catalog import default_catalog
-from surgiplan.core.planning.measurements import measure_plan
+from surgiplan.core.planning.measurements import all_definitions, measure_plan
 
 #: Default surgeon targets (inclusive ranges); override per case (settings["targets"]) or per call.
 DEFAULT_TARGETS: dict[str, tuple[float, float]] = {
@@ -162,13 +162,15 @@ def compare_plans(case, plan_names: list[str], targets: dict[str, tuple[float, f
         if plan.locked is not None:
             put("locked", "Approved", "", p, f"{plan.locked.by} {plan.locked.at}", group="plan")
     out = list(rows.values())
+    declared = {d.key for d in all_definitions()}
     for r in out:
         nums = [v for v in (r.values[p] for p in plan_names) if isinstance(v, float)]
         if len(nums) == len(plan_names):
             r.difference = nums[-1] - nums[0] if len(nums) == 2 else max(nums) - min(nums)
-        base = r.key.split(":")[0]
-        target = tg.get(r.key) or tg.get(base) or next(
-            (tg[k] for k in tg if r.key.startswith(k + "_")), None)
+        target = tg.get(r.key)
+        if target is None and r.key not in declared:  # per-side / per-implant keys: screw_breach_L3_left
+            target = next((tg[k] for k in sorted(tg, key=len, reverse=True) if r.key.startswith(k + "_")),
+                          None)
         if target is not None and r.unit:
             r.target = (float(target[0]), float(target[1]))
             r.in_range = {p: (None if not isinstance(r.values[p], float)

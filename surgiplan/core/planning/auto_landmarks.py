@@ -1,0 +1,120 @@
+"""Automatic anatomical landmarks from bone surface models (LPS mm, +z superior).
+
+Hip (models ``pelvis``, ``femur_left``, ``femur_right``):
+
+* femoral head centre: sphere fit on the proximal femur (:func:`femoral_head_centre`);
+* acetabular centre and radius: sphere fit on the socket lining around the head;
+* acetabular axis: the area-weighted sum of the socket's surface normals (pointing
+  into the cavity) — for a hemispherical socket this is exactly pi r^2 times the
+  axis out of the opening, whatever the triangulation;
+* teardrop (proxy): the inferomedial point of the socket rim on the opening plane,
+  in the direction (-lateral cos RI + inferior sin RI) projected on that plane;
+* ASIS / pubic tubercle: most anterior pelvis point above the acetabulum (lateral
+  half) / below it (near the midline);
+* lesser trochanter: most posteromedial femur point 45-110 mm below the head centre;
+* femoral canal axis: centroids of shaft sections (pointing proximally).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from surgiplan.core.errors import InputError
+from surgiplan.core.jobs import Progress, report
+from surgiplan.core.planning import transforms as tf
+from surgiplan.core.planning.landmarks import (
+    acetabular_centre,
+    extreme_point,
+    femoral_canal_axis,
+    femoral_head_centre,
+)
+from surgiplan.core.planning.placement import pelvic_frame, radiographic_angles
+from surgiplan.core.planning.plan import Landmark
+
+SIDES = ("left", "right")
+LAT = {"left": 1.0, "right": -1.0}  # +x is patient left (LPS)
+
+
+def socket_axis(pelvis, centre: np.ndarray, radius: float, tol_mm: float = 1.5) -> np.ndarray:
+    """Unit axis out of a hemispherical socket: area-weighted normals of the socket cells."""
+    m = pelvis.compute_normals(cell_normals=True, point_normals=False, auto_orient_normals=False)
+    cc = m.cell_centers().points
+    d = np.linalg.norm(cc - centre, axis=1)
+    sel = np.abs(d - radius) < tol_mm
+    if sel.sum() < 20:
+        raise InputError("no socket surface found around the acetabular centre")
+    areas = m.compute_cell_sizes(length=False, volume=False)["Area"][sel]
+    n = m.cell_data["Normals"][sel]
+    # outward normals of the bone point into the cavity, i.e. towards the centre
+    inward = np.sign(np.sum(n * (centre - cc[sel]), axis=1)).mean()
+    s = (n * areas[:, None]).sum(0) * (1.0 if inward > 0 else -1.0)
+    return tf.unit(s)
+
+
+def fit_hip_landmarks(pelvis, femurs: dict[str, object], progress: Progress | None = None
+                      ) -> dict[str, Landmark]:
+    """Hip landmarks from the pelvis and femur models (any side missing is skipped)."""
+    out: dict[str, Landmark] = {}
+    pp = np.asarray(pelvis.points)
+    heads = {}
+    for i, side in enumerate(SIDES):
+        fem = femurs.get(side)
+        if fem is None:
+            continue
+        report(progress, 0.1 + 0.3 * i, f"fitting the {side} femoral head")
+        h = femoral_head_centre(np.asarray(fem.points))
+        heads[side] = h
+        out[f"femoral_head_centre_{side}"] = Landmark(h.centre, None, "fitted",
+                                                      f"sphere fit on the {side} femoral head (r = {h.radius:.1f} mm)")
+        a = acetabular_centre(pp, h.centre, h.radius)
+        out[f"acetabular_centre_{side}"] = Landmark(a.centre, None, "fitted",
+                                                    f"sphere fit on the {side} acetabular socket (r = {a.radius:.1f} mm)")
+        axis = socket_axis(pelvis, a.centre, a.radius)
+        out[f"acetabular_axis_{side}"] = Landmark(a.centre, axis, "fitted",
+                                                  "acetabular opening axis (area-weighted socket normals)")
+        out[f"acetabular_radius_{side}"] = Landmark(np.array([a.radius, 0, 0]), None, "fitted",
+                                                    "x = socket radius in mm (not a position)")
+        p, d = femoral_canal_axis(fem, h.centre, start_mm=95.0)
+        out[f"femoral_canal_axis_{side}"] = Landmark(p, d, "fitted",
+                                                     "line through shaft section centroids, pointing proximally")
+        medial = np.array([-LAT[side], 0.0, 0.0])
+        pm = tf.unit(tf.project_on_plane(medial + np.array([0, 1.0, 0]), d))
+        fp = np.asarray(fem.points)
+        below = (h.centre - fp) @ d
+        out[f"lesser_trochanter_{side}"] = Landmark(
+            extreme_point(fp, pm, (below > 45) & (below < 110)), None, "fitted",
+            "most posteromedial femur point 45-110 mm below the head centre")
+        report(progress, 0.25 + 0.3 * i, f"{side} hip fitted")
+    if not heads:
+        raise InputError("no femur model: cannot fit hip landmarks")
+    ac_z = np.mean([out[f"acetabular_centre_{s}"].position[2] for s in heads])
+    mid_x = float(np.mean(pp[:, 0]))
+    anterior = np.array([0, -1.0, 0])
+    for side in SIDES:
+        lat = (pp[:, 0] - mid_x) * LAT[side]
+        out[f"asis_{side}"] = Landmark(extreme_point(pp, anterior, (pp[:, 2] > ac_z + 40) & (lat > 40)),
+                                       None, "fitted", "most anterior pelvis point > 40 mm above the acetabula")
+        out[f"pubic_tubercle_{side}"] = Landmark(
+            extreme_point(pp, anterior, (pp[:, 2] < ac_z - 15) & (lat > 8) & (lat < 45)), None, "fitted",
+            "most anterior pelvis point below the acetabula, 8-45 mm from the midline")
+    frame = pelvic_frame(out["asis_left"].position, out["asis_right"].position,
+                         out["pubic_tubercle_left"].position, out["pubic_tubercle_right"].position)
+    for side in heads:
+        c = out[f"acetabular_centre_{side}"].position
+        n = out[f"acetabular_axis_{side}"].direction
+        r = out[f"acetabular_radius_{side}"].position[0]
+        ri, _ = radiographic_angles(n, side, frame)
+        lat = np.array([LAT[side], 0, 0])
+        dd = -lat * np.cos(np.radians(ri)) + np.array([0, 0, -1.0]) * np.sin(np.radians(ri))
+        dd = tf.unit(dd - (dd @ n) * n)
+        out[f"teardrop_{side}"] = Landmark(c + r * dd, None, "fitted",
+                                           "inferomedial point of the socket rim on the opening plane")
+    report(progress, 1.0, "hip landmarks fitted")
+    return out
+
+
+def apply_landmarks(case, landmarks: dict[str, Landmark], description: str = "fit landmarks") -> None:
+    """Set ``landmarks`` on the case as one undo step."""
+    with case.history.group(description):
+        for k, lm in landmarks.items():
+            case.set_landmark(k, lm.position, lm.direction, source=lm.source, definition=lm.definition)
