@@ -1,0 +1,292 @@
+"""Pixel values of DICOM frames, read into one preallocated [k, j, i] array.
+
+Two paths:
+
+* **uncompressed** (Implicit/Explicit VR Little Endian, Explicit Big Endian):
+  one ``seek`` + ``readinto`` per frame at the offset found by the header pass,
+  straight into the output array (no per-file pydicom parse, no copies);
+* **everything else** (JPEG baseline/lossless, JPEG-LS, JPEG 2000, RLE,
+  deflate, ...): pydicom's decoders with the pylibjpeg / pyjpegls plugins. The
+  decoders hold the GIL, so long compressed series are decoded in worker
+  processes on all cores (threads were measured: no gain).
+
+Rescale (slope/intercept) is applied per frame. CT becomes int16 HU when the
+rescale is exact and fits, otherwise float32 (see :func:`output_plan`).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from surgiplan.core.errors import InputError
+from surgiplan.core.imaging.dicom_headers import NATIVE_SYNTAXES, FrameHeader
+from surgiplan.core.jobs import Progress, check_cancelled, report
+
+#: transfer syntaxes whose decoding is cheap: not worth starting worker processes for
+_CHEAP_SYNTAXES = {"1.2.840.10008.1.2.5", "1.2.840.10008.1.2.1.99"}
+_SYNTAX_NAMES = {
+    "1.2.840.10008.1.2.4.50": "JPEG Baseline",
+    "1.2.840.10008.1.2.4.51": "JPEG Extended",
+    "1.2.840.10008.1.2.4.57": "JPEG Lossless",
+    "1.2.840.10008.1.2.4.70": "JPEG Lossless SV1",
+    "1.2.840.10008.1.2.4.80": "JPEG-LS Lossless",
+    "1.2.840.10008.1.2.4.81": "JPEG-LS Near-lossless",
+    "1.2.840.10008.1.2.4.90": "JPEG 2000 Lossless",
+    "1.2.840.10008.1.2.4.91": "JPEG 2000",
+    "1.2.840.10008.1.2.5": "RLE Lossless",
+    "1.2.840.10008.1.2.1.99": "Deflated Explicit VR Little Endian",
+}
+
+
+class _Overflow(Exception):
+    """A frame's rescaled values do not fit the planned integer type."""
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    """Output dtype and how each frame is rescaled into it."""
+
+    dtype: np.dtype
+    rescale: bool  # apply slope/intercept per frame
+    note: str = ""
+
+
+def output_plan(frames: list[FrameHeader]) -> OutputPlan:
+    """Choose the output dtype: stored type when no rescale, int16 for exact integer rescale
+    that fits, float32 otherwise (or for float pixel data)."""
+    h = frames[0]
+    stored = h.stored_dtype
+    if stored.kind == "f":
+        return OutputPlan(np.dtype(np.float32), True)
+    slopes = {f.slope for f in frames}
+    inters = {f.intercept for f in frames}
+    if slopes == {1.0} and all(float(i).is_integer() for i in inters):
+        if inters == {0.0}:
+            return OutputPlan(stored, False)
+        bs = min(h.bits_stored, h.bits_allocated)
+        lo = -(2 ** (bs - 1)) if h.pixel_representation == 1 else 0
+        hi = 2 ** (bs - 1) - 1 if h.pixel_representation == 1 else 2**bs - 1
+        lo += min(inters)
+        hi += max(inters)
+        if h.modality == "CT" or (lo >= -32768 and hi <= 32767):
+            # CT: int16 unless an actual value overflows (checked per frame)
+            return OutputPlan(np.dtype(np.int16), True)
+    return OutputPlan(np.dtype(np.float32), True)
+
+
+def _sign_fix(a: np.ndarray, h: FrameHeader) -> np.ndarray:
+    """Sign-extend signed values stored in fewer bits than allocated (as pydicom does)."""
+    if h.pixel_representation == 1 and a.dtype.kind == "i" and h.bits_stored < h.bits_allocated:
+        shift = h.bits_allocated - h.bits_stored
+        np.left_shift(a, shift, out=a)
+        np.right_shift(a, shift, out=a)
+    return a
+
+
+def _store(dst: np.ndarray, src: np.ndarray, h: FrameHeader, plan: OutputPlan) -> None:
+    """Write stored values ``src`` (one frame) into ``dst`` applying the rescale."""
+    if not plan.rescale:
+        dst[...] = src
+        return
+    if plan.dtype == np.int16:
+        inter = int(h.intercept)
+        if src.dtype.itemsize <= 2 and src.dtype.kind in "iu":
+            mn, mx = int(src.min()), int(src.max())
+        else:
+            mn, mx = int(np.min(src)), int(np.max(src))
+        if mn + inter < -32768 or mx + inter > 32767:
+            raise _Overflow()
+        np.add(src, np.int32(inter), out=dst, casting="unsafe", dtype=np.int32)
+        return
+    if h.slope == 1.0:
+        np.add(src, np.float32(h.intercept), out=dst, casting="unsafe", dtype=np.float32)
+    else:
+        np.multiply(src, np.float64(h.slope), out=dst, casting="unsafe", dtype=np.float64)
+        dst += np.float32(h.intercept)
+
+
+# --------------------------------------------------------------------------- native
+def read_native_frame(h: FrameHeader, buf: np.ndarray) -> np.ndarray:
+    """Read one uncompressed frame's stored values into ``buf`` (2D, stored dtype)."""
+    start = h.pixel_value_offset + h.frame * h.frame_nbytes
+    try:
+        with open(h.path, "rb", buffering=0) as f:
+            f.seek(start)
+            n = f.readinto(memoryview(buf).cast("B"))
+    except OSError as exc:
+        raise InputError(f"cannot read the pixel data ({exc.strerror})", path=h.path) from None
+    if n != buf.nbytes:
+        raise InputError(
+            f"the file is truncated: frame {h.frame} needs {buf.nbytes} bytes of pixel data, "
+            f"only {n} are there",
+            path=h.path,
+        )
+    if NATIVE_SYNTAXES[h.transfer_syntax][1] == ">" and buf.dtype.itemsize > 1:
+        buf.byteswap(inplace=True)
+    return _sign_fix(buf, h)
+
+
+# --------------------------------------------------------------------------- compressed
+def decode_frame(path: str, frame: int, n_frames: int) -> np.ndarray:
+    """Stored values of one frame through pydicom's decoders (runs in worker processes too)."""
+    import pydicom
+    from pydicom.pixels import pixel_array
+
+    try:
+        with open(path, "rb") as f:
+            f.seek(128)
+            deflated = False
+            if f.read(4) == b"DICM":
+                meta = pydicom.filereader.read_file_meta_info(path)
+                deflated = str(meta.get("TransferSyntaxUID", "")) == "1.2.840.10008.1.2.1.99"
+        src = pydicom.dcmread(path) if deflated else path  # pixel_array(path) cannot inflate
+        arr = pixel_array(src, index=frame if n_frames > 1 else None)
+    except Exception as exc:  # decoders raise many types on bad data
+        syntax = ""
+        try:
+            syntax = str(pydicom.dcmread(path, stop_before_pixels=True).file_meta.TransferSyntaxUID)
+        except Exception:
+            pass
+        name = _SYNTAX_NAMES.get(syntax, syntax or "unknown transfer syntax")
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(
+            f"cannot decode the pixel data ({name}): {msg}",
+            path=path,
+            hint="The file may be damaged, or this compression is not supported.",
+        ) from None
+    return np.asarray(arr)
+
+
+def _decode_task(args: tuple[str, int, int]) -> np.ndarray | InputError:
+    try:
+        return decode_frame(*args)
+    except InputError as exc:
+        return exc
+
+
+def _workers() -> int:
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # not Linux
+        return max(os.cpu_count() or 1, 1)
+
+
+def _use_processes(frames: list[FrameHeader]) -> bool:
+    coded = [f for f in frames if not f.is_native]
+    if _workers() < 2 or not coded:
+        return False
+    expensive = [f for f in coded if f.transfer_syntax not in _CHEAP_SYNTAXES]
+    return len(expensive) >= 16 or len(coded) >= 400
+
+
+# --------------------------------------------------------------------------- all frames
+def read_frames(
+    frames: list[FrameHeader],
+    progress: Progress | None = None,
+    errors: list[InputError] | None = None,
+    plan: OutputPlan | None = None,
+) -> tuple[np.ndarray, list[int]]:
+    """Pixel values of ``frames`` as one [k, j, i] array (output dtype by :func:`output_plan`).
+
+    Frames that cannot be read are appended to ``errors`` (when given; otherwise the
+    first error is raised) and left out; the second return value lists the indices
+    of the frames that were read. Raises InputError if none could be read.
+    """
+    plan = plan or output_plan(frames)
+    try:
+        return _read_frames(frames, plan, progress, errors)
+    except _Overflow:
+        return _read_frames(frames, OutputPlan(np.dtype(np.float32), True), progress, errors)
+
+
+def _read_frames(frames, plan: OutputPlan, progress, errors) -> tuple[np.ndarray, list[int]]:
+    h0 = frames[0]
+    nk = len(frames)
+    out = np.empty((nk, h0.rows, h0.cols), dtype=plan.dtype)
+    ok = np.zeros(nk, dtype=bool)
+    scratch = np.empty((h0.rows, h0.cols), dtype=h0.stored_dtype)
+    direct = not plan.rescale and plan.dtype == h0.stored_dtype
+    n_done = 0
+
+    def failed(exc: InputError) -> None:
+        if errors is None:
+            raise exc
+        errors.append(exc)
+
+    coded: list[int] = []
+    for k, h in enumerate(frames):
+        if not h.is_native:
+            coded.append(k)
+            continue
+        if (h.rows, h.cols) != (h0.rows, h0.cols):
+            failed(
+                InputError(
+                    f"matrix {h.cols} x {h.rows} differs from the series' {h0.cols} x {h0.rows}",
+                    path=h.path,
+                )
+            )
+            continue
+        try:
+            if direct and h.stored_dtype == out.dtype:
+                read_native_frame(h, out[k])
+            else:
+                _store(out[k], read_native_frame(h, scratch), h, plan)
+            ok[k] = True
+        except InputError as exc:
+            failed(exc)
+        n_done += 1
+        if n_done % 16 == 0:
+            report(progress, n_done / nk, f"reading slice {n_done}/{nk}")
+
+    def accept(k: int, res) -> None:
+        h = frames[k]
+        if isinstance(res, InputError):
+            failed(res)
+            return
+        if res.ndim != 2 or res.shape != (h0.rows, h0.cols):
+            failed(
+                InputError(
+                    f"decoded frame {h.frame} has shape {res.shape}, expected {(h0.rows, h0.cols)} "
+                    "(colour or inconsistent header)",
+                    path=h.path,
+                )
+            )
+            return
+        _store(out[k], _sign_fix(res, h) if res.dtype.kind == "i" else res, h, plan)
+        ok[k] = True
+
+    if coded:
+        tasks = [(str(frames[k].path), frames[k].frame, frames[k].n_frames) for k in coded]
+        if _use_processes([frames[k] for k in coded]):
+            ctx = mp.get_context("forkserver")
+            with ProcessPoolExecutor(max_workers=_workers(), mp_context=ctx) as ex:
+                try:
+                    chunk = max(1, min(8, len(tasks) // (4 * _workers())))
+                    for k, res in zip(
+                        coded, ex.map(_decode_task, tasks, chunksize=chunk), strict=True
+                    ):
+                        check_cancelled(progress)
+                        accept(k, res)
+                        n_done += 1
+                        if n_done % 8 == 0:
+                            report(progress, n_done / nk, f"decoding slice {n_done}/{nk}")
+                except BaseException:
+                    ex.shutdown(wait=True, cancel_futures=True)
+                    raise
+        else:
+            for k, t in zip(coded, tasks, strict=True):
+                accept(k, _decode_task(t))
+                n_done += 1
+                if n_done % 8 == 0:
+                    report(progress, n_done / nk, f"decoding slice {n_done}/{nk}")
+    kept = [int(k) for k in np.flatnonzero(ok)]
+    if not kept:
+        raise (errors[-1] if errors else InputError("no slice could be read", path=h0.path))
+    if len(kept) < nk:
+        out = out[kept]  # copy only in the rare partial case
+    return out, kept
