@@ -44,7 +44,7 @@ DEFS = (
       "Minus the superior component (pelvic frame) of the femur's displacement when the stem's "
       "head centre is reduced into the cup centre (positive = leg longer)."),
     D("leg_length_difference", "Leg length difference vs native side", "mm",
-      "Leg length = distance along the pelvic superior axis from the inter-teardrop line down to the "
+      "Leg length = distance along the pelvic superior axis from the ipsilateral teardrop down to the "
       "lesser trochanter; operated side after reduction minus native contralateral side "
       "(positive = operated leg longer)."),
     D("femoral_offset_change", "Femoral offset change", "mm",
@@ -61,7 +61,7 @@ DEFS = (
       "Perpendicular distance from the femoral head centre (sphere fit) to the femoral canal axis."),
     D("native_leg_length_difference", "Native leg length difference (left - right)", "mm",
       "Left minus right leg length; leg length = distance along the pelvic superior axis from the "
-      "inter-teardrop line down to the lesser trochanter."),
+      "ipsilateral teardrop down to the lesser trochanter (positive = left leg longer)."),
     D("native_neck_version", "Native femoral neck version", "deg",
       "Angle between the line from the canal axis to the head centre and the pelvic medio-lateral "
       "axis, in the plane perpendicular to the canal axis (positive = anteversion)."),
@@ -96,11 +96,11 @@ class HipMeasurements(Measure):
         mid = None if pelvis is None else pelvis[:3, 3]
 
         def leg_length(side, lt=None):
-            tl, tr = ctx.point("teardrop_left"), ctx.point("teardrop_right")
+            td = ctx.point(f"teardrop_{side}")
             lt = ctx.point(f"lesser_trochanter_{side}") if lt is None else lt
-            if pelvis is None or tl is None or tr is None or lt is None:
+            if pelvis is None or td is None or lt is None:
                 return None
-            return float(((tl + tr) / 2 - lt) @ sup)
+            return float((td - lt) @ sup)
 
         def femoral_offset(side, head):
             ax = ctx.axis(f"femoral_canal_axis_{side}")
