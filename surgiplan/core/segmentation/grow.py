@@ -121,3 +121,126 @@ def watershed_from_seeds(
         m[box] = lab == n
         out[name] = m
     return out
+
+
+def separate_touching(
+    mask: np.ndarray, seeds: dict[str, np.ndarray | list], spacing, *, erode_mm=(1.0, 2.0, 3.0, 4.0, 6.0),
+    rest: str | None = None, progress: Progress | None = None,
+) -> dict[str, np.ndarray]:
+    """Split structures touching across thin contacts (joints) into one mask per seed group.
+
+    The mask is shrunk by the smallest margin in ``erode_mm`` (mm) that puts
+    every seed group in its own connected core (the thin joint contacts vanish
+    first); cores are labelled, and every voxel of ``mask`` goes to the nearest
+    core by a watershed on the distance map (the cores' shape is kept, the
+    boundary follows the neck). Cores without a seed go to ``rest`` (e.g. the
+    pelvis, "everything else") when given, else are dropped.
+    """
+    from skimage.segmentation import watershed
+
+    from surgiplan.core.segmentation.islands import label_components
+    from surgiplan.core.segmentation.morphology import _crop_pad
+
+    mask = np.asarray(mask, bool)
+    box = _crop_pad(mask, (1, 1, 1))
+    if box is None:
+        raise InputError("cannot split an empty segment")
+    sub = mask[box]
+    offset = np.array([b.start for b in box])
+    names = list(seeds)
+    pts = {n: np.atleast_2d(np.asarray(seeds[n], int)) - offset for n in names}
+    sp = tuple(float(x) for x in tuple(spacing)[::-1])
+    # distance to the boundary, with the scan's edge not counting as boundary
+    pad = int(np.ceil(max(erode_mm) / min(sp))) + 1
+    dist = ndimage.distance_transform_edt(np.pad(sub, pad, mode="edge"), sampling=sp)
+    dist = dist[pad:-pad, pad:-pad, pad:-pad]
+    chosen = None
+    for step, r in enumerate(erode_mm):
+        report(progress, 0.1 + 0.5 * step / len(erode_mm), f"shrinking by {r:g} mm")
+        core = dist > r
+        lab, _ = label_components(core)
+        owner: dict[int, str] = {}
+        ok = True
+        for n in names:
+            labs = {int(lab[tuple(p)]) for p in pts[n] if np.all(p >= 0) and np.all(p < sub.shape)}
+            labs.discard(0)  # seeds in parts thinner than r vanish; one surviving seed is enough
+            if not labs:
+                ok = False
+                break
+            for v in labs:
+                if owner.get(v, n) != n:
+                    ok = False  # two groups still joined
+                owner[v] = n
+        if ok:
+            chosen = (lab, owner)
+            break
+    if chosen is None:
+        raise InputError(
+            f"could not separate {', '.join(names)}: they stay joined (or vanish) after shrinking by "
+            f"{', '.join(f'{r:g}' for r in erode_mm)} mm", hint="Place seeds inside each structure or cut the contact.")
+    lab, owner = chosen
+    groups = names + ([rest] if rest and rest not in names else [])
+    markers = np.zeros(sub.shape, np.int32)
+    for v in range(1, int(lab.max()) + 1):
+        n = owner.get(v, rest)
+        if n is not None:
+            markers[lab == v] = groups.index(n) + 1
+    report(progress, 0.7, "assigning voxels to the nearest core")
+    ws = watershed(-dist, markers, mask=sub)
+    out = {}
+    for idx, n in enumerate(groups, start=1):
+        m = np.zeros(mask.shape, bool)
+        m[box] = ws == idx
+        out[n] = m
+    report(progress, 1.0, "separated")
+    return out
+
+
+def split_by_intensity_valleys(
+    volume: Volume, mask: np.ndarray, seeds: dict[str, np.ndarray | list], *, sigma_mm: float = 1.0,
+    rest: str | None = None, progress: Progress | None = None,
+) -> dict[str, np.ndarray]:
+    """Split bone ``mask`` at the dark gaps between bones (joint spaces), one part per seed group.
+
+    Marker-controlled watershed (scikit-image) on the negated, Gaussian-smoothed
+    CT (``sigma_mm``): fronts from the seeds spread along bright cortex first and
+    meet in the darkest valley between two bones, which is the joint space even
+    where partial volume bridges it at the bone threshold. Voxels of ``mask``
+    not reached through ``mask`` from any seed go to ``rest`` when given.
+    """
+    from skimage.segmentation import watershed
+
+    from surgiplan.core.segmentation.morphology import _crop_pad
+
+    mask = np.asarray(mask, bool)
+    box = _crop_pad(mask, (2, 2, 2))
+    if box is None:
+        raise InputError("cannot split an empty segment")
+    names = list(seeds)
+    sub = mask[box]
+    offset = np.array([b.start for b in box])
+    markers = np.zeros(sub.shape, np.int32)
+    for n, name in enumerate(names, start=1):
+        placed = 0
+        for p in np.atleast_2d(np.asarray(seeds[name], int)) - offset:
+            if np.all(p >= 0) and np.all(p < sub.shape) and sub[tuple(p)]:
+                markers[tuple(p)] = n
+                placed += 1
+        if not placed:
+            raise InputError(f"no seed of '{name}' lies inside the bone", hint="Place the seed on the structure.")
+    report(progress, 0.2, "smoothing")
+    sig = [sigma_mm / float(s) for s in tuple(volume.spacing)[::-1]]
+    img = ndimage.gaussian_filter(volume.array[box].astype(np.float32), sig)
+    report(progress, 0.4, "watershed along the joint spaces")
+    lab = watershed(-img, markers, mask=sub)
+    out = {}
+    for n, name in enumerate(names, start=1):
+        m = np.zeros(mask.shape, bool)
+        m[box] = lab == n
+        out[name] = m
+    if rest:
+        m = np.zeros(mask.shape, bool)
+        m[box] = sub & (lab == 0)
+        out[rest] = out.get(rest, np.zeros(mask.shape, bool)) | m
+    report(progress, 1.0, "separated")
+    return out

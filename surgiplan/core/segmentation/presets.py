@@ -6,9 +6,12 @@ the patient axes (LPS: +x patient left, +y posterior, +z superior), so it works
 on any scan orientation. Parameters are in HU and mm.
 
 * ``bone``: CT >= 200 HU, closed cavities filled, islands < 1 mL removed.
-* ``hip-bones``: bone, then split into ``pelvis``, ``femur_left``, ``femur_right``:
-  femur seeds in the lowest bone slices left and right of the midline, the
-  femoral heads separated from the acetabula by a watershed on the distance map.
+* ``hip-bones``: bone at >= 500 HU (the half-way value between cortex, ~1000+ HU,
+  and soft tissue, so the surface sits where a voxel is half bone), cavities
+  filled, then split into ``pelvis``, ``femur_left``, ``femur_right``: seeds on
+  the femoral shaft cortex in the lowest 20 mm left and right of the midline and
+  on the pelvic cortex in the highest 20 mm; a watershed on the smoothed CT
+  separates the femoral heads from the acetabula along the dark joint space.
 * ``knee-bones``: ``femur`` (top), ``tibia`` and ``fibula`` (bottom, larger and
   smaller), ``patella`` (the anterior piece at the joint level).
 * ``spine-bones``: vertebrae as separate pieces named L1.. from the top
@@ -28,7 +31,7 @@ from surgiplan.core.errors import InputError
 from surgiplan.core.imaging.volume import Volume
 from surgiplan.core.jobs import Progress, report, sub_progress
 from surgiplan.core.segmentation import islands, morphology
-from surgiplan.core.segmentation.grow import watershed_from_seeds
+from surgiplan.core.segmentation.grow import split_by_intensity_valleys, watershed_from_seeds
 from surgiplan.core.segmentation.segmentation import Segmentation
 from surgiplan.core.segmentation.threshold import threshold
 
@@ -112,7 +115,7 @@ def _axial_slab(volume: Volume, mask: np.ndarray, z_lo: float, z_hi: float, xyz)
     return mask & (xyz[2] >= z_lo) & (xyz[2] <= z_hi)
 
 
-def _hip(volume, progress=None, low: float = 200.0, **_):
+def _hip(volume, progress=None, low: float = 500.0, **_):
     bone = bone_mask(volume, low, progress=sub_progress(progress, 0, 0.4))
     xyz = _world_axes(volume)
     z = np.where(bone, xyz[2], np.nan)
@@ -121,28 +124,27 @@ def _hip(volume, progress=None, low: float = 200.0, **_):
     x_mid = float(np.mean(xyz[0][bone] if isinstance(xyz[0], np.ndarray) and xyz[0].shape == bone.shape
                           else np.broadcast_to(xyz[0], bone.shape)[bone]))
     x_full = np.broadcast_to(xyz[0], bone.shape)
-    slab = _axial_slab(volume, bone, zmin, zmin + 15.0, xyz)
-    sp = tuple(volume.spacing[::-1])
-    seeds: dict[str, list] = {}
+    # seeds on bright cortex (the fatty marrow canal is dark and would start the fronts last)
+    cortex = bone & (volume.array >= 500)
+    slab = _axial_slab(volume, cortex, zmin, zmin + 20.0, xyz)
+    seeds: dict[str, np.ndarray] = {}
     for name, side in (("femur_left", x_full > x_mid), ("femur_right", x_full < x_mid)):
-        s = _seed_at_max_distance(slab & side, sp)
-        if s is None:
+        pts = np.argwhere(islands.keep_largest(slab & side)) if (slab & side).any() else np.zeros((0, 3), int)
+        if not len(pts):
             raise InputError(f"hip-bones: no {name.replace('_', ' ')} shaft found at the bottom of the scan",
                              hint="The scan should include both proximal femurs.")
-        seeds[name] = [s]
-    top = _axial_slab(volume, bone, zmax - 15.0, zmax, xyz)
-    pel = [_seed_at_max_distance(c, sp) for c in islands.split_islands(top, min_voxels=50)[:4]]
-    seeds["pelvis"] = [p for p in pel if p is not None]
-    if not seeds["pelvis"]:
+        seeds[name] = pts
+    top = _axial_slab(volume, cortex, zmax - 20.0, zmax, xyz)
+    if not top.any():
         raise InputError("hip-bones: no pelvis found at the top of the scan")
+    seeds["pelvis"] = np.argwhere(top)
     report(progress, 0.5, "separating femoral heads from the acetabula")
-    parts = watershed_from_seeds(bone, seeds, volume.spacing, progress=sub_progress(progress, 0.5, 0.95))
-    femurs = parts["femur_left"] | parts["femur_right"]
-    pelvis = bone & ~femurs  # every other bone piece in the field (sacrum, pubis...) is pelvis
-    return {"pelvis": pelvis, "femur_left": parts["femur_left"], "femur_right": parts["femur_right"]}
+    parts = split_by_intensity_valleys(volume, bone, seeds, rest="pelvis",
+                                       progress=sub_progress(progress, 0.5, 0.95))
+    return {"pelvis": parts["pelvis"], "femur_left": parts["femur_left"], "femur_right": parts["femur_right"]}
 
 
-def _knee(volume, progress=None, low: float = 200.0, **_):
+def _knee(volume, progress=None, low: float = 500.0, **_):
     bone = bone_mask(volume, low, progress=sub_progress(progress, 0, 0.4))
     xyz = _world_axes(volume)
     zf = np.broadcast_to(xyz[2], bone.shape)
