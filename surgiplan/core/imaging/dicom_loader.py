@@ -170,3 +170,31 @@ def load_dicom(
 
         vol = replace(vol, warnings=vol.warnings + extra)
     return vol
+
+
+def describe_series(series: SeriesInfo) -> dict:
+    """Header-only geometry of a series, as loading would build it (no pixels read).
+
+    Keys: ``size_ijk`` (acquired columns, rows, slices), ``spacing_mm`` (i, j, k),
+    ``origin_lps_mm``, ``orientation`` (letters of +i, +j, +k), ``regular``,
+    ``gantry_tilt_deg``, ``warnings`` (what loading would correct) and the
+    series summary. Raises GeometryError for inconsistent orientation.
+    """
+    from surgiplan.core.imaging.volume import orientation_labels
+
+    info = series.summary()
+    if not series.frames:
+        return info | {"warnings": [f"no images in this series (kind: {series.kind})"]}
+    plan = plan_stack(list(series.frames))
+    h = series.frames[0]
+    info.update(
+        size_ijk=[h.cols, h.rows, len(plan.order)],
+        spacing_mm=[plan.spacing_ij[0], plan.spacing_ij[1], plan.spacing_k],
+        origin_lps_mm=[float(x) for x in plan.origin],
+        orientation="".join(orientation_labels(plan.direction)),
+        regular=plan.regular,
+        gantry_tilt_deg=plan.tilt_deg if plan.sheared else 0.0,
+        output_dtype=str(output_plan(list(series.frames)).dtype),
+        warnings=list(plan.warnings) + ([plan.uneven_detail] if not plan.regular else []),
+    )
+    return info
