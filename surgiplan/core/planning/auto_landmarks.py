@@ -118,3 +118,17 @@ def apply_landmarks(case, landmarks: dict[str, Landmark], description: str = "fi
     with case.history.group(description):
         for k, lm in landmarks.items():
             case.set_landmark(k, lm.position, lm.direction, source=lm.source, definition=lm.definition)
+
+
+def fit_case_landmarks(case, anatomy: str = "hip", progress: Progress | None = None) -> dict[str, Landmark]:
+    """Fit the landmarks of ``anatomy`` on the case's models and set them (one undo step)."""
+    if anatomy != "hip":
+        raise InputError(f"automatic landmarks exist for the hip only, not {anatomy!r}",
+                         hint="Place the landmarks with `set_landmark` or in the window.")
+    if "pelvis" not in case.model_names:
+        raise InputError(f"case {case.model.name!r} has no model 'pelvis' "
+                         f"(models: {', '.join(case.model_names) or 'none'})")
+    femurs = {s: case.get_model(f"femur_{s}") for s in SIDES if f"femur_{s}" in case.model_names}
+    lms = fit_hip_landmarks(case.get_model("pelvis"), femurs, progress)
+    apply_landmarks(case, lms, "fit hip landmarks")
+    return lms

@@ -28,7 +28,7 @@ DEFS = (
     D("cup_inclination", "Cup inclination (radiographic)", "deg",
       "Murray's radiographic inclination: angle between the pelvic longitudinal axis and the cup axis "
       "projected onto the coronal plane; coronal plane = anterior pelvic plane (both ASIS and the "
-      "mid-point of the pubic tubercles)."),
+      "mid-point of the pubic tubercles); the scanner's coronal plane when those landmarks are missing."),
     D("cup_anteversion", "Cup anteversion (radiographic)", "deg",
       "Murray's radiographic anteversion: angle between the cup axis and the anterior pelvic plane "
       "(positive = opening faces anterior)."),
@@ -137,12 +137,11 @@ class HipMeasurements(Measure):
         if cups:
             g = ctx.geometry(cups[0])
             cup_c, axis = g.anchors["centre"], g.anchors["axis"]
-            if pelvis is None:
-                out += [self.missing("cup_inclination", no_pelvis), self.missing("cup_anteversion", no_pelvis)]
-            else:
-                ri, ra = radiographic_angles(axis, side, pelvis)
-                out += [self.result("cup_inclination", ri, implant=cups[0].id, side=side),
-                        self.result("cup_anteversion", ra, implant=cups[0].id, side=side)]
+            ref = "anterior pelvic plane" if pelvis is not None else (
+                "scanner axes (no pelvic landmarks: " + no_pelvis + ")")
+            ri, ra = radiographic_angles(axis, side, pelvis)
+            out += [self.result("cup_inclination", ri, implant=cups[0].id, side=side, reference=ref),
+                    self.result("cup_anteversion", ra, implant=cups[0].id, side=side, reference=ref)]
             native = ctx.point(f"acetabular_centre_{side}")
             if native is None or pelvis is None:
                 out.append(self.missing("cor_shift", f"needs acetabular_centre_{side} and pelvic landmarks"))

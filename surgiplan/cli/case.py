@@ -1,0 +1,111 @@
+"""``surgiplan case``: create a case folder, show what it holds, add models, fit landmarks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(help="Case folders: new, info, add-model, fit-landmarks.", no_args_is_help=True)
+
+
+def _print(data, as_json: bool, text: str) -> None:
+    typer.echo(json.dumps(data, indent=1) if as_json else text)
+
+
+@app.command("new")
+def new(
+    path: Path = typer.Argument(..., help="Folder to create (must not exist or be empty)."),
+    name: str = typer.Option(None, "--name", help="Case name (default: the folder name)."),
+    patient_name: str = typer.Option("", "--patient-name"),
+    patient_id: str = typer.Option("", "--patient-id"),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Create an empty case folder."""
+    from surgiplan.core.planning import Case
+
+    case = Case.new(path, name, patient_name=patient_name, patient_id=patient_id)
+    _print(case.info(), as_json, f"created case {case.model.name!r} in {case.root}")
+
+
+@app.command("info")
+def info(
+    path: Path = typer.Argument(..., help="Case folder."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Show a case: patient, scans, models, landmarks, plans (and an autosave to recover)."""
+    from surgiplan.core.planning import Case
+    from surgiplan.core.planning.autosave import find_autosave
+
+    case = Case.open(path)
+    d = case.info()
+    auto = find_autosave(case.root)
+    d["autosave"] = None if auto is None else {"path": str(auto.path), "saved_at": auto.saved_at}
+    lines = [f"case {d['case']} ({d['path']}), schema version {d['schema_version']}",
+             f"patient: {d['patient']['name'] or '-'} {d['patient']['id'] or ''}".rstrip(),
+             f"scans: {', '.join(s['name'] + ' (' + s['kind'] + ')' for s in d['scans']) or 'none'}",
+             f"models: {', '.join(d['models']) or 'none'}",
+             f"landmarks: {len(d['landmarks'])}",
+             f"plans: {len(d['plans'])}"]
+    for p in d["plans"]:
+        lock = f", locked by {p['locked']['by']} at {p['locked']['at']}" if p["locked"] else ""
+        lines.append(f"  {p['name']}: {p['implants']} implant(s){lock}{' - ' + p['note'] if p['note'] else ''}")
+    if auto is not None:
+        lines.append(f"an autosave from {auto.saved_at} is newer than the case ({auto.path})")
+    _print(d, as_json, "\n".join(lines))
+
+
+@app.command("add-model")
+def add_model(
+    path: Path = typer.Argument(..., help="Case folder."),
+    name: str = typer.Argument(..., help="Model name, e.g. pelvis, femur_left."),
+    mesh: Path = typer.Argument(..., help="Surface file (VTP/STL/OBJ/PLY) in LPS mm."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Add (or replace) a bone surface model of the case."""
+    import pyvista as pv
+
+    from surgiplan.core.errors import InputError
+    from surgiplan.core.planning import Case
+
+    case = Case.open(path)
+    if not mesh.is_file():
+        raise InputError("mesh file not found", path=mesh)
+    try:
+        m = pv.read(str(mesh))
+    except Exception as exc:  # noqa: BLE001 - VTK readers raise various errors
+        raise InputError(f"cannot read the mesh ({exc})", path=mesh) from None
+    if not isinstance(m, pv.PolyData):
+        m = m.extract_surface()
+    case.add_model(name, m.triangulate())
+    case.save()
+    _print({"model": name, "n_points": int(m.n_points), "n_cells": int(m.n_cells)}, as_json,
+           f"added model {name!r} ({m.n_cells} cells) to {case.root}")
+
+
+@app.command("fit-landmarks")
+def fit_landmarks(
+    path: Path = typer.Argument(..., help="Case folder."),
+    anatomy: str = typer.Option("hip", "--anatomy", help="hip (needs models pelvis, femur_left/right)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Fit anatomical landmarks automatically on the case's bone models and save them."""
+    from surgiplan.cli.progress import terminal_progress
+    from surgiplan.core.planning import Case
+    from surgiplan.core.planning.auto_landmarks import fit_case_landmarks
+
+    case = Case.open(path)
+    with terminal_progress("landmarks") as bar:
+        lms = fit_case_landmarks(case, anatomy, progress=bar)
+    case.save()
+    data = {k: {"position": v.position.tolist(),
+                "direction": None if v.direction is None else v.direction.tolist(),
+                "definition": v.definition} for k, v in lms.items()}
+    text = "\n".join(f"{k}: ({', '.join(f'{x:.1f}' for x in v.position)}) mm - {v.definition}"
+                     for k, v in lms.items())
+    _print(data, as_json, text)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="case")

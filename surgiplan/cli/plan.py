@@ -1,0 +1,190 @@
+"""``surgiplan plan``: new, copy, place, move, measure, compare, lock (all saved to the case)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(help="Plans of a case: new, copy, place, move, measure, compare, lock.",
+                  no_args_is_help=True)
+
+CaseArg = typer.Argument(..., metavar="CASE", help="Case folder.")
+JsonOpt = typer.Option(False, "--json", help="Machine-readable output.")
+
+
+def _floats(text: str | None, n: int, what: str) -> list[float] | None:
+    from surgiplan.core.errors import InputError
+
+    if text is None:
+        return None
+    try:
+        vals = [float(x) for x in text.replace(" ", "").split(",")]
+    except ValueError:
+        raise InputError(f"{what} must be {n} numbers separated by commas, got {text!r}") from None
+    if len(vals) != n:
+        raise InputError(f"{what} must be {n} numbers separated by commas, got {len(vals)}")
+    return vals
+
+
+def _implant_dict(imp) -> dict:
+    return {"id": imp.id, "catalog_id": imp.catalog_id, "size": imp.size, "side": imp.side, "bone": imp.bone,
+            "options": imp.options, "transform": imp.transform.tolist()}
+
+
+def _out(data, as_json: bool, text: str) -> None:
+    typer.echo(json.dumps(data, indent=1) if as_json else text)
+
+
+@app.command("new")
+def new(case_path: Path = CaseArg, name: str = typer.Argument(..., help="Plan name."),
+        note: str = typer.Option("", "--note"), as_json: bool = JsonOpt) -> None:
+    """Add an empty plan."""
+    from surgiplan.core.planning import Case
+
+    case = Case.open(case_path)
+    plan = case.new_plan(name, note)
+    case.save()
+    _out(plan.to_dict(), as_json, f"plan {name!r} added to {case.root}")
+
+
+@app.command("copy")
+def copy(case_path: Path = CaseArg, source: str = typer.Argument(...), new_name: str = typer.Argument(...),
+         as_json: bool = JsonOpt) -> None:
+    """Duplicate a plan (the copy is unlocked)."""
+    from surgiplan.core.planning import Case
+
+    case = Case.open(case_path)
+    plan = case.copy_plan(source, new_name)
+    case.save()
+    _out(plan.to_dict(), as_json, f"plan {source!r} copied to {new_name!r}")
+
+
+@app.command("place")
+def place(
+    case_path: Path = CaseArg,
+    plan: str = typer.Argument(...),
+    implant_id: str = typer.Argument(..., help="Name of the implant in the plan, e.g. cup."),
+    catalog_id: str = typer.Option(..., "--implant", help="Catalog id, e.g. hip_cup (see resources/implants)."),
+    size: str = typer.Option(..., "--size"),
+    side: str = typer.Option("none", "--side", help="left | right | none"),
+    bone: str = typer.Option("", "--bone", help="Bone model it sits in (for interference)."),
+    at: str = typer.Option(None, "--at", help="X,Y,Z in LPS mm."),
+    at_landmark: str = typer.Option(None, "--at-landmark", help="Put the implant origin on this landmark."),
+    inclination: float = typer.Option(None, "--inclination", help="Cup radiographic inclination, deg."),
+    anteversion: float = typer.Option(None, "--anteversion", help="Cup radiographic anteversion, deg."),
+    canal_axis: bool = typer.Option(False, "--canal-axis", help="Stem axis on femoral_canal_axis_<side>."),
+    option: list[str] = typer.Option(None, "--option", help="KEY=VALUE, e.g. head=32/+4 (repeatable)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Place an implant from the catalog."""
+    from surgiplan.core.errors import InputError
+    from surgiplan.core.planning import Case
+    from surgiplan.core.planning.operations import place_implant
+
+    opts = {}
+    for o in option or []:
+        if "=" not in o:
+            raise InputError(f"--option must be KEY=VALUE, got {o!r}")
+        k, v = o.split("=", 1)
+        opts[k] = v
+    case = Case.open(case_path)
+    imp = place_implant(case, plan, implant_id, catalog_id, size, at=_floats(at, 3, "--at"),
+                        at_landmark=at_landmark, inclination=inclination, anteversion=anteversion,
+                        on_canal_axis=canal_axis, side=side, bone=bone, options=opts)
+    case.save()
+    p = imp.transform[:3, 3]
+    _out(_implant_dict(imp), as_json, f"placed {implant_id} ({catalog_id} size {size}) in plan {plan!r} at "
+         f"({p[0]:.1f}, {p[1]:.1f}, {p[2]:.1f}) mm LPS")
+
+
+@app.command("move")
+def move(
+    case_path: Path = CaseArg,
+    plan: str = typer.Argument(...),
+    implant_id: str = typer.Argument(...),
+    translate: str = typer.Option(None, "--translate", help="DX,DY,DZ in mm."),
+    rotate: str = typer.Option(None, "--rotate", help="AXIS:DEG, AXIS = x|y|z, e.g. z:5."),
+    frame: str = typer.Option("own", "--frame", help="own | world | pelvis axes for the numbers."),
+    snap_to: str = typer.Option(None, "--snap-to", help="Bone model to snap the implant origin onto."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Move an implant by exact numbers or snap it to a bone surface."""
+    from surgiplan.core.errors import InputError
+    from surgiplan.core.planning import Case
+    from surgiplan.core.planning.operations import move_implant
+
+    rot = None
+    if rotate is not None:
+        axis, _, deg = rotate.partition(":")
+        if axis not in ("x", "y", "z") or not deg:
+            raise InputError(f"--rotate must be AXIS:DEG with AXIS x, y or z, got {rotate!r}")
+        try:
+            rot = (axis, float(deg))
+        except ValueError:
+            raise InputError(f"--rotate angle must be a number of degrees, got {deg!r}") from None
+    case = Case.open(case_path)
+    t = move_implant(case, plan, implant_id, translate=_floats(translate, 3, "--translate"), rotate=rot,
+                     frame=frame, snap_to=snap_to)
+    case.save()
+    p = t[:3, 3]
+    _out(_implant_dict(case.implant(plan, implant_id)), as_json,
+         f"moved {implant_id} in plan {plan!r}; origin now ({p[0]:.2f}, {p[1]:.2f}, {p[2]:.2f}) mm LPS")
+
+
+@app.command("measure")
+def measure(case_path: Path = CaseArg, plan: str = typer.Argument(...), as_json: bool = JsonOpt) -> None:
+    """Every measurement of a plan, with units and definitions."""
+    from surgiplan.core.planning import Case
+    from surgiplan.core.planning.measurements import measure_plan
+
+    case = Case.open(case_path)
+    res = measure_plan(case, plan)
+    text = "\n".join(f"{r.text()}    [{r.definition}]" for r in res) or "no measurements (no landmarks or implants)"
+    _out([r.to_dict() for r in res], as_json, text)
+
+
+@app.command("compare")
+def compare(
+    case_path: Path = CaseArg,
+    plans: list[str] = typer.Argument(..., help="Two or more plan names."),
+    target: list[str] = typer.Option(None, "--target", help="KEY=MIN:MAX, e.g. cup_inclination=30:45."),
+    csv_path: Path = typer.Option(None, "--csv", help="Also write the table as CSV here."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Compare plans row by row: implants, positions, measurements, interference, targets."""
+    from surgiplan.core.errors import InputError
+    from surgiplan.core.planning import Case
+    from surgiplan.core.planning.case import atomic_write_text
+    from surgiplan.core.planning.comparison import compare_plans
+
+    targets = {}
+    for t in target or []:
+        try:
+            k, rng = t.split("=", 1)
+            lo, hi = (float(x) for x in rng.split(":"))
+        except ValueError:
+            raise InputError(f"--target must be KEY=MIN:MAX, got {t!r}") from None
+        targets[k] = (lo, hi)
+    case = Case.open(case_path)
+    comp = compare_plans(case, plans, targets)
+    if csv_path is not None:
+        atomic_write_text(csv_path, comp.to_csv())
+    typer.echo(comp.to_json() if as_json else comp.to_text())
+
+
+@app.command("lock")
+def lock(case_path: Path = CaseArg, plan: str = typer.Argument(...), note: str = typer.Option("", "--note"),
+         as_json: bool = JsonOpt) -> None:
+    """Approve and lock a plan (records who and when)."""
+    from surgiplan.core.planning import Case
+
+    case = Case.open(case_path)
+    info = case.lock_plan(plan, note)
+    case.save()
+    _out(info.model_dump(), as_json, f"plan {plan!r} locked by {info.by} at {info.at}")
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="plan")

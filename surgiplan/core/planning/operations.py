@@ -1,0 +1,124 @@
+"""Case-level planning operations shared by the CLI, scripts and the GUI.
+
+Each is one undoable step on ``case.history`` and returns what it changed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from surgiplan.core.errors import InputError
+from surgiplan.core.planning import placement as pl
+from surgiplan.core.planning import transforms as tf
+from surgiplan.core.planning.catalog import default_catalog
+from surgiplan.core.planning.plan import PlacedImplant
+
+PELVIC = ("asis_left", "asis_right", "pubic_tubercle_left", "pubic_tubercle_right")
+
+
+def pelvic_frame_of(case, plan: str | None = None) -> np.ndarray | None:
+    """The case's pelvic (APP) frame, or None without the four pelvic landmarks."""
+    L = case.all_landmarks(plan)
+    if not all(k in L for k in PELVIC):
+        return None
+    return pl.pelvic_frame(*(L[k].position for k in PELVIC))
+
+
+def _landmark(case, plan, name):
+    L = case.all_landmarks(plan)
+    if name not in L:
+        raise InputError(f"case {case.model.name!r} has no landmark {name!r} "
+                         f"(landmarks: {', '.join(sorted(L)) or 'none'})")
+    return L[name]
+
+
+def place_implant(case, plan: str, implant_id: str, catalog_id: str, size: str, *,
+                  at=None, at_landmark: str | None = None, transform=None,
+                  inclination: float | None = None, anteversion: float | None = None,
+                  on_canal_axis: bool = False, side: str = "none", bone: str = "",
+                  options: dict | None = None, catalog=None) -> PlacedImplant:
+    """Place an implant: at a point / landmark, as a cup at Murray angles, or a stem on the canal axis.
+
+    * ``transform``: an explicit 4x4 (own frame -> LPS mm);
+    * cups: ``inclination``/``anteversion`` (deg, radiographic, relative to the
+      anterior pelvic plane when the case has its landmarks, else the scanner
+      axes) about the centre given by ``at``/``at_landmark`` (default
+      ``acetabular_centre_<side>``);
+    * stems: ``on_canal_axis`` puts the stem axis on ``femoral_canal_axis_<side>``
+      with its head level with ``femoral_head_centre_<side>`` (or ``at``/``at_landmark``).
+    """
+    catalog = catalog or default_catalog()
+    spec = catalog.get(catalog_id)
+    params = spec.size(size)
+    options = dict(options or {})
+    target = None
+    if at_landmark:
+        target = _landmark(case, plan, at_landmark).position
+    elif at is not None:
+        target = np.asarray(at, float).reshape(3)
+    if transform is not None:
+        t = tf.check_rigid(np.asarray(transform, float).reshape(4, 4))
+    elif inclination is not None or anteversion is not None:
+        if spec.model.kind not in ("acetabular_cup", "acetabular_liner"):
+            raise InputError(f"--inclination/--anteversion apply to cups, not {spec.model.kind} {catalog_id!r}")
+        if side not in ("left", "right"):
+            raise InputError("a cup placed by angles needs --side left or right")
+        if target is None:
+            target = _landmark(case, plan, f"acetabular_centre_{side}").position
+        t = pl.cup_pose(target, inclination or 0.0, anteversion or 0.0, side, pelvic_frame_of(case, plan))
+    elif on_canal_axis:
+        if spec.model.kind != "femoral_stem":
+            raise InputError(f"--canal-axis applies to femoral stems, not {catalog_id!r}")
+        if side not in ("left", "right"):
+            raise InputError("a stem on the canal axis needs --side left or right")
+        axis = _landmark(case, plan, f"femoral_canal_axis_{side}")
+        if axis.direction is None:
+            raise InputError(f"landmark femoral_canal_axis_{side} has no direction")
+        if target is None:
+            target = _landmark(case, plan, f"femoral_head_centre_{side}").position
+        t = pl.stem_pose(params, axis.position, axis.direction, target)
+    elif target is not None:
+        t = tf.translation(target)
+    else:
+        raise InputError("say where: a transform, --at X,Y,Z, --at-landmark NAME, cup angles or --canal-axis")
+    imp = PlacedImplant(implant_id, catalog_id, str(size), t, side=side, bone=bone, options=options)
+    if bone and bone not in case.model_names:
+        raise InputError(f"case {case.model.name!r} has no bone model {bone!r} "
+                         f"(models: {', '.join(case.model_names) or 'none'})")
+    return case.add_implant(plan, imp)
+
+
+def move_implant(case, plan: str, implant_id: str, *, translate=None, rotate: tuple | None = None,
+                 frame: str = "own", snap_to: str | None = None, align_axis: str | None = None
+                 ) -> np.ndarray:
+    """Move an implant by numbers (mm, degrees) in its own, the world or the pelvic frame, or snap it.
+
+    ``rotate`` is ``(axis, degrees)`` with axis 'x'|'y'|'z' or a 3-vector, about the
+    implant's origin. ``snap_to`` names a bone model: the origin moves onto its closest
+    surface point (optionally aligning an own axis with the surface normal).
+    Returns the new transform.
+    """
+    imp = case.implant(plan, implant_id)
+    f: str | np.ndarray = frame
+    if frame == "pelvis":
+        f = pelvic_frame_of(case, plan)
+        if f is None:
+            raise InputError("the pelvic frame needs asis_left/right and pubic_tubercle_left/right landmarks")
+    elif frame not in ("own", "world"):
+        raise InputError(f"unknown frame {frame!r}: use own, world or pelvis")
+    t = imp.transform.copy()
+    what = []
+    if translate is not None:
+        t = pl.translate(t, translate, f)
+        what.append(f"translate {list(np.round(np.asarray(translate, float), 3))} mm ({frame})")
+    if rotate is not None:
+        axis, deg = rotate
+        t = pl.rotate(t, axis, float(deg), f)
+        what.append(f"rotate {deg} deg about {axis} ({frame})")
+    if snap_to:
+        t = pl.snap_to_surface(t, case.get_model(snap_to), align_axis=align_axis)
+        what.append(f"snap to {snap_to}")
+    if not what:
+        raise InputError("nothing to do: give --translate, --rotate or --snap-to")
+    case.set_implant_transform(plan, implant_id, t, f"move {implant_id} in {plan}: " + ", ".join(what))
+    return t

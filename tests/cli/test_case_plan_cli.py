@@ -1,0 +1,98 @@
+"""``surgiplan case`` / ``surgiplan plan``: human and --json output, scripted plan, bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import pyvista as pv
+from typer.testing import CliRunner
+
+from surgiplan.cli.main import app
+from surgiplan.core.errors import CaseFormatError, InputError
+from surgiplan.core.planning import Case
+
+runner = CliRunner()
+
+
+def ok(*args):
+    r = runner.invoke(app, [str(a) for a in args])
+    assert r.exit_code == 0, (args, r.output, r.exception)
+    return r.output
+
+
+@pytest.fixture()
+def case_dir(tmp_path):
+    d = tmp_path / "Case"
+    ok("case", "new", d, "--patient-name", "Synthetic^Hip")
+    mesh = pv.Cube(center=(80, 0, 0), x_length=80, y_length=80, z_length=80).triangulate()
+    mesh.save(tmp_path / "pelvis.stl")
+    ok("case", "add-model", d, "pelvis", tmp_path / "pelvis.stl")
+    c = Case.open(d)
+    c.set_landmark("acetabular_centre_left", (80, 0, 0))
+    c.save()
+    return d
+
+
+def test_scripted_plan_via_cli(case_dir, tmp_path):
+    ok("plan", "new", case_dir, "A", "--note", "first")
+    out = ok("plan", "place", case_dir, "A", "cup", "--implant", "hip_cup", "--size", "52", "--side",
+             "left", "--bone", "pelvis", "--inclination", "40", "--anteversion", "15")
+    assert "placed cup" in out and "mm LPS" in out
+    ok("plan", "copy", case_dir, "A", "B")
+    d = json.loads(ok("plan", "move", case_dir, "B", "cup", "--translate", "1.5,-2,3", "--frame", "world",
+                      "--json"))
+    np.testing.assert_allclose(np.array(d["transform"])[:3, 3], [81.5, -2, 3], atol=1e-12)
+    info = json.loads(ok("case", "info", case_dir, "--json"))
+    assert [p["name"] for p in info["plans"]] == ["A", "B"] and info["models"] == ["pelvis"]
+    assert "Synthetic^Hip" in ok("case", "info", case_dir)
+    meas = json.loads(ok("plan", "measure", case_dir, "A", "--json"))
+    inc = next(m for m in meas if m["key"] == "cup_inclination")
+    assert inc["value"] == pytest.approx(40.0) and inc["unit"] == "deg" and "Murray" in inc["definition"]
+    comp = json.loads(ok("plan", "compare", case_dir, "A", "B", "--json", "--target",
+                         "cup_inclination=30:45", "--csv", tmp_path / "cmp.csv"))
+    assert comp["plans"] == ["A", "B"]
+    rows = {r["key"]: r for r in comp["rows"]}
+    assert rows["cup_inclination"]["target"] == [30.0, 45.0]
+    assert rows["position:cup:L"]["difference"] == pytest.approx(1.5)
+    assert rows["interference:cup:volume"]["unit"] == "mm^3"
+    assert (tmp_path / "cmp.csv").read_text().startswith("group,quantity,unit,A,B")
+    text = ok("plan", "compare", case_dir, "A", "B")
+    assert "Cup inclination" in text and "deg" in text
+    out = ok("plan", "lock", case_dir, "A", "--note", "approved")
+    assert "locked by" in out
+    r = runner.invoke(app, ["plan", "move", str(case_dir), "A", "cup", "--translate", "1,0,0"])
+    assert isinstance(r.exception, InputError) and "locked" in str(r.exception)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["plan", "move", "{c}", "A", "cup", "--translate", "1,2"], "3 numbers"),
+    (["plan", "move", "{c}", "A", "cup", "--rotate", "q:5"], "AXIS:DEG"),
+    (["plan", "place", "{c}", "A", "x", "--implant", "nope", "--size", "1", "--at", "0,0,0"], "no implant 'nope'"),
+    (["plan", "place", "{c}", "A", "x", "--implant", "hip_cup", "--size", "43", "--at", "0,0,0"], "no size '43'"),
+    (["plan", "compare", "{c}", "A"], "at least two"),
+    (["plan", "compare", "{c}", "A", "Z"], "no plan 'Z'"),
+    (["plan", "compare", "{c}", "A", "A", "--target", "x=1"], "KEY=MIN:MAX"),
+])
+def test_bad_arguments_give_clear_errors_and_change_nothing(case_dir, args, message):
+    ok("plan", "new", case_dir, "A")
+    ok("plan", "place", case_dir, "A", "cup", "--implant", "hip_cup", "--size", "52", "--at", "80,0,0")
+    before = {p: p.read_bytes() for p in case_dir.rglob("*.json")}
+    r = runner.invoke(app, [a.replace("{c}", str(case_dir)) for a in args])
+    assert r.exit_code != 0 and message in str(r.exception), (r.output, r.exception)
+    assert {p: p.read_bytes() for p in case_dir.rglob("*.json")} == before
+
+
+def test_damaged_case_refused_by_cli(case_dir):
+    (case_dir / "case.json").write_text('{"format": "surgiplan-case", "schema_version": 2, "name": "x"}')
+    before = (case_dir / "case.json").read_bytes()
+    r = runner.invoke(app, ["case", "info", str(case_dir)])
+    assert isinstance(r.exception, CaseFormatError) and "newer surgiplan" in str(r.exception)
+    # the console script turns it into one line on stderr and exit code 1
+    p = subprocess.run([sys.executable, "-m", "surgiplan", "case", "info", str(case_dir), "--json"],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 1 and "case.json" in p.stderr and "newer surgiplan" in p.stderr
+    assert (case_dir / "case.json").read_bytes() == before
