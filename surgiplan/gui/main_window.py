@@ -1,0 +1,433 @@
+"""The main window: workflow sidebar, the active panel, the view area, menus and status bar.
+
+It owns what is open (scan, segmentation, case, current plan) and hands work to
+the core through :class:`~surgiplan.gui.jobs.JobRunner`; panels ask the window
+for these and listen to its signals.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from surgiplan.gui.jobs import JobRunner
+from surgiplan.gui.settings import Settings, cases_dir
+from surgiplan.gui.undo import UndoBridge
+from surgiplan.gui.views.layouts import ViewLayout
+from surgiplan.gui.views.slice_view import SliceView
+from surgiplan.gui.views.view3d import View3D
+from surgiplan.gui.views.viewer_state import ViewerState
+from surgiplan.gui.workflow_sidebar import STEPS, WorkflowSidebar
+
+SAMPLES = ("hip", "knee", "spine", "vascular", "knee_mri")
+AUTOSAVE_MS = 120_000
+
+
+class MainWindow(QtWidgets.QMainWindow):
+    caseChanged = QtCore.Signal()
+    volumeChanged = QtCore.Signal()
+    segmentationChanged = QtCore.Signal()
+    modelsChanged = QtCore.Signal()
+    plansChanged = QtCore.Signal()
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__()
+        self.settings = settings or Settings.load()
+        self.setObjectName("surgiplan_main")
+        self.case = None
+        self.scan_name = "planning"
+        self.scan_saved = True
+        self.segmentation = None
+        self.current_plan: str | None = None
+        self.last_error = ""
+
+        self.state = ViewerState(self)
+        self.slice_views = {v: SliceView(self.state, v) for v in ("axial", "coronal", "sagittal")}
+        self.view3d = View3D(self)
+        self.layout_widget = ViewLayout({**self.slice_views, "3d": self.view3d})
+        self.jobs = JobRunner(self)
+
+        self.sidebar = WorkflowSidebar()
+        self.panel_stack = QtWidgets.QStackedWidget()
+        self.panel_stack.setMinimumWidth(330)
+        self.panel_stack.setMaximumWidth(460)
+        self.panels: dict[str, QtWidgets.QWidget] = {}
+        self._make_panels()
+
+        split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
+        split.addWidget(self.panel_stack)
+        split.addWidget(self.layout_widget)
+        split.setStretchFactor(1, 1)
+        split.setSizes([360, 1200])
+        split.setChildrenCollapsible(False)
+        central = QtWidgets.QWidget()
+        h = QtWidgets.QHBoxLayout(central)
+        h.setContentsMargins(0, 0, 4, 0)
+        h.setSpacing(0)
+        h.addWidget(self.sidebar)
+        h.addWidget(split, 1)
+        self.setCentralWidget(central)
+        self.sidebar.stepChosen.connect(self.show_step)
+
+        self.undo = UndoBridge(self, self.status)
+        self._make_status_bar()
+        self._make_menus()
+        self.jobs.started.connect(self._job_started)
+        self.jobs.progressed.connect(self._job_progress)
+        self.jobs.finished.connect(self._job_finished)
+
+        self._autosave = QtCore.QTimer(self)
+        self._autosave.setInterval(AUTOSAVE_MS)
+        self._autosave.timeout.connect(self.autosave)
+        self._autosave.start()
+        self.resize(1600, 980)
+        self.update_title()
+
+    # ------------------------------------------------------------------ panels
+    def _make_panels(self) -> None:
+        from surgiplan.gui.panels.compare_panel import ComparePanel
+        from surgiplan.gui.panels.data_panel import DataPanel
+        from surgiplan.gui.panels.models_panel import ModelsPanel
+        from surgiplan.gui.panels.plan_panel import PlanPanel
+        from surgiplan.gui.panels.segment_panel import SegmentPanel
+
+        for name, cls in zip(STEPS, (DataPanel, SegmentPanel, ModelsPanel, PlanPanel, ComparePanel),
+                             strict=True):
+            panel = cls(self)
+            panel.setObjectName(f"panel_{name}")
+            self.panels[name] = panel
+            self.panel_stack.addWidget(panel)
+
+    def show_step(self, name: str) -> None:
+        """Switch the workflow to ``name`` (Data, Segment, Models, Plan, Compare)."""
+        panel = self.panels[name]
+        self.panel_stack.setCurrentWidget(panel)
+        self.sidebar.set_current(name)
+        if hasattr(panel, "activated"):
+            panel.activated()
+
+    # --------------------------------------------------------------- status bar
+    def _make_status_bar(self) -> None:
+        sb = self.statusBar()
+        self.status_label = QtWidgets.QLabel("Ready")
+        self.progress_bar = QtWidgets.QProgressBar()
+        self.progress_bar.setRange(0, 1000)
+        self.progress_bar.setFixedWidth(240)
+        self.progress_bar.setTextVisible(False)
+        self.cancel_button = QtWidgets.QPushButton("Cancel")
+        self.cancel_button.setObjectName("cancel_job")
+        self.cancel_button.clicked.connect(self.jobs.cancel)
+        self.cancel_button.setToolTip("Stop the running job (Esc); nothing is changed")
+        sb.addWidget(self.status_label, 1)
+        sb.addPermanentWidget(self.progress_bar)
+        sb.addPermanentWidget(self.cancel_button)
+        self.progress_bar.hide()
+        self.cancel_button.hide()
+        esc = QtGui.QShortcut(QtGui.QKeySequence("Esc"), self)
+        esc.activated.connect(self.jobs.cancel)
+
+    def status(self, message: str) -> None:
+        self.status_label.setText(message)
+
+    def _job_started(self, title: str) -> None:
+        self.progress_bar.setValue(0)
+        self.progress_bar.show()
+        self.cancel_button.show()
+        self.status(f"{title}…")
+
+    def _job_progress(self, fraction: float, message: str) -> None:
+        self.progress_bar.setValue(int(fraction * 1000))
+        if message:
+            self.status(message)
+
+    def _job_finished(self, title: str, ok: bool, message: str) -> None:
+        if not self.jobs.busy:
+            self.progress_bar.hide()
+            self.cancel_button.hide()
+            self.status(message)
+        if not ok and "cancelled" not in message:
+            self.last_error = message
+            self.show_error(message)
+        self.update_title()
+
+    def show_error(self, message: str) -> None:
+        """A non-blocking error box (tests read ``last_error``)."""
+        box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Warning, "surgiplan", message,
+                                    QtWidgets.QMessageBox.StandardButton.Ok, self)
+        box.setObjectName("error_box")
+        box.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.setModal(False)
+        box.show()
+
+    def run_job(self, title, fn, on_done=None, on_partial=None):
+        """Run ``fn(progress)`` in the background (see :class:`JobRunner`)."""
+        return self.jobs.submit(title, fn, on_done=on_done, on_partial=on_partial)
+
+    # ------------------------------------------------------------------- menus
+    def _action(self, menu, text, slot, shortcut=None, tip=None, name=None):
+        a = QtGui.QAction(text, self)
+        if shortcut:
+            a.setShortcut(QtGui.QKeySequence(shortcut))
+        if tip:
+            a.setStatusTip(tip)
+            a.setToolTip(tip)
+        if name:
+            a.setObjectName(name)
+        a.triggered.connect(slot)
+        menu.addAction(a)
+        return a
+
+    def _make_menus(self) -> None:
+        mb = self.menuBar()
+        data = self.panels["Data"]
+        f = mb.addMenu("&File")
+        self._action(f, "Open DICOM folder…", data.choose_dicom_folder, "Ctrl+O")
+        self._action(f, "Open case…", data.choose_case, "Ctrl+Shift+O")
+        self._action(f, "Import volume (NRRD/NIfTI)…", data.choose_volume_file, "Ctrl+I")
+        samples = f.addMenu("Open sample scan")
+        for s in SAMPLES:
+            self._action(samples, s.replace("_", " "), lambda _=False, s=s: self.open_sample(s))
+        self.recent_menu = f.addMenu("Recent cases")
+        self._fill_recent()
+        f.addSeparator()
+        self._action(f, "Save case", self.save_case, "Ctrl+S", name="save_case")
+        f.addSeparator()
+        self._action(f, "Quit", self.close, "Ctrl+Q")
+
+        e = mb.addMenu("&Edit")
+        e.addAction(self.undo.undo_action)
+        e.addAction(self.undo.redo_action)
+
+        v = mb.addMenu("&View")
+        for i, mode in enumerate(("1-up", "2-up", "4-up")):
+            self._action(v, f"Layout {mode}", lambda _=False, m=mode: self.layout_widget.set_layout(m),
+                         f"Ctrl+Alt+{(1, 2, 4)[i]}")
+        v.addSeparator()
+        wl = v.addMenu("Window/level preset")
+        from surgiplan.scene.presets import CT_WINDOWS
+
+        for i, name in enumerate(CT_WINDOWS):
+            self._action(wl, name, lambda _=False, n=name: self.set_window_preset(n), f"F{i + 2}")
+        self._action(wl, "automatic", lambda: self.set_window_preset("auto"), "F7")
+        vr = v.addMenu("3D volume rendering")
+        for name in ("bone", "soft tissue", "vessel", "off"):
+            self._action(vr, name, lambda _=False, n=name: self.view3d.show_volume(self.state.volume, n))
+        cams = v.addMenu("3D camera")
+        for name in ("anterior", "posterior", "left", "right", "superior", "inferior"):
+            self._action(cams, name, lambda _=False, n=name: self.view3d.set_camera(n))
+        v.addSeparator()
+        theme = v.addMenu("Theme")
+        for t in ("dark", "light"):
+            self._action(theme, t, lambda _=False, t=t: self.set_theme(t))
+
+        w = mb.addMenu("&Workflow")
+        for i, step in enumerate(STEPS):
+            self._action(w, step, lambda _=False, s=step: self.show_step(s), f"Ctrl+{i + 1}")
+        for later in ("Simulate", "Report"):
+            a = self._action(w, f"{later} (later version)", lambda: None)
+            a.setEnabled(False)
+
+        hm = mb.addMenu("&Help")
+        self._action(hm, "Keyboard shortcuts", self.show_shortcuts, "F1")
+        self._action(hm, "About surgiplan", self.show_about)
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for p in self.settings.recent_cases:
+            self._action(self.recent_menu, p, lambda _=False, p=p: self.panels["Data"].open_case(p))
+        self.recent_menu.setEnabled(bool(self.settings.recent_cases))
+
+    def show_shortcuts(self) -> None:
+        text = (
+            "<b>Views</b><br>Left click/drag: move the crosshair · Right drag: window/level · "
+            "Wheel: scroll slices (Shift ×10) · Ctrl+wheel: zoom · Middle drag: pan · "
+            "Double click: maximise · R: reset zoom<br>F2–F6: bone, soft tissue, lung, brain, "
+            "vessel window · F7: automatic<br>Ctrl+Alt+1/2/4: layouts<br><br><b>Workflow</b><br>"
+            "Ctrl+1…5: Data, Segment, Models, Plan, Compare<br>Ctrl+Z / Ctrl+Shift+Z: undo / redo · "
+            "Ctrl+S: save · Esc: cancel the running job<br><br><b>Plan</b><br>Arrow keys, Page Up/Down:"
+            " move the implant 1 mm (Shift 0.1 mm) · with Alt: rotate 1° (Shift 0.1°)"
+        )
+        QtWidgets.QMessageBox.information(self, "Keyboard shortcuts", text)
+
+    def show_about(self) -> None:
+        from surgiplan import __version__
+
+        QtWidgets.QMessageBox.about(
+            self, "About surgiplan",
+            f"<b>surgiplan {__version__}</b><br>3D surgical planning workstation.<br>"
+            "Not a medical device: for research and education.")
+
+    def set_theme(self, theme: str) -> None:
+        from surgiplan.gui.app import apply_theme
+
+        apply_theme(QtWidgets.QApplication.instance(), theme)
+        self.settings.theme = theme
+        self.settings.save()
+
+    def set_window_preset(self, name: str) -> None:
+        from surgiplan.scene.presets import CT_WINDOWS, auto_window
+
+        if self.state.volume is None:
+            return
+        c, w = auto_window(self.state.volume) if name == "auto" else CT_WINDOWS[name]
+        self.state.set_window(c, w)
+        self.status(f"Window {name}: W {w:.0f} L {c:.0f}")
+
+    # ------------------------------------------------------------ what is open
+    @property
+    def volume(self):
+        return self.state.volume
+
+    def set_volume(self, volume, *, partial: bool = False, fraction: float = 1.0) -> None:
+        """Show a scan. ``partial`` while slices are still arriving (keeps the crosshair)."""
+        first = self.state.volume is None or not self.state.volume.same_grid(volume)
+        self.state.loaded_fraction = fraction if partial else 1.0
+        self.state.set_volume(volume, keep_crosshair=not first)
+        if not partial:
+            self.view3d.show_volume(volume)
+            self.volumeChanged.emit()
+
+    def set_segmentation(self, seg) -> None:
+        self.segmentation = seg
+        self.state.set_segmentation(seg)
+        self.segmentationChanged.emit()
+        self.update_title()
+
+    def set_case(self, case, plan: str | None = None) -> None:
+        self.case = case
+        self.undo.set_case(case)
+        if case is not None:
+            case.history.subscribe(self._history_changed)
+            self.current_plan = plan or (next(iter(case.plans)) if case.plans else None)
+        else:
+            self.current_plan = None
+        self.caseChanged.emit()
+        self.plansChanged.emit()
+        self.update_title()
+
+    def _history_changed(self) -> None:
+        self.update_title()
+        self.plansChanged.emit()
+        if self.segmentation is not None:
+            self.state.segmentation_changed()
+
+    def ensure_case(self):
+        """The open case; a new one under the cases folder when none is open yet."""
+        if self.case is None:
+            from surgiplan.core.planning import Case
+
+            md = self.state.volume.metadata if self.state.volume is not None else {}
+            base = str(md.get("sample") or md.get("patient_id") or md.get("patient_name") or "case")
+            base = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in base)[:40] or "case"
+            root = cases_dir() / f"{base}-{time.strftime('%Y%m%d-%H%M%S')}"
+            n = 1
+            while root.exists():
+                n += 1
+                root = root.with_name(f"{root.name}-{n}")
+            self.set_case(Case.new(root, patient_name=str(md.get("patient_name", "") or ""),
+                                   patient_id=str(md.get("patient_id", "") or "")))
+            self.scan_saved = False
+            self.settings.add_recent(root)
+            self.settings.save()
+            self._fill_recent()
+            self.status(f"New case {root.name} in {root.parent}")
+        return self.case
+
+    def is_modified(self) -> bool:
+        return bool((self.case is not None and self.case.dirty) or
+                    (self.state.volume is not None and not self.scan_saved))
+
+    def update_title(self) -> None:
+        name = self.case.model.name if self.case is not None else None
+        if name is None and self.state.volume is not None:
+            name = str(self.state.volume.metadata.get("series_description") or "untitled")
+        self.setWindowTitle(f"surgiplan — {name}[*]" if name else "surgiplan")
+        self.setWindowModified(self.is_modified())
+
+    # ------------------------------------------------------------------ actions
+    def open_path(self, path: str | Path) -> None:
+        """Open a case folder, a DICOM folder or a volume file."""
+        self.panels["Data"].open_path(Path(path))
+
+    def open_sample(self, name: str) -> None:
+        self.show_step("Data")
+        self.panels["Data"].open_sample(name)
+
+    def save_case(self, then=None) -> None:
+        """Save the case (creating it if needed); the scan and segmentation go into scans/."""
+        if self.state.volume is None:
+            self.status("Nothing to save: open a scan first.")
+            return
+        case = self.ensure_case()
+        volume, seg, scan = self.state.volume, self.segmentation, self.scan_name
+        write_scan = not self.scan_saved or seg is not None
+
+        def job(progress):
+            from surgiplan.core.jobs import report, sub_progress
+
+            if write_scan:
+                report(progress, 0.05, "writing the scan and segmentation")
+                case.add_scan(scan, volume, segmentation=seg)
+            case.save(progress=sub_progress(progress, 0.5, 1.0))
+            return case.root
+
+        def done(root):
+            self.scan_saved = True
+            self.settings.add_recent(root)
+            self.settings.save()
+            self._fill_recent()
+            self.status(f"Saved {root}")
+            self.update_title()
+            if then is not None:
+                then()
+
+        self.run_job("Saving the case", job, done)
+
+    def autosave(self) -> None:
+        if self.case is None or not self.case.dirty or self.jobs.busy:
+            return
+        from surgiplan.core.planning.autosave import write_autosave
+
+        try:
+            write_autosave(self.case)
+        except Exception as exc:  # noqa: BLE001 - autosave must never disturb the user
+            self.status(f"Autosave failed: {exc}")
+
+    # ---------------------------------------------------------------- closing
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802
+        if self.is_modified() and not getattr(self, "_skip_prompt", False):
+            r = QtWidgets.QMessageBox.question(
+                self, "Unsaved changes",
+                "The case has unsaved changes. Save them before closing?",
+                QtWidgets.QMessageBox.StandardButton.Save | QtWidgets.QMessageBox.StandardButton.Discard
+                | QtWidgets.QMessageBox.StandardButton.Cancel)
+            if r == QtWidgets.QMessageBox.StandardButton.Cancel:
+                event.ignore()
+                return
+            if r == QtWidgets.QMessageBox.StandardButton.Save:
+                event.ignore()
+                self.save_case(then=self._close_now)
+                return
+        self._shutdown()
+        event.accept()
+
+    def _close_now(self) -> None:
+        self._skip_prompt = True
+        self.close()
+
+    def _shutdown(self) -> None:
+        self.jobs.cancel()
+        self.jobs.wait(30000)
+        self._autosave.stop()
+        self.settings.window_geometry = bytes(self.saveGeometry().toBase64()).decode()
+        self.settings.layout = self.layout_widget.mode
+        try:
+            self.settings.save()
+        except OSError:
+            pass
+        self.view3d.close_plotter()
+        for p in self.panels.values():
+            if hasattr(p, "shutdown"):
+                p.shutdown()

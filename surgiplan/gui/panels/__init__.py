@@ -1,0 +1,1 @@
+"""Workflow panels: Data, Segment, Models, Plan, Compare."""

@@ -1,0 +1,551 @@
+"""Plan: plan list (new, copy, rename, lock), landmarks, the implant catalog, placing an
+implant, moving it (numeric fields, keyboard nudges, 3D handles) and live measurements."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from surgiplan.gui.panels.common import Panel, button, hint, row
+
+HIP_LANDMARKS = ("acetabular_centre_left", "acetabular_centre_right", "femoral_head_centre_left",
+                 "femoral_head_centre_right", "asis_left", "asis_right", "pubic_tubercle_left",
+                 "pubic_tubercle_right", "teardrop_left", "teardrop_right", "lesser_trochanter_left",
+                 "lesser_trochanter_right")
+IMPLANT_COLOR = (0.70, 0.78, 0.90)
+
+
+class PlanPanel(Panel):
+    def __init__(self, win) -> None:
+        super().__init__(win, "Plan", "Place implants from the catalog and check the measurements.")
+        self._catalog = None
+        # ------------------------------------------------------------ plans
+        g = self.group("Plans")
+        self.plan_combo = QtWidgets.QComboBox()
+        self.plan_combo.setObjectName("plan_combo")
+        self.plan_combo.activated.connect(self._plan_chosen)
+        self.lock_label = hint("")
+        g.addLayout(row(self.plan_combo, button("New", self.new_plan, "Add an empty plan",
+                                                name="new_plan"),
+                        button("Copy", self.copy_plan, "Duplicate the current plan", name="copy_plan")))
+        g.addLayout(row(button("Rename…", self.rename_plan), button("Lock…", self.lock_plan,
+                        "Approve and lock the plan (who and when are recorded)", name="lock_plan"),
+                        button("Unlock", self.unlock_plan), None))
+        g.addWidget(self.lock_label)
+        # -------------------------------------------------------- landmarks
+        g = self.group("Landmarks")
+        self.lm_combo = QtWidgets.QComboBox()
+        self.lm_combo.setEditable(True)
+        self.lm_combo.addItems(HIP_LANDMARKS)
+        g.addLayout(row(self.lm_combo, button("Set at crosshair", self.set_landmark,
+                                              "Put this landmark where the slice crosshair is "
+                                              "(click a slice to move it)", name="set_landmark")))
+        g.addWidget(button("Fit hip landmarks from the models", self.fit_landmarks,
+                           "Femoral heads, acetabular centres and axes, teardrops, lesser trochanters, "
+                           "canal axes from the pelvis and femur models", name="fit_landmarks"))
+        self.gt_button = button("Take landmarks from the sample's ground truth", self.sample_landmarks,
+                                "Sample scans come with their true landmarks", name="sample_landmarks")
+        g.addWidget(self.gt_button)
+        self.lm_label = hint("No landmarks yet.")
+        g.addWidget(self.lm_label)
+        # ---------------------------------------------------------- catalog
+        g = self.group("Implant catalog")
+        self.cat_tree = QtWidgets.QTreeWidget()
+        self.cat_tree.setObjectName("catalog_tree")
+        self.cat_tree.setHeaderLabels(["Implant", "Kind"])
+        self.cat_tree.setMaximumHeight(160)
+        self.cat_tree.header().setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Stretch)
+        self.cat_tree.currentItemChanged.connect(self._implant_chosen)
+        g.addWidget(self.cat_tree)
+        self.size_combo = QtWidgets.QComboBox()
+        self.size_combo.setObjectName("size_combo")
+        self.side_combo = QtWidgets.QComboBox()
+        self.side_combo.setObjectName("side_combo")
+        self.side_combo.addItems(["right", "left", "none"])
+        g.addLayout(row(QtWidgets.QLabel("Size"), self.size_combo, QtWidgets.QLabel("Side"),
+                        self.side_combo))
+        g.addLayout(row(None, button("Place implant", self.place, "Add the implant to the plan "
+                                     "(starts at the anatomical landmarks, or at the crosshair)",
+                                     primary=True, name="place_implant")))
+        # ------------------------------------------------------------- move
+        g = self.group("Position")
+        self.implant_combo = QtWidgets.QComboBox()
+        self.implant_combo.setObjectName("implant_combo")
+        self.implant_combo.activated.connect(lambda *_: self._show_pose())
+        g.addLayout(row(QtWidgets.QLabel("Implant"), self.implant_combo,
+                        button("Remove", self.remove_implant)))
+        self.pos = []
+        grid = QtWidgets.QGridLayout()
+        for c, axis in enumerate(("L", "P", "S")):
+            sb = QtWidgets.QDoubleSpinBox()
+            sb.setObjectName(f"pos_{axis}")
+            sb.setRange(-2000, 2000)
+            sb.setDecimals(1)
+            sb.setSingleStep(1.0)
+            sb.setSuffix(" mm")
+            sb.setKeyboardTracking(False)
+            sb.valueChanged.connect(self._position_edited)
+            grid.addWidget(QtWidgets.QLabel(axis), 0, 2 * c)
+            grid.addWidget(sb, 0, 2 * c + 1)
+            self.pos.append(sb)
+        g.addLayout(grid)
+        self.rot_axis = QtWidgets.QComboBox()
+        self.rot_axis.addItems(["about L", "about P", "about S"])
+        self.rot_step = QtWidgets.QDoubleSpinBox()
+        self.rot_step.setRange(0.1, 90)
+        self.rot_step.setValue(1.0)
+        self.rot_step.setSuffix(" °")
+        g.addLayout(row(QtWidgets.QLabel("Rotate"), self.rot_axis, self.rot_step,
+                        button("−", lambda: self.rotate(-1)), button("+", lambda: self.rotate(1))))
+        self.handles = QtWidgets.QCheckBox("3D handles (arrows and rings)")
+        self.handles.toggled.connect(self._handles_toggled)
+        g.addWidget(self.handles)
+        g.addWidget(hint("Keys in this panel: arrows / Page Up/Down move 1 mm along L/P/S "
+                         "(Shift 0.1 mm); with Alt they rotate 1° (Shift 0.1°)."))
+        # ----------------------------------------------------- measurements
+        g = self.group("Measurements")
+        self.meas = QtWidgets.QTableWidget(0, 2)
+        self.meas.setObjectName("measurements_table")
+        self.meas.setHorizontalHeaderLabels(["Measurement", "Value"])
+        self.meas.verticalHeader().hide()
+        self.meas.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.meas.horizontalHeader().setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Stretch)
+        self.meas.horizontalHeader().setSectionResizeMode(
+            1, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+        self.meas.setMinimumHeight(220)
+        g.addWidget(self.meas)
+        self.finish()
+        self._meas_timer = QtCore.QTimer(self)
+        self._meas_timer.setSingleShot(True)
+        self._meas_timer.setInterval(60)
+        self._meas_timer.timeout.connect(self.refresh_measurements)
+        self._updating = False
+        self._widget = None
+        win.plansChanged.connect(self.refresh)
+        win.caseChanged.connect(self.refresh)
+        win.volumeChanged.connect(self._sample_button)
+
+    # ------------------------------------------------------------- helpers
+    def catalog(self):
+        if self._catalog is None:
+            from surgiplan.core.planning.catalog import default_catalog
+
+            self._catalog = default_catalog()
+        return self._catalog
+
+    def _plan(self) -> str | None:
+        return self.win.current_plan
+
+    def _need_plan(self) -> str | None:
+        if self.win.state.volume is None:
+            self.win.status("Open a scan first (Data).")
+            return None
+        case = self.win.ensure_case()
+        if not case.plans:
+            case.new_plan("Plan A")
+            self.win.current_plan = "Plan A"
+        if self.win.current_plan not in case.plans:
+            self.win.current_plan = next(iter(case.plans))
+        return self.win.current_plan
+
+    def _guard(self, fn, *a, **kw):
+        """Call a core edit; show its message (e.g. plan locked) instead of raising."""
+        from surgiplan.core.errors import SurgiplanError
+
+        try:
+            return fn(*a, **kw)
+        except SurgiplanError as exc:
+            self.win.status(str(exc))
+            self.win.show_error(str(exc))
+            return None
+
+    def activated(self) -> None:
+        if self.cat_tree.topLevelItemCount() == 0:
+            self._fill_catalog()
+        self._sample_button()
+        self.refresh()
+
+    def _sample_button(self) -> None:
+        v = self.win.state.volume
+        self.gt_button.setVisible(v is not None and bool(v.metadata.get("sample")))
+
+    def _fill_catalog(self) -> None:
+        cat = self.catalog()
+        by_anat: dict[str, QtWidgets.QTreeWidgetItem] = {}
+        for cid, spec in cat.specs.items():
+            a = spec.model.anatomy
+            if a not in by_anat:
+                it = QtWidgets.QTreeWidgetItem([a.capitalize(), ""])
+                self.cat_tree.addTopLevelItem(it)
+                by_anat[a] = it
+            child = QtWidgets.QTreeWidgetItem([spec.model.name, spec.model.kind.replace("_", " ")])
+            child.setData(0, QtCore.Qt.ItemDataRole.UserRole, cid)
+            child.setToolTip(0, f"{cid}: {spec.model.material}; sizes {', '.join(spec.sizes)}")
+            by_anat[a].addChild(child)
+        self.cat_tree.expandAll()
+
+    def select_catalog(self, catalog_id: str) -> None:
+        if self.cat_tree.topLevelItemCount() == 0:
+            self._fill_catalog()
+        it = QtWidgets.QTreeWidgetItemIterator(self.cat_tree)
+        while it.value():
+            if it.value().data(0, QtCore.Qt.ItemDataRole.UserRole) == catalog_id:
+                self.cat_tree.setCurrentItem(it.value())
+                return
+            it += 1
+
+    def _implant_chosen(self, item, *_):
+        cid = item.data(0, QtCore.Qt.ItemDataRole.UserRole) if item else None
+        self.size_combo.clear()
+        if cid:
+            spec = self.catalog().get(cid)
+            self.size_combo.addItems(spec.sizes)
+            self.size_combo.setCurrentIndex(len(spec.sizes) // 2)
+
+    # --------------------------------------------------------------- plans
+    def refresh(self) -> None:
+        case = self.win.case
+        self.plan_combo.blockSignals(True)
+        self.plan_combo.clear()
+        if case is not None:
+            self.plan_combo.addItems(list(case.plans))
+            if self.win.current_plan not in case.plans:
+                self.win.current_plan = next(iter(case.plans), None)
+            if self.win.current_plan:
+                self.plan_combo.setCurrentText(self.win.current_plan)
+        self.plan_combo.blockSignals(False)
+        plan = case.plans.get(self.win.current_plan) if case is not None and self.win.current_plan else None
+        self.lock_label.setText("" if plan is None or plan.locked is None else
+                                f"🔒 approved by {plan.locked.by} at {plan.locked.at}")
+        lms = case.all_landmarks(self.win.current_plan if plan else None) if case is not None else {}
+        self.lm_label.setText(f"{len(lms)} landmarks: " + ", ".join(sorted(lms)) if lms else
+                              "No landmarks yet.")
+        cur = self.implant_combo.currentText()
+        self.implant_combo.clear()
+        if plan is not None:
+            self.implant_combo.addItems(list(plan.implants))
+            if cur in plan.implants:
+                self.implant_combo.setCurrentText(cur)
+            else:
+                self.implant_combo.setCurrentIndex(self.implant_combo.count() - 1)
+        self._draw_implants()
+        self._show_pose()
+        self._meas_timer.start()
+
+    def _plan_chosen(self) -> None:
+        self.win.current_plan = self.plan_combo.currentText() or None
+        self.refresh()
+
+    def new_plan(self) -> None:
+        if self.win.state.volume is None:
+            self.win.status("Open a scan first (Data).")
+            return
+        case = self.win.ensure_case()
+        n = len(case.plans) + 1
+        name = f"Plan {chr(64 + n)}" if n <= 26 else f"Plan {n}"
+        if self._guard(case.new_plan, name) is not None:
+            self.win.current_plan = name
+            self.win.plansChanged.emit()
+
+    def copy_plan(self) -> None:
+        src = self._plan()
+        case = self.win.case
+        if case is None or src is None:
+            return self.new_plan()
+        n = 2
+        while f"{src} copy {n}".lower() in {p.lower() for p in case.plans}:
+            n += 1
+        name = f"{src} copy {n}" if n > 2 else f"{src} copy"
+        if name.lower() in {p.lower() for p in case.plans}:
+            name = f"{src} copy {n}"
+        if self._guard(case.copy_plan, src, name) is not None:
+            self.win.current_plan = name
+            self.win.plansChanged.emit()
+
+    def rename_plan(self) -> None:
+        old = self._plan()
+        if old is None:
+            return
+        new, ok = QtWidgets.QInputDialog.getText(self, "Rename plan", "New name:", text=old)
+        if ok and new and new != old:
+            self._guard(self.win.case.rename_plan, old, new)
+            if new in self.win.case.plans:
+                self.win.current_plan = new
+            self.win.plansChanged.emit()
+
+    def lock_plan(self) -> None:
+        name = self._plan()
+        if name is None:
+            return
+        note, ok = QtWidgets.QInputDialog.getText(self, "Approve and lock",
+                                                  f"Approve '{name}'. Note (optional):")
+        if ok:
+            self._guard(self.win.case.lock_plan, name, note)
+
+    def unlock_plan(self) -> None:
+        if self._plan():
+            self._guard(self.win.case.unlock_plan, self._plan())
+
+    # ----------------------------------------------------------- landmarks
+    def set_landmark(self) -> None:
+        name = self.lm_combo.currentText().strip()
+        if not name or self._need_plan() is None:
+            return
+        pos = self.win.state.crosshair_world()
+        self._guard(self.win.case.set_landmark, name, pos, source="manual")
+        self.win.status(f"Landmark {name} at ({pos[0]:.1f}, {pos[1]:.1f}, {pos[2]:.1f}) mm LPS")
+
+    def fit_landmarks(self) -> None:
+        """Fit the hip landmarks on the pelvis and femur models (core auto_landmarks)."""
+        if self._need_plan() is None:
+            return
+        case = self.win.case
+        names = case.model_names
+        if "pelvis" not in names or not any(n.startswith("femur_") for n in names):
+            self.win.status("Build the pelvis and femur models first (Segment: Hip bones, then Models).")
+            return
+        pelvis = case.get_model("pelvis")
+        femurs = {s: case.get_model(f"femur_{s}") for s in ("left", "right") if f"femur_{s}" in names}
+
+        def job(progress):
+            from surgiplan.core.planning.auto_landmarks import fit_hip_landmarks
+
+            return fit_hip_landmarks(pelvis, femurs, progress=progress)
+
+        def done(lms):
+            from surgiplan.core.planning.auto_landmarks import apply_landmarks
+
+            apply_landmarks(case, lms, "fit hip landmarks")
+            self.win.status(f"{len(lms)} hip landmarks fitted on the models")
+
+        self.win.run_job("Fitting hip landmarks", job, done)
+
+    def sample_landmarks(self) -> None:
+        v = self.win.state.volume
+        name = v.metadata.get("sample") if v is not None else None
+        if not name or self._need_plan() is None:
+            return
+        case = self.win.case
+
+        def job(progress):
+            from surgiplan.core.planning.starting_pose import ground_truth_landmarks
+            from surgiplan.core.samples import sample_path
+
+            return ground_truth_landmarks(sample_path(name).load_ground_truth())
+
+        def done(lms):
+            with case.history.group(f"landmarks from the {name} sample"):
+                for k, (p, d, definition) in lms.items():
+                    case.set_landmark(k, p, d, source="sample ground truth", definition=definition)
+            self.win.status(f"{len(lms)} landmarks from the {name} sample's ground truth")
+
+        self.win.run_job("Reading the sample's landmarks", job, done)
+
+    # ------------------------------------------------------------ implants
+    def place(self) -> None:
+        item = self.cat_tree.currentItem()
+        cid = item.data(0, QtCore.Qt.ItemDataRole.UserRole) if item else None
+        if not cid:
+            self.win.status("Choose an implant in the catalog.")
+            return
+        plan = self._need_plan()
+        if plan is None:
+            return
+        from surgiplan.core.planning import PlacedImplant
+        from surgiplan.core.planning.starting_pose import starting_pose
+
+        spec = self.catalog().get(cid)
+        size, side = self.size_combo.currentText(), self.side_combo.currentText()
+        case = self.win.case
+        t = self._guard(starting_pose, case, plan, spec, size, side, self.win.state.crosshair_world())
+        if t is None:
+            return
+        base = spec.model.kind
+        iid, n = base, 2
+        while iid in case.plan(plan).implants:
+            iid, n = f"{base}_{n}", n + 1
+        kind = spec.model.kind
+        bone = {"acetabular_cup": "pelvis", "femoral_stem": f"femur_{side}"}.get(kind, "")
+        options = {"head": "32/0"} if kind == "femoral_stem" else {}
+        placed = PlacedImplant(iid, cid, size, t, side=side, bone=bone, options=options)
+        if self._guard(case.add_implant, plan, placed) is not None:
+            self.refresh()
+            self.implant_combo.setCurrentText(iid)
+            self._show_pose()
+            self.win.status(f"Placed {spec.model.name} size {size} ({side})")
+
+    def current_implant(self):
+        plan, iid = self._plan(), self.implant_combo.currentText()
+        if self.win.case is None or not plan or not iid:
+            return None
+        return self.win.case.plan(plan).implants.get(iid)
+
+    def remove_implant(self) -> None:
+        imp = self.current_implant()
+        if imp is not None:
+            self._guard(self.win.case.remove_implant, self._plan(), imp.id)
+
+    def _show_pose(self) -> None:
+        imp = self.current_implant()
+        self._updating = True
+        for c, sb in enumerate(self.pos):
+            sb.setEnabled(imp is not None)
+            sb.setValue(float(imp.transform[c, 3]) if imp is not None else 0.0)
+        self._updating = False
+        if self._widget is not None:
+            self._handles_toggled(self.handles.isChecked())
+
+    def _position_edited(self) -> None:
+        if self._updating:
+            return
+        imp = self.current_implant()
+        if imp is None:
+            return
+        new = [sb.value() for sb in self.pos]
+        delta = np.asarray(new) - imp.transform[:3, 3]
+        if np.allclose(delta, 0, atol=1e-6):
+            return
+        self.move(delta)
+
+    def move(self, delta_mm) -> None:
+        """Translate the current implant by ``delta_mm`` (LPS) - one undo step."""
+        from surgiplan.core.planning.placement import translate
+
+        imp = self.current_implant()
+        if imp is None:
+            return
+        t = translate(imp.transform, np.asarray(delta_mm, float), "world")
+        d = np.round(np.asarray(delta_mm, float), 2)
+        self._guard(self.win.case.set_implant_transform, self._plan(), imp.id, t,
+                    f"move {imp.id} by ({d[0]:g}, {d[1]:g}, {d[2]:g}) mm")
+
+    def rotate(self, sign: int, step: float | None = None, axis: int | None = None) -> None:
+        """Rotate the current implant about its origin around world axis L, P or S."""
+        from surgiplan.core.planning.placement import rotate
+
+        imp = self.current_implant()
+        if imp is None:
+            return
+        ax = self.rot_axis.currentIndex() if axis is None else axis
+        ang = sign * (self.rot_step.value() if step is None else step)
+        t = rotate(imp.transform, np.eye(3)[ax], ang, "world")
+        self._guard(self.win.case.set_implant_transform, self._plan(), imp.id, t,
+                    f"rotate {imp.id} {ang:+g}° about {'LPS'[ax]}")
+
+    def keyPressEvent(self, event: QtGui.QKeyEvent) -> None:  # noqa: N802 - Qt API
+        K = QtCore.Qt.Key
+        m = event.modifiers()
+        step = 0.1 if m & QtCore.Qt.KeyboardModifier.ShiftModifier else 1.0
+        axes = {K.Key_Right: (0, 1), K.Key_Left: (0, -1), K.Key_Down: (1, 1), K.Key_Up: (1, -1),
+                K.Key_PageUp: (2, 1), K.Key_PageDown: (2, -1)}
+        if event.key() in axes and self.current_implant() is not None:
+            ax, sgn = axes[event.key()]
+            if m & QtCore.Qt.KeyboardModifier.AltModifier:
+                self.rotate(sgn, step, ax)
+            else:
+                d = np.zeros(3)
+                d[ax] = sgn * step
+                self.move(d)
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    # ------------------------------------------------------------- display
+    def _implant_meshes(self) -> dict[str, object]:
+        case, plan = self.win.case, self._plan()
+        if case is None or plan is None or plan not in case.plans:
+            return {}
+        out = {}
+        for imp in case.plan(plan).implants.values():
+            geo = self.catalog().get(imp.catalog_id).geometry(imp.size, imp.options or None)
+            out[imp.id] = geo.transformed(imp.transform).merged()
+        return out
+
+    def _draw_implants(self) -> None:
+        v3, st = self.win.view3d, self.win.state
+        meshes = self._implant_meshes()
+        have = {f"implant:{k}" for k in meshes}
+
+        def sync():
+            for n in [n for n in v3.plotter.actors if str(n).startswith("implant:") and n not in have]:
+                v3.plotter.remove_actor(n, render=False)
+            for k, m in meshes.items():
+                v3.set_surface(f"implant:{k}", m, IMPLANT_COLOR, render=False)
+            v3.plotter.render()
+
+        v3.when_ready(sync)
+        for n in [n for n in st.outlines if n.startswith("implant:") and n not in have]:
+            st.set_outline(n, None, (0, 0, 0))
+        for k, m in meshes.items():
+            st.set_outline(f"implant:{k}", m, (0.35, 0.75, 1.0))
+
+    def _handles_toggled(self, on: bool) -> None:
+        v3 = self.win.view3d
+        if v3.plotter is None:
+            return
+        if self._widget is not None:
+            try:
+                self._widget.disable()
+            except Exception:  # noqa: BLE001 - VTK widget already gone
+                pass
+            self._widget = None
+        imp = self.current_implant()
+        if not on or imp is None:
+            v3.plotter.render()
+            return
+        actor = v3.plotter.actors.get(f"implant:{imp.id}")
+        if actor is None:
+            return
+        start = imp.transform.copy()
+
+        def released(user_matrix):
+            m = np.asarray(user_matrix, float)
+            if np.allclose(m, np.eye(4), atol=1e-9):
+                return
+            t = m @ start
+            actor.user_matrix = np.eye(4)
+            self._guard(self.win.case.set_implant_transform, self._plan(), imp.id, t,
+                        f"drag {imp.id}")
+
+        self._widget = v3.plotter.add_affine_transform_widget(
+            actor, origin=start[:3, 3], release_callback=released)
+        v3.plotter.render()
+
+    # -------------------------------------------------------- measurements
+    def refresh_measurements(self) -> None:
+        case, plan = self.win.case, self._plan()
+        self.meas.setRowCount(0)
+        if case is None or plan is None or plan not in case.plans:
+            return
+        from surgiplan.core.planning.measurements import measure_plan
+
+        results = self._guard(measure_plan, case, plan, self.catalog()) or []
+        for m in results:
+            r = self.meas.rowCount()
+            self.meas.insertRow(r)
+            name = QtWidgets.QTableWidgetItem(m.name)
+            name.setToolTip(m.definition)
+            if m.value is None:
+                val = QtWidgets.QTableWidgetItem("n/a")
+                val.setForeground(QtGui.QColor("#7d858f"))
+                val.setToolTip(m.missing)
+            elif isinstance(m.value, str):
+                val = QtWidgets.QTableWidgetItem(m.value)
+            else:
+                unit = "°" if m.unit == "deg" else f" {m.unit}"
+                val = QtWidgets.QTableWidgetItem(f"{m.value:.1f}{unit}")
+            val.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
+            val.setData(QtCore.Qt.ItemDataRole.UserRole, m.key)
+            self.meas.setItem(r, 0, name)
+            self.meas.setItem(r, 1, val)
+
+    def measurement(self, key: str):
+        """Displayed text of measurement ``key`` (tests)."""
+        for r in range(self.meas.rowCount()):
+            it = self.meas.item(r, 1)
+            if it.data(QtCore.Qt.ItemDataRole.UserRole) == key:
+                return it.text()
+        return None
+
+    def shutdown(self) -> None:
+        self._meas_timer.stop()

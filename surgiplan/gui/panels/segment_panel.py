@@ -1,0 +1,360 @@
+"""Segment: presets, threshold with live preview, islands, grow from seeds, morphology,
+paint/erase brush in the slice views, and the segment list (visibility, colour,
+opacity, statistics). Every edit is a core call whose undo goes on the case history."""
+
+from __future__ import annotations
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from surgiplan.gui.panels.common import Panel, button, hint, row
+
+PRESET_LABELS = {"hip-bones": "Hip bones (pelvis, femora)", "bone": "All bone",
+                 "knee-bones": "Knee bones", "spine-bones": "Vertebrae", "vessel": "Vessel lumen (CTA)"}
+
+
+class _SwapSegmentation:
+    """Undo command: replace the window's whole segmentation (after a preset)."""
+
+    def __init__(self, win, before, after, description: str) -> None:
+        self.win, self.before, self.after, self.description = win, before, after, description
+
+    def apply(self) -> None:
+        self.win.set_segmentation(self.after)
+
+    def revert(self) -> None:
+        self.win.set_segmentation(self.before)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(int(a.nbytes) for s in (self.before, self.after) if s is not None for a in s.layers)
+
+
+class _SegCommand:
+    """Undo command wrapping a core LabelPatch / segment change and refreshing the views."""
+
+    def __init__(self, win, inner, description: str | None = None) -> None:
+        self.win, self.inner = win, inner
+        self.description = description or getattr(inner, "description", "segment edit")
+
+    def apply(self) -> None:
+        self.inner.apply()
+        self.win.state.segmentation_changed()
+        self.win.segmentationChanged.emit()
+
+    def revert(self) -> None:
+        self.inner.revert()
+        self.win.state.segmentation_changed()
+        self.win.segmentationChanged.emit()
+
+    @property
+    def nbytes(self) -> int:
+        return int(getattr(self.inner, "nbytes", 1024))
+
+
+class SegmentPanel(Panel):
+    def __init__(self, win) -> None:
+        super().__init__(win, "Segment", "Label bones and vessels; edit them with the tools below.")
+        g = self.group("Automatic")
+        self.preset_combo = QtWidgets.QComboBox()
+        self.preset_combo.setObjectName("preset_combo")
+        for k, v in PRESET_LABELS.items():
+            self.preset_combo.addItem(v, k)
+        g.addLayout(row(self.preset_combo, button("Apply preset", self.apply_preset,
+                                                  "Run the preset segmentation (background job)",
+                                                  primary=True, name="apply_preset")))
+
+        g = self.group("Segments")
+        self.table = QtWidgets.QTableWidget(0, 4)
+        self.table.setObjectName("segment_table")
+        self.table.setHorizontalHeaderLabels(["", "Segment", "Volume", "Mean"])
+        self.table.verticalHeader().hide()
+        self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        hh = self.table.horizontalHeader()
+        hh.setSectionResizeMode(1, QtWidgets.QHeaderView.ResizeMode.Stretch)
+        for c in (0, 2, 3):
+            hh.setSectionResizeMode(c, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setMinimumHeight(150)
+        self.table.itemChanged.connect(self._item_changed)
+        self.table.cellDoubleClicked.connect(self._pick_color)
+        g.addWidget(self.table)
+        self.opacity = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(45)
+        self.opacity.valueChanged.connect(self._set_opacity)
+        g.addLayout(row(QtWidgets.QLabel("Overlay opacity"), self.opacity))
+        g.addWidget(hint("Double-click a colour to change it."))
+
+        g = self.group("Threshold")
+        self.lo = QtWidgets.QDoubleSpinBox()
+        self.hi = QtWidgets.QDoubleSpinBox()
+        for sb, v in ((self.lo, 200.0), (self.hi, 3000.0)):
+            sb.setRange(-5000, 30000)
+            sb.setDecimals(0)
+            sb.setValue(v)
+            sb.setSuffix(" HU")
+            sb.valueChanged.connect(self._preview_later)
+        self.preview_box = QtWidgets.QCheckBox("Live preview")
+        self.preview_box.setObjectName("threshold_preview")
+        self.preview_box.toggled.connect(self._preview_later)
+        g.addLayout(row(QtWidgets.QLabel("from"), self.lo, QtWidgets.QLabel("to"), self.hi))
+        self.range_combo = QtWidgets.QComboBox()
+        self.range_combo.addItems(["bone", "soft tissue", "vessel (contrast)", "air/lung"])
+        self.range_combo.activated.connect(self._range_preset)
+        g.addLayout(row(self.range_combo, self.preview_box))
+        g.addLayout(row(None, button("New segment from threshold", self.threshold_to_segment,
+                                     name="threshold_apply")))
+        self._preview_timer = QtCore.QTimer(self)
+        self._preview_timer.setSingleShot(True)
+        self._preview_timer.setInterval(150)
+        self._preview_timer.timeout.connect(self._update_preview)
+
+        g = self.group("Edit the selected segment")
+        self.radius = QtWidgets.QDoubleSpinBox()
+        self.radius.setRange(0.5, 50)
+        self.radius.setValue(3.0)
+        self.radius.setSuffix(" mm")
+        self.paint_btn = QtWidgets.QPushButton("Paint")
+        self.erase_btn = QtWidgets.QPushButton("Erase")
+        self.seed_btn = QtWidgets.QPushButton("Grow from click")
+        self.seed_btn.setToolTip("Click in a slice: the region connected to that point within the "
+                                 "threshold range becomes the selected segment")
+        for b in (self.paint_btn, self.erase_btn, self.seed_btn):
+            b.setCheckable(True)
+            b.toggled.connect(self._tool_toggled)
+        g.addLayout(row(self.paint_btn, self.erase_btn, QtWidgets.QLabel("radius"), self.radius))
+        g.addLayout(row(self.seed_btn, None))
+        self.mm = QtWidgets.QDoubleSpinBox()
+        self.mm.setRange(0.1, 30)
+        self.mm.setValue(2.0)
+        self.mm.setSuffix(" mm")
+        g.addLayout(row(button("Keep largest island", lambda: self.edit("keep largest island"),
+                               name="keep_largest"),
+                        button("Fill holes", lambda: self.edit("fill holes"))))
+        g.addLayout(row(button("Grow", lambda: self.edit("grow")),
+                        button("Shrink", lambda: self.edit("shrink")),
+                        button("Close gaps", lambda: self.edit("close")), self.mm))
+        self.finish()
+        win.segmentationChanged.connect(self.refresh)
+        for v in win.slice_views.values():
+            v.tool = self._slice_tool
+
+    # -------------------------------------------------------------- helpers
+    def _need(self) -> bool:
+        if self.win.state.volume is None:
+            self.win.status("Open a scan first (Data).")
+            return False
+        return True
+
+    def selected_segment(self) -> str | None:
+        r = self.table.currentRow()
+        it = self.table.item(r, 1) if r >= 0 else None
+        return None if it is None else it.text()
+
+    def _push(self, cmd) -> None:
+        case = self.win.ensure_case()
+        case.history.push(cmd)
+
+    # ---------------------------------------------------------------- preset
+    def apply_preset(self) -> None:
+        if not self._need():
+            return
+        preset = self.preset_combo.currentData()
+        vol = self.win.state.volume
+
+        def job(progress):
+            from surgiplan.core.segmentation.presets import apply_preset
+
+            return apply_preset(vol, preset, progress=progress)
+
+        def done(seg):
+            before = self.win.segmentation
+            self.win.set_segmentation(seg)
+            self._push(_SwapSegmentation(self.win, before, seg, f"preset {preset}"))
+            self.win.status(f"Preset {preset}: {', '.join(seg.names)}")
+
+        self.win.run_job(f"Segmenting ({preset})", job, done)
+
+    # ----------------------------------------------------------------- table
+    def refresh(self) -> None:
+        seg = self.win.segmentation
+        self.table.blockSignals(True)
+        self.table.setRowCount(0)
+        if seg is not None:
+            stats = {s.name: s for s in seg.statistics(self.win.state.volume)}
+            for s in seg.segments:
+                r = self.table.rowCount()
+                self.table.insertRow(r)
+                vis = QtWidgets.QTableWidgetItem()
+                vis.setFlags(QtCore.Qt.ItemFlag.ItemIsUserCheckable | QtCore.Qt.ItemFlag.ItemIsEnabled)
+                vis.setCheckState(QtCore.Qt.CheckState.Checked if self.win.state.segment_visible.get(
+                    s.name, True) else QtCore.Qt.CheckState.Unchecked)
+                vis.setBackground(QtGui.QColor.fromRgbF(*s.color))
+                vis.setToolTip("Visible; double-click to change the colour")
+                self.table.setItem(r, 0, vis)
+                self.table.setItem(r, 1, QtWidgets.QTableWidgetItem(s.name))
+                st = stats.get(s.name)
+                vol = QtWidgets.QTableWidgetItem(f"{st.volume_ml:.1f} mL" if st else "")
+                mean = QtWidgets.QTableWidgetItem(f"{st.mean:.0f} HU" if st and st.mean is not None
+                                                  else "")
+                for it in (vol, mean):
+                    it.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignRight |
+                                        QtCore.Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(r, 2, vol)
+                self.table.setItem(r, 3, mean)
+            if self.table.rowCount():
+                self.table.selectRow(0)
+        self.table.blockSignals(False)
+
+    def _item_changed(self, item) -> None:
+        if item.column() == 0:
+            name = self.table.item(item.row(), 1).text()
+            self.win.state.set_segment_visible(name, item.checkState() == QtCore.Qt.CheckState.Checked)
+
+    def _pick_color(self, r: int, c: int) -> None:
+        seg = self.win.segmentation
+        if seg is None or c != 0:
+            return
+        s = seg.segment(self.table.item(r, 1).text())
+        col = QtWidgets.QColorDialog.getColor(QtGui.QColor.fromRgbF(*s.color), self, "Segment colour")
+        if col.isValid():
+            s.color = (col.redF(), col.greenF(), col.blueF())
+            self.win.state.segmentation_changed()
+            self.refresh()
+
+    def _set_opacity(self, v: int) -> None:
+        self.win.state.overlay_opacity = v / 100.0
+        self.win.state.segmentation_changed()
+
+    # ------------------------------------------------------------- threshold
+    def _range_preset(self) -> None:
+        from surgiplan.core.segmentation.threshold import preset_range
+
+        key = {"bone": "ct-bone", "soft tissue": "ct-soft-tissue",
+               "vessel (contrast)": "ct-contrast-vessel", "air/lung": "ct-air"}[self.range_combo.currentText()]
+        try:
+            lo, hi = preset_range(key, self.win.state.volume)
+        except Exception as exc:  # noqa: BLE001 - show the core's message
+            self.win.status(str(exc))
+            return
+        self.lo.setValue(lo)
+        self.hi.setValue(hi)
+
+    def _preview_later(self) -> None:
+        self._preview_timer.start()
+
+    def _update_preview(self) -> None:
+        st = self.win.state
+        if not self.preview_box.isChecked() or st.volume is None:
+            st.set_outline("__threshold", None, (0, 0, 0))
+            self._show_preview(None)
+            return
+        from surgiplan.core.segmentation import Segmentation
+        from surgiplan.core.segmentation.threshold import threshold
+
+        mask = threshold(st.volume, self.lo.value(), self.hi.value())
+        prev = Segmentation.from_volume(st.volume)
+        prev.add_segment("threshold preview", mask, color=(0.2, 0.9, 0.3))
+        self._show_preview(prev)
+
+    def _show_preview(self, prev) -> None:
+        st = self.win.state
+        st.set_segmentation(prev if prev is not None else self.win.segmentation)
+
+    def threshold_to_segment(self) -> None:
+        if not self._need():
+            return
+        from surgiplan.core.history import FunctionCommand
+        from surgiplan.core.segmentation import Segmentation
+        from surgiplan.core.segmentation.threshold import threshold
+
+        vol = self.win.state.volume
+        mask = threshold(vol, self.lo.value(), self.hi.value())
+        seg = self.win.segmentation or Segmentation.from_volume(vol)
+        n = 1
+        while f"threshold_{n}" in seg.names:
+            n += 1
+        name = f"threshold_{n}"
+        had = self.win.segmentation is not None
+
+        def do():
+            seg.add_segment(name, mask)
+            self.win.set_segmentation(seg)
+
+        def undo():
+            seg.remove_segment(name)
+            self.win.set_segmentation(seg if had else None)
+
+        self.preview_box.setChecked(False)
+        self.win.ensure_case().history.push(FunctionCommand(f"threshold to {name}", do, undo,
+                                                            int(mask.nbytes)), apply=True)
+
+    # ------------------------------------------------------------------ tools
+    def edit(self, op: str) -> None:
+        """Apply a whole-segment tool (core function) to the selected segment, undoably."""
+        seg, name = self.win.segmentation, self.selected_segment()
+        if seg is None or name is None:
+            self.win.status("Select a segment first.")
+            return
+        from surgiplan.core.segmentation import islands, morphology
+
+        m, sp, mm = seg.mask(name), seg.spacing, self.mm.value()
+        new = {
+            "keep largest island": lambda: islands.keep_largest(m),
+            "fill holes": lambda: morphology.fill_holes(m),
+            "grow": lambda: morphology.margin(m, mm, sp),
+            "shrink": lambda: morphology.margin(m, -mm, sp),
+            "close": lambda: morphology.closing(m, mm, sp),
+        }[op]()
+        patch = seg.set_mask(name, new, f"{op} {name}")
+        self._push(_SegCommand(self.win, patch))
+        self.win.state.segmentation_changed()
+        self.win.segmentationChanged.emit()
+
+    def _tool_toggled(self, on: bool) -> None:
+        if on:
+            for b in (self.paint_btn, self.erase_btn, self.seed_btn):
+                if b is not self.sender():
+                    b.setChecked(False)
+
+    def _slice_tool(self, view, lps, buttons, mods, phase) -> bool:
+        active = next((b for b in (self.paint_btn, self.erase_btn, self.seed_btn) if b.isChecked()),
+                      None)
+        if active is None or not self.isVisible():
+            return False
+        seg, name = self.win.segmentation, self.selected_segment()
+        if seg is None or name is None:
+            self.win.status("Select a segment to edit (or create one with a preset or threshold).")
+            return True
+        if active is self.seed_btn:
+            if phase == "press":
+                from surgiplan.core.segmentation.grow import connected_threshold, seeds_from_world
+
+                vol = self.win.state.volume
+                seeds = seeds_from_world(vol, [lps])
+                mask = connected_threshold(vol, seeds, self.lo.value(), self.hi.value())
+                patch = seg.set_mask(name, mask, f"grow {name} from a seed")
+                self._push(_SegCommand(self.win, patch))
+                self.win.state.segmentation_changed()
+                self.win.segmentationChanged.emit()
+            return True
+        from surgiplan.core.segmentation.brush import paint
+
+        if phase == "press":
+            self._stroke = []
+        if phase in ("press", "move"):
+            self._stroke.append(paint(seg, name, lps, self.radius.value(),
+                                      erase=active is self.erase_btn))
+            self.win.state.segmentation_changed()
+        elif phase == "release" and getattr(self, "_stroke", None):
+            from surgiplan.core.history import CompoundCommand
+
+            what = "erase" if active is self.erase_btn else "paint"
+            self._push(_SegCommand(self.win, CompoundCommand(f"{what} {name}", self._stroke)))
+            self._stroke = []
+            self.win.segmentationChanged.emit()
+        return True
+
+    def activated(self) -> None:
+        self.refresh()

@@ -1,0 +1,1 @@
+"""Slice views, the 3D view and their layouts."""

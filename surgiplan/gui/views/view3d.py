@@ -1,0 +1,166 @@
+"""The 3D view: a pyvistaqt QtInteractor created after the window is on screen.
+
+pyvista/VTK take ~2 s to import, so the window shows a placeholder first and
+the interactor is built once :func:`warm_up` (a background import) finished.
+Everything drawn comes from :mod:`surgiplan.scene.scene3d`.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from PySide6 import QtCore, QtWidgets
+
+_WARM = threading.Event()
+_WARM_STARTED = threading.Event()
+
+
+def warm_up() -> None:
+    """Import pyvista/pyvistaqt in a background thread (once)."""
+    if _WARM_STARTED.is_set():
+        return
+    _WARM_STARTED.set()
+
+    def run() -> None:
+        try:
+            import pyvista  # noqa: F401
+            import pyvistaqt  # noqa: F401
+        finally:
+            _WARM.set()
+
+    threading.Thread(target=run, name="surgiplan-import-vtk", daemon=True).start()
+
+
+class View3D(QtWidgets.QFrame):
+    """3D view of the scan (volume rendering), models and implants."""
+
+    ready = QtCore.Signal()
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None, name: str = "3D") -> None:
+        super().__init__(parent)
+        self.setObjectName("view3d")
+        self.setMinimumSize(160, 160)
+        self.setStyleSheet("QFrame#view3d { background: #0d0f12; border: 2px solid #2f5f8f; }")
+        self._layout = QtWidgets.QVBoxLayout(self)
+        self._layout.setContentsMargins(2, 2, 2, 2)
+        self._placeholder = QtWidgets.QLabel(f"{name}\npreparing the 3D renderer…")
+        self._placeholder.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        self._placeholder.setStyleSheet("color: #7d858f; background: transparent;")
+        self._layout.addWidget(self._placeholder)
+        self.plotter = None
+        self._pending: list = []
+        self._volume_key = None
+        self.volume_preset = "bone"
+        warm_up()
+        self._timer = QtCore.QTimer(self)
+        self._timer.setInterval(50)
+        self._timer.timeout.connect(self._poll)
+        self._timer.start()
+
+    # ---------------------------------------------------------------- creation
+    def _poll(self) -> None:
+        if _WARM.is_set():
+            self._timer.stop()
+            self.ensure_plotter()
+
+    def ensure_plotter(self):
+        """Create the interactor now (blocks until pyvista is imported)."""
+        if self.plotter is not None:
+            return self.plotter
+        self._timer.stop()
+        from pyvistaqt import QtInteractor
+
+        from surgiplan.scene.scene3d import setup_viewport
+
+        self.plotter = QtInteractor(self, auto_update=False)
+        setup_viewport(self.plotter)
+        self._layout.removeWidget(self._placeholder)
+        self._placeholder.deleteLater()
+        self._layout.addWidget(self.plotter.interactor)
+        pending, self._pending = self._pending, []
+        for fn in pending:
+            fn()
+        self.ready.emit()
+        return self.plotter
+
+    def when_ready(self, fn) -> None:
+        """Run ``fn()`` now if the plotter exists, else once it does."""
+        if self.plotter is not None:
+            fn()
+        else:
+            self._pending.append(fn)
+
+    def close_plotter(self) -> None:
+        """Release the render window (must be called before the widget goes)."""
+        self._timer.stop()
+        if self.plotter is not None:
+            self.plotter.close()
+            self.plotter = None
+
+    # ------------------------------------------------------------------ content
+    def show_volume(self, volume, preset: str | None = None) -> None:
+        """Volume-render ``volume`` (subsampled) with a preset; None hides it."""
+        def do() -> None:
+            from surgiplan.scene.presets import is_ct
+            from surgiplan.scene.scene3d import add_volume_rendering, set_camera
+
+            p = self.plotter
+            if volume is None or (preset or self.volume_preset) == "off":
+                p.remove_actor("volume", render=False)
+                self._volume_key = None
+                p.render()
+                return
+            self.volume_preset = preset or self.volume_preset
+            key = (id(volume.array), self.volume_preset)
+            if key == self._volume_key:
+                return
+            first = self._volume_key is None
+            self._volume_key = key
+            if not is_ct(volume):
+                self.volume_preset = "soft tissue"
+            add_volume_rendering(p, volume, self.volume_preset)
+            if first:
+                b = volume.bounds()
+                set_camera(p, "anterior", bounds=[b[0, 0], b[1, 0], b[0, 1], b[1, 1], b[0, 2], b[1, 2]])
+            p.render()
+
+        self.when_ready(do)
+
+    def set_surface(self, name: str, mesh, color, opacity: float = 1.0, render: bool = True) -> None:
+        """Add/replace a surface actor (None removes it)."""
+        def do() -> None:
+            from surgiplan.scene.scene3d import add_surface
+
+            if mesh is None:
+                self.plotter.remove_actor(name, render=False)
+            else:
+                add_surface(self.plotter, mesh, name, color=color, opacity=opacity)
+            if render:
+                self.plotter.render()
+
+        self.when_ready(do)
+
+    def remove_prefixed(self, prefix: str) -> None:
+        def do() -> None:
+            for n in [n for n in self.plotter.actors if str(n).startswith(prefix)]:
+                self.plotter.remove_actor(n, render=False)
+            self.plotter.render()
+
+        self.when_ready(do)
+
+    def set_camera(self, view: str) -> None:
+        def do() -> None:
+            from surgiplan.scene.scene3d import set_camera
+
+            set_camera(self.plotter, view)
+            self.plotter.render()
+
+        self.when_ready(do)
+
+    def screenshot(self) -> np.ndarray | None:
+        """RGB array of the 3D view (None before the renderer exists)."""
+        if self.plotter is None:
+            return None
+        self.plotter.render()
+        return self.plotter.screenshot(None, return_img=True)
