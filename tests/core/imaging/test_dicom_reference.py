@@ -19,6 +19,7 @@ import json
 
 import numpy as np
 import pytest
+from _volcompare import reorient_like
 from conftest import shared_data_root
 from scipy import ndimage
 
@@ -28,29 +29,6 @@ from surgiplan.core.imaging import Volume, discover, load_dicom, read_volume
 MANIFEST = shared_data_root() / "dicom" / "manifest.json"
 ENTRIES = json.loads(MANIFEST.read_text())["entries"] if MANIFEST.exists() else []
 CORNER_TOL_MM = 0.05
-
-
-def reorient_like(ours: Volume, ref: Volume) -> Volume:
-    """``ours`` with its axes permuted/flipped to run like ``ref``'s (same voxels, same world)."""
-    dots = ours.direction.T @ ref.direction  # [our axis, ref axis]
-    perm = [int(np.argmax(np.abs(dots[:, a]))) for a in range(3)]
-    assert sorted(perm) == [0, 1, 2], f"axes do not correspond: {np.round(dots, 3)}"
-    signs = [float(np.sign(dots[perm[a], a])) for a in range(3)]
-    ijk = ours.array.transpose(2, 1, 0)  # [i, j, k]
-    ijk = ijk.transpose(perm)
-    for a in range(3):
-        if signs[a] < 0:
-            ijk = np.flip(ijk, axis=a)
-    arr = np.ascontiguousarray(ijk.transpose(2, 1, 0))
-    n_ours = ours.shape_ijk
-    start = [0, 0, 0]
-    for a in range(3):
-        if signs[a] < 0:
-            start[perm[a]] = n_ours[perm[a]] - 1
-    origin = ours.index_to_world(start)
-    direction = np.column_stack([ours.direction[:, perm[a]] * signs[a] for a in range(3)])
-    spacing = tuple(ours.spacing[perm[a]] for a in range(3))
-    return Volume(arr, spacing=spacing, origin=tuple(origin), direction=direction)
 
 
 def sample_at(fine: Volume, coarse: Volume) -> tuple[np.ndarray, np.ndarray]:
