@@ -1,0 +1,42 @@
+"""``surgiplan demo``: the headless workflow from a sample scan to compared plans."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("demo")
+    def demo(
+        out: Path = typer.Option(Path("surgiplan-demo"), "--out", help="Folder for the case and results."),
+        case: str = typer.Option("hip", "--case", help="Sample anatomy: hip, knee, spine or vascular."),
+        size: str = typer.Option("small", "--size", help="Sample size: small (seconds) or full (512 x 512)."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier demo case in --out."),
+    ) -> None:
+        """Sample scan -> segmentation -> models -> two plans -> comparison, without a window."""
+        from surgiplan.cli.progress import terminal_progress
+        from surgiplan.core.demo import run_demo
+
+        with terminal_progress(f"demo ({case})") as bar:
+            r = run_demo(out, case, size=size, overwrite=overwrite, progress=bar)
+        typer.echo(f"Scan: {r.volume_description}")
+        for w in r.warnings:
+            typer.echo(f"  importer: {w}")
+        typer.echo("Models (smoothed, decimated, LPS mm):")
+        for m in r.models:
+            state = "watertight" if m.watertight else "NOT watertight: " + "; ".join(m.problems)
+            typer.echo(
+                f"  {m.name:<14} {m.triangles:>8d} triangles  {m.area_mm2:>10.1f} mm^2  "
+                f"{m.volume_ml:>8.1f} mL  {state}"
+            )
+        typer.echo("")
+        typer.echo(r.comparison_text)
+        typer.echo("")
+        typer.echo(f"Case folder:       {r.case_dir}")
+        typer.echo(f"Plans:             {', '.join(r.plans)}")
+        typer.echo(f"Models (STL, LPS): {r.model_files[0].parent if r.model_files else '-'}")
+        typer.echo(f"Comparison:        {r.comparison_json}")
+        typer.echo(f"                   {r.comparison_csv}")
+        typer.echo(f"Open it in the window: surgiplan gui {r.case_dir}")
