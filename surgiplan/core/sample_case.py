@@ -55,8 +55,13 @@ def build_sample_case(
     from surgiplan.core.planning import Case
     from surgiplan.core.samples import sample_path
     from surgiplan.core.segmentation.presets import apply_preset
-    from surgiplan.core.surfaces import decimate, mesh_area, mesh_volume, segment_to_surface
-    from surgiplan.core.surfaces import watertight_report
+    from surgiplan.core.surfaces import (
+        decimate,
+        mesh_area,
+        mesh_volume,
+        segment_to_surface,
+        watertight_report,
+    )
 
     if anatomy not in ANATOMIES:
         raise InputError(f"unknown sample case '{anatomy}'", hint=f"Use one of: {', '.join(ANATOMIES)}.")
