@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, shared_data_root
+from tests.conftest import REPO_ROOT, shared_data_root
 from typer.testing import CliRunner
 
 from surgiplan.cli.main import app

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-from conftest import require_shared
+from tests.conftest import require_shared
 
 from surgiplan.core.errors import Cancelled, InputError
 from surgiplan.core.imaging import load_dicom

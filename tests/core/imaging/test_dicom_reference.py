@@ -20,7 +20,7 @@ import json
 import numpy as np
 import pytest
 from _volcompare import reorient_like
-from conftest import shared_data_root
+from tests.conftest import shared_data_root
 from scipy import ndimage
 
 from surgiplan.core.errors import InputError

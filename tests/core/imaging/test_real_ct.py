@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from _volcompare import reorient_like
-from conftest import require_shared
+from tests.conftest import require_shared
 
 from surgiplan.core.imaging import discover, load_dicom, read_volume
 
