@@ -41,6 +41,10 @@ def _lps_cube(vol):
     return arr, spacing, origin
 
 
+FOCUS = {"hip": "femoral_head_centre_right", "knee": "knee_centre_femur", "knee_mri": "knee_centre_femur",
+         "spine": "vertebral_body_centre_L3", "vascular": "stenosis_centre"}
+
+
 def previews(root: Path, out: Path, name: str, window=(400, 1800), soft=(40, 400), three_d=True,
              pts_key=None) -> list[Path]:
     vol = read_volume(root / "volume.nrrd")
@@ -55,8 +59,8 @@ def previews(root: Path, out: Path, name: str, window=(400, 1800), soft=(40, 400
         window = (hi / 2, hi)
         soft = window
     # a focus point: first landmark
-    lms = list(gt["landmarks"].values())
-    focus = np.array(lms[0]["position"]) if lms else np.array(org) + np.array(sp) * np.array([nx, ny, nz]) / 2
+    key = FOCUS.get(gt["name"])
+    focus = np.array(gt["landmarks"][key]["position"]) if key in gt["landmarks"] else np.array(org) + np.array(sp) * np.array([nx, ny, nz]) / 2
     fi = np.clip(np.round((focus - org) / sp).astype(int), 0, [nx - 1, ny - 1, nz - 1])
 
     def win(img, w):
@@ -120,9 +124,11 @@ def render_3d(lab, gt, png: Path) -> Path:
         color = np.array(info["color"]) / 255.0
         op = 0.35 if info["name"] in ("vessel_wall",) else 1.0
         pl.add_mesh(surf, color=color, smooth_shading=True, opacity=op)
-    for key, lm in gt["landmarks"].items():
-        pl.add_mesh(pv.Sphere(radius=2.5, center=lm["position"]), color="red")
-        _ = key
+    lo, hi = lab.bounds()
+    for lm in gt["landmarks"].values():
+        p = np.asarray(lm["position"])
+        if np.all(p >= lo) and np.all(p <= hi):
+            pl.add_mesh(pv.Sphere(radius=2.0, center=p), color="red")
     # anterior view in LPS: camera at -y (anterior), z up, patient right on the viewer's left
     pl.camera_position = "xz"
     pl.camera.azimuth = 0
@@ -145,11 +151,12 @@ def main() -> None:
     ap.add_argument("--out", default="/tmp/sample_previews")
     ap.add_argument("--samples", default=None, help="folder of generated samples (default: cache)")
     ap.add_argument("--no-3d", action="store_true")
+    ap.add_argument("--regen", action="store_true", help="regenerate even if present")
     a = ap.parse_args()
     base = Path(a.samples) if a.samples else samples_root()
     for n in a.names:
         root = base / f"{n}-{a.size}"
-        if not root.exists():
+        if a.regen or not root.exists():
             generate_sample(n, base, a.size)
         for p in previews(root, Path(a.out), f"{n}_{a.size}", three_d=not a.no_3d):
             print(p)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from surgiplan.core.samples.phantom import Layer
-from surgiplan.core.samples.shapes import HalfSpace, Intersect, Offset, Shape, unit
+from surgiplan.core.samples.shapes import HalfSpace, Shape, unit
 
 ANTERIOR = np.array([0.0, -1.0, 0.0])
 POSTERIOR = np.array([0.0, 1.0, 0.0])
@@ -35,15 +35,14 @@ def bone_layers(
 ) -> list[Layer]:
     """A bone as layers: cortical shell of ``cortex_mm``, cancellous core, optional thick
     diaphyseal cortex (inside ``diaphysis``), fatty medullary ``canal`` and a ``dense`` region."""
-    core = Offset(shape, -cortex_mm)
-    layers = [Layer(name, shape, "cortical", label), Layer(f"{name} cancellous", core, inner)]
+    parts: list = [(cortex_mm, None, inner)]
     if dense is not None:
-        layers.append(Layer(f"{name} dense cancellous", Intersect([core, dense]), dense_tissue))
+        parts.append((cortex_mm, dense, dense_tissue))
     if diaphysis is not None:
-        layers.append(Layer(f"{name} diaphyseal cortex", Intersect([core, diaphysis]), "cortical"))
+        parts.append((cortex_mm, diaphysis, "cortical"))
     if canal is not None:
-        layers.append(Layer(f"{name} medullary canal", Intersect([core, canal]), "marrow"))
-    return layers
+        parts.append((cortex_mm, canal, "marrow"))
+    return [Layer(name, shape, "cortical", label, parts)]
 
 
 def murray_radiographic(axis, left_right, anterior) -> tuple[float, float]:

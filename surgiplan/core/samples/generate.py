@@ -33,6 +33,20 @@ from surgiplan.core.samples.scene import SIZES, Scene
 
 SAMPLE_NAMES = ("hip", "knee", "spine", "vascular", "knee_mri")
 GENERATOR_VERSION = "1"
+
+
+def _source_digest() -> str:
+    """Short hash of the generators' source: any change to them invalidates cached samples."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for f in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:12]
+
+
+GENERATOR_VERSION = f"{GENERATOR_VERSION}+{_source_digest()}"
 SEEDS = {"hip": 1001, "knee": 1002, "spine": 1003, "vascular": 1004, "knee_mri": 1005}
 DESCRIPTIONS = {
     "hip": "CT of the pelvis and both proximal femurs",
@@ -152,7 +166,7 @@ def generate_sample(
                 "series_description": h.series_description, "window_center": windows[0],
                 "window_width": windows[1]}
         vol = Volume(real, g.spacing, g.origin, g.direction, metadata=meta)
-        write_volume(vol, paths.volume)
+        write_volume(vol, paths.volume, compress=False)  # fast to read and write
         write_volume(Volume(labels, g.spacing, g.origin, g.direction, metadata={}), paths.labels)
         write_json(scene.truth.labels_json(), paths.labels_json)
         truth = scene.truth.to_dict(name=name, size=size, seed=seed, version=GENERATOR_VERSION, grid=g)

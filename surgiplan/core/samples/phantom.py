@@ -24,7 +24,17 @@ import numpy as np
 from scipy import ndimage
 
 from surgiplan.core.jobs import Progress, report, sub_progress
-from surgiplan.core.samples.shapes import Box, Shape
+from surgiplan.core.samples.shapes import (
+    Box,
+    Intersect,
+    Shape,
+    Subtract,
+    Transformed,
+    Union,
+    boxes_overlap,
+)
+
+_COMPOSITE = (Union, Subtract, Intersect, Transformed)
 
 
 @dataclass(frozen=True)
@@ -82,25 +92,41 @@ class Tissue:
 
 @dataclass
 class Layer:
-    """A shape filled with a tissue; ``label`` > 0 writes that ground-truth label."""
+    """A shape filled with a tissue; ``label`` > 0 writes that ground-truth label.
+
+    ``inner`` paints further tissues inside the shape without evaluating it again:
+    each ``(inset_mm, mask, tissue)`` fills the shape shrunk by ``inset_mm``,
+    intersected with ``mask`` when given (e.g. a bone's cancellous core, its
+    diaphyseal cortex, its medullary canal).
+    """
 
     name: str
     shape: Shape
     tissue: str
     label: int = 0
+    inner: list[tuple[float, Shape | None, str]] = field(default_factory=list)
 
 
-def trabecular_texture(rng: np.random.Generator, n: int = 64, voxel_mm: float = 0.45) -> np.ndarray:
+def trabecular_texture(
+    rng: np.random.Generator, n: int = 64, voxel_mm: float = 0.45, voxel_scale_mm: float = 0.0
+) -> np.ndarray:
     """A tileable 3D pattern in [0, 1] of plate- and rod-like struts (period ``n * voxel_mm`` mm).
 
     Band-pass filtered white noise; struts sit near its zero level set, ~1 mm apart.
+    ``voxel_scale_mm``: the scan's voxel size; the pattern is low-passed to it (a
+    box of that size, approximated by a Gaussian) so coarse scans show the
+    averaged texture a scanner would, not aliased salt and pepper.
     """
     white = rng.standard_normal((n, n, n)).astype(np.float32)
     bp = ndimage.gaussian_filter(white, 1.2, mode="wrap") - ndimage.gaussian_filter(
         white, 3.0, mode="wrap"
     )
     bp /= bp.std()
-    return np.exp(-((bp / 0.45) ** 2)).astype(np.float32)
+    tex = np.exp(-((bp / 0.45) ** 2)).astype(np.float32)
+    if voxel_scale_mm > voxel_mm:
+        sigma = voxel_scale_mm / voxel_mm / 2.5
+        tex = ndimage.gaussian_filter(tex, sigma, mode="wrap")
+    return tex
 
 
 @dataclass
@@ -142,6 +168,43 @@ def _index_box(grid: Grid, box: Box, pad: float) -> tuple[int, int, int, int, in
     return int(k0), int(k1), int(j0), int(j1), int(i0), int(i1)
 
 
+def _fill(sub: np.ndarray, d: np.ndarray, h: float, t: Tissue, textures: Textures, x, y, z) -> None:
+    """Blend tissue ``t`` into ``sub`` (in place) by the partial-volume fraction of distance ``d``."""
+    near = d < 0.5 * h
+    if not np.any(near):
+        return
+    f = coverage(d, h)
+    if t.texture is not None:
+        xb, yb, zb = np.broadcast_arrays(x, y, z)
+        tex = textures.sample(t.texture, xb, yb, zb)
+        v = t.value + (t.alt - t.value) * tex
+    else:
+        v = np.float32(t.value)
+    sub += f * (v - sub)
+
+
+def _paint_block(grid, layer, tissues, textures, image, labels, h, kk0, kk1, j0, j1, i0, i1) -> None:
+    x, y, z = grid.coords(kk0, kk1, j0, j1, i0, i1)
+    region = grid.box_of(kk0, kk1, j0, j1, i0, i1)
+    lo, hi = layer.shape.box()
+    if not boxes_overlap((lo - 2 * h, hi + 2 * h), region):
+        return
+    d = layer.shape.sdf(x, y, z, region)
+    d = np.broadcast_to(d, (kk1 - kk0, j1 - j0, i1 - i0))
+    if not np.any(d < 0.5 * h):
+        return
+    sub = image[kk0:kk1, j0:j1, i0:i1]
+    _fill(sub, d, h, tissues[layer.tissue], textures, x, y, z)
+    for inset, mask, tissue in layer.inner:
+        di = d + np.float32(inset)
+        if mask is not None:
+            di = np.maximum(di, mask.sdf(x, y, z, region))
+        _fill(sub, di, h, tissues[tissue], textures, x, y, z)
+    if layer.label:
+        lab = labels[kk0:kk1, j0:j1, i0:i1]
+        lab[d < 0] = layer.label
+
+
 def paint(
     grid: Grid,
     layers: list[Layer],
@@ -150,6 +213,7 @@ def paint(
     background: float,
     progress: Progress | None = None,
     slab_voxels: int = 4_000_000,
+    block: int = 48,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Noise-free image (float32 [k, j, i]) with partial volume, and the exact label map (uint8)."""
     nk, nj, ni = grid.shape
@@ -166,25 +230,13 @@ def paint(
                 continue
             kk0, kk1 = max(ib[0], k0), min(ib[1], k1)
             _, _, j0, j1, i0, i1 = ib
-            x, y, z = grid.coords(kk0, kk1, j0, j1, i0, i1)
-            region = grid.box_of(kk0, kk1, j0, j1, i0, i1)
-            d = layer.shape.sdf(x, y, z, region)
-            d = np.broadcast_to(d, (kk1 - kk0, j1 - j0, i1 - i0))
-            if not np.any(d < 0.5 * h):
-                continue
-            f = coverage(d, h)
-            t = tissues[layer.tissue]
-            if t.texture is not None:
-                xb, yb, zb = np.broadcast_arrays(x, y, z)
-                tex = textures.sample(t.texture, xb, yb, zb)
-                v = t.value + (t.alt - t.value) * tex
-            else:
-                v = np.float32(t.value)
-            sub = image[kk0:kk1, j0:j1, i0:i1]
-            sub += f * (v - sub)
-            if layer.label:
-                lab = labels[kk0:kk1, j0:j1, i0:i1]
-                lab[d < 0] = layer.label
+            # composite shapes are evaluated block by block so each block only pays for the
+            # primitives near it (their bounding boxes cull the rest)
+            step = block if isinstance(layer.shape, _COMPOSITE) else max(nj, ni)
+            for jb in range(j0, j1, step):
+                for ibk in range(i0, i1, step):
+                    _paint_block(grid, layer, tissues, textures, image, labels, h,
+                                 kk0, kk1, jb, min(j1, jb + step), ibk, min(i1, ibk + step))
     report(progress, 1.0, "anatomy painted")
     return image, labels
 
@@ -203,33 +255,46 @@ def add_noise(
     corr_vox: float = 0.7,
     kind: str = "gaussian",
     progress: Progress | None = None,
-    slab_voxels: int = 4_000_000,
+    bank: int = 6,
 ) -> np.ndarray:
-    """Add noise of standard deviation ``sd`` in place, slab by slab.
+    """Add noise of standard deviation ``sd`` in place, slice by slice.
 
     ``gaussian``: white noise low-passed in-plane (sigma ``corr_vox`` voxels), like
     filtered-back-projection CT noise. ``rician``: magnitude of complex Gaussian
-    noise, like an MR magnitude image.
+    noise, like an MR magnitude image. For speed, a bank of ``bank`` noise fields
+    twice the slice size is filtered once; each slice takes a randomly placed,
+    randomly flipped crop of one of them.
     """
     nk, nj, ni = image.shape
-    slab = max(1, slab_voxels // (nj * ni))
-    gain = 2.0 * np.sqrt(np.pi) * corr_vox if corr_vox > 0 else 1.0
-    for k0 in range(0, nk, slab):
-        k1 = min(nk, k0 + slab)
-        report(progress, k0 / nk, "noise")
-        sub = image[k0:k1]
-        n1 = rng.standard_normal(sub.shape, dtype=np.float32)
+    gain = np.float32(sd * (2.0 * np.sqrt(np.pi) * corr_vox if corr_vox > 0 else 1.0))
+    n_fields = bank * (2 if kind == "rician" else 1)
+    fields = []
+    for _ in range(n_fields):
+        f = rng.standard_normal((2 * nj, 2 * ni), dtype=np.float32)
         if corr_vox > 0:
-            ndimage.gaussian_filter(n1, sigma=(0, corr_vox, corr_vox), output=n1, mode="wrap")
-        n1 *= np.float32(sd * gain)
+            ndimage.gaussian_filter(f, sigma=corr_vox, output=f, mode="wrap")
+        f *= gain
+        fields.append(f)
+    picks = rng.integers(0, bank, size=(nk, 2))
+    offs = rng.integers(0, [nj, ni], size=(nk, 2, 2))
+    flips = rng.integers(0, 2, size=(nk, 2, 2)).astype(bool)
+
+    def crop(k: int, c: int) -> np.ndarray:
+        f = fields[picks[k, c] + (bank if c == 1 else 0)]
+        a = f[offs[k, c, 0]:offs[k, c, 0] + nj, offs[k, c, 1]:offs[k, c, 1] + ni]
+        if flips[k, c, 0]:
+            a = a[::-1]
+        if flips[k, c, 1]:
+            a = a[:, ::-1]
+        return a
+
+    for k in range(nk):
+        if k % 32 == 0:
+            report(progress, k / nk, "noise")
         if kind == "rician":
-            n2 = rng.standard_normal(sub.shape, dtype=np.float32)
-            if corr_vox > 0:
-                ndimage.gaussian_filter(n2, sigma=(0, corr_vox, corr_vox), output=n2, mode="wrap")
-            n2 *= np.float32(sd * gain)
-            sub[...] = np.sqrt((sub + n1) ** 2 + n2**2)
+            image[k] = np.sqrt((image[k] + crop(k, 0)) ** 2 + crop(k, 1) ** 2)
         else:
-            sub += n1
+            image[k] += crop(k, 0)
     return image
 
 
@@ -246,7 +311,7 @@ def render(
     progress: Progress | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Paint, blur and add noise: (image float32 [k, j, i], labels uint8 [k, j, i])."""
-    textures = Textures({"trabecular": trabecular_texture(rng)})
+    textures = Textures({"trabecular": trabecular_texture(rng, voxel_scale_mm=grid.voxel_mm)})
     image, labels = paint(grid, layers, tissues, textures, background, sub_progress(progress, 0, 0.7))
     report(progress, 0.7, "point-spread function")
     blur(image, grid, psf_fwhm_mm)

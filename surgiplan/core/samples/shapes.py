@@ -370,16 +370,44 @@ def surface_point(shape: Shape, start, direction, max_dist: float = 200.0) -> np
     d = unit(direction)
     if shape.sdf_points(p0)[0] >= 0:
         raise ValueError(f"ray start {p0} is not inside the shape")
-    ts = np.linspace(0.0, max_dist, int(max_dist / 0.25) + 1)
-    vals = shape.sdf_points(p0[None, :] + ts[:, None] * d[None, :])
-    idx = np.nonzero(vals >= 0)[0]
-    if len(idx) == 0:
-        raise ValueError("ray never leaves the shape")
-    lo, hi = ts[idx[0] - 1], ts[idx[0]]
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        if shape.sdf_points(p0 + mid * d)[0] < 0:
-            lo = mid
-        else:
-            hi = mid
+    lo, hi, n = 0.0, max_dist, int(max_dist / 0.25) + 1
+    for _ in range(4):  # each pass narrows the bracket by ~n (to well below 1e-6 mm)
+        ts = np.linspace(lo, hi, n)
+        vals = shape.sdf_points(p0[None, :] + ts[:, None] * d[None, :])
+        idx = np.nonzero(vals >= 0)[0]
+        if len(idx) == 0:
+            raise ValueError("ray never leaves the shape")
+        if idx[0] == 0:
+            return p0 + ts[0] * d
+        lo, hi, n = ts[idx[0] - 1], ts[idx[0]], 64
     return p0 + 0.5 * (lo + hi) * d
+
+
+@dataclass
+class Transformed(Shape):
+    """``shape`` defined in a local frame placed at ``origin`` with axes the columns of ``axes``.
+
+    A world point p has local coordinates ``axes.T @ (p - origin)``; rigid, so distances hold.
+    """
+
+    shape: Shape
+    origin: np.ndarray
+    axes: np.ndarray
+
+    def __post_init__(self):
+        self.origin = _v(self.origin)
+        self.axes = np.asarray(self.axes, dtype=np.float64).reshape(3, 3)
+
+    def box(self) -> Box:
+        lo, hi = self.shape.box()
+        corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
+        w = corners @ self.axes.T + self.origin
+        return w.min(axis=0), w.max(axis=0)
+
+    def _sdf(self, x, y, z, region):
+        o, a = self.origin, self.axes.astype(np.float32)
+        dx, dy, dz = x - np.float32(o[0]), y - np.float32(o[1]), z - np.float32(o[2])
+        lx = dx * a[0, 0] + dy * a[1, 0] + dz * a[2, 0]
+        ly = dx * a[0, 1] + dy * a[1, 1] + dz * a[2, 1]
+        lz = dx * a[0, 2] + dy * a[1, 2] + dz * a[2, 2]
+        return self.shape.sdf(lx, ly, lz, None)

@@ -34,7 +34,7 @@ CT = {
     "cortical": Tissue(1650.0),
     "trabecular": Tissue(-10.0, 880.0, "trabecular"),  # mean ~255 HU
     "trabecular_dense": Tissue(0.0, 1150.0, "trabecular"),  # mean ~350 HU (femoral head)
-    "trabecular_spine": Tissue(-20.0, 720.0, "trabecular"),  # mean ~200 HU (vertebral body)
+    "trabecular_spine": Tissue(-20.0, 900.0, "trabecular"),  # mean ~250 HU (vertebral body)
     "marrow": Tissue(-40.0),  # fatty marrow of the medullary canal
     "table": Tissue(250.0),
     "table_foam": Tissue(-900.0),
@@ -50,8 +50,8 @@ MR_T1 = {
     "fluid": Tissue(170.0),
     "cartilage": Tissue(420.0),
     "cortical": Tissue(30.0),
-    "trabecular": Tissue(880.0, 250.0, "trabecular"),  # fatty marrow with dark struts
-    "trabecular_dense": Tissue(860.0, 200.0, "trabecular"),
+    "trabecular": Tissue(920.0, 300.0, "trabecular"),  # fatty marrow with dark struts
+    "trabecular_dense": Tissue(900.0, 280.0, "trabecular"),
     "marrow": Tissue(930.0),
     "meniscus": Tissue(40.0),
     "ligament": Tissue(60.0),
