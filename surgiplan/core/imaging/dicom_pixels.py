@@ -28,7 +28,6 @@ from surgiplan.core.imaging.dicom_headers import NATIVE_SYNTAXES, FrameHeader
 from surgiplan.core.jobs import Progress, check_cancelled, report
 
 #: transfer syntaxes whose decoding is cheap: not worth starting worker processes for
-_CHEAP_SYNTAXES = {"1.2.840.10008.1.2.5", "1.2.840.10008.1.2.1.99"}
 _SYNTAX_NAMES = {
     "1.2.840.10008.1.2.4.50": "JPEG Baseline",
     "1.2.840.10008.1.2.4.51": "JPEG Extended",
@@ -132,26 +131,16 @@ def read_native_frame(h: FrameHeader, buf: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- compressed
-def decode_frame(path: str, frame: int, n_frames: int) -> np.ndarray:
+def decode_frame(path: str, frame: int, n_frames: int, syntax: str = "") -> np.ndarray:
     """Stored values of one frame through pydicom's decoders (runs in worker processes too)."""
     import pydicom
     from pydicom.pixels import pixel_array
 
     try:
-        with open(path, "rb") as f:
-            f.seek(128)
-            deflated = False
-            if f.read(4) == b"DICM":
-                meta = pydicom.filereader.read_file_meta_info(path)
-                deflated = str(meta.get("TransferSyntaxUID", "")) == "1.2.840.10008.1.2.1.99"
+        deflated = syntax == "1.2.840.10008.1.2.1.99"
         src = pydicom.dcmread(path) if deflated else path  # pixel_array(path) cannot inflate
         arr = pixel_array(src, index=frame if n_frames > 1 else None)
     except Exception as exc:  # decoders raise many types on bad data
-        syntax = ""
-        try:
-            syntax = str(pydicom.dcmread(path, stop_before_pixels=True).file_meta.TransferSyntaxUID)
-        except Exception:
-            pass
         name = _SYNTAX_NAMES.get(syntax, syntax or "unknown transfer syntax")
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(
@@ -162,7 +151,7 @@ def decode_frame(path: str, frame: int, n_frames: int) -> np.ndarray:
     return np.asarray(arr)
 
 
-def _decode_task(args: tuple[str, int, int]) -> np.ndarray | InputError:
+def _decode_task(args: tuple[str, int, int, str]) -> np.ndarray | InputError:
     try:
         return decode_frame(*args)
     except InputError as exc:
@@ -176,12 +165,31 @@ def _workers() -> int:
         return max(os.cpu_count() or 1, 1)
 
 
+#: rough single-core decode rates (compressed MB/s) and per-file overhead (s), measured here
+_DECODE_MB_PER_S = {"1.2.840.10008.1.2.5": 50.0, "1.2.840.10008.1.2.1.99": 100.0}
+_DEFAULT_MB_PER_S = 5.0  # JPEG 2000 / JPEG-LS / JPEG
+_PER_FILE_S = 0.004
+#: start-up of the worker processes (imports) is about 1 s: only worth it above this
+_PARALLEL_ABOVE_S = 2.5
+
+
+def estimated_decode_seconds(frames: list[FrameHeader]) -> float:
+    """Serial decode time estimate of the compressed frames (file sizes x codec rate)."""
+    total = 0.0
+    for f in {f.path: f for f in frames if not f.is_native}.values():
+        try:
+            size_mb = f.path.stat().st_size / 1e6
+        except OSError:
+            size_mb = 0.0
+        rate = _DECODE_MB_PER_S.get(f.transfer_syntax, _DEFAULT_MB_PER_S)
+        total += _PER_FILE_S + size_mb / rate
+    return total
+
+
 def _use_processes(frames: list[FrameHeader]) -> bool:
-    coded = [f for f in frames if not f.is_native]
-    if _workers() < 2 or not coded:
+    if _workers() < 2:
         return False
-    expensive = [f for f in coded if f.transfer_syntax not in _CHEAP_SYNTAXES]
-    return len(expensive) >= 16 or len(coded) >= 400
+    return estimated_decode_seconds(frames) > _PARALLEL_ABOVE_S
 
 
 # --------------------------------------------------------------------------- all frames
@@ -261,9 +269,13 @@ def _read_frames(frames, plan: OutputPlan, progress, errors) -> tuple[np.ndarray
         ok[k] = True
 
     if coded:
-        tasks = [(str(frames[k].path), frames[k].frame, frames[k].n_frames) for k in coded]
+        tasks = [
+            (str(frames[k].path), frames[k].frame, frames[k].n_frames, frames[k].transfer_syntax)
+            for k in coded
+        ]
         if _use_processes([frames[k] for k in coded]):
-            ctx = mp.get_context("forkserver")
+            ctx = mp.get_context("forkserver")  # safe with threads (GUI); fork is not
+            ctx.set_forkserver_preload(["surgiplan.core.imaging.dicom_pixels", "pydicom.pixels"])
             with ProcessPoolExecutor(max_workers=_workers(), mp_context=ctx) as ex:
                 try:
                     chunk = max(1, min(8, len(tasks) // (4 * _workers())))

@@ -191,7 +191,13 @@ def test_value_types_rescale_and_sign(tmp_path):
     assert v.array.dtype == np.float32 and np.allclose(v.array[0], big * 0.5 - 3)
 
 
-def test_compressed_series_equals_uncompressed(tmp_path):
+@pytest.mark.parametrize("parallel", [False, True], ids=["serial", "worker-processes"])
+def test_compressed_series_equals_uncompressed(tmp_path, monkeypatch, parallel):
+    import surgiplan.core.imaging.dicom_pixels as pixels
+
+    if parallel:  # force the multi-process decoder on this small series
+        monkeypatch.setattr(pixels, "_PARALLEL_ABOVE_S", 0.0)
+        monkeypatch.setattr(pixels, "_workers", lambda: 2)
     rng = np.random.default_rng(3)
     imgs = [rng.integers(0, 4000, (16, 16)) for _ in range(3)]
     make_series(tmp_path / "raw", z_positions([0, 1, 2]), lambda k: imgs[k])
