@@ -164,19 +164,36 @@ def sphere_sector(a: float, b: float, size: float, order: int = 1) -> None:
     _mesh(3, size, order)
 
 
-def pipe(radius: float, length: float, radial_size: float, layers: int, order: int = 1) -> None:
+def pipe(radius: float, length: float, radial_size: float, layers: int, order: int = 1,
+         wall_size: float | None = None) -> None:
     """Straight circular pipe along x (0 <= x <= ``length`` mm) of radius ``radius`` mm.
 
     The cross-section is meshed with triangles of edge ~``radial_size`` and
     extruded in ``layers`` layers (each prism split into tetrahedra), which suits
-    developed flow whose profile does not change along the axis.
+    developed flow whose profile does not change along the axis. ``wall_size``
+    grades the section towards the wall (boundary layer, within radius / 3).
     """
     _start("pipe")
     disk = gmsh.model.occ.addDisk(0, 0, 0, radius, radius)
     gmsh.model.occ.rotate([(2, disk)], 0, 0, 0, 0, 1, 0, math.pi / 2)  # normal -> x
     gmsh.model.occ.synchronize()
-    gmsh.option.setNumber("Mesh.CharacteristicLengthMin", radial_size)
+    gmsh.option.setNumber("Mesh.CharacteristicLengthMin", min(radial_size, wall_size or radial_size))
     gmsh.option.setNumber("Mesh.CharacteristicLengthMax", radial_size)
+    if wall_size is not None:
+        curves = [t for _, t in gmsh.model.getBoundary([(2, disk)], oriented=False)]
+        dist = gmsh.model.mesh.field.add("Distance")
+        gmsh.model.mesh.field.setNumbers(dist, "CurvesList", curves)
+        gmsh.model.mesh.field.setNumber(dist, "Sampling", 200)
+        thr = gmsh.model.mesh.field.add("Threshold")
+        gmsh.model.mesh.field.setNumber(thr, "InField", dist)
+        gmsh.model.mesh.field.setNumber(thr, "SizeMin", wall_size)
+        gmsh.model.mesh.field.setNumber(thr, "SizeMax", radial_size)
+        gmsh.model.mesh.field.setNumber(thr, "DistMin", 0.0)
+        gmsh.model.mesh.field.setNumber(thr, "DistMax", radius / 3)
+        gmsh.model.mesh.field.setAsBackgroundMesh(thr)
+        gmsh.option.setNumber("Mesh.MeshSizeExtendFromBoundary", 0)
+        gmsh.option.setNumber("Mesh.MeshSizeFromPoints", 0)
+        gmsh.option.setNumber("Mesh.MeshSizeFromCurvature", 0)
     out = gmsh.model.occ.extrude([(2, disk)], length, 0, 0, numElements=[layers])
     gmsh.model.occ.synchronize()
     vol = [t for d, t in out if d == 3]
@@ -189,7 +206,12 @@ def pipe(radius: float, length: float, radial_size: float, layers: int, order: i
             "wall": lambda c: eps < c[0] < length - eps,
         }
     )
-    _mesh(3, radial_size, order)
+    try:
+        gmsh.model.mesh.generate(3)
+        if order > 1:
+            gmsh.model.mesh.setOrder(order)
+    except Exception as exc:
+        raise MeshingError(f"gmsh could not mesh the pipe: {exc}") from exc
 
 
 def write_msh(path: str | Path) -> Path:

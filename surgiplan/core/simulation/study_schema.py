@@ -144,6 +144,8 @@ class FlowSpec(_Model):
     walls: list[Tag]
     pressure_drop_between: tuple[Tag, Tag] | None = None
     reynolds_steps: int = Field(0, description="continuation steps; 0 = automatic")
+    convection: bool = Field(True, description="False: (unsteady) Stokes flow")
+    backflow_stabilization: Literal["tangential", "full", "none"] = "tangential"
     pulsatile: Pulsatile | None = None
     probe_points_m: list[tuple[float, float, float]] = Field(default_factory=list)
 
