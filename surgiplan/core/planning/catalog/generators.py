@@ -97,7 +97,10 @@ def stem(p: dict, options: dict, catalog) -> tuple[Parts, Anchors]:
             k = np.sqrt(max(s / 0.04, 0.05))
             lat, med, ap = lat * k, med * k, ap * k
         uv = rounded_rect(lat, med, ap, 32)
-        rings.append(np.column_stack([-off + uv[:, 0], uv[:, 1], np.full(len(uv), z)]))
+        zz = np.full(len(uv), z)
+        if s > 0.8:  # oblique medial shoulder running into the neck
+            zz = zz - np.maximum(uv[:, 0], 0) * np.tan(np.radians(50)) * (s - 0.8) / 0.2
+        rings.append(np.column_stack([-off + uv[:, 0], uv[:, 1], zz]))
     body = loft(rings)
     # neck + trunnion: a cylinder from inside the body to just short of the head centre
     r_neck = p["neck_diameter"] / 2
@@ -105,7 +108,8 @@ def stem(p: dict, options: dict, catalog) -> tuple[Parts, Anchors]:
     stop = -dn * 2.0
     length = float(np.linalg.norm(stop - start))
     neck = pv.Cylinder(center=(start + stop) / 2, direction=dn, radius=r_neck, height=length,
-                       resolution=32, capping=True).triangulate().clean()
+                       resolution=32, capping=True).triangulate().clean().compute_normals(
+                           auto_orient_normals=True)
     parts: Parts = {"body": body, "neck": neck}
     anchors: Anchors = {
         "head_centre": np.zeros(3),
