@@ -45,6 +45,10 @@ FOCUS = {"hip": "femoral_head_centre_right", "knee": "knee_centre_femur", "knee_
          "spine": "vertebral_body_centre_L3", "vascular": "stenosis_centre"}
 
 
+VIEWS = {"hip": (0.0, -1.0, 0.3), "knee": (-0.6, -1.0, 0.15), "knee_mri": (-1.0, -0.2, 0.1),
+         "spine": (-1.0, -0.35, 0.1), "vascular": (0.2, -1.0, 0.2)}
+
+
 def previews(root: Path, out: Path, name: str, window=(400, 1800), soft=(40, 400), three_d=True,
              pts_key=None) -> list[Path]:
     vol = read_volume(root / "volume.nrrd")
@@ -129,16 +133,15 @@ def render_3d(lab, gt, png: Path) -> Path:
         p = np.asarray(lm["position"])
         if np.all(p >= lo) and np.all(p <= hi):
             pl.add_mesh(pv.Sphere(radius=2.0, center=p), color="red")
-    # anterior view in LPS: camera at -y (anterior), z up, patient right on the viewer's left
-    pl.camera_position = "xz"
-    pl.camera.azimuth = 0
-    pl.camera.up = (0, 0, 1)
+    # anterior view, slightly from above and from the patient's right (patient right on the viewer's left)
+    pl.reset_camera()
     fp = np.array(pl.camera.focal_point)
     dist = np.linalg.norm(np.array(pl.camera.position) - fp)
-    pl.camera.position = tuple(fp + np.array([0, -dist, 0]))
-    pl.camera.elevation = 10
-    pl.camera.azimuth = 25
+    view = VIEWS.get(gt["name"], (-0.35, -1.0, 0.35))
+    pl.camera.position = tuple(fp + dist * np.asarray(view) / np.linalg.norm(view))
+    pl.camera.up = (0, 0, 1)
     pl.reset_camera()
+    pl.camera.zoom(1.25)
     pl.screenshot(str(png))
     pl.close()
     return png

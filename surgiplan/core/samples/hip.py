@@ -94,6 +94,12 @@ def femur(side: str) -> dict:
     }
 
 
+# the iliac wings lie on an ellipsoidal shell around the false pelvis (outer surface, 6 mm plate)
+_BOWL_C = np.array([0.0, -48.0, 30.0])
+ILIAC_SHELL = Subtract(Ellipsoid(_BOWL_C, (118.0, 112.0, 170.0)), Ellipsoid(_BOWL_C, (112.0, 106.0, 164.0)))
+ILIAC_CREST = Subtract(Ellipsoid(_BOWL_C, (121.0, 115.0, 173.0)), Ellipsoid(_BOWL_C, (110.0, 104.0, 162.0)))
+
+
 def pelvis(femurs: dict) -> dict:
     """Shapes of the pelvis; the sockets are carved by the femurs grown by the joint space."""
     parts, shells, openings, cups = [], [], [], {}
@@ -105,21 +111,27 @@ def pelvis(femurs: dict) -> dict:
         n = unit(cup_axis(side, p["ri"], p["ra"]))
         cups[side] = n
         r_in = p["head_r"] + JOINT_MM
-        shells.append(Intersect([Sphere(c, r_in + 13.0), HalfSpace(c, n)]))
-        openings.append(Intersect([Sphere(c, r_in + 22.0), HalfSpace(c, -n)]))
+        shells.append(Intersect([Sphere(c, r_in + 10.0), HalfSpace(c, n)]))
+        # the mouth of the socket: nothing beyond the opening plane within the rim's radius
+        openings.append(Intersect([Capsule(c, c + 45.0 * n, r_in + 10.0), HalfSpace(c, -n)]))
 
         def P(x, y, z, mx=mx):
             return np.array([mx * x, y, z])
 
-        # ilium: column above the acetabulum and the wing
-        parts.append(Capsule(c + P(-4, 6, 16), P(80, 14, 50), 22.0, 13.0))
-        wing_h = unit(P(72, -120, 0))
-        wing_v = unit(P(0.28, 0.0, 1.0))
-        wing_t = unit(np.cross(wing_h, wing_v))
-        wing_v = unit(np.cross(wing_t, wing_h))
-        parts.append(Ellipsoid(P(86, 4, 72), (78.0, 52.0, 6.5), np.stack([wing_h, wing_v, wing_t], 1)))
-        parts.append(Capsule(P(60, 36, 100), P(118, -48, 96), 7.0, 7.0))  # iliac crest rim
-        parts.append(Sphere(P(116, -54, 78), 8.0))  # anterior superior iliac spine
+        # ilium: column above the acetabulum and the wing, a curved plate (part of an ellipsoidal
+        # shell centred anteromedially: the iliac fossa is concave) running from the sacroiliac
+        # joint (posteromedial) to the ASIS (anterolateral), flaring up to the crest
+        parts.append(Capsule(c + P(-4, 6, 16), P(76, 18, 52), 23.0, 14.0))
+        wing_h = unit(P(70, -112, 0))
+        wing_t = unit(np.cross(wing_h, [0.0, 0.0, 1.0]))
+        fan = Ellipsoid(P(80, 0, 64), (70.0, 45.0, 48.0), np.stack([wing_h, wing_t, [0.0, 0.0, 1.0]], 1))
+        parts.append(Intersect([ILIAC_SHELL, fan]))
+        crest = Intersect([ILIAC_CREST, Ellipsoid(P(80, 0, 64), (72.0, 47.0, 50.0),
+                                                  np.stack([wing_h, wing_t, [0.0, 0.0, 1.0]], 1)),
+                           HalfSpace(P(0, 0, 96), [0.0, 0.0, -1.0])])
+        parts.append(crest)
+        parts.append(Sphere(P(114, -56, 78), 8.0))  # anterior superior iliac spine
+        parts.append(Sphere(P(104, -50, 40), 6.5))  # anterior inferior iliac spine
         parts.append(Capsule(P(78, 14, 48), P(46, 52, 58), 15.0, 12.0))  # posterior column to SI
         parts.append(Ellipsoid(P(47, 56, 66), (12.0, 22.0, 30.0)))  # sacroiliac region
         # ischium and tuberosity
@@ -183,7 +195,7 @@ def soft_tissue_layers(z0: float, z1: float) -> list[Layer]:
 
 def build(size: str, seed: int) -> Scene:
     """The hip CT scene at ``size`` ('small' or 'full')."""
-    grid = axial_grid((0.0, 12.0), 400.0, (-170.0, 118.0), size, small_mm=2.0, small_fov_mm=380.0)
+    grid = axial_grid((0.0, 12.0), 400.0, (-160.0, 132.0), size, small_mm=2.0, small_fov_mm=380.0)
     truth = Truth()
     lab = {
         "pelvis": truth.label(1, "pelvis", COLORS["pelvis"]),
@@ -203,7 +215,7 @@ def build(size: str, seed: int) -> Scene:
 
     # ------------------------------------------------------------- ground truth
     pb = pel["bone"]
-    asis = {s: surface_point(pb, np.array([lateral(s)[0] * 116, -54, 78]), ANTERIOR) for s in SIDES}
+    asis = {s: surface_point(pb, np.array([lateral(s)[0] * 114, -56, 78]), ANTERIOR) for s in SIDES}
     ptub = {s: surface_point(pb, np.array([lateral(s)[0] * 22, -50, -36]), ANTERIOR) for s in SIDES}
     lr = unit(asis["left"] - asis["right"])
     mid_pt = 0.5 * (ptub["left"] + ptub["right"])

@@ -94,17 +94,18 @@ def _vertebra_local(name: str) -> tuple[Shape, Shape, dict]:
         ped_shape = Transformed(EllipticCylinderZ(0.0, 0.0, pw / 2, ph / 2, -9.0, 14.0), iso, fr)
         parts.append(ped_shape)
         pillar = np.array([s * (canal_half_w + pw / 2 + 1.0), d / 2 + 16.0, 0.0])
-        # superior and inferior articular processes, transverse process
-        parts.append(Ellipsoid(pillar + [s * 2.0, 0.0, h / 2 + 3.0], (5.5, 7.0, 9.0),
-                               rotation([0, 0, 1], s * 30.0)))
-        parts.append(Ellipsoid(pillar + [s * -2.0, 4.0, -h / 2 - 2.0], (5.0, 6.5, 9.0),
-                               rotation([0, 0, 1], s * 30.0)))
-        parts.append(Capsule(pillar + [0.0, -2.0, 1.0], pillar + [s * (16.0 + 3.0 * (2 - abs(2 - LEVELS.index(name)))), -4.0, 3.0],
-                             5.5, 3.5))
-        parts.append(Ellipsoid(pillar, (8.0, 9.0, 11.0)))
+        # superior articular process (lateral) rises, inferior articular process (medial)
+        # descends: the facet joint between a vertebra's IAP and the next one's SAP stays open
+        parts.append(Ellipsoid(pillar + [s * 6.0, 1.0, h / 2 + 2.0], (3.5, 7.0, 8.5),
+                               rotation([0, 0, 1], s * 25.0)))
+        parts.append(Ellipsoid(pillar + [s * -6.0, 5.0, -h / 2 - 2.0], (3.5, 6.5, 7.0),
+                               rotation([0, 0, 1], s * 25.0)))
+        tp_len = 16.0 + 3.0 * (2 - abs(2 - LEVELS.index(name)))
+        parts.append(Capsule(pillar + [0.0, -2.0, 1.0], pillar + [s * tp_len, -4.0, 3.0], 5.5, 3.5))
+        parts.append(Ellipsoid(pillar, (8.0, 9.0, 10.0)))
         ped[side] = {"isthmus": iso, "axis": ax, "width": pw, "height": ph, "shape": ped_shape}
     lam = RoundBox(np.array([0.0, d / 2 + 24.0, -1.0]), (canal_half_w + 6.0, 3.5, 11.0), r=3.0)
-    spin = Ellipsoid(np.array([0.0, d / 2 + 44.0, -4.0]), (4.0, 17.0, 11.0), rotation([1, 0, 0], 12.0))
+    spin = Ellipsoid(np.array([0.0, d / 2 + 40.0, -4.0]), (3.5, 15.0, 10.0), rotation([1, 0, 0], 12.0))
     parts += [lam, spin]
     shape = Union(parts, k=3.0)
     canal = EllipticCylinderZ(0.0, d / 2 + 13.0, canal_half_w, 8.0, -h, h)
