@@ -109,6 +109,8 @@ class HipMeasurements(Measure):
         # ---- native quantities
         for side in ("left", "right"):
             head = ctx.point(f"femoral_head_centre_{side}")
+            if head is None and ctx.axis(f"femoral_canal_axis_{side}") is None:
+                continue
             fo = femoral_offset(side, head)
             out.append(self.result("native_femoral_offset", fo, suffix=f"_{side}") if fo is not None
                        else self.missing("native_femoral_offset", "needs femoral head centre and canal axis",

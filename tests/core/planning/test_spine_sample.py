@@ -1,0 +1,84 @@
+"""Pedicle screws on the spine sample vs its ground truth: trajectory angles, length and
+diameter fit, breach (contained along the ideal axis, lateral breach when shifted)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from surgiplan.core.planning import Case, PlacedImplant
+from surgiplan.core.planning import placement as pl
+from surgiplan.core.planning import transforms as tf
+from surgiplan.core.planning.bone_fields import bone_field
+from surgiplan.core.planning.measurements import measure_plan
+from surgiplan.core.planning.measurements.spine import isthmus_diameter
+
+LEVELS = ("L3", "L4")
+
+
+@pytest.fixture(scope="module")
+def spine(tmp_path_factory):
+    from surgiplan.core.samples import sample_path
+    from surgiplan.core.segmentation import read_segmentation
+    from surgiplan.core.surfaces import segment_to_surface
+
+    p = sample_path("spine", size="small")
+    gt = p.load_ground_truth()
+    seg = read_segmentation(p.labels, labels_json=p.labels_json)
+    case = Case.new(tmp_path_factory.mktemp("spine") / "case", user="t")
+    for v in LEVELS:
+        case.add_model(v, segment_to_surface(seg, v))
+        for k in ("superior_endplate_centre_", "inferior_endplate_centre_", "vertebral_body_centre_"):
+            case.set_landmark(k + v, gt["landmarks"][k + v]["position"], source="ground_truth")
+    case.new_plan("A")
+    for v in LEVELS:
+        for s in ("left", "right"):
+            e = np.array(gt["landmarks"][f"pedicle_entry_{v}_{s}"]["position"])
+            d = np.array(gt["axes"][f"pedicle_axis_{v}_{s}"]["direction"])
+            case.add_implant("A", PlacedImplant(f"{v}_{s}", "spine_pedicle_screw", "6.5x45",
+                                                pl.screw_pose(e, e + 40 * d), side=s, bone=v))
+    return case, gt
+
+
+def test_trajectory_and_fit_vs_ground_truth(spine):
+    case, gt = spine
+    q = gt["quantities"]
+    m = {r.key: r for r in measure_plan(case, "A")}
+    for v in LEVELS:
+        for s in ("left", "right"):
+            k = f"_{v}_{s}"
+            assert m["screw_medial_angle" + k].value == pytest.approx(q[f"pedicle_medial_angle{k}"]["value"], abs=0.5)
+            assert -m["screw_caudal_angle" + k].value == pytest.approx(
+                q[f"pedicle_sagittal_angle{k}"]["value"], abs=0.5)
+            avail = m["screw_length_margin" + k].details["available_length_mm"]
+            assert avail == pytest.approx(q[f"pedicle_screw_length{k}"]["value"], abs=1.0)
+            assert m["screw_length_margin" + k].value == pytest.approx(avail - 45.0)
+            assert m["screw_breach" + k].value == 0.0 and m["screw_breach" + k].details["grade"] == "A"
+            # narrowest diameter along the screw <= the isthmus width, and positive margin for 6.5 mm
+            width = q[f"pedicle_width{k}"]["value"]
+            dia = m["screw_diameter_margin" + k].details["available_diameter_mm"]
+            assert 6.5 < dia <= width + 1.5
+
+
+def test_isthmus_width_at_the_ground_truth_isthmus(spine):
+    case, gt = spine
+    for v in LEVELS:
+        e = np.array(gt["landmarks"][f"pedicle_entry_{v}_left"]["position"])
+        d = np.array(gt["axes"][f"pedicle_axis_{v}_left"]["direction"])
+        t = (np.array(gt["landmarks"][f"pedicle_isthmus_{v}_left"]["position"]) - e) @ d
+        w = isthmus_diameter(bone_field(case, v), e, d, t, t + 0.01)
+        assert w == pytest.approx(gt["quantities"][f"pedicle_width_{v}_left"]["value"], abs=1.5)
+
+
+def test_lateral_shift_breaches_laterally(spine):
+    case, gt = spine
+    case.copy_plan("A", "B")
+    t = case.implant("B", "L4_left").transform
+    lateral = np.array([1.0, 0, 0])  # left side: lateral is +x
+    moved = pl.translate(t, 6.0 * tf.unit(tf.project_on_plane(lateral, t[:3, 2])), "world")
+    case.set_implant_transform("B", "L4_left", moved)
+    m = {r.key: r for r in measure_plan(case, "B", anatomy="spine")}
+    b = m["screw_breach_L4_left"]
+    # pedicle half-width 6 mm, screw radius 3.25 mm: moved 6 mm -> ~3.25 mm outside
+    assert 2.0 < b.value < 4.5 and b.details["direction"] == "lateral" and b.details["grade"] in ("C", "D")
+    assert m["screw_breach_L4_right"].value == 0.0
