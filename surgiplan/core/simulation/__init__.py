@@ -4,6 +4,10 @@ Import dolfinx-dependent modules directly (``surgiplan.core.simulation.elasticit
 this package itself stays light so that the CLI starts fast.
 """
 
+# mpi4py must be loaded before dolfinx (it brings libmpi into the process); every
+# module of this package that imports dolfinx is imported after this line.
+from mpi4py import MPI  # noqa: F401
+
 from surgiplan.core.simulation.study_schema import Study, load_study
 
 __all__ = ["Study", "load_study"]

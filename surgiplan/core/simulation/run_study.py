@@ -98,6 +98,8 @@ def run_study(study_path: Path, out_dir: Path | None = None, progress=None,
         write_summary(out_dir, summary)
         write_status(out_dir, "complete", "finished")
     comm.barrier()
+    if progress is not None:
+        progress.update(1.0, "complete")
     return summary
 
 

@@ -1,0 +1,71 @@
+"""``surgiplan verify`` and ``surgiplan simulate`` through the real command line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO_ROOT, require_shared
+
+KEYS = {"name", "physics", "quantity", "computed", "reference", "unit", "relative_error", "tolerance",
+        "passed"}
+
+
+def _cli(*args, timeout=600):
+    return subprocess.run([sys.executable, "-m", "surgiplan", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=REPO_ROOT)
+
+
+def test_verify_json_format_and_exit_code(tmp_path):
+    ref = require_shared("reference", "validation_reference_values.json")
+    r = _cli("verify", "--quick", "--json", "--only", "patch", "--reference", str(ref))
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert set(data) == {"cases"} and data["cases"]
+    for row in data["cases"]:
+        assert set(row) == KEYS
+        assert row["physics"] in ("elasticity", "flow") and row["passed"] is True
+    tampered = json.loads(ref.read_text())
+    for case in tampered["cases"]:
+        if case["name"].startswith("patch_test"):
+            next(q for q in case["quantities"] if q["name"] == "stress_xx")["value"] = 1.01
+    bad = tmp_path / "ref.json"
+    bad.write_text(json.dumps(tampered))
+    r = _cli("verify", "--quick", "--only", "patch", "--reference", str(bad))
+    assert r.returncode != 0
+    assert "FAIL" in r.stdout and "MPa" in r.stdout
+
+
+def test_simulate_runs_a_study_and_reports_bad_input(tmp_path):
+    from surgiplan.core.simulation import meshes
+
+    meshes.box(20.0, 5.0, 5.0, 2.5)
+    meshes.write_msh(tmp_path / "box.msh")
+    meshes.finish()
+    study = {"physics": "elasticity", "name": "box", "mesh": {"file": "box.msh"},
+             "elasticity": {"degree": 1, "materials": [{"youngs_modulus_MPa": 1000}],
+                            "boundary_conditions": [{"type": "fixed", "boundary": "x0"},
+                                                    {"type": "traction", "boundary": "x1",
+                                                     "traction_MPa": [1, 0, 0]}]}}
+    (tmp_path / "s.json").write_text(json.dumps(study))
+    r = _cli("simulate", str(tmp_path / "s.json"), "--np", "2", "--out", str(tmp_path / "out"))
+    assert r.returncode == 0, r.stderr
+    assert "complete on 2 rank(s)" in r.stdout and "MPa" in r.stdout
+    assert json.loads((tmp_path / "out" / "status.json").read_text())["status"] == "complete"
+    study["elasticity"]["materials"][0]["youngs_modulus_MPa"] = -5
+    (tmp_path / "neg.json").write_text(json.dumps(study))
+    r = _cli("simulate", str(tmp_path / "neg.json"), "--out", str(tmp_path / "out2"))
+    assert r.returncode == 1
+    assert "non-positive Young's modulus" in r.stderr
+    assert json.loads((tmp_path / "out2" / "status.json").read_text())["status"] == "failed"
+    r = _cli("simulate", str(tmp_path), "--plan", "A")
+    assert r.returncode == 1 and "not available yet" in r.stderr
+
+
+@pytest.mark.parametrize("arg", ["missing.json"])
+def test_simulate_missing_file(tmp_path, arg):
+    r = _cli("simulate", str(tmp_path / arg))
+    assert r.returncode == 1 and "not found" in r.stderr
