@@ -24,6 +24,7 @@ from surgiplan.core.imaging.dicom_headers import (
     SECONDARY_CAPTURE_PREFIX,
     FrameHeader,
     read_frame_headers,
+    read_series_dataset,
 )
 from surgiplan.core.jobs import Progress, report
 
@@ -310,6 +311,8 @@ def _group(
     out: list[SeriesInfo] = []
     for uid in list(by_uid) + [u for u in non_image if u not in by_uid]:
         ds = datasets.get(uid)
+        if isinstance(ds, Path):
+            ds = read_series_dataset(ds)
         common = dict(
             series_uid=uid,
             series_number=_series_number(ds),
@@ -400,7 +403,7 @@ def discover(path: str | Path, progress: Progress | None = None) -> Discovery:
     skipped: list[SkippedFile] = []
     files = _candidate_files(root, skipped)
     frames: list[FrameHeader] = []
-    datasets: dict[str, pydicom.Dataset] = {}
+    datasets: dict[str, pydicom.Dataset | Path] = {}
     non_image: dict[str, list[Path]] = defaultdict(list)
     n = len(files)
     report(progress, 0.0, f"reading headers of {n} files")
@@ -430,7 +433,7 @@ def discover(path: str | Path, progress: Progress | None = None) -> Discovery:
         if not uid:
             uid = f"no-series-uid:{f.parent}"
             fr = [_with_uid(h, uid) for h in fr]
-        datasets.setdefault(uid, ds)
+        datasets.setdefault(uid, ds if ds is not None else f)  # Path: read once, later
         frames.extend(fr)
     report(progress, 1.0, "grouping series")
     disc = Discovery(

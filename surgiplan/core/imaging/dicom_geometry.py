@@ -125,6 +125,8 @@ def plan_stack(frames: list[FrameHeader], default_spacing: float | None = None) 
         )
     u, v, n = _orientation(frames)
     for f in frames[1:]:
+        if f.orientation == h0.orientation:
+            continue
         fu, fv, _ = _orientation([f])
         if np.dot(fu, u) < 0.999 or np.dot(fv, v) < 0.999:
             raise GeometryError(

@@ -25,6 +25,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.tag import Tag
 
 from surgiplan.core.errors import InputError
+from surgiplan.core.imaging.dicom_fastheader import read_fast_header, text, ushort
 
 #: Transfer syntaxes whose pixel data are stored uncompressed in the file (read directly).
 NATIVE_SYNTAXES = {
@@ -229,6 +230,20 @@ class _Fast:
 
 
 _TAG_OF: dict[str, int] = {k: int(Tag(k)) for k in _HEADER_KEYWORDS}
+_WANTED = {t for k, t in _TAG_OF.items() if not k.endswith("Sequence")}
+_US_TAGS = {
+    _TAG_OF[k]
+    for k in (
+        "Rows",
+        "Columns",
+        "BitsAllocated",
+        "BitsStored",
+        "HighBit",
+        "PixelRepresentation",
+        "SamplesPerPixel",
+        "PlanarConfiguration",
+    )
+}
 
 
 def _num(value, default=None, cast=float):
@@ -324,8 +339,11 @@ def _pixel_element(fp, syntax: str, offset: int) -> tuple[str | None, int, int]:
     return names[tag], offset + 8, length
 
 
-def read_frame_headers(path: Path) -> tuple[list[FrameHeader], pydicom.Dataset]:
+def read_frame_headers(path: Path) -> tuple[list[FrameHeader], pydicom.Dataset | None]:
     """Header-only read of one file: a FrameHeader per frame and the (pixel-less) dataset.
+
+    The dataset is None when the lean parser read the file (use
+    :func:`read_series_dataset` for series-level text such as names).
 
     Raises :class:`InputError` naming the file when it is not DICOM, empty or unreadable.
     Files without pixel data return an empty list (e.g. SR, DICOMDIR).
@@ -340,6 +358,14 @@ def read_frame_headers(path: Path) -> tuple[list[FrameHeader], pydicom.Dataset]:
             size = os.fstat(fp.fileno()).st_size
             if size == 0:
                 raise InputError("the file is empty (0 bytes)", path=path)
+            chunk = fp.read(_FAST_CHUNK)
+            try:
+                fast = read_fast_header(chunk, _WANTED)
+            except (struct.error, ValueError):
+                fast = None
+            if fast is not None and fast.pixel_keyword is not None:
+                return _frames_fast(path, fast, size), None
+            fp.seek(0)
             head = fp.read(132)
             magic = len(head) == 132 and head[128:132] == b"DICM"
             fp.seek(0)
@@ -397,6 +423,34 @@ def read_frame_headers(path: Path) -> tuple[list[FrameHeader], pydicom.Dataset]:
     return frames, ds
 
 
+_FAST_CHUNK = 16384
+
+
+def _frames_fast(path: Path, fast, size: int) -> list[FrameHeader]:
+    """FrameHeaders from the lean parser's values (same checks as the pydicom path)."""
+
+    def g(keyword: str):
+        tag = _TAG_OF[keyword]
+        raw = fast.get(tag)
+        if raw is None:
+            return None
+        if tag in _US_TAGS:
+            return ushort(raw, fast.little)
+        return text(raw)
+
+    frames = _frames_from_dataset(
+        path,
+        None,
+        fast.transfer_syntax,
+        fast.pixel_keyword,
+        fast.pixel_value_offset,
+        fast.pixel_value_length,
+        getter=g,
+    )
+    _check_native_length(path, frames[0], size)
+    return frames
+
+
 def _check_native_length(path: Path, h: FrameHeader, file_size: int) -> None:
     """Refuse uncompressed pixel data shorter than the header promises (cheap, no read)."""
     if h.pixel_value_length == UNDEFINED_LENGTH or h.pixel_value_offset < 0:
@@ -420,8 +474,10 @@ def _check_native_length(path: Path, h: FrameHeader, file_size: int) -> None:
         )
 
 
-def _frames_from_dataset(path, ds, syntax, keyword, value_off, value_len) -> list[FrameHeader]:
-    g = _Fast(ds).raw
+def _frames_from_dataset(
+    path, ds, syntax, keyword, value_off, value_len, getter=None
+) -> list[FrameHeader]:
+    g = getter or _Fast(ds).raw
     try:
         rows = int(g("Rows"))
         cols = int(g("Columns"))
@@ -435,7 +491,7 @@ def _frames_from_dataset(path, ds, syntax, keyword, value_off, value_len) -> lis
     bits_stored = _num(g("BitsStored"), bits_alloc, int)
     n_frames = max(_num(g("NumberOfFrames"), 1, int) or 1, 1)
     shared = _item(ds, "SharedFunctionalGroupsSequence")
-    per_frame_seq = ds.get("PerFrameFunctionalGroupsSequence") or []
+    per_frame_seq = (ds.get("PerFrameFunctionalGroupsSequence") if ds is not None else None) or []
     base = dict(
         path=path,
         n_frames=n_frames,
@@ -444,7 +500,7 @@ def _frames_from_dataset(path, ds, syntax, keyword, value_off, value_len) -> lis
         study_uid=str(g("StudyInstanceUID") or ""),
         series_uid=str(g("SeriesInstanceUID") or ""),
         transfer_syntax=syntax,
-        modality=str(ds.get("Modality", "") or "OT"),
+        modality=str(g("Modality") or "OT"),
         image_type=tuple(str(v).upper() for v in (_as_list(g("ImageType")))),
         instance_number=_num(g("InstanceNumber"), None, int),
         acquisition_number=_num(g("AcquisitionNumber"), None, int),
@@ -455,7 +511,7 @@ def _frames_from_dataset(path, ds, syntax, keyword, value_off, value_len) -> lis
         bits_stored=bits_stored,
         pixel_representation=_num(g("PixelRepresentation"), 0, int),
         samples_per_pixel=_num(g("SamplesPerPixel"), 1, int),
-        photometric=str(ds.get("PhotometricInterpretation", "MONOCHROME2")),
+        photometric=str(g("PhotometricInterpretation") or "MONOCHROME2"),
         gantry_tilt_deg=_num(g("GantryDetectorTilt"), 0.0, float),
         pixel_keyword=keyword,
         pixel_value_offset=value_off,
@@ -509,3 +565,30 @@ def _frames_from_dataset(path, ds, syntax, keyword, value_off, value_len) -> lis
             )
         )
     return frames
+
+
+_SERIES_KEYWORDS = [
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "StudyInstanceUID",
+    "StudyDate",
+    "StudyDescription",
+    "SeriesInstanceUID",
+    "SeriesNumber",
+    "SeriesDescription",
+    "Modality",
+    "SpecificCharacterSet",
+]
+
+
+def read_series_dataset(path: Path) -> pydicom.Dataset | None:
+    """Series-level header values of one file via pydicom (character sets decoded)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return pydicom.dcmread(
+                path, stop_before_pixels=True, specific_tags=_SERIES_KEYWORDS, force=True
+            )
+    except Exception:
+        return None

@@ -87,6 +87,27 @@ def _sign_fix(a: np.ndarray, h: FrameHeader) -> np.ndarray:
     return a
 
 
+def _int16_safe(h: FrameHeader) -> bool:
+    """True when every storable value of ``h`` plus its integer intercept fits int16
+    (then stored bits can be read straight into the int16 output and shifted in place)."""
+    if h.stored_dtype.itemsize != 2 or h.slope != 1.0 or not float(h.intercept).is_integer():
+        return False
+    bs = min(h.bits_stored, 16)
+    lo, hi = (
+        (-(2 ** (bs - 1)), 2 ** (bs - 1) - 1) if h.pixel_representation == 1 else (0, 2**bs - 1)
+    )
+    return (
+        h.pixel_representation == 1
+        or bs <= 15
+        and (-32768 <= lo + h.intercept and hi + h.intercept <= 32767)
+    )
+
+
+def _signed_fits(h: FrameHeader) -> bool:
+    bs = min(h.bits_stored, 16)
+    return -(2 ** (bs - 1)) + h.intercept >= -32768 and 2 ** (bs - 1) - 1 + h.intercept <= 32767
+
+
 def _store(dst: np.ndarray, src: np.ndarray, h: FrameHeader, plan: OutputPlan) -> None:
     """Write stored values ``src`` (one frame) into ``dst`` applying the rescale."""
     if not plan.rescale:
@@ -242,6 +263,16 @@ def _read_frames(frames, plan: OutputPlan, progress, errors) -> tuple[np.ndarray
         try:
             if direct and h.stored_dtype == out.dtype:
                 read_native_frame(h, out[k])
+            elif (
+                plan.dtype == np.int16
+                and plan.rescale
+                and _int16_safe(h)
+                and (h.pixel_representation == 0 or _signed_fits(h))
+            ):
+                # fast path (CT): stored bits into the output, then the intercept in place
+                read_native_frame(h, out[k].view(h.stored_dtype))
+                if h.intercept:
+                    out[k] += np.int16(h.intercept)
             else:
                 _store(out[k], read_native_frame(h, scratch), h, plan)
             ok[k] = True
