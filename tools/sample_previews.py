@@ -126,8 +126,9 @@ def render_3d(lab, gt, png: Path) -> Path:
         surf.points = pts
         surf = surf.smooth_taubin(n_iter=20, pass_band=0.1)
         color = np.array(info["color"]) / 255.0
-        op = 0.35 if info["name"] in ("vessel_wall",) else 1.0
-        pl.add_mesh(surf, color=color, smooth_shading=True, opacity=op)
+        if info["name"] == "vessel_wall":
+            continue  # the lumen tells the story; a translucent wall only blurs it
+        pl.add_mesh(surf, color=color, smooth_shading=True)
     lo, hi = lab.bounds()
     for lm in gt["landmarks"].values():
         p = np.asarray(lm["position"])

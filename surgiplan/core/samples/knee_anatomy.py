@@ -131,7 +131,7 @@ def build_knee(modality: str) -> Knee:
     t_diaph = HalfSpace(tp(0.0, 2.0, -120.0), tz)
 
     # ------------------------------------------------------------------ fibula, patella
-    fib_head_c = tp(33.0, -20.0, -20.0)
+    fib_head_c = tp(36.0, -24.0, -30.0)
     fibula_raw = Union([Ellipsoid(fib_head_c, (10.0, 11.0, 12.0), T),
                         Capsule(fib_head_c, fib_head_c - 400 * tz + 8 * tx, 8.0, 6.5)], k=4.0)
     fibula = Subtract(fibula_raw, tibia, grow=4.0)

@@ -42,7 +42,7 @@ def coil_shading(centre):
             k1 = min(nk, k0 + 16)
             x, y, z = grid.coords(k0, k1, 0, nj, 0, ni)
             r2 = (x - centre[0]) ** 2 + (y - centre[1]) ** 2
-            gain = 0.85 + 0.3 * np.clip(r2 / 60.0**2, 0, 1.5) - 0.1 * ((z - centre[2]) / 90.0) ** 2
+            gain = 0.92 + 0.12 * np.clip(r2 / 60.0**2, 0, 1.5) - 0.08 * ((z - centre[2]) / 90.0) ** 2
             image[k0:k1] *= gain.astype(np.float32)
 
     return apply

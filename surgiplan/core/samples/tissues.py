@@ -50,9 +50,9 @@ MR_T1 = {
     "fluid": Tissue(170.0),
     "cartilage": Tissue(420.0),
     "cortical": Tissue(30.0),
-    "trabecular": Tissue(920.0, 300.0, "trabecular"),  # fatty marrow with dark struts
-    "trabecular_dense": Tissue(900.0, 280.0, "trabecular"),
-    "marrow": Tissue(930.0),
+    "trabecular": Tissue(990.0, 450.0, "trabecular"),  # fatty marrow with dark struts
+    "trabecular_dense": Tissue(970.0, 420.0, "trabecular"),
+    "marrow": Tissue(980.0),
     "meniscus": Tissue(40.0),
     "ligament": Tissue(60.0),
 }
