@@ -8,11 +8,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from tests.conftest import REPO_ROOT, shared_data_root
 from typer.testing import CliRunner
 
 from surgiplan.cli.main import app
 from surgiplan.core.imaging import read_volume
+from tests.conftest import REPO_ROOT, shared_data_root
 
 runner = CliRunner()
 MANIFEST = shared_data_root() / "dicom" / "manifest.json"

@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-from tests.conftest import require_shared
 
 from surgiplan.core.errors import Cancelled, InputError
 from surgiplan.core.imaging import load_dicom
 from surgiplan.core.imaging.deidentify import DEID_OPTIONS, deidentify, table_path
 from surgiplan.core.jobs import RecordingProgress
+from tests.conftest import require_shared
 
 CORPUS = ("ct_study_mixed_flat", "dicomdir_study", "ct_enhanced_multiframe", "float_parametric_map")
 

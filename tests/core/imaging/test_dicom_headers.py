@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from conftest import require_shared
 
 import surgiplan.core.imaging.dicom_headers as headers
 from surgiplan.core.errors import InputError
+from tests.conftest import require_shared
 
 
 def _files():

@@ -19,12 +19,12 @@ import json
 
 import numpy as np
 import pytest
-from _volcompare import reorient_like
-from tests.conftest import shared_data_root
 from scipy import ndimage
 
 from surgiplan.core.errors import InputError
 from surgiplan.core.imaging import Volume, discover, load_dicom, read_volume
+from tests.conftest import shared_data_root
+from tests.core.imaging._volcompare import reorient_like
 
 MANIFEST = shared_data_root() / "dicom" / "manifest.json"
 ENTRIES = json.loads(MANIFEST.read_text())["entries"] if MANIFEST.exists() else []

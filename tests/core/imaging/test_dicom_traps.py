@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pydicom
 import pytest
-from _dicom_factory import make_series, make_slice
 from pydicom.encaps import encapsulate
 from pydicom.uid import RLELossless, generate_uid
 
 from surgiplan.core.errors import Cancelled, GeometryError, InputError
 from surgiplan.core.imaging import discover, load_dicom
 from surgiplan.core.jobs import RecordingProgress
+from tests.core.imaging._dicom_factory import make_series, make_slice
 
 
 def z_positions(zs):

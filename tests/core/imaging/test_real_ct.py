@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _volcompare import reorient_like
-from tests.conftest import require_shared
 
 from surgiplan.core.imaging import discover, load_dicom, read_volume
+from tests.conftest import require_shared
+from tests.core.imaging._volcompare import reorient_like
 
 
 def test_head_phantom_1mm_geometry_and_hu():
