@@ -57,8 +57,13 @@ def plane_from_angles(point, axis, anterior, depth_mm: float, varus_valgus_deg: 
 
 
 def resect(mesh: pv.PolyData, origin, normal, split_origin=None, split_normal=None,
-           half_names: tuple[str, str] = ("positive", "negative")) -> ResectionResult:
-    """Cut ``mesh`` by the plane; normal points to the kept side."""
+           half_names: tuple[str, str] = ("positive", "negative"), exclude_central_mm: float = 0.0
+           ) -> ResectionResult:
+    """Cut ``mesh`` by the plane; normal points to the kept side.
+
+    The per-half thicknesses ignore bone within ``exclude_central_mm`` of the
+    splitting plane (e.g. the tibial spines or the intercondylar notch).
+    """
     o = np.asarray(origin, float)
     n = tf.unit(normal, "resection normal")
     m = mesh.triangulate()
@@ -69,7 +74,8 @@ def resect(mesh: pv.PolyData, origin, normal, split_origin=None, split_normal=No
     halves = {}
     if split_origin is not None and split_normal is not None:
         s = (m.points - np.asarray(split_origin, float)) @ tf.unit(split_normal)
-        for name, mask in zip(half_names, (s >= 0, s < 0), strict=True):
+        e = exclude_central_mm
+        for name, mask in zip(half_names, (s >= e, s < -e), strict=True):
             halves[name] = float(max(0.0, depth[mask].max())) if mask.any() else 0.0
     vol = float(abs(removed.volume)) if removed.n_cells and removed.n_open_edges == 0 else 0.0
     return ResectionResult(kept, removed, thick, vol, halves)

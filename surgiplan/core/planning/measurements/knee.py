@@ -47,8 +47,9 @@ DEFS = (
       "the posterior condylar axis), in the plane perpendicular to the femoral mechanical axis "
       "(positive = external rotation)."),
     D("resection_thickness", "Resection thickness", "mm",
-      "Largest distance of the removed bone from the resection plane (per condyle/plateau half, "
-      "split by the sagittal plane through the knee centre)."),
+      "Largest distance of the removed bone from the resection plane, per condyle / plateau "
+      "compartment: bone more than 10 mm medial or lateral of the sagittal plane through the knee "
+      "centre (which leaves out the notch and the tibial spines)."),
 )
 
 
@@ -95,14 +96,15 @@ class KneeMeasurements(Measure):
             fv = varus(-f_axis, -zc)
             out.append(self.result("femoral_component_varus", fv, implant=fem[0].id))
             xc = fem[0].transform[:3, 0]
-            for a, b in (("epicondyle_lateral", "epicondyle_medial"),
-                         ("posterior_condyle_lateral", "posterior_condyle_medial")):
+            for a, b in (("lateral_epicondyle", "medial_epicondyle"),
+                         ("lateral_condyle_posterior", "medial_condyle_posterior")):
                 pa, pb = ctx.point(a), ctx.point(b)
                 if pa is not None and pb is not None:
                     ref = pa - pb  # medial -> lateral
                     comp = xc if xc @ lateral > 0 else -xc
                     ang = tf.signed_angle_deg(ref, comp, f_axis) * lat_sign
-                    out.append(self.result("femoral_component_rotation", ang, reference=a.rsplit("_", 1)[0]))
+                    ref_name = "transepicondylar axis" if "epicondyle" in a else "posterior condylar axis"
+                    out.append(self.result("femoral_component_rotation", ang, reference=ref_name))
                     break
         tray_normal = None
         if tib:
@@ -125,7 +127,7 @@ class KneeMeasurements(Measure):
                                         f"_{name}"))
                 continue
             res = resect(mesh, rs.origin, rs.normal, split_origin=knee, split_normal=lateral,
-                         half_names=("lateral", "medial"))
+                         half_names=("lateral", "medial"), exclude_central_mm=10.0)
             for half, v in res.thickness_by_half_mm.items():
                 out.append(self.result("resection_thickness", v, suffix=f"_{name}_{half}", resection=name))
         return out

@@ -1,0 +1,108 @@
+"""Scripted knee plans: measured resection TKA with mechanically aligned components.
+
+Needs bone models ``femur`` and ``tibia`` and the landmarks ``hip_centre``,
+``knee_centre_femur``, ``knee_centre_tibia``, ``ankle_centre`` in the case
+(a knee CT does not show the hip and the ankle: they come from a long-leg
+study or, for the sample, from its ground truth via :func:`import_landmarks`).
+Optional ``lateral_epicondyle`` / ``medial_epicondyle`` set the femoral rotation.
+
+:func:`place_knee` cuts the distal femur ``distal_depth`` mm above its most
+distal point and the tibia ``tibial_depth`` mm below the higher plateau (both
+perpendicular to the mechanical axes, tibia with ``slope`` deg posterior
+slope), then seats the femoral component, tray and insert on the cuts.
+``build_demo_plans(case)`` makes plan A (9 mm / 9 mm, 3 deg slope) and plan B
+(11 mm distal, 6 deg slope, 2 deg valgus tibial cut) and compares them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from surgiplan.core.errors import InputError
+from surgiplan.core.jobs import Progress, report
+from surgiplan.core.planning import transforms as tf
+from surgiplan.core.planning.catalog import default_catalog
+from surgiplan.core.planning.comparison import Comparison, compare_plans
+from surgiplan.core.planning.placement import limb_pose
+from surgiplan.core.planning.plan import PlacedImplant, Resection
+from surgiplan.core.planning.resection import plane_from_angles
+
+NEEDED = ("hip_centre", "knee_centre_femur", "knee_centre_tibia", "ankle_centre")
+
+
+def import_landmarks(case, ground_truth_json: str | Path, keys=None, source: str = "imported") -> list[str]:
+    """Copy landmarks (``landmarks`` and ``axes``) from a ground_truth.json into the case (one undo step)."""
+    gt = json.loads(Path(ground_truth_json).read_text(encoding="utf-8"))
+    items = {**{k: (v["position"], None, v.get("definition", "")) for k, v in gt.get("landmarks", {}).items()},
+             **{k: (v["point"], v["direction"], v.get("definition", "")) for k, v in gt.get("axes", {}).items()}}
+    keys = list(items) if keys is None else list(keys)
+    with case.history.group("import landmarks"):
+        for k in keys:
+            pos, d, definition = items[k]
+            case.set_landmark(k, pos, d, source=source, definition=definition)
+    return keys
+
+
+def _frame(case, side: str):
+    L = case.landmarks
+    missing = [k for k in NEEDED if k not in L]
+    if missing:
+        raise InputError(f"case {case.model.name!r} lacks the knee landmarks {missing}",
+                         hint="Add them (long-leg study) or import them.")
+    hip, kf, kt, ank = (L[k].position for k in NEEDED)
+    f_axis, t_axis = tf.unit(hip - kf), tf.unit(kt - ank)
+    lateral = np.array([1.0 if side == "left" else -1.0, 0, 0])
+    if "lateral_epicondyle" in L and "medial_epicondyle" in L:
+        lateral = L["lateral_epicondyle"].position - L["medial_epicondyle"].position
+    anterior = np.cross(f_axis, lateral)
+    if anterior[1] > 0:  # anterior is -y in LPS
+        anterior = -anterior
+    return kf, kt, f_axis, t_axis, tf.unit(anterior), tf.unit(tf.project_on_plane(lateral, f_axis))
+
+
+def place_knee(case, plan: str, side: str, femoral_size: str = "4", tray_size: str = "4", insert: str = "10",
+               distal_depth: float = 9.0, tibial_depth: float = 9.0, slope: float = 3.0,
+               tibial_varus: float = 0.0, catalog=None) -> None:
+    """Resect and place femoral component, tibial tray and insert in ``plan`` (one undo step)."""
+    catalog = catalog or default_catalog()
+    kf, kt, f_axis, t_axis, anterior, lateral = _frame(case, side)
+    femur, tibia = case.get_model("femur"), case.get_model("tibia")
+    fp = np.asarray(femur.points)
+    distal = fp[np.argmin(fp @ f_axis)]
+    o_f, n_f = plane_from_angles(distal, f_axis, anterior, distal_depth, side=side, distal=True)
+    tp = np.asarray(tibia.points)
+    ml = (tp - kt) @ lateral
+    near = (np.abs(ml) > 10) & (np.abs(ml) < 35) & (np.abs((tp - kt) @ t_axis) < 15)
+    top = tp[near][np.argmax(tp[near] @ t_axis)]
+    o_t, n_t = plane_from_angles(top, t_axis, anterior, tibial_depth, tibial_varus, slope, side=side,
+                                 distal=False)
+    t_fem = limb_pose(kf + ((o_f - kf) @ f_axis) * f_axis, f_axis, anterior)
+    origin_t = kt + ((o_t - kt) @ n_t) * n_t
+    t_tib = limb_pose(origin_t, -n_t, anterior)
+    with case.history.group(f"place knee implants in {plan}"):
+        case.set_resection(plan, Resection("distal_femur", "femur", o_f, n_f))
+        case.set_resection(plan, Resection("proximal_tibia", "tibia", o_t, n_t))
+        case.add_implant(plan, PlacedImplant("femoral", "knee_femoral", femoral_size, t_fem, side, "femur"))
+        case.add_implant(plan, PlacedImplant("tray", "knee_tibial_tray", tray_size, t_tib, side, "tibia"))
+        case.add_implant(plan, PlacedImplant("insert", "knee_insert", insert, t_tib.copy(), side, "",
+                                             options={"tray_size": tray_size}))
+
+
+def build_demo_plans(case, side: str = "right", progress: Progress | None = None, catalog=None) -> Comparison:
+    """Plans A and B on a knee case (see module docstring) and their comparison."""
+    for m in ("femur", "tibia"):
+        if m not in case.model_names:
+            raise InputError(f"case {case.model.name!r} has no model {m!r}")
+    report(progress, 0.1, "plan A")
+    case.new_plan("A", note="9 mm distal femur, 9 mm tibia, 3 deg slope")
+    place_knee(case, "A", side, catalog=catalog)
+    report(progress, 0.4, "plan B")
+    case.new_plan("B", note="11 mm distal femur, 6 deg slope, 2 deg valgus tibial cut")
+    place_knee(case, "B", side, distal_depth=11.0, slope=6.0, tibial_varus=-2.0, insert="12", catalog=catalog)
+    report(progress, 0.7, "comparing")
+    comp = compare_plans(case, ["A", "B"], catalog=catalog)
+    report(progress, 1.0, "knee plans ready")
+    return comp
