@@ -191,7 +191,7 @@ def _round_blob_seed(volume: Volume, lumen: np.ndarray, xyz) -> tuple[int, int, 
     return s
 
 
-def _vessel(volume, progress=None, low: float = 150.0, high: float = 800.0, open_mm: float = 3.0,
+def _vessel(volume, progress=None, low: float = 150.0, high: float = 800.0, open_mm: float = 2.0,
             faint_low: float | None = None, faint_mm: float = 4.0, **kw):
     from surgiplan.core.segmentation.vessel_tracking import track_tube
 

@@ -58,8 +58,8 @@ def test_aorta_against_totalsegmentator(abdomen):
     ours = seg.mask("vessel")
     dice = 2 * (ours & ref).sum() / (ours.sum() + ref.sum())
     print(f"aorta Dice vs TotalSegmentator: {dice:.3f}, volume {ours.sum() * 3.375 / 1000:.1f} mL vs 245.7 mL")
-    # a model output, not ground truth; issue target 0.85, measured 0.82 (see closing note)
-    assert dice >= 0.80
+    # a model output, not ground truth; issue target 0.85, measured 0.844 (see closing note)
+    assert dice >= 0.83
     assert ours.sum() == pytest.approx(ref.sum(), rel=0.15)
     assert islands.label_components(ours)[1].size == 2  # one connected lumen
     stats = seg.statistics(abdomen)[0]
