@@ -64,7 +64,7 @@ def test_resections_and_components(knee):
     # the medial compartment lies lower (its centre by ``plat`` mm), so less of it is cut; its highest
     # point is not its centre (native 7 deg slope vs the 3 deg cut), hence only bounds
     assert 9.0 - plat - 0.75 < r("resection_thickness_proximal_tibia_medial").values["A"] < 9.0
-    assert r("tibial_slope").values == pytest.approx({"A": 3.0, "B": 6.0}, abs=1e-6)
+    assert r("tibial_slope").values == pytest.approx({"A": 3.0, "B": 6.0}, abs=1e-3)  # B also tilted 2 deg
     assert r("femoral_component_varus").values == pytest.approx({"A": 0.0, "B": 0.0}, abs=1e-6)
     assert r("tibial_component_varus").values == pytest.approx({"A": 0.0, "B": -2.0}, abs=1e-6)
     assert r("hka_planned").values == pytest.approx({"A": 180.0, "B": 182.0}, abs=1e-6)
