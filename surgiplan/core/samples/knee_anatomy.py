@@ -216,8 +216,8 @@ def build_knee(modality: str) -> Knee:
     plateau_ml = project(np.cross(plateau_n, ty), cor_n)  # plateau line in the coronal plane
     if plateau_ml @ tx > 0:
         plateau_ml = -plateau_ml  # toward medial
-    truth.quantity("mpta", angle_between(project(kt - a, cor_n), plateau_ml), "deg", "medial proximal tibial angle: between the tibial mechanical axis (proximal) and "
-                   "the plateau line toward medial, in the coronal plane")
+    truth.quantity("mpta", angle_between(project(a - kt, cor_n), plateau_ml), "deg", "medial proximal tibial angle: between the tibial mechanical axis (toward the "
+                   "ankle) and the plateau line toward medial, in the coronal plane (87 = medial plateau 3 deg lower)")
     sag_n = unit(tx)
     slope = angle_between(project(plateau_n, sag_n), project(tz, sag_n))
     truth.quantity("tibial_slope", slope, "deg", "posterior tibial slope: angle between the plateau plane and "

@@ -265,6 +265,8 @@ def test_knee_landmarks_and_axes(small_sample):
     assert 4.0 < np.linalg.norm(kf - kt) < 8.0
     assert 175.0 < q["hka_angle"]["value"] < 180.0 and q["varus_valgus"]["value"] > 0
     assert q["tibial_slope"]["value"] == pytest.approx(7.0, abs=0.3)
+    assert q["mpta"]["value"] == pytest.approx(87.0, abs=0.3)
+    assert 85.0 < q["mldfa"]["value"] < 90.0
     assert q["joint_space_medial"]["value"] >= 4.99
     # the mechanical axis points at the hip centre
     ax = gt["axes"]["femoral_mechanical_axis"]
