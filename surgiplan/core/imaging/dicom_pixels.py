@@ -8,7 +8,9 @@ Two paths:
 * **everything else** (JPEG baseline/lossless, JPEG-LS, JPEG 2000, RLE,
   deflate, ...): pydicom's decoders with the pylibjpeg / pyjpegls plugins. The
   decoders hold the GIL, so long compressed series are decoded in worker
-  processes on all cores (threads were measured: no gain).
+  processes on all cores (threads were measured: no gain). The workers are
+  plain ``python -m`` children fed through pipes, not multiprocessing (which
+  re-imports the caller's main script).
 
 Rescale (slope/intercept) is applied per frame. CT becomes int16 HU when the
 rescale is exact and fits, otherwise float32 (see :func:`output_plan`).
@@ -16,9 +18,13 @@ rescale is exact and fits, otherwise float32 (see :func:`output_plan`).
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
-from concurrent.futures import ProcessPoolExecutor
+import queue
+import struct
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -213,6 +219,92 @@ def _use_processes(frames: list[FrameHeader]) -> bool:
     return estimated_decode_seconds(frames) > _PARALLEL_ABOVE_S
 
 
+def decode_in_workers(
+    todo: dict[int, tuple[str, int, int, str]], progress: Progress | None
+) -> Iterator[tuple[int, np.ndarray | InputError]]:
+    """Decode ``todo`` (index -> task) in worker processes; yields (index, array or error).
+
+    Workers are ``python -m surgiplan.core.imaging.dicom_decode_worker`` children (one a
+    core); results come back through pipes and are yielded in the calling thread.
+    A worker that dies simply leaves its tasks unyielded (the caller decodes them).
+    Raises Cancelled (after stopping the workers) when the user cancels.
+    """
+    from surgiplan.core.imaging.dicom_decode_worker import ER_HEADER, OK_HEADER
+
+    n = min(_workers(), len(todo))
+    items = list(todo.items())
+    results: queue.Queue = queue.Queue(maxsize=64)
+    procs: list[subprocess.Popen] = []
+    env = dict(os.environ, OPJ_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+
+    def pump(proc: subprocess.Popen, share: list) -> None:
+        try:
+            proc.stdin.write(
+                "".join(f"{k}\t{t[0]}\t{t[1]}\t{t[2]}\t{t[3]}\n" for k, t in share).encode()
+            )
+            proc.stdin.close()
+            rd = proc.stdout
+            while True:
+                head = rd.read(2)
+                if len(head) < 2:
+                    break
+                if head == b"OK":
+                    _, idx, dt, rows, cols, nbytes = OK_HEADER.unpack(
+                        head + rd.read(OK_HEADER.size - 2)
+                    )
+                    data = rd.read(nbytes)
+                    if len(data) < nbytes:
+                        break
+                    arr = np.frombuffer(data, dtype=np.dtype(dt.rstrip(b"\x00").decode())).reshape(
+                        rows, cols
+                    )
+                    results.put((idx, arr))
+                else:
+                    _, idx, length = ER_HEADER.unpack(head + rd.read(ER_HEADER.size - 2))
+                    msg = rd.read(length).decode("utf-8", "replace")
+                    results.put((idx, InputError(msg)))
+        except (OSError, ValueError, struct.error):
+            pass
+        finally:
+            results.put(None)
+
+    threads = []
+    try:
+        for w in range(n):
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "surgiplan.core.imaging.dicom_decode_worker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env=env,
+            )
+            procs.append(proc)
+            th = threading.Thread(target=pump, args=(proc, items[w::n]), daemon=True)
+            th.start()
+            threads.append(th)
+        finished = 0
+        while finished < n:
+            check_cancelled(progress)
+            try:
+                item = results.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if item is None:
+                finished += 1
+                continue
+            yield item
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            for f in (proc.stdout, proc.stdin):
+                if f and not f.closed:
+                    f.close()
+        for th in threads:
+            th.join(timeout=1.0)
+
+
 # --------------------------------------------------------------------------- all frames
 def read_frames(
     frames: list[FrameHeader],
@@ -305,23 +397,16 @@ def _read_frames(frames, plan: OutputPlan, progress, errors) -> tuple[np.ndarray
             for k in coded
         ]
         if _use_processes([frames[k] for k in coded]):
-            ctx = mp.get_context("forkserver")  # safe with threads (GUI); fork is not
-            ctx.set_forkserver_preload(["surgiplan.core.imaging.dicom_pixels", "pydicom.pixels"])
-            with ProcessPoolExecutor(max_workers=_workers(), mp_context=ctx) as ex:
-                try:
-                    chunk = max(1, min(8, len(tasks) // (4 * _workers())))
-                    for k, res in zip(
-                        coded, ex.map(_decode_task, tasks, chunksize=chunk), strict=True
-                    ):
-                        check_cancelled(progress)
-                        accept(k, res)
-                        n_done += 1
-                        if n_done % 8 == 0:
-                            report(progress, n_done / nk, f"decoding slice {n_done}/{nk}")
-                except BaseException:
-                    ex.shutdown(wait=True, cancel_futures=True)
-                    raise
-        else:
+            todo = dict(zip(coded, tasks, strict=True))
+            for k, res in decode_in_workers(todo, progress):
+                accept(k, res)
+                todo.pop(k, None)
+                n_done += 1
+                if n_done % 8 == 0:
+                    report(progress, n_done / nk, f"decoding slice {n_done}/{nk}")
+            coded = list(todo)  # whatever a crashed worker left: decode here
+            tasks = [todo[k] for k in coded]
+        if coded:
             for k, t in zip(coded, tasks, strict=True):
                 accept(k, _decode_task(t))
                 n_done += 1

@@ -221,3 +221,16 @@ def test_bad_paths(tmp_path):
     with pytest.raises(InputError, match="no series '42'"):
         make_series(tmp_path / "ok", z_positions([0, 1]))
         load_dicom(tmp_path / "ok", series="42")
+
+
+def test_cancel_during_worker_decoding_stops_the_workers(tmp_path, monkeypatch):
+    import psutil
+
+    import surgiplan.core.imaging.dicom_pixels as pixels
+
+    monkeypatch.setattr(pixels, "_PARALLEL_ABOVE_S", 0.0)
+    monkeypatch.setattr(pixels, "_workers", lambda: 2)
+    make_series(tmp_path, z_positions(range(24)), syntax=RLELossless)
+    with pytest.raises(Cancelled):
+        load_dicom(tmp_path, progress=RecordingProgress(cancel_after=3))
+    assert psutil.Process().children() == []
