@@ -179,16 +179,29 @@ def _spine(volume, progress=None, low: float = 200.0, names=None, min_ml: float 
     return dict(zip(names, pieces, strict=False))
 
 
-def _round_blob_seed(volume: Volume, lumen: np.ndarray, xyz) -> tuple[int, int, int]:
-    """Centre voxel (k, j, i) of the thickest lumen blob in the lowest 20 % of slices."""
+def _round_blob_seed(volume: Volume, lumen: np.ndarray, xyz, cortex_hu: float = 800.0) -> tuple[int, int, int]:
+    """Centre voxel (k, j, i) of the thickest lumen blob in the lowest 20 % of slices.
+
+    Blobs wrapped in cortical bone (>= ``cortex_hu`` around more than 20 % of
+    their rim: a vertebral body's marrow is as bright as contrast) are skipped.
+    """
     zf = np.broadcast_to(xyz[2], lumen.shape)
     z = zf[lumen]
     lo, hi = float(z.min()), float(z.min() + 0.2 * (z.max() - z.min()))
     slab = lumen & (zf >= lo) & (zf <= hi)
-    s = _seed_at_max_distance(slab, tuple(volume.spacing[::-1]))
-    if s is None:
-        raise InputError("vessel: no contrast-filled lumen found")
-    return s
+    sp = tuple(volume.spacing[::-1])
+    best, best_r = None, -1.0
+    for blob in islands.split_islands(slab, min_voxels=10)[:8]:
+        rim = morphology.margin(blob, 2.0 * max(volume.spacing), volume.spacing) & ~blob
+        if rim.any() and np.mean(volume.array[rim] >= cortex_hu) > 0.2:
+            continue
+        d = ndimage.distance_transform_edt(blob, sampling=sp)
+        if d.max() > best_r:
+            best_r = float(d.max())
+            best = tuple(int(v) for v in np.unravel_index(np.argmax(d), d.shape))
+    if best is None:
+        raise InputError("vessel: no contrast-filled lumen found (only bone marrow)")
+    return best
 
 
 def _vessel(volume, progress=None, low: float = 150.0, high: float = 800.0, open_mm: float = 2.0,

@@ -80,7 +80,7 @@ def track_tube(lumen: np.ndarray, seed_kji, *, grow_limit: float = 1.8, shrink_s
     # pass 2: from the top down, follow every limb, each stopped when it balloons
     # beyond its own running size (median of its last sections)
     limbs = [(out[top], [int(out[top].sum())])]
-    for k in range(top - 1, k0 - 1, -1):
+    for k in range(top - 1, -1, -1):
         lab, _ = _components(lumen[k])
         new_limbs: list = []
         for prev, areas in limbs:
