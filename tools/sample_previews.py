@@ -71,10 +71,8 @@ def previews(root: Path, out: Path, name: str, window=(400, 1800), soft=(40, 400
         c, wd = w
         return np.clip((img - (c - wd / 2)) / wd, 0, 1)
 
-    zs = np.linspace(0.12, 0.88, 3)
     views = []
-    for fz in zs:
-        k = int(fz * (nz - 1))
+    for k in (int(0.15 * (nz - 1)), int(fi[2]), int(0.85 * (nz - 1))):
         views.append((f"axial z={org[2] + k * sp[2]:.0f} mm", arr[k], larr[k], (sp[0], sp[1]), False))
     views.append((f"coronal y={org[1] + fi[1] * sp[1]:.0f} mm", arr[:, fi[1], :], larr[:, fi[1], :],
                   (sp[0], sp[2]), True))

@@ -210,15 +210,36 @@ def samples_root() -> Path:
     return Path(user_data_dir("surgiplan", appauthor=False)) / "sample_scans"
 
 
+def _cached(paths: SamplePaths, name: str) -> bool:
+    if not paths.is_complete():
+        return False
+    try:
+        gt = paths.load_ground_truth()
+    except InputError:
+        return False
+    return gt.get("generator_version") == GENERATOR_VERSION and gt.get("seed") == SEEDS[name]
+
+
 def sample_path(name: str, size: str = "small", progress: Progress | None = None) -> SamplePaths:
-    """A cached copy of sample ``name`` at ``size``, generated when missing or out of date."""
+    """A cached copy of sample ``name`` at ``size``, generated when missing or out of date.
+
+    Concurrent callers (parallel test workers) are serialised by a lock file, so a sample is
+    generated once and never replaced while another process waits for it.
+    """
     check_name_size(name, size)
-    paths = SamplePaths(samples_root() / f"{name}-{size}")
-    if paths.is_complete():
+    root = samples_root()
+    paths = SamplePaths(root / f"{name}-{size}")
+    if _cached(paths, name):
+        return paths
+    root.mkdir(parents=True, exist_ok=True)
+    import fcntl
+
+    (root / ".locks").mkdir(exist_ok=True)  # a folder: git-ignored like the samples
+    with open(root / ".locks" / f"{name}-{size}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            gt = paths.load_ground_truth()
-            if gt.get("generator_version") == GENERATOR_VERSION and gt.get("seed") == SEEDS[name]:
+            if _cached(paths, name):  # another process made it while we waited
                 return paths
-        except InputError:
-            pass
-    return generate_sample(name, paths.root.parent, size, progress)
+            return generate_sample(name, root, size, progress)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

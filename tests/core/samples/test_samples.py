@@ -375,3 +375,21 @@ def test_damaged_ground_truth(tmp_path):
 
 def test_names():
     assert SAMPLE_NAMES == ("hip", "knee", "spine", "vascular", "knee_mri")
+
+
+def test_sample_path_caches(tmp_path, monkeypatch):
+    """sample_path generates once into SURGIPLAN_SAMPLES and then reuses the same files."""
+    from surgiplan.core.samples import sample_path, samples_root
+
+    monkeypatch.setenv("SURGIPLAN_SAMPLES", str(tmp_path / "cache"))
+    assert samples_root() == (tmp_path / "cache").resolve()
+    a = sample_path("knee_mri")
+    assert a.root == (tmp_path / "cache" / "knee_mri-small").resolve() and a.is_complete()
+    stamp = a.ground_truth.stat().st_mtime_ns
+    b = sample_path("knee_mri")
+    assert b.root == a.root and b.ground_truth.stat().st_mtime_ns == stamp
+    a.ground_truth.write_text("{damaged")  # a damaged cache is regenerated, not trusted
+    c = sample_path("knee_mri")
+    assert c.load_ground_truth()["name"] == "knee_mri"
+    with pytest.raises(InputError, match="unknown sample"):
+        sample_path("elbow")
