@@ -1,0 +1,68 @@
+"""One entry point for the demo: ``build_demo_plans(case, anatomy)`` -> Comparison.
+
+* ``"hip"``: :func:`surgiplan.core.planning.demo_hip.build_demo_plans` (models
+  ``pelvis``, ``femur_left``, ``femur_right``; landmarks fitted automatically);
+* ``"knee"``: :func:`surgiplan.core.planning.demo_knee.build_demo_plans` (models
+  ``femur``, ``tibia``; hip/knee/ankle centres must be in the case);
+* ``"spine"``: :func:`surgiplan.core.planning.demo_spine.build_demo_plans` (vertebra
+  models; pedicle entry points and axes must be in the case).
+
+For the sample scans, :func:`prepare_sample_case` builds such a case from a
+sample's label map (models) and, for knee and spine, imports the landmarks that
+a knee CT cannot show / that the surgeon would place (source "imported").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from surgiplan.core.errors import InputError
+from surgiplan.core.jobs import Progress, report, sub_progress
+from surgiplan.core.planning.comparison import Comparison
+
+MODELS = {"hip": ("pelvis", "femur_left", "femur_right"), "knee": ("femur", "tibia", "fibula", "patella"),
+          "spine": ("L1", "L2", "L3", "L4", "L5", "sacrum")}
+
+
+def build_demo_plans(case, anatomy: str = "hip", progress: Progress | None = None) -> Comparison:
+    """Two scripted plans (A, B) for ``anatomy`` in ``case`` and their comparison (unsaved)."""
+    if anatomy == "hip":
+        from surgiplan.core.planning.demo_hip import build_demo_plans as f
+    elif anatomy == "knee":
+        from surgiplan.core.planning.demo_knee import build_demo_plans as f
+    elif anatomy == "spine":
+        from surgiplan.core.planning.demo_spine import build_demo_plans as f
+    else:
+        raise InputError(f"no demo plans for {anatomy!r} (hip, knee or spine)")
+    return f(case, progress=progress)
+
+
+def prepare_sample_case(case, anatomy: str, sample_root: str | Path | None = None,
+                        progress: Progress | None = None) -> None:
+    """Add the sample's bone models (from its ground-truth label map) and, for knee/spine, landmarks."""
+    from surgiplan.core.samples import sample_path
+    from surgiplan.core.segmentation import read_segmentation
+    from surgiplan.core.surfaces import segment_to_surface
+
+    p = sample_path(anatomy, size="small") if sample_root is None else None
+    labels = p.labels if p else Path(sample_root) / "ground_truth" / "labels.nrrd"
+    labels_json = p.labels_json if p else Path(sample_root) / "ground_truth" / "labels.json"
+    gt_json = p.ground_truth if p else Path(sample_root) / "ground_truth" / "ground_truth.json"
+    seg = read_segmentation(labels, labels_json=labels_json)
+    names = [n for n in MODELS[anatomy] if n in [s.name for s in seg.segments]]
+    for i, n in enumerate(names):
+        report(progress, i / len(names), f"surface {n}")
+        case.add_model(n, segment_to_surface(seg, n, progress=sub_progress(progress, i / len(names),
+                                                                             (i + 1) / len(names))))
+    if anatomy in ("knee", "spine"):
+        import json
+
+        from surgiplan.core.planning.demo_knee import import_landmarks
+
+        gt = json.loads(Path(gt_json).read_text(encoding="utf-8"))
+        keys = [k for k in list(gt["landmarks"]) + list(gt["axes"])
+                if (anatomy == "knee" and k in ("hip_centre", "knee_centre_femur", "knee_centre_tibia",
+                                                "ankle_centre", "medial_epicondyle", "lateral_epicondyle"))
+                or (anatomy == "spine" and any(t in k for t in ("pedicle_entry", "pedicle_axis", "endplate_centre",
+                                                                 "vertebral_body_centre")))]
+        import_landmarks(case, gt_json, keys)

@@ -1,0 +1,96 @@
+"""Scripted spine plans: pedicle screws at two levels plus rods, two variants compared.
+
+Needs vertebra models (``L3``, ``L4`` by default) and the landmarks
+``pedicle_entry_<L>_<side>`` with axes ``pedicle_axis_<L>_<side>`` (placed by the
+surgeon or, for the sample, imported from its ground truth with
+:func:`surgiplan.core.planning.demo_knee.import_landmarks`); end-plate centres
+improve the angle frame. Plan A follows the pedicle axes with the longest and
+thickest screws that fit (length <= available - 5 mm, diameter <= isthmus - 2 mm);
+plan B converges every screw 8 deg more and allows screws 1 mm thicker than that trajectory fits.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from surgiplan.core.errors import InputError
+from surgiplan.core.jobs import Progress, report
+from surgiplan.core.planning import placement as pl
+from surgiplan.core.planning import transforms as tf
+from surgiplan.core.planning.bone_fields import bone_field
+from surgiplan.core.planning.catalog import default_catalog
+from surgiplan.core.planning.comparison import Comparison, compare_plans
+from surgiplan.core.planning.measurements.spine import isthmus_diameter
+from surgiplan.core.planning.plan import PlacedImplant
+
+SIDES = ("left", "right")
+
+
+def screw_size_for(case, level: str, entry, direction, catalog=None, extra_diameter: float = 0.0) -> str:
+    """Catalog size ('DxL') that fits the trajectory: length <= available - 5, diameter <= isthmus - 2."""
+    catalog = catalog or default_catalog()
+    spec = catalog.get("spine_pedicle_screw")
+    field = bone_field(case, level)
+    d = tf.unit(direction)
+    ts = np.arange(0.0, 90.0, 0.25)
+    sdf = field.interpolate(np.asarray(entry) + ts[:, None] * d)
+    inside = np.nonzero(sdf < 0)[0]
+    if len(inside) == 0:
+        raise InputError(f"the trajectory at {level} never enters the bone")
+    after = np.nonzero(sdf[inside[0]:] >= 0)[0]
+    avail = ts[inside[0] + after[0]] if len(after) else ts[-1]
+    width = isthmus_diameter(field, np.asarray(entry, float), d, 3.0, avail - 5.0)
+    sizes = [(spec.size(s)["diameter"], spec.size(s)["length"], s) for s in spec.sizes]
+    fits = [x for x in sizes if x[1] <= avail - 5.0 and x[0] <= max(width - 2.0, 4.5) + extra_diameter]
+    if not fits:
+        return min(sizes)[2]
+    return max(fits)[2]
+
+
+def place_screws(case, plan: str, levels=("L3", "L4"), converge_deg: float = 0.0,
+                 extra_diameter: float = 0.0, catalog=None) -> None:
+    """Screws on the pedicle axes of ``levels`` (both sides) and a rod per side (one undo step)."""
+    catalog = catalog or default_catalog()
+    L = case.landmarks
+    heads = {s: [] for s in SIDES}
+    with case.history.group(f"place pedicle screws in {plan}"):
+        for lv in levels:
+            if lv not in case.model_names:
+                raise InputError(f"case {case.model.name!r} has no vertebra model {lv!r}")
+            for s in SIDES:
+                e_k, a_k = f"pedicle_entry_{lv}_{s}", f"pedicle_axis_{lv}_{s}"
+                if e_k not in L or a_k not in L or L[a_k].direction is None:
+                    raise InputError(f"case {case.model.name!r} lacks {e_k} / {a_k}")
+                e, d = L[e_k].position, L[a_k].direction
+                if converge_deg:
+                    # rotate the tip towards the midline about the cranial axis
+                    sign = 1.0 if s == "left" else -1.0  # left screws turn clockwise seen from above
+                    d = tf.rotation_matrix([0, 0, 1], -sign * converge_deg) @ d
+                size = screw_size_for(case, lv, e, d, catalog, extra_diameter)
+                t = pl.screw_pose(e, e + d)
+                case.add_implant(plan, PlacedImplant(f"{lv}_{s}", "spine_pedicle_screw", size, t, s, lv))
+                heads[s].append(e - 6.0 * tf.unit(d))
+        rods = catalog.get("spine_rod")
+        for s in SIDES:
+            if len(heads[s]) < 2:
+                continue
+            a, b = heads[s][0], heads[s][-1]
+            span = float(np.linalg.norm(b - a)) + 20.0
+            size = min((x for x in rods.sizes if rods.size(x)["diameter"] == 5.5),
+                       key=lambda x: abs(rods.size(x)["length"] - span))
+            t = tf.frame((a + b) / 2, [1.0, 0, 0], b - a)
+            case.add_implant(plan, PlacedImplant(f"rod_{s}", "spine_rod", size, t, s, ""))
+
+
+def build_demo_plans(case, levels=("L3", "L4"), progress: Progress | None = None, catalog=None) -> Comparison:
+    """Plans A (on the pedicle axes) and B (8 deg more convergent, oversized screws) and their comparison."""
+    report(progress, 0.1, "plan A")
+    case.new_plan("A", note="screws on the pedicle axes, sized to fit")
+    place_screws(case, "A", levels, catalog=catalog)
+    report(progress, 0.5, "plan B")
+    case.new_plan("B", note="8 deg more convergent, screws 1 mm over the fit")
+    place_screws(case, "B", levels, converge_deg=8.0, extra_diameter=1.0, catalog=catalog)
+    report(progress, 0.8, "comparing")
+    comp = compare_plans(case, ["A", "B"], catalog=catalog)
+    report(progress, 1.0, "spine plans ready")
+    return comp
