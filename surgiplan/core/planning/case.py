@@ -108,6 +108,8 @@ class Case:
         self._models: dict[str, Any] = {}
         self._unsaved_models: set[str] = set()
         self._saved_plan_names = {p.name for p in model.plans}
+        self._segs: dict[str, Any] = {}
+        self._dirty_segs: set[str] = set()
         self.dirty = False
         self.history.subscribe(self._mark_dirty)
 
@@ -190,6 +192,13 @@ class Case:
             ref = self._model_ref(name)
             atomic_write_mesh(self._models[name], self.root / ref.path)
         self._unsaved_models.clear()
+        if self._dirty_segs:
+            from surgiplan.core.segmentation import write_segmentation
+
+            for name in sorted(self._dirty_segs):
+                report(progress, 0.6, f"saving segmentation of {name}")
+                write_segmentation(self._segs[name], self.root / self._scan(name).segmentation)
+            self._dirty_segs.clear()
         report(progress, 0.7, "saving plans")
         for plan in self.plans.values():
             plan.modified = now
@@ -510,6 +519,7 @@ class Case:
 
             write_segmentation(segmentation, folder / "segmentation.seg.nrrd")
             seg_path = f"scans/{name}/segmentation.seg.nrrd"
+            self._segs[name] = segmentation
         md = getattr(volume, "metadata", {}) or {}
         scan = ScanModel(name=name, kind=kind, volume=f"scans/{name}/volume.nrrd",
                          segmentation=seg_path, series_uid=str(md.get("series_uid", "") or ""),
@@ -518,6 +528,49 @@ class Case:
         self.dirty = True
         self._log(f"add scan {name}", scan=name, kind=kind)
         return scan
+
+    # ---------------------------------------------------------- segmentation
+    def segmentation(self, scan: str | None = None):
+        """The scan's Segmentation (loaded once; the planning scan by default).
+
+        Edit it with the segmentation engine's commands (e.g. ``LabelPatch`` from
+        ``paint``) and hand each to :meth:`record`, so that ``case.undo()`` reverts
+        segment edits and implant moves alike; edited segmentations are written at save.
+        """
+        from surgiplan.core.segmentation import Segmentation, read_segmentation
+
+        sm = self._scan(scan)
+        if sm.name not in self._segs:
+            if sm.segmentation is None:
+                from surgiplan.core.imaging.volume_io import read_volume
+
+                vol = read_volume(self.root / sm.volume)
+                self._segs[sm.name] = Segmentation.from_volume(vol)
+                sm.segmentation = f"scans/{sm.name}/segmentation.seg.nrrd"
+                self._dirty_segs.add(sm.name)
+            else:
+                self._segs[sm.name] = read_segmentation(self.root / sm.segmentation)
+        return self._segs[sm.name]
+
+    def _scan(self, scan: str | None):
+        if not self.model.scans:
+            raise InputError(f"case {self.model.name!r} has no scan", path=self.root,
+                             hint="Add the planning scan first.")
+        if scan is None:
+            return self.model.scans[0]
+        for sm in self.model.scans:
+            if sm.name == scan:
+                return sm
+        raise InputError(f"case {self.model.name!r} has no scan {scan!r} "
+                         f"(scans: {', '.join(s.name for s in self.model.scans)})")
+
+    def record(self, command, **details) -> None:
+        """Put an already applied edit command of another engine (e.g. a LabelPatch) on the undo stack."""
+        self.history.push(command)
+        for name, seg in self._segs.items():
+            if getattr(command, "segmentation", None) is seg:
+                self._dirty_segs.add(name)
+        self._log(command.description, **details)
 
     # ---------------------------------------------------------------- summary
     def info(self) -> dict[str, Any]:
