@@ -198,6 +198,8 @@ _DEFAULT_MB_PER_S = 5.0  # JPEG 2000 / JPEG-LS / JPEG
 _PER_FILE_S = 0.004
 #: start-up of the worker processes (imports) is about 1 s: only worth it above this
 _PARALLEL_ABOVE_S = 2.5
+#: openjpeg threads inside each worker process (OPJ_NUM_THREADS)
+_OPJ_THREADS = "1"
 
 
 def estimated_decode_seconds(frames: list[FrameHeader]) -> float:
@@ -235,7 +237,7 @@ def decode_in_workers(
     items = list(todo.items())
     results: queue.Queue = queue.Queue(maxsize=64)
     procs: list[subprocess.Popen] = []
-    env = dict(os.environ, OPJ_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    env = dict(os.environ, OPJ_NUM_THREADS=_OPJ_THREADS, PYTHONWARNINGS="ignore")
 
     def pump(proc: subprocess.Popen, share: list) -> None:
         try:
