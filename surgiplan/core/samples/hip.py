@@ -297,6 +297,6 @@ def build(size: str, seed: int) -> Scene:
     full = size == "full"
     return Scene(
         name="hip", grid=grid, layers=layers, tissues=CT, background=-1000.0,
-        psf_fwhm_mm=(0.9, 0.9, 1.1) if full else (2.0, 2.0, 2.0),
+        psf_fwhm_mm=(0.9, 0.9, 1.1) if full else (1.0, 1.0, 1.0),
         noise_sd=16.0 if full else 9.0, header=header, truth=truth,
     )

@@ -30,6 +30,6 @@ def build(size: str, seed: int) -> Scene:
     full = size == "full"
     return Scene(
         name="knee", grid=grid, layers=knee.layers, tissues=CT, background=-1000.0,
-        psf_fwhm_mm=(0.6, 0.6, 1.0) if full else (1.5, 1.5, 1.5),
+        psf_fwhm_mm=(0.6, 0.6, 1.0) if full else (0.8, 0.8, 0.8),
         noise_sd=20.0 if full else 10.0, header=header, truth=knee.truth,
     )

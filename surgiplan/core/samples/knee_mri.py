@@ -69,7 +69,7 @@ def build(size: str, seed: int) -> Scene:
     full = size == "full"
     return Scene(
         name="knee_mri", grid=grid, layers=knee.layers, tissues=MR_T1, background=0.0,
-        psf_fwhm_mm=(0.5, 0.5, 0.9) if full else (1.5, 1.5, 1.5),
+        psf_fwhm_mm=(0.5, 0.5, 0.9) if full else (0.8, 0.8, 0.8),
         noise_sd=22.0 if full else 14.0, noise_kind="rician", header=header, truth=knee.truth,
         rescale=(1.0, 0.0), value_range=(0.0, 4095.0), post=coil_shading(c),
     )

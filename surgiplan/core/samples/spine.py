@@ -97,7 +97,7 @@ def build(size: str, seed: int) -> Scene:
     full = size == "full"
     return Scene(
         name="spine", grid=grid, layers=layers, tissues=CT, background=-1000.0,
-        psf_fwhm_mm=(0.8, 0.8, 1.1) if full else (2.0, 2.0, 2.0),
+        psf_fwhm_mm=(0.8, 0.8, 1.1) if full else (1.0, 1.0, 1.0),
         noise_sd=22.0 if full else 11.0, header=header, truth=truth,
     )
 
