@@ -226,15 +226,18 @@ def decode_in_workers(
 ) -> Iterator[tuple[int, np.ndarray | InputError]]:
     """Decode ``todo`` (index -> task) in worker processes; yields (index, array or error).
 
-    Workers are ``python -m surgiplan.core.imaging.dicom_decode_worker`` children (one a
-    core); results come back through pipes and are yielded in the calling thread.
+    Workers are ``python -m surgiplan.core.imaging.dicom_decode_worker`` children (one per
+    core but one: this process decodes its share too while it waits, which also covers
+    the workers' start-up); results come back through pipes and are yielded in the
+    calling thread.
     A worker that dies simply leaves its tasks unyielded (the caller decodes them).
     Raises Cancelled (after stopping the workers) when the user cancels.
     """
     from surgiplan.core.imaging.dicom_decode_worker import ER_HEADER, OK_HEADER
 
-    n = min(_workers(), len(todo))
+    n = max(min(_workers(), len(todo)) - 1, 1)  # worker processes; this process decodes too
     items = list(todo.items())
+    local = items[n :: n + 1][::-1]  # this process's share (popped from the end)
     results: queue.Queue = queue.Queue(maxsize=64)
     procs: list[subprocess.Popen] = []
     env = dict(os.environ, OPJ_NUM_THREADS=_OPJ_THREADS, PYTHONWARNINGS="ignore")
@@ -281,15 +284,18 @@ def decode_in_workers(
                 env=env,
             )
             procs.append(proc)
-            th = threading.Thread(target=pump, args=(proc, items[w::n]), daemon=True)
+            th = threading.Thread(target=pump, args=(proc, items[w :: n + 1]), daemon=True)
             th.start()
             threads.append(th)
         finished = 0
-        while finished < n:
+        while finished < n or local:
             check_cancelled(progress)
             try:
-                item = results.get(timeout=0.2)
+                item = results.get_nowait() if local else results.get(timeout=0.2)
             except queue.Empty:
+                if local:  # nothing from the workers right now: decode one here
+                    k, task = local.pop()
+                    yield k, _decode_task(task)
                 continue
             if item is None:
                 finished += 1
