@@ -30,11 +30,29 @@ def label_components(mask: np.ndarray, connectivity: int = 26) -> tuple[np.ndarr
 
 
 def keep_largest(mask: np.ndarray, connectivity: int = 26, n: int = 1) -> np.ndarray:
-    """The ``n`` largest connected components of ``mask`` (empty mask stays empty)."""
-    lab, sizes = label_components(mask, connectivity)
-    if len(sizes) <= 1:
-        return np.zeros(mask.shape, bool)
-    return (lab >= 1) & (lab <= n)
+    """The ``n`` largest connected components of ``mask`` (empty mask stays empty).
+
+    Works on the mask's bounding box and never holds a full-size label image as
+    a numpy copy (a 512 x 512 x 600 uint32 label map alone is 630 MB).
+    """
+    import SimpleITK as sitk
+
+    from surgiplan.core.segmentation.patch import changed_box
+
+    mask = np.asarray(mask, bool)
+    out = np.zeros(mask.shape, bool)
+    box = changed_box(mask)
+    if box is None:
+        return out
+    img = sitk.GetImageFromArray(mask[box].view(np.uint8))
+    cc = sitk.ConnectedComponent(img, connectivity == 26)
+    del img
+    rel = sitk.RelabelComponent(cc, sortByObjectSize=True)
+    del cc
+    keep = sitk.BinaryThreshold(rel, 1, n, 1, 0)
+    del rel
+    out[box] = sitk.GetArrayViewFromImage(keep).view(bool)
+    return out
 
 
 def keep_at_seed(mask: np.ndarray, seeds_kji, connectivity: int = 26) -> np.ndarray:
