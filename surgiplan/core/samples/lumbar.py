@@ -209,7 +209,7 @@ def abdomen_layers(z0: float, z1: float, spine_y: float, contrast: bool, kidneys
             Layer("erector spinae", EllipticCylinderZ(s * 38.0, spine_y + 62.0, 30.0, 26.0, z0 - 10, z1 + 10), "muscle"),
             Layer("psoas", Intersect([Capsule([s * 38.0, spine_y + 5.0, z1 + 30], [s * 52.0, spine_y - 10.0, z0 - 30],
                                               14.0, 24.0)]), "muscle"),
-            Layer("quadratus lumborum", EllipticCylinderZ(s * 75.0, spine_y + 40.0, 18.0, 12.0, z0 + 40, z1 + 10), "muscle"),
+            Layer("quadratus lumborum", EllipticCylinderZ(s * 75.0, spine_y + 40.0, 18.0, 12.0, z0 - 10, z1 + 10), "muscle"),
             Layer("kidney", Ellipsoid([s * 75.0, spine_y + 12.0, kidneys_z], (28.0, 22.0, 55.0),
                                       rotation([0, 0, 1], s * 30.0)), "kidney" if contrast else "muscle"),
         ]
