@@ -3,7 +3,8 @@
 Hip (models ``pelvis``, ``femur_left``, ``femur_right``):
 
 * femoral head centre: sphere fit on the proximal femur (:func:`femoral_head_centre`);
-* acetabular centre and radius: sphere fit on the socket lining around the head;
+* acetabular centre and radius: sphere fit on the socket lining around the head (pelvis
+  points whose outward normal points at the head centre);
 * acetabular axis: the area-weighted sum of the socket's surface normals (pointing
   into the cavity) — for a hemispherical socket this is exactly pi r^2 times the
   axis out of the opening, whatever the triangulation;
@@ -56,6 +57,8 @@ def fit_hip_landmarks(pelvis, femurs: dict[str, object], progress: Progress | No
     """Hip landmarks from the pelvis and femur models (any side missing is skipped)."""
     out: dict[str, Landmark] = {}
     pp = np.asarray(pelvis.points)
+    pn = np.asarray(pelvis.compute_normals(point_normals=True, cell_normals=False,
+                                           auto_orient_normals=True).point_data["Normals"])
     heads = {}
     for i, side in enumerate(SIDES):
         fem = femurs.get(side)
@@ -66,7 +69,12 @@ def fit_hip_landmarks(pelvis, femurs: dict[str, object], progress: Progress | No
         heads[side] = h
         out[f"femoral_head_centre_{side}"] = Landmark(h.centre, None, "fitted",
                                                       f"sphere fit on the {side} femoral head (r = {h.radius:.1f} mm)")
-        a = acetabular_centre(pp, h.centre, h.radius)
+        # the socket lining faces the head: keep pelvis points whose outward normal points
+        # at the head centre (drops bridges or rim bone a coarse segmentation may add)
+        to_c = h.centre - pp
+        dist = np.linalg.norm(to_c, axis=1)
+        facing = np.einsum("ij,ij->i", pn, to_c) / np.maximum(dist, 1e-9) > 0.9
+        a = acetabular_centre(pp[facing], h.centre, h.radius)
         out[f"acetabular_centre_{side}"] = Landmark(a.centre, None, "fitted",
                                                     f"sphere fit on the {side} acetabular socket (r = {a.radius:.1f} mm)")
         axis = socket_axis(pelvis, a.centre, a.radius)

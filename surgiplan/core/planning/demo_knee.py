@@ -91,11 +91,33 @@ def place_knee(case, plan: str, side: str, femoral_size: str = "4", tray_size: s
                                              options={"tray_size": tray_size}))
 
 
+def import_sample_landmarks(case, anatomy: str, keys) -> list[str]:
+    """Import ``keys`` missing from the case from the ``anatomy`` sample's ground truth.
+
+    For the demo on a sample scan only: a knee CT shows neither the hip nor the ankle
+    (a long-leg study would), and pedicle entry points are the surgeon's choice.
+    """
+    missing = [k for k in keys if k not in case.landmarks]
+    if not missing:
+        return []
+    from surgiplan.core.samples import sample_path
+
+    p = sample_path(anatomy, size="small")
+    gt = json.loads(Path(p.ground_truth).read_text(encoding="utf-8"))
+    have = set(gt.get("landmarks", {})) | set(gt.get("axes", {}))
+    return import_landmarks(case, p.ground_truth, [k for k in missing if k in have])
+
+
 def build_demo_plans(case, side: str = "right", progress: Progress | None = None, catalog=None) -> Comparison:
-    """Plans A and B on a knee case (see module docstring) and their comparison."""
+    """Plans A and B on a knee case (see module docstring) and their comparison.
+
+    Landmarks the case lacks (hip, knee, ankle centres, epicondyles) are imported from
+    the knee sample's ground truth: this demo is meant for the knee sample scan.
+    """
     for m in ("femur", "tibia"):
         if m not in case.model_names:
             raise InputError(f"case {case.model.name!r} has no model {m!r}")
+    import_sample_landmarks(case, "knee", [*NEEDED, "medial_epicondyle", "lateral_epicondyle"])
     report(progress, 0.1, "plan A")
     case.new_plan("A", note="9 mm distal femur, 9 mm tibia, 3 deg slope")
     place_knee(case, "A", side, catalog=catalog)

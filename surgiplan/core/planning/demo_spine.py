@@ -83,7 +83,17 @@ def place_screws(case, plan: str, levels=("L3", "L4"), converge_deg: float = 0.0
 
 
 def build_demo_plans(case, levels=("L3", "L4"), progress: Progress | None = None, catalog=None) -> Comparison:
-    """Plans A (on the pedicle axes) and B (8 deg more convergent, oversized screws) and their comparison."""
+    """Plans A (on the pedicle axes) and B (8 deg more convergent, oversized screws) and their comparison.
+
+    Pedicle landmarks the case lacks are imported from the spine sample's ground truth
+    (this demo is meant for the spine sample scan).
+    """
+    from surgiplan.core.planning.demo_knee import import_sample_landmarks
+
+    keys = [f"{k}_{lv}_{s}" for lv in levels for s in SIDES for k in ("pedicle_entry", "pedicle_axis")]
+    keys += [f"{k}_{lv}" for lv in levels for k in ("superior_endplate_centre", "inferior_endplate_centre",
+                                                    "vertebral_body_centre")]
+    import_sample_landmarks(case, "spine", keys)
     report(progress, 0.1, "plan A")
     case.new_plan("A", note="screws on the pedicle axes, sized to fit")
     place_screws(case, "A", levels, catalog=catalog)
