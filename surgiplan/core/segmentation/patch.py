@@ -15,13 +15,14 @@ import numpy as np
 
 def changed_box(changed: np.ndarray) -> tuple[slice, slice, slice] | None:
     """Bounding box (slices k, j, i) of the True voxels of ``changed``; None when none."""
-    if not changed.any():
+    along_k = changed.any(axis=(1, 2))  # two passes over the volume, the rest on 2D arrays
+    if not along_k.any():
         return None
+    plane = changed.any(axis=0)
     box = []
-    for axis in range(3):
-        other = tuple(a for a in range(3) if a != axis)
-        hit = np.flatnonzero(changed.any(axis=other))
-        box.append(slice(int(hit[0]), int(hit[-1]) + 1))
+    for hit in (along_k, plane.any(axis=1), plane.any(axis=0)):
+        idx = np.flatnonzero(hit)
+        box.append(slice(int(idx[0]), int(idx[-1]) + 1))
     return tuple(box)  # type: ignore[return-value]
 
 

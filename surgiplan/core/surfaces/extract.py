@@ -6,7 +6,7 @@ surface. Flying edges (``vtkFlyingEdges3D``, multi-threaded) extracts the 0.5
 iso-surface of the binary mask in index space; points are then mapped to LPS
 with the grid's spacing, origin and direction matrix, and the triangles are
 oriented so that normals point outwards (positive enclosed volume), also for
-left-handed (det -1) grids.
+left-handed (det -1) grids, by flipping them when the grid mirrors space.
 """
 
 from __future__ import annotations
@@ -63,7 +63,8 @@ def mask_to_surface(
         raise MeshingError("the segment is empty: there is no surface to make",
                            hint="Paint or threshold the segment first.")
     report(progress, 0.05, "preparing label map")
-    sub = np.pad(np.asarray(mask[box], dtype=np.uint8), 1)
+    crop = mask[box]
+    sub = np.pad(crop.view(np.uint8) if crop.dtype == bool else (crop != 0).view(np.uint8), 1)
     img = pv.ImageData(dimensions=sub.shape[::-1])
     img.point_data["mask"] = sub.ravel()  # C order of [k, j, i] = VTK's x-fastest order
     fe = vtkFlyingEdges3D()
@@ -81,15 +82,48 @@ def mask_to_surface(
     start = np.array([box[2].start, box[1].start, box[0].start], float) - 1.0
     m = (np.eye(3) if direction is None else np.asarray(direction, float)) * np.asarray(spacing, float)[None, :]
     surf.points = (surf.points.astype(np.float64) + start) @ m.T + np.asarray(origin, float)
+    # orientation: flying edges orients triangles the same way for every binary
+    # mask; a left-handed grid (det < 0) mirrors them. Flip when needed (O(n)).
+    if _fe_orientation() * np.sign(np.linalg.det(m)) < 0:
+        _flip(surf)
     if smooth:
         from surgiplan.core.surfaces.smooth import smooth_surface
 
         report(progress, 0.5, "smoothing")
         surf = smooth_surface(surf, iterations=smoothing_iterations, passband=passband,
                               progress=sub_progress(progress, 0.5, 0.95))
-    surf = orient_outwards(surf)
     report(progress, 1.0, "surface ready")
     return surf
+
+
+_FE_SIGN: float | None = None
+
+
+def _fe_orientation() -> float:
+    """+1 when flying edges gives outward triangles on a binary mask in index space, else -1."""
+    global _FE_SIGN
+    if _FE_SIGN is None:
+        import pyvista as pv
+        from vtkmodules.vtkFiltersCore import vtkFlyingEdges3D
+
+        from surgiplan.core.surfaces.metrics import signed_volume
+
+        cube = np.zeros((5, 5, 5), np.uint8)
+        cube[1:4, 1:4, 1:4] = 1
+        img = pv.ImageData(dimensions=cube.shape)
+        img.point_data["m"] = cube.ravel()
+        fe = vtkFlyingEdges3D()
+        fe.SetInputData(img)
+        fe.SetValue(0, 0.5)
+        fe.Update()
+        _FE_SIGN = 1.0 if signed_volume(pv.wrap(fe.GetOutput())) > 0 else -1.0
+    return _FE_SIGN
+
+
+def _flip(surf) -> None:
+    faces = surf.faces.reshape(-1, 4).copy()
+    faces[:, 1:] = faces[:, [3, 2, 1]]
+    surf.faces = faces.ravel()
 
 
 def orient_outwards(surf):
@@ -97,9 +131,7 @@ def orient_outwards(surf):
     from surgiplan.core.surfaces.metrics import signed_volume
 
     if signed_volume(surf) < 0:
-        faces = surf.faces.reshape(-1, 4).copy()
-        faces[:, 1:] = faces[:, [3, 2, 1]]
-        surf.faces = faces.ravel()
+        _flip(surf)
     return surf
 
 
