@@ -2,7 +2,7 @@
 
 from surgiplan.core.surfaces.decimate import decimate
 from surgiplan.core.surfaces.extract import mask_to_surface, segment_to_surface
-from surgiplan.core.surfaces.mesh_io import MESH_FORMATS, read_mesh, write_mesh
+from surgiplan.core.surfaces.mesh_io import MESH_FORMATS, import_model, read_mesh, write_mesh
 from surgiplan.core.surfaces.metrics import mesh_area, mesh_volume, surface_distance
 from surgiplan.core.surfaces.repair import WatertightReport, repair, watertight_report
 from surgiplan.core.surfaces.smooth import smooth_surface
@@ -11,6 +11,7 @@ __all__ = [
     "MESH_FORMATS",
     "WatertightReport",
     "decimate",
+    "import_model",
     "mask_to_surface",
     "mesh_area",
     "mesh_volume",

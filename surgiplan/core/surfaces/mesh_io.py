@@ -278,3 +278,22 @@ def _check_stl(path: Path) -> None:
             f"the binary STL says {n} triangles but holds {(size - 84) / 50:.1f}: it is truncated or damaged",
             path=path,
         )
+
+
+def import_model(path: str | Path, frame: str | None = None, *, require_watertight: bool = True):
+    """Read a model to place on a case (e.g. a manufacturer's implant) and check it.
+
+    Returns (mesh in LPS mm, WatertightReport). With ``require_watertight`` a model
+    with holes, non-manifold edges or inconsistent orientation is refused with a
+    MeshingError naming the file and the defects (run ``repair`` on it first).
+    """
+    from surgiplan.core.surfaces.repair import watertight_report
+
+    mesh = read_mesh(path, frame=frame)
+    rep = watertight_report(mesh)
+    if require_watertight and not rep.watertight:
+        raise MeshingError(
+            f"the model is not a closed surface: {rep.summary()}", path=path,
+            hint="Repair it (surgiplan.core.surfaces.repair) or import it without the check.",
+        )
+    return mesh, rep

@@ -80,3 +80,18 @@ def test_bad_mesh_files(tmp_path):
         write_mesh(_mesh(), tmp_path / "out.dae")
     assert hashlib.sha256(good.read_bytes()).hexdigest() == digest
     assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_import_refuses_non_manifold_model(tmp_path):
+    from surgiplan.core.errors import MeshingError
+    from surgiplan.core.surfaces import import_model
+
+    p = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1]], float)
+    fin = pv.PolyData.from_regular_faces(p, np.array([[0, 1, 2], [1, 0, 3], [0, 1, 4]]))
+    path = write_mesh(fin, tmp_path / "fin.stl")
+    with pytest.raises(MeshingError, match=r"fin\.stl.*non-manifold edges"):
+        import_model(path)
+    mesh, rep = import_model(path, require_watertight=False)
+    assert rep.non_manifold_edges == 1 and mesh.n_cells == 3
+    good, rep = import_model(write_mesh(_mesh(), tmp_path / "ok.ply"))
+    assert rep.watertight
