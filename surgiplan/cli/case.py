@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="Case folders: new, info, add-model, fit-landmarks.", no_args_is_help=True)
+app = typer.Typer(help="Case folders: new, info, add-model, fit-landmarks, recover.", no_args_is_help=True)
 
 
 def _print(data, as_json: bool, text: str) -> None:
@@ -105,6 +105,29 @@ def fit_landmarks(
     text = "\n".join(f"{k}: ({', '.join(f'{x:.1f}' for x in v.position)}) mm - {v.definition}"
                      for k, v in lms.items())
     _print(data, as_json, text)
+
+
+@app.command("recover")
+def recover(
+    path: Path = typer.Argument(..., help="Case folder."),
+    discard: bool = typer.Option(False, "--discard", help="Delete the autosave instead of recovering it."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Recover the autosave newer than the case (saving it into the case), or discard it."""
+    from surgiplan.core.errors import InputError
+    from surgiplan.core.planning.autosave import discard_autosave, find_autosave, recover_autosave
+
+    auto = find_autosave(path)
+    if auto is None:
+        raise InputError("no autosave newer than this case", path=path)
+    if discard:
+        discard_autosave(path)
+        _print({"discarded": str(auto.path)}, as_json, f"discarded the autosave from {auto.saved_at}")
+        return
+    case = recover_autosave(path)
+    case.save()
+    discard_autosave(path)
+    _print(case.info(), as_json, f"recovered the autosave from {auto.saved_at} into {case.root}")
 
 
 def register(root: typer.Typer) -> None:

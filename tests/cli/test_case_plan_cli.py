@@ -96,3 +96,21 @@ def test_damaged_case_refused_by_cli(case_dir):
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 1 and "case.json" in p.stderr and "newer surgiplan" in p.stderr
     assert (case_dir / "case.json").read_bytes() == before
+
+
+def test_recover_autosave_via_cli(case_dir, tmp_path, monkeypatch):
+    import os
+
+    from surgiplan.core.planning.autosave import write_autosave
+
+    monkeypatch.setenv("SURGIPLAN_AUTOSAVE_DIR", str(tmp_path / "auto"))
+    r = runner.invoke(app, ["case", "recover", str(case_dir)])
+    assert isinstance(r.exception, InputError) and "no autosave" in str(r.exception)
+    c = Case.open(case_dir)
+    c.new_plan("unsaved")
+    snap = write_autosave(c)
+    t = os.stat(case_dir / "case.json").st_mtime
+    os.utime(snap, (t + 5, t + 5))
+    assert "autosave from" in ok("case", "info", case_dir)
+    ok("case", "recover", case_dir)
+    assert "unsaved" in Case.open(case_dir).plans and not snap.exists()

@@ -1,7 +1,32 @@
 """Planning: case folder, plans, implant catalog, placement, landmarks, measurements,
-interference, resections and plan comparison (headless; the GUI and CLI call these)."""
+interference, resections and plan comparison (headless; the GUI and CLI call these).
+
+Heavy parts (catalog geometry, measurements, comparison) load on first use.
+"""
 
 from surgiplan.core.planning.case import Case
 from surgiplan.core.planning.plan import Landmark, PlacedImplant, Plan, Resection
 
-__all__ = ["Case", "Landmark", "PlacedImplant", "Plan", "Resection"]
+_LAZY = {
+    "compare_plans": "surgiplan.core.planning.comparison",
+    "Comparison": "surgiplan.core.planning.comparison",
+    "measure_plan": "surgiplan.core.planning.measurements",
+    "load_catalog": "surgiplan.core.planning.catalog",
+    "default_catalog": "surgiplan.core.planning.catalog",
+    "place_implant": "surgiplan.core.planning.operations",
+    "move_implant": "surgiplan.core.planning.operations",
+    "build_demo_plans": "surgiplan.core.planning.demo",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'surgiplan.core.planning' has no attribute {name!r}")
+
+
+__all__ = ["Case", "Comparison", "Landmark", "PlacedImplant", "Plan", "Resection", "build_demo_plans",
+           "compare_plans", "default_catalog", "load_catalog", "measure_plan", "move_implant",
+           "place_implant"]
