@@ -515,7 +515,7 @@ def verify_womersley(cases: dict, quick: bool, progress=None) -> list[CaseResult
     steps = 36 if quick else 72
     cycles = 5 if quick else 6
     # the Stokes layer sqrt(2 nu / omega) is ~1 mm: grade the section towards the wall
-    tm = _pipe(R * 1e3, L * 1e3, 3 if quick else 4, 2, wall_size=R * 1e3 / (10 if quick else 16))
+    tm = _pipe(R * 1e3, L * 1e3, 3 if quick else 4, 2, wall_size=R * 1e3 / (14 if quick else 20))
     spec = FlowSpec.model_validate({
         "fluid": {"density_kg_m3": rho, "viscosity_Pa_s": mu},
         "inlet": {"boundary": "inlet", "type": "pressure", "pressure_Pa": G0 * L, "cosine_amplitude": 1.0},
