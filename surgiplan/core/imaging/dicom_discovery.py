@@ -400,6 +400,8 @@ def discover(path: str | Path, progress: Progress | None = None) -> Discovery:
     root = Path(path)
     if not root.exists():
         raise InputError("no such file or folder", path=root, hint="Check the path.")
+    if root.is_file() and root.name.upper() == "DICOMDIR":
+        root = root.parent  # a media index: the study is the folder it indexes
     skipped: list[SkippedFile] = []
     files = _candidate_files(root, skipped)
     frames: list[FrameHeader] = []

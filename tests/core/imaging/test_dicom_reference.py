@@ -162,3 +162,10 @@ def test_mixed_folder_lists_series_separately(dicom_data):
         kinds[100] == "localizer" and kinds[201] == "volume" and kinds[401] == "secondary_capture"
     )
     assert disc.find().series_number == 201  # default pick: the image stack, not the localizer
+
+
+def test_dicomdir_file_opens_its_media_folder(dicom_data):
+    disc = discover(dicom_data / "dicomdir_study" / "DICOMDIR")
+    assert disc.root == dicom_data / "dicomdir_study"
+    assert {s.series_number for s in disc.series if s.kind == "volume"} == {2, 5}
+    assert {s.modality for s in disc.series} == {"CR", "CT", "MR"}
