@@ -197,7 +197,7 @@ def pedicle_truth(v: Vertebra, side: str) -> dict:
 
 def abdomen_layers(z0: float, z1: float, spine_y: float, contrast: bool, kidneys_z: float) -> list[Layer]:
     """Skin, fat, abdominal wall, paraspinal and psoas muscles, organs of the lower abdomen."""
-    body = EllipticCylinderZ(0.0, 0.0, 165.0, 118.0, z0 - 10, z1 + 10)
+    body = EllipticCylinderZ(0.0, 0.0, 165.0, 118.0, z0 - 100, z1 + 100)  # well beyond the slab
     layers = [
         Layer("skin", body, "skin"),
         Layer("subcutaneous fat", Offset(body, -2.5), "fat"),
