@@ -11,12 +11,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from surgiplan.core.errors import Cancelled
-
-T = TypeVar("T")
-
 
 @runtime_checkable
 class Progress(Protocol):
@@ -83,7 +80,7 @@ def sub_progress(progress: Progress | None, start: float, stop: float) -> Progre
     return None if progress is None else SubProgress(progress, start, stop)
 
 
-def track(
+def track[T](
     items: Iterable[T], progress: Progress | None, message: str, total: int | None = None
 ) -> Iterator[T]:
     """Iterate ``items`` reporting progress after each, checking for cancel."""
