@@ -15,6 +15,7 @@ from typing import Protocol, runtime_checkable
 
 from surgiplan.core.errors import Cancelled
 
+
 @runtime_checkable
 class Progress(Protocol):
     """Receiver of progress reports.
