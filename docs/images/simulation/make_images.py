@@ -79,11 +79,11 @@ def pipe(work: Path) -> Path:
     cut.point_data["axial velocity (m/s)"] = cut.point_data["velocity_m_per_s"][:, 0]
     p = pv.Plotter(off_screen=True, window_size=(1400, 600))
     p.set_background("white")
-    p.add_mesh(half, scalars="wall_shear_stress_Pa", cmap="viridis", clim=(1.3, 3.0),
+    p.add_mesh(half, scalars="wall_shear_stress_Pa", cmap="viridis", clim=(1.3, 3.0), ambient=0.35,
                scalar_bar_args={"title": "wall shear stress (Pa)", "color": "black", "vertical": False,
                                 "position_x": 0.05, "position_y": 0.05, "width": 0.4, "height": 0.08,
                                 "fmt": "%.1f"})
-    p.add_mesh(cut, scalars="axial velocity (m/s)", cmap="coolwarm",
+    p.add_mesh(cut, scalars="axial velocity (m/s)", cmap="coolwarm", lighting=False,
                scalar_bar_args={"title": "axial velocity (m/s)", "color": "black", "vertical": False,
                                 "position_x": 0.55, "position_y": 0.05, "width": 0.4, "height": 0.08,
                                 "fmt": "%.2f"})
@@ -106,5 +106,5 @@ if __name__ == "__main__":
 
     work = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp())
     work.mkdir(parents=True, exist_ok=True)
-    for fn in (cantilever, pipe):
+    for fn in (cantilever, pipe):  # noqa: B007
         print(fn(work))

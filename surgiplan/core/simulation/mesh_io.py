@@ -101,14 +101,15 @@ def read_tagged_mesh(
             from dolfinx.io import gmsh as dgmsh
 
             if comm.rank == 0:
-                if not gmsh.isInitialized():
-                    gmsh.initialize(interruptible=False)
+                if gmsh.isInitialized():
+                    gmsh.finalize()
+                gmsh.initialize(interruptible=False)
                 gmsh.option.setNumber("General.Terminal", 0)
                 gmsh.clear()
                 gmsh.open(str(path))
             data = dgmsh.model_to_mesh(gmsh.model, comm, 0, gdim=3)
             if comm.rank == 0:
-                gmsh.clear()
+                gmsh.finalize()
             tm = _from_meshdata(data, unit, str(path))
         elif suffix == ".xdmf":
             from dolfinx.io import XDMFFile

@@ -31,8 +31,9 @@ from surgiplan.core.errors import MeshingError
 
 
 def _start(name: str, verbose: bool = False) -> None:
-    if not gmsh.isInitialized():
-        gmsh.initialize(interruptible=False)
+    if gmsh.isInitialized():  # a fresh gmsh: options set by an earlier open() must not leak in
+        gmsh.finalize()
+    gmsh.initialize(interruptible=False)
     gmsh.option.setNumber("General.Terminal", 1 if verbose else 0)
     gmsh.option.setNumber("General.NumThreads", 1)
     gmsh.clear()
