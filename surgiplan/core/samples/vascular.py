@@ -4,8 +4,8 @@ The infrarenal aorta (tapering), renal artery stumps, the bifurcation and both
 common iliac arteries are tubes with exact circular cross-sections; the right
 common iliac narrows with a smooth cosine profile to the given percent
 diameter stenosis, the plaque filling the space between lumen and wall. The
-lumen volume inside the scanned field is integrated numerically on a 0.25 mm
-grid (error well below 0.5 %).
+lumen volume inside the scanned field is integrated numerically with partial-volume
+coverage on a 0.5 mm grid (0.25, 0.35 and 0.5 mm grids agree within 0.1 %).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def stenosis_profile(r_ref: float, s0: float, length: float, percent: float, tot
     return fn
 
 
-def lumen_volume_ml(lumen: Shape, grid: Grid, step: float = 0.25) -> float:
+def lumen_volume_ml(lumen: Shape, grid: Grid, step: float = 0.5) -> float:
     """Volume (mL) of ``lumen`` inside the grid's z range (between the first and last slice planes
     extended by half a slice), by partial-volume integration on a ``step`` mm grid."""
     lo, hi = lumen.box()
@@ -155,7 +155,7 @@ def build(size: str, seed: int) -> Scene:
     truth.quantity("vessel_wall_thickness", WALL_MM, "mm", "thickness of the aortic and iliac wall outside the plaque")
     truth.quantity("lumen_volume", lumen_volume_ml(lumen, grid), "mL", "volume of the aorta_lumen structure "
                    "(aorta, renal stumps, common iliacs) inside the scanned slab (between the outer slice "
-                   "boundaries), integrated on a 0.25 mm grid from the analytic surface")
+                   "boundaries), integrated with partial-volume coverage on a 0.5 mm grid from the analytic surface (0.25-0.5 mm grids agree within 0.1 %)")
     header = SeriesHeader(
         modality="CT", patient_name="SYNTHETIC^AORTA", patient_id="SYN-AORTA-0004", patient_sex="M",
         patient_birth_date="19500101", study_description="CTA ABDOMINAL AORTA (synthetic phantom)",
