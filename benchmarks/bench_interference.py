@@ -7,7 +7,7 @@ poses around the acetabulum (translations up to 4 mm, tilts up to 10 deg).
 
 * ours: :class:`surgiplan.core.planning.interference.BoneField` built once per bone
   (reported separately as "precompute"), then per pose :func:`interference`
-  (trilinear look-ups in the signed distance grid + exact refinement of the 8 best
+  (trilinear look-ups in the signed distance grid + exact refinement of the 32 best
   candidates with ``vtkImplicitPolyDataDistance``).
 * reference: per pose, ``vtkImplicitPolyDataDistance.FunctionValue`` on the same
   implant sample points (surface + interior), i.e. the exact distances with no
