@@ -224,10 +224,10 @@ def _vessel(volume, progress=None, low: float = 150.0, high: float = 800.0, open
                          hint="Reformat it to axial slices first.")
     opts = {"grow_limit": 1.4, **{k: v for k, v in kw.items() if k in ("grow_limit", "shrink_stop", "round_hull")}}
     if dz > 0:
-        tube = track_tube(opened, seed, **opts)
+        tube = track_tube(opened, seed, fallback=lumen, **opts)
     else:  # slices run head to foot: track on the flipped stack
         nk = opened.shape[0]
-        tube = track_tube(opened[::-1], (nk - 1 - seed[0], seed[1], seed[2]), **opts)[::-1]
+        tube = track_tube(opened[::-1], (nk - 1 - seed[0], seed[1], seed[2]), fallback=lumen[::-1], **opts)[::-1]
     # recover the lumen voxels the opening shaved off near the vessel
     near = morphology.margin(tube, open_mm + max(volume.spacing), volume.spacing)
     vessel = tube | (lumen & near)

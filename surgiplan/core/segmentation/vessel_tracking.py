@@ -24,7 +24,7 @@ def _components(sl: np.ndarray):
 
 
 def track_tube(lumen: np.ndarray, seed_kji, *, grow_limit: float = 1.8, shrink_stop: float = 0.3,
-               touch_px: int = 1, round_hull: float = 1.35) -> np.ndarray:
+               touch_px: int = 1, round_hull: float = 1.35, fallback: np.ndarray | None = None) -> np.ndarray:
     """Boolean [k, j, i] tube of ``lumen`` followed from ``seed_kji`` along axis k (axial slices).
 
     ``grow_limit``: a limb whose cross-section grows more than this factor from
@@ -33,6 +33,8 @@ def track_tube(lumen: np.ndarray, seed_kji, *, grow_limit: float = 1.8, shrink_s
     fraction of the previous one (only thin branches go on).
     ``round_hull``: a section whose convex hull is at most this factor larger is
     replaced by its hull.
+    ``fallback``: a less cleaned lumen (e.g. before the opening) used where a
+    thin limb vanishes from ``lumen`` for a slice.
     """
     from skimage.morphology import convex_hull_image
 
@@ -83,11 +85,18 @@ def track_tube(lumen: np.ndarray, seed_kji, *, grow_limit: float = 1.8, shrink_s
     for k in range(top - 1, -1, -1):
         lab, _ = _components(lumen[k])
         new_limbs: list = []
+        lab_fb = None
         for prev, areas in limbs:
             ref = float(np.median(areas[-8:]))
+            use = lab
             hit = np.unique(lab[ndimage.binary_dilation(prev, grow) & (lab > 0)])
+            if not len(hit) and fallback is not None:  # a thin limb vanished: look in the fallback
+                if lab_fb is None:
+                    lab_fb, _ = _components(fallback[k])
+                use = lab_fb
+                hit = np.unique(lab_fb[ndimage.binary_dilation(prev, grow) & (lab_fb > 0)])
             for h in hit[hit > 0]:
-                comp = lab == h
+                comp = use == h
                 if (comp & out[k]).any():  # the tracked descending part: keep as is
                     new_limbs.append((comp, [*areas, int(comp.sum())]))
                     continue
