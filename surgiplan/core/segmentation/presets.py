@@ -14,8 +14,9 @@ on any scan orientation. Parameters are in HU and mm.
   separates the femoral heads from the acetabula along the dark joint space.
 * ``knee-bones``: ``femur`` (top), ``tibia`` and ``fibula`` (bottom, larger and
   smaller), ``patella`` (the anterior piece at the joint level).
-* ``spine-bones``: vertebrae as separate pieces named L1.. from the top
-  (``names`` to override).
+* ``spine-bones``: >= 500 HU, closed cavities filled (not slice by slice: the
+  neural arch rings the canal), vertebrae as separate pieces named L1..L5 from
+  the top and a sixth piece ``sacrum`` (``names`` to override).
 * ``vessel``: contrast lumen (150..800 HU by default): after a 3 mm opening,
   the thick tube through the largest round bright blob of the lowest slices
   (the aorta, with the iliacs when present), separated from the heart and other
@@ -168,14 +169,20 @@ def _knee(volume, progress=None, low: float = 500.0, **_):
     return out
 
 
-def _spine(volume, progress=None, low: float = 200.0, names=None, min_ml: float = 5.0, **_):
-    bone = bone_mask(volume, low, progress=sub_progress(progress, 0, 0.5))
+def _spine(volume, progress=None, low: float = 500.0, names=None, min_ml: float = 5.0, **_):
+    # no slice-wise filling: the neural arch rings the spinal canal in axial slices
+    bone = bone_mask(volume, low, progress=sub_progress(progress, 0, 0.5), fill_marrow=False)
     pieces = islands.split_islands(bone, min_voxels=int(min_ml * 1000.0 / volume.voxel_volume_mm3))
     if not pieces:
         raise InputError("spine-bones: no vertebra found")
     zf = np.broadcast_to(_world_axes(volume)[2], bone.shape)
     pieces.sort(key=lambda p: -float(zf[p].mean()))  # superior first
-    names = list(names) if names else [f"L{n}" for n in range(1, len(pieces) + 1)]
+    if names:
+        names = list(names)
+    else:  # lumbar vertebrae from the top; a sixth, larger piece at the bottom is the sacrum
+        names = [f"L{n}" for n in range(1, min(len(pieces), 5) + 1)]
+        if len(pieces) == 6:
+            names.append("sacrum")
     return dict(zip(names, pieces, strict=False))
 
 

@@ -21,6 +21,7 @@ CASES = {
     "hip": ("hip-bones", ["pelvis", "femur_left", "femur_right"]),
     "knee": ("knee-bones", ["femur", "tibia", "fibula", "patella"]),
     "vascular": ("vessel", ["aorta_lumen"]),
+    "spine": ("spine-bones", ["L1", "L2", "L3", "L4", "L5"]),
 }
 # issue target: Dice >= 0.95 everywhere. The vessel preset reaches 0.934 on the vascular sample
 # (it misses branch vessels the ground truth counts as lumen, 52 mm from ours at worst): the lower
