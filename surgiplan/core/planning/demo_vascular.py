@@ -1,0 +1,101 @@
+"""Scripted vascular plans: a balloon-expandable stent across the iliac stenosis, two variants.
+
+``build_demo_plans(case)`` measures the common iliac stenosis on the case's
+planning CT and its vessel segmentation (:mod:`surgiplan.core.planning.stenosis`,
+no ground truth), stores it as case landmarks (``stenosis_centre`` with the
+distal vessel axis, ``stenosis_proximal_end``, ``stenosis_distal_end``, source
+"auto") and makes
+
+* plan ``A``: stent nominal diameter = the smallest catalog diameter >= the
+  reference diameter, length = the shortest catalog length covering the lesion
+  with >= 5 mm margin at each end, centred on the lesion, axis along the vessel;
+* plan ``B``: one diameter size up and one length size up, same centre and axis;
+
+and returns :func:`~surgiplan.core.planning.comparison.compare_plans` of the two
+(rows of :mod:`surgiplan.core.planning.measurements.vascular` included).
+Every step is undoable; nothing is saved.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from surgiplan.core.errors import InputError
+from surgiplan.core.jobs import Progress, report, sub_progress
+from surgiplan.core.planning import transforms as tf
+from surgiplan.core.planning.catalog import default_catalog
+from surgiplan.core.planning.comparison import Comparison, compare_plans
+from surgiplan.core.planning.measurements.vascular import remember_stenosis
+from surgiplan.core.planning.plan import PlacedImplant
+from surgiplan.core.planning.stenosis import Stenosis, find_iliac_stenosis
+
+STENT_ID = "vascular_stent_be"
+MARGIN_MM = 5.0
+#: surgeon targets for the comparison (stored in the case settings unless already set)
+TARGETS = {"stent_reference_ratio": (100.0, 120.0), "stent_margin_proximal": (MARGIN_MM, 30.0),
+           "stent_margin_distal": (MARGIN_MM, 30.0)}
+
+
+def _sizes(catalog):
+    spec = catalog.get(STENT_ID)
+    return spec, sorted({spec.size(s)["diameter"] for s in spec.sizes}), sorted({spec.size(s)["length"] for s in spec.sizes})
+
+
+def stent_size_for(reference_mm: float, lesion_mm: float, catalog=None, diameter_step: int = 0,
+                   length_step: int = 0) -> str:
+    """Catalog size 'DxL': smallest D >= reference, smallest L >= lesion + 2 margins, then ``*_step`` sizes up."""
+    spec, ds, ls = _sizes(catalog or default_catalog())
+    i = next((n for n, d in enumerate(ds) if d >= reference_mm), len(ds) - 1)
+    j = next((n for n, x in enumerate(ls) if x >= lesion_mm + 2 * MARGIN_MM), len(ls) - 1)
+    d, length = ds[min(i + diameter_step, len(ds) - 1)], ls[min(j + length_step, len(ls) - 1)]
+    return next(s for s in spec.sizes if spec.size(s)["diameter"] == d and spec.size(s)["length"] == length)
+
+
+def stent_pose(st: Stenosis) -> np.ndarray:
+    """Stent transform: origin at the lesion centre, +z along the vessel (distal), +x towards patient left."""
+    return tf.frame(st.lesion_centre, [1.0, 0.0, 0.0] if abs(st.direction[0]) < 0.9 else [0, 1.0, 0],
+                    st.direction)
+
+
+def measure_case_stenosis(case, progress: Progress | None = None) -> Stenosis:
+    """Find the iliac stenosis on the case's planning scan and store it as landmarks (one undo step)."""
+    from surgiplan.core.imaging.volume_io import read_volume
+
+    if not case.model.scans:
+        raise InputError(f"case {case.model.name!r} has no scan", hint="Add the CT angiogram first.")
+    scan = case.model.scans[0]
+    volume = read_volume(case.root / scan.volume)
+    st = find_iliac_stenosis(volume, case.segmentation(scan.name), progress=progress)
+    with case.history.group("measure iliac stenosis"):
+        case.set_landmark("stenosis_centre", st.centre, st.direction, source="fitted",
+                          definition=f"narrowest section of the {st.side} common iliac (centreline point, "
+                                     "distal axis); measured on the CT")
+        case.set_landmark("stenosis_proximal_end", st.proximal_end, source="fitted",
+                          definition="centreline point where the lumen diameter drops below 95 % of the reference")
+        case.set_landmark("stenosis_distal_end", st.distal_end, source="fitted",
+                          definition="centreline point where the lumen diameter recovers to 95 % of the reference")
+    remember_stenosis(case, st)
+    return st
+
+
+def build_demo_plans(case, progress: Progress | None = None, catalog=None) -> Comparison:
+    """Measure the iliac stenosis, make plans A (sized to the reference) and B (one size up), compare."""
+    catalog = catalog or default_catalog()
+    for name in ("A", "B"):
+        if name in case.plans:
+            raise InputError(f"case {case.model.name!r} already has a plan {name!r}")
+    st = measure_case_stenosis(case, progress=sub_progress(progress, 0.0, 0.5))
+    t = stent_pose(st)
+    size_a = stent_size_for(st.reference_diameter_mm, st.length_mm, catalog)
+    size_b = stent_size_for(st.reference_diameter_mm, st.length_mm, catalog, 1, 1)
+    report(progress, 0.55, "plan A")
+    case.new_plan("A", note=f"stent {size_a} mm: diameter >= reference, >= {MARGIN_MM:g} mm margins")
+    case.add_implant("A", PlacedImplant("stent", STENT_ID, size_a, t, st.side, ""))
+    report(progress, 0.65, "plan B")
+    case.new_plan("B", note=f"stent {size_b} mm: one diameter and one length size up")
+    case.add_implant("B", PlacedImplant("stent", STENT_ID, size_b, t.copy(), st.side, ""))
+    report(progress, 0.75, "comparing plans")
+    targets = {k: v for k, v in TARGETS.items() if k not in case.model.settings.get("targets", {})}
+    comp = compare_plans(case, ["A", "B"], targets=targets, catalog=catalog)
+    report(progress, 1.0, "vascular plans ready")
+    return comp
