@@ -1,4 +1,4 @@
-"""Measurement plugins (hip, knee, spine, general), each with declared units and definitions."""
+"""Measurement plugins (hip, knee, spine, vascular, general), each with declared units and definitions."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from surgiplan.core.planning.measurements.base import (
 from surgiplan.core.planning.measurements.hip import HipMeasurements
 from surgiplan.core.planning.measurements.knee import KneeMeasurements
 from surgiplan.core.planning.measurements.spine import SpineMeasurements
+from surgiplan.core.planning.measurements.vascular import VascularMeasurements
 
-PLUGINS: tuple[Measure, ...] = (HipMeasurements(), KneeMeasurements(), SpineMeasurements())
+PLUGINS: tuple[Measure, ...] = (HipMeasurements(), KneeMeasurements(), SpineMeasurements(),
+                                VascularMeasurements())
 
 
 def measure_plan(case, plan_name: str, catalog=None, anatomy: str | None = None) -> list[MeasurementResult]:
