@@ -4,7 +4,8 @@
 vessel label map (``aorta_lumen`` or the ``vessel`` preset's segment):
 
 1. the aortic bifurcation is the highest axial slice, going caudally, where the
-   label map splits into two lumens; each common iliac is then tracked slice by
+   label map splits into two lumens (and stays split for two more slices); the
+   scan must be axial (slice axis within 25 deg of the long axis); each common iliac is then tracked slice by
    slice downwards on the CT (lumen = HU above half-way between contrast lumen
    and surrounding fat), following the component nearest the extrapolated
    centre, so a tight stenosis that the label map cut off does not stop it;
@@ -114,16 +115,23 @@ def _track_iliacs(volume, mask: np.ndarray, threshold: float):
     ks = [k for k in range(mask.shape[0]) if mask[k].any()]
     if not ks:
         raise InputError("the vessel segment is empty", hint="Segment the lumen first (preset 'vessel').")
-    # walk caudally from the top of the vessel until the lumen splits
+    # slices run along k; "caudal" is the k direction pointing to -z (LPS superior = +z)
+    kz = float(np.asarray(volume.direction)[2, 2])
+    if abs(kz) < 0.9:
+        raise InputError("the scan is not made of axial slices (its slice axis is more than 25 deg off "
+                         "the patient's long axis)", hint="Resample the scan to axial slices first.")
+    step = -1 if kz > 0 else 1
+    # walk caudally from the top of the vessel until the lumen splits (and stays split for 2 slices)
     split = None
-    for k in sorted(ks, reverse=True):
-        comps = _components(mask[k], 5)
-        if len(comps) >= 2:
+    order = sorted(ks, reverse=step < 0)
+    for n, k in enumerate(order):
+        nxt = [kk for kk in order[n:n + 3] if 0 <= kk < mask.shape[0]]
+        if len(nxt) == 3 and all(len(_components(mask[kk], 5)) >= 2 for kk in nxt):
             split = k
             break
     if split is None:
         raise InputError("the vessel segment never splits into two iliac arteries",
-                         hint="Check that the scan covers the aortic bifurcation.")
+                         hint="Check that the scan covers the aortic bifurcation and the common iliacs.")
     comps = sorted(_components(mask[split], 5), key=lambda c: -c[1])[:2]
     x_world = [volume.index_to_world(np.array([c[0][1], c[0][0], split]))[0] for c in comps]
     # LPS: +x is patient left
@@ -132,9 +140,9 @@ def _track_iliacs(volume, mask: np.ndarray, threshold: float):
     lumen = a > threshold
     for side, c0 in starts.items():
         track = [(split, c0)]
-        for k in range(split - 1, -1, -1):
+        for k in range(split + step, -1 if step < 0 else mask.shape[0], step):
             if len(track) >= 2:
-                pred = track[-1][1] + (track[-1][1] - track[-2][1]) / (track[-2][0] - track[-1][0])
+                pred = track[-1][1] + (track[-1][1] - track[-2][1]) / abs(track[-2][0] - track[-1][0])
             else:
                 pred = track[-1][1]
             cands = _components(lumen[k], 1)

@@ -65,3 +65,64 @@ def test_no_vessel_segment_is_a_clear_error():
     vol = Volume(np.zeros((5, 6, 7), np.int16), (1.0, 1.0, 1.0))
     with pytest.raises(InputError, match="no vessel segment"):
         find_iliac_stenosis(vol, Segmentation.from_volume(vol))
+
+
+def test_flipped_slice_order_gives_the_same_stenosis(vascular):
+    """The same scan stored with slices from head to feet (k towards -z) measures the same lesion."""
+    from surgiplan.core.imaging.volume import Volume
+    from surgiplan.core.imaging.volume_io import read_volume
+    from surgiplan.core.planning.stenosis import find_iliac_stenosis
+    from surgiplan.core.segmentation import Segmentation
+
+    case, _comp, _gt = vascular
+    vol = read_volume(case.root / case.model.scans[0].volume)
+    seg = case.segmentation()
+    d = np.array(vol.direction, float)
+    top = vol.index_to_world([0, 0, vol.array.shape[0] - 1])
+    d2 = d.copy()
+    d2[:, 2] = -d[:, 2]
+    fv = Volume(vol.array[::-1].copy(), vol.spacing, tuple(top), d2)
+    fs = Segmentation(seg.shape, seg.spacing, tuple(top), d2, list(seg.segments),
+                      [lay[::-1].copy() for lay in seg.layers])
+    a = find_iliac_stenosis(vol, seg)
+    b = find_iliac_stenosis(fv, fs)
+    assert a.side == b.side == "right"
+    assert np.linalg.norm(a.centre - b.centre) < 0.5
+    assert abs(a.minimal_diameter_mm - b.minimal_diameter_mm) < 0.2
+    assert abs(a.reference_diameter_mm - b.reference_diameter_mm) < 0.2
+
+
+def _tube_case():
+    """A straight vertical contrast tube (one lumen, no bifurcation) in fat, with its label map."""
+    from surgiplan.core.imaging.volume import Volume
+    from surgiplan.core.segmentation import Segment, Segmentation
+
+    k, j, i = np.mgrid[0:20, 0:30, 0:30]
+    inside = (i - 15) ** 2 + (j - 15) ** 2 <= 16
+    vol = Volume(np.where(inside, 330, -100).astype(np.int16), (1.0, 1.0, 1.0))
+    seg = Segmentation(vol.array.shape, vol.spacing, vol.origin, vol.direction,
+                       [Segment("aorta_lumen", (1.0, 0.0, 0.0), 1)], [inside.astype(np.uint8)])
+    return vol, seg
+
+
+def test_no_bifurcation_is_a_clear_error():
+    from surgiplan.core.planning.stenosis import find_iliac_stenosis
+
+    vol, seg = _tube_case()
+    with pytest.raises(InputError, match="never splits"):
+        find_iliac_stenosis(vol, seg)
+
+
+def test_mismatched_grid_and_oblique_scan_are_clear_errors():
+    from surgiplan.core.imaging.volume import Volume
+    from surgiplan.core.planning.stenosis import find_iliac_stenosis
+
+    vol, seg = _tube_case()
+    small = Volume(vol.array[:10].copy(), vol.spacing)
+    with pytest.raises(InputError, match="does not match the scan"):
+        find_iliac_stenosis(small, seg)
+    c, s = np.cos(np.radians(40)), np.sin(np.radians(40))
+    rot = np.array([[1.0, 0, 0], [0, c, -s], [0, s, c]])
+    oblique = Volume(vol.array, vol.spacing, vol.origin, rot)
+    with pytest.raises(InputError, match="axial"):
+        find_iliac_stenosis(oblique, seg)
