@@ -5,7 +5,9 @@
 * ``"knee"``: :func:`surgiplan.core.planning.demo_knee.build_demo_plans` (models
   ``femur``, ``tibia``; hip/knee/ankle centres must be in the case);
 * ``"spine"``: :func:`surgiplan.core.planning.demo_spine.build_demo_plans` (vertebra
-  models; pedicle entry points and axes must be in the case).
+  models; pedicle entry points and axes must be in the case);
+* ``"vascular"``: :func:`surgiplan.core.planning.demo_vascular.build_demo_plans` (planning CT
+  with a vessel segmentation; the iliac stenosis is measured on the scan).
 
 For the sample scans, :func:`prepare_sample_case` builds such a case from a
 sample's label map (models) and, for knee and spine, imports the landmarks that
@@ -32,8 +34,10 @@ def build_demo_plans(case, anatomy: str = "hip", progress: Progress | None = Non
         from surgiplan.core.planning.demo_knee import build_demo_plans as f
     elif anatomy == "spine":
         from surgiplan.core.planning.demo_spine import build_demo_plans as f
+    elif anatomy == "vascular":
+        from surgiplan.core.planning.demo_vascular import build_demo_plans as f
     else:
-        raise InputError(f"no demo plans for {anatomy!r} (hip, knee or spine)")
+        raise InputError(f"no demo plans for {anatomy!r} (hip, knee, spine or vascular)")
     return f(case, progress=progress)
 
 
