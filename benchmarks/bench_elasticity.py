@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from mpi4py import MPI  # noqa: F401  (loads libmpi before dolfinx is imported)
+
 HERE = Path(__file__).resolve().parent
 PETSC = {"ksp_type": "cg", "ksp_rtol": 1e-8, "pc_type": "gamg", "pc_gamg_agg_nsmooths": 0,
          "pc_gamg_coarse_eq_limit": 1000, "mg_levels_ksp_type": "chebyshev",
@@ -41,7 +43,7 @@ def make_mesh(path: Path, mdofs: float) -> None:
     gmsh.model.occ.synchronize()
     vol = 3.14159 * (15**2 - 8**2) * 400
     nodes = mdofs * 1e6 / 3
-    h = (vol / (nodes * 5.5)) ** (1 / 3) * 1.05  # ~5.5 tets per node, tet ~ h^3 / 6... empirical
+    h = (vol / (nodes * 5.5)) ** (1 / 3) * 1.6  # empirical: gives ~mdofs M DOFs with gmsh HXT
     gmsh.option.setNumber("Mesh.CharacteristicLengthMin", h)
     gmsh.option.setNumber("Mesh.CharacteristicLengthMax", h)
     gmsh.option.setNumber("Mesh.Algorithm3D", 10)  # HXT
@@ -60,7 +62,6 @@ def worker(kind: str, mesh: str, out: str) -> None:
     import dolfinx  # noqa: F401  (imports count as baseline)
     import psutil
     import ufl  # noqa: F401
-    from mpi4py import MPI
 
     comm = MPI.COMM_WORLD
     proc = psutil.Process()

@@ -19,11 +19,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from mpi4py import MPI  # noqa: F401  (loads libmpi before dolfinx is imported)
+
 
 def worker(kind: str, mesh: str, method: str, out: str) -> None:
     import dolfinx  # noqa: F401
     import psutil
-    from mpi4py import MPI
 
     comm = MPI.COMM_WORLD
     proc = psutil.Process()
@@ -61,7 +62,6 @@ def main() -> None:
     if args.worker:
         worker(*args.worker)
         return
-    from mpi4py import MPI  # noqa: F401
 
     from surgiplan.core.simulation import meshes
 
