@@ -51,8 +51,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
         self.sidebar = WorkflowSidebar()
         self.panel_stack = QtWidgets.QStackedWidget()
-        self.panel_stack.setMinimumWidth(330)
-        self.panel_stack.setMaximumWidth(460)
+        self.panel_stack.setMinimumWidth(400)
+        self.panel_stack.setMaximumWidth(520)
         self.panels: dict[str, QtWidgets.QWidget] = {}
         self._make_panels()
 
@@ -60,7 +60,7 @@ class MainWindow(QtWidgets.QMainWindow):
         split.addWidget(self.panel_stack)
         split.addWidget(self.layout_widget)
         split.setStretchFactor(1, 1)
-        split.setSizes([360, 1200])
+        split.setSizes([410, 1200])
         split.setChildrenCollapsible(False)
         central = QtWidgets.QWidget()
         h = QtWidgets.QHBoxLayout(central)
@@ -107,6 +107,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.sidebar.set_current(name)
         if hasattr(panel, "activated"):
             panel.activated()
+        # bones see-through while planning so that implants inside them stay visible
+        self.view3d.set_opacity_prefixed("model:", 0.45 if name == "Plan" else 1.0)
 
     # --------------------------------------------------------------- status bar
     def _make_status_bar(self) -> None:

@@ -110,7 +110,16 @@ class SliceView(QtWidgets.QWidget):
             sl = S.extract_slice(layer, self.view, idx)
             if not sl.any():
                 continue
-            rgba = np.ascontiguousarray(lut[sl])
+            rgba = lut[sl]
+            # draw each segment's boundary opaque so that the overlay reads at any opacity
+            edge = np.zeros(sl.shape, bool)
+            edge[1:, :] |= sl[1:, :] != sl[:-1, :]
+            edge[:-1, :] |= sl[1:, :] != sl[:-1, :]
+            edge[:, 1:] |= sl[:, 1:] != sl[:, :-1]
+            edge[:, :-1] |= sl[:, 1:] != sl[:, :-1]
+            edge &= rgba[..., 3] > 0
+            rgba[edge, 3] = np.maximum(rgba[edge, 3], 230)
+            rgba = np.ascontiguousarray(rgba)
             img = QtGui.QImage(rgba.data, rgba.shape[1], rgba.shape[0], rgba.strides[0],
                                QtGui.QImage.Format.Format_RGBA8888).copy()
             out.append(img)

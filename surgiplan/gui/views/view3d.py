@@ -149,6 +149,16 @@ class View3D(QtWidgets.QFrame):
 
         self.when_ready(do)
 
+    def set_opacity_prefixed(self, prefix: str, opacity: float) -> None:
+        """Set the opacity of every surface actor whose name starts with ``prefix``."""
+        def do() -> None:
+            for n, a in self.plotter.actors.items():
+                if str(n).startswith(prefix) and hasattr(a, "prop"):
+                    a.prop.opacity = opacity
+            self.plotter.render()
+
+        self.when_ready(do)
+
     def set_camera(self, view: str) -> None:
         def do() -> None:
             from surgiplan.scene.scene3d import set_camera
