@@ -192,7 +192,7 @@ class ComparePanel(Panel):
                     geo = cat.get(imp.catalog_id).geometry(imp.size, imp.options or None)
                     view.set_surface(f"implant:{imp.id}", geo.transformed(imp.transform).merged(),
                                      (0.70, 0.78, 0.90), render=False)
-                set_camera(p, "anterior")
+                set_camera(p, "anterior", zoom=0.55)  # narrow side-by-side views
 
             view.when_ready(draw)
 
