@@ -25,6 +25,8 @@ def save_shot(win, name: str, tmp_path: Path) -> np.ndarray:
     """Grab the whole window (3D included), save it, return it as an RGB array."""
     folder = Path(os.environ.get("SURGIPLAN_SCREENSHOTS") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
+    QtCore.QCoreApplication.processEvents()
+    win.repaint()
     for v in [win.view3d, *getattr(win.panels["Compare"].view, "views", [])]:
         if v.plotter is not None:
             v.plotter.render()
