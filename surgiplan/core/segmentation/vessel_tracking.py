@@ -80,14 +80,16 @@ def track_tube(lumen: np.ndarray, seed_kji, *, grow_limit: float = 1.8, shrink_s
         cur = nxt
         out[k] = cur
     # pass 2: from the top down, follow every limb, each stopped when it balloons
-    # beyond its own running size (median of its last sections)
+    # beyond its own running size (upper quartile of its last sections)
     limbs = [(out[top], [int(out[top].sum())])]
     for k in range(top - 1, -1, -1):
         lab, _ = _components(lumen[k])
         new_limbs: list = []
         lab_fb = None
         for prev, areas in limbs:
-            ref = float(np.median(areas[-8:]))
+            # upper quartile of the last sections: a limb widening again after a
+            # short narrowing (stenosis) is not mistaken for a chamber
+            ref = float(np.percentile(areas[-12:], 75))
             use = lab
             hit = np.unique(lab[ndimage.binary_dilation(prev, grow) & (lab > 0)])
             if not len(hit) and fallback is not None:  # a thin limb vanished: look in the fallback
