@@ -61,6 +61,10 @@ def window(display, qtbot):
 
     app = make_app()
     win = MainWindow()
+    # pytest-qt closes added widgets in its own teardown hook, before this fixture's
+    # teardown runs: a test that fails with unsaved changes would otherwise leave the
+    # modal "Save changes?" prompt waiting for a click that never comes.
+    win._skip_prompt = True
     apply_theme(app, "dark")
     qtbot.addWidget(win)
     win.resize(1600, 980)
