@@ -3,8 +3,9 @@
 The mask is cropped to its bounding box and padded by one empty voxel on every
 side, so a structure cut by the edge of the scan gets a closed (watertight)
 surface. Flying edges (``vtkFlyingEdges3D``, multi-threaded) extracts the 0.5
-iso-surface of the binary mask in index space; points are then mapped to LPS
-with the grid's spacing, origin and direction matrix, and the triangles are
+iso-surface of the binary mask (on an axis-aligned grid directly in LPS mm via
+the image origin and spacing; otherwise in index space, the points then mapped
+to LPS with the grid's spacing, origin and direction matrix), and the triangles are
 oriented so that normals point outwards (positive enclosed volume), also for
 left-handed (det -1) grids, by flipping them when the grid mirrors space.
 """
@@ -65,7 +66,20 @@ def mask_to_surface(
     report(progress, 0.05, "preparing label map")
     crop = mask[box]
     sub = np.pad(crop.view(np.uint8) if crop.dtype == bool else (crop != 0).view(np.uint8), 1)
-    img = pv.ImageData(dimensions=sub.shape[::-1])
+    start = np.array([box[2].start, box[1].start, box[0].start], float) - 1.0
+    m = (np.eye(3) if direction is None else np.asarray(direction, float)) * np.asarray(spacing, float)[None, :]
+    # axis-aligned grid (direction a signed permutation): flying edges (VTK >= 9.x
+    # honours the image direction matrix) emits LPS mm directly, no per-point
+    # transform; an oblique grid's points are mapped below
+    d = np.eye(3) if direction is None else np.asarray(direction, float)
+    aligned = bool(np.all(np.isclose(np.abs(d), 0.0) | np.isclose(np.abs(d), 1.0))
+                   and np.all(np.isclose(np.abs(d).sum(axis=0), 1.0)) and np.all(np.isclose(np.abs(d).sum(axis=1), 1.0)))
+    if aligned:
+        img = pv.ImageData(dimensions=sub.shape[::-1], spacing=tuple(float(v) for v in spacing),
+                           origin=tuple(np.asarray(origin, float) + m @ start))
+        img.direction_matrix = d
+    else:
+        img = pv.ImageData(dimensions=sub.shape[::-1])
     img.point_data["mask"] = sub.ravel()  # C order of [k, j, i] = VTK's x-fastest order
     fe = vtkFlyingEdges3D()
     fe.SetInputData(img)
@@ -78,10 +92,8 @@ def mask_to_surface(
     surf = pv.wrap(fe.GetOutput())
     if surf.n_cells == 0:
         raise MeshingError("flying edges produced no surface")
-    # index space of the padded crop -> grid index -> LPS mm
-    start = np.array([box[2].start, box[1].start, box[0].start], float) - 1.0
-    m = (np.eye(3) if direction is None else np.asarray(direction, float)) * np.asarray(spacing, float)[None, :]
-    surf.points = (surf.points.astype(np.float64) + start) @ m.T + np.asarray(origin, float)
+    if not aligned:  # index space of the padded crop -> grid index -> LPS mm
+        surf.points = (surf.points.astype(np.float64) + start) @ m.T + np.asarray(origin, float)
     # orientation: flying edges orients triangles the same way for every binary
     # mask; a left-handed grid (det < 0) mirrors them. Flip when needed (O(n)).
     if _fe_orientation() * np.sign(np.linalg.det(m)) < 0:
