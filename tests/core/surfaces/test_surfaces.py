@@ -64,6 +64,22 @@ def test_surface_is_in_lps_mm_on_an_oblique_grid():
     assert str(surf.field_data["frame"][0]) == "LPS"
 
 
+@pytest.mark.parametrize("d", [np.diag([-1.0, -1.0, 1.0]), np.diag([1.0, 1.0, -1.0]),
+                               np.array([[0.0, 0.0, -1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])])
+def test_surface_is_in_lps_mm_on_axis_aligned_grids(d):
+    """Signed-permutation directions (flying edges places the points itself), incl. det -1."""
+    sp = (0.8, 0.9, 1.5)
+    m = np.zeros((30, 40, 50), bool)
+    m[5:20, 8:30, 10:25] = True  # a box, placed off-centre so a wrong axis or sign moves it
+    v = Volume(m.astype(np.uint8), sp, origin=(-40.0, 25.0, 600.0), direction=d)
+    surf = mask_to_surface(m, v.spacing, v.origin, v.direction, smooth=False)
+    corners = v.index_to_world(np.array([[9.5, 7.5, 4.5], [24.5, 29.5, 19.5]]))
+    lo, hi = corners.min(axis=0), corners.max(axis=0)
+    assert np.allclose(surf.bounds[::2], lo, atol=1e-3) and np.allclose(surf.bounds[1::2], hi, atol=1e-3)
+    assert watertight_report(surf).watertight
+    assert mesh_volume(surf) == pytest.approx(m.sum() * np.prod(sp), rel=0.05)
+
+
 def test_cut_at_the_scan_edge_is_closed():
     m = _sphere_mask()
     m = m[: m.shape[0] // 2]  # the scan ends through the middle of the ball
