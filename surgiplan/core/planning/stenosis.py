@@ -4,7 +4,9 @@
 vessel label map (``aorta_lumen`` or the ``vessel`` preset's segment):
 
 1. the aortic bifurcation is the highest axial slice, going caudally, where the
-   label map splits into two lumens (and stays split for two more slices); the
+   label map (followed caudally from the top slice's largest lumen, keeping the
+   blobs overlapping the previous slice's) splits into two lumens that stay
+   split for 15 mm (renal branches end sooner) or to the scan's end; the
    scan must be axial (slice axis within 25 deg of the long axis); each common iliac is then tracked slice by
    slice downwards on the CT (lumen = HU above half-way between contrast lumen
    and surrounding fat), following the component nearest the extrapolated
@@ -49,6 +51,9 @@ SKIP_BIFURCATION_MM = 8.0
 SKIP_EDGE_MM = 2.0
 HEALTHY_AWAY_MM = 12.0
 LESION_FRACTION = 0.95
+MIN_BRANCH_MM2 = 7.0  # smallest lumen cross-section (mm^2) counted as an iliac at the bifurcation
+SPLIT_PERSIST_MM = 15.0  # renal artery branches end sooner than this; the iliacs do not
+TRACK_MM = 6.0  # largest step between consecutive iliac centres (mm)
 CALCIUM_ABOVE_HU = 200.0
 SOFT_TISSUE_MIN_HU = -30.0  # wall / plaque / blood: background of the lumen integral
 CALCIUM_MARGIN_PX = 4  # 1 mm at 0.25 mm pixels
@@ -121,18 +126,36 @@ def _track_iliacs(volume, mask: np.ndarray, threshold: float):
         raise InputError("the scan is not made of axial slices (its slice axis is more than 25 deg off "
                          "the patient's long axis)", hint="Resample the scan to axial slices first.")
     step = -1 if kz > 0 else 1
-    # walk caudally from the top of the vessel until the lumen splits (and stays split for 2 slices)
-    split = None
+    # follow the aorta caudally from the largest lumen of the top slice, keeping only the blobs that
+    # overlap the previous slice's (so side branches and stray voxels leave the tree) until it splits
+    # into two blobs of >= MIN_BRANCH_MM2 each that stay split for SPLIT_PERSIST_MM (or to the scan's end)
     order = sorted(ks, reverse=step < 0)
-    for n, k in enumerate(order):
-        nxt = [kk for kk in order[n:n + 3] if 0 <= kk < mask.shape[0]]
-        if len(nxt) == 3 and all(len(_components(mask[kk], 5)) >= 2 for kk in nxt):
-            split = k
+    px_mm2 = float(volume.spacing[0] * volume.spacing[1])
+    lab, n = ndi.label(mask[order[0]])
+    sizes = ndi.sum(mask[order[0]], lab, range(1, n + 1))
+    tree = lab == 1 + int(np.argmax(sizes))
+    split, run, comps = None, 0, []
+    for k in order[1:]:
+        lab, n = ndi.label(mask[k])
+        keep = [v for v in range(1, n + 1) if (tree & (lab == v)).any()]
+        if not keep:
             break
-    if split is None:
+        tree = np.isin(lab, keep)
+        big = [v for v in keep if (lab == v).sum() * px_mm2 >= MIN_BRANCH_MM2]
+        if len(big) >= 2:
+            if run == 0:
+                split = k
+                cents = ndi.center_of_mass(mask[k], lab, big)
+                comps = sorted([(np.array(c), int((lab == v).sum())) for c, v in zip(cents, big, strict=True)],
+                               key=lambda c: -c[1])[:2]
+            run += 1
+            if run * volume.spacing[2] >= SPLIT_PERSIST_MM:
+                break
+        else:
+            split, run = None, 0  # a side branch (renal artery) that ended: not the bifurcation
+    if split is None or run < 3:
         raise InputError("the vessel segment never splits into two iliac arteries",
                          hint="Check that the scan covers the aortic bifurcation and the common iliacs.")
-    comps = sorted(_components(mask[split], 5), key=lambda c: -c[1])[:2]
     x_world = [volume.index_to_world(np.array([c[0][1], c[0][0], split]))[0] for c in comps]
     # LPS: +x is patient left
     starts = {"left": comps[int(np.argmax(x_world))][0], "right": comps[int(np.argmin(x_world))][0]}
@@ -142,15 +165,16 @@ def _track_iliacs(volume, mask: np.ndarray, threshold: float):
         track = [(split, c0)]
         for k in range(split + step, -1 if step < 0 else mask.shape[0], step):
             if len(track) >= 2:
-                pred = track[-1][1] + (track[-1][1] - track[-2][1]) / abs(track[-2][0] - track[-1][0])
+                pred = track[-1][1] + (track[-1][1] - track[-2][1]) / abs(track[-2][0] - track[-1][0]) * abs(
+                    k - track[-1][0])
             else:
                 pred = track[-1][1]
             cands = _components(lumen[k], 1)
             best = min(cands, key=lambda c: np.linalg.norm(c[0] - pred), default=None)
-            if best is not None and np.linalg.norm(best[0] - pred) * min(volume.spacing[:2]) <= 6.0:
+            if best is not None and np.linalg.norm((best[0] - pred) * np.array(volume.spacing[1::-1])) <= TRACK_MM:
                 track.append((k, best[0]))
-            else:
-                track.append((k, pred))
+            elif abs(k - track[-1][0]) * volume.spacing[2] > 3 * TRACK_MM:
+                break  # lost for more than 18 mm: stop (the fit covers what was found)
         out[side] = track
     return split, out
 
@@ -201,6 +225,9 @@ def iliac_profiles(volume, seg, progress: Progress | None = None) -> dict[str, I
     out = {}
     for n, (side, track) in enumerate(tracks.items()):
         report(progress, n / 2, f"{side} common iliac cross-sections")
+        if len(track) < 4:
+            raise InputError(f"the {side} common iliac could be followed over only {len(track)} slices",
+                             hint="The scan must cover at least 4 slices of both iliacs below the bifurcation.")
         ijk = np.array([[c[1], c[0], k] for k, c in track], float)
         w = volume.index_to_world(ijk)
         z = w[:, 2]
