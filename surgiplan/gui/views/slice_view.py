@@ -47,8 +47,11 @@ class SliceView(QtWidgets.QWidget):
         self._hover: np.ndarray | None = None
         self._img_cache: tuple | None = None
         self._outline_cache: dict = {}
-        #: optional tool: fn(view, lps, buttons, modifiers, phase) -> True if handled
+        #: optional tool: fn(view, lps, buttons, modifiers, phase) -> True if handled;
+        #: phase is "press", "move", "release" or "double" (double click)
         self.tool: Callable | None = None
+        #: extra drawing on top of the slice (tool feedback): fn(view, painter) in widget pixels
+        self.painters: list[Callable] = []
         for sig in (state.volumeChanged, state.crosshairChanged, state.windowChanged,
                     state.overlayChanged, state.outlinesChanged):
             sig.connect(self.update)
@@ -184,6 +187,10 @@ class SliceView(QtWidgets.QWidget):
                     continue
                 qp = QtGui.QPolygonF([t.map(QtCore.QPointF(x, y)) for x, y in poly])
                 p.drawPolyline(qp)
+        for fn in self.painters:
+            p.save()
+            fn(self, p)
+            p.restore()
         self._draw_crosshair(p)
         self._draw_labels(p)
         self._draw_frame(p, accent)
@@ -308,6 +315,8 @@ class SliceView(QtWidgets.QWidget):
         self._drag = None
 
     def mouseDoubleClickEvent(self, event: QtGui.QMouseEvent) -> None:  # noqa: N802
+        if event.button() == QtCore.Qt.MouseButton.LeftButton and self._tool(event, "double"):
+            return
         self.maximizeRequested.emit(self.view)
 
     def leaveEvent(self, event: QtCore.QEvent) -> None:  # noqa: N802
