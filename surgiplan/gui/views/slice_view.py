@@ -51,7 +51,7 @@ class SliceView(QtWidgets.QWidget):
         #: phase is "press", "move", "release" or "double" (double click)
         self.tool: Callable | None = None
         #: extra drawing on top of the slice (tool feedback): fn(view, painter) in widget pixels
-        self.painters: list[Callable] = []
+        self.overlay_painters: list[Callable] = []
         for sig in (state.volumeChanged, state.crosshairChanged, state.windowChanged,
                     state.overlayChanged, state.outlinesChanged):
             sig.connect(self.update)
@@ -187,7 +187,7 @@ class SliceView(QtWidgets.QWidget):
                     continue
                 qp = QtGui.QPolygonF([t.map(QtCore.QPointF(x, y)) for x, y in poly])
                 p.drawPolyline(qp)
-        for fn in self.painters:
+        for fn in self.overlay_painters:
             p.save()
             fn(self, p)
             p.restore()
