@@ -34,8 +34,13 @@ def prism_mask(geometry: Volume, polygon_lps, view_direction, depth_mm: float | 
     poly2 = np.stack([(poly - p0) @ u, (poly - p0) @ v], axis=1)
     if abs(_area(poly2)) < 1e-9:
         raise InputError("the scissors polygon has no area in the view plane")
-    # candidate voxels: bounding box of the prism is the whole grid along d; test per voxel
     k, j, i = geometry.array.shape
+    # a view direction along a grid axis (every slice view of the window): the voxel
+    # centres of one grid slice project onto every other slice, so test one slice
+    along = np.abs(np.asarray(geometry.direction, float).T @ d)
+    a = int(np.argmax(along))
+    if along[a] > 1 - 1e-6:
+        return _prism_along_axis(geometry, poly2, p0, u, v, d, 2 - a, depth_mm)
     out = np.zeros((k, j, i), bool)
     ii, jj = np.meshgrid(np.arange(i), np.arange(j), indexing="xy")
     for kk in range(k):
@@ -47,6 +52,27 @@ def prism_mask(geometry: Volume, polygon_lps, view_direction, depth_mm: float | 
             inside &= np.abs(w @ d) <= depth_mm
         out[kk] = inside.reshape(j, i)
     return out
+
+
+def _prism_along_axis(geometry: Volume, poly2, p0, u, v, d, axis: int, depth_mm) -> np.ndarray:
+    """prism_mask when ``d`` is parallel to array axis ``axis`` (0 = k, 1 = j, 2 = i)."""
+    from skimage.measure import points_in_poly
+
+    shape = geometry.array.shape
+    plane_shape = tuple(n for ax, n in enumerate(shape) if ax != axis)
+    grids = np.meshgrid(*[np.arange(n) for n in plane_shape], indexing="ij")
+    kji = []
+    it = iter(grids)
+    for ax in range(3):
+        kji.append(np.zeros(grids[0].size) if ax == axis else next(it).ravel().astype(float))
+    w = geometry.index_to_world(np.stack(kji[::-1], axis=1)) - p0
+    inside = points_in_poly(np.stack([w @ u, w @ v], axis=1), poly2).reshape(plane_shape)
+    keep = np.ones(shape[axis], bool)
+    if depth_mm is not None:
+        ijk = np.zeros((shape[axis], 3))
+        ijk[:, 2 - axis] = np.arange(shape[axis])
+        keep = np.abs((geometry.index_to_world(ijk) - p0) @ d) <= depth_mm
+    return np.expand_dims(inside, axis) & keep.reshape([-1 if ax == axis else 1 for ax in range(3)])
 
 
 def _area(p: np.ndarray) -> float:
