@@ -28,6 +28,7 @@ from surgiplan.core.planning.landmarks import (
     extreme_point,
     femoral_canal_axis,
     femoral_head_centre,
+    prominence_tip,
 )
 from surgiplan.core.planning.placement import pelvic_frame, radiographic_angles
 from surgiplan.core.planning.plan import Landmark
@@ -89,9 +90,11 @@ def fit_hip_landmarks(pelvis, femurs: dict[str, object], progress: Progress | No
         pm = tf.unit(tf.project_on_plane(medial + np.array([0, 1.0, 0]), d))
         fp = np.asarray(fem.points)
         below = (h.centre - fp) @ d
+        lt = extreme_point(fp, pm, (below > 45) & (below < 110))
         out[f"lesser_trochanter_{side}"] = Landmark(
-            extreme_point(fp, pm, (below > 45) & (below < 110)), None, "fitted",
-            "most posteromedial femur point 45-110 mm below the head centre")
+            prominence_tip(fp, pm, lt, cap_mm=3.0, radius_mm=8.0), None, "fitted",
+            "tip (most posteromedial point, perpendicular to the canal axis) of the prominence "
+            "45-110 mm below the head centre, by a quadratic fit of its cap")
         report(progress, 0.25 + 0.3 * i, f"{side} hip fitted")
     if not heads:
         raise InputError("no femur model: cannot fit hip landmarks")
@@ -100,11 +103,15 @@ def fit_hip_landmarks(pelvis, femurs: dict[str, object], progress: Progress | No
     anterior = np.array([0, -1.0, 0])
     for side in SIDES:
         lat = (pp[:, 0] - mid_x) * LAT[side]
-        out[f"asis_{side}"] = Landmark(extreme_point(pp, anterior, (pp[:, 2] > ac_z + 40) & (lat > 40)),
-                                       None, "fitted", "most anterior pelvis point > 40 mm above the acetabula")
+        asis = extreme_point(pp, anterior, (pp[:, 2] > ac_z + 40) & (lat > 40))
+        out[f"asis_{side}"] = Landmark(prominence_tip(pp, anterior, asis, cap_mm=3.0, radius_mm=6.0),
+                                       None, "fitted", "most anterior point (scanner anterior) of the pelvis "
+                                       "> 40 mm above the acetabula, by a quadratic fit of the prominence's cap")
+        tub = extreme_point(pp, anterior, (pp[:, 2] < ac_z - 15) & (lat > 8) & (lat < 45))
         out[f"pubic_tubercle_{side}"] = Landmark(
-            extreme_point(pp, anterior, (pp[:, 2] < ac_z - 15) & (lat > 8) & (lat < 45)), None, "fitted",
-            "most anterior pelvis point below the acetabula, 8-45 mm from the midline")
+            prominence_tip(pp, anterior, tub, cap_mm=3.0, radius_mm=6.0), None, "fitted",
+            "most anterior point of the pelvis below the acetabula, 8-45 mm from the midline "
+            "(quadratic fit of the tubercle's cap)")
     frame = pelvic_frame(out["asis_left"].position, out["asis_right"].position,
                          out["pubic_tubercle_left"].position, out["pubic_tubercle_right"].position)
     for side in heads:

@@ -200,3 +200,47 @@ def point_line_distance(point: np.ndarray, line_point: np.ndarray, line_dir: np.
     d = np.asarray(line_dir, float) / np.linalg.norm(line_dir)
     v = np.asarray(point, float) - line_point
     return float(np.linalg.norm(v - (v @ d) * d))
+
+
+def prominence_tip(points: np.ndarray, direction: np.ndarray, start: np.ndarray, cap_mm: float = 3.0,
+                   radius_mm: float = 6.0, iterations: int = 4) -> np.ndarray:
+    """Tip (most prominent point along ``direction``) of the bony prominence at ``start`` (LPS mm).
+
+    The extreme vertex of a voxel-based surface wanders over the flat top of a
+    prominence (up to a voxel or more). Instead, the cap of surface points within
+    ``radius_mm`` of the current tip (across ``direction``) and within ``cap_mm``
+    of its height is fitted with a quadratic height field h(u, v); the tip is the
+    maximum of that paraboloid, back on the fitted surface. Repeated a few times.
+    Falls back to the extreme vertex when the cap is not a dome.
+    """
+    p = np.asarray(points, float)
+    d = np.asarray(direction, float) / np.linalg.norm(direction)
+    u = np.cross(d, [1.0, 0, 0] if abs(d[0]) < 0.9 else [0, 1.0, 0])
+    u /= np.linalg.norm(u)
+    v = np.cross(d, u)
+    tip = np.asarray(start, float)
+    for _ in range(iterations):
+        rel = p - tip
+        pu, pv, h = rel @ u, rel @ v, rel @ d
+        near = (pu**2 + pv**2 < radius_mm**2) & (np.abs(h) < 2 * radius_mm)
+        if near.sum() < 10:
+            break
+        top = h[near].max()
+        sel = near & (h > top - cap_mm)
+        if sel.sum() < 10:
+            break
+        a = np.column_stack([np.ones(sel.sum()), pu[sel], pv[sel], pu[sel] ** 2, pu[sel] * pv[sel], pv[sel] ** 2])
+        c, *_ = np.linalg.lstsq(a, h[sel], rcond=None)
+        hess = np.array([[2 * c[3], c[4]], [c[4], 2 * c[5]]])
+        if np.any(np.linalg.eigvalsh(hess) >= 0):  # not a dome: keep the extreme vertex
+            return tip + top * d if np.allclose(tip, start) else tip
+        uv = np.linalg.solve(hess, -c[1:3])
+        if np.hypot(*uv) > radius_mm:
+            break
+        hmax = c[0] + c[1] * uv[0] + c[2] * uv[1] + c[3] * uv[0] ** 2 + c[4] * uv[0] * uv[1] + c[5] * uv[1] ** 2
+        new = tip + uv[0] * u + uv[1] * v + hmax * d
+        done = np.linalg.norm(new - tip) < 1e-3
+        tip = new
+        if done:
+            break
+    return tip

@@ -51,19 +51,32 @@ def test_fitted_landmarks_within_1mm(hip):
             assert _axis_angle(lms[k].direction, gt["axes"][k]["direction"]) < 0.5, k
 
 
+def test_asis_and_pubic_tubercles_on_the_flat_prominences(hip):
+    """The sample's ASIS (8 mm bump) and pubic tubercles (6 mm bump) are blended into the
+    bone with a 7 mm smooth union, so their fronts are flat: the analytic surface's most
+    anterior point lies 1.6 mm (ASIS) / 2.2 mm (tubercle) from the ground-truth point (the
+    surface point straight anterior of the bump's construction centre), while its anterior
+    coordinate differs by < 0.1 mm. So the fitted tips match the ground truth in the
+    anterior direction (what the anterior pelvic plane depends on) within 0.5 mm and in 3D
+    within 2.5 mm."""
+    _, lms, gt = hip
+    for s in SIDES:
+        for k in (f"asis_{s}", f"pubic_tubercle_{s}"):
+            d = lms[k].position - gt["landmarks"][k]["position"]
+            assert abs(d[1]) < 0.5, (k, d)
+            assert np.linalg.norm(d) < 2.5, (k, d)
+
+
 def test_native_measurements_match_ground_truth(hip, tmp_path):
+    """All landmarks automatic (pelvic frame included): offsets, version, cup angles, LLD."""
     models, lms, gt = hip
     case = Case.new(tmp_path / "hip", user="t")
     for k, lm in lms.items():
         case.set_landmark(k, lm.position, lm.direction, source="fitted")
-    # the sample's ASIS are small bumps that are not the most anterior points of the
-    # iliac wings, so the pelvic frame uses the ground-truth ASIS and pubic tubercles
-    for k in ("asis_left", "asis_right", "pubic_tubercle_left", "pubic_tubercle_right"):
-        case.set_landmark(k, gt["landmarks"][k]["position"], source="ground_truth")
     case.new_plan("native")
     q = gt["quantities"]
     m = {r.key: r.value for r in measure_plan(case, "native")}
-    frame = pl.pelvic_frame(*(np.array(gt["landmarks"][k]["position"]) for k in (
+    frame = pl.pelvic_frame(*(lms[k].position for k in (
         "asis_left", "asis_right", "pubic_tubercle_left", "pubic_tubercle_right")))
     for s in SIDES:
         assert m[f"native_femoral_offset_{s}"] == pytest.approx(q[f"femoral_offset_{s}"]["value"], abs=0.5)
@@ -71,12 +84,8 @@ def test_native_measurements_match_ground_truth(hip, tmp_path):
         ri, ra = pl.radiographic_angles(lms[f"acetabular_axis_{s}"].direction, s, frame)
         assert ri == pytest.approx(q[f"acetabular_inclination_{s}"]["value"], abs=0.5)
         assert ra == pytest.approx(q[f"acetabular_anteversion_{s}"]["value"], abs=0.5)
-    # leg length difference from ground-truth teardrops/trochanters: ours is along the pelvic
-    # superior axis, the sample's along scanner z (2.3 deg pelvic tilt); both are
-    # (LT_R - TD_R) - (LT_L - TD_L), i.e. positive = left leg longer
-    for k in ("teardrop_left", "teardrop_right", "lesser_trochanter_left", "lesser_trochanter_right"):
-        case.set_landmark(k, gt["landmarks"][k]["position"], source="ground_truth")
-    m = {r.key: r.value for r in measure_plan(case, "native")}
+    # ours is along the pelvic superior axis, the sample's along scanner z (small pelvic tilt);
+    # both are (LT_R - TD_R) - (LT_L - TD_L) = left minus right leg length (positive = left longer)
     assert m["native_leg_length_difference"] == pytest.approx(q["leg_length_difference"]["value"], abs=0.5)
 
 
