@@ -72,6 +72,10 @@ def open_window(path: str | Path | None = None, sample: str | None = None) -> in
         win.open_path(Path(path))
     elif sample is not None:
         win.open_sample(sample)
+    else:
+        from PySide6 import QtCore
+
+        QtCore.QTimer.singleShot(0, win.recover_at_start)  # an autosave left by a crash
     return int(app.exec())
 
 

@@ -42,6 +42,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.segmentation = None
         self.current_plan: str | None = None
         self.last_error = ""
+        self._recover_yes: set[Path] = set()
 
         self.state = ViewerState(self)
         self.slice_views = {v: SliceView(self.state, v) for v in ("axial", "coronal", "sagittal")}
@@ -376,6 +377,9 @@ class MainWindow(QtWidgets.QMainWindow):
             return case.root
 
         def done(root):
+            from surgiplan.core.planning.autosave import discard_autosave
+
+            discard_autosave(root)
             self.scan_saved = True
             self.settings.add_recent(root)
             self.settings.save()
@@ -387,15 +391,54 @@ class MainWindow(QtWidgets.QMainWindow):
 
         self.run_job("Saving the case", job, done)
 
-    def autosave(self) -> None:
+    def autosave(self) -> Path | None:
+        """Snapshot the unsaved case (core ``write_autosave``; every ``AUTOSAVE_MS``)."""
         if self.case is None or not self.case.dirty or self.jobs.busy:
-            return
+            return None
         from surgiplan.core.planning.autosave import write_autosave
 
         try:
-            write_autosave(self.case)
+            path = write_autosave(self.case)
         except Exception as exc:  # noqa: BLE001 - autosave must never disturb the user
             self.status(f"Autosave failed: {exc}")
+            return None
+        self.status(f"Autosaved at {time.strftime('%H:%M:%S')} (offered for recovery if the "
+                    "window closes without saving)")
+        return path
+
+    def ask_recover(self, info) -> bool:
+        """Ask whether to recover an autosave (``info``: core AutosaveInfo). Tests set
+        ``_auto_recover`` to True/False to answer without the dialog."""
+        root = Path(info.case_root).resolve()
+        if root in self._recover_yes:
+            self._recover_yes.discard(root)
+            return True
+        answer = getattr(self, "_auto_recover", None)
+        if answer is None:
+            r = QtWidgets.QMessageBox.question(
+                self, "Recover autosave",
+                f"The case {root.name} has an autosave from {info.saved_at} that is newer than the "
+                "saved case (the window was closed without saving). Recover it?")
+            answer = r == QtWidgets.QMessageBox.StandardButton.Yes
+        if not answer:
+            from surgiplan.core.planning.autosave import discard_autosave
+
+            discard_autosave(root)
+        return bool(answer)
+
+    def recover_at_start(self) -> bool:
+        """On a start without a path: offer the most recent case that has an autosave."""
+        from surgiplan.core.planning.autosave import find_autosave
+
+        for p in self.settings.recent_cases[:8]:
+            info = find_autosave(p) if Path(p).is_dir() else None
+            if info is not None:
+                if self.ask_recover(info):
+                    self._recover_yes.add(Path(p).resolve())
+                    self.open_path(p)
+                    return True
+                return False
+        return False
 
     # ---------------------------------------------------------------- closing
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802

@@ -329,14 +329,10 @@ class DataPanel(Panel):
 
         def done(result):
             case, vol, seg, autosave = result
-            if autosave is not None:
-                r = QtWidgets.QMessageBox.question(
-                    self, "Recover autosave",
-                    f"An autosave of this case is newer than the saved case ({autosave}). Recover it?")
-                if r == QtWidgets.QMessageBox.StandardButton.Yes:
-                    from surgiplan.core.planning.autosave import recover_autosave
+            if autosave is not None and win.ask_recover(autosave):
+                from surgiplan.core.planning.autosave import recover_autosave
 
-                    case = recover_autosave(case.root)
+                case = recover_autosave(case.root)
             win.set_case(None)
             if vol is not None:
                 win.set_volume(vol)
