@@ -87,7 +87,7 @@ def add_model(
 @app.command("fit-landmarks")
 def fit_landmarks(
     path: Path = typer.Argument(..., help="Case folder."),
-    anatomy: str = typer.Option("hip", "--anatomy", help="hip (needs models pelvis, femur_left/right)."),
+    anatomy: str = typer.Option("hip", "--anatomy", help="hip (needs models pelvis, femur_left/right) or spine (vertebra models L1..L5)."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Fit anatomical landmarks automatically on the case's bone models and save them."""

@@ -137,8 +137,18 @@ def apply_landmarks(case, landmarks: dict[str, Landmark], description: str = "fi
 
 def fit_case_landmarks(case, anatomy: str = "hip", progress: Progress | None = None) -> dict[str, Landmark]:
     """Fit the landmarks of ``anatomy`` on the case's models and set them (one undo step)."""
+    if anatomy == "spine":
+        from surgiplan.core.planning.auto_spine import fit_spine_landmarks
+
+        levels = [n for n in case.model_names if n in ("L1", "L2", "L3", "L4", "L5")]
+        if not levels:
+            raise InputError(f"case {case.model.name!r} has no vertebra model (L1..L5) "
+                             f"(models: {', '.join(case.model_names) or 'none'})")
+        lms = fit_spine_landmarks({lv: case.get_model(lv) for lv in levels}, progress)
+        apply_landmarks(case, lms, "fit pedicle landmarks")
+        return lms
     if anatomy != "hip":
-        raise InputError(f"automatic landmarks exist for the hip only, not {anatomy!r}",
+        raise InputError(f"automatic landmarks exist for the hip and spine only, not {anatomy!r}",
                          hint="Place the landmarks with `set_landmark` or in the window.")
     if "pelvis" not in case.model_names:
         raise InputError(f"case {case.model.name!r} has no model 'pelvis' "

@@ -58,15 +58,13 @@ def prepare_sample_case(case, anatomy: str, sample_root: str | Path | None = Non
         report(progress, i / len(names), f"surface {n}")
         case.add_model(n, segment_to_surface(seg, n, progress=sub_progress(progress, i / len(names),
                                                                              (i + 1) / len(names))))
-    if anatomy in ("knee", "spine"):
+    if anatomy == "knee":  # spine: the pedicle landmarks are fitted by demo_spine
         import json
 
         from surgiplan.core.planning.demo_knee import import_landmarks
 
         gt = json.loads(Path(gt_json).read_text(encoding="utf-8"))
         keys = [k for k in list(gt["landmarks"]) + list(gt["axes"])
-                if (anatomy == "knee" and k in ("hip_centre", "knee_centre_femur", "knee_centre_tibia",
-                                                "ankle_centre", "medial_epicondyle", "lateral_epicondyle"))
-                or (anatomy == "spine" and any(t in k for t in ("pedicle_entry", "pedicle_axis", "endplate_centre",
-                                                                 "vertebral_body_centre")))]
+                if k in ("hip_centre", "knee_centre_femur", "knee_centre_tibia", "ankle_centre",
+                         "medial_epicondyle", "lateral_epicondyle")]
         import_landmarks(case, gt_json, keys)

@@ -1,10 +1,9 @@
 """Scripted spine plans: pedicle screws at two levels plus rods, two variants compared.
 
-Needs vertebra models (``L3``, ``L4`` by default) and the landmarks
-``pedicle_entry_<L>_<side>`` with axes ``pedicle_axis_<L>_<side>`` (placed by the
-surgeon or, for the sample, imported from its ground truth with
-:func:`surgiplan.core.planning.demo_knee.import_landmarks`); end-plate centres
-improve the angle frame. Plan A follows the pedicle axes with the longest and
+Needs vertebra models (``L3``, ``L4`` by default). The landmarks
+``pedicle_entry_<L>_<side>``, axes ``pedicle_axis_<L>_<side>`` and the end-plate
+centres are fitted on the models (:mod:`surgiplan.core.planning.auto_spine`) unless
+the case already has them (placed by the surgeon). Plan A follows the pedicle axes with the longest and
 thickest screws that fit (length <= available - 5 mm, diameter <= isthmus - 2 mm);
 plan B converges every screw 8 deg more and allows screws 1 mm thicker than that trajectory fits.
 """
@@ -14,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from surgiplan.core.errors import InputError
-from surgiplan.core.jobs import Progress, report
+from surgiplan.core.jobs import Progress, report, sub_progress
 from surgiplan.core.planning import placement as pl
 from surgiplan.core.planning import transforms as tf
 from surgiplan.core.planning.bone_fields import bone_field
@@ -85,15 +84,19 @@ def place_screws(case, plan: str, levels=("L3", "L4"), converge_deg: float = 0.0
 def build_demo_plans(case, levels=("L3", "L4"), progress: Progress | None = None, catalog=None) -> Comparison:
     """Plans A (on the pedicle axes) and B (8 deg more convergent, oversized screws) and their comparison.
 
-    Pedicle landmarks the case lacks are imported from the spine sample's ground truth
-    (this demo is meant for the spine sample scan).
+    Pedicle and end-plate landmarks the case lacks are fitted on the vertebra models.
     """
-    from surgiplan.core.planning.demo_knee import import_sample_landmarks
+    from surgiplan.core.planning.auto_landmarks import apply_landmarks
+    from surgiplan.core.planning.auto_spine import fit_spine_landmarks
 
-    keys = [f"{k}_{lv}_{s}" for lv in levels for s in SIDES for k in ("pedicle_entry", "pedicle_axis")]
-    keys += [f"{k}_{lv}" for lv in levels for k in ("superior_endplate_centre", "inferior_endplate_centre",
-                                                    "vertebral_body_centre")]
-    import_sample_landmarks(case, "spine", keys)
+    for lv in levels:
+        if lv not in case.model_names:
+            raise InputError(f"case {case.model.name!r} has no vertebra model {lv!r}")
+    need = [lv for lv in levels if any(f"{k}_{lv}_{s}" not in case.landmarks
+                                       for s in SIDES for k in ("pedicle_entry", "pedicle_axis"))]
+    if need:
+        lms = fit_spine_landmarks({lv: case.get_model(lv) for lv in need}, progress=sub_progress(progress, 0, 0.1))
+        apply_landmarks(case, {k: v for k, v in lms.items() if k not in case.landmarks}, "fit pedicle landmarks")
     report(progress, 0.1, "plan A")
     case.new_plan("A", note="screws on the pedicle axes, sized to fit")
     place_screws(case, "A", levels, catalog=catalog)

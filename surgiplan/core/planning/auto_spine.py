@@ -1,0 +1,264 @@
+"""Automatic pedicle landmarks from a vertebra surface model (LPS mm, +z superior).
+
+For each vertebra model:
+
+* frame: superior axis = area-weighted mean normal of the flat end plates (the
+  largest near-axial surface patches), anterior = scanner anterior made
+  perpendicular to it, midline = mean left-right position of the model;
+* pedicle isthmus and axis: the bone is cut by planes swept along the current
+  axis estimate (starting from scanner anterior); in each plane the section of
+  the pedicle (the bone region on that side not reaching the midline) is
+  measured on the model's signed distance field with sub-sample partial
+  coverage. The narrowest section is the isthmus; the pedicle axis is the line
+  through the section centroids around it (a plane section of a cylinder has
+  its centroid on the cylinder's axis, whatever the tilt), refitted twice;
+* pedicle entry point: where the axis, followed backwards from the isthmus,
+  leaves the posterior bone surface (the sample's definition);
+* axis direction pointing anteriorly into the body (screw direction).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from surgiplan.core.errors import GeometryError
+from surgiplan.core.jobs import Progress, report
+from surgiplan.core.planning import transforms as tf
+from surgiplan.core.planning.interference import BoneField
+from surgiplan.core.planning.landmarks import fit_plane
+from surgiplan.core.planning.plan import Landmark
+
+SIDES = ("left", "right")
+LAT = {"left": 1.0, "right": -1.0}
+
+
+def vertebra_frame(mesh) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(midline point, superior, anterior, left) unit axes of a vertebra model (LPS).
+
+    Superior = area-weighted mean normal of the end plates: the near-axial surface
+    cells of the vertebral body (anterior of the model's centroid), refined with
+    narrowing angular windows around the current estimate.
+    """
+    m = mesh.compute_normals(cell_normals=True, point_normals=False, auto_orient_normals=True)
+    n = np.asarray(m.cell_data["Normals"])
+    a = np.asarray(m.compute_cell_sizes(length=False, volume=False)["Area"])
+    cc = np.asarray(m.cell_centers().points)
+    c = np.asarray(mesh.points).mean(0)
+    up = np.array([0.0, 0.0, 1.0])
+    ant = np.array([0.0, -1.0, 0.0])
+    for deg in (30.0, 20.0, 12.0, 8.0, 8.0):
+        ant = tf.unit(tf.project_on_plane(np.array([0.0, -1.0, 0.0]), up))
+        body = (cc - c) @ ant > 3.0
+        s = n @ up
+        sel = body & (np.abs(s) > np.cos(np.radians(deg)))
+        if sel.sum() < 10:
+            break
+        up = tf.unit(((n[sel] * np.sign(s[sel])[:, None]) * a[sel, None]).sum(0))
+    # refine: plane fits through the flat centres of the two end plates (cells far from the rim)
+    normals = []
+    for sign in (1.0, -1.0):
+        sel = body & (sign * (n @ up) > np.cos(np.radians(8.0))) & (sign * ((cc - c) @ up) > 0)
+        if sel.sum() < 10:
+            continue
+        pts = cc[sel]
+        h = pts @ up
+        pts = pts[np.abs(h - np.median(h)) < 1.5]  # the end plate itself, not lips or processes
+        if len(pts) >= 10:
+            _, nn = fit_plane(pts)
+            normals.append(nn if nn @ up > 0 else -nn)
+    if normals:
+        up = tf.unit(np.sum(normals, axis=0))
+    ant = tf.unit(tf.project_on_plane(np.array([0.0, -1.0, 0.0]), up))
+    left = np.cross(up, ant)
+    if left[0] < 0:
+        left = -left
+    return c, up, ant, left
+
+
+def endplate_centres(mesh, frame) -> dict[str, np.ndarray]:
+    """Centres (LPS mm) of the superior and inferior end plates and of the body.
+
+    Body centre: midpoint of the area centroids of the flat body cells facing up / down
+    (within 8 deg of the end-plate normal); the plate centres are placed on the normal
+    through it, at the plates' levels.
+    """
+    c, up, ant, _ = frame
+    m = mesh.compute_normals(cell_normals=True, point_normals=False, auto_orient_normals=True)
+    n = np.asarray(m.cell_data["Normals"])
+    a = np.asarray(m.compute_cell_sizes(length=False, volume=False)["Area"])
+    cc = np.asarray(m.cell_centers().points)
+    body = (cc - c) @ ant > 3.0
+    out = {}
+    for key, sign in (("superior", 1.0), ("inferior", -1.0)):
+        sel = body & (sign * (n @ up) > np.cos(np.radians(8.0))) & (sign * ((cc - c) @ up) > 0)
+        h = cc @ up
+        sel &= np.abs(h - np.median(h[sel])) < 1.5 if sel.any() else sel
+        if sel.sum() < 10:
+            raise GeometryError(f"no flat {key} end plate found on the vertebra model")
+        out[key] = (cc[sel] * a[sel, None]).sum(0) / a[sel].sum()
+    body_c = 0.5 * (out["superior"] + out["inferior"])
+    # keep the plates on the end-plate normal through the body centre (the pair then gives the
+    # cranial axis of the plane fits; their flat parts' centroids scatter by a few mm in AP)
+    for key in ("superior", "inferior"):
+        out[key] = body_c + ((out[key] - body_c) @ up) * up
+    out["body"] = body_c
+    return out
+
+
+def _plane_basis(d: np.ndarray, up: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    v = tf.unit(tf.project_on_plane(up, d))
+    u = np.cross(v, d)
+    return u, v
+
+
+def _section(field: BoneField, origin, d, up, half: float, step: float):
+    """Coverage image (0..1) of the bone on the plane through ``origin`` normal to ``d``."""
+    u, v = _plane_basis(d, up)
+    g = np.arange(-half, half + step / 2, step)
+    uu, vv = np.meshgrid(g, g, indexing="ij")
+    pts = origin + uu.ravel()[:, None] * u + vv.ravel()[:, None] * v
+    sdf = field.interpolate(pts).reshape(uu.shape)
+    cov = np.clip(0.5 - sdf / step, 0.0, 1.0)
+    return cov, uu, vv, u, v
+
+
+def _pedicle_section(field, origin, d, up, mid, left, side, half=16.0, step=0.25):
+    """Area (mm^2) and centroid (LPS) of the pedicle's section in the plane (None if it touches
+    the midline or the window's border)."""
+    cov, uu, vv, u, v = _section(field, origin, d, up, half, step)
+    lab, n = ndimage.label(cov > 0.0)
+    if n == 0:
+        return None
+    ci = tuple(np.array(cov.shape) // 2)
+    # the component at (or nearest to) the window centre
+    k = lab[ci]
+    if k == 0:
+        idx = np.argwhere(lab > 0)
+        j = idx[np.argmin(((idx - np.array(ci)) ** 2).sum(1))]
+        k = lab[tuple(j)]
+    comp = lab == k
+    if comp[0, :].any() or comp[-1, :].any() or comp[:, 0].any() or comp[:, -1].any():
+        return None
+    pts_lat = (origin - mid) @ left * LAT[side] + (uu * (u @ left) + vv * (v @ left)) * LAT[side]
+    if (pts_lat[comp] < 1.0).any():
+        return None
+    w = cov * comp
+    area = float(w.sum() * step * step)
+    cu, cv = float((w * uu).sum() / w.sum()), float((w * vv).sum() / w.sum())
+    return area, origin + cu * u + cv * v
+
+
+def _initial_isthmus(field: BoneField, frame, side: str, half: float = 45.0, step: float = 0.5):
+    """2D start on the mid-height axial section: the thinnest bone run beside the canal."""
+    mid, up, ant, left = frame
+    # mid-height of the bone along ``up`` near the midline's anterior half (the body)
+    cov, uu, vv, u, v = _section(field, mid, up, ant, half, step)
+    bone = cov > 0.5
+    holes = ndimage.binary_fill_holes(bone) & ~bone
+    lab, n = ndimage.label(holes)
+    if n == 0:
+        raise GeometryError("no spinal canal found in the vertebra's mid-height section")
+    sizes = ndimage.sum(holes, lab, range(1, n + 1))
+    canal = lab == (1 + int(np.argmax(sizes)))
+    cu, cv = uu[canal].mean(), vv[canal].mean()
+    centre = mid + cu * u + cv * v
+    # in-plane directions: u, v span the plane normal to up; express left/ant in them
+    lat = left * LAT[side]
+    best = None
+    for ang in np.radians(np.arange(30.0, 86.0, 2.5)):  # anterolateral: from anterior (0) towards lateral (90)
+        dr = np.cos(ang) * ant + np.sin(ang) * lat
+        ts = np.arange(0.0, 60.0, step / 2)
+        pts = centre + ts[:, None] * dr
+        inside = field.interpolate(pts) < 0
+        if not inside.any():
+            continue
+        i0 = int(np.argmax(inside))
+        outside_after = np.nonzero(~inside[i0:])[0]
+        if len(outside_after) == 0:
+            continue
+        i1 = i0 + int(outside_after[0])
+        width = ts[i1] - ts[i0]
+        if best is None or width < best[0]:
+            best = (width, centre + 0.5 * (ts[i0] + ts[i1]) * dr)
+    if best is None:
+        raise GeometryError(f"no {side} pedicle found beside the spinal canal")
+    return best[1]
+
+
+def fit_pedicle(field: BoneField, frame, side: str, sweep_mm: float = 10.0, iterations: int = 4) -> dict:
+    """Isthmus centre, axis (anterior, unit), narrowest section area of one pedicle (LPS mm)."""
+    mid, up, ant, left = frame
+    d = ant.copy()
+    base = _initial_isthmus(field, frame, side)
+    for _ in range(iterations):
+        rows = []
+        for t in np.arange(-sweep_mm, sweep_mm + 0.01, 0.5):
+            s = _pedicle_section(field, base + t * d, d, up, mid, left, side, half=12.0)
+            if s is not None:
+                rows.append((t, *s))
+        if len(rows) < 3:
+            raise GeometryError(f"no {side} pedicle found (no narrow bone bridge beside the canal)")
+        areas = np.array([r[1] for r in rows])
+        i0 = int(np.argmin(areas))
+        keep = np.array([r[2] for r in rows if r[1] < 1.1 * areas[i0] and abs(r[0] - rows[i0][0]) <= 6.0])
+        if len(keep) >= 3:
+            _, dn = _line(keep)
+            d = tf.unit(dn if dn @ ant > 0 else -dn)
+        base = rows[i0][2]
+    # screw trajectory parallel to the end plates (straight-forward technique): the sections'
+    # centroid line fixes the transverse (medial) angle; its cranio-caudal tilt is too short
+    # a lever (<= 8 mm of pure pedicle) to be measured on 2 mm voxels
+    d = tf.unit(tf.project_on_plane(d, up))
+    return {"isthmus": base, "axis": d, "area": float(areas[i0])}
+
+
+def _line(points):
+    c = points.mean(0)
+    _, _, vt = np.linalg.svd(points - c)
+    return c, vt[0]
+
+
+def entry_point(field: BoneField, isthmus: np.ndarray, axis: np.ndarray, max_mm: float = 60.0) -> np.ndarray:
+    """Where the line from the isthmus backwards along -axis leaves the bone (LPS mm)."""
+    ts = np.arange(0.0, max_mm, 0.25)
+    pts = isthmus - ts[:, None] * axis
+    sdf = field.exact(pts)
+    out = np.nonzero(sdf > 0)[0]
+    if len(out) == 0:
+        raise GeometryError("the pedicle axis never leaves the bone posteriorly")
+    lo, hi = ts[out[0] - 1], ts[out[0]]
+    for _ in range(30):
+        m = 0.5 * (lo + hi)
+        if field.exact((isthmus - m * axis)[None])[0] > 0:
+            hi = m
+        else:
+            lo = m
+    return isthmus - 0.5 * (lo + hi) * axis
+
+
+def fit_spine_landmarks(models: dict, progress: Progress | None = None) -> dict[str, Landmark]:
+    """Pedicle entry points, isthmus centres and axes of every vertebra model in ``models``."""
+    out: dict[str, Landmark] = {}
+    for i, (lv, mesh) in enumerate(models.items()):
+        report(progress, i / max(len(models), 1), f"fitting the {lv} pedicles")
+        field = BoneField(mesh, spacing=1.0)
+        frame = vertebra_frame(mesh)
+        ends = endplate_centres(mesh, frame)
+        for key, name in (("superior", "superior_endplate_centre"), ("inferior", "inferior_endplate_centre"),
+                          ("body", "vertebral_body_centre")):
+            out[f"{name}_{lv}"] = Landmark(ends[key], None, "fitted",
+                                           f"{key} end plate centre (area centroid of its flat part)"
+                                           if key != "body" else "midpoint of the end plate centres")
+        for side in SIDES:
+            p = fit_pedicle(field, frame, side)
+            e = entry_point(field, p["isthmus"], p["axis"])
+            out[f"pedicle_isthmus_{lv}_{side}"] = Landmark(p["isthmus"], None, "fitted",
+                                                          "centroid of the narrowest pedicle section")
+            out[f"pedicle_entry_{lv}_{side}"] = Landmark(e, None, "fitted",
+                                                        "where the pedicle axis leaves the posterior bone surface")
+            out[f"pedicle_axis_{lv}_{side}"] = Landmark(e, p["axis"], "fitted",
+                                                       "line through the pedicle section centroids around the "
+                                                       "isthmus, from the entry point anteriorly")
+    report(progress, 1.0, "pedicles fitted")
+    return out
