@@ -5,9 +5,12 @@ Two paths:
 * **uncompressed** (Implicit/Explicit VR Little Endian, Explicit Big Endian):
   one ``seek`` + ``readinto`` per frame at the offset found by the header pass,
   straight into the output array (no per-file pydicom parse, no copies);
-* **everything else** (JPEG baseline/lossless, JPEG-LS, JPEG 2000, RLE,
-  deflate, ...): pydicom's decoders with the pylibjpeg / pyjpegls plugins. The
-  decoders hold the GIL, so long compressed series are decoded in worker
+* **JPEG 2000** (monochrome single-frame files, the usual CT/MR export):
+  imagecodecs' OpenJPEG decoder, which releases the GIL, in a thread pool of
+  one thread per core (:mod:`dicom_j2k`; same values as pydicom's decoder);
+* **everything else** (JPEG baseline/lossless, JPEG-LS, RLE, deflate, other
+  JPEG 2000 layouts, ...): pydicom's decoders with the pylibjpeg / pyjpegls
+  plugins. These hold the GIL, so long compressed series are decoded in worker
   processes on all cores (threads were measured: no gain). The workers are
   plain ``python -m`` children fed through pipes, not multiprocessing (which
   re-imports the caller's main script).
@@ -25,12 +28,14 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 import numpy as np
 
 from surgiplan.core.errors import InputError
 from surgiplan.core.imaging.dicom_headers import NATIVE_SYNTAXES, FrameHeader
+from surgiplan.core.imaging.dicom_j2k import decode_j2k_frame, fast_j2k
 from surgiplan.core.jobs import Progress, check_cancelled, report
 
 #: transfer syntaxes whose decoding is cheap: not worth starting worker processes for
@@ -155,6 +160,48 @@ def read_native_frame(h: FrameHeader, buf: np.ndarray) -> np.ndarray:
     if NATIVE_SYNTAXES[h.transfer_syntax][1] == ">" and buf.dtype.itemsize > 1:
         buf.byteswap(inplace=True)
     return _sign_fix(buf, h)
+
+
+#: frames per task of the threaded uncompressed reader, and the fewest frames worth threads
+_NATIVE_BLOCK = 8
+_NATIVE_THREADS_ABOVE = 32
+
+
+def read_native_frames(
+    ks: list[int], read_one, shape: tuple[int, int], dtype: np.dtype, progress: Progress | None
+) -> Iterator[tuple[int, InputError | None]]:
+    """Run ``read_one(k, scratch)`` for every k of ``ks``; yields (k, its error or None) in order.
+
+    With two or more cores and more than a few frames the reads run in a thread
+    pool (one thread per core, blocks of consecutive frames): ``readinto`` and the
+    in-place numpy ops release the GIL, so the copies out of the page cache and
+    the page faults of the fresh output array are spread over the cores.
+    Cancellation is checked between blocks (pending blocks are dropped).
+    """
+    n = _workers()
+    if n < 2 or len(ks) < _NATIVE_THREADS_ABOVE:
+        scratch = np.empty(shape, dtype=dtype)
+        for k in ks:
+            yield k, read_one(k, scratch)
+        return
+    local = threading.local()
+
+    def block(part: list[int]) -> list[tuple[int, InputError | None]]:
+        scratch = getattr(local, "scratch", None)
+        if scratch is None:
+            scratch = local.scratch = np.empty(shape, dtype=dtype)
+        return [(k, read_one(k, scratch)) for k in part]
+
+    parts = [ks[i : i + _NATIVE_BLOCK] for i in range(0, len(ks), _NATIVE_BLOCK)]
+    with ThreadPoolExecutor(n, thread_name_prefix="surgiplan-read") as pool:
+        futures = [pool.submit(block, part) for part in parts]
+        try:
+            for fut in futures:
+                check_cancelled(progress)
+                yield from fut.result()
+        finally:
+            for fut in futures:
+                fut.cancel()
 
 
 # --------------------------------------------------------------------------- compressed
@@ -313,6 +360,45 @@ def decode_in_workers(
             th.join(timeout=1.0)
 
 
+def _decode_j2k_task(h: FrameHeader) -> np.ndarray | InputError:
+    """One JPEG 2000 frame via imagecodecs; pydicom's decoder (and its message) if that fails."""
+    try:
+        return decode_j2k_frame(h)
+    except InputError:
+        return _decode_task((str(h.path), h.frame, h.n_frames, h.transfer_syntax))
+
+
+def decode_in_threads(
+    items: list[tuple[int, FrameHeader]], progress: Progress | None
+) -> Iterator[tuple[int, np.ndarray | InputError]]:
+    """Decode JPEG 2000 frames (``fast_j2k``) in a thread pool, one thread per core.
+
+    Yields (index, stored values or InputError) as frames finish, in the calling
+    thread; at most a few frames per thread are in flight (bounded memory). Raises
+    Cancelled (after the running frames finish, pending ones dropped) on cancel.
+    """
+    n = max(min(_workers(), len(items)), 1)
+    todo = iter(items)
+    pending: dict = {}
+    with ThreadPoolExecutor(n, thread_name_prefix="surgiplan-j2k") as pool:
+        try:
+            while True:
+                while len(pending) < 3 * n:
+                    nxt = next(todo, None)
+                    if nxt is None:
+                        break
+                    pending[pool.submit(_decode_j2k_task, nxt[1])] = nxt[0]
+                if not pending:
+                    return
+                check_cancelled(progress)
+                done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    yield pending.pop(fut), fut.result()
+        finally:
+            for fut in pending:
+                fut.cancel()
+
+
 # --------------------------------------------------------------------------- all frames
 def read_frames(
     frames: list[FrameHeader],
@@ -338,7 +424,6 @@ def _read_frames(frames, plan: OutputPlan, progress, errors) -> tuple[np.ndarray
     nk = len(frames)
     out = np.empty((nk, h0.rows, h0.cols), dtype=plan.dtype)
     ok = np.zeros(nk, dtype=bool)
-    scratch = np.empty((h0.rows, h0.cols), dtype=h0.stored_dtype)
     direct = not plan.rescale and plan.dtype == h0.stored_dtype
     n_done = 0
 
@@ -347,36 +432,37 @@ def _read_frames(frames, plan: OutputPlan, progress, errors) -> tuple[np.ndarray
             raise exc
         errors.append(exc)
 
-    coded: list[int] = []
-    for k, h in enumerate(frames):
-        if not h.is_native:
-            coded.append(k)
-            continue
+    coded = [k for k, h in enumerate(frames) if not h.is_native]
+    native = [k for k, h in enumerate(frames) if h.is_native]
+    fast_ct = plan.dtype == np.int16 and plan.rescale
+
+    def read_one(k: int, scratch: np.ndarray) -> InputError | None:
+        """Frame k into out[k] (GIL released in the read and the numpy ops)."""
+        h = frames[k]
         if (h.rows, h.cols) != (h0.rows, h0.cols):
-            failed(
-                InputError(
-                    f"matrix {h.cols} x {h.rows} differs from the series' {h0.cols} x {h0.rows}",
-                    path=h.path,
-                )
+            return InputError(
+                f"matrix {h.cols} x {h.rows} differs from the series' {h0.cols} x {h0.rows}",
+                path=h.path,
             )
-            continue
         try:
             if direct and h.stored_dtype == out.dtype:
                 read_native_frame(h, out[k])
-            elif (
-                plan.dtype == np.int16
-                and plan.rescale
-                and _int16_safe(h)
-                and (h.pixel_representation == 0 or _signed_fits(h))
-            ):
-                # fast path (CT): stored bits into the output, then the intercept in place
+            elif fast_ct and _int16_safe(h) and (h.pixel_representation == 0 or _signed_fits(h)):
+                # CT: stored bits straight into the output, then the intercept in place
                 read_native_frame(h, out[k].view(h.stored_dtype))
                 if h.intercept:
                     out[k] += np.int16(h.intercept)
             else:
                 _store(out[k], read_native_frame(h, scratch), h, plan)
-            ok[k] = True
         except InputError as exc:
+            return exc
+        ok[k] = True
+        return None
+
+    for _k, exc in read_native_frames(
+        native, read_one, (h0.rows, h0.cols), h0.stored_dtype, progress
+    ):
+        if exc is not None:
             failed(exc)
         n_done += 1
         if n_done % 16 == 0:
@@ -399,6 +485,19 @@ def _read_frames(frames, plan: OutputPlan, progress, errors) -> tuple[np.ndarray
         _store(out[k], _sign_fix(res, h) if res.dtype.kind == "i" else res, h, plan)
         ok[k] = True
 
+    j2k = [k for k in coded if fast_j2k(frames[k])]
+    if j2k:
+        if len(j2k) > 1 and _workers() > 1:
+            decoded = decode_in_threads([(k, frames[k]) for k in j2k], progress)
+        else:
+            decoded = ((k, _decode_j2k_task(frames[k])) for k in j2k)
+        for k, res in decoded:
+            accept(k, res)
+            n_done += 1
+            if n_done % 8 == 0:
+                report(progress, n_done / nk, f"decoding slice {n_done}/{nk}")
+        in_j2k = set(j2k)
+        coded = [k for k in coded if k not in in_j2k]
     if coded:
         tasks = [
             (str(frames[k].path), frames[k].frame, frames[k].n_frames, frames[k].transfer_syntax)
