@@ -17,10 +17,18 @@ on any scan orientation. Parameters are in HU and mm.
 * ``spine-bones``: >= 500 HU, closed cavities filled (not slice by slice: the
   neural arch rings the canal), vertebrae as separate pieces named L1..L5 from
   the top and a sixth piece ``sacrum`` (``names`` to override).
-* ``vessel``: contrast lumen (150..800 HU by default): after a 3 mm opening,
-  the thick tube through the largest round bright blob of the lowest slices
-  (the aorta, with the iliacs when present), separated from the heart and other
-  chambers by a seeded watershed.
+* ``vessel``: contrast lumen (150..800 HU by default): after a 2 mm opening,
+  the tube through the largest round bright blob of the lowest slices (the
+  aorta, with the iliacs when present) followed slice by slice, stopping where
+  it opens into a heart chamber and not following the small blobs that split
+  off above the arch (head and neck branches). The opened-away rim is added
+  back only where it is nearer to the tube than to another thick bright
+  structure (pulmonary artery, veins). Segment ``vessel``. Thin branches
+  (renal, visceral, intercostal arteries) follow as a second segment
+  ``vessel_branches``: geodesic reconstruction from the vessel inside the
+  lumen at least half-way between the threshold and the vessel's median,
+  <= ``branch_mm`` (60 mm) of path, kept clear of other thick bright structures
+  and of bone (cortex ring around marrow); ``branch_mm=0`` turns it off.
 """
 
 from __future__ import annotations
@@ -211,8 +219,12 @@ def _round_blob_seed(volume: Volume, lumen: np.ndarray, xyz, cortex_hu: float = 
     return best
 
 
+THICK_ML = 1.0  # a bright structure of at least this volume after the opening is a chamber/organ, not a branch
+
+
 def _vessel(volume, progress=None, low: float = 150.0, high: float = 800.0, open_mm: float = 2.0,
-            faint_low: float | None = None, faint_mm: float = 4.0, **kw):
+            faint_low: float | None = None, faint_mm: float = 4.0, branch_mm: float = 60.0,
+            bone_hu: float = 600.0, **kw):
     from surgiplan.core.segmentation.vessel_tracking import track_tube
 
     report(progress, 0.05, f"threshold {low:g}..{high:g} HU")
@@ -235,13 +247,83 @@ def _vessel(volume, progress=None, low: float = 150.0, high: float = 800.0, open
     else:  # slices run head to foot: track on the flipped stack
         nk = opened.shape[0]
         tube = track_tube(opened[::-1], (nk - 1 - seed[0], seed[1], seed[2]), fallback=lumen[::-1], **opts)[::-1]
-    # recover the lumen voxels the opening shaved off near the vessel
-    near = morphology.margin(tube, open_mm + max(volume.spacing), volume.spacing)
-    vessel = tube | (lumen & near)
+    # recover the lumen voxels the opening shaved off near the vessel, but only those
+    # nearer to it than to another thick bright structure (pulmonary artery, a vein
+    # or a heart chamber touching the aorta: their rims belong to them)
+    others = opened & ~tube
+    near_mm = open_mm + max(volume.spacing)
+    vessel = tube | (lumen & _nearer_to(tube, others, near_mm, volume.spacing))
     if faint_low is not None and faint_mm > 0:
         # a faintly opacified (false) lumen right next to the bright one
         faint = threshold(volume, faint_low, high) & morphology.margin(vessel, faint_mm, volume.spacing)
         vessel |= morphology.opening(faint, 1.0, volume.spacing)
     vessel = islands.keep_at_seed(vessel, [seed])
     vessel = morphology.fill_holes(vessel, per_slice=True)
-    return {"vessel": vessel}
+    out = {"vessel": vessel}
+    if branch_mm > 0:
+        report(progress, 0.85, "thin branches")
+        # a branch is as bright as the vessel, up to the partial volume of a thin tube:
+        # at least half-way between the lumen threshold and the vessel's median
+        branch_low = 0.5 * (low + float(np.median(volume.array[tube])))
+        bright = lumen & (volume.array >= branch_low)
+        # bone (cortex ring with its marrow, which is as bright as a branch) and dense contrast
+        dense = volume.array >= bone_hu
+        dense = morphology.fill_holes(morphology.closing(dense, 2.0, volume.spacing), per_slice=True)
+        branches = _thin_branches(bright, dense, opened, vessel, branch_mm, near_mm, volume.spacing)
+        if branches.any():
+            out["vessel_branches"] = branches
+    return out
+
+
+def _nearer_to(mask: np.ndarray, others: np.ndarray, distance_mm: float, spacing) -> np.ndarray:
+    """Voxels within ``distance_mm`` of ``mask`` and nearer to it than to ``others`` (mm, Euclidean)."""
+    from surgiplan.core.segmentation.patch import changed_box
+
+    out = np.zeros(mask.shape, bool)
+    box = changed_box(mask)
+    if box is None:
+        return out
+    pad = [int(np.ceil(distance_mm / s)) + 1 for s in tuple(spacing)[::-1]]
+    box = tuple(slice(max(0, b.start - p), min(n, b.stop + p)) for b, p, n in zip(box, pad, mask.shape, strict=True))
+    sp = tuple(float(s) for s in spacing)[::-1]
+    d_own = ndimage.distance_transform_edt(~mask[box], sampling=sp)
+    sub_o = others[box]
+    d_other = ndimage.distance_transform_edt(~sub_o, sampling=sp) if sub_o.any() else np.inf
+    out[box] = (d_own <= distance_mm + 1e-6) & (d_own < d_other)
+    return out
+
+
+def _thin_branches(bright: np.ndarray, dense: np.ndarray, opened: np.ndarray, vessel: np.ndarray,
+                   branch_mm: float, rim_mm: float, spacing) -> np.ndarray:
+    """Thin contrast-filled branches leaving ``vessel`` (renal, visceral, head and neck arteries).
+
+    Geodesic reconstruction from ``vessel`` inside the bright lumen ``bright``,
+    limited to ``branch_mm`` mm of path (26-connected steps of the smallest
+    spacing), and kept ``rim_mm`` away from every other thick bright structure
+    (pieces of the opened lumen ``opened`` of >= THICK_ML mL: a branch running
+    into a kidney or a heart chamber stops before it) and from ``dense`` voxels
+    (bone with its marrow, which is as bright as a branch; undiluted contrast in a vein). What is left near the vessel is thinner than the opening.
+    """
+    from surgiplan.core.segmentation.patch import changed_box
+
+    out = np.zeros(vessel.shape, bool)
+    reach = morphology.margin(vessel, branch_mm, spacing)
+    box = changed_box(reach)
+    if box is None:
+        return out
+    ves = vessel[box]
+    others = islands.remove_small(opened[box] & ~ves, THICK_ML * 1000.0, spacing)
+    # bone: a bright cortex ring around darker marrow in an axial slice (a
+    # vertebral body, a rib); a vessel branch has no dark core
+    ring = morphology.closing((bright[box] | dense[box]) & ~ves, 2.0 * max(spacing), spacing)
+    marrow = morphology.fill_holes(ring, per_slice=True) & ~ring
+    block = others | dense[box] | morphology.margin(marrow, 2.0 * max(spacing), spacing)
+    allowed = bright[box] & ~ves & reach[box]
+    if block.any():
+        allowed &= ~morphology.margin(block, rim_mm, spacing)
+    start = allowed & morphology.margin(ves, max(spacing), spacing)
+    if not start.any():
+        return out
+    steps = int(np.ceil(branch_mm / min(spacing)))
+    out[box] = ndimage.binary_dilation(start, np.ones((3, 3, 3), bool), iterations=steps, mask=allowed)
+    return out

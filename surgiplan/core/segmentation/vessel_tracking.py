@@ -24,7 +24,8 @@ def _components(sl: np.ndarray):
 
 
 def track_tube(lumen: np.ndarray, seed_kji, *, grow_limit: float = 1.8, shrink_stop: float = 0.3,
-               touch_px: int = 1, round_hull: float = 1.35, fallback: np.ndarray | None = None) -> np.ndarray:
+               touch_px: int = 1, round_hull: float = 1.35, fallback: np.ndarray | None = None,
+               split_keep: float = 0.5) -> np.ndarray:
     """Boolean [k, j, i] tube of ``lumen`` followed from ``seed_kji`` along axis k (axial slices).
 
     ``grow_limit``: a limb whose cross-section grows more than this factor from
@@ -33,6 +34,8 @@ def track_tube(lumen: np.ndarray, seed_kji, *, grow_limit: float = 1.8, shrink_s
     fraction of the previous one (only thin branches go on).
     ``round_hull``: a section whose convex hull is at most this factor larger is
     replaced by its hull.
+    ``split_keep``: where the section splits into pieces on the way up, pieces
+    smaller than this fraction of the largest are branches and not followed.
     ``fallback``: a less cleaned lumen (e.g. before the opening) used where a
     thin limb vanishes from ``lumen`` for a slice.
     """
@@ -60,6 +63,12 @@ def track_tube(lumen: np.ndarray, seed_kji, *, grow_limit: float = 1.8, shrink_s
         lab, hit = pick(k, cur)
         if not len(hit):
             break
+        if len(hit) > 1:
+            # the section splits going up: a branch leaving (the arch's head and neck
+            # vessels, seen as a separate small blob above the arch). Follow only the
+            # parent and the pieces of comparable size (a dissection's two lumina).
+            sizes = np.array([(lab == h).sum() for h in hit])
+            hit = hit[sizes >= split_keep * sizes.max()]
         nxt = np.isin(lab, hit)
         if nxt.sum() < shrink_stop * cur.sum():
             break

@@ -23,11 +23,11 @@ CASES = {
     "vascular": ("vessel", ["aorta_lumen"]),
     "spine": ("spine-bones", ["L1", "L2", "L3", "L4", "L5"]),
 }
-# issue target: Dice >= 0.95 everywhere. The vessel preset reaches 0.948 on the vascular sample
-# (it misses the renal arteries the ground truth counts as lumen, 52 mm from ours at worst): the lower
-# bars are a known shortfall, not the goal.
-MIN_DICE = {"vascular": 0.94}
-MAX_MEAN_DISTANCE_MM = {"vascular": 3.0}  # measured 2.4 mm, dominated by the missed branches
+# issue target: Dice >= 0.95 for every structure. The sample's aorta_lumen is aorta + renal stumps +
+# common iliacs; the vessel preset gives the aorta with the iliacs as 'vessel' and the thin branches
+# (here the renal arteries) as 'vessel_branches', compared together.
+MIN_DICE = 0.95
+MAX_MEAN_DISTANCE_MM = {"vascular": 1.0}  # 2 mm voxels; the other samples: half a voxel
 
 
 def _sample(name):
@@ -49,11 +49,18 @@ def test_preset_matches_ground_truth(name):
     seg = apply_preset(volume, preset)
     half_voxel = 0.5 * min(volume.spacing)
     for s in structures:
-        ours_name = s if s in seg.names else seg.names[0]  # the vessel preset names its one segment 'vessel'
-        ours, gt = seg.mask(ours_name), truth.mask(s)
+        if name == "vascular":  # all of the preset's vessel segments against the one lumen label
+            ours = np.any([seg.mask(n) for n in seg.names], axis=0)
+            assert seg.names[0] == "vessel" and set(seg.names) <= {"vessel", "vessel_branches"}
+        else:
+            ours = seg.mask(s)
+        gt = truth.mask(s)
         dice = 2 * (ours & gt).sum() / (ours.sum() + gt.sum())
-        assert dice >= MIN_DICE.get(name, 0.95), f"{name}/{s}: Dice {dice:.3f}"
-        model = segment_to_surface(seg, ours_name)
+        assert dice >= MIN_DICE, f"{name}/{s}: Dice {dice:.3f}"
+        if name == "vascular":
+            model = mask_to_surface(ours, volume.spacing, volume.origin, volume.direction, smooth=True)
+        else:
+            model = segment_to_surface(seg, s)
         gt_surface = mask_to_surface(gt, volume.spacing, volume.origin, volume.direction)
         d = surface_distance(model, gt_surface)
         limit = MAX_MEAN_DISTANCE_MM.get(name, half_voxel)
