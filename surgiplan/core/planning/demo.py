@@ -65,6 +65,5 @@ def prepare_sample_case(case, anatomy: str, sample_root: str | Path | None = Non
 
         gt = json.loads(Path(gt_json).read_text(encoding="utf-8"))
         keys = [k for k in list(gt["landmarks"]) + list(gt["axes"])
-                if k in ("hip_centre", "knee_centre_femur", "knee_centre_tibia", "ankle_centre",
-                         "medial_epicondyle", "lateral_epicondyle")]
+                if k in ("hip_centre", "ankle_centre")]  # outside the knee scan; the rest is fitted
         import_landmarks(case, gt_json, keys)

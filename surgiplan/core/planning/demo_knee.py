@@ -3,7 +3,8 @@
 Needs bone models ``femur`` and ``tibia`` and the landmarks ``hip_centre``,
 ``knee_centre_femur``, ``knee_centre_tibia``, ``ankle_centre`` in the case
 (a knee CT does not show the hip and the ankle: they come from a long-leg
-study or, for the sample, from its ground truth via :func:`import_landmarks`).
+study or, for the sample, from its ground truth via :func:`import_landmarks`; the
+knee centres and epicondyles are fitted on the models when missing).
 Optional ``lateral_epicondyle`` / ``medial_epicondyle`` set the femoral rotation.
 
 :func:`place_knee` cuts the distal femur ``distal_depth`` mm above its most
@@ -111,13 +112,24 @@ def import_sample_landmarks(case, anatomy: str, keys) -> list[str]:
 def build_demo_plans(case, side: str = "right", progress: Progress | None = None, catalog=None) -> Comparison:
     """Plans A and B on a knee case (see module docstring) and their comparison.
 
-    Landmarks the case lacks (hip, knee, ankle centres, epicondyles) are imported from
-    the knee sample's ground truth: this demo is meant for the knee sample scan.
+    The hip and ankle centres lie outside a knee CT: when the case lacks them they are
+    imported from the knee sample's ground truth (this demo is meant for the knee sample
+    scan; a long-leg study would give them). The knee centres and epicondyles the case
+    lacks are fitted on the femur and tibia models (:mod:`surgiplan.core.planning.auto_knee`).
     """
+    from surgiplan.core.planning.auto_knee import fit_knee_landmarks
+    from surgiplan.core.planning.auto_landmarks import apply_landmarks
+
     for m in ("femur", "tibia"):
         if m not in case.model_names:
             raise InputError(f"case {case.model.name!r} has no model {m!r}")
-    import_sample_landmarks(case, "knee", [*NEEDED, "medial_epicondyle", "lateral_epicondyle"])
+    import_sample_landmarks(case, "knee", ["hip_centre", "ankle_centre"])
+    wanted = ("knee_centre_femur", "knee_centre_tibia", "medial_epicondyle", "lateral_epicondyle")
+    if any(k not in case.landmarks for k in wanted):
+        L = case.landmarks
+        lms = fit_knee_landmarks(case.get_model("femur"), case.get_model("tibia"), L["hip_centre"].position,
+                                 L["ankle_centre"].position, side)
+        apply_landmarks(case, {k: lms[k] for k in wanted if k not in case.landmarks}, "fit knee landmarks")
     report(progress, 0.1, "plan A")
     case.new_plan("A", note="9 mm distal femur, 9 mm tibia, 3 deg slope")
     place_knee(case, "A", side, catalog=catalog)
