@@ -253,14 +253,20 @@ def _dicomdir_references(path: Path, skipped: list[SkippedFile]) -> list[Path]:
 
 
 # --------------------------------------------------------------------------- grouping
+def _round(v: float, scale: float) -> float:
+    """``np.round(v, log10(scale)) + 0.0`` in plain Python (same algorithm: scale, round half
+    to even, unscale; -0.0 -> 0.0), about 20x faster on one value."""
+    return round(v * scale) / scale + 0.0
+
+
 def _orientation_key(h: FrameHeader) -> tuple:
     if h.orientation is None:
         return ("none",)
-    return tuple(np.round(np.asarray(h.orientation), 3) + 0.0)
+    return tuple(_round(v, 1e3) for v in h.orientation)
 
 
 def _position_key(h: FrameHeader) -> tuple:
-    return tuple(np.round(np.asarray(h.position), 2) + 0.0) if h.position else (h.path, h.frame)
+    return tuple(_round(v, 1e2) for v in h.position) if h.position else (h.path, h.frame)
 
 
 def _split_by_acquisition(frames: list[FrameHeader]) -> tuple[list[list[FrameHeader]], str]:

@@ -45,6 +45,9 @@ _US = {
     0x00280006,
 }
 _UNDEF = 0xFFFFFFFF
+_IMPLICIT = {e: struct.Struct(e + "HHI") for e in "<>"}  # group, element, length
+_EXPLICIT = {e: struct.Struct(e + "HH2sH") for e in "<>"}  # group, element, VR, short length
+_U32 = {e: struct.Struct(e + "I") for e in "<>"}
 
 
 class FastHeader(dict):
@@ -117,24 +120,25 @@ def read_fast_header(buf: bytes, wanted: set[int]) -> FastHeader | None:
         implicit, little = False, True
     out.little = little
     e2 = "<" if little else ">"
+    # one precompiled unpack per element header (a long VR reads its 32-bit length after it)
+    head = _IMPLICIT[e2] if implicit else _EXPLICIT[e2]
+    u32 = _U32[e2]
     while pos + 8 <= n:
-        g, e = struct.unpack_from(e2 + "HH", buf, pos)
-        tag = (g << 16) | e
         if implicit:
-            (length,) = struct.unpack_from(e2 + "I", buf, pos + 4)
+            g, e, length = head.unpack_from(buf, pos)
             vpos = pos + 8
             is_sq = False
         else:
-            vr = buf[pos + 4 : pos + 6]
+            g, e, vr, length = head.unpack_from(buf, pos)
             if vr in _LONG_VRS:
                 if pos + 12 > n:
                     return None
-                (length,) = struct.unpack_from(e2 + "I", buf, pos + 8)
+                (length,) = u32.unpack_from(buf, pos + 8)
                 vpos = pos + 12
             else:
-                (length,) = struct.unpack_from(e2 + "H", buf, pos + 6)
                 vpos = pos + 8
             is_sq = vr == b"SQ"
+        tag = (g << 16) | e
         if tag in _PIXEL_TAGS:
             out.pixel_keyword = _PIXEL_TAGS[tag]
             out.pixel_value_offset = vpos

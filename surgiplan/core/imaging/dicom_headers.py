@@ -11,6 +11,7 @@ Reading uses pydicom with ``stop_before_pixels`` and ``specific_tags`` (about
 
 from __future__ import annotations
 
+import math
 import os
 import struct
 import warnings
@@ -272,7 +273,7 @@ def _vec(value, n: int) -> tuple[float, ...] | None:
         out = tuple(float(v) for v in value)
     except (TypeError, ValueError):
         return None
-    return out if all(np.isfinite(out)) else None
+    return out if all(map(math.isfinite, out)) else None
 
 
 def _item(seq_parent, keyword: str):
@@ -350,22 +351,28 @@ def read_frame_headers(path: Path) -> tuple[list[FrameHeader], pydicom.Dataset |
     """
     path = Path(path)
     try:
+        fd = os.open(path, os.O_RDONLY)  # hot path: no file object for the first chunk
+        try:
+            size = os.fstat(fd).st_size
+            chunk = os.read(fd, _FAST_CHUNK) if size else b""
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise InputError(f"cannot read the file ({exc.strerror})", path=path) from None
+    if size == 0:
+        raise InputError("the file is empty (0 bytes)", path=path)
+    try:
+        fast = read_fast_header(chunk, _WANTED)
+    except (struct.error, ValueError):
+        fast = None
+    if fast is not None and fast.pixel_keyword is not None:
+        return _frames_fast(path, fast, size), None
+    try:
         fp = open(path, "rb")
     except OSError as exc:
         raise InputError(f"cannot read the file ({exc.strerror})", path=path) from None
     try:
         with fp:
-            size = os.fstat(fp.fileno()).st_size
-            if size == 0:
-                raise InputError("the file is empty (0 bytes)", path=path)
-            chunk = fp.read(_FAST_CHUNK)
-            try:
-                fast = read_fast_header(chunk, _WANTED)
-            except (struct.error, ValueError):
-                fast = None
-            if fast is not None and fast.pixel_keyword is not None:
-                return _frames_fast(path, fast, size), None
-            fp.seek(0)
             head = fp.read(132)
             magic = len(head) == 132 and head[128:132] == b"DICM"
             fp.seek(0)
