@@ -6,7 +6,8 @@ overrides it), one JSON file per case folder, named by a hash of its absolute
 path. :func:`find_autosave` reports a snapshot newer than the case's
 ``case.json``; :func:`recover_autosave` opens the case and puts the snapshot's
 plans and landmarks back (unsaved: the user decides to save).
-Surface models added since the last save are not in snapshots.
+Surface models added or replaced since the last save are written beside the
+snapshot (``<hash>.models/<name>.vtp``) and put back by recovery as unsaved models.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from surgiplan.core.errors import CaseFormatError
 from surgiplan.core.planning import audit
-from surgiplan.core.planning.case import CASE_FILE, Case, atomic_write_text
-from surgiplan.core.planning.case_schema import CaseModel, PlanModel
+from surgiplan.core.planning.case import CASE_FILE, Case, atomic_write_mesh, atomic_write_text
+from surgiplan.core.planning.case_schema import CaseModel, ModelRef, PlanModel
 from surgiplan.core.planning.plan import Landmark, Plan
 
 
@@ -40,16 +42,34 @@ def autosave_path(case_root: Path, folder: Path | None = None) -> Path:
     return (folder or autosave_folder()) / f"{key}.json"
 
 
+def _models_folder(path: Path) -> Path:
+    return path.with_name(path.stem + ".models")
+
+
 def write_autosave(case: Case, folder: Path | None = None) -> Path:
-    """Snapshot the case's current state (case.json + plans) atomically; returns the file."""
+    """Snapshot the case's current state (case.json + plans + unsaved models) atomically.
+
+    Models added or replaced since the last save are written first (each atomically) to
+    ``<snapshot>.models/``; the JSON written last names them, so a snapshot never
+    refers to a model file that is not complete. Returns the snapshot file.
+    """
     path = autosave_path(case.root, folder)
+    unsaved = sorted(case._unsaved_models)
+    mdir = _models_folder(path)
+    for name in unsaved:
+        atomic_write_mesh(case._models[name], mdir / f"{name}.vtp")
     snap = {
         "case_root": str(case.root.resolve()),
         "saved_at": audit.now_iso(),
         "case": case.to_case_model().model_dump(mode="json"),
         "plans": {n: p.to_dict() for n, p in case.plans.items()},
+        "unsaved_models": {n: f"{mdir.name}/{n}.vtp" for n in unsaved},
     }
     atomic_write_text(path, json.dumps(snap) + "\n")
+    if mdir.is_dir():  # models saved since the previous snapshot are no longer needed here
+        for f in mdir.glob("*.vtp"):
+            if f.stem not in unsaved:
+                f.unlink(missing_ok=True)
     return path
 
 
@@ -79,18 +99,34 @@ def find_autosave(case_root: str | Path, folder: Path | None = None) -> Autosave
 
 
 def recover_autosave(case_root: str | Path, folder: Path | None = None, user: str | None = None) -> Case:
-    """Open the case with the autosaved plans and landmarks in place (not yet saved)."""
+    """Open the case with the autosaved plans, landmarks and unsaved models in place (not yet saved)."""
+    import pyvista as pv
+
     case = Case.open(case_root, user=user)
     path = autosave_path(case.root, folder)
     try:
         snap = json.loads(path.read_text(encoding="utf-8"))
         cm = CaseModel.model_validate(snap["case"])
         plans = {n: Plan.from_model(PlanModel.model_validate(d)) for n, d in snap["plans"].items()}
+        extra = {}
+        for name, rel in snap.get("unsaved_models", {}).items():
+            ref = next((m for m in cm.models if m.name == name), None)
+            f = path.parent / rel
+            if ref is None or not f.is_file() or Path(rel).name != f"{name}.vtp":
+                raise ValueError(f"unsaved model {name!r} missing ({f})")
+            mesh = pv.read(str(f))
+            if mesh.n_points == 0:
+                raise ValueError(f"unsaved model file {f} is empty")
+            extra[name] = (ModelRef.model_validate(ref.model_dump()), mesh)
     except Exception as exc:  # noqa: BLE001 - any damage means no recovery
         raise CaseFormatError(f"autosave cannot be read ({exc})", path=path,
                               hint="Open the case without recovery; the case itself is unchanged.") from None
-    cm.models = case.model.models  # models on disk are the truth
+    on_disk = {m.name for m in case.model.models}
+    # models on disk are the truth, unless the snapshot holds a newer (unsaved) version
+    cm.models = [m for m in cm.models if m.name in on_disk or m.name in extra]
     case.model = cm
+    for name, (ref, mesh) in extra.items():
+        case.add_model(name, mesh, scan=ref.scan, segment=ref.segment)
     case.plans = plans
     case.landmarks = {k: Landmark.from_model(v) for k, v in cm.landmarks.items()}
     case.dirty = True
@@ -103,3 +139,4 @@ def discard_autosave(case_root: str | Path, folder: Path | None = None) -> None:
     path = autosave_path(Path(case_root), folder)
     if path.exists():
         path.unlink()
+    shutil.rmtree(_models_folder(path), ignore_errors=True)

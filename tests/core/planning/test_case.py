@@ -187,3 +187,44 @@ def test_autosave_offered_when_newer_and_recovers(case, tmp_path):
     assert rec.dirty and _tree_bytes(case.root) == on_disk
     discard_autosave(case.root, folder)
     assert find_autosave(case.root, folder) is None
+
+
+def test_crash_recovery_keeps_a_model_added_after_the_last_save(case, tmp_path):
+    """Save, add a new model and replace another, snapshot, 'crash' (drop the object), recover."""
+    folder = tmp_path / "autosave"
+    case.save()
+    tibia = pv.Cylinder(center=(0, 0, -40), direction=(0, 0, 1), radius=12, height=60).triangulate()
+    case.add_model("tibia", tibia, segment="tibia_seg")
+    bigger = pv.Sphere(radius=25, center=(1, 2, 3))
+    case.add_model("femur", bigger)  # replaced since the save
+    case.set_landmark("knee_centre_tibia", (0.0, 0.0, -10.0), source="manual")
+    snap = write_autosave(case, folder)
+    t = os.stat(case.root / "case.json").st_mtime
+    os.utime(snap, (t + 5, t + 5))
+    on_disk = _tree_bytes(case.root)
+    del case  # the crash: nothing of the open case survives but the snapshot
+    rec = recover_autosave(tmp_path / "Case1", folder, user="dr.test")
+    assert _tree_bytes(rec.root) == on_disk  # recovery writes nothing into the case
+    assert set(rec.model_names) == {"femur", "tibia"}
+    np.testing.assert_allclose(rec.get_model("tibia").points, tibia.points)
+    np.testing.assert_allclose(rec.get_model("femur").points, bigger.points)  # the newer femur
+    assert rec.landmarks["knee_centre_tibia"].position.tolist() == [0.0, 0.0, -10.0]
+    rec.save()
+    again = Case.open(rec.root)
+    assert set(again.model_names) == {"femur", "tibia"}
+    assert again.model.models[[m.name for m in again.model.models].index("tibia")].segment == "tibia_seg"
+    np.testing.assert_allclose(again.get_model("tibia").points, tibia.points)
+    discard_autosave(rec.root, folder)
+    assert not any(folder.rglob("*.vtp")) and find_autosave(rec.root, folder) is None
+
+
+def test_autosave_with_a_missing_model_file_is_refused_and_changes_nothing(case, tmp_path):
+    folder = tmp_path / "autosave"
+    case.save()
+    case.add_model("tibia", pv.Sphere(radius=5))
+    snap = write_autosave(case, folder)
+    (snap.parent / f"{snap.stem}.models" / "tibia.vtp").unlink()
+    on_disk = _tree_bytes(case.root)
+    with pytest.raises(CaseFormatError, match="tibia"):
+        recover_autosave(case.root, folder)
+    assert _tree_bytes(case.root) == on_disk
