@@ -101,6 +101,21 @@ def fill_holes(mask: np.ndarray, *, per_slice: bool = False) -> np.ndarray:
     return out
 
 
+def fill_holes_lidded(mask: np.ndarray) -> np.ndarray:
+    """Fill 3D cavities, counting a cavity cut open by the first or last slice (k) as closed.
+
+    A bone cut by the scan's edge (the sacrum at the bottom of a lumbar scan) has
+    its marrow open to the grid boundary; each edge slice is capped by its own
+    slice-wise filled outline before the 3D fill, then the caps are dropped.
+    """
+    mask = np.asarray(mask, bool)
+    if not mask.any():
+        return mask.copy()
+    lids = [ndimage.binary_fill_holes(mask[0])[None], ndimage.binary_fill_holes(mask[-1])[None]]
+    padded = np.concatenate([lids[0], mask, lids[1]])
+    return fill_holes(padded)[1:-1] | mask
+
+
 def smooth(mask: np.ndarray, sigma_mm: float, spacing) -> np.ndarray:
     """Gaussian smoothing of the mask boundary (sigma in mm), thresholded at 0.5."""
     if sigma_mm <= 0:

@@ -15,8 +15,11 @@ on any scan orientation. Parameters are in HU and mm.
 * ``knee-bones``: ``femur`` (top), ``tibia`` and ``fibula`` (bottom, larger and
   smaller), ``patella`` (the anterior piece at the joint level).
 * ``spine-bones``: >= 500 HU, closed cavities filled (not slice by slice: the
-  neural arch rings the canal), vertebrae as separate pieces named L1..L5 from
-  the top and a sixth piece ``sacrum`` (``names`` to override).
+  neural arch rings the canal; a cavity cut open by the scan's first or last
+  slice counts as closed: the sacrum's marrow), vertebrae as separate pieces;
+  the lowest piece is the ``sacrum`` when it is clearly the largest and the
+  vertebrae are named up from it (L5, L4, ...), else L1.. from the top
+  (``names`` to override).
 * ``vessel``: contrast lumen (150..800 HU by default): after a 2 mm opening,
   the tube through the largest round bright blob of the lowest slices (the
   aorta, with the iliacs when present) followed slice by slice, stopping where
@@ -180,6 +183,7 @@ def _knee(volume, progress=None, low: float = 500.0, **_):
 def _spine(volume, progress=None, low: float = 500.0, names=None, min_ml: float = 5.0, **_):
     # no slice-wise filling: the neural arch rings the spinal canal in axial slices
     bone = bone_mask(volume, low, progress=sub_progress(progress, 0, 0.5), fill_marrow=False)
+    bone = morphology.fill_holes_lidded(bone)  # the sacrum's marrow, cut open by the scan's lower edge
     pieces = islands.split_islands(bone, min_voxels=int(min_ml * 1000.0 / volume.voxel_volume_mm3))
     if not pieces:
         raise InputError("spine-bones: no vertebra found")
@@ -187,11 +191,24 @@ def _spine(volume, progress=None, low: float = 500.0, names=None, min_ml: float 
     pieces.sort(key=lambda p: -float(zf[p].mean()))  # superior first
     if names:
         names = list(names)
-    else:  # lumbar vertebrae from the top; a sixth, larger piece at the bottom is the sacrum
-        names = [f"L{n}" for n in range(1, min(len(pieces), 5) + 1)]
-        if len(pieces) == 6:
-            names.append("sacrum")
-    return dict(zip(names, pieces, strict=False))
+    else:
+        names = spine_names([float(p.sum()) for p in pieces])
+    return {n: p for n, p in zip(names, pieces, strict=False) if n}
+
+
+def spine_names(volumes: list[float], sacrum_ratio: float = 1.5) -> list[str]:
+    """Names for bone pieces ordered superior to inferior, from their volumes (any unit).
+
+    The lowest piece is the sacrum when it is more than ``sacrum_ratio`` times the
+    median of the pieces above (the sacrum outweighs any lumbar vertebra); the
+    vertebrae are then counted up from it (L5 sits on the sacrum), else down from
+    L1 at the top. Pieces beyond L1..L5 (+ sacrum) are left unnamed (dropped).
+    """
+    n = len(volumes)
+    if n >= 2 and volumes[-1] > sacrum_ratio * float(np.median(volumes[:-1])):
+        above = [f"L{5 - i}" for i in range(min(n - 1, 5))][::-1]  # ..., L4, L5 just above the sacrum
+        return [""] * (n - 1 - len(above)) + above + ["sacrum"]
+    return [f"L{i + 1}" for i in range(min(n, 5))]
 
 
 def _round_blob_seed(volume: Volume, lumen: np.ndarray, xyz, cortex_hu: float = 800.0) -> tuple[int, int, int]:
