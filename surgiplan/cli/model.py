@@ -32,5 +32,33 @@ def model(
         typer.echo(f"{m.path}: {m.report.summary()}")
 
 
+def import_model(
+    case_dir: Path = typer.Argument(..., metavar="CASE", help="Case folder (holds case.json)."),
+    mesh_path: Path = typer.Argument(..., metavar="MESH", help="Model file: STL, OBJ, PLY, VTP or 3MF."),
+    frame: str = typer.Option(None, "--frame", help="Frame of the file's coordinates, LPS or RAS "
+                              "(a SPACE= marker in the file wins; default LPS)."),
+    name: str = typer.Option(None, "--name", help="Model name in the case (default: the file name)."),
+    replace: bool = typer.Option(False, "--replace", help="Replace a model of that name."),
+    allow_open: bool = typer.Option(False, "--allow-open", help="Accept a model that is not a closed surface."),
+) -> None:
+    """Add the surface model MESH to CASE (converted to LPS mm); refuses open or non-manifold surfaces."""
+    from surgiplan.core.errors import InputError
+    from surgiplan.core.planning import Case
+    from surgiplan.core.surfaces.mesh_io import import_model as read_checked
+
+    if frame is not None and frame.upper() not in ("LPS", "RAS"):
+        raise InputError(f"unknown frame '{frame}'", hint="Use --frame LPS or --frame RAS.")
+    case = Case.open(case_dir)  # checked first: nothing is read into a folder that is not a case
+    mesh, rep = read_checked(mesh_path, frame=frame.upper() if frame else None, require_watertight=not allow_open)
+    model_name = name or mesh_path.name.split(".")[0]
+    if model_name in case.model_names and not replace:
+        raise InputError(f"the case already has a model named '{model_name}'", path=case_dir,
+                         hint="Pick another --name or pass --replace.")
+    case.add_model(model_name, mesh)
+    case.save()
+    typer.echo(f"added model '{model_name}' to {case_dir} (LPS mm): {rep.summary()}")
+
+
 def register(app: typer.Typer) -> None:
     app.command("model")(model)
+    app.command("import-model")(import_model)

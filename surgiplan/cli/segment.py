@@ -29,5 +29,32 @@ def segment(
     typer.echo(f"wrote {output}")
 
 
+def export_dicom_seg(
+    seg_path: Path = typer.Argument(..., metavar="SEG", help="Segmentation (.seg.nrrd or label map .nrrd/.nii.gz)."),
+    dicom_dir: Path = typer.Argument(..., metavar="SCAN_DICOM_DIR", help="The DICOM series the segmentation was made on."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output DICOM SEG file (.dcm)."),
+    description: str = typer.Option("surgiplan segmentation", "--description", help="Series description."),
+) -> None:
+    """Write SEG as a DICOM Segmentation object referencing the slices of SCAN_DICOM_DIR."""
+    from surgiplan.cli.progress import terminal_progress
+    from surgiplan.core.errors import InputError
+    from surgiplan.core.jobs import sub_progress
+    from surgiplan.core.segmentation import read_segmentation
+    from surgiplan.core.segmentation.dicom_seg import export_dicom_seg as export
+    from surgiplan.core.segmentation.scan_source import load_scan
+
+    if not dicom_dir.is_dir():
+        raise InputError("not a DICOM folder", path=dicom_dir, hint="Pass the folder of the scan's DICOM series.")
+    with terminal_progress("DICOM SEG") as bar:
+        volume = load_scan(dicom_dir, progress=sub_progress(bar, 0.0, 0.4))
+        seg = read_segmentation(seg_path, reference=volume)  # GeometryError when made on another grid
+        if volume.metadata.get("series_uid"):
+            seg.metadata["series_uid"] = volume.metadata["series_uid"]  # reference that series only
+        out = export(seg, dicom_dir, output, series_description=description, progress=sub_progress(bar, 0.4, 1.0))
+    names = ", ".join(s.name for s in seg.segments)
+    typer.echo(f"wrote {out}: {len(seg.segments)} segments ({names}), {seg.shape[0]} slices referenced")
+
+
 def register(app: typer.Typer) -> None:
     app.command("segment")(segment)
+    app.command("export-dicom-seg")(export_dicom_seg)

@@ -73,6 +73,10 @@ def export_dicom_seg(
         raise InputError("no source images with positions found to reference", path=path)
     if not seg.segments:
         raise InputError("the segmentation has no segments to export", path=path)
+    empty = [s.name for s in seg.segments if not seg.mask(s.name).any()]
+    if empty:
+        raise InputError(f"segment(s) {', '.join(repr(n) for n in empty)} are empty: a DICOM SEG segment needs voxels",
+                         path=path, hint="Remove the empty segments or paint them first.")
     geo = seg.geometry_volume()
     by_k: dict[int, object] = {}
     for d in datasets:
