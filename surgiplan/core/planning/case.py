@@ -199,6 +199,8 @@ class Case:
                 report(progress, 0.6, f"saving segmentation of {name}")
                 write_segmentation(self._segs[name], self.root / self._scan(name).segmentation)
             self._dirty_segs.clear()
+        report(progress, 0.65, "measuring plans")
+        self._fill_measurements()
         report(progress, 0.7, "saving plans")
         for plan in self.plans.values():
             plan.modified = now
@@ -216,6 +218,30 @@ class Case:
         self._pending_audit = []
         self.dirty = False
         report(progress, 1.0, "saved")
+
+    def _fill_measurements(self) -> None:
+        """Store every plan's current measurements in it (``plan.json`` ``measurements``).
+
+        ``{"values": {key: {name, value, unit, definition, missing, details}}}`` as of the
+        plan's ``modified`` time; a locked plan keeps the values it was locked with. A
+        measurement that fails is recorded as ``{"error": ...}``: saving never fails because of it.
+        """
+        from surgiplan.core.planning.measurements import measure_plan
+
+        for plan in self.plans.values():
+            if plan.is_locked and plan.measurements:
+                continue
+            try:
+                rows = measure_plan(self, plan.name)
+            except Exception as exc:  # noqa: BLE001 - derived data must not block a save
+                plan.measurements = {"error": f"{type(exc).__name__}: {exc}"}
+                continue
+            values = {}
+            for r in rows:
+                d = r.to_dict()
+                d.pop("key")
+                values[r.key] = d
+            plan.measurements = {"values": values}
 
     def audit_log(self) -> list[dict[str, Any]]:
         """Saved audit entries followed by the not yet saved ones."""

@@ -228,3 +228,36 @@ def test_autosave_with_a_missing_model_file_is_refused_and_changes_nothing(case,
     with pytest.raises(CaseFormatError, match="tibia"):
         recover_autosave(case.root, folder)
     assert _tree_bytes(case.root) == on_disk
+
+
+def test_save_fills_plan_measurements(case, tmp_path):
+    """plan.json carries the plan's measurements (value, unit, definition) as of each save."""
+    import json
+
+    from surgiplan.core.planning.measurements import measure_plan
+
+    axis_tilt = tf.rotation((0, 1, 0), 40.0)  # cup axis (local +z) tilted 40 deg in the coronal plane
+    case.set_implant_transform("A", "cup", tf.translation((1, 2, 3)) @ axis_tilt)
+    case.save()
+    data = json.loads((case.root / "plans" / "A" / "plan.json").read_text())
+    vals = data["measurements"]["values"]
+    expected = {r.key: r.value for r in measure_plan(case, "A")}
+    assert vals["cup_inclination"]["unit"] == "deg" and vals["cup_inclination"]["definition"]
+    assert vals["cup_inclination"]["value"] == pytest.approx(expected["cup_inclination"])
+    assert set(vals) == set(expected)
+    case.set_implant_transform("A", "cup", tf.translation((1, 2, 3)) @ tf.rotation((0, 1, 0), 50.0))
+    case.save()
+    again = json.loads((case.root / "plans" / "A" / "plan.json").read_text())["measurements"]["values"]
+    assert again["cup_inclination"]["value"] != pytest.approx(vals["cup_inclination"]["value"])
+    assert Case.open(case.root).plans["A"].measurements["values"] == again
+    # a locked plan keeps the values it was locked with, though a new pelvic frame (tilted
+    # anterior pelvic plane) now changes what measuring it gives
+    case.lock_plan("A", note="final")
+    for k, p in (("asis_left", (110, -60, 80)), ("asis_right", (-110, -60, 80)),
+                 ("pubic_tubercle_left", (20, -40, -40)), ("pubic_tubercle_right", (-20, -40, -40))):
+        case.set_landmark(k, p, source="manual")
+    now = {r.key: r.value for r in measure_plan(case, "A")}
+    assert now["cup_anteversion"] != pytest.approx(again["cup_anteversion"]["value"], abs=1.0)
+    case.save()
+    locked = json.loads((case.root / "plans" / "A" / "plan.json").read_text())["measurements"]["values"]
+    assert locked == again
