@@ -41,6 +41,20 @@ def cup_size_for(socket_radius_mm: float, catalog=None) -> str:
     return sizes[-1]
 
 
+def liner_size_for(cup_size: str, head: str, catalog=None) -> str:
+    """Liner size (``"<cup>/<head diameter>"``) for a cup size and a head option such as ``"32/+4"``."""
+    catalog = catalog or default_catalog()
+    spec = catalog.get("hip_liner")
+    head_d = float(head.split("/")[0])
+    fits = [s for s in spec.sizes if spec.size(s)["cup_size"] == cup_size
+            and abs(spec.size(s)["inner_diameter"] - head_d) < 1e-6]
+    if not fits:
+        have = [s for s in spec.sizes if spec.size(s)["cup_size"] == cup_size]
+        raise InputError(f"no liner for cup {cup_size} with a {head_d:g} mm head (liners for that cup: "
+                         f"{', '.join(have) or 'none'})", hint="Choose another head diameter or cup size.")
+    return fits[0]
+
+
 def stem_size_for(native_offset_mm: float, stem_id: str = "hip_stem_standard", catalog=None) -> str:
     """Stem size whose offset is closest to the native femoral offset."""
     catalog = catalog or default_catalog()
@@ -50,7 +64,10 @@ def stem_size_for(native_offset_mm: float, stem_id: str = "hip_stem_standard", c
 
 def place_hip(case, plan: str, inclination: float, anteversion: float, stem_id: str, stem_size: str,
               head: str = "32/0", cup_size: str | None = None, side: str = SIDE, catalog=None) -> None:
-    """Place cup (on the fitted acetabular centre) and stem (on the canal axis) in ``plan``."""
+    """Place cup (on the fitted acetabular centre) with its liner, and stem (on the canal axis) in ``plan``.
+
+    The liner sits in the cup (same centre and axis) and its bore matches the head's diameter.
+    """
     catalog = catalog or default_catalog()
     L = case.landmarks
     need = [f"acetabular_centre_{side}", f"femoral_canal_axis_{side}", "asis_left", "asis_right"]
@@ -64,10 +81,11 @@ def place_hip(case, plan: str, inclination: float, anteversion: float, stem_id: 
     canal = L[f"femoral_canal_axis_{side}"]
     stem_p = catalog.get(stem_id).size(stem_size)
     head_centre = L.get(f"femoral_head_centre_{side}", L[f"acetabular_centre_{side}"]).position
+    liner_size = liner_size_for(cup_size, head, catalog)
+    t_cup = cup_pose(centre, inclination, anteversion, side, _pelvis_frame(case))
     with case.history.group(f"place hip implants in {plan}"):
-        case.add_implant(plan, PlacedImplant(
-            "cup", "hip_cup", cup_size, cup_pose(centre, inclination, anteversion, side, _pelvis_frame(case)),
-            side=side, bone="pelvis"))
+        case.add_implant(plan, PlacedImplant("cup", "hip_cup", cup_size, t_cup, side=side, bone="pelvis"))
+        case.add_implant(plan, PlacedImplant("liner", "hip_liner", liner_size, t_cup.copy(), side=side))
         case.add_implant(plan, PlacedImplant(
             "stem", stem_id, stem_size, stem_pose(stem_p, canal.position, canal.direction, head_centre),
             side=side, bone=f"femur_{side}", options={"head": head}))

@@ -99,6 +99,16 @@ def test_scripted_demo_plans_reproduce_exactly(hip, tmp_path):
     assert comp.row("cup_anteversion").values == pytest.approx({"A": 15.0, "B": 20.0}, abs=1e-9)
     cor = comp.row("cor_shift").values["A"]
     assert cor == pytest.approx(0.0, abs=1e-9)  # cup centred on the fitted acetabular centre
+    from surgiplan.core.planning.catalog import default_catalog
+
+    cat = default_catalog()
+    for plan in ("A", "B"):
+        cup, liner, stem = (case.implant(plan, k) for k in ("cup", "liner", "stem"))
+        np.testing.assert_array_equal(liner.transform, cup.transform)  # seated in the cup
+        lp, cp = cat.get("hip_liner").size(liner.size), cat.get("hip_cup").size(cup.size)
+        assert lp["cup_size"] == cup.size
+        assert lp["outer_diameter"] == pytest.approx(cp["outer_diameter"] - 2 * cp["shell_thickness"])
+        assert lp["inner_diameter"] == float(stem.options["head"].split("/")[0])  # bore = head
     cup = case.implant("A", "cup").transform[:3, 3]
     assert np.linalg.norm(cup - gt["landmarks"]["acetabular_centre_left"]["position"]) < 1.0
     # stem axis on the canal axis: planned femoral offset change = stem offset - native offset
