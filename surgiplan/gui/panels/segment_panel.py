@@ -1,15 +1,21 @@
 """Segment: presets, threshold with live preview, islands, grow from seeds, morphology,
-paint/erase brush in the slice views, and the segment list (visibility, colour,
-opacity, statistics). Every edit is a core call whose undo goes on the case history."""
+paint/erase brush and scissors in the slice views, separation of touching bones from
+clicked seeds, and the segment list (visibility, colour, opacity, statistics). Every
+edit is a core call whose undo goes on the case history."""
 
 from __future__ import annotations
 
+import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from surgiplan.gui.panels.common import Panel, button, hint, row
+from surgiplan.gui.panels.segment_tools import ScissorsTool, SeedSeparation, view_normal
 
 PRESET_LABELS = {"hip-bones": "Hip bones (pelvis, femora)", "bone": "All bone",
                  "knee-bones": "Knee bones", "spine-bones": "Vertebrae", "vessel": "Vessel lumen (CTA)"}
+#: names offered for separation targets (besides the segments already there)
+TARGET_NAMES = ("pelvis", "femur_left", "femur_right", "femur", "tibia", "fibula", "patella",
+                "L1", "L2", "L3", "L4", "L5", "sacrum")
 
 
 class _SwapSegmentation:
@@ -120,10 +126,28 @@ class SegmentPanel(Panel):
         self.seed_btn = QtWidgets.QPushButton("Grow from click")
         self.seed_btn.setToolTip("Click in a slice: the region connected to that point within the "
                                  "threshold range becomes the selected segment")
-        for b in (self.paint_btn, self.erase_btn, self.seed_btn):
+        self.scissors_btn = QtWidgets.QPushButton("Scissors")
+        self.scissors_btn.setObjectName("scissors")
+        self.scissors_btn.setToolTip("Outline a region in a slice (drag, or click corners and click the "
+                                     "first one again / double-click); it is cut through the volume "
+                                     "along the view direction")
+        self.sep_seed_btn = QtWidgets.QPushButton("Place seeds")
+        self.sep_seed_btn.setObjectName("place_seeds")
+        self.sep_seed_btn.setToolTip("Click inside the target structure in any slice view")
+        self._tool_buttons = (self.paint_btn, self.erase_btn, self.seed_btn, self.scissors_btn,
+                              self.sep_seed_btn)
+        for b in self._tool_buttons:
             b.setCheckable(True)
             b.toggled.connect(self._tool_toggled)
         g.addLayout(row(self.paint_btn, self.erase_btn, QtWidgets.QLabel("radius"), self.radius))
+        self.scissors_op = QtWidgets.QComboBox()
+        self.scissors_op.setObjectName("scissors_op")
+        for k, v in ScissorsTool.OPERATIONS.items():
+            self.scissors_op.addItem(v, k)
+        self.scissors_extent = QtWidgets.QComboBox()
+        self.scissors_extent.addItem("all slices", "all")
+        self.scissors_extent.addItem("this slice", "slice")
+        g.addLayout(row(self.scissors_btn, self.scissors_op, self.scissors_extent))
         g.addLayout(row(self.seed_btn, None))
         self.mm = QtWidgets.QDoubleSpinBox()
         self.mm.setRange(0.1, 30)
@@ -135,7 +159,33 @@ class SegmentPanel(Panel):
         g.addLayout(row(button("Grow", lambda: self.edit("grow")),
                         button("Shrink", lambda: self.edit("shrink")),
                         button("Close gaps", lambda: self.edit("close")), self.mm))
+
+        g = self.group("Separate touching bones")
+        g.addWidget(hint("Choose a structure name, click seeds inside it in the slices; repeat for "
+                         "each structure. The selected segment is split along the joint spaces."))
+        self.target_combo = QtWidgets.QComboBox()
+        self.target_combo.setObjectName("target_combo")
+        self.target_combo.setEditable(True)
+        self.target_combo.setInsertPolicy(QtWidgets.QComboBox.InsertPolicy.NoInsert)
+        self.target_combo.setMinimumContentsLength(10)
+        g.addLayout(row(QtWidgets.QLabel("Structure"), self.target_combo, self.sep_seed_btn))
+        self.seed_summary = QtWidgets.QLabel("No seeds yet.")
+        self.seed_summary.setObjectName("seed_summary")
+        self.seed_summary.setProperty("role", "hint")
+        self.seed_summary.setWordWrap(True)
+        g.addWidget(self.seed_summary)
+        self.sep_method = QtWidgets.QComboBox()
+        for k, v in SeedSeparation.METHODS.items():
+            self.sep_method.addItem(v, k)
+        g.addLayout(row(self.sep_method, None))
+        g.addLayout(row(button("Clear seeds", self._clear_seeds, name="clear_seeds"), None,
+                        button("Separate", self.separate, "Split the selected segment, one part per "
+                               "seeded structure (background job, undoable)", primary=True,
+                               name="separate")))
         self.finish()
+        self.separation = SeedSeparation(win)
+        self.scissors = ScissorsTool(win, self._scissors_closed)
+        self._fill_targets()
         win.segmentationChanged.connect(self.refresh)
         for v in win.slice_views.values():
             v.tool = self._slice_tool
@@ -206,6 +256,7 @@ class SegmentPanel(Panel):
             if self.table.rowCount():
                 self.table.selectRow(0)
         self.table.blockSignals(False)
+        self._fill_targets()
 
     def _item_changed(self, item) -> None:
         if item.column() == 0:
@@ -314,18 +365,26 @@ class SegmentPanel(Panel):
 
     def _tool_toggled(self, on: bool) -> None:
         if on:
-            for b in (self.paint_btn, self.erase_btn, self.seed_btn):
+            for b in self._tool_buttons:
                 if b is not self.sender():
                     b.setChecked(False)
+        if not self.scissors_btn.isChecked():
+            self.scissors.reset()
 
     def _slice_tool(self, view, lps, buttons, mods, phase) -> bool:
-        active = next((b for b in (self.paint_btn, self.erase_btn, self.seed_btn) if b.isChecked()),
-                      None)
+        active = next((b for b in self._tool_buttons if b.isChecked()), None)
         if active is None or not self.isVisible():
             return False
+        if active is self.sep_seed_btn:
+            if phase == "press":
+                self.add_seed(self.target_combo.currentText(), lps)
+            return True
         seg, name = self.win.segmentation, self.selected_segment()
         if seg is None or name is None:
             self.win.status("Select a segment to edit (or create one with a preset or threshold).")
+            return True
+        if active is self.scissors_btn:
+            self.scissors.event(view, lps, phase)
             return True
         if active is self.seed_btn:
             if phase == "press":
@@ -355,6 +414,84 @@ class SegmentPanel(Panel):
             self._stroke = []
             self.win.segmentationChanged.emit()
         return True
+
+    # ------------------------------------------------------------- scissors
+    def _scissors_closed(self, view: str, polygon_lps) -> None:
+        self.cut(view, polygon_lps, self.scissors_op.currentData(), self.scissors_extent.currentData())
+
+    def cut(self, view: str, polygon_lps, operation: str = "erase-inside", extent: str = "all") -> None:
+        """Scissors on the selected segment: ``polygon_lps`` (n, 3) LPS mm drawn in slice view
+        ``view``, extruded along its normal through all slices or only the current one."""
+        seg, name = self.win.segmentation, self.selected_segment()
+        if seg is None or name is None:
+            self.win.status("Select a segment to cut.")
+            return
+        from surgiplan.core.errors import SurgiplanError
+        from surgiplan.core.segmentation.scissors import scissors
+
+        st = self.win.state
+        normal = view_normal(st, view)
+        depth = None
+        if extent == "slice":  # half the slice spacing: the current slice's voxels only
+            w = {"axial": 2, "coronal": 1, "sagittal": 0}[view]
+            depth = 0.5 * float(st.volume.spacing[st.grid.axis_of[w]])
+        try:
+            new = scissors(seg.mask(name), st.volume, polygon_lps, normal, operation=operation,
+                           depth_mm=depth)
+        except SurgiplanError as exc:
+            self.win.status(str(exc))
+            return
+        label = ScissorsTool.OPERATIONS[operation].lower()
+        patch = seg.set_mask(name, new, f"scissors ({label}) {name}")
+        self._push(_SegCommand(self.win, patch))
+        self.win.state.segmentation_changed()
+        self.win.segmentationChanged.emit()
+        changed = 0 if patch.empty else int(np.count_nonzero(patch.old != patch.new))
+        self.win.status(f"Scissors ({label}) on {name}: {changed} voxels changed")
+
+    # ----------------------------------------------------------- separation
+    def _fill_targets(self) -> None:
+        current = self.target_combo.currentText()
+        seg = self.win.segmentation
+        names = list(seg.names) if seg is not None else []
+        names += [n for n in TARGET_NAMES if n not in names]
+        self.target_combo.blockSignals(True)
+        self.target_combo.clear()
+        self.target_combo.addItems(names)
+        self.target_combo.setCurrentText(current or "femur_right")
+        self.target_combo.blockSignals(False)
+
+    def add_seed(self, target: str, lps) -> None:
+        target = target.strip()
+        if not target:
+            self.win.status("Type a structure name for the seed first.")
+            return
+        self.separation.add(target, lps)
+        self._show_seeds()
+
+    def _clear_seeds(self) -> None:
+        self.separation.clear()
+        self._show_seeds()
+
+    def _show_seeds(self) -> None:
+        seeds = self.separation.seeds
+        if not seeds:
+            self.seed_summary.setText("No seeds yet.")
+            return
+        parts = []
+        for n, pts in seeds.items():
+            c = QtGui.QColor.fromRgbF(*self.separation.color(n)).name()
+            parts.append(f'<span style="color:{c}">&#9679;</span>&nbsp;{n}&nbsp;({len(pts)})')
+        self.seed_summary.setText(" &nbsp; ".join(parts))
+
+    def separate(self) -> None:
+        """Split the selected segment, one part per seeded structure (background job)."""
+        name = self.selected_segment()
+        if self.win.segmentation is None or name is None:
+            self.win.status("Select the segment to split first.")
+            return
+        self.sep_seed_btn.setChecked(False)
+        self.separation.separate(name, self.sep_method.currentData(), on_done=lambda _: self._show_seeds())
 
     def activated(self) -> None:
         self.refresh()

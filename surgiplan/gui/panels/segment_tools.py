@@ -1,0 +1,271 @@
+"""Slice-view tools of the Segment panel that need more than one click.
+
+* :class:`SeedSeparation`: seed points (LPS mm) clicked per target structure,
+  drawn as coloured dots in the slice views; :meth:`SeedSeparation.separate`
+  splits the selected segment with the core's seeded watershed in a background
+  job and puts one undoable :class:`SegmentsEdit` on the case history.
+* :class:`ScissorsTool`: a polygon drawn in one slice view (clicks, or a
+  freehand drag), closed by clicking its first corner or by a double click;
+  the core's ``scissors`` cuts the selected segment with the polygon extruded
+  along the view direction (all slices or the current one only), undoably.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6 import QtCore, QtGui
+
+from surgiplan.scene import slices as S
+
+CLOSE_PX = 9.0  # a click this close (widget pixels) to the first corner closes the polygon
+FREEHAND_STEP_PX = 4.0  # spacing of the points recorded while dragging
+
+
+def view_normal(state, view: str) -> np.ndarray:
+    """LPS unit vector normal to slice view ``view`` (the scissors' extrusion direction)."""
+    w = {"axial": 2, "coronal": 1, "sagittal": 0}[view]
+    return np.asarray(state.volume.direction[:, state.grid.axis_of[w]], float)
+
+
+def on_slice_offset(state, view: str, index: int, lps) -> float:
+    """Distance of an LPS point from slice ``index`` of ``view``, in slices."""
+    xyz = state.world_to_xyz(lps)
+    return float(xyz[2 - S.VIEW_AXIS[view]] - index)
+
+
+class SegmentsEdit:
+    """Undo command for a change of the segment list together with its voxels.
+
+    Holds the segment lists before/after and one box-limited ``LabelPatch`` per
+    changed label layer (so undo costs the edited region, not whole volumes).
+    """
+
+    def __init__(self, win, seg, before: list, patches: list, description: str) -> None:
+        self.win, self.seg, self.description = win, seg, description
+        self.before, self.after = list(before), list(seg.segments)
+        self.patches = [p for p in patches if not p.empty]
+
+    @classmethod
+    def record(cls, win, seg, change, description: str) -> SegmentsEdit:
+        """Run ``change()`` (which edits ``seg`` in place) and return the command undoing it."""
+        from surgiplan.core.segmentation.patch import LabelPatch
+
+        before = list(seg.segments)
+        layers = [lay.copy() for lay in seg.layers]
+        change()
+        patches = [LabelPatch.from_arrays(seg, li, layers[li], seg.layers[li], description)
+                   for li in range(min(len(layers), len(seg.layers)))]
+        return cls(win, seg, before, patches, description)
+
+    def _show(self) -> None:
+        self.win.state.segmentation_changed()
+        self.win.segmentationChanged.emit()
+
+    def apply(self) -> None:
+        for p in self.patches:
+            p.apply()
+        self.seg.segments[:] = self.after
+        self._show()
+
+    def revert(self) -> None:
+        for p in reversed(self.patches):
+            p.revert()
+        self.seg.segments[:] = self.before
+        self._show()
+
+    @property
+    def nbytes(self) -> int:
+        return sum(p.nbytes for p in self.patches) + 256
+
+
+def _dot(p: QtGui.QPainter, pos: QtCore.QPointF, color: QtGui.QColor, r: float) -> None:
+    p.setPen(QtGui.QPen(QtGui.QColor(255, 255, 255, color.alpha()), 1.5))
+    p.setBrush(color)
+    p.drawEllipse(pos, r, r)
+
+
+class SeedSeparation:
+    """Seeds per target name (LPS mm points) and the separation job."""
+
+    METHODS = {"joint": "Joint space (CT intensity)", "neck": "Narrowest contact (shape)"}
+
+    def __init__(self, win) -> None:
+        self.win = win
+        self.seeds: dict[str, list[np.ndarray]] = {}
+        for v in win.slice_views.values():
+            v.overlay_painters.append(self.paint)
+
+    # ------------------------------------------------------------ seeds
+    def add(self, target: str, lps) -> None:
+        self.seeds.setdefault(target, []).append(np.asarray(lps, float))
+        self._redraw()
+
+    def clear(self) -> None:
+        self.seeds.clear()
+        self._redraw()
+
+    def _redraw(self) -> None:
+        for v in self.win.slice_views.values():
+            v.update()
+
+    def color(self, target: str) -> tuple[float, float, float]:
+        seg = self.win.segmentation
+        if seg is not None and target in seg.names:
+            return seg.segment(target).color
+        from surgiplan.core.segmentation.terminology import default_color
+
+        return default_color(target, 1 + list(self.seeds).index(target) if target in self.seeds else 1)
+
+    def paint(self, view, p: QtGui.QPainter) -> None:
+        st = self.win.state
+        if not self.seeds or st.volume is None:
+            return
+        idx = view.slice_index()
+        for target, pts in self.seeds.items():
+            col = QtGui.QColor.fromRgbF(*self.color(target))
+            for lps in pts:
+                off = abs(on_slice_offset(st, view.view, idx, lps))
+                if off > 3.5:
+                    continue
+                c = QtGui.QColor(col)
+                c.setAlpha(255 if off < 0.5 else 110)  # seeds of nearby slices faded
+                _dot(p, view.xyz_to_widget(st.world_to_xyz(lps)), c, 5.0 if off < 0.5 else 3.5)
+
+    # -------------------------------------------------------- separation
+    def separate(self, source: str, method: str, on_done=None) -> None:
+        """Split segment ``source`` into one segment per seeded target (background job).
+
+        Targets named like an existing segment receive their part in it; voxels of
+        ``source`` reached from no seed stay in ``source`` (removed when empty).
+        """
+        win = self.win
+        seg, vol = win.segmentation, win.state.volume
+        seeds = {n: pts for n, pts in self.seeds.items() if pts}
+        if len(seeds) < 2:
+            win.status("Place seeds for at least two structures (one target name each).")
+            return
+        from surgiplan.core.errors import SurgiplanError
+        from surgiplan.core.segmentation.grow import seeds_from_world
+
+        try:
+            seeds_kji = {n: seeds_from_world(vol, np.array(pts)) for n, pts in seeds.items()}
+        except SurgiplanError as exc:
+            win.status(str(exc))
+            return
+        mask = seg.mask(source)
+
+        def job(progress):
+            from surgiplan.core.segmentation.grow import (
+                separate_touching,
+                split_by_intensity_valleys,
+            )
+
+            if method == "neck":
+                return separate_touching(mask, seeds_kji, vol.spacing, progress=progress)
+            return split_by_intensity_valleys(vol, mask, seeds_kji, progress=progress)
+
+        def done(parts) -> None:
+            if win.segmentation is not seg or source not in seg.names:
+                win.status("The segmentation changed while separating; nothing was applied.")
+                return
+            cmd = SegmentsEdit.record(win, seg, lambda: _apply_parts(seg, source, parts),
+                                      f"separate {source} into {', '.join(parts)}")
+            win.ensure_case().history.push(cmd)
+            self.clear()
+            cmd._show()
+            sizes = ", ".join(f"{n} {m.sum() * seg.voxel_volume_mm3 / 1000:.1f} mL" for n, m in parts.items())
+            win.status(f"Separated {source}: {sizes}")
+            if on_done is not None:
+                on_done(parts)
+
+        win.run_job(f"Separating {source}", job, done)
+
+
+def _apply_parts(seg, source: str, parts: dict[str, np.ndarray]) -> None:
+    rest = seg.mask(source)
+    for name, m in parts.items():
+        rest &= ~m
+        if name == source:
+            continue
+        if name in seg.names:
+            seg.set_mask(name, seg.mask(name) | m)
+        else:
+            seg.add_segment(name, m)
+    keep = rest | parts.get(source, np.zeros_like(rest))
+    if keep.any():
+        seg.set_mask(source, keep)
+    else:
+        seg.remove_segment(source)
+
+
+class ScissorsTool:
+    """Polygon drawn in one slice view; ``on_close(view, polygon_lps)`` when it closes."""
+
+    OPERATIONS = {"erase-inside": "Erase inside", "erase-outside": "Keep inside only",
+                  "fill-inside": "Fill inside"}
+
+    def __init__(self, win, on_close) -> None:
+        self.win, self.on_close = win, on_close
+        self.view: str | None = None
+        self.points: list[np.ndarray] = []
+        self._dragged = False
+        for v in win.slice_views.values():
+            v.overlay_painters.append(self.paint)
+
+    def reset(self) -> None:
+        self.view, self.points, self._dragged = None, [], False
+        for v in self.win.slice_views.values():
+            v.update()
+
+    def _px(self, view: str, lps) -> QtCore.QPointF:
+        sv = self.win.slice_views[view]
+        return sv.xyz_to_widget(self.win.state.world_to_xyz(lps))
+
+    def event(self, view: str, lps, phase: str) -> None:
+        """Feed a slice-view mouse event (phase press/move/release/double)."""
+        lps = np.asarray(lps, float)
+        if phase == "press":
+            if self.view != view:
+                self.reset()
+                self.view = view
+            if len(self.points) >= 3:
+                d = self._px(view, lps) - self._px(view, self.points[0])
+                if np.hypot(d.x(), d.y()) <= CLOSE_PX:
+                    self._close()
+                    return
+            self.points.append(lps)
+            self._dragged = False
+        elif phase == "move" and self.view == view and self.points:
+            d = self._px(view, lps) - self._px(view, self.points[-1])
+            if np.hypot(d.x(), d.y()) >= FREEHAND_STEP_PX:
+                self.points.append(lps)
+                self._dragged = True
+        elif phase == "release" and self._dragged and len(self.points) >= 3:
+            self._close()  # freehand outline: closes when the button is let go
+            return
+        elif phase == "double" and self.view == view and len(self.points) >= 3:
+            self._close()
+            return
+        self.win.slice_views[view].update()
+
+    def _close(self) -> None:
+        view, pts = self.view, list(self.points)
+        self.reset()
+        self.on_close(view, np.array(pts))
+
+    def paint(self, view, p: QtGui.QPainter) -> None:
+        if view.view != self.view or not self.points:
+            return
+        pts = [self._px(self.view, q) for q in self.points]
+        pen = QtGui.QPen(QtGui.QColor("#ffd24d"), 1.6)
+        pen.setCosmetic(True)
+        p.setPen(pen)
+        p.drawPolyline(QtGui.QPolygonF(pts))
+        if len(pts) >= 3:
+            pen.setStyle(QtCore.Qt.PenStyle.DashLine)
+            p.setPen(pen)
+            p.drawLine(pts[-1], pts[0])
+        if not self._dragged:
+            for q in pts:
+                _dot(p, q, QtGui.QColor("#ffd24d"), 3.0)
+        _dot(p, pts[0], QtGui.QColor("#ffd24d"), 4.5)
