@@ -178,3 +178,23 @@ def test_cancel_during_j2k_threads(tmp_path, monkeypatch):
     with pytest.raises(Cancelled):
         load_dicom(tmp_path, progress=RecordingProgress(cancel_after=3))
     assert _threads("surgiplan-j2k") == []
+
+
+def test_volume_on_small_pages_is_an_ordinary_writable_array(tmp_path, monkeypatch):
+    import mmap
+
+    monkeypatch.setattr(pixels, "_SMALL_PAGES_ABOVE", 0)  # every output on the mapped path
+    rng = np.random.default_rng(8)
+    imgs = [rng.integers(0, 4096, (12, 14)) for _ in range(5)]
+    make_series(tmp_path, z_positions(5), lambda k: imgs[k])
+    arr = load_dicom(tmp_path).array
+    if hasattr(mmap, "MADV_NOHUGEPAGE"):  # Linux: the memory is the anonymous mapping
+        owner = arr
+        while isinstance(owner, np.ndarray):
+            owner = owner.base
+        assert isinstance(getattr(owner, "obj", owner), mmap.mmap)
+    assert arr.flags.c_contiguous and arr.flags.writeable and arr.dtype == np.int16
+    assert np.array_equal(arr, np.stack(imgs) - 1024)
+    arr[0, 0, 0] = 7  # writable like any volume
+    assert arr[0, 0, 0] == 7
+    assert pixels.empty_output((2, 3), np.float32).shape == (2, 3)
