@@ -26,7 +26,7 @@ from surgiplan.core.errors import GeometryError
 from surgiplan.core.jobs import Progress, report
 from surgiplan.core.planning import transforms as tf
 from surgiplan.core.planning.interference import BoneField
-from surgiplan.core.planning.landmarks import fit_plane
+from surgiplan.core.planning.landmarks import trimmed_plane
 from surgiplan.core.planning.plan import Landmark
 
 SIDES = ("left", "right")
@@ -38,7 +38,8 @@ def vertebra_frame(mesh) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
 
     Superior = area-weighted mean normal of the end plates: the near-axial surface
     cells of the vertebral body (anterior of the model's centroid), refined with
-    narrowing angular windows around the current estimate.
+    narrowing angular windows around the current estimate, then by a trimmed plane
+    fit of the superior end plate.
     """
     m = mesh.compute_normals(cell_normals=True, point_normals=False, auto_orient_normals=True)
     n = np.asarray(m.cell_data["Normals"])
@@ -55,20 +56,14 @@ def vertebra_frame(mesh) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
         if sel.sum() < 10:
             break
         up = tf.unit(((n[sel] * np.sign(s[sel])[:, None]) * a[sel, None]).sum(0))
-    # refine: plane fits through the flat centres of the two end plates (cells far from the rim)
-    normals = []
+    # refine: trimmed plane fit through the superior end plate (the reference of the pedicle's
+    # sagittal angle), the inferior one if the superior is not found; cell positions, since on a
+    # voxel staircase the facet normals are the steps', not the plate's
     for sign in (1.0, -1.0):
-        sel = body & (sign * (n @ up) > np.cos(np.radians(8.0))) & (sign * ((cc - c) @ up) > 0)
-        if sel.sum() < 10:
-            continue
-        pts = cc[sel]
-        h = pts @ up
-        pts = pts[np.abs(h - np.median(h)) < 1.5]  # the end plate itself, not lips or processes
-        if len(pts) >= 10:
-            _, nn = fit_plane(pts)
-            normals.append(nn if nn @ up > 0 else -nn)
-    if normals:
-        up = tf.unit(np.sum(normals, axis=0))
+        sel = body & (sign * (n @ up) > np.cos(np.radians(35.0))) & (sign * ((cc - c) @ up) > 0)
+        if sel.sum() >= 20:
+            up = trimmed_plane(cc[sel], sign * up)[1] * sign
+            break
     ant = tf.unit(tf.project_on_plane(np.array([0.0, -1.0, 0.0]), up))
     left = np.cross(up, ant)
     if left[0] < 0:

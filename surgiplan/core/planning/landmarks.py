@@ -68,6 +68,27 @@ def fit_plane(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return c, vt[2] / np.linalg.norm(vt[2])
 
 
+def trimmed_plane(points: np.ndarray, hint: np.ndarray,
+                  tolerances_mm=(6.0, 4.0, 3.0, 2.0, 1.5, 1.2, 1.0, 1.0)) -> tuple[np.ndarray, np.ndarray]:
+    """Plane through the main flat part of ``points``: least-squares fits that keep, in turn,
+    only the points within each of ``tolerances_mm`` of the last plane (drops rims, spines
+    and processes). Works on voxel staircases, whose facet normals are not the plane's.
+    Returns (point, unit normal oriented along ``hint``)."""
+    p = np.asarray(points, float)
+    if len(p) < 3:
+        raise GeometryError("a plane fit needs at least 3 points")
+    sel = np.ones(len(p), bool)
+    c, n = fit_plane(p)
+    for tol in tolerances_mm:
+        c, n = fit_plane(p[sel])
+        new = np.abs((p - c) @ n) < tol
+        if new.sum() < max(10, len(p) // 20):
+            break
+        sel = new
+    c, n = fit_plane(p[sel])
+    return c, (n if n @ hint >= 0 else -n)
+
+
 def robust_sphere(points: np.ndarray, seed_centre: np.ndarray, seed_radius: float,
                   tol_mm: float = 1.5, iterations: int = 8) -> SphereFit:
     """Sphere fit that repeatedly keeps only points within ``tol_mm`` of the current sphere."""
