@@ -133,3 +133,8 @@ class Measure:
 
     def missing(self, key: str, reason: str, suffix: str = "") -> MeasurementResult:
         return self.result(key, None, suffix=suffix, missing=reason)
+
+    def missing_rows(self, keys, reason: str, suffix: str = "") -> list[MeasurementResult]:
+        """One :meth:`missing` row per key (all of the plugin's definitions when ``keys`` is None)."""
+        keys = [d.key for d in self.definitions] if keys is None else keys
+        return [self.missing(k, reason, suffix) for k in keys]

@@ -100,8 +100,8 @@ class SpineMeasurements(Measure):
             out.append(self.result("screw_caudal_angle",
                                    float(np.degrees(np.arctan2(-dc, np.hypot(da, dx)))), suffix=sfx, frame=frame))
             if mesh is None:
-                for k in ("screw_length_margin", "screw_diameter_margin", "screw_breach"):
-                    out.append(self.missing(k, f"screw {imp.id!r} names no bone model (bone={imp.bone!r})", sfx))
+                out += self.missing_rows(("screw_length_margin", "screw_diameter_margin", "screw_breach"),
+                                         f"screw {imp.id!r} names no bone model (bone={imp.bone!r})", sfx)
                 continue
             field = bone_field(ctx.case, imp.bone)
             ts = np.arange(0.0, p["length"] + 40.0, 0.25)

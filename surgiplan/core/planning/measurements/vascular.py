@@ -87,8 +87,7 @@ class VascularMeasurements(Measure):
         for imp in stents:
             sfx = f"_{imp.id}" if len(stents) > 1 else ""
             if st is None:
-                for d in DEFS:
-                    out.append(self.missing(d.key, "no iliac stenosis could be measured on the case's scan", sfx))
+                out += self.missing_rows(None, "no iliac stenosis could be measured on the case's scan", sfx)
                 continue
             p = ctx.params(imp)
             out.append(self.result("stenosis_percent_diameter", st.percent_diameter, suffix=sfx, side=st.side))
