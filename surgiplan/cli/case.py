@@ -7,7 +7,8 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="Case folders: new, info, add-model, fit-landmarks, recover.", no_args_is_help=True)
+app = typer.Typer(help="Case folders: new, info, add-model, set-landmark, fit-landmarks, recover.",
+                  no_args_is_help=True)
 
 
 def _print(data, as_json: bool, text: str) -> None:
@@ -84,10 +85,44 @@ def add_model(
            f"added model {name!r} ({m.n_cells} cells) to {case.root}")
 
 
+@app.command("set-landmark")
+def set_landmark(
+    path: Path = typer.Argument(..., help="Case folder."),
+    name: str = typer.Argument(..., help="Landmark name, e.g. hip_centre, ankle_centre."),
+    at: str = typer.Option(..., "--at", help="X,Y,Z in LPS mm."),
+    direction: str = typer.Option(None, "--direction", help="DX,DY,DZ (an axis landmark), LPS."),
+    source: str = typer.Option("manual", "--source", help="manual, imported (e.g. from a long-leg study), "
+                               "fitted or ground_truth."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Set a case landmark (e.g. the hip and ankle centres a knee CT does not show) and save."""
+    import math
+
+    from surgiplan.cli.plan import _floats
+    from surgiplan.core.errors import InputError
+    from surgiplan.core.planning import Case
+
+    pos = _floats(at, 3, "--at")
+    d = _floats(direction, 3, "--direction")
+    if not all(math.isfinite(v) for v in pos + (d or [])):
+        raise InputError(f"--at/--direction must be finite numbers, got {at!r} / {direction!r}")
+    if d is not None and math.hypot(*d) < 1e-9:
+        raise InputError("--direction must not be the zero vector")
+    if source not in ("manual", "imported", "fitted", "ground_truth"):
+        raise InputError(f"--source must be manual, imported, fitted or ground_truth, not {source!r}")
+    case = Case.open(path)
+    case.set_landmark(name, pos, d, source=source)
+    case.save()
+    lm = case.landmarks[name]
+    _print({"landmark": name, "position": lm.position.tolist(),
+            "direction": None if lm.direction is None else lm.direction.tolist(), "source": source}, as_json,
+           f"{name}: ({', '.join(f'{x:.1f}' for x in lm.position)}) mm set in {case.root}")
+
+
 @app.command("fit-landmarks")
 def fit_landmarks(
     path: Path = typer.Argument(..., help="Case folder."),
-    anatomy: str = typer.Option("hip", "--anatomy", help="hip (needs models pelvis, femur_left/right) or spine (vertebra models L1..L5)."),
+    anatomy: str = typer.Option("hip", "--anatomy", help="hip (models pelvis, femur_left/right), knee (femur, tibia + hip_centre, ankle_centre landmarks) or spine (vertebra models L1..L5)."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Fit anatomical landmarks automatically on the case's bone models and save them."""

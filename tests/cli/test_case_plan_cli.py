@@ -114,3 +114,46 @@ def test_recover_autosave_via_cli(case_dir, tmp_path, monkeypatch):
     assert "autosave from" in ok("case", "info", case_dir)
     ok("case", "recover", case_dir)
     assert "unsaved" in Case.open(case_dir).plans and not snap.exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--at", "1,2"], "3 numbers"),
+    (["--at", "a,b,c"], "3 numbers"),
+    (["--at", "nan,0,0"], "finite"),
+    (["--at", "0,0,0", "--direction", "0,0,0"], "zero vector"),
+    (["--at", "0,0,0", "--source", "guess"], "--source"),
+])
+def test_set_landmark_bad_input_changes_nothing(case_dir, args, message):
+    before = (case_dir / "case.json").read_bytes()
+    r = runner.invoke(app, ["case", "set-landmark", str(case_dir), "hip_centre", *args])
+    assert isinstance(r.exception, InputError) and message in str(r.exception), r.output
+    assert (case_dir / "case.json").read_bytes() == before
+
+
+def test_knee_landmarks_need_hip_and_ankle_centres(case_dir):
+    r = runner.invoke(app, ["case", "fit-landmarks", str(case_dir), "--anatomy", "knee"])
+    assert isinstance(r.exception, InputError)
+    assert "femur" in str(r.exception) and "hip_centre" in str(r.exception)
+
+
+def test_fit_spine_landmarks_via_cli(tmp_path):
+    """Pedicle entry points fitted on the spine sample's L4 model land within 1 mm of the truth."""
+    from surgiplan.core.samples import sample_path
+    from surgiplan.core.segmentation import read_segmentation
+    from surgiplan.core.surfaces import segment_to_surface
+
+    p = sample_path("spine", size="small")
+    seg = read_segmentation(p.labels, labels_json=p.labels_json)
+    segment_to_surface(seg, "L4").save(tmp_path / "L4.vtp")
+    d = tmp_path / "Spine"
+    ok("case", "new", d)
+    ok("case", "add-model", d, "L4", tmp_path / "L4.vtp")
+    ok("case", "set-landmark", d, "hip_centre", "--at", "1,2,3", "--direction", "0,0,2", "--source", "imported")
+    data = json.loads(ok("case", "fit-landmarks", d, "--anatomy", "spine", "--json"))
+    gt = p.load_ground_truth()["landmarks"]
+    for s in ("left", "right"):
+        k = f"pedicle_entry_L4_{s}"
+        assert np.linalg.norm(np.array(data[k]["position"]) - gt[k]["position"]) < 1.0
+    c = Case.open(d)
+    assert c.landmarks["pedicle_axis_L4_left"].direction is not None
+    assert c.landmarks["hip_centre"].direction.tolist() == [0.0, 0.0, 1.0]  # unit, as given

@@ -147,8 +147,25 @@ def fit_case_landmarks(case, anatomy: str = "hip", progress: Progress | None = N
         lms = fit_spine_landmarks({lv: case.get_model(lv) for lv in levels}, progress)
         apply_landmarks(case, lms, "fit pedicle landmarks")
         return lms
+    if anatomy == "knee":
+        from surgiplan.core.planning.auto_knee import fit_knee_landmarks
+
+        missing = [m for m in ("femur", "tibia") if m not in case.model_names]
+        missing += [k for k in ("hip_centre", "ankle_centre") if k not in case.landmarks]
+        if missing:
+            raise InputError(f"case {case.model.name!r} lacks {', '.join(missing)} for the knee landmarks",
+                             hint="Add the femur and tibia models; the hip and ankle centres lie outside a "
+                                  "knee CT: set them from a long-leg or hip/ankle study (case set-landmark).")
+        side = case.model.settings.get("side", "none")
+        if side not in ("left", "right"):  # the knee lies on the patient's side of the midline
+            side = "left" if float(np.mean(np.asarray(case.get_model("femur").points)[:, 0])) > 0 else "right"
+        L = case.landmarks
+        lms = fit_knee_landmarks(case.get_model("femur"), case.get_model("tibia"), L["hip_centre"].position,
+                                 L["ankle_centre"].position, side, progress)
+        apply_landmarks(case, lms, "fit knee landmarks")
+        return lms
     if anatomy != "hip":
-        raise InputError(f"automatic landmarks exist for the hip and spine only, not {anatomy!r}",
+        raise InputError(f"automatic landmarks exist for the hip, knee and spine only, not {anatomy!r}",
                          hint="Place the landmarks with `set_landmark` or in the window.")
     if "pelvis" not in case.model_names:
         raise InputError(f"case {case.model.name!r} has no model 'pelvis' "
