@@ -241,8 +241,8 @@ THICK_ML = 1.0  # a bright structure of at least this volume after the opening i
 
 def _vessel(volume, progress=None, low: float = 150.0, high: float = 800.0, open_mm: float = 2.0,
             faint_low: float | None = None, faint_mm: float = 4.0, branch_mm: float = 60.0,
-            bone_hu: float = 600.0, **kw):
-    from surgiplan.core.segmentation.vessel_tracking import track_tube
+            bone_hu: float = 600.0, false_lumen: bool = True, **kw):
+    from surgiplan.core.segmentation.vessel_tracking import restore_false_lumen, track_tube
 
     report(progress, 0.05, f"threshold {low:g}..{high:g} HU")
     lumen = threshold(volume, low, high)
@@ -270,6 +270,12 @@ def _vessel(volume, progress=None, low: float = 150.0, high: float = 800.0, open
     others = opened & ~tube
     near_mm = open_mm + max(volume.spacing)
     vessel = tube | (lumen & _nearer_to(tube, others, near_mm, volume.spacing))
+    if false_lumen:
+        report(progress, 0.7, "dissection: looking for an unopacified false lumen")
+        hu = ndimage.gaussian_filter(volume.array.astype(np.float32), [1.5 / s for s in volume.spacing[::-1]])
+        vessel = restore_false_lumen(morphology.fill_holes(vessel, per_slice=True), hu, float(volume.spacing[2]),
+                                     lumen_hu=low)
+        del hu
     if faint_low is not None and faint_mm > 0:
         # a faintly opacified (false) lumen right next to the bright one
         faint = threshold(volume, faint_low, high) & morphology.margin(vessel, faint_mm, volume.spacing)

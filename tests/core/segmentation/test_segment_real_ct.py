@@ -58,9 +58,10 @@ def test_aorta_against_totalsegmentator(abdomen):
     ours = seg.mask("vessel")
     dice = 2 * (ours & ref).sum() / (ours.sum() + ref.sum())
     print(f"aorta Dice vs TotalSegmentator: {dice:.3f}, volume {ours.sum() * 3.375 / 1000:.1f} mL vs 245.7 mL")
-    # a model output, not ground truth (issue target 0.85; measured 0.860). The branches are a
-    # separate segment, as TotalSegmentator keeps them out of its aorta.
-    assert dice >= 0.85
+    # a model output, not ground truth. Issue target 0.85; measured 0.904 (0.860 before the
+    # unopacified false lumen of the dissection was restored inside the round wall: the bar
+    # guards that). The branches are a separate segment, as TotalSegmentator keeps them out.
+    assert dice >= 0.88
     if "vessel_branches" in seg.names:
         assert seg.mask("vessel_branches").sum() < 0.02 * ours.sum()  # thin arteries, no leak into bone
     assert ours.sum() == pytest.approx(ref.sum(), rel=0.15)
