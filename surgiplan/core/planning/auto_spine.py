@@ -31,6 +31,7 @@ from surgiplan.core.planning.plan import Landmark
 
 SIDES = ("left", "right")
 LAT = {"left": 1.0, "right": -1.0}
+FIELD_MM = 1.0  # grid spacing of the signed distance field sampled by the sections
 
 
 def vertebra_frame(mesh) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -237,7 +238,7 @@ def fit_spine_landmarks(models: dict, progress: Progress | None = None) -> dict[
     out: dict[str, Landmark] = {}
     for i, (lv, mesh) in enumerate(models.items()):
         report(progress, i / max(len(models), 1), f"fitting the {lv} pedicles")
-        field = BoneField(mesh, spacing=1.0)
+        field = BoneField(mesh, spacing=FIELD_MM)
         frame = vertebra_frame(mesh)
         ends = endplate_centres(mesh, frame)
         for key, name in (("superior", "superior_endplate_centre"), ("inferior", "inferior_endplate_centre"),
