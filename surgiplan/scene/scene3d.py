@@ -108,3 +108,23 @@ def set_camera(plotter, view: str = "anterior", bounds=None, zoom: float = 1.0) 
     plotter.camera_position = [tuple(pos), tuple(center), tuple(up)]
     plotter.reset_camera_clipping_range()
     plotter.camera.zoom(zoom)
+
+
+def cut_plane_mesh(origin, normal, size_mm: float, centre=None):
+    """A square (``size_mm`` wide) of the plane through ``origin`` with ``normal`` (LPS mm),
+    centred on the projection of ``centre`` (e.g. the bone's centre) onto the plane."""
+    import pyvista as pv
+
+    o = np.asarray(origin, float)
+    n = np.asarray(normal, float) / np.linalg.norm(normal)
+    c = o if centre is None else np.asarray(centre, float) - ((np.asarray(centre, float) - o) @ n) * n
+    return pv.Plane(center=c, direction=n, i_size=size_mm, j_size=size_mm, i_resolution=1, j_resolution=1)
+
+
+def landmark_glyphs(positions, radius_mm: float = 2.5):
+    """Small spheres at ``positions`` (N x 3, LPS mm) merged into one PolyData."""
+    import pyvista as pv
+
+    pts = np.asarray(positions, float).reshape(-1, 3)
+    ball = pv.Sphere(radius=radius_mm, theta_resolution=16, phi_resolution=12)
+    return pv.PolyData(pts).glyph(geom=ball, scale=False, orient=False)

@@ -1,18 +1,32 @@
-"""Plan: plan list (new, copy, rename, lock), landmarks, the implant catalog, placing an
-implant, moving it (numeric fields, keyboard nudges, 3D handles) and live measurements."""
+"""Plan: plan list (new, copy, rename, lock), landmarks (slices or a click on a 3D model),
+the implant catalog, placing an implant, moving it (numeric fields, keyboard nudges, 3D
+handles), knee resection planes, and measurements with interference that follow a drag
+live (throttled to one update per ``LIVE_MS``; one undo step per drag)."""
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from surgiplan.gui.panels.common import Panel, button, hint, row
+from surgiplan.gui.panels.plan_preview import InterferenceRows, preview_pose
+from surgiplan.gui.panels.plan_resection import ResectionSection
 
 HIP_LANDMARKS = ("acetabular_centre_left", "acetabular_centre_right", "femoral_head_centre_left",
                  "femoral_head_centre_right", "asis_left", "asis_right", "pubic_tubercle_left",
                  "pubic_tubercle_right", "teardrop_left", "teardrop_right", "lesser_trochanter_left",
                  "lesser_trochanter_right")
+KNEE_LANDMARKS = ("hip_centre", "knee_centre_femur", "knee_centre_tibia", "ankle_centre",
+                  "medial_epicondyle", "lateral_epicondyle")
 IMPLANT_COLOR = (0.70, 0.78, 0.90)
+LANDMARK_COLOR = (1.0, 0.35, 0.75)
+LIVE_MS = 50  # at most one measurement update per 50 ms while dragging
+
+
+class _FieldSignals(QtCore.QObject):
+    done = QtCore.Signal(object)  # (list of bones, error message or "")
 
 
 class PlanPanel(Panel):
@@ -40,6 +54,12 @@ class PlanPanel(Panel):
         g.addLayout(row(self.lm_combo, button("Set at crosshair", self.set_landmark,
                                               "Put this landmark where the slice crosshair is "
                                               "(click a slice to move it)", name="set_landmark")))
+        self.pick3d = QtWidgets.QCheckBox("Click on a model in 3D places this landmark")
+        self.pick3d.setObjectName("pick_landmark_3d")
+        self.pick3d.setToolTip("A click (without dragging) on a bone surface in the 3D view puts or "
+                               "moves the landmark chosen above there; dragging still turns the view")
+        self.pick3d.toggled.connect(self._pick_toggled)
+        g.addWidget(self.pick3d)
         g.addWidget(button("Fit hip landmarks from the models", self.fit_landmarks,
                            "Femoral heads, acetabular centres and axes, teardrops, lesser trochanters, "
                            "canal axes from the pelvis and femur models", name="fit_landmarks"))
@@ -102,6 +122,9 @@ class PlanPanel(Panel):
         g.addWidget(self.handles)
         g.addWidget(hint("Keys in this panel: arrows / Page Up/Down move 1 mm along L/P/S "
                          "(Shift 0.1 mm); with Alt they rotate 1° (Shift 0.1°)."))
+        # ------------------------------------------------------- resections
+        g = self.group("Resections (knee)")
+        self.resections = ResectionSection(self, g)
         # ----------------------------------------------------- measurements
         g = self.group("Measurements")
         self.meas = QtWidgets.QTableWidget(0, 2)
@@ -121,6 +144,19 @@ class PlanPanel(Panel):
         self._meas_timer.timeout.connect(self.refresh_measurements)
         self._updating = False
         self._widget = None
+        self._drag: dict | None = None
+        self._live_timer = QtCore.QTimer(self)
+        self._live_timer.setSingleShot(True)
+        self._live_timer.setInterval(LIVE_MS)
+        self._live_timer.timeout.connect(self._live_update)
+        self.live_updates = 0
+        self.live_ms: list[float] = []
+        self._interf = InterferenceRows(None)
+        self._fields_pool = QtCore.QThreadPool(self)
+        self._fields_pool.setMaxThreadCount(1)
+        self._fields_signals = _FieldSignals(self)
+        self._fields_signals.done.connect(self._fields_ready)
+        self._preparing: set[str] = set()
         win.plansChanged.connect(self.refresh)
         win.caseChanged.connect(self.refresh)
         win.volumeChanged.connect(self._sample_button)
@@ -168,6 +204,13 @@ class PlanPanel(Panel):
     def _sample_button(self) -> None:
         v = self.win.state.volume
         self.gt_button.setVisible(v is not None and bool(v.metadata.get("sample")))
+        case = self.win.case
+        knee = (v is not None and str(v.metadata.get("sample", "")).startswith("knee")) or (
+            case is not None and "femur" in case.model_names and "tibia" in case.model_names)
+        names = KNEE_LANDMARKS if knee else HIP_LANDMARKS
+        if [self.lm_combo.itemText(i) for i in range(self.lm_combo.count())] != list(names):
+            self.lm_combo.clear()
+            self.lm_combo.addItems(names)
 
     def _fill_catalog(self) -> None:
         cat = self.catalog()
@@ -229,7 +272,9 @@ class PlanPanel(Panel):
             else:
                 self.implant_combo.setCurrentIndex(self.implant_combo.count() - 1)
         self._draw_implants()
+        self._draw_landmarks(lms)
         self._show_pose()
+        self.resections.refresh()
         self._meas_timer.start()
 
     def _plan_chosen(self) -> None:
@@ -295,6 +340,55 @@ class PlanPanel(Panel):
         self._guard(self.win.case.set_landmark, name, pos, source="manual")
         self.win.status(f"Landmark {name} at ({pos[0]:.1f}, {pos[1]:.1f}, {pos[2]:.1f}) mm LPS")
 
+    def _pick_toggled(self, on: bool) -> None:
+        self.win.view3d.set_click_callback(self.landmark_picked if on else None)
+        if on:
+            self.win.status("Click on a bone in the 3D view to place "
+                            f"{self.lm_combo.currentText().strip() or 'the landmark'}.")
+
+    def landmark_picked(self, lps, actor_name: str) -> None:
+        """A click on a model in 3D: put (or move) the chosen landmark there (one undo step)."""
+        name = self.lm_combo.currentText().strip()
+        if not name or self._need_plan() is None:
+            return
+        model = actor_name.split(":", 1)[-1]
+        old = self.win.case.landmarks.get(name)
+        direction = old.direction if old is not None else None
+        definition = (old.definition if old is not None and old.definition else
+                      f"clicked on the {model} surface in the 3D view")
+        if self._guard(self.win.case.set_landmark, name, lps, direction, source="manual",
+                       definition=definition) is not None:
+            self.win.state.set_crosshair_world(np.asarray(lps, float))
+            self.win.status(f"Landmark {name} on {model} at ({lps[0]:.1f}, {lps[1]:.1f}, "
+                            f"{lps[2]:.1f}) mm LPS")
+
+    def hideEvent(self, event) -> None:  # noqa: N802 - Qt API
+        self.pick3d.setChecked(False)  # clicks in 3D turn the view again outside this panel
+        super().hideEvent(event)
+
+    def _draw_landmarks(self, lms: dict) -> None:
+        """Landmarks as small magenta spheres with their names in the 3D view."""
+        v3 = self.win.view3d
+        pts = np.array([lm.position for lm in lms.values()], float).reshape(-1, 3)
+        names = list(lms)
+
+        def sync():
+            from surgiplan.scene.scene3d import landmark_glyphs
+
+            p = v3.plotter
+            if not len(pts):
+                p.remove_actor("landmarks", render=False)
+                p.remove_actor("landmark_labels", render=False)
+                return
+            p.add_mesh(landmark_glyphs(pts), name="landmarks", color=LANDMARK_COLOR,
+                       smooth_shading=True, reset_camera=False, pickable=False, render=False)
+            p.add_point_labels(pts, names, name="landmark_labels", font_size=11, point_size=1,
+                               shape_opacity=0.45, shape_color="#15181c", text_color="white",
+                               always_visible=True, show_points=False, render=False,
+                               reset_camera=False)
+
+        v3.when_ready(sync)
+
     def fit_landmarks(self) -> None:
         """Fit the hip landmarks on the pelvis and femur models (core auto_landmarks)."""
         if self._need_plan() is None:
@@ -336,7 +430,7 @@ class PlanPanel(Panel):
         def done(lms):
             with case.history.group(f"landmarks from the {name} sample"):
                 for k, (p, d, definition) in lms.items():
-                    case.set_landmark(k, p, d, source="sample ground truth", definition=definition)
+                    case.set_landmark(k, p, d, source="ground_truth", definition=definition)
             self.win.status(f"{len(lms)} landmarks from the {name} sample's ground truth")
 
         self.win.run_job("Reading the sample's landmarks", job, done)
@@ -489,6 +583,7 @@ class PlanPanel(Panel):
             except Exception:  # noqa: BLE001 - VTK widget already gone
                 pass
             self._widget = None
+        self._drag = None
         imp = self.current_implant()
         if not on or imp is None:
             v3.plotter.render()
@@ -497,47 +592,150 @@ class PlanPanel(Panel):
         if actor is None:
             return
         start = imp.transform.copy()
+        self._drag = {"id": imp.id, "start": start, "actor": actor}
 
         def released(user_matrix):
+            self._live_timer.stop()
             m = np.asarray(user_matrix, float)
             if np.allclose(m, np.eye(4), atol=1e-9):
                 return
-            t = m @ start
-            actor.user_matrix = np.eye(4)
-            self._guard(self.win.case.set_implant_transform, self._plan(), imp.id, t,
-                        f"drag {imp.id}")
+            # commit after VTK has finished the event (the commit rebuilds the widget)
+            QtCore.QTimer.singleShot(0, lambda: self._commit_drag(imp.id, start, m, actor))
 
         self._widget = v3.plotter.add_affine_transform_widget(
-            actor, origin=start[:3, 3], release_callback=released)
+            actor, origin=tuple(float(x) for x in start[:3, 3]), release_callback=released,
+            interact_callback=lambda _m: self._dragging())
+        # the widget hover-picks with the interactor's picker: a ray-cast picker limited to the
+        # handles finds them even inside a bone and costs no extra render per mouse move
+        import vtk
+
+        picker = vtk.vtkCellPicker()
+        picker.SetTolerance(0.002)
+        picker.PickFromListOn()
+        for a in self._widget._arrows + self._widget._circles:
+            picker.AddPickList(a)
+        v3.plotter.iren.interactor.SetPicker(picker)
         v3.plotter.render()
+        self._prepare_fields()
+
+    def _commit_drag(self, iid: str, start: np.ndarray, m: np.ndarray, actor) -> None:
+        """One undo step for the whole drag."""
+        actor.user_matrix = np.eye(4)
+        self._guard(self.win.case.set_implant_transform, self._plan(), iid, m @ start, f"drag {iid}")
+
+    def drag_transform(self) -> np.ndarray | None:
+        """The pose (4x4, LPS mm) the implant being dragged has on screen now."""
+        d = self._drag
+        if d is None:
+            return None
+        m = d["actor"].user_matrix
+        return (np.eye(4) if m is None else np.asarray(m, float)) @ d["start"]
+
+    def _dragging(self) -> None:
+        if not self._live_timer.isActive():
+            self._live_timer.start()
+
+    def _live_update(self) -> None:
+        """Measurements, interference and position fields for the pose being dragged."""
+        case, plan, t = self.win.case, self._plan(), self.drag_transform()
+        if case is None or plan is None or t is None or plan not in case.plans:
+            return
+        t0 = time.perf_counter()
+        with preview_pose(case, plan, self._drag["id"], t):
+            self._show_results(self._compute_rows())
+        if self.implant_combo.currentText() == self._drag["id"]:
+            self._updating = True
+            for c, sb in enumerate(self.pos):
+                sb.setValue(float(t[c, 3]))
+            self._updating = False
+        self.live_updates += 1
+        self.live_ms.append((time.perf_counter() - t0) * 1000)
 
     # -------------------------------------------------------- measurements
-    def refresh_measurements(self) -> None:
-        case, plan = self.win.case, self._plan()
-        self.meas.setRowCount(0)
-        if case is None or plan is None or plan not in case.plans:
-            return
+    def _compute_rows(self) -> list:
         from surgiplan.core.planning.measurements import measure_plan
 
-        results = self._guard(measure_plan, case, plan, self.catalog()) or []
-        for m in results:
-            r = self.meas.rowCount()
-            self.meas.insertRow(r)
-            name = QtWidgets.QTableWidgetItem(m.name)
+        case, plan = self.win.case, self._plan()
+        self._interf.catalog = self.catalog()
+        rows = self._guard(measure_plan, case, plan, self.catalog()) or []
+        return rows + (self._guard(self._interf.rows, case, plan) or [])
+
+    def refresh_measurements(self) -> None:
+        case, plan = self.win.case, self._plan()
+        if case is None or plan is None or plan not in case.plans:
+            self.meas.setRowCount(0)
+            return
+        self._show_results(self._compute_rows())
+        self._prepare_fields()
+
+    @staticmethod
+    def _value_text(m) -> str:
+        if m.value is None:
+            return "n/a"
+        if isinstance(m.value, str):
+            return m.value
+        unit = {"deg": "°", "mm^3": " mm³", "mm^2": " mm²"}.get(m.unit, f" {m.unit}")
+        return f"{m.value:.1f}{unit}"
+
+    def _show_results(self, results) -> None:
+        """Fill the table; rows are updated in place when the same measurements come back."""
+        role = QtCore.Qt.ItemDataRole.UserRole
+        same = self.meas.rowCount() == len(results) and all(
+            self.meas.item(r, 1).data(role) == m.key for r, m in enumerate(results))
+        if not same:
+            self.meas.setRowCount(0)
+        for r, m in enumerate(results):
+            if not same:
+                self.meas.insertRow(r)
+                name = QtWidgets.QTableWidgetItem(m.name)
+                val = QtWidgets.QTableWidgetItem()
+                val.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignRight
+                                     | QtCore.Qt.AlignmentFlag.AlignVCenter)
+                val.setData(role, m.key)
+                self.meas.setItem(r, 0, name)
+                self.meas.setItem(r, 1, val)
+            name, val = self.meas.item(r, 0), self.meas.item(r, 1)
             name.setToolTip(m.definition)
-            if m.value is None:
-                val = QtWidgets.QTableWidgetItem("n/a")
-                val.setForeground(QtGui.QColor("#7d858f"))
-                val.setToolTip(m.missing)
-            elif isinstance(m.value, str):
-                val = QtWidgets.QTableWidgetItem(m.value)
-            else:
-                unit = "°" if m.unit == "deg" else f" {m.unit}"
-                val = QtWidgets.QTableWidgetItem(f"{m.value:.1f}{unit}")
-            val.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
-            val.setData(QtCore.Qt.ItemDataRole.UserRole, m.key)
-            self.meas.setItem(r, 0, name)
-            self.meas.setItem(r, 1, val)
+            val.setText(self._value_text(m))
+            val.setToolTip(m.missing or m.definition)
+            val.setForeground(QtGui.QColor("#7d858f") if m.value is None else self.palette().text())
+
+    # ----------------------------------------------------------- interference
+    def _prepare_fields(self) -> None:
+        """Compute the missing bone distance fields in the background (core ``bone_field``)."""
+        case, plan = self.win.case, self._plan()
+        if case is None or plan is None or plan not in case.plans:
+            return
+        todo = [b for b in self._interf.missing_fields(case, plan) if b not in self._preparing]
+        if not todo:
+            return
+        self._preparing.update(todo)
+        signals = self._fields_signals
+
+        def work() -> None:
+            from surgiplan.core.planning.bone_fields import bone_field
+
+            err = ""
+            for b in todo:
+                try:
+                    bone_field(case, b)
+                except Exception as exc:  # noqa: BLE001 - reported in the status bar
+                    err = f"Interference with {b} unavailable: {exc}"
+            signals.done.emit((todo, err))
+
+        self._fields_pool.start(work)
+
+    def _fields_ready(self, result) -> None:
+        bones, err = result
+        self._preparing.difference_update(bones)
+        if err:
+            self.win.status(err)
+        self._meas_timer.start()
+
+    def interference_ready(self) -> bool:
+        """True when every bone of the current plan has its distance field (tests)."""
+        case, plan = self.win.case, self._plan()
+        return case is None or plan is None or not self._interf.missing_fields(case, plan)
 
     def measurement(self, key: str):
         """Displayed text of measurement ``key`` (tests)."""
@@ -549,3 +747,6 @@ class PlanPanel(Panel):
 
     def shutdown(self) -> None:
         self._meas_timer.stop()
+        self._live_timer.stop()
+        self.resections.shutdown()
+        self._fields_pool.waitForDone(60000)

@@ -17,15 +17,17 @@ _WARM_STARTED = threading.Event()
 
 
 def warm_up() -> None:
-    """Import pyvista/pyvistaqt in a background thread (once)."""
+    """Import pyvista/VTK (no Qt modules) in a background thread (once)."""
     if _WARM_STARTED.is_set():
         return
     _WARM_STARTED.set()
 
     def run() -> None:
+        # pyvistaqt (qtpy, PySide6 submodules) is imported in the GUI thread by
+        # ensure_plotter: importing Qt bindings here raced with the GUI thread (segfault)
         try:
-            import pyvista  # noqa: F401
-            import pyvistaqt  # noqa: F401
+            import pyvista.plotting  # noqa: F401
+            import vtk  # noqa: F401
         finally:
             _WARM.set()
 
@@ -52,6 +54,8 @@ class View3D(QtWidgets.QFrame):
         self._pending: list = []
         self._volume_key = None
         self.volume_preset = "bone"
+        self._click_cb = None
+        self._press_at: tuple[int, int] | None = None
         warm_up()
         self._timer = QtCore.QTimer(self)
         self._timer.setInterval(50)
@@ -69,6 +73,8 @@ class View3D(QtWidgets.QFrame):
         if self.plotter is not None:
             return self.plotter
         self._timer.stop()
+        warm_up()
+        _WARM.wait(120)  # importing pyvista here while the warm-up thread does gives half modules
         from pyvistaqt import QtInteractor
 
         from surgiplan.scene.scene3d import setup_viewport
@@ -78,6 +84,9 @@ class View3D(QtWidgets.QFrame):
         self._layout.removeWidget(self._placeholder)
         self._placeholder.deleteLater()
         self._layout.addWidget(self.plotter.interactor)
+        iren = self.plotter.iren.interactor
+        iren.AddObserver("LeftButtonPressEvent", self._left_press, 10.0)
+        iren.AddObserver("LeftButtonReleaseEvent", self._left_release, 10.0)
         pending, self._pending = self._pending, []
         for fn in pending:
             fn()
@@ -97,6 +106,52 @@ class View3D(QtWidgets.QFrame):
         if self.plotter is not None:
             self.plotter.close()
             self.plotter = None
+
+    # ---------------------------------------------------------------- picking
+    def set_click_callback(self, fn) -> None:
+        """Call ``fn(lps_mm, actor_name)`` when a surface is clicked (press and release
+        within 3 pixels, so dragging still turns the camera); None stops it."""
+        self._click_cb = fn
+
+    def _left_press(self, iren, _event) -> None:
+        self._press_at = tuple(iren.GetEventPosition())
+
+    def _left_release(self, iren, _event) -> None:
+        start, self._press_at = self._press_at, None
+        if self._click_cb is None or start is None:
+            return
+        x, y = iren.GetEventPosition()
+        if abs(x - start[0]) > 3 or abs(y - start[1]) > 3:
+            return
+        hit = self.pick_surface(x, y)
+        if hit is not None:
+            self._click_cb(*hit)
+
+    def pick_surface(self, x: int, y: int, prefixes=("model:",)):
+        """The LPS point (mm) and actor name of the surface under display pixel
+        (``x``, ``y`` from the bottom left, VTK convention), among actors whose name
+        starts with one of ``prefixes``; None when nothing is hit."""
+        if self.plotter is None:
+            return None
+        import vtk
+
+        names = {id(a): n for n, a in self.plotter.actors.items()
+                 if str(n).startswith(tuple(prefixes)) and a.GetVisibility()}
+        if not names:
+            return None
+        picker = vtk.vtkCellPicker()
+        picker.SetTolerance(1e-4)
+        picker.PickFromListOn()
+        for a in self.plotter.actors.values():
+            if id(a) in names:
+                picker.AddPickList(a)
+        if not picker.Pick(float(x), float(y), 0.0, self.plotter.renderer):
+            return None
+        actor = picker.GetActor()
+        name = next((n for n, a in self.plotter.actors.items() if a is actor), None)
+        if name is None:
+            return None
+        return np.array(picker.GetPickPosition(), float), str(name)
 
     # ------------------------------------------------------------------ content
     def show_volume(self, volume, preset: str | None = None) -> None:

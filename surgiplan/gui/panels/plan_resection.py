@@ -1,0 +1,298 @@
+"""Plan panel, resection planes (knee): distal femoral and proximal tibial cuts.
+
+Numeric fields (depth mm, varus/valgus deg, slope deg) and a 3D plane widget
+both set the core resection (``case.set_resection``, one undo step per edit or
+per drag). The cut planes are drawn as translucent squares in 3D with the bone
+to be removed in red; while the plane is dragged, the resected thickness
+readout (core :func:`~surgiplan.core.planning.resection.resect`) follows,
+throttled to one update per ``LIVE_MS``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from PySide6 import QtCore, QtWidgets
+
+from surgiplan.gui.panels.common import button, hint, row
+from surgiplan.gui.panels.knee_cuts import (
+    CUTS,
+    cut_parameters,
+    cut_plane,
+    knee_frame,
+    reference_point,
+)
+
+LIVE_MS = 50
+PLANE_COLORS = {"distal_femur": (1.0, 0.80, 0.25), "proximal_tibia": (0.30, 0.85, 0.95)}
+REMOVED_COLOR = (0.90, 0.22, 0.18)
+
+
+class ResectionSection(QtCore.QObject):
+    """The "Resections" group of the Plan panel and the cut planes in the 3D view."""
+
+    def __init__(self, panel, layout: QtWidgets.QVBoxLayout) -> None:
+        super().__init__(panel)
+        self.panel = panel
+        self.win = panel.win
+        self.cut_combo = QtWidgets.QComboBox()
+        self.cut_combo.setObjectName("cut_combo")
+        for name, spec in CUTS.items():
+            self.cut_combo.addItem(spec[4], name)
+        self.cut_combo.currentIndexChanged.connect(lambda *_: self.refresh())
+        layout.addLayout(row(self.cut_combo, button("Add / reset cut", self.add_cut,
+                                                    "Cut perpendicular to the mechanical axis at the "
+                                                    "default depth", name="add_cut")))
+        grid = QtWidgets.QGridLayout()
+        self.fields: dict[str, QtWidgets.QDoubleSpinBox] = {}
+        for c, (key, label, suffix, lo, hi) in enumerate((
+                ("depth", "Depth", " mm", -5.0, 30.0), ("varus", "Var/valg", " °", -15.0, 15.0),
+                ("slope", "Slope", " °", -15.0, 15.0))):
+            sb = QtWidgets.QDoubleSpinBox()
+            sb.setObjectName(f"cut_{key}")
+            sb.setRange(lo, hi)
+            sb.setDecimals(1)
+            sb.setSingleStep(0.5 if key == "depth" else 1.0)
+            sb.setSuffix(suffix)
+            sb.setKeyboardTracking(False)
+            sb.valueChanged.connect(self._fields_edited)
+            grid.addWidget(QtWidgets.QLabel(label), 0, 2 * c)
+            grid.addWidget(sb, 0, 2 * c + 1)
+            self.fields[key] = sb
+        layout.addLayout(grid)
+        self.handle = QtWidgets.QCheckBox("3D plane handle (drag the plane or its normal arrow)")
+        self.handle.setObjectName("cut_handle")
+        self.handle.toggled.connect(lambda *_: self._draw())
+        layout.addWidget(self.handle)
+        self.readout = QtWidgets.QLabel("")
+        self.readout.setObjectName("cut_readout")
+        self.readout.setWordWrap(True)
+        layout.addWidget(self.readout)
+        layout.addWidget(hint("Depth from the most distal femoral / highest tibial plateau point "
+                              "along the mechanical axis; varus/valgus positive = varus; slope "
+                              "positive = posterior slope. Needs the hip, knee and ankle centres."))
+        self._updating = False
+        self._plane_widget = None
+        self._live_plane: tuple[np.ndarray, np.ndarray] | None = None
+        self._live_timer = QtCore.QTimer(self)
+        self._live_timer.setSingleShot(True)
+        self._live_timer.setInterval(LIVE_MS)
+        self._live_timer.timeout.connect(self._live_update)
+        self._removed = None
+        self.thickness: dict[str, float] = {}
+        self.live_updates = 0
+        self.live_ms: list[float] = []
+
+    # ------------------------------------------------------------ context
+    def current_cut(self) -> str:
+        return self.cut_combo.currentData()
+
+    def _plan(self):
+        case, name = self.win.case, self.win.current_plan
+        if case is None or not name or name not in case.plans:
+            return None
+        return case.plan(name)
+
+    def _geometry(self, cut: str):
+        """(frame, reference point, bone mesh) of ``cut``; raises InputError without landmarks."""
+        case = self.win.case
+        side = self.panel.side_combo.currentText()
+        imps = [i for i in self._plan().implants.values() if i.side in ("left", "right")]
+        if imps:
+            side = imps[0].side
+        frame = knee_frame(case.all_landmarks(self.win.current_plan), side if side != "none" else "right")
+        mesh = case.get_model(CUTS[cut][0])
+        return frame, reference_point(cut, mesh, frame), mesh
+
+    def available(self) -> bool:
+        case = self.win.case
+        return case is not None and all(CUTS[c][0] in case.model_names for c in CUTS)
+
+    # -------------------------------------------------------------- edits
+    def add_cut(self) -> None:
+        """Put the selected cut at its default depth, perpendicular to the axis (one undo step)."""
+        cut = self.current_cut()
+        if self.panel._need_plan() is None:
+            return
+        if CUTS[cut][0] not in self.win.case.model_names:
+            self.win.status(f"Build the {CUTS[cut][0]} model first (Models).")
+            return
+        self._set(cut, CUTS[cut][2], 0.0, CUTS[cut][3], "add")
+
+    def _set(self, cut: str, depth: float, varus: float, slope: float, verb: str) -> None:
+        from surgiplan.core.planning import Resection
+
+        geo = self.panel._guard(self._geometry, cut)
+        if geo is None:
+            return
+        frame, point, _ = geo
+        o, n = cut_plane(cut, frame, point, depth, varus, slope)
+        self.panel._guard(self.win.case.set_resection, self.win.current_plan,
+                          Resection(cut, CUTS[cut][0], o, n))
+        self.win.status(f"{CUTS[cut][4]} ({verb}): depth {depth:.1f} mm, varus/valgus {varus:.1f}°, "
+                        f"slope {slope:.1f}°")
+
+    def _fields_edited(self) -> None:
+        if self._updating:
+            return
+        plan, cut = self._plan(), self.current_cut()
+        if plan is None or cut not in plan.resections:
+            return
+        f = self.fields
+        self._set(cut, f["depth"].value(), f["varus"].value(), f["slope"].value(), "edit")
+
+    def commit_plane(self, origin, normal) -> None:
+        """Make the dragged plane the cut (one undo step)."""
+        from surgiplan.core.planning import Resection
+
+        self._live_timer.stop()
+        self._live_plane = None
+        cut = self.current_cut()
+        self.panel._guard(self.win.case.set_resection, self.win.current_plan,
+                          Resection(cut, CUTS[cut][0], np.asarray(origin, float),
+                                    np.asarray(normal, float) / np.linalg.norm(normal)))
+
+    # ------------------------------------------------------------ display
+    def refresh(self) -> None:
+        """Fields, readout and 3D planes from the current plan."""
+        plan, cut = self._plan(), self.current_cut()
+        res = plan.resections.get(cut) if plan is not None else None
+        vals = None
+        if res is not None:
+            try:
+                frame, point, _ = self._geometry(cut)
+                vals = cut_parameters(cut, frame, point, res.origin, res.normal)
+            except Exception:  # noqa: BLE001 - landmarks missing: fields stay empty
+                vals = None
+        self._updating = True
+        for k, sb in self.fields.items():
+            sb.setEnabled(vals is not None and not (plan is not None and plan.is_locked))
+            if vals is not None:
+                sb.setValue(vals[("depth", "varus", "slope").index(k)])
+        self._updating = False
+        self._show_thickness(res.origin if res is not None else None, res.normal if res is not None else None)
+        self._draw()
+
+    def _show_thickness(self, origin, normal) -> None:
+        """Resected thickness per compartment (core ``resect``), as the knee measurement defines it."""
+        cut = self.current_cut()
+        self._removed = None
+        self.thickness = {}
+        if origin is None:
+            self.readout.setText("No cut yet." if self.available() else
+                                 "Resections need the femur and tibia models (knee).")
+            return
+        from surgiplan.core.planning.resection import resect
+
+        try:
+            frame, _, mesh = self._geometry(cut)
+        except Exception as exc:  # noqa: BLE001 - landmarks missing
+            self.readout.setText(str(exc))
+            return
+        knee = (frame.knee_femur + frame.knee_tibia) / 2
+        lateral = np.array([1.0 if frame.side == "left" else -1.0, 0.0, 0.0])
+        r = resect(mesh, origin, normal, split_origin=knee, split_normal=lateral,
+                   half_names=("lateral", "medial"), exclude_central_mm=10.0)
+        h = r.thickness_by_half_mm
+        self.thickness = dict(h)
+        self.readout.setText(f"<b>Resected thickness</b>: lateral {h['lateral']:.1f} mm, medial "
+                             f"{h['medial']:.1f} mm; removed {r.removed_volume_mm3 / 1000:.1f} mL")
+        self._removed = r.removed
+
+    def _draw(self) -> None:
+        v3 = self.win.view3d
+        if v3.plotter is None:
+            v3.when_ready(self._draw)
+            return
+        p = v3.plotter
+        plan = self._plan()
+        cuts = dict(plan.resections) if plan is not None else {}
+        from surgiplan.scene.scene3d import add_surface, cut_plane_mesh
+
+        for n in [n for n in p.actors if str(n).startswith(("cut:", "removed:"))]:
+            if n.split(":", 1)[1] not in cuts:
+                p.remove_actor(n, render=False)
+        for name, rs in cuts.items():
+            try:
+                mesh = self.win.case.get_model(rs.model)
+            except Exception:  # noqa: BLE001 - model gone
+                continue
+            b = np.asarray(mesh.bounds).reshape(3, 2)
+            size = float(max(b[0, 1] - b[0, 0], b[1, 1] - b[1, 0])) * 1.35
+            o, nrm = rs.origin, rs.normal
+            if self._live_plane is not None and name == self.current_cut():
+                o, nrm = self._live_plane
+            add_surface(p, cut_plane_mesh(o, nrm, size, b.mean(axis=1)), f"cut:{name}",
+                        color=PLANE_COLORS.get(name, (0.9, 0.9, 0.5)), opacity=0.45)
+            if name == self.current_cut() and getattr(self, "_removed", None) is not None \
+                    and self._removed.n_cells:
+                add_surface(p, self._removed, f"removed:{name}", color=REMOVED_COLOR, opacity=0.85)
+            else:
+                p.remove_actor(f"removed:{name}", render=False)
+        self._sync_widget(cuts)
+        p.render()
+
+    def _sync_widget(self, cuts) -> None:
+        p = self.win.view3d.plotter
+        cut = self.current_cut()
+        want = self.handle.isChecked() and cut in cuts
+        if self._plane_widget is not None:
+            p.clear_plane_widgets()
+            self._plane_widget = None
+        if not want:
+            return
+        rs = cuts[cut]
+        mesh = self.win.case.get_model(rs.model)
+        w = p.add_plane_widget(self._dragging, normal=tuple(rs.normal), origin=tuple(rs.origin),
+                               bounds=mesh.bounds, factor=1.1, implicit=True, interaction_event="always",
+                               test_callback=False, outline_opacity=0.0,
+                               color=PLANE_COLORS.get(cut, (0.9, 0.9, 0.5)))
+        w.AddObserver("EndInteractionEvent", self._released)
+        self._plane_widget = w
+
+    # -------------------------------------------------------------- drag
+    def _dragging(self, normal, origin) -> None:
+        """Plane widget moved: preview the cut (throttled)."""
+        self._live_plane = (np.asarray(origin, float), np.asarray(normal, float))
+        if not self._live_timer.isActive():
+            self._live_timer.start()
+
+    def _live_update(self) -> None:
+        if self._live_plane is None:
+            return
+        t0 = time.perf_counter()
+        o, n = self._live_plane
+        self._show_thickness(o, n)
+        try:
+            frame, point, _ = self._geometry(self.current_cut())
+            vals = cut_parameters(self.current_cut(), frame, point, o, n)
+            self._updating = True
+            for k, v in zip(("depth", "varus", "slope"), vals, strict=True):
+                self.fields[k].setValue(v)
+        except Exception:  # noqa: BLE001 - no landmarks: fields not shown
+            pass
+        finally:
+            self._updating = False
+        p = self.win.view3d.plotter
+        from surgiplan.scene.scene3d import add_surface, cut_plane_mesh
+
+        cut = self.current_cut()
+        mesh = self.win.case.get_model(CUTS[cut][0])
+        b = np.asarray(mesh.bounds).reshape(3, 2)
+        size = float(max(b[0, 1] - b[0, 0], b[1, 1] - b[1, 0])) * 1.35
+        add_surface(p, cut_plane_mesh(o, n, size, b.mean(axis=1)), f"cut:{cut}",
+                    color=PLANE_COLORS.get(cut, (0.9, 0.9, 0.5)), opacity=0.45)
+        if self._removed is not None and self._removed.n_cells:
+            add_surface(p, self._removed, f"removed:{cut}", color=REMOVED_COLOR, opacity=0.85)
+        self.live_updates += 1
+        self.live_ms.append((time.perf_counter() - t0) * 1000)
+
+    def _released(self, widget, _event) -> None:
+        if self._live_plane is None:
+            return
+        plane = widget.GetOrigin(), widget.GetNormal()
+        QtCore.QTimer.singleShot(0, lambda: self.commit_plane(*plane))
+
+    def shutdown(self) -> None:
+        self._live_timer.stop()

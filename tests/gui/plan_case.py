@@ -1,0 +1,92 @@
+"""Shared set-up of the Plan panel tests: a saved knee case (scan, segmentation, femur,
+tibia, fibula and patella models, the sample's hip/knee/ankle landmarks) built once per
+session with the core, copied per test and opened in the real window."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.gui.conftest import wait_jobs
+
+KNEE_KEYS = ("hip_centre", "knee_centre_femur", "knee_centre_tibia", "ankle_centre",
+             "medial_epicondyle", "lateral_epicondyle")
+
+
+@pytest.fixture(scope="session")
+def knee_case_template(tmp_path_factory) -> Path:
+    from surgiplan.core.planning.demo_knee import import_landmarks
+    from surgiplan.core.sample_case import build_sample_case
+    from surgiplan.core.samples import sample_path
+
+    root = tmp_path_factory.mktemp("knee") / "knee-case"
+    case, *_ = build_sample_case("knee", root)
+    import_landmarks(case, sample_path("knee").ground_truth, KNEE_KEYS, source="ground_truth")
+    case.save()
+    return root
+
+
+@pytest.fixture
+def knee_case_dir(knee_case_template, tmp_path) -> Path:
+    dst = tmp_path / "knee-case"
+    shutil.copytree(knee_case_template, dst)
+    return dst
+
+
+def open_case(qtbot, win, root: Path):
+    """Open ``root`` in the window, wait for it, show the Plan step with the 3D view ready."""
+    win.open_path(root)
+    wait_jobs(qtbot, win)
+    assert win.last_error == "", win.last_error
+    assert win.case is not None and win.case.root.resolve() == root.resolve()
+    win.view3d.ensure_plotter()
+    win.show_step("Plan")
+    qtbot.wait(50)
+    return win.panels["Plan"]
+
+
+def world_to_display(plotter, lps) -> tuple[float, float]:
+    """VTK display coordinates (x from the left, y from the bottom) of an LPS point."""
+    import vtk
+
+    c = vtk.vtkCoordinate()
+    c.SetCoordinateSystemToWorld()
+    c.SetValue(*map(float, lps))
+    x, y = c.GetComputedDoubleDisplayValue(plotter.renderer)
+    return float(x), float(y)
+
+
+def qt_point(plotter, lps):
+    """The QPoint (widget pixels, y down) of an LPS point in the 3D view."""
+    from PySide6 import QtCore
+
+    x, y = world_to_display(plotter, lps)
+    h = plotter.interactor.height()
+    return QtCore.QPoint(int(round(x)), int(round(h - 1 - y)))
+
+
+def show_model_rows(panel) -> dict[str, str]:
+    """Measurement key -> displayed text."""
+    from PySide6 import QtCore
+
+    t = panel.meas
+    return {t.item(r, 1).data(QtCore.Qt.ItemDataRole.UserRole): t.item(r, 1).text()
+            for r in range(t.rowCount())}
+
+
+def place_knee_plan(win, plan: str = "A") -> None:
+    """Plan ``plan`` with the core's scripted knee placement (cuts, femoral, tray, insert)."""
+    from surgiplan.core.planning.demo_knee import place_knee
+
+    case = win.case
+    case.new_plan(plan)
+    win.current_plan = plan
+    place_knee(case, plan, "right")
+
+
+def unit(v) -> np.ndarray:
+    v = np.asarray(v, float)
+    return v / np.linalg.norm(v)

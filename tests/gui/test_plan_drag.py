@@ -1,0 +1,102 @@
+"""Plan panel: dragging an implant with the 3D arrow handle (real Qt mouse events on the
+VTK interactor) updates measurements, interference and the position fields while the
+mouse moves, records one undo step for the whole drag, and undo puts everything back."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6 import QtCore
+
+from tests.gui.plan_case import (  # noqa: F401 - fixtures
+    knee_case_dir,
+    knee_case_template,
+    open_case,
+    place_knee_plan,
+    qt_point,
+    show_model_rows,
+    unit,
+)
+
+pytestmark = [pytest.mark.gui]
+
+
+def _mm3(text: str) -> float:
+    return float(text.replace("mm³", "").strip())
+
+
+def test_arrow_drag_updates_measurements_live_and_undoes_in_one_step(window, qtbot, knee_case_dir):  # noqa: F811
+    win = window
+    plan = open_case(qtbot, win, knee_case_dir)
+    win.layout_widget.set_layout("1-up", "3d")
+    win.view3d.show_volume(win.state.volume, "off")
+    place_knee_plan(win)
+    case = win.case
+    plan.refresh()
+    plan.implant_combo.setCurrentText("femoral")
+    plan._show_pose()
+    qtbot.waitUntil(plan.interference_ready, timeout=90_000)
+    plan.refresh_measurements()
+    rows0 = show_model_rows(plan)
+    assert rows0["interference_femoral_volume"].endswith("mm³")
+    assert rows0["femoral_component_varus"] == "0.0°"
+    femoral = case.plan("A").implants["femoral"]
+    start = femoral.transform.copy()
+    undo0 = case.history.undo_description
+
+    plan.handles.setChecked(True)
+    p = win.view3d.plotter
+    # oblique view: no ring is seen edge-on along the S arrow
+    o = start[:3, 3]
+    p.camera_position = [tuple(o + 400 * unit([0.6, -1.0, 0.5])), tuple(o), (0, 0, 1)]
+    p.reset_camera_clipping_range()
+    p.render()
+    qtbot.wait(100)
+    w = plan._widget
+    assert w is not None
+    # a point on the superior (S) arrow, 60 % of the way from the origin to its tip
+    length = plan._drag["actor"].GetLength() * 0.15 * 1.15
+    on_arrow = start[:3, 3] + np.array([0.0, 0.0, 0.6 * length])
+    iren_widget = p.interactor
+    pos = qt_point(p, on_arrow)
+    up = qt_point(p, on_arrow + np.array([0.0, 0.0, 10.0])) - pos  # screen direction of +S
+    up = QtCore.QPointF(up) / max(1.0, (up.x() ** 2 + up.y() ** 2) ** 0.5)
+    qtbot.mouseMove(iren_widget, pos)  # hover: the widget highlights the arrow under the mouse
+    assert w._selected_actor is w._arrows[2], "the S arrow is not under the mouse"
+    qtbot.mousePress(iren_widget, QtCore.Qt.MouseButton.LeftButton, pos=pos)
+    seen_volume, seen_s = [], []
+    for step in range(1, 7):
+        qtbot.mouseMove(iren_widget, pos + (up * 6 * step).toPoint())  # towards superior
+        qtbot.wait(80)  # the live update runs at most every 50 ms
+        rows = show_model_rows(plan)
+        seen_volume.append(rows["interference_femoral_volume"])
+        seen_s.append(plan.pos[2].value())
+        assert np.array_equal(femoral.transform, start)  # nothing committed while dragging
+    assert case.history.undo_description == undo0
+    assert plan.live_updates >= 4
+    assert len(set(seen_volume)) >= 3, seen_volume  # interference followed the mouse
+    assert seen_s[-1] > seen_s[0] > start[2, 3]  # the S field too
+    qtbot.mouseRelease(iren_widget, QtCore.Qt.MouseButton.LeftButton, pos=pos + (up * 36).toPoint())
+    qtbot.waitUntil(lambda: case.history.undo_description == "drag femoral", timeout=5000)
+
+    moved = femoral.transform
+    d = moved[:3, 3] - start[:3, 3]
+    assert d[2] > 1.0 and abs(d[0]) < 1e-6 and abs(d[1]) < 1e-6  # along S only
+    assert np.allclose(moved[:3, :3], start[:3, :3])
+    assert abs(plan.pos[2].value() - moved[2, 3]) < 0.05
+    plan.refresh_measurements()
+    rows1 = show_model_rows(plan)
+    from surgiplan.core.planning.bone_fields import plan_interference
+
+    core = plan_interference(case, "A", plan.catalog())["femoral"]["penetration_volume_mm3"]
+    assert abs(_mm3(rows1["interference_femoral_volume"]) - core) < 0.06
+    assert rows1["interference_femoral_volume"] == seen_volume[-1]  # the last live value was right
+
+    # one Ctrl+Z undoes the whole drag
+    win.undo.undo_action.trigger()
+    qtbot.wait(100)
+    assert np.array_equal(femoral.transform, start)
+    assert case.history.undo_description == undo0
+    plan.refresh_measurements()
+    assert show_model_rows(plan) == rows0
+    assert abs(plan.pos[2].value() - start[2, 3]) < 0.05
