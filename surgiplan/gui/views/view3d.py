@@ -84,9 +84,8 @@ class View3D(QtWidgets.QFrame):
         self._layout.removeWidget(self._placeholder)
         self._placeholder.deleteLater()
         self._layout.addWidget(self.plotter.interactor)
-        iren = self.plotter.iren.interactor
-        iren.AddObserver("LeftButtonPressEvent", self._left_press, 10.0)
-        iren.AddObserver("LeftButtonReleaseEvent", self._left_release, 10.0)
+        # clicks are watched at the Qt level: VTK interactor styles swallow button releases
+        self.plotter.interactor.installEventFilter(self)
         pending, self._pending = self._pending, []
         for fn in pending:
             fn()
@@ -113,19 +112,21 @@ class View3D(QtWidgets.QFrame):
         within 3 pixels, so dragging still turns the camera); None stops it."""
         self._click_cb = fn
 
-    def _left_press(self, iren, _event) -> None:
-        self._press_at = tuple(iren.GetEventPosition())
-
-    def _left_release(self, iren, _event) -> None:
-        start, self._press_at = self._press_at, None
-        if self._click_cb is None or start is None:
-            return
-        x, y = iren.GetEventPosition()
-        if abs(x - start[0]) > 3 or abs(y - start[1]) > 3:
-            return
-        hit = self.pick_surface(x, y)
-        if hit is not None:
-            self._click_cb(*hit)
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt API
+        t = event.type()
+        left = QtCore.Qt.MouseButton.LeftButton
+        if t == QtCore.QEvent.Type.MouseButtonPress and event.button() == left:
+            self._press_at = (event.position().x(), event.position().y())
+        elif t == QtCore.QEvent.Type.MouseButtonRelease and event.button() == left:
+            start, self._press_at = self._press_at, None
+            x, y = event.position().x(), event.position().y()
+            if self._click_cb is not None and start is not None and \
+                    abs(x - start[0]) <= 3 and abs(y - start[1]) <= 3:
+                r = obj.devicePixelRatioF()
+                hit = self.pick_surface(x * r, (obj.height() - 1 - y) * r)
+                if hit is not None:
+                    self._click_cb(*hit)
+        return False
 
     def pick_surface(self, x: int, y: int, prefixes=("model:",)):
         """The LPS point (mm) and actor name of the surface under display pixel
@@ -135,20 +136,20 @@ class View3D(QtWidgets.QFrame):
             return None
         import vtk
 
-        names = {id(a): n for n, a in self.plotter.actors.items()
-                 if str(n).startswith(tuple(prefixes)) and a.GetVisibility()}
-        if not names:
+        cands = [(str(n), a) for n, a in self.plotter.actors.items()
+                 if str(n).startswith(tuple(prefixes)) and a.GetVisibility()]
+        if not cands:
             return None
         picker = vtk.vtkCellPicker()
         picker.SetTolerance(1e-4)
         picker.PickFromListOn()
-        for a in self.plotter.actors.values():
-            if id(a) in names:
-                picker.AddPickList(a)
+        for _, a in cands:
+            picker.AddPickList(a)
         if not picker.Pick(float(x), float(y), 0.0, self.plotter.renderer):
             return None
         actor = picker.GetActor()
-        name = next((n for n, a in self.plotter.actors.items() if a is actor), None)
+        name = next((n for n, a in cands if a is actor or a.GetAddressAsString("vtkActor")
+                     == actor.GetAddressAsString("vtkActor")), None)
         if name is None:
             return None
         return np.array(picker.GetPickPosition(), float), str(name)

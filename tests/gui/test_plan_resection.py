@@ -1,0 +1,74 @@
+"""Plan panel, knee resections on the knee sample: the numeric fields and the 3D plane
+widget set the core resection, the resected-thickness readout follows (live while the
+plane is dragged), the core's tibial slope measurement agrees, and undo restores."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6 import QtCore
+
+from tests.gui.plan_case import knee_case_dir, knee_case_template, open_case  # noqa: F401
+
+pytestmark = [pytest.mark.gui]
+
+
+def test_knee_cuts_from_fields_and_plane_widget(window, qtbot, knee_case_dir):  # noqa: F811
+    win = window
+    plan = open_case(qtbot, win, knee_case_dir)
+    case = win.case
+    rs = plan.resections
+    f = rs.fields
+
+    # distal femoral cut at the default 9 mm, perpendicular to the mechanical axis
+    rs.cut_combo.setCurrentIndex(rs.cut_combo.findData("distal_femur"))
+    qtbot.mouseClick(plan.findChild(type(plan.gt_button), "add_cut"), QtCore.Qt.MouseButton.LeftButton)
+    res9 = case.plan("Plan A").resections["distal_femur"]
+    assert (f["depth"].value(), f["varus"].value(), f["slope"].value()) == (9.0, 0.0, 0.0)
+    # the depth is measured from the most distal condyle point: that condyle loses exactly 9 mm
+    assert abs(max(rs.thickness.values()) - 9.0) < 0.05
+    assert "9.0 mm" in rs.readout.text()
+    p = win.view3d.plotter
+    assert "cut:distal_femur" in p.actors and "removed:distal_femur" in p.actors
+
+    f["depth"].setValue(11.0)  # numeric field: one undo step
+    res11 = case.plan("Plan A").resections["distal_femur"]
+    assert abs((res11.origin - res9.origin) @ res9.normal - 2.0) < 1e-6  # the plane moved 2 mm up
+    assert np.allclose(res11.normal, res9.normal)
+    assert abs(max(rs.thickness.values()) - 11.0) < 0.05
+    win.undo.undo()
+    assert f["depth"].value() == 9.0 and abs(max(rs.thickness.values()) - 9.0) < 0.05
+
+    # proximal tibial cut: 3 deg default slope, read back by the core's knee measurement
+    rs.cut_combo.setCurrentIndex(rs.cut_combo.findData("proximal_tibia"))
+    rs.add_cut()
+    plan.refresh_measurements()
+    assert plan.measurement("tibial_slope") == "3.0°"
+    f["slope"].setValue(6.0)
+    f["varus"].setValue(2.0)
+    plan.refresh_measurements()
+    assert plan.measurement("tibial_slope") == "6.0°"
+    tib = case.plan("Plan A").resections["proximal_tibia"]
+    t0 = max(rs.thickness.values())
+    assert abs(f["depth"].value() - 9.0) < 0.05 and f["varus"].value() == 2.0
+
+    # the 3D plane widget: drag 2 mm proximally (against the normal, which points to the kept shaft)
+    rs.handle.setChecked(True)
+    w = rs._plane_widget
+    assert w is not None and np.allclose(w.GetNormal(), tib.normal, atol=1e-6)
+    n_undo = len(case.history)
+    w.SetOrigin(*(tib.origin - 2.0 * tib.normal))
+    w.InvokeEvent("InteractionEvent")
+    qtbot.wait(120)  # live update, at most every 50 ms
+    assert rs.live_updates >= 1
+    assert abs(max(rs.thickness.values()) - (t0 - 2.0)) < 0.1  # readout followed the drag
+    assert abs(f["depth"].value() - 7.0) < 0.1 and abs(f["slope"].value() - 6.0) < 0.05
+    assert np.array_equal(case.plan("Plan A").resections["proximal_tibia"].origin, tib.origin)
+    assert len(case.history) == n_undo  # nothing committed while dragging
+    w.InvokeEvent("EndInteractionEvent")
+    qtbot.waitUntil(lambda: len(case.history) == n_undo + 1, timeout=5000)
+    moved = case.plan("Plan A").resections["proximal_tibia"]
+    assert abs((tib.origin - moved.origin) @ tib.normal - 2.0) < 1e-6
+    win.undo.undo()  # one step for the drag
+    back = case.plan("Plan A").resections["proximal_tibia"]
+    assert np.allclose(back.origin, tib.origin) and abs(f["depth"].value() - 9.0) < 0.05
