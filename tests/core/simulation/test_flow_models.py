@@ -188,3 +188,20 @@ def test_iterative_solver_agrees_with_direct(pipe_msh, convection, q_mL_s):
     assert qi["wss_mean_Pa"] == pytest.approx(qd["wss_mean_Pa"], rel=1e-6)
     du = np.max(np.abs(si.u.x.array - sd.u.x.array)) / np.max(np.abs(sd.u.x.array))
     assert du < 1e-6
+
+
+def test_kept_factorisation_gives_the_plain_mumps_answer(pipe_msh):
+    """Navier-Stokes at Re ~ 490 (plug inlet): the default direct path (BLR factorisation kept after
+    Newton step 1, GMRES) against MUMPS refactorising every Newton step (``ksp_type preonly``)."""
+    spec = _spec(inlet={"boundary": "inlet", "flow_rate_mL_s": 10.0, "profile": "plug"})
+    kept = solve_steady(_mesh(pipe_msh), spec, SolverSpec(method="direct"))
+    plain = solve_steady(_mesh(pipe_msh), spec, SolverSpec(method="direct", petsc_options={"ksp_type": "preonly"}))
+    assert kept.info["factorisation_reuse"] and not plain.info["factorisation_reuse"]
+    assert kept.info["ksp_type"] == "gmres" and plain.info["ksp_type"] == "preonly"
+    assert kept.info["newton_iterations_total"] >= 3
+    # later Newton steps really ran GMRES on the kept (older) factorisation
+    assert kept.info["linear_iterations_total"] > kept.info["newton_iterations_total"] + 3
+    du = np.max(np.abs(kept.u.x.array - plain.u.x.array)) / np.max(np.abs(plain.u.x.array))
+    assert du < 1e-7
+    assert flow_quantities(kept)["pressure_drop_Pa"] == pytest.approx(
+        flow_quantities(plain)["pressure_drop_Pa"], rel=1e-7)
