@@ -1,10 +1,12 @@
 """Pixel values of DICOM frames, read into one preallocated [k, j, i] array.
 
-Two paths:
+Three paths:
 
 * **uncompressed** (Implicit/Explicit VR Little Endian, Explicit Big Endian):
   one ``seek`` + ``readinto`` per frame at the offset found by the header pass,
-  straight into the output array (no per-file pydicom parse, no copies);
+  straight into the output array (no per-file pydicom parse, no copies), by
+  one thread per core for long series (the reads release the GIL); the output
+  sits on 4 KiB pages (:func:`empty_output`);
 * **JPEG 2000** (monochrome single-frame files, the usual CT/MR export):
   imagecodecs' OpenJPEG decoder, which releases the GIL, in a thread pool of
   one thread per core (:mod:`dicom_j2k`; same values as pydicom's decoder);
