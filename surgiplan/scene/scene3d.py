@@ -121,7 +121,7 @@ def cut_plane_mesh(origin, normal, size_mm: float, centre=None):
     return pv.Plane(center=c, direction=n, i_size=size_mm, j_size=size_mm, i_resolution=1, j_resolution=1)
 
 
-def landmark_glyphs(positions, radius_mm: float = 2.5):
+def landmark_glyphs(positions, radius_mm: float = 3.0):
     """Small spheres at ``positions`` (N x 3, LPS mm) merged into one PolyData."""
     import pyvista as pv
 

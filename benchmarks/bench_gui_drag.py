@@ -1,0 +1,158 @@
+"""Frame time of dragging an implant with the 3D arrow handle, on a 200k-triangle bone.
+
+Scene: the knee sample case (scan, femur, tibia, fibula, patella), the femur
+subdivided and decimated (core ``decimate``) to ~200,000 triangles, the knee
+implants placed by the core (``place_knee``); the real window (Plan step, 3D view
+1-up, 1070 x 924 px), software OpenGL when run under Xvfb (llvmpipe).
+
+A drag is simulated with real Qt mouse events on the VTK interactor: hover the
+superior arrow, press, 40 moves of 3 px, release. "frame" is the wall time of one
+mouse-move event (the widget's pick, the implant's new pose and the render; the
+live measurement + interference update runs from a 50 ms timer between moves and
+is reported separately). Reference: a bare ``render()`` of the same scene (what
+VTK needs per frame anyway). Each run is a fresh process; medians over runs.
+
+    xvfb-run -a .venv/bin/python benchmarks/bench_gui_drag.py [--runs 3] [--triangles 200000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+PY = sys.executable
+
+CHILD = r"""
+import json, os, resource, sys, time
+import numpy as np
+from PySide6 import QtCore
+from PySide6.QtTest import QTest
+from surgiplan.gui.app import apply_theme, make_app
+from surgiplan.gui.main_window import MainWindow
+root, volume_rendering = sys.argv[1], sys.argv[2] == "on"
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+app = make_app(); win = MainWindow(); win._skip_prompt = True; apply_theme(app, "dark")
+win.resize(1600, 980); win.show()
+def wait(ms):
+    t = time.time()
+    while time.time() - t < ms / 1000:
+        app.processEvents(); time.sleep(0.002)
+win.open_path(root); wait(50)
+while win.jobs.busy: wait(20)
+win.view3d.ensure_plotter(); win.show_step("Plan"); win.layout_widget.set_layout("1-up", "3d")
+if not volume_rendering:
+    win.view3d.show_volume(win.state.volume, "off")
+wait(200)
+from surgiplan.core.planning.demo_knee import place_knee
+case = win.case; case.new_plan("A"); win.current_plan = "A"; place_knee(case, "A", "right")
+plan = win.panels["Plan"]; plan.refresh(); plan.implant_combo.setCurrentText("femoral"); plan._show_pose()
+while not plan.interference_ready(): wait(50)
+plan.handles.setChecked(True); wait(100)
+p = win.view3d.plotter; start = case.plan("A").implants["femoral"].transform.copy(); o = start[:3, 3]
+d = np.array([0.6, -1.0, 0.5]); d /= np.linalg.norm(d)
+p.camera_position = [tuple(o + 400 * d), tuple(o), (0, 0, 1)]; p.reset_camera_clipping_range(); p.render()
+renders = []
+for _ in range(15):
+    t = time.perf_counter(); p.render(); renders.append(time.perf_counter() - t)
+import vtk
+def qpt(w):
+    c = vtk.vtkCoordinate(); c.SetCoordinateSystemToWorld(); c.SetValue(*map(float, w))
+    x, y = c.GetComputedDoubleDisplayValue(p.renderer)
+    return QtCore.QPointF(x, p.interactor.height() - 1 - y)
+L = plan._drag["actor"].GetLength() * 0.15 * 1.15
+a = qpt(o + [0, 0, 0.6 * L]); b = qpt(o + [0, 0, 0.6 * L + 10])
+u = (b - a) / max(1e-6, (((b - a).x()) ** 2 + ((b - a).y()) ** 2) ** 0.5)
+w = p.interactor
+QTest.mouseMove(w, a.toPoint()); wait(20)
+assert plan._widget._selected_actor is plan._widget._arrows[2], "arrow not under the mouse"
+QTest.mousePress(w, QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.KeyboardModifier.NoModifier, a.toPoint())
+frames = []
+n0 = plan.live_updates; plan.live_ms.clear()
+t_all = time.perf_counter()
+for i in range(1, 41):
+    t = time.perf_counter()
+    QTest.mouseMove(w, (a + u * 3 * i).toPoint())
+    frames.append(time.perf_counter() - t)
+    app.processEvents()  # timers (the live measurement update) run between mouse events
+t_all = time.perf_counter() - t_all
+QTest.mouseRelease(w, QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.KeyboardModifier.NoModifier, (a + u * 120).toPoint())
+wait(100)
+moved = case.plan("A").implants["femoral"].transform[2, 3] - start[2, 3]
+tri = case.get_model("femur").n_cells
+print("RESULT " + json.dumps({"frame_ms": [f * 1000 for f in frames], "render_ms": [r * 1000 for r in renders],
+      "live_ms": list(plan.live_ms), "live_updates": plan.live_updates - n0, "drag_s": t_all,
+      "moved_mm": float(moved), "femur_triangles": int(tri),
+      "peak_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024}), flush=True)
+win.close()
+"""
+
+
+def make_case(folder: Path, triangles: int) -> Path:
+    from surgiplan.core.planning import Case
+    from surgiplan.core.planning.demo_knee import import_landmarks
+    from surgiplan.core.sample_case import build_sample_case
+    from surgiplan.core.samples import sample_path
+    from surgiplan.core.surfaces import decimate
+
+    root = folder / "knee-200k"
+    case, *_ = build_sample_case("knee", root)
+    femur = case.get_model("femur")
+    while femur.n_cells < triangles:
+        femur = femur.subdivide(1, "loop")
+    femur = decimate(femur, triangles)
+    case = Case.open(root)
+    case.add_model("femur", femur, scan="planning", segment="femur")
+    import_landmarks(case, sample_path("knee").ground_truth,
+                     ["hip_centre", "knee_centre_femur", "knee_centre_tibia", "ankle_centre",
+                      "medial_epicondyle", "lateral_epicondyle"], source="ground_truth")
+    case.save()
+    return root
+
+
+def run(root: Path, vr: str) -> dict:
+    env = dict(os.environ, SURGIPLAN_CONFIG_DIR=str(root.parent / "config"),
+               SURGIPLAN_CASES_DIR=str(root.parent / "cases"),
+               SURGIPLAN_AUTOSAVE_DIR=str(root.parent / "autosave"))
+    out = subprocess.run([PY, "-c", CHILD, str(root), vr], capture_output=True, text=True, timeout=900,
+                         env=env, cwd=Path(__file__).resolve().parents[1])
+    for line in out.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    raise RuntimeError(f"drag run failed:\n{out.stdout[-2000:]}\n{out.stderr[-3000:]}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--triangles", type=int, default=200_000)
+    args = ap.parse_args()
+    if not os.environ.get("DISPLAY"):
+        sys.exit("needs a display: run under xvfb-run -a")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = make_case(Path(tmp), args.triangles)
+        print(f"{'volume rendering':<18}{'femur tri':>10}{'frame med':>11}{'frame p95':>11}"
+              f"{'render med':>12}{'ratio':>7}{'live med':>10}{'live n':>8}{'moved':>9}{'peak MB':>9}")
+        for vr in ("off", "on"):
+            rs = [run(root, vr) for _ in range(args.runs)]
+            fm = statistics.median(statistics.median(r["frame_ms"]) for r in rs)
+            fp = statistics.median(sorted(r["frame_ms"])[int(0.95 * len(r["frame_ms"])) - 1] for r in rs)
+            rm = statistics.median(statistics.median(r["render_ms"]) for r in rs)
+            lm = statistics.median(statistics.median(r["live_ms"] or [float("nan")]) for r in rs)
+            ln = statistics.median(r["live_updates"] for r in rs)
+            mv = statistics.median(r["moved_mm"] for r in rs)
+            pk = max(r["peak_mb"] for r in rs)
+            print(f"{vr:<18}{rs[0]['femur_triangles']:>10}{fm:>9.1f}ms{fp:>9.1f}ms{rm:>10.1f}ms"
+                  f"{fm / rm:>7.2f}{lm:>8.1f}ms{ln:>8.0f}{mv:>7.1f}mm{pk:>9.0f}")
+        print("frame = one mouse-move event of the drag (pick + pose + render); render = bare "
+              "plotter.render() of the same scene; live = one measurement + interference update "
+              f"(at most every 50 ms); medians over {args.runs} fresh processes; 40 moves per drag")
+
+
+if __name__ == "__main__":
+    main()
