@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -167,6 +168,7 @@ def worker(kind: str, mesh: str, out: str) -> None:
 
     peak[0] = max(peak[0], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)  # true peak
     res["peak_rss_above_baseline_MB"] = comm.allreduce((peak[0] - base) / 2**20, MPI.MAX)
+    res["peak_rss_MB"] = comm.allreduce(peak[0] / 2**20, MPI.MAX)  # absolute, max over ranks
     if comm.rank == 0:
         Path(out).write_text(json.dumps(res))
 
@@ -180,8 +182,9 @@ def run(kind: str, mesh: Path, ranks: int, repeat: int) -> dict:
         cmd = [sys.executable, __file__, "--worker", kind, str(mesh), out]
         if ranks > 1:
             cmd = [mpiexec, "-n", str(ranks)] + cmd
+        load0 = os.getloadavg()[0]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-        runs.append(json.loads(Path(out).read_text()))
+        runs.append(json.loads(Path(out).read_text()) | {"load_before": load0, "load_after": os.getloadavg()[0]})
         Path(out).unlink()
     keys = runs[0].keys()
     return {k: statistics.median(r[k] for r in runs) if isinstance(runs[0][k], (int, float)) else runs[0][k]
@@ -210,15 +213,17 @@ def main() -> None:
                 print(json.dumps({"ranks": ranks, "dolfinx": ref, "surgiplan": ours}), flush=True)
     print()
     hdr = (f"{'DOFs':>9} {'ranks':>5} | {'ref asm':>7} {'setup':>6} {'solve':>6} {'total':>6} {'it':>4} "
-           f"{'MB/rank':>8} | {'ours asm':>8} {'setup':>6} {'solve':>6} {'total':>6} {'it':>4} {'MB/rank':>8} | ratio")
+           f"{'MB/rank':>8} | {'ours asm':>8} {'setup':>6} {'solve':>6} {'total':>6} {'it':>4} {'MB/rank':>8} | ratio"
+           f" | {'load 1 min':>10}")
     print(hdr)
     for ranks, r, o in rows:
         print(f"{r['dofs']:>9} {ranks:>5} | {r['assembly_s']:7.2f} {r['setup_s']:6.2f} {r['solve_s']:6.2f} "
               f"{r['total_s']:6.2f} {r['iterations']:4.0f} {r['peak_rss_above_baseline_MB']:8.0f} | "
               f"{o['assembly_s']:8.2f} {o['setup_s']:6.2f} {o['solve_s']:6.2f} {o['total_s']:6.2f} "
-              f"{o['iterations']:4.0f} {o['peak_rss_above_baseline_MB']:8.0f} | {o['total_s'] / r['total_s']:.2f}x")
+              f"{o['iterations']:4.0f} {o['peak_rss_above_baseline_MB']:8.0f} | {o['total_s'] / r['total_s']:.2f}x"
+              f" | {min(r['load_before'], o['load_before']):4.1f}-{max(r['load_after'], o['load_after']):<4.1f}")
     print("times in s (median of runs, each a fresh process; mesh reading excluded from 'total'), "
-          "memory = peak RSS above the post-import baseline, max over ranks")
+          "memory = peak RSS above the post-import baseline, max over ranks (absolute peaks in the JSON lines)")
 
 
 if __name__ == "__main__":
