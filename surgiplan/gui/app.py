@@ -85,6 +85,7 @@ def apply_theme(app: QtWidgets.QApplication, theme: str) -> None:
         QPushButton:hover {{ border-color: {ACCENT}; }}
         QPushButton:default, QPushButton[primary="true"] {{ background: {ACCENT}; color: white;
                        border-color: {ACCENT}; }}
+        QPushButton:checked {{ background: #2f5f8f; color: white; border-color: {ACCENT}; }}
         QPushButton:disabled {{ color: {c['disabled']}; }}
         QDockWidget::title {{ padding: 4px 8px; background: {c['alt']}; }}
         QLabel[role="heading"] {{ font-size: 13pt; font-weight: 600; }}
