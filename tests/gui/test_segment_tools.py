@@ -35,14 +35,17 @@ def hip(window):
     return vol, read_volume(sp.labels).array, sp.load_ground_truth()["landmarks"]
 
 
-def with_segment(win, vol, name, mask):
+def with_segment(win, vol, name, mask, before: str | None = None):
+    """A segmentation holding ``name`` (after an empty segment ``before``), ``name`` selected."""
     from surgiplan.core.segmentation import Segmentation
 
     seg = Segmentation.from_volume(vol)
+    if before:
+        seg.add_segment(before)
     seg.add_segment(name, mask)
     win.set_segmentation(seg)
     panel = win.panels["Segment"]
-    panel.table.selectRow(0)
+    panel.table.selectRow(seg.names.index(name))
     assert panel.selected_segment() == name
     return seg, panel
 
@@ -99,7 +102,7 @@ def test_separate_touching_femur_and_pelvis_from_clicked_seeds(window, hip, qtbo
 
     win.undo.undo()
     assert seg.names == ["bone"] and np.array_equal(seg.mask("bone"), merged)
-    assert panel.table.rowCount() == 1
+    assert panel.table.rowCount() == 1 and panel.selected_segment() == "bone"
     win.undo.redo()
     assert sorted(seg.names) == ["femur_right", "pelvis"] and dice(seg.mask("pelvis"), pelvis) > 0.95
 
@@ -123,7 +126,7 @@ def test_scissors_clicked_polygon_and_freehand_drag(window, hip, qtbot):
     win = window
     vol, lab, gt = hip
     bones = lab > 0
-    seg, panel = with_segment(win, vol, "bones", bones)
+    seg, panel = with_segment(win, vol, "bones", bones, before="contrast")
     qtbot.mouseClick(panel.scissors_btn, LEFT)
     assert panel.scissors_btn.isChecked()
 
@@ -149,6 +152,7 @@ def test_scissors_clicked_polygon_and_freehand_drag(window, hip, qtbot):
     assert np.array_equal(cut, expected)
     assert np.count_nonzero(bones & inside[None]) > 1000  # it did cut the head and neck
     assert "voxels changed" in win.status_label.text()
+    assert panel.selected_segment() == "bones"
     win.undo.undo()
     assert np.array_equal(seg.mask("bones"), bones)
     win.undo.redo()

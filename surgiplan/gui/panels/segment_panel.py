@@ -81,7 +81,7 @@ class SegmentPanel(Panel):
         hh.setSectionResizeMode(1, QtWidgets.QHeaderView.ResizeMode.Stretch)
         for c in (0, 2, 3):
             hh.setSectionResizeMode(c, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
-        self.table.setMinimumHeight(150)
+        self.table.setMinimumHeight(112)
         self.table.itemChanged.connect(self._item_changed)
         self.table.cellDoubleClicked.connect(self._pick_color)
         g.addWidget(self.table)
@@ -161,8 +161,8 @@ class SegmentPanel(Panel):
                         button("Close gaps", lambda: self.edit("close")), self.mm))
 
         g = self.group("Separate touching bones")
-        g.addWidget(hint("Choose a structure name, click seeds inside it in the slices; repeat for "
-                         "each structure. The selected segment is split along the joint spaces."))
+        g.addWidget(hint("Name a structure, click seeds inside it; repeat for each. "
+                         "Separate splits the selected segment."))
         self.target_combo = QtWidgets.QComboBox()
         self.target_combo.setObjectName("target_combo")
         self.target_combo.setEditable(True)
@@ -177,8 +177,10 @@ class SegmentPanel(Panel):
         self.sep_method = QtWidgets.QComboBox()
         for k, v in SeedSeparation.METHODS.items():
             self.sep_method.addItem(v, k)
-        g.addLayout(row(self.sep_method, None))
-        g.addLayout(row(button("Clear seeds", self._clear_seeds, name="clear_seeds"), None,
+        self.sep_method.setToolTip("Where the parts meet: the dark joint space between the bones "
+                                   "(CT), or the narrowest contact of the segment's shape")
+        g.addLayout(row(self.sep_method, button("Clear", self._clear_seeds, "Remove all seeds",
+                                                name="clear_seeds"),
                         button("Separate", self.separate, "Split the selected segment, one part per "
                                "seeded structure (background job, undoable)", primary=True,
                                name="separate")))
@@ -229,6 +231,7 @@ class SegmentPanel(Panel):
     # ----------------------------------------------------------------- table
     def refresh(self) -> None:
         seg = self.win.segmentation
+        keep = self.selected_segment()  # the selection survives edits of the list
         self.table.blockSignals(True)
         self.table.setRowCount(0)
         if seg is not None:
@@ -254,7 +257,8 @@ class SegmentPanel(Panel):
                 self.table.setItem(r, 2, vol)
                 self.table.setItem(r, 3, mean)
             if self.table.rowCount():
-                self.table.selectRow(0)
+                names = [s.name for s in seg.segments]
+                self.table.selectRow(names.index(keep) if keep in names else 0)
         self.table.blockSignals(False)
         self._fill_targets()
 

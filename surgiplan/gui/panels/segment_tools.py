@@ -19,6 +19,7 @@ from surgiplan.scene import slices as S
 
 CLOSE_PX = 9.0  # a click this close (widget pixels) to the first corner closes the polygon
 FREEHAND_STEP_PX = 4.0  # spacing of the points recorded while dragging
+TOOL_COLOR = "#ffe14d"  # the scissors outline: saturated yellow, apart from the pastel segment colours
 
 
 def view_normal(state, view: str) -> np.ndarray:
@@ -79,6 +80,10 @@ class SegmentsEdit:
 
 
 def _dot(p: QtGui.QPainter, pos: QtCore.QPointF, color: QtGui.QColor, r: float) -> None:
+    """A filled dot with a white rim and a dark halo, visible on bone of the same colour."""
+    p.setPen(QtGui.QPen(QtGui.QColor(0, 0, 0, min(170, color.alpha())), 2.0))
+    p.setBrush(QtCore.Qt.BrushStyle.NoBrush)
+    p.drawEllipse(pos, r + 1.5, r + 1.5)
     p.setPen(QtGui.QPen(QtGui.QColor(255, 255, 255, color.alpha()), 1.5))
     p.setBrush(color)
     p.drawEllipse(pos, r, r)
@@ -87,7 +92,7 @@ def _dot(p: QtGui.QPainter, pos: QtCore.QPointF, color: QtGui.QColor, r: float) 
 class SeedSeparation:
     """Seeds per target name (LPS mm points) and the separation job."""
 
-    METHODS = {"joint": "Joint space (CT intensity)", "neck": "Narrowest contact (shape)"}
+    METHODS = {"joint": "Joint space (CT)", "neck": "Narrowest contact"}
 
     def __init__(self, win) -> None:
         self.win = win
@@ -257,7 +262,10 @@ class ScissorsTool:
         if view.view != self.view or not self.points:
             return
         pts = [self._px(self.view, q) for q in self.points]
-        pen = QtGui.QPen(QtGui.QColor("#ffd24d"), 1.6)
+        shadow = QtGui.QPen(QtGui.QColor(0, 0, 0, 150), 4.0)  # readable over bright bone too
+        p.setPen(shadow)
+        p.drawPolyline(QtGui.QPolygonF(pts))
+        pen = QtGui.QPen(QtGui.QColor(TOOL_COLOR), 2.0)
         pen.setCosmetic(True)
         p.setPen(pen)
         p.drawPolyline(QtGui.QPolygonF(pts))
@@ -267,5 +275,5 @@ class ScissorsTool:
             p.drawLine(pts[-1], pts[0])
         if not self._dragged:
             for q in pts:
-                _dot(p, q, QtGui.QColor("#ffd24d"), 3.0)
-        _dot(p, pts[0], QtGui.QColor("#ffd24d"), 4.5)
+                _dot(p, q, QtGui.QColor(TOOL_COLOR), 3.0)
+        _dot(p, pts[0], QtGui.QColor(TOOL_COLOR), 4.5)
