@@ -44,6 +44,7 @@ from surgiplan.core.imaging.volume import Volume
 from surgiplan.core.jobs import Progress, report, sub_progress
 from surgiplan.core.segmentation import islands, morphology
 from surgiplan.core.segmentation.grow import split_by_intensity_valleys, watershed_from_seeds
+from surgiplan.core.segmentation.patch import changed_box
 from surgiplan.core.segmentation.segmentation import Segmentation
 from surgiplan.core.segmentation.threshold import threshold
 
@@ -214,8 +215,8 @@ def spine_names(volumes: list[float], sacrum_ratio: float = 1.5) -> list[str]:
 def _round_blob_seed(volume: Volume, lumen: np.ndarray, xyz, cortex_hu: float = 800.0) -> tuple[int, int, int]:
     """Centre voxel (k, j, i) of the thickest lumen blob in the lowest 20 % of slices.
 
-    Blobs wrapped in cortical bone (>= ``cortex_hu`` around more than 20 % of
-    their rim: a vertebral body's marrow is as bright as contrast) are skipped.
+    Blobs wrapped in cortical bone (>= ``cortex_hu`` in more than 10 % of the band
+    across their edge: a vertebral body's marrow is as bright as contrast) are skipped.
     """
     zf = np.broadcast_to(xyz[2], lumen.shape)
     z = zf[lumen]
@@ -223,14 +224,21 @@ def _round_blob_seed(volume: Volume, lumen: np.ndarray, xyz, cortex_hu: float = 
     slab = lumen & (zf >= lo) & (zf <= hi)
     sp = tuple(volume.spacing[::-1])
     best, best_r = None, -1.0
-    for blob in islands.split_islands(slab, min_voxels=10)[:8]:
-        rim = morphology.margin(blob, 2.0 * max(volume.spacing), volume.spacing) & ~blob
-        if rim.any() and np.mean(volume.array[rim] >= cortex_hu) > 0.2:
+    lab, sizes = islands.label_components(slab)
+    for n in range(1, min(9, len(sizes))):  # the 8 largest blobs (numbered by decreasing size)
+        if sizes[n] < 10:
+            break
+        blob = lab == n
+        # the band across the blob's edge (one voxel in, two out): cortex when it is a bone
+        rim = morphology.margin(blob, 2.0 * max(volume.spacing), volume.spacing) & ~morphology.margin(
+            blob, -max(volume.spacing), volume.spacing)
+        if rim.any() and np.mean(volume.array[rim] >= cortex_hu) > 0.1:
             continue
-        d = ndimage.distance_transform_edt(blob, sampling=sp)
+        box = changed_box(blob)
+        d = ndimage.distance_transform_edt(np.pad(blob[box], 1), sampling=sp)[1:-1, 1:-1, 1:-1]
         if d.max() > best_r:
             best_r = float(d.max())
-            best = tuple(int(v) for v in np.unravel_index(np.argmax(d), d.shape))
+            best = tuple(int(v) + b.start for v, b in zip(np.unravel_index(np.argmax(d), d.shape), box, strict=True))
     if best is None:
         raise InputError("vessel: no contrast-filled lumen found (only bone marrow)")
     return best
@@ -241,11 +249,19 @@ THICK_ML = 1.0  # a bright structure of at least this volume after the opening i
 
 def _vessel(volume, progress=None, low: float = 150.0, high: float = 800.0, open_mm: float = 2.0,
             faint_low: float | None = None, faint_mm: float = 4.0, branch_mm: float = 60.0,
-            bone_hu: float = 600.0, false_lumen: bool = True, **kw):
+            bone_hu: float = 600.0, false_lumen: bool = True,
+            smooth_mm: float = 1.0, **kw):
     from surgiplan.core.segmentation.vessel_tracking import restore_false_lumen, track_tube
 
     report(progress, 0.05, f"threshold {low:g}..{high:g} HU")
-    lumen = threshold(volume, low, high)
+    if smooth_mm > min(volume.spacing):
+        # sub-millimetre voxels: their noise (sd ~20 HU) would let an enhancing organ just
+        # below ``low`` (kidney) through as a porous net touching the renal arteries
+        sm = ndimage.gaussian_filter(volume.array, [smooth_mm / s for s in volume.spacing[::-1]], output=np.int16)
+        lumen = (sm >= low) & (sm <= high)
+        del sm
+    else:
+        lumen = threshold(volume, low, high)
     lumen = islands.remove_small(lumen, 1000.0, volume.spacing)
     if not lumen.any():
         raise InputError(f"vessel: nothing between {low:g} and {high:g} HU: is this a contrast CT?")
@@ -272,10 +288,9 @@ def _vessel(volume, progress=None, low: float = 150.0, high: float = 800.0, open
     vessel = tube | (lumen & _nearer_to(tube, others, near_mm, volume.spacing))
     if false_lumen:
         report(progress, 0.7, "dissection: looking for an unopacified false lumen")
-        hu = ndimage.gaussian_filter(volume.array.astype(np.float32), [1.5 / s for s in volume.spacing[::-1]])
-        vessel = restore_false_lumen(morphology.fill_holes(vessel, per_slice=True), hu, float(volume.spacing[2]),
+        vessel = restore_false_lumen(morphology.fill_holes(vessel, per_slice=True), volume.array,
+                                     float(volume.spacing[2]), pixel_mm=float(volume.spacing[0]), smooth_mm=1.5,
                                      lumen_hu=low)
-        del hu
     if faint_low is not None and faint_mm > 0:
         # a faintly opacified (false) lumen right next to the bright one
         faint = threshold(volume, faint_low, high) & morphology.margin(vessel, faint_mm, volume.spacing)

@@ -171,7 +171,7 @@ def _circle_through(p: np.ndarray):
 
 
 def _wall_circle(hu: np.ndarray, section: np.ndarray, *, tissue_hu: float, lumen_hu: float, max_ratio: float,
-                 support: float, min_gain: float, trials: int, rng) -> np.ndarray | None:
+                 support: float, min_gain: float, min_thick_px: float, trials: int, rng) -> np.ndarray | None:
     """The round outer aortic wall around a bright (true) lumen ``section`` in one axial slice.
 
     RANSAC circle through the soft-tissue / fat-or-lung edge (``hu`` >= ``tissue_hu``)
@@ -179,7 +179,8 @@ def _wall_circle(hu: np.ndarray, section: np.ndarray, *, tissue_hu: float, lumen
     holding the whole section, at least ``support`` of its circumference on that
     edge, its disc >= 90 % tissue. Returns disc & tissue (with the section) when it
     adds >= ``min_gain`` of the section's area, mostly below ``lumen_hu`` (an
-    unopacified false lumen, not a bright neighbour), else None.
+    unopacified false lumen, not a bright neighbour) and somewhere at least
+    ``min_thick_px`` deep (not just the wall ringing the lumen), else None.
     """
     tissue = hu >= tissue_hu
     cy, cx = np.argwhere(section).mean(axis=0)
@@ -216,31 +217,44 @@ def _wall_circle(hu: np.ndarray, section: np.ndarray, *, tissue_hu: float, lumen
     added = region & ~section
     if added.sum() < min_gain * section.sum() or np.mean(hu[added] >= lumen_hu) > 0.25:
         return None
+    if ndimage.distance_transform_edt(added).max() < min_thick_px:
+        return None  # only a ring around the lumen (the wall), no false lumen
     return region
 
 
-def restore_false_lumen(tube: np.ndarray, hu: np.ndarray, slice_mm: float, *, tissue_hu: float = -30.0,
-                        lumen_hu: float = 150.0, max_ratio: float = 2.5, support: float = 0.35,
-                        min_gain: float = 0.2, min_run_mm: float = 6.0, trials: int = 300) -> np.ndarray:
+def restore_false_lumen(tube: np.ndarray, hu: np.ndarray, slice_mm: float, *, pixel_mm: float = 1.0,
+                        smooth_mm: float = 0.0, tissue_hu: float = -30.0, lumen_hu: float = 150.0,
+                        max_ratio: float = 2.5, support: float = 0.35, min_gain: float = 0.2,
+                        min_run_mm: float = 6.0, min_thick_mm: float = 3.0, trials: int = 300) -> np.ndarray:
     """``tube`` [k, j, i] with an unopacified false lumen of a dissection added inside the round wall.
 
     A dissected aorta's false lumen can hold barely enhanced blood (30-100 HU,
     like the tissue around it), so no threshold finds it; but the aorta's outer
     wall stays round and shows against fat and lung. Each axial section of the
-    tube gets the circle of :func:`_wall_circle` (``hu``: the CT, lightly smoothed);
+    tube gets the circle of :func:`_wall_circle` (``hu``: the CT, each slice smoothed
+    with a Gaussian of ``smooth_mm`` mm for pixels of ``pixel_mm`` mm);
     circles are kept only along runs of >= ``min_run_mm`` mm of consecutive
     slices (``slice_mm`` apart), as a false lumen is a tube, not one slice.
     """
     rng = np.random.default_rng(0)
     found: list[tuple[int, np.ndarray]] = []
+    slices: dict[int, np.ndarray] = {}
+
+    def sl(k: int) -> np.ndarray:
+        if k not in slices:
+            img = np.asarray(hu[k], np.float32)
+            slices[k] = ndimage.gaussian_filter(img, smooth_mm / pixel_mm) if smooth_mm > 0 else img
+        return slices[k]
+
     for k in np.flatnonzero(tube.reshape(tube.shape[0], -1).any(axis=1)):
         lab, n = _components(tube[k])
         for h in range(1, n + 1):
             sec = lab == h
             if sec.sum() < 30:
                 continue
-            reg = _wall_circle(hu[k], sec, tissue_hu=tissue_hu, lumen_hu=lumen_hu, max_ratio=max_ratio,
-                               support=support, min_gain=min_gain, trials=trials, rng=rng)
+            reg = _wall_circle(sl(int(k)), sec, tissue_hu=tissue_hu, lumen_hu=lumen_hu, max_ratio=max_ratio,
+                               support=support, min_gain=min_gain, min_thick_px=min_thick_mm / pixel_mm,
+                               trials=trials, rng=rng)
             if reg is not None:
                 found.append((int(k), reg))
     ks = sorted({k for k, _ in found})
@@ -267,7 +281,7 @@ def restore_false_lumen(tube: np.ndarray, hu: np.ndarray, slice_mm: float, *, ti
         reg = regs.get(k)
         if reg is None:
             if (k - 1) in regs and (k + 1) in regs:
-                out[k] |= regs[k - 1] & regs[k + 1] & (hu[k] >= tissue_hu)
+                out[k] |= regs[k - 1] & regs[k + 1] & (sl(k) >= tissue_hu)
             continue
         if nb and reg.sum() > 1.15 * float(np.median([r.sum() for r in nb])):
             reg = reg & np.any(nb, axis=0)
