@@ -1,0 +1,84 @@
+"""Volume-rendering presets rendered off-screen on the sample scans and checked where the
+sample's label map says each structure is: bone shows bone and hides soft tissue, soft
+tissue shows the body with the bones seen through it, vessel shows a red aorta, MIP is a
+grey projection brightest at bone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytestmark = [pytest.mark.gui]
+
+
+def render(volume, preset: str, points) -> tuple[np.ndarray, np.ndarray]:
+    """Anterior view of ``volume`` with ``preset``: RGB at each LPS point, and the background
+    (gradient) at the left edge of the first point's row."""
+    import pyvista as pv
+    import vtk
+
+    from surgiplan.scene.scene3d import set_camera, setup_viewport
+    from surgiplan.scene.volume_presets import add_volume_rendering
+
+    p = pv.Plotter(off_screen=True, window_size=(200, 200))
+    try:
+        setup_viewport(p)
+        add_volume_rendering(p, volume, preset)
+        b = volume.bounds()
+        set_camera(p, "anterior", bounds=[b[0, 0], b[1, 0], b[0, 1], b[1, 1], b[0, 2], b[1, 2]])
+        img = np.asarray(p.screenshot(None, return_img=True), int)
+        out, rows = [], []
+        for lps in points:
+            c = vtk.vtkCoordinate()
+            c.SetCoordinateSystemToWorld()
+            c.SetValue(*map(float, lps))
+            x, y = c.GetComputedDoubleDisplayValue(p.renderer)
+            rows.append(int(round(img.shape[0] - 1 - y)))
+            out.append(img[rows[-1], int(round(x))])
+        return np.array(out), img[rows[0], 2]
+    finally:
+        p.close()
+
+
+def centroid(volume, mask) -> np.ndarray:
+    return volume.index_to_world(np.argwhere(mask).mean(axis=0)[::-1])
+
+
+@pytest.fixture(scope="module")
+def samples():
+    from surgiplan.core.imaging import read_volume
+    from surgiplan.core.samples import sample_path
+
+    out = {}
+    for name in ("hip", "vascular"):
+        sp = sample_path(name)
+        out[name] = (read_volume(sp.volume), read_volume(sp.labels).array)
+    return out
+
+
+def test_presets_show_what_they_are_for(display, samples):
+    from surgiplan.scene.volume_presets import VOLUME_PRESETS
+
+    assert set(VOLUME_PRESETS) == {"bone", "soft tissue", "vessel", "mip"}
+    hip, hip_lab = samples["hip"]
+    # a femoral shaft (label 3, lowest slices) and a soft-tissue point lateral to it
+    shaft = centroid(hip, (hip_lab == 3) & (np.arange(hip_lab.shape[0]) < 15)[:, None, None])
+    soft = shaft + np.array([-35.0, 0, 0])  # patient right of the right femur: thigh muscle
+    assert hip.array[tuple(np.round(hip.world_to_index(soft)).astype(int)[::-1])] > -200  # body
+    (bone_px, soft_px), bg = render(hip, "bone", [shaft, soft])
+    assert bone_px.mean() > 150 and bone_px[0] >= bone_px[2]  # bright ivory bone
+    assert np.abs(soft_px - bg).sum() < 30  # soft tissue invisible
+    (bone_px, soft_px), bg = render(hip, "soft tissue", [shaft, soft])
+    assert np.abs(soft_px - bg).sum() > 20  # the body is seen ...
+    assert bone_px.mean() > soft_px.mean() + 40  # ... and the bone through it
+
+    vas, vas_lab = samples["vascular"]
+    mid = vas_lab.shape[0] // 2
+    slab = np.zeros(vas_lab.shape, bool)
+    slab[mid - 3: mid + 4] = True
+    aorta = centroid(vas, (vas_lab == 1) & slab)
+    (lumen,), _ = render(vas, "vessel", [aorta])
+    r, g, b = lumen
+    assert r > 120 and r > g + 60 and r > b + 60  # a red lumen
+    (spot,), _ = render(vas, "mip", [aorta])
+    assert np.ptp(spot) < 12 and spot.mean() > 60  # grey, not colour
