@@ -102,7 +102,7 @@ def test_carreau_yasuda_pipe_matches_the_developed_quadrature(long_pipe):
     # the shear-thinning fluid really differs from both Newtonian limits here
     assert G_ref > 1.3 * 8 * spec.fluid.mu_inf_Pa_s * Q / (math.pi * R**4)
     assert G_ref < 0.5 * 8 * spec.fluid.mu0_Pa_s * Q / (math.pi * R**4)
-    assert G_fe == pytest.approx(G_ref, rel=0.02)
+    assert G_fe == pytest.approx(G_ref, rel=0.01)  # observed 0.10 %
     assert sol.info["newton_iterations_total"] >= 3  # a genuinely nonlinear solve
 
 
