@@ -43,8 +43,14 @@ def wait(ms):
     t = time.time()
     while time.time() - t < ms / 1000:
         app.processEvents(); time.sleep(0.002)
+def wait_for(cond, what, s=300):
+    t = time.time()
+    while not cond():
+        if time.time() - t > s:
+            raise SystemExit(f"timed out waiting for {what}; status: {win.status_label.text()}")
+        wait(20)
 win.open_path(root); wait(50)
-while win.jobs.busy: wait(20)
+wait_for(lambda: not win.jobs.busy and win.case is not None, "the case to open")
 win.view3d.ensure_plotter(); win.show_step("Plan"); win.layout_widget.set_layout("1-up", "3d")
 if not volume_rendering:
     win.view3d.show_volume(win.state.volume, "off")
@@ -52,7 +58,7 @@ wait(200)
 from surgiplan.core.planning.demo_knee import place_knee
 case = win.case; case.new_plan("A"); win.current_plan = "A"; place_knee(case, "A", "right")
 plan = win.panels["Plan"]; plan.refresh(); plan.implant_combo.setCurrentText("femoral"); plan._show_pose()
-while not plan.interference_ready(): wait(50)
+wait_for(plan.interference_ready, "the bone distance fields")
 plan.handles.setChecked(True); wait(100)
 p = win.view3d.plotter; start = case.plan("A").implants["femoral"].transform.copy(); o = start[:3, 3]
 d = np.array([0.6, -1.0, 0.5]); d /= np.linalg.norm(d)

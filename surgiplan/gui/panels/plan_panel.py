@@ -157,6 +157,9 @@ class PlanPanel(Panel):
         self._fields_signals = _FieldSignals(self)
         self._fields_signals.done.connect(self._fields_ready)
         self._preparing: set[str] = set()
+        self._failed_fields: set[str] = set()
+        self._measure_ms = 0.0  # duration of the last measure_plan (ms)
+        self._last_rows = None
         win.plansChanged.connect(self.refresh)
         win.caseChanged.connect(self.refresh)
         win.volumeChanged.connect(self._sample_button)
@@ -642,7 +645,7 @@ class PlanPanel(Panel):
             return
         t0 = time.perf_counter()
         with preview_pose(case, plan, self._drag["id"], t):
-            self._show_results(self._compute_rows())
+            self._show_results(self._compute_rows(live=True))
         if self.implant_combo.currentText() == self._drag["id"]:
             self._updating = True
             for c, sb in enumerate(self.pos):
@@ -652,12 +655,22 @@ class PlanPanel(Panel):
         self.live_ms.append((time.perf_counter() - t0) * 1000)
 
     # -------------------------------------------------------- measurements
-    def _compute_rows(self) -> list:
+    def _compute_rows(self, live: bool = False) -> list:
+        """Measurements (core ``measure_plan``) and interference rows. While dragging
+        (``live``), measurements slower than ``LIVE_MS`` (e.g. knee resection thickness on
+        a 200k-triangle bone) keep their last values until the release; interference is
+        always recomputed (~4 ms per implant)."""
         from surgiplan.core.planning.measurements import measure_plan
 
         case, plan = self.win.case, self._plan()
         self._interf.catalog = self.catalog()
-        rows = self._guard(measure_plan, case, plan, self.catalog()) or []
+        if live and self._measure_ms > LIVE_MS and self._last_rows is not None:
+            rows = self._last_rows
+        else:
+            t0 = time.perf_counter()
+            rows = self._guard(measure_plan, case, plan, self.catalog()) or []
+            self._measure_ms = (time.perf_counter() - t0) * 1000
+            self._last_rows = rows
         return rows + (self._guard(self._interf.rows, case, plan) or [])
 
     def refresh_measurements(self) -> None:
@@ -706,7 +719,8 @@ class PlanPanel(Panel):
         case, plan = self.win.case, self._plan()
         if case is None or plan is None or plan not in case.plans:
             return
-        todo = [b for b in self._interf.missing_fields(case, plan) if b not in self._preparing]
+        todo = [b for b in self._interf.missing_fields(case, plan)
+                if b not in self._preparing and b not in self._failed_fields]
         if not todo:
             return
         self._preparing.update(todo)
@@ -715,27 +729,29 @@ class PlanPanel(Panel):
         def work() -> None:
             from surgiplan.core.planning.bone_fields import bone_field
 
-            err = ""
+            failed = {}
             for b in todo:
                 try:
                     bone_field(case, b)
                 except Exception as exc:  # noqa: BLE001 - reported in the status bar
-                    err = f"Interference with {b} unavailable: {exc}"
-            signals.done.emit((todo, err))
+                    failed[b] = f"Interference with {b} unavailable: {exc}"
+            signals.done.emit((todo, failed))
 
         self._fields_pool.start(work)
 
     def _fields_ready(self, result) -> None:
-        bones, err = result
+        bones, failed = result
         self._preparing.difference_update(bones)
-        if err:
-            self.win.status(err)
+        self._failed_fields.update(failed)  # not retried on every refresh
+        if failed:
+            self.win.status("; ".join(failed.values()))
         self._meas_timer.start()
 
     def interference_ready(self) -> bool:
         """True when every bone of the current plan has its distance field (tests)."""
         case, plan = self.win.case, self._plan()
-        return case is None or plan is None or not self._interf.missing_fields(case, plan)
+        return case is None or plan is None or not [
+            b for b in self._interf.missing_fields(case, plan) if b not in self._failed_fields]
 
     def measurement(self, key: str):
         """Displayed text of measurement ``key`` (tests)."""
