@@ -33,6 +33,7 @@ from surgiplan.core.samples.anatomy import (
 )
 from surgiplan.core.samples.dicom_writer import SeriesHeader
 from surgiplan.core.samples.ground_truth import Truth
+from surgiplan.core.samples.landmark_search import extreme_surface_point
 from surgiplan.core.samples.phantom import Layer
 from surgiplan.core.samples.scene import Scene, axial_grid
 from surgiplan.core.samples.shapes import (
@@ -61,6 +62,9 @@ SIDES = {
 HEAD_CENTRE = {"right": np.array([-88.0, 0.0, 0.0]), "left": np.array([88.0, 0.0, 0.0])}
 NECK_LENGTH = 55.0  # head centre to the shaft axis along the neck axis, mm
 SHAFT_ADDUCTION = 7.0  # deg between the anatomical shaft axis and the scanner z axis (coronal)
+# ASIS and pubic tubercle bumps: construction sphere (centre, x for the left side; radius) mm
+ASIS_BUMP = ((114.0, -56.0, 78.0), 8.0)
+TUBERCLE_BUMP = ((22.0, -50.0, -36.0), 6.0)
 
 
 def femur(side: str) -> dict:
@@ -130,7 +134,7 @@ def pelvis(femurs: dict) -> dict:
                                                   np.stack([wing_h, wing_t, [0.0, 0.0, 1.0]], 1)),
                            HalfSpace(P(0, 0, 96), [0.0, 0.0, -1.0])])
         parts.append(crest)
-        parts.append(Sphere(P(114, -56, 78), 8.0))  # anterior superior iliac spine
+        parts.append(Sphere(P(*ASIS_BUMP[0]), ASIS_BUMP[1]))  # anterior superior iliac spine
         parts.append(Sphere(P(104, -50, 40), 6.5))  # anterior inferior iliac spine
         parts.append(Capsule(P(78, 14, 48), P(46, 52, 58), 15.0, 12.0))  # posterior column to SI
         parts.append(Ellipsoid(P(47, 56, 66), (12.0, 22.0, 30.0)))  # sacroiliac region
@@ -141,7 +145,7 @@ def pelvis(femurs: dict) -> dict:
         parts.append(Capsule(c + P(-12, -16, -10), P(20, -46, -36), 12.0, 9.0))
         parts.append(Ellipsoid(P(13, -44, -44), (9.0, 12.0, 18.0)))
         parts.append(Capsule(P(16, -38, -58), P(52, 22, -76), 7.0, 8.0))
-        parts.append(Sphere(P(22, -50, -36), 6.0))
+        parts.append(Sphere(P(*TUBERCLE_BUMP[0]), TUBERCLE_BUMP[1]))  # pubic tubercle
     # sacrum and coccyx (midline), fused with both sacroiliac regions
     parts.append(Ellipsoid(np.array([0.0, 52.0, 72.0]), (46.0, 20.0, 26.0)))
     parts.append(Capsule(np.array([0.0, 58.0, 66.0]), np.array([0.0, 92.0, -18.0]), 20.0, 7.0))
@@ -152,6 +156,30 @@ def pelvis(femurs: dict) -> dict:
     femur_union = Union([femurs["right"]["bone"], femurs["left"]["bone"]])
     bone = Subtract(raw, femur_union, grow=JOINT_MM)
     return {"bone": bone, "cups": cups}
+
+
+def anterior_pelvic_landmarks(bone) -> tuple[dict, dict, np.ndarray]:
+    """ASIS and pubic tubercles (per side, LPS mm) and the anterior pelvic plane's anterior normal.
+
+    Each landmark is the most anterior point of the blended pelvis surface near its bump,
+    "anterior" being the normal of the plane through both ASIS and the tubercles' midpoint:
+    found by fixed-point iteration from the scanner's anterior axis (2 passes).
+    """
+    a = ANTERIOR.copy()
+    for _ in range(6):
+        pts = {}
+        for (c, r), key in ((ASIS_BUMP, "asis"), (TUBERCLE_BUMP, "ptub")):
+            for s in SIDES:
+                centre = np.array([lateral(s)[0] * c[0], c[1], c[2]]) + r * ANTERIOR
+                pts[key, s] = extreme_surface_point(bone, a, centre, 10.0)
+        mid = 0.5 * (pts["ptub", "left"] + pts["ptub", "right"])
+        n = unit(np.cross(pts["asis", "left"] - pts["asis", "right"], mid - pts["asis", "right"]))
+        n = n if n @ ANTERIOR > 0 else -n
+        done = np.linalg.norm(n - a) < 1e-4  # rad: the points then move < 0.002 mm
+        a = n
+        if done:
+            break
+    return ({s: pts["asis", s] for s in SIDES}, {s: pts["ptub", s] for s in SIDES}, a)
 
 
 def soft_tissue_layers(z0: float, z1: float) -> list[Layer]:
@@ -214,19 +242,18 @@ def build(size: str, seed: int) -> Scene:
         )
 
     # ------------------------------------------------------------- ground truth
-    pb = pel["bone"]
-    asis = {s: surface_point(pb, np.array([lateral(s)[0] * 114, -56, 78]), ANTERIOR) for s in SIDES}
-    ptub = {s: surface_point(pb, np.array([lateral(s)[0] * 22, -50, -36]), ANTERIOR) for s in SIDES}
+    asis, ptub, app_normal = anterior_pelvic_landmarks(pel["bone"])
     lr = unit(asis["left"] - asis["right"])
     mid_pt = 0.5 * (ptub["left"] + ptub["right"])
-    app_normal = unit(np.cross(asis["left"] - asis["right"], mid_pt - asis["right"]))
-    if app_normal @ ANTERIOR < 0:
-        app_normal = -app_normal
     for s in ("left", "right"):
-        truth.landmark(f"asis_{s}", asis[s], f"{s} anterior superior iliac spine: most anterior point "
-                       "of the bony prominence at the front of the iliac crest (on the pelvis surface)")
+        truth.landmark(f"asis_{s}", asis[s], f"{s} anterior superior iliac spine: most anterior point of the "
+                       "spine's (blended) bony prominence along the anterior pelvic plane's anterior normal "
+                       "(APP frame, found self-consistently), searched within 10 mm of the prominence; on "
+                       "the pelvis surface")
         truth.landmark(f"pubic_tubercle_{s}", ptub[s], f"{s} pubic tubercle: most anterior point of the "
-                       "tubercle on the superior pubic ramus (on the pelvis surface)")
+                       "(blended) tubercle on the superior pubic ramus next to the symphysis, along the "
+                       "anterior pelvic plane's anterior normal (APP frame, found self-consistently), "
+                       "searched within 10 mm of the tubercle; on the pelvis surface")
     truth.axis("anterior_pelvic_plane", 0.25 * (asis["left"] + asis["right"]) + 0.5 * mid_pt, app_normal,
                "anterior pelvic plane through both ASIS and the midpoint of the pubic tubercles; "
                "direction is its anterior normal")

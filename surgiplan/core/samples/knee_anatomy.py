@@ -17,6 +17,7 @@ import numpy as np
 
 from surgiplan.core.samples.anatomy import ANTERIOR, angle_between, bone_layers, lateral, project
 from surgiplan.core.samples.ground_truth import Truth
+from surgiplan.core.samples.landmark_search import extreme_surface_point
 from surgiplan.core.samples.phantom import Layer
 from surgiplan.core.samples.shapes import (
     Capsule,
@@ -125,7 +126,9 @@ def build_knee(modality: str) -> Knee:
     tib_meta = Capsule(tp(0.0, -2.0, -20.0), tp(0.0, 2.0, -95.0), 30.0, 15.0)
     tib_shaft = Capsule(tp(0.0, 2.0, -60.0), tp(0.0, 2.0, -420.0), 15.0, 11.0)
     tuber = Ellipsoid(tp(0.0, 24.0, -36.0), (12.0, 8.0, 18.0), T)
-    tib_raw = Union([tib_head, tib_meta, tib_shaft, tuber], k=6.0)
+    # clipped by the plateau plane: the metaphysis capsule's dome (and the blends) would otherwise
+    # rise above the articular surface (2.3 mm at the compartment centres, 9.9 mm in the middle)
+    tib_raw = Intersect([Union([tib_head, tib_meta, tib_shaft, tuber], k=6.0), top])
     tibia = Subtract(Union([tib_raw, spines], k=2.0), femur, grow=JOINT_MM - 1.0)
     t_canal = Capsule(tp(0.0, 2.0, -110.0), tp(0.0, 2.0, -450.0), 7.0, 6.0)
     t_diaph = HalfSpace(tp(0.0, 2.0, -120.0), tz)
@@ -165,72 +168,130 @@ def build_knee(modality: str) -> Knee:
     layers += bone_layers("patella", patella, lab["patella"], cortex_mm=1.4)
 
     # ------------------------------------------------------------------ truth
+    # anatomical landmarks measured on the generated surfaces (not the construction frames' origins)
     a = ANKLE_CENTRE
+    # (kf, kt and the f*/t* axes stay the construction frames the shapes were placed in)
+    kfa, (_, _, fza), (dist_m, dist_l), (post_m, post_l) = femoral_knee_landmarks(
+        femur, cond_m_c, cond_l_c, kf, lat)
+    u_ml = unit(project(tx, plateau_n))
+    mpc, lpc = kt - 20.0 * u_ml, kt + 20.0 * u_ml  # compartment centres, on the plateau plane
+    kta = surface_point(tibia, 0.5 * (mpc + lpc) - 5.0 * plateau_n, plateau_n)
+    txa, _, tza = _frame(kta - a, lat)
     truth.landmark("hip_centre", HIP_CENTRE, "centre of the femoral head (outside the scan; from the "
                    "long-leg geometry the knee was built on)")
-    truth.landmark("knee_centre_femur", kf, "femoral knee centre: centre of the intercondylar notch at the "
-                   "level of the distal condylar surfaces (distal end of the femoral mechanical axis)")
-    truth.landmark("knee_centre_tibia", kt, "tibial knee centre: centre of the tibial plateau between the "
-                   "intercondylar spines, on the plateau plane (proximal end of the tibial mechanical axis)")
+    truth.landmark("knee_centre_femur", kfa, "femoral knee centre (distal end of the femoral mechanical axis), "
+                   "in the femoral mechanical frame: at the level of the most distal condylar point, "
+                   "medio-laterally in the middle of the intercondylar notch (midpoint between the notch "
+                   "walls, median over sections 2-16 mm above that level), antero-posteriorly midway "
+                   "between the most distal points of the two condyles; found self-consistently with the "
+                   "axis it defines (hip centre to this point)")
+    truth.landmark("knee_centre_tibia", kta, "tibial knee centre (proximal end of the tibial mechanical axis): "
+                   "centre of the tibial plateau, the midpoint of the medial and lateral compartment "
+                   "centres (between the intercondylar spines), on the plateau surface")
     truth.landmark("ankle_centre", a, "centre of the talar dome (outside the scan)")
     truth.landmark("medial_condyle_distal", dist_m, "most distal point of the medial femoral condyle "
-                   "(along the femoral mechanical axis)")
-    truth.landmark("lateral_condyle_distal", dist_l, "most distal point of the lateral femoral condyle")
-    truth.landmark("medial_condyle_posterior", cond_m_c - 31.0 * fy, "most posterior point of the medial condyle")
-    truth.landmark("lateral_condyle_posterior", cond_l_c - 30.0 * fy, "most posterior point of the lateral condyle")
+                   "(along the femoral mechanical axis; on the femur surface)")
+    truth.landmark("lateral_condyle_distal", dist_l, "most distal point of the lateral femoral condyle "
+                   "(along the femoral mechanical axis; on the femur surface)")
+    truth.landmark("medial_condyle_posterior", post_m, "most posterior point of the medial condyle (along "
+                   "the femoral mechanical frame's posterior axis; on the femur surface)")
+    truth.landmark("lateral_condyle_posterior", post_l, "most posterior point of the lateral condyle (along "
+                   "the femoral mechanical frame's posterior axis; on the femur surface)")
     me = surface_point(femur, epi_m.centre, -fx)
     le = surface_point(femur, epi_l.centre, fx)
     truth.landmark("medial_epicondyle", me, "most prominent point of the medial epicondyle (on the femur surface)")
     truth.landmark("lateral_epicondyle", le, "most prominent point of the lateral epicondyle (on the femur surface)")
-    mpc = kt - 20.0 * unit(project(tx, plateau_n))
-    lpc = kt + 20.0 * unit(project(tx, plateau_n))
     truth.landmark("medial_plateau_centre", mpc, "centre of the medial tibial plateau (on the plateau plane)")
     truth.landmark("lateral_plateau_centre", lpc, "centre of the lateral tibial plateau (on the plateau plane)")
     tt = surface_point(tibia, tp(0.0, 24.0, -36.0), ty)
     truth.landmark("tibial_tuberosity", tt, "most anterior point of the tibial tuberosity (on the tibia surface)")
     truth.landmark("patella_centre", pat_c, "centre of the patella ellipsoid")
-    truth.axis("femoral_mechanical_axis", kf, HIP_CENTRE - kf, "knee centre (femur) to hip centre")
-    truth.axis("tibial_mechanical_axis", kt, kt - a, "ankle centre to knee centre (tibia), pointing proximally")
+    truth.axis("femoral_mechanical_axis", kfa, HIP_CENTRE - kfa, "knee centre (femur) to hip centre")
+    truth.axis("tibial_mechanical_axis", kta, kta - a, "ankle centre to knee centre (tibia), pointing proximally")
     truth.axis("femoral_anatomical_axis", fp(0, 0, 40.0), f_anat, "femoral shaft (medullary canal) axis, proximal")
     truth.axis("tibial_anatomical_axis", tp(0, 2.0, -60.0), tz, "tibial shaft axis, proximal")
     truth.axis("transepicondylar_axis", 0.5 * (me + le), le - me, "medial to lateral epicondyle")
-    truth.axis("posterior_condylar_axis", cond_m_c - 31.0 * fy, (cond_l_c - 30.0 * fy) - (cond_m_c - 31.0 * fy),
+    truth.axis("posterior_condylar_axis", post_m, post_l - post_m,
                "medial to lateral most posterior condylar points")
     # frontal-plane angles measured in the coronal plane of the leg (normal = anterior)
     cor_n = ANTERIOR
-    fm = project(HIP_CENTRE - kf, cor_n)
-    tm = project(a - kt, cor_n)
+    fm = project(HIP_CENTRE - kfa, cor_n)
+    tm = project(a - kta, cor_n)
     hka = angle_between(fm, tm)
     # varus if the knee lies lateral of the hip-ankle line
-    t_par = ((kf - HIP_CENTRE) @ (a - HIP_CENTRE)) / ((a - HIP_CENTRE) @ (a - HIP_CENTRE))
+    t_par = ((kfa - HIP_CENTRE) @ (a - HIP_CENTRE)) / ((a - HIP_CENTRE) @ (a - HIP_CENTRE))
     line_pt = HIP_CENTRE + t_par * (a - HIP_CENTRE)
-    varus = (kf - line_pt) @ lat > 0
+    varus = (kfa - line_pt) @ lat > 0
     truth.quantity("hka_angle", hka, "deg", "hip-knee-ankle angle: angle at the knee "
                    "between the femoral and tibial mechanical axes projected on the coronal plane "
                    "(180 = straight; the deviation is given by varus_valgus)")
     truth.quantity("varus_valgus", (180.0 - hka) * (1 if varus else -1), "deg", "180 - HKA, positive = varus")
     jl_f = project(dist_l - dist_m, cor_n)
-    mldfa = angle_between(project(HIP_CENTRE - kf, cor_n), jl_f)
+    mldfa = angle_between(project(HIP_CENTRE - kfa, cor_n), jl_f)
     truth.quantity("mldfa", mldfa, "deg", "mechanical lateral distal femoral angle: between the femoral "
                    "mechanical axis and the line tangent to the distal condyles (medial to lateral), lateral side")
     plateau_ml = project(np.cross(plateau_n, ty), cor_n)  # plateau line in the coronal plane
-    if plateau_ml @ tx > 0:
+    if plateau_ml @ txa > 0:
         plateau_ml = -plateau_ml  # toward medial
-    truth.quantity("mpta", angle_between(project(a - kt, cor_n), plateau_ml), "deg", "medial proximal tibial angle: between the tibial mechanical axis (toward the "
+    truth.quantity("mpta", angle_between(project(a - kta, cor_n), plateau_ml), "deg", "medial proximal tibial angle: between the tibial mechanical axis (toward the "
                    "ankle) and the plateau line toward medial, in the coronal plane (87 = medial plateau 3 deg lower)")
-    sag_n = unit(tx)
-    slope = angle_between(project(plateau_n, sag_n), project(tz, sag_n))
+    sag_n = unit(txa)
+    slope = angle_between(project(plateau_n, sag_n), project(tza, sag_n))
     truth.quantity("tibial_slope", slope, "deg", "posterior tibial slope: angle between the plateau plane and "
                    "the plane perpendicular to the tibial mechanical axis, in the sagittal plane")
-    truth.quantity("femoral_anatomical_mechanical_angle", angle_between(f_anat, fz), "deg",
+    truth.quantity("femoral_anatomical_mechanical_angle", angle_between(f_anat, fza), "deg",
                    "angle between the femoral anatomical (shaft) and mechanical axes")
     truth.quantity("joint_space_medial", (dist_m - plat_pt) @ plateau_n, "mm", "distance from the distal "
                    "point of the medial condyle to the plateau plane (bone to bone)")
     truth.quantity("joint_space_lateral", (dist_l - plat_pt) @ plateau_n, "mm", "distance from the distal "
                    "point of the lateral condyle to the plateau plane (bone to bone)")
-    truth.quantity("femoral_mechanical_length", np.linalg.norm(HIP_CENTRE - kf), "mm", "hip centre to femoral knee centre")
-    truth.quantity("tibial_mechanical_length", np.linalg.norm(kt - a), "mm", "tibial knee centre to ankle centre")
+    truth.quantity("femoral_mechanical_length", np.linalg.norm(HIP_CENTRE - kfa), "mm", "hip centre to femoral knee centre")
+    truth.quantity("tibial_mechanical_length", np.linalg.norm(kta - a), "mm", "tibial knee centre to ankle centre")
     return Knee(layers=layers, truth=truth, centre=leg_c, leg_axis=unit(HIP_CENTRE - a))
+
+
+def femoral_knee_landmarks(femur, cond_m_c, cond_l_c, kf0, lat):
+    """Femoral knee centre, mechanical frame, distal and posterior condylar points (LPS mm).
+
+    In the frame of the mechanical axis (hip centre to knee centre) the centre lies at the
+    level of the more distal condylar point, in the middle of the intercondylar notch
+    (median midpoint between the notch walls over sections 2-16 mm above that level) and
+    midway between the two distal condylar points antero-posteriorly. The axis depends on
+    the centre, so both are iterated to a fixed point (< 1e-5 mm, 2-3 passes). Condylar
+    points are the extreme points of the generated femur surface near each condyle.
+    """
+    kc = np.asarray(kf0, float)
+    for _ in range(8):
+        x, y, z = _frame(HIP_CENTRE - kc, lat)
+        dm = extreme_surface_point(femur, -z, cond_m_c - 20.0 * z, 10.0)
+        dl = extreme_surface_point(femur, -z, cond_l_c - 20.0 * z, 10.0)
+        level = min(dm @ z, dl @ z)
+        ap = 0.5 * (dm + dl) @ y
+        mids = []
+        for h in np.arange(2.0, 16.5, 2.0):
+            o = (kc @ x) * x + ap * y + (level + h) * z  # on the notch's middle line (outside bone)
+            walls = []
+            for sgn in (-1.0, 1.0):
+                t = np.arange(0.0, 30.0, 0.05)
+                ins = femur.sdf_points(o + sgn * t[:, None] * x) < 0
+                i = int(np.argmax(ins))
+                if not ins[i] or i == 0:
+                    raise ValueError(f"no notch wall at {h} mm above the distal condyles")
+                lo, hi = t[i - 1], t[i]
+                for _ in range(30):
+                    m = 0.5 * (lo + hi)
+                    lo, hi = (lo, m) if femur.sdf_points(o + sgn * m * x)[0] < 0 else (m, hi)
+                walls.append(o @ x + sgn * 0.5 * (lo + hi))
+            mids.append(0.5 * (walls[0] + walls[1]))
+        new = float(np.median(mids)) * x + ap * y + level * z
+        done = np.linalg.norm(new - kc) < 1e-5
+        kc = new
+        if done:
+            break
+    x, y, z = _frame(HIP_CENTRE - kc, lat)
+    pm = extreme_surface_point(femur, -y, cond_m_c - 26.0 * y, 10.0)
+    pl = extreme_surface_point(femur, -y, cond_l_c - 25.0 * y, 10.0)
+    return kc, (x, y, z), (dm, dl), (pm, pl)
 
 
 def soft_tissue(leg_c, fp, tp, tz, fz, modality: str) -> list[Layer]:

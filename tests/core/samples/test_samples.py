@@ -267,7 +267,8 @@ def test_knee_landmarks_and_axes(small_sample):
     assert q["tibial_slope"]["value"] == pytest.approx(7.0, abs=0.3)
     assert q["mpta"]["value"] == pytest.approx(87.0, abs=0.3)
     assert 85.0 < q["mldfa"]["value"] < 90.0
-    assert q["joint_space_medial"]["value"] >= 4.99
+    # 5 mm along the construction axis; the distal point along the (anatomical) mechanical axis is 0.04 mm off
+    assert q["joint_space_medial"]["value"] == pytest.approx(5.0, abs=0.05)
     # the mechanical axis points at the hip centre
     ax = gt["axes"]["femoral_mechanical_axis"]
     h = np.array(lm["hip_centre"]["position"])
@@ -393,3 +394,50 @@ def test_sample_path_caches(tmp_path, monkeypatch):
     assert c.load_ground_truth()["name"] == "knee_mri"
     with pytest.raises(InputError, match="unknown sample"):
         sample_path("elbow")
+
+
+# ------------------------------------------------------------------ anatomical landmarks
+def test_tibial_plateau_is_the_articular_surface():
+    """No tibial bone above the plateau plane except the intercondylar spines (|x| < 10 mm)."""
+    import sys
+
+    from surgiplan.core.samples import knee_anatomy as ka
+
+    got = {}
+
+    def grab(frame, event, arg):
+        if event == "return" and frame.f_code.co_name == "build_knee":
+            got.update(frame.f_locals)
+
+    sys.setprofile(grab)
+    try:
+        ka.build_knee("CT")
+    finally:
+        sys.setprofile(None)
+    tib, tp, n, pp, kt = got["tibia"], got["tp"], got["plateau_n"], got["plat_pt"], got["kt"]
+    g = np.arange(-35.0, 35.1, 1.0)
+    pts = np.array([tp(x, y, h) for x in g for y in g for h in (0.5, 1.5, 3.0)])
+    above = pts[((pts - pp) @ n > 0.3) & (tib.sdf_points(pts) < 0)]
+    lateral = np.abs((above - kt) @ got["tx"])
+    assert len(above) == 0 or lateral.max() < 10.0, lateral.max()  # was bone 2.3-9.9 mm above
+    gt = build_scene("knee").truth.landmarks
+    kc = np.array(gt["knee_centre_tibia"]["position"])
+    mid = 0.5 * (np.array(gt["medial_plateau_centre"]["position"]) + np.array(gt["lateral_plateau_centre"]["position"]))
+    assert abs(tib.sdf_points(kc)[0]) < 1e-3 and np.linalg.norm(kc - mid) < 0.1
+
+
+def test_asis_and_tubercle_are_the_most_anterior_points_in_the_app_frame():
+    """Dense 0.2 mm sampling around each landmark finds no bone farther along the APP normal."""
+    from surgiplan.core.samples import hip
+
+    fem = {s: hip.femur(s) for s in ("right", "left")}
+    bone = hip.pelvis(fem)["bone"]
+    tr = build_scene("hip").truth
+    a = np.array(tr.axes["anterior_pelvic_plane"]["direction"])
+    g = np.arange(-6.0, 6.01, 0.2)
+    off = np.stack(np.meshgrid(g, g, g, indexing="ij"), -1).reshape(-1, 3)
+    for k in ("asis_left", "asis_right", "pubic_tubercle_left", "pubic_tubercle_right"):
+        p = np.array(tr.landmarks[k]["position"])
+        assert abs(bone.sdf_points(p)[0]) < 1e-3, k
+        inside = bone.sdf_points(p + off) < 0
+        assert (off[inside] @ a).max() < 0.01, k  # nothing anterior of the landmark
