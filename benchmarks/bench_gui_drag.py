@@ -58,8 +58,8 @@ wait(200)
 from surgiplan.core.planning.demo_knee import place_knee
 case = win.case; case.new_plan("A"); win.current_plan = "A"; place_knee(case, "A", "right")
 plan = win.panels["Plan"]; plan.refresh(); plan.implant_combo.setCurrentText("femoral"); plan._show_pose()
-wait_for(plan.interference_ready, "the bone distance fields")
 plan.handles.setChecked(True); wait(100)
+wait_for(lambda: plan.interference_ready() and not win.jobs.busy, "the bone distance fields")
 p = win.view3d.plotter; start = case.plan("A").implants["femoral"].transform.copy(); o = start[:3, 3]
 d = np.array([0.6, -1.0, 0.5]); d /= np.linalg.norm(d)
 p.camera_position = [tuple(o + 400 * d), tuple(o), (0, 0, 1)]; p.reset_camera_clipping_range(); p.render()

@@ -35,7 +35,10 @@ def test_arrow_drag_updates_measurements_live_and_undoes_in_one_step(window, qtb
     plan.refresh()
     plan.implant_combo.setCurrentText("femoral")
     plan._show_pose()
-    qtbot.waitUntil(plan.interference_ready, timeout=90_000)
+    plan.refresh_measurements()
+    assert show_model_rows(plan)["interference_femoral_volume"] == "n/a"  # field not computed yet
+    plan.handles.setChecked(True)  # computes the bone distance fields (a window job)
+    qtbot.waitUntil(lambda: plan.interference_ready() and not win.jobs.busy, timeout=90_000)
     plan.refresh_measurements()
     rows0 = show_model_rows(plan)
     assert rows0["interference_femoral_volume"].endswith("mm³")
@@ -44,7 +47,6 @@ def test_arrow_drag_updates_measurements_live_and_undoes_in_one_step(window, qtb
     start = femoral.transform.copy()
     undo0 = case.history.undo_description
 
-    plan.handles.setChecked(True)
     p = win.view3d.plotter
     # oblique view: no ring is seen edge-on along the S arrow
     o = start[:3, 3]

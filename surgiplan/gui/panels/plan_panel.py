@@ -25,10 +25,6 @@ LANDMARK_COLOR = (1.0, 0.35, 0.75)
 LIVE_MS = 50  # at most one measurement update per 50 ms while dragging
 
 
-class _FieldSignals(QtCore.QObject):
-    done = QtCore.Signal(object)  # (list of bones, error message or "")
-
-
 class PlanPanel(Panel):
     def __init__(self, win) -> None:
         super().__init__(win, "Plan", "Place implants from the catalog and check the measurements.")
@@ -152,10 +148,6 @@ class PlanPanel(Panel):
         self.live_updates = 0
         self.live_ms: list[float] = []
         self._interf = InterferenceRows(None)
-        self._fields_pool = QtCore.QThreadPool(self)
-        self._fields_pool.setMaxThreadCount(1)
-        self._fields_signals = _FieldSignals(self)
-        self._fields_signals.done.connect(self._fields_ready)
         self._preparing: set[str] = set()
         self._failed_fields: set[str] = set()
         self._measure_ms = 0.0  # duration of the last measure_plan (ms)
@@ -679,7 +671,6 @@ class PlanPanel(Panel):
             self.meas.setRowCount(0)
             return
         self._show_results(self._compute_rows())
-        self._prepare_fields()
 
     @staticmethod
     def _value_text(m) -> str:
@@ -717,27 +708,31 @@ class PlanPanel(Panel):
     def _prepare_fields(self) -> None:
         """Compute the missing bone distance fields in the background (core ``bone_field``)."""
         case, plan = self.win.case, self._plan()
-        if case is None or plan is None or plan not in case.plans:
+        if case is None or plan is None or plan not in case.plans or self.win.jobs.busy:
             return
         todo = [b for b in self._interf.missing_fields(case, plan)
                 if b not in self._preparing and b not in self._failed_fields]
         if not todo:
             return
         self._preparing.update(todo)
-        signals = self._fields_signals
 
-        def work() -> None:
+        def work(progress):
+            from surgiplan.core.jobs import report
             from surgiplan.core.planning.bone_fields import bone_field
 
             failed = {}
-            for b in todo:
+            for i, b in enumerate(todo):
+                report(progress, i / len(todo), f"distance field of {b}")
                 try:
                     bone_field(case, b)
                 except Exception as exc:  # noqa: BLE001 - reported in the status bar
                     failed[b] = f"Interference with {b} unavailable: {exc}"
-            signals.done.emit((todo, failed))
+            return todo, failed
 
-        self._fields_pool.start(work)
+        # a window job (VTK in a second thread while the view renders could dead-lock)
+        if self.win.run_job("Preparing interference (bone distance fields)", work,
+                            self._fields_ready) is None:
+            self._preparing.difference_update(todo)
 
     def _fields_ready(self, result) -> None:
         bones, failed = result
@@ -765,4 +760,4 @@ class PlanPanel(Panel):
         self._meas_timer.stop()
         self._live_timer.stop()
         self.resections.shutdown()
-        self._fields_pool.waitForDone(60000)
+

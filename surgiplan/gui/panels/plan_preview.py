@@ -91,7 +91,7 @@ class InterferenceRows:
             name = f"Interference {imp.id} / {imp.bone}"
             field = self.ready_field(case, imp.bone)
             if field is None:
-                why = f"preparing the {imp.bone} distance field"
+                why = f"the {imp.bone} distance field is computed when the 3D handles are switched on"
                 out.append(MeasurementResult(f"interference_{imp.id}_volume", f"{name}: volume", None,
                                              "mm^3", VOLUME_DEF, missing=why))
                 continue
