@@ -61,28 +61,25 @@ def info(
 def add_model(
     path: Path = typer.Argument(..., help="Case folder."),
     name: str = typer.Argument(..., help="Model name, e.g. pelvis, femur_left."),
-    mesh: Path = typer.Argument(..., help="Surface file (VTP/STL/OBJ/PLY) in LPS mm."),
+    mesh: Path = typer.Argument(..., help="Surface file: STL, OBJ, PLY, VTP or 3MF."),
+    frame: str = typer.Option(None, "--frame", help="Frame of the file's coordinates, LPS or RAS "
+                              "(a SPACE= marker in the file wins; default LPS)."),
+    allow_open: bool = typer.Option(False, "--allow-open", help="Accept a model that is not a closed surface."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Add (or replace) a bone surface model of the case."""
-    import pyvista as pv
-
+    """Add (or replace) the surface model NAME of the case, checked as `surgiplan import-model` checks it."""
     from surgiplan.core.errors import InputError
     from surgiplan.core.planning import Case
+    from surgiplan.core.surfaces.mesh_io import import_model as read_checked
 
-    case = Case.open(path)
-    if not mesh.is_file():
-        raise InputError("mesh file not found", path=mesh)
-    try:
-        m = pv.read(str(mesh))
-    except Exception as exc:  # noqa: BLE001 - VTK readers raise various errors
-        raise InputError(f"cannot read the mesh ({exc})", path=mesh) from None
-    if not isinstance(m, pv.PolyData):
-        m = m.extract_surface()
-    case.add_model(name, m.triangulate())
+    if frame is not None and frame.upper() not in ("LPS", "RAS"):
+        raise InputError(f"unknown frame '{frame}'", hint="Use --frame LPS or --frame RAS.")
+    case = Case.open(path)  # checked first: nothing is read into a folder that is not a case
+    m, rep = read_checked(mesh, frame=frame.upper() if frame else None, require_watertight=not allow_open)
+    case.add_model(name, m)
     case.save()
-    _print({"model": name, "n_points": int(m.n_points), "n_cells": int(m.n_cells)}, as_json,
-           f"added model {name!r} ({m.n_cells} cells) to {case.root}")
+    _print({"model": name, "n_points": int(m.n_points), "n_cells": int(m.n_cells), "report": rep.summary()},
+           as_json, f"added model {name!r} ({m.n_cells} triangles, LPS mm) to {case.root}: {rep.summary()}")
 
 
 @app.command("set-landmark")

@@ -12,7 +12,7 @@ import pyvista as pv
 from typer.testing import CliRunner
 
 from surgiplan.cli.main import app
-from surgiplan.core.errors import CaseFormatError, InputError
+from surgiplan.core.errors import CaseFormatError, InputError, SurgiplanError
 from surgiplan.core.planning import Case
 
 runner = CliRunner()
@@ -157,3 +157,20 @@ def test_fit_spine_landmarks_via_cli(tmp_path):
     c = Case.open(d)
     assert c.landmarks["pedicle_axis_L4_left"].direction is not None
     assert c.landmarks["hip_centre"].direction.tolist() == [0.0, 0.0, 1.0]  # unit, as given
+
+
+def test_add_model_checks_the_surface_like_import_model(case_dir, tmp_path):
+    """An open surface, a truncated file and a bad frame are refused; the case keeps its one model."""
+    before = (case_dir / "case.json").read_bytes()
+    open_mesh = pv.Sphere(radius=10).clip("x", invert=False)  # a hemisphere with a hole
+    open_mesh.save(tmp_path / "open.stl")
+    (tmp_path / "cut.stl").write_bytes((tmp_path / "open.stl").read_bytes()[:300])
+    for args, message in (((tmp_path / "open.stl",), "closed"), ((tmp_path / "cut.stl",), "cut.stl"),
+                          ((tmp_path / "open.stl", "--frame", "XYZ"), "frame")):
+        r = runner.invoke(app, ["case", "add-model", str(case_dir), "cup", *map(str, args)])
+        assert r.exit_code != 0 and isinstance(r.exception, SurgiplanError), r.output
+        assert message in str(r.exception).lower() + str(getattr(r.exception, "path", "")), str(r.exception)
+    assert (case_dir / "case.json").read_bytes() == before
+    assert Case.open(case_dir).model_names == ["pelvis"]
+    ok("case", "add-model", case_dir, "cup", tmp_path / "open.stl", "--allow-open")
+    assert sorted(Case.open(case_dir).model_names) == ["cup", "pelvis"]
