@@ -215,8 +215,9 @@ class MainWindow(QtWidgets.QMainWindow):
             self._action(wl, name, lambda _=False, n=name: self.set_window_preset(n), f"F{i + 2}")
         self._action(wl, "automatic", lambda: self.set_window_preset("auto"), "F7")
         vr = v.addMenu("3D volume rendering")
-        for name in ("bone", "soft tissue", "vessel", "off"):
-            self._action(vr, name, lambda _=False, n=name: self.view3d.show_volume(self.state.volume, n))
+        for name in ("bone", "soft tissue", "vessel", "mip", "off"):
+            self._action(vr, name.upper() if name == "mip" else name,
+                         lambda _=False, n=name: self.show_volume_rendering(n))
         cams = v.addMenu("3D camera")
         for name in ("anterior", "posterior", "left", "right", "superior", "inferior"):
             self._action(cams, name, lambda _=False, n=name: self.view3d.set_camera(n))
@@ -268,6 +269,23 @@ class MainWindow(QtWidgets.QMainWindow):
         apply_theme(QtWidgets.QApplication.instance(), theme)
         self.settings.theme = theme
         self.settings.save()
+
+    def show_volume_rendering(self, preset: str) -> None:
+        """Volume-render the scan in the 3D view with a preset of
+        :mod:`surgiplan.scene.volume_presets` (bone, soft tissue, vessel, mip) or "off"."""
+        volume = self.state.volume
+        if volume is None or preset == "off":
+            self.view3d.show_volume(volume, "off")
+            return
+
+        def do() -> None:
+            from surgiplan.scene.volume_presets import add_volume_rendering
+
+            add_volume_rendering(self.view3d.plotter, volume, preset)
+            self.view3d.plotter.render()
+
+        self.view3d.when_ready(do)
+        self.status(f"3D: {preset} volume rendering")
 
     def set_window_preset(self, name: str) -> None:
         from surgiplan.scene.presets import CT_WINDOWS, auto_window
