@@ -82,3 +82,24 @@ def test_presets_show_what_they_are_for(display, samples):
     assert r > 120 and r > g + 60 and r > b + 60  # a red lumen
     (spot,), _ = render(vas, "mip", [aorta])
     assert np.ptp(spot) < 12 and spot.mean() > 60  # grey, not colour
+
+
+def test_view_menu_switches_the_3d_view_to_each_preset(window, qtbot):
+    from tests.gui.test_window import phantom
+
+    window.set_volume(phantom())
+    window.view3d.ensure_plotter()
+    menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&View")
+    vr = next(a.menu() for a in menu.actions() if a.text() == "3D volume rendering")
+    entries = {a.text(): a for a in vr.actions()}
+    assert set(entries) == {"bone", "soft tissue", "vessel", "MIP", "off"}
+    entries["MIP"].trigger()
+    actor = window.view3d.plotter.actors["volume"]
+    assert actor.GetMapper().GetBlendMode() == actor.GetMapper().MAXIMUM_INTENSITY_BLEND
+    entries["soft tissue"].trigger()
+    actor = window.view3d.plotter.actors["volume"]
+    assert actor.GetMapper().GetBlendMode() == actor.GetMapper().COMPOSITE_BLEND
+    gradient = actor.GetProperty().GetGradientOpacity()  # ours, not VTK's flat default
+    assert gradient.GetSize() == 3 and gradient.GetValue(0.0) == 0.0
+    entries["off"].trigger()
+    assert "volume" not in window.view3d.plotter.actors
