@@ -15,8 +15,10 @@ and the tibial axis the ankle centre; both are inputs here.
   medio-lateral axis (quadratic cap fit);
 * tibial plateau plane: plane fit on the flat top of the tibia (cells facing up
   within 12 deg of the tibial axis, near the highest level);
-* ``knee_centre_tibia``: the femoral knee centre projected on the plateau plane
-  (the sample's definition).
+* ``knee_centre_tibia``: centre of the plateau on the fitted plateau plane:
+  medio-laterally under the femoral knee centre (the notch faces the intercondylar
+  eminence), antero-posteriorly midway between the plateau's anterior and posterior
+  edges (tibia 2-8 mm below the plane).
 """
 
 from __future__ import annotations
@@ -143,9 +145,18 @@ def fit_knee_landmarks(femur, tibia, hip_centre, ankle_centre, side: str,
         if new_sel.sum() < 20:
             break
         sel = new_sel
+    # medio-laterally under the notch (it faces the intercondylar eminence), antero-posteriorly
+    # midway between the plateau's anterior and posterior edges (tibia 2-8 mm below the plane)
     kt = kf - ((kf - pc) @ pn) * pn
-    out["knee_centre_tibia"] = Landmark(kt, None, "fitted", "femoral knee centre projected on the fitted "
-                                        "tibial plateau plane")
+    ap = tf.unit(tf.project_on_plane(y, pn))
+    tp = np.asarray(tibia.points)
+    h = (tp - pc) @ pn
+    v = (tp[(h < -2.0) & (h > -8.0)] - kt) @ ap
+    if v.size >= 20:
+        kt = kt + 0.5 * (v.min() + v.max()) * ap
+    out["knee_centre_tibia"] = Landmark(kt, None, "fitted", "centre of the tibial plateau on the fitted plateau "
+                                        "plane: medio-laterally under the femoral knee centre, antero-posteriorly "
+                                        "midway between the plateau's anterior and posterior edges")
     out["tibial_plateau"] = Landmark(pc, pn, "fitted", "plane fit on the flat tibial plateau (point, upward normal)")
     report(progress, 1.0, "knee landmarks fitted")
     return out

@@ -307,8 +307,9 @@ def build(size: str, seed: int) -> Scene:
                        "centre to the shaft axis")
     lld = (truth.landmarks["lesser_trochanter_right"]["position"][2] - truth.landmarks["teardrop_right"]["position"][2]) - (
         truth.landmarks["lesser_trochanter_left"]["position"][2] - truth.landmarks["teardrop_left"]["position"][2])
-    truth.quantity("leg_length_difference", lld, "mm", "radiographic leg-length difference, right minus "
-                   "left: (LT_R - TD_R) - (LT_L - TD_L) along z (positive = right leg longer)")
+    truth.quantity("leg_length_difference", lld, "mm", "radiographic leg-length difference: "
+                   "(LT_R - TD_R) - (LT_L - TD_L) along z (+z superior), i.e. left leg length minus right "
+                   "(positive = left leg longer)")
     truth.notes.append("Femoral heads are concentric with their acetabula; the joint space is exact.")
     _ = (POSTERIOR, SUPERIOR)
     header = SeriesHeader(

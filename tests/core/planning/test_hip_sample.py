@@ -52,19 +52,17 @@ def test_fitted_landmarks_within_1mm(hip):
 
 
 def test_asis_and_pubic_tubercles_on_the_flat_prominences(hip):
-    """The sample's ASIS (8 mm bump) and pubic tubercles (6 mm bump) are blended into the
-    bone with a 7 mm smooth union, so their fronts are flat: the analytic surface's most
-    anterior point lies 1.6 mm (ASIS) / 2.2 mm (tubercle) from the ground-truth point (the
-    surface point straight anterior of the bump's construction centre), while its anterior
-    coordinate differs by < 0.1 mm. So the fitted tips match the ground truth in the
-    anterior direction (what the anterior pelvic plane depends on) within 0.5 mm and in 3D
-    within 2.5 mm."""
+    """The sample's ASIS and pubic tubercles are the most anterior points of the blended
+    bumps along the anterior pelvic plane's normal (measured on the generator's surface). The
+    fitted tips match them within 0.5 mm in the anterior direction (what the plane depends
+    on) and within 1.1 mm in 3D (observed 0.90 / 1.00 mm ASIS, 0.66 / 0.67 mm tubercles: the
+    bumps' fronts are flat, so the tip slides along them)."""
     _, lms, gt = hip
     for s in SIDES:
         for k in (f"asis_{s}", f"pubic_tubercle_{s}"):
             d = lms[k].position - gt["landmarks"][k]["position"]
             assert abs(d[1]) < 0.5, (k, d)
-            assert np.linalg.norm(d) < 2.5, (k, d)
+            assert np.linalg.norm(d) < 1.1, (k, d)
 
 
 def test_native_measurements_match_ground_truth(hip, tmp_path):

@@ -43,9 +43,10 @@ def test_most_distal_condyle_point(knee):
     fp = np.asarray(case.get_model("femur").points)
     distal = fp[np.argmin(fp @ f)]
     # its level along the mechanical axis (what the resection depth uses) within 0.5 mm; its
-    # antero-posterior place on the flat bottom of the condyle is ill-defined (~1.2 mm here)
+    # antero-posterior place on the flat bottom of the condyle is ill-defined (~1.5 mm for the
+    # lowest mesh vertex; the fitted landmark itself is checked within 1 mm elsewhere)
     assert abs((distal - L["medial_condyle_distal"]) @ f) < 0.5
-    assert np.linalg.norm(distal - L["medial_condyle_distal"]) < 1.5
+    assert np.linalg.norm(distal - L["medial_condyle_distal"]) < 2.0
 
 
 def test_resections_and_components(knee):
@@ -88,14 +89,11 @@ def test_fitted_knee_landmarks_vs_ground_truth(knee):
     for k in ("medial_epicondyle", "lateral_epicondyle"):
         assert np.linalg.norm(case.landmarks[k].position - L[k]) < 1.0, k
     d = case.landmarks["knee_centre_femur"].position - L["knee_centre_femur"]
-    # medio-lateral (notch middle) and level (distal condyles) within 0.5 mm; antero-posteriorly
-    # the sample's centre is its frame origin, 3-4 mm anterior of the condyles' centres (medial
-    # condyle at -4 mm, lateral at -2 mm, notch at -14 mm in that frame): no surface feature marks it
-    assert abs(d @ x) < 0.5 and abs(d @ z) < 0.5
-    assert abs(d @ y) < 4.0
-    # the tibial centre is the femoral one projected on the plateau: medio-laterally within 0.5 mm;
-    # its level is not reachable: the sample's metaphysis capsule (r = 30 mm, centre 20 mm below the
-    # plateau) is not clipped by the plateau plane and bulges 2.4 mm above it at the plateau centres
+    # the sample's centre is the notch middle at the distal condylar level, AP midway between the
+    # condyles' distal points (measured on its surface): within 0.5 mm each way (observed 0.06 mm 3D)
+    assert abs(d @ x) < 0.5 and abs(d @ z) < 0.5 and abs(d @ y) < 0.5
+    # the tibial centre is the plateau centre on its surface (observed 0.40 mm 3D): within 1 mm
     dt = case.landmarks["knee_centre_tibia"].position - L["knee_centre_tibia"]
     assert abs(dt @ x) < 0.5
+    assert np.linalg.norm(dt) < 1.0
     assert np.linalg.norm(dt) < 4.5
