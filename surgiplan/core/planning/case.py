@@ -29,7 +29,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 
@@ -40,6 +40,7 @@ from surgiplan.core.planning import audit
 from surgiplan.core.planning.case_schema import (
     SCHEMA_VERSION,
     CaseModel,
+    LandmarkModel,
     LockInfo,
     ModelRef,
     PatientRef,
@@ -54,6 +55,8 @@ from surgiplan.core.planning.plan import Landmark, PlacedImplant, Plan, Resectio
 from surgiplan.core.planning.transforms import check_rigid
 
 CASE_FILE = "case.json"
+#: The landmark ``source`` values the case schema accepts.
+LANDMARK_SOURCES: tuple[str, ...] = get_args(LandmarkModel.model_fields["source"].annotation)
 AUDIT_FILE = "history.jsonl"
 
 
@@ -437,6 +440,9 @@ class Case:
     def set_landmark(self, name: str, position, direction=None, *, source: str = "manual",
                      definition: str = "", plan: str | None = None) -> Landmark:
         """Set (add or move) a landmark of the case, or of ``plan`` when given (undoable)."""
+        if source not in LANDMARK_SOURCES:
+            raise InputError(f"landmark {name!r}: source {source!r} is not allowed "
+                             f"(allowed: {', '.join(LANDMARK_SOURCES)})")
         target = self.landmarks if plan is None else self._editable(plan).landmarks
         pos = np.asarray(position, dtype=float).reshape(3)
         if not np.all(np.isfinite(pos)):
@@ -484,6 +490,24 @@ class Case:
         self._do(f"set resection {resection.name} in {plan_name}",
                  lambda: plan.resections.__setitem__(resection.name, resection), restore,
                  plan=plan_name, resection=resection.name)
+
+    def remove_resection(self, plan_name: str, name: str) -> None:
+        """Remove resection plane ``name`` from a plan, keeping its place on undo (undoable)."""
+        plan = self._editable(plan_name)
+        if name not in plan.resections:
+            raise InputError(f"plan {plan_name!r} has no resection {name!r} "
+                             f"(resections: {', '.join(plan.resections) or 'none'})", path=self.root)
+        res = plan.resections[name]
+        index = list(plan.resections).index(name)
+
+        def put_back():
+            items = list(plan.resections.items())
+            items.insert(index, (name, res))
+            plan.resections.clear()
+            plan.resections.update(items)
+
+        self._do(f"remove resection {name} from {plan_name}", lambda: plan.resections.pop(name),
+                 put_back, plan=plan_name, resection=name)
 
     # ---------------------------------------------------------------- models
     def _model_ref(self, name: str) -> ModelRef:

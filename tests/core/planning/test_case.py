@@ -261,3 +261,55 @@ def test_save_fills_plan_measurements(case, tmp_path):
     case.save()
     locked = json.loads((case.root / "plans" / "A" / "plan.json").read_text())["measurements"]["values"]
     assert locked == again
+
+
+def _three_cuts(case):
+    from surgiplan.core.planning.plan import Resection
+
+    for i, n in enumerate(("distal_femur", "proximal_tibia", "posterior_femur")):
+        case.set_resection("A", Resection(n, "femur", np.array([1.0 * i, 2.5, -3.25]),
+                                          np.array([0.0, 0.6, 0.8])))
+
+
+def test_remove_resection_undo_redo_and_save(case, tmp_path):
+    """Removing a cut is one undoable step: undo restores it identically and in its place."""
+    _three_cuts(case)
+    before = case.to_dict()
+    order = list(case.plans["A"].resections)
+    case.remove_resection("A", "proximal_tibia")
+    assert list(case.plans["A"].resections) == ["distal_femur", "posterior_femur"]
+    removed = case.to_dict()
+    assert case.undo() == "remove resection proximal_tibia from A"
+    assert case.to_dict() == before and list(case.plans["A"].resections) == order
+    case.redo()
+    assert case.to_dict() == removed
+    case.save()
+    again = Case.open(tmp_path / "Case1")
+    assert list(again.plans["A"].resections) == ["distal_femur", "posterior_femur"]
+    assert again.to_dict() == case.to_dict()
+    assert any(e.get("resection") == "proximal_tibia" and e["what"].startswith("remove resection")
+               for e in again.audit_log())
+
+
+def test_remove_resection_refuses_locked_plan_and_unknown_cut(case):
+    _three_cuts(case)
+    with pytest.raises(InputError, match="no resection 'nope'.*distal_femur"):
+        case.remove_resection("A", "nope")
+    case.lock_plan("A")
+    before = case.to_dict()
+    with pytest.raises(InputError, match="locked"):
+        case.remove_resection("A", "distal_femur")
+    assert case.to_dict() == before
+
+
+def test_set_landmark_refuses_unknown_source_up_front(case, tmp_path):
+    """A bad source is refused when set, naming the landmark and the allowed values, not at save."""
+    before = case.to_dict()
+    with pytest.raises(InputError, match=r"'knee_centre'.*'picked'.*manual, fitted, ground_truth, imported"):
+        case.set_landmark("knee_centre", (1, 2, 3), source="picked")
+    assert case.to_dict() == before
+    case.save()  # nothing half-set that would fail the save
+    for s in ("manual", "fitted", "ground_truth", "imported"):
+        case.set_landmark("knee_centre", (1, 2, 3), source=s)
+    case.save()
+    assert Case.open(tmp_path / "Case1").landmarks["knee_centre"].source == "imported"
