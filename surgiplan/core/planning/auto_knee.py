@@ -6,7 +6,9 @@ and the tibial axis the ankle centre; both are inputs here.
 
 * femoral frame: superior = knee centre to hip centre, lateral = the scanner's
   lateral direction made perpendicular to it, anterior = their cross product;
-* condylar tips: the most distal point of each condyle (quadratic cap fit);
+* condylar tips: the most distal point of each condyle along the mechanical axis, the
+  minimum of a quadratic height field fitted in a window centred on the tip
+  (:func:`condyle_distal_tip`);
 * ``knee_centre_femur``: at the level of the most distal condylar tip, medio-laterally
   in the middle of the intercondylar notch (midpoint of the gap between the condyles
   in sections 6-14 mm above that level), antero-posteriorly midway between the two
@@ -46,6 +48,48 @@ def femoral_frame(hip_centre, knee_centre, side: str):
     if y @ np.array([0.0, -1.0, 0.0]) < 0:
         y = -y
     return z, x, y
+
+
+def condyle_distal_tip(points: np.ndarray, z: np.ndarray, x: np.ndarray, y: np.ndarray, start: np.ndarray,
+                       half_ml_mm: float = 3.5, half_ap_mm: float = 10.0, iterations: int = 12) -> np.ndarray:
+    """Most distal point (LPS mm) of the condyle whose lowest region holds ``start``.
+
+    ``z`` is the femoral mechanical axis (proximal), ``x`` the medio-lateral and ``y`` the
+    antero-posterior axis (unit vectors). The height along ``z`` of the surface ``points``
+    inside an elliptical window centred on the current tip (``half_ml_mm`` across,
+    ``half_ap_mm`` along the condyle, which is narrow medio-laterally and long
+    antero-posteriorly) is fitted with a quadratic h(u, v); the tip moves to its minimum, back
+    on the fitted surface, and the window follows until the tip stops moving (< 1e-4 mm).
+    A window centred on the tip, unlike the points within a height cap of the lowest one,
+    stays symmetric where one side of the condyle rises gently (toward the notch) and does
+    not pull the tip that way. Returns ``start`` when the window holds fewer than 12 points
+    or the fit is no bowl.
+    """
+    p = np.asarray(points, float)
+    tip = np.asarray(start, float)
+    for _ in range(iterations):
+        rel = p - tip
+        pu, pv, h = rel @ x, rel @ y, rel @ z
+        sel = ((pu / half_ml_mm) ** 2 + (pv / half_ap_mm) ** 2 < 1.0) & (np.abs(h) < 10.0)
+        if sel.sum() < 12:
+            return np.asarray(start, float)
+        u, v = pu[sel], pv[sel]
+        a = np.column_stack([np.ones_like(u), u, v, u**2, u * v, v**2])
+        c, *_ = np.linalg.lstsq(a, h[sel], rcond=None)
+        hess = np.array([[2 * c[3], c[4]], [c[4], 2 * c[5]]])
+        if np.any(np.linalg.eigvalsh(hess) <= 0):
+            return np.asarray(start, float)
+        du, dv = np.linalg.solve(hess, -c[1:3])
+        if (du / half_ml_mm) ** 2 + (dv / half_ap_mm) ** 2 > 1.0:  # minimum outside the window: step to its edge
+            s = 1.0 / np.hypot(du / half_ml_mm, dv / half_ap_mm)
+            du, dv = s * du, s * dv
+        hmin = c[0] + c[1] * du + c[2] * dv + c[3] * du**2 + c[4] * du * dv + c[5] * dv**2
+        new = tip + du * x + dv * y + hmin * z
+        done = np.linalg.norm(new - tip) < 1e-4
+        tip = new
+        if done:
+            break
+    return tip
 
 
 def notch_centre_ml(field: BoneField, origin, z, x, y, levels=(6.0, 8.0, 10.0, 12.0, 14.0),
@@ -104,7 +148,7 @@ def fit_knee_landmarks(femur, tibia, hip_centre, ankle_centre, side: str,
         for cond, sign in (("medial", -1.0), ("lateral", 1.0)):
             mask = (sign * ml > 8.0) & (sign * ml < 45.0)
             start = extreme_point(fp, -z, mask)
-            tips[cond] = prominence_tip(fp, -z, start, cap_mm=2.0, radius_mm=8.0)
+            tips[cond] = condyle_distal_tip(fp, z, x, y, start)
         low = min(tips.values(), key=lambda p: p @ z)
         mid_tips = 0.5 * (tips["medial"] + tips["lateral"])
         base = low + ((mid_tips - low) @ y) * y  # distal level, AP midway between the tips
@@ -116,9 +160,11 @@ def fit_knee_landmarks(femur, tibia, hip_centre, ankle_centre, side: str,
         "knee_centre_femur": Landmark(kf, None, "fitted", "middle of the intercondylar notch at the level of "
                                       "the most distal condylar point, AP midway between the condylar tips"),
         "medial_condyle_distal": Landmark(tips["medial"], None, "fitted",
-                                          "most distal point of the medial condyle (mechanical axis)"),
+                                          "most distal point of the medial condyle along the femoral mechanical "
+                                          "axis (window-centred quadratic fit of the surface)"),
         "lateral_condyle_distal": Landmark(tips["lateral"], None, "fitted",
-                                           "most distal point of the lateral condyle (mechanical axis)"),
+                                           "most distal point of the lateral condyle along the femoral mechanical "
+                                           "axis (window-centred quadratic fit of the surface)"),
     }
     rel = fp - kf
     near = (rel @ z > 10.0) & (rel @ z < 60.0)

@@ -20,18 +20,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
-
 from surgiplan.core.errors import InputError
 from surgiplan.core.jobs import Progress, report
-from surgiplan.core.planning import transforms as tf
 from surgiplan.core.planning.catalog import default_catalog
 from surgiplan.core.planning.comparison import Comparison, compare_plans
+from surgiplan.core.planning.knee_frame import cut_reference_point, knee_frame
 from surgiplan.core.planning.placement import limb_pose
 from surgiplan.core.planning.plan import PlacedImplant, Resection
 from surgiplan.core.planning.resection import plane_from_angles
-
-NEEDED = ("hip_centre", "knee_centre_femur", "knee_centre_tibia", "ankle_centre")
 
 
 def import_landmarks(case, ground_truth_json: str | Path, keys=None, source: str = "imported") -> list[str]:
@@ -47,37 +43,16 @@ def import_landmarks(case, ground_truth_json: str | Path, keys=None, source: str
     return keys
 
 
-def _frame(case, side: str):
-    L = case.landmarks
-    missing = [k for k in NEEDED if k not in L]
-    if missing:
-        raise InputError(f"case {case.model.name!r} lacks the knee landmarks {missing}",
-                         hint="Add them (long-leg study) or import them.")
-    hip, kf, kt, ank = (L[k].position for k in NEEDED)
-    f_axis, t_axis = tf.unit(hip - kf), tf.unit(kt - ank)
-    lateral = np.array([1.0 if side == "left" else -1.0, 0, 0])
-    if "lateral_epicondyle" in L and "medial_epicondyle" in L:
-        lateral = L["lateral_epicondyle"].position - L["medial_epicondyle"].position
-    anterior = np.cross(f_axis, lateral)
-    if anterior[1] > 0:  # anterior is -y in LPS
-        anterior = -anterior
-    return kf, kt, f_axis, t_axis, tf.unit(anterior), tf.unit(tf.project_on_plane(lateral, f_axis))
-
-
 def place_knee(case, plan: str, side: str, femoral_size: str = "4", tray_size: str = "4", insert: str = "10",
                distal_depth: float = 9.0, tibial_depth: float = 9.0, slope: float = 3.0,
                tibial_varus: float = 0.0, catalog=None) -> None:
     """Resect and place femoral component, tibial tray and insert in ``plan`` (one undo step)."""
     catalog = catalog or default_catalog()
-    kf, kt, f_axis, t_axis, anterior, lateral = _frame(case, side)
-    femur, tibia = case.get_model("femur"), case.get_model("tibia")
-    fp = np.asarray(femur.points)
-    distal = fp[np.argmin(fp @ f_axis)]
+    fr = knee_frame(case.landmarks, side, owner=f"case {case.model.name!r}")
+    kf, kt, f_axis, t_axis, anterior = fr.knee_femur, fr.knee_tibia, fr.femoral_axis, fr.tibial_axis, fr.anterior
+    distal = cut_reference_point(case.get_model("femur").points, fr, "femur")
     o_f, n_f = plane_from_angles(distal, f_axis, anterior, distal_depth, side=side, distal=True)
-    tp = np.asarray(tibia.points)
-    ml = (tp - kt) @ lateral
-    near = (np.abs(ml) > 10) & (np.abs(ml) < 35) & (np.abs((tp - kt) @ t_axis) < 15)
-    top = tp[near][np.argmax(tp[near] @ t_axis)]
+    top = cut_reference_point(case.get_model("tibia").points, fr, "tibia")
     o_t, n_t = plane_from_angles(top, t_axis, anterior, tibial_depth, tibial_varus, slope, side=side,
                                  distal=False)
     t_fem = limb_pose(kf + ((o_f - kf) @ f_axis) * f_axis, f_axis, anterior)
@@ -115,7 +90,8 @@ def build_demo_plans(case, side: str = "right", progress: Progress | None = None
     The hip and ankle centres lie outside a knee CT: when the case lacks them they are
     imported from the knee sample's ground truth (this demo is meant for the knee sample
     scan; a long-leg study would give them). The knee centres and epicondyles the case
-    lacks are fitted on the femur and tibia models (:mod:`surgiplan.core.planning.auto_knee`).
+    lacks, and the condyles' distal points, are fitted on the femur and tibia models
+    (:mod:`surgiplan.core.planning.auto_knee`).
     """
     from surgiplan.core.planning.auto_knee import fit_knee_landmarks
     from surgiplan.core.planning.auto_landmarks import apply_landmarks
@@ -124,7 +100,8 @@ def build_demo_plans(case, side: str = "right", progress: Progress | None = None
         if m not in case.model_names:
             raise InputError(f"case {case.model.name!r} has no model {m!r}")
     import_sample_landmarks(case, "knee", ["hip_centre", "ankle_centre"])
-    wanted = ("knee_centre_femur", "knee_centre_tibia", "medial_epicondyle", "lateral_epicondyle")
+    wanted = ("knee_centre_femur", "knee_centre_tibia", "medial_epicondyle", "lateral_epicondyle",
+              "medial_condyle_distal", "lateral_condyle_distal")
     if any(k not in case.landmarks for k in wanted):
         L = case.landmarks
         lms = fit_knee_landmarks(case.get_model("femur"), case.get_model("tibia"), L["hip_centre"].position,
