@@ -72,3 +72,51 @@ def test_knee_cuts_from_fields_and_plane_widget(window, qtbot, knee_case_dir):  
     win.undo.undo()  # one step for the drag
     back = case.plan("Plan A").resections["proximal_tibia"]
     assert np.allclose(back.origin, tib.origin) and abs(f["depth"].value() - 9.0) < 0.05
+
+
+def test_remove_cut_and_ctrl_z_brings_it_back(window, qtbot, knee_case_dir):  # noqa: F811
+    """Remove cut: disabled without a cut or on a locked plan; removes the plane from the plan
+    and the 3D view; Ctrl+Z restores the identical plane, fields and readout."""
+    from PySide6 import QtWidgets
+
+    win = window
+    plan = open_case(qtbot, win, knee_case_dir)
+    case = win.case
+    rs = plan.resections
+    remove = plan.findChild(QtWidgets.QPushButton, "remove_cut")
+    rs.cut_combo.setCurrentIndex(rs.cut_combo.findData("proximal_tibia"))
+    assert not remove.isEnabled()  # no cut yet
+    rs.add_cut()
+    rs.cut_combo.setCurrentIndex(rs.cut_combo.findData("distal_femur"))
+    assert not remove.isEnabled()  # the femoral cut is not there
+    rs.add_cut()
+    rs.fields["depth"].setValue(10.5)
+    assert remove.isEnabled()
+    before = case.plan("Plan A").resections["distal_femur"]
+    thick = dict(rs.thickness)
+
+    qtbot.mouseClick(remove, QtCore.Qt.MouseButton.LeftButton)
+    assert list(case.plan("Plan A").resections) == ["proximal_tibia"]
+    p = win.view3d.plotter
+    assert "cut:distal_femur" not in p.actors and "removed:distal_femur" not in p.actors
+    assert "cut:proximal_tibia" in p.actors
+    assert not remove.isEnabled() and rs.readout.text() == "No cut yet."
+
+    win.activateWindow()
+    qtbot.waitUntil(win.isActiveWindow, timeout=3000)
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_Z, QtCore.Qt.KeyboardModifier.ControlModifier)
+    back = case.plan("Plan A").resections["distal_femur"]
+    assert list(case.plan("Plan A").resections) == ["proximal_tibia", "distal_femur"]
+    assert np.array_equal(back.origin, before.origin) and np.array_equal(back.normal, before.normal)
+    assert "cut:distal_femur" in p.actors and remove.isEnabled()
+    assert f"{rs.fields['depth'].value():.1f}" == "10.5" and rs.thickness == pytest.approx(thick)
+
+    case.lock_plan("Plan A")
+    win.plansChanged.emit()
+    assert not remove.isEnabled()
+    rs.remove_cut()  # even if called, a locked plan keeps its cut and says why
+    assert "distal_femur" in case.plan("Plan A").resections
+    boxes = [b for b in win.findChildren(QtWidgets.QMessageBox, "error_box") if b.isVisible()]
+    assert boxes and "locked" in boxes[-1].text()
+    for b in boxes:
+        b.close()

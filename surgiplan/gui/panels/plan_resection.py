@@ -41,9 +41,14 @@ class ResectionSection(QtCore.QObject):
         for name, spec in CUTS.items():
             self.cut_combo.addItem(spec[4], name)
         self.cut_combo.currentIndexChanged.connect(lambda *_: self.refresh())
-        layout.addLayout(row(self.cut_combo, button("Add / reset cut", self.add_cut,
-                                                    "Cut perpendicular to the mechanical axis at the "
-                                                    "default depth", name="add_cut")))
+        self.remove_button = button("Remove cut", self.remove_cut,
+                                    "Remove the selected cut from the plan (Ctrl+Z brings it back)",
+                                    name="remove_cut")
+        self.remove_button.setEnabled(False)
+        layout.addWidget(self.cut_combo)
+        layout.addLayout(row(button("Add / reset cut", self.add_cut,
+                                    "Cut perpendicular to the mechanical axis at the "
+                                    "default depth", name="add_cut"), self.remove_button))
         grid = QtWidgets.QGridLayout()
         self.fields: dict[str, QtWidgets.QDoubleSpinBox] = {}
         for c, (key, label, suffix, lo, hi) in enumerate((
@@ -120,6 +125,16 @@ class ResectionSection(QtCore.QObject):
             return
         self._set(cut, CUTS[cut][2], 0.0, CUTS[cut][3], "add")
 
+    def remove_cut(self) -> None:
+        """Remove the selected cut from the current plan (core ``remove_resection``; one undo step)."""
+        plan, cut = self._plan(), self.current_cut()
+        if plan is None or cut not in plan.resections:
+            self.win.status("No such cut in this plan.")
+            return
+        self.panel._guard(self.win.case.remove_resection, self.win.current_plan, cut)
+        if cut not in plan.resections:
+            self.win.status(f"{CUTS[cut][4]} removed (Ctrl+Z brings it back).")
+
     def _set(self, cut: str, depth: float, varus: float, slope: float, verb: str) -> None:
         from surgiplan.core.planning import Resection
 
@@ -165,9 +180,11 @@ class ResectionSection(QtCore.QObject):
                 vals = cut_parameters(cut, frame, point, res.origin, res.normal)
             except Exception:  # noqa: BLE001 - landmarks missing: fields stay empty
                 vals = None
+        locked = plan is not None and plan.is_locked
+        self.remove_button.setEnabled(res is not None and not locked)
         self._updating = True
         for k, sb in self.fields.items():
-            sb.setEnabled(vals is not None and not (plan is not None and plan.is_locked))
+            sb.setEnabled(vals is not None and not locked)
             if vals is not None:
                 sb.setValue(vals[("depth", "varus", "slope").index(k)])
         self._updating = False
