@@ -104,3 +104,35 @@ def test_fitted_knee_landmarks_vs_ground_truth(knee):
     assert abs(dt @ x) < 0.5
     assert np.linalg.norm(dt) < 1.0
     assert np.linalg.norm(dt) < 4.5
+
+
+def test_thickness_from_vertices_matches_the_clipped_mesh(knee):
+    """The knee measurement's thicknesses (from the bone's vertices, no clipping) agree within
+    0.01 mm with the same definition evaluated on the VTK-clipped removed bone, per plan, cut
+    and compartment."""
+    from surgiplan.core.planning.resection import resect, resection_thickness
+
+    case, comp, _ = knee
+    L = case.landmarks
+    knee_mid = (L["knee_centre_femur"].position + L["knee_centre_tibia"].position) / 2
+    lateral = np.array([-1.0, 0.0, 0.0])  # right knee
+    n_checked = 0
+    for plan in ("A", "B"):
+        for name, rs in case.plan(plan).resections.items():
+            mesh = case.get_model(rs.model)
+            fast = resection_thickness(mesh.points, rs.origin, rs.normal, split_origin=knee_mid,
+                                       split_normal=lateral, half_names=("lateral", "medial"),
+                                       exclude_central_mm=10.0)
+            removed = resect(mesh, rs.origin, rs.normal).removed
+            assert removed.n_cells > 0
+            rp = np.asarray(removed.points)
+            depth = -(rp - rs.origin) @ tf.unit(rs.normal)
+            s = (rp - knee_mid) @ lateral
+            for half, mask in (("lateral", s >= 10.0), ("medial", s < -10.0)):
+                clipped = max(0.0, float(depth[mask].max())) if mask.any() else 0.0
+                assert fast.by_half_mm[half] == pytest.approx(clipped, abs=0.01), (plan, name, half)
+                assert comp.row(f"resection_thickness_{name}_{half}").values[plan] == pytest.approx(
+                    fast.by_half_mm[half], abs=1e-9)
+                n_checked += 1
+            assert fast.thickness_mm == pytest.approx(max(0.0, float(depth.max())), abs=0.01)
+    assert n_checked == 8

@@ -21,7 +21,7 @@ from surgiplan.core.planning.measurements.base import (
     MeasurementDef,
     MeasurementResult,
 )
-from surgiplan.core.planning.resection import resect
+from surgiplan.core.planning.resection import resection_thickness
 
 D = MeasurementDef
 DEFS = (
@@ -126,8 +126,9 @@ class KneeMeasurements(Measure):
                 out.append(self.missing("resection_thickness", f"model {rs.model!r} not in the case",
                                         f"_{name}"))
                 continue
-            res = resect(mesh, rs.origin, rs.normal, split_origin=knee, split_normal=lateral,
-                         half_names=("lateral", "medial"), exclude_central_mm=10.0)
-            for half, v in res.thickness_by_half_mm.items():
+            # from the bone's vertices (no mesh clipping: the thickness is all that is reported)
+            res = resection_thickness(mesh.points, rs.origin, rs.normal, split_origin=knee, split_normal=lateral,
+                                      half_names=("lateral", "medial"), exclude_central_mm=10.0)
+            for half, v in res.by_half_mm.items():
                 out.append(self.result("resection_thickness", v, suffix=f"_{name}_{half}", resection=name))
         return out
