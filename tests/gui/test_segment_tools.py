@@ -55,18 +55,23 @@ def point(view, win, lps) -> QtCore.QPoint:
     return QtCore.QPoint(round(p.x()), round(p.y()))
 
 
-def test_separate_touching_femur_and_pelvis_from_clicked_seeds(window, hip, qtbot):
+def merged_hip(vol, lab):
+    """Pelvis, right femur and both as one piece (the joint space closed, as a low threshold
+    or a narrow joint does)."""
     from scipy import ndimage
 
     from surgiplan.core.segmentation import morphology
 
-    win = window
-    vol, lab, gt = hip
     pelvis, femur = lab == 1, lab == 3
-    # the joint space closed (as a low threshold or a narrow joint does): one piece
     merged = morphology.closing(pelvis | femur, 3.0, vol.spacing) | pelvis | femur
     assert ndimage.label(merged, np.ones((3, 3, 3)))[1] == 1
-    seg, panel = with_segment(win, vol, "bone", merged)
+    return pelvis, femur, merged
+
+
+def click_seeds(qtbot, win, panel, vol, pelvis, gt) -> np.ndarray:
+    """Seed clicks: femur_right at the head centre (coronal view), pelvis at its deepest voxel
+    (axial view); returns that pelvis point (LPS mm)."""
+    from scipy import ndimage
 
     qtbot.mouseClick(panel.sep_seed_btn, LEFT)
     assert panel.sep_seed_btn.isChecked()
@@ -80,16 +85,31 @@ def test_separate_touching_femur_and_pelvis_from_clicked_seeds(window, hip, qtbo
         cross = win.state.crosshair.copy()
         qtbot.mouseClick(view, LEFT, pos=point(view, win, lps))
         assert np.array_equal(win.state.crosshair, cross)  # a seed click, not a crosshair move
+    return in_pelvis
+
+
+def seed_drawn(win, panel, view: str, lps, target: str) -> bool:
+    """The seed at ``lps`` is drawn in ``target``'s colour in slice view ``view``."""
+    v = win.slice_views[view]
+    img = v.grab().toImage()
+    p = point(v, win, lps)
+    drawn = img.pixelColor(p.x(), p.y())
+    expected = np.asarray(panel.separation.color(target)) * 255
+    return bool(np.abs(np.array([drawn.red(), drawn.green(), drawn.blue()]) - expected).max() < 40)
+
+
+def test_separate_touching_femur_and_pelvis_from_clicked_seeds(window, hip, qtbot):
+    win = window
+    vol, lab, gt = hip
+    pelvis, femur, merged = merged_hip(vol, lab)
+    seg, panel = with_segment(win, vol, "bone", merged)
+    in_pelvis = click_seeds(qtbot, win, panel, vol, pelvis, gt)
+    cor, ax = win.slice_views["coronal"], win.slice_views["axial"]
     seeds = panel.separation.seeds
     assert list(seeds) == ["femur_right", "pelvis"] and all(len(v) == 1 for v in seeds.values())
     assert np.linalg.norm(seeds["pelvis"][0] - in_pelvis) < 2.0  # mm: the click landed there
     assert "femur_right" in panel.seed_summary.text()
-    # the seed is drawn in its structure's colour
-    img = ax.grab().toImage()
-    p = point(ax, win, in_pelvis)
-    drawn = img.pixelColor(p.x(), p.y())
-    expected = np.asarray(panel.separation.color("pelvis")) * 255
-    assert np.abs(np.array([drawn.red(), drawn.green(), drawn.blue()]) - expected).max() < 40
+    assert seed_drawn(win, panel, "axial", in_pelvis, "pelvis")  # in its structure's colour
 
     qtbot.mouseClick(panel.findChild(type(panel.sep_seed_btn), "separate"), LEFT)
     wait_jobs(qtbot, win)
@@ -120,6 +140,52 @@ def test_separate_touching_femur_and_pelvis_from_clicked_seeds(window, hip, qtbo
     wait_jobs(qtbot, win)
     assert "femur_left" in win.last_error and "inside" in win.last_error
     assert np.array_equal(seg.layers[0], before)
+
+
+def test_seeds_kept_with_the_case_across_save_and_reopen(window, hip, qtbot):
+    """Seeds clicked, case saved, reopened in the window: the same seeds (LPS mm) are listed and
+    drawn, and separating with them gives the sample's femur and pelvis."""
+    from surgiplan.core.planning.segment_seeds import SEEDS_FILE
+
+    win = window
+    vol, lab, gt = hip
+    pelvis, femur, merged = merged_hip(vol, lab)
+    win.view3d.volume_preset = "off"  # reopening must not start a software volume rendering
+    seg, panel = with_segment(win, vol, "bone", merged)
+    in_pelvis = click_seeds(qtbot, win, panel, vol, pelvis, gt)
+    clicked = {n: np.array(p) for n, p in panel.separation.seeds.items()}
+    assert win.case is not None and win.case.dirty and win.isWindowModified()
+    win.save_case()
+    wait_jobs(qtbot, win)
+    assert win.last_error == ""
+    root = win.case.root
+    sidecar = root / "scans" / win.scan_name / SEEDS_FILE
+    assert sidecar.is_file()
+
+    win.open_path(root)  # a fresh Case and Segmentation from the folder
+    wait_jobs(qtbot, win)
+    assert win.last_error == "" and win.case.root == root and win.segmentation is not seg
+    win.show_step("Segment")
+    got = panel.separation.seeds
+    assert list(got) == ["femur_right", "pelvis"]
+    for n, pts in clicked.items():
+        np.testing.assert_array_equal(np.array(got[n]), pts)
+    assert "femur_right" in panel.seed_summary.text() and "pelvis" in panel.seed_summary.text()
+    assert not win.case.dirty  # restoring is not an edit
+    win.state.set_crosshair_world(in_pelvis)
+    assert seed_drawn(win, panel, "axial", in_pelvis, "pelvis")
+
+    seg = win.segmentation
+    panel.table.selectRow(seg.names.index("bone"))
+    panel.separate()
+    wait_jobs(qtbot, win)
+    assert win.last_error == ""
+    assert sorted(seg.names) == ["femur_right", "pelvis"]
+    assert dice(seg.mask("femur_right"), femur) > 0.95 and dice(seg.mask("pelvis"), pelvis) > 0.95
+    assert not panel.separation.seeds  # used up: the next save drops the file
+    win.save_case()
+    wait_jobs(qtbot, win)
+    assert not sidecar.exists()
 
 
 def test_scissors_clicked_polygon_and_freehand_drag(window, hip, qtbot):

@@ -6,6 +6,8 @@
       case.json                 versioned schema (case_schema.CaseModel)
       history.jsonl             append-only audit log (audit.py)
       scans/<scan>/volume.nrrd, segmentation.seg.nrrd, to_planning.tfm
+      scans/<scan>/segmentation.seeds.json  seed points per target structure (LPS mm;
+                                segment_seeds.py: a sidecar, case.json's schema unchanged)
       models/<segment>.vtp      surface models, LPS mm
       plans/<plan>/plan.json    implants, landmarks, resections, measurements, lock
       studies/<study>/...       simulation studies (simulation engineer)
@@ -113,6 +115,8 @@ class Case:
         self._saved_plan_names = {p.name for p in model.plans}
         self._segs: dict[str, Any] = {}
         self._dirty_segs: set[str] = set()
+        self._seeds: dict[str, dict[str, np.ndarray]] = {}
+        self._dirty_seeds: set[str] = set()
         self.dirty = False
         self.history.subscribe(self._mark_dirty)
 
@@ -202,6 +206,7 @@ class Case:
                 report(progress, 0.6, f"saving segmentation of {name}")
                 write_segmentation(self._segs[name], self.root / self._scan(name).segmentation)
             self._dirty_segs.clear()
+        self._save_seeds()
         report(progress, 0.65, "measuring plans")
         self._fill_measurements()
         report(progress, 0.7, "saving plans")
@@ -613,6 +618,55 @@ class Case:
                 return sm
         raise InputError(f"case {self.model.name!r} has no scan {scan!r} "
                          f"(scans: {', '.join(s.name for s in self.model.scans)})")
+
+    def segment_seeds(self, scan: str | None = None) -> dict[str, np.ndarray]:
+        """Seed points of scan ``scan``'s segmentation (the planning scan by default).
+
+        ``{target structure: (n, 3) array of LPS mm points}`` as set with
+        :meth:`set_segment_seeds` or saved in ``scans/<scan>/segmentation.seeds.json``;
+        empty when there are none (also for a scan not yet added to the case).
+        CaseFormatError naming the file when the saved seeds are damaged.
+        """
+        from surgiplan.core.planning.segment_seeds import read_seeds, seeds_path
+
+        name = self._scan(None).name if scan is None else scan
+        if name not in self._seeds:
+            path = seeds_path(self.root, name)
+            self._seeds[name] = read_seeds(path) if path.is_file() else {}
+        return {n: p.copy() for n, p in self._seeds[name].items()}
+
+    def set_segment_seeds(self, seeds: dict, scan: str | None = None) -> None:
+        """Keep the seed points ``{target: points (n, 3) LPS mm}`` of scan ``scan``'s segmentation.
+
+        Written at the next :meth:`save` (once the scan is part of the case); not on
+        the undo history (seeds are clicks, not edits of the segmentation).
+        """
+        from surgiplan.core.planning.segment_seeds import check_seeds
+
+        name = self._scan(None).name if scan is None else scan
+        try:
+            check_name(name, "scan name")
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        clean = check_seeds(seeds)
+        self._seeds[name] = clean
+        self._dirty_seeds.add(name)
+        self.dirty = True
+        self._log(f"set segmentation seeds of {name}", scan=name,
+                  seeds={n: len(p) for n, p in clean.items()})
+
+    def _save_seeds(self) -> None:
+        """Write the changed seeds of the scans listed in the case (empty seeds: no file)."""
+        from surgiplan.core.planning.segment_seeds import seeds_path, seeds_text
+
+        listed = {s.name for s in self.model.scans}
+        for name in sorted(self._dirty_seeds & listed):
+            path, seeds = seeds_path(self.root, name), self._seeds.get(name, {})
+            if seeds:
+                atomic_write_text(path, seeds_text(seeds, name))
+            elif path.is_file():
+                path.unlink()
+            self._dirty_seeds.discard(name)
 
     def record(self, command, **details) -> None:
         """Put an already applied edit command of another engine (e.g. a LabelPatch) on the undo stack."""

@@ -185,7 +185,7 @@ class SegmentPanel(Panel):
                                "seeded structure (background job, undoable)", primary=True,
                                name="separate")))
         self.finish()
-        self.separation = SeedSeparation(win)
+        self.separation = SeedSeparation(win, on_change=self._show_seeds)
         self.scissors = ScissorsTool(win, self._scissors_closed)
         self._fill_targets()
         win.segmentationChanged.connect(self.refresh)

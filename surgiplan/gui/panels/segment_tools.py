@@ -1,9 +1,11 @@
 """Slice-view tools of the Segment panel that need more than one click.
 
 * :class:`SeedSeparation`: seed points (LPS mm) clicked per target structure,
-  drawn as coloured dots in the slice views; :meth:`SeedSeparation.separate`
-  splits the selected segment with the core's seeded watershed in a background
-  job and puts one undoable :class:`SegmentsEdit` on the case history.
+  drawn as coloured dots in the slice views and kept with the case (core
+  ``Case.set_segment_seeds``: saved beside the scan's segmentation, restored
+  when the case is opened); :meth:`SeedSeparation.separate` splits the selected
+  segment with the core's seeded watershed in a background job and puts one
+  undoable :class:`SegmentsEdit` on the case history.
 * :class:`ScissorsTool`: a polygon drawn in one slice view (clicks, or a
   freehand drag), closed by clicking its first corner or by a double click;
   the core's ``scissors`` cuts the selected segment with the polygon extruded
@@ -94,20 +96,48 @@ class SeedSeparation:
 
     METHODS = {"joint": "Joint space (CT)", "neck": "Narrowest contact"}
 
-    def __init__(self, win) -> None:
+    def __init__(self, win, on_change=None) -> None:
         self.win = win
+        self.on_change = on_change
         self.seeds: dict[str, list[np.ndarray]] = {}
         for v in win.slice_views.values():
             v.overlay_painters.append(self.paint)
+        win.caseChanged.connect(self._case_changed)
 
     # ------------------------------------------------------------ seeds
     def add(self, target: str, lps) -> None:
+        self.win.ensure_case()  # first, so that a case created now starts from these seeds
         self.seeds.setdefault(target, []).append(np.asarray(lps, float))
+        self._store()
         self._redraw()
 
     def clear(self) -> None:
         self.seeds.clear()
+        self._store()
         self._redraw()
+
+    def _store(self) -> None:
+        """Hand the seeds to the case (saved with it beside the scan's segmentation)."""
+        case = self.win.case
+        if case is not None:
+            case.set_segment_seeds({n: np.array(p) for n, p in self.seeds.items() if p},
+                                   self.win.scan_name)
+            self.win.update_title()
+
+    def _case_changed(self) -> None:
+        """A case was opened (or closed): show its saved seeds of the open scan."""
+        from surgiplan.core.errors import SurgiplanError
+
+        case, seeds = self.win.case, {}
+        if case is not None:
+            try:
+                seeds = case.segment_seeds(self.win.scan_name)
+            except SurgiplanError as exc:  # a damaged seeds file must not block opening the case
+                self.win.status(f"Seeds not restored: {exc}")
+        self.seeds = {n: [np.asarray(q, float) for q in p] for n, p in seeds.items()}
+        self._redraw()
+        if self.on_change is not None:
+            self.on_change()
 
     def _redraw(self) -> None:
         for v in self.win.slice_views.values():
