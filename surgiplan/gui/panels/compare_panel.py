@@ -1,44 +1,306 @@
-"""Compare: two plans side by side in synchronised 3D views (one shared camera) and the
-comparison table (core ``compare_plans``) with out-of-range values highlighted."""
+"""Compare: two plans side by side in linked 3D views above the comparison table.
+
+The step replaces the usual view area with :class:`CompareView`: plan A's and
+plan B's 3D views side by side (one shared camera, fitted to the implants'
+region) and, under them in a splitter, the full-width table of the core's
+:func:`~surgiplan.core.planning.comparison.compare_plans` rows (quantity,
+value per plan, difference B - A, target range), out-of-range values
+highlighted. The left panel holds the plan pickers, the summary, the camera
+directions and the exports. Every value shown comes from the core's
+:class:`~surgiplan.core.planning.comparison.Comparison`; the panel only formats it.
+"""
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
+import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from surgiplan.gui.panels.common import Panel, button, hint, row
 
-OUT_COLOR = QtGui.QColor("#d9534f")
-OK_COLOR = QtGui.QColor("#5cb85c")
+#: Background of an out-of-range value: translucent red, readable on the dark and light base.
+OUT_BACKGROUND = QtGui.QColor(229, 57, 53, 90)
+#: Text / marker colours per theme: (outside the target range, inside it).
+STATUS_COLORS = {"dark": ("#ff7b72", "#56d364"), "light": ("#c62828", "#2e7d32")}
+#: Camera directions offered by the view buttons (scene3d.CAMERAS keys), with their letter.
+VIEW_BUTTONS = (("A", "anterior"), ("P", "posterior"), ("R", "right"), ("L", "left"),
+                ("S", "superior"), ("I", "inferior"))
+ROLE = QtCore.Qt.ItemDataRole.UserRole
+COL_QUANTITY, COL_A, COL_B, COL_DIFF, COL_TARGET = range(5)
+#: Extra pixels beside a column's content.
+PAD = 14
+#: Row groups of the core comparison in the order shown, with their section titles.
+SECTIONS = (("measurement", "Measurements"), ("implant", "Implants"),
+            ("position", "Implant positions (LPS)"), ("interference", "Implant-bone interference"),
+            ("plan", "Approval"))
 
 
-class CompareView(QtWidgets.QWidget):
-    """Two 3D views with one camera, shown in place of the usual view area."""
+# ------------------------------------------------------------------ formatting (no Qt)
+def display_unit(unit: str) -> str:
+    """The unit as printed after a number: "°" for degrees, " mm", " mm³", "" for none."""
+    if unit == "deg":
+        return "°"
+    if not unit:
+        return ""
+    return " " + unit.replace("^3", "³").replace("^2", "²")
+
+
+def human_label(quantity: str) -> str:
+    """The core row label for people: implant ids' underscores become spaces, first letter up
+    (``"acetabular_cup position L"`` -> ``"Acetabular cup position L"``)."""
+    text = quantity.replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def format_value(value, unit: str) -> str:
+    """A plan's value: floats with 0.1 precision and their unit, text as is, "–" when missing."""
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.1f}{display_unit(unit)}"
+    return str(value)
+
+
+def format_difference(row) -> str:
+    """The row's difference (core: last plan minus first), signed, with its unit; "0.0 mm"
+    when it rounds to zero; "changed" for text rows whose values differ; "" otherwise."""
+    if row.difference is not None:
+        if abs(row.difference) < 0.05:
+            return f"{0.0:.1f}{display_unit(row.unit)}"
+        return f"{row.difference:+.1f}{display_unit(row.unit)}"
+    vals = list(row.values.values())
+    if all(isinstance(v, str) for v in vals) and len(set(vals)) > 1:
+        return "changed"
+    return ""
+
+
+def format_target(row) -> str:
+    """The target range "lo to hi" with the unit, "" when the row has none."""
+    if row.target is None:
+        return ""
+    return f"{row.target[0]:g} to {row.target[1]:g}{display_unit(row.unit)}"
+
+
+def row_differs(row) -> bool:
+    """True when the plans' values differ (a non-zero difference or different texts)."""
+    return format_difference(row) not in ("", f"{0.0:.1f}{display_unit(row.unit)}")
+
+
+def ordered_lines(rows) -> list:
+    """The table's lines: each section title (str) followed by its core rows, sections in
+    :data:`SECTIONS` order (measurements first), rows in the core's order within a section."""
+    known = [g for g, _ in SECTIONS]
+    titles = dict(SECTIONS)
+    groups = known + sorted({r.group for r in rows} - set(known))
+    lines: list = []
+    for g in groups:
+        members = [r for r in rows if r.group == g]
+        if members:
+            lines.append(titles.get(g, human_label(g)))
+            lines.extend(members)
+    return lines
+
+
+def fit_camera(plotter, bounds, view: str = "anterior", aspect: float = 1.0, margin: float = 1.06) -> None:
+    """Point ``plotter``'s camera from ``view`` (scene3d.CAMERAS) so that the box ``bounds``
+    (xmin, xmax, ymin, ymax, zmin, zmax, LPS mm) just fills a viewport of width/height ``aspect``."""
+    from surgiplan.scene.scene3d import CAMERAS
+
+    d, up = (np.asarray(v, float) for v in CAMERAS[view])
+    right = np.cross(-d, up)
+    b = np.asarray(bounds, float).reshape(3, 2)
+    centre = b.mean(axis=1)
+    corners = np.array([[x, y, z] for x in b[0] for y in b[1] for z in b[2]]) - centre
+    half_w = np.abs(corners @ right).max() * margin
+    half_h = np.abs(corners @ up).max() * margin
+    depth = np.abs(corners @ d).max()
+    t = np.tan(np.radians(plotter.camera.view_angle) / 2)
+    dist = max(half_h / t, half_w / (t * max(aspect, 0.1)), 1.0) + depth
+    plotter.camera_position = [tuple(centre + d * dist), tuple(centre), tuple(up)]
+    plotter.reset_camera_clipping_range()
+
+
+def _union_bounds(meshes) -> np.ndarray | None:
+    bs = [np.asarray(m.bounds, float).reshape(3, 2) for m in meshes if m is not None and m.n_points]
+    if not bs:
+        return None
+    return np.column_stack([np.min([b[:, 0] for b in bs], axis=0), np.max([b[:, 1] for b in bs], axis=0)])
+
+
+def implant_region(implant_bounds, bone_bounds, pad_fraction: float = 0.2, min_pad_mm: float = 20.0):
+    """The box to frame (3 x 2, LPS mm): the implants' bounds widened on each side by
+    ``pad_fraction`` of their size (at least ``min_pad_mm``), so the bone around them shows;
+    the bones' bounds when there is no implant."""
+    if implant_bounds is None:
+        return bone_bounds
+    ib = np.asarray(implant_bounds, float).reshape(3, 2)
+    pad = np.maximum((ib[:, 1] - ib[:, 0]) * pad_fraction, min_pad_mm)
+    return np.column_stack([ib[:, 0] - pad, ib[:, 1] + pad])
+
+
+def _theme_colors() -> tuple[str, str]:
+    from surgiplan.gui.app import current_theme
+
+    return STATUS_COLORS.get(current_theme(), STATUS_COLORS["dark"])
+
+
+def _dot(color: str | None, size: int = 10) -> QtGui.QIcon:
+    """A small round status marker (transparent when ``color`` is None, to keep labels aligned)."""
+    pm = QtGui.QPixmap(size, size)
+    pm.fill(QtCore.Qt.GlobalColor.transparent)
+    if color is not None:
+        p = QtGui.QPainter(pm)
+        p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+        p.setPen(QtCore.Qt.PenStyle.NoPen)
+        p.setBrush(QtGui.QColor(color))
+        p.drawEllipse(1, 1, size - 2, size - 2)
+        p.end()
+    return QtGui.QIcon(pm)
+
+
+# ------------------------------------------------------------------------- widgets
+class CompareTable(QtWidgets.QTableWidget):
+    """The comparison table: one line per core row, columns fitted to their content."""
 
     def __init__(self, parent=None) -> None:
-        super().__init__(parent)
+        super().__init__(0, 5, parent)
+        self.setObjectName("compare_table")
+        self.setHorizontalHeaderLabels(["Quantity", "Plan A", "Plan B", "Difference (B − A)",
+                                        "Target range"])
+        self.verticalHeader().hide()
+        self.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setAlternatingRowColors(True)
+        self.setWordWrap(False)
+        self.setShowGrid(False)
+        self.setIconSize(QtCore.QSize(10, 10))
+        self.setHorizontalScrollMode(QtWidgets.QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setVerticalScrollMode(QtWidgets.QAbstractItemView.ScrollMode.ScrollPerPixel)
+        vh = self.verticalHeader()
+        vh.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.Fixed)
+        vh.setDefaultSectionSize(self.fontMetrics().height() + 9)
+        hh = self.horizontalHeader()
+        hh.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.Interactive)
+        hh.setStretchLastSection(True)
+        hh.setDefaultAlignment(QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignVCenter)
+        hh.setHighlightSections(False)
+        self.setMinimumHeight(120)
+
+    def fit_columns(self) -> None:
+        """Each column as wide as its widest cell or header plus padding, the last one taking
+        what is left; when that is wider than the table, the plan columns (then the quantity
+        column) give up width down to a readable minimum and elide (full text in the tooltip)."""
+        hh = self.horizontalHeader()
+        hh.setStretchLastSection(False)
+        self.resizeColumnsToContents()
+        widths = [self.columnWidth(c) + PAD for c in range(self.columnCount())]
+        avail = self.viewport().width()
+        if self.verticalScrollBar().isHidden() and self.content_height() > self.height():
+            avail -= self.verticalScrollBar().sizeHint().width()  # it is about to appear
+        excess = sum(widths) - avail
+        for cols, floor in (((COL_A, COL_B), 120), ((COL_QUANTITY,), 170)):
+            if excess <= 0:
+                break
+            room = sum(max(widths[c] - floor, 0) for c in cols)
+            take = min(excess, room)
+            for c in cols:
+                widths[c] -= int(round(take * max(widths[c] - floor, 0) / room)) if room else 0
+            excess -= take
+        for c, w in enumerate(widths[:-1]):
+            self.setColumnWidth(c, w)
+        hh.setStretchLastSection(True)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        if self.rowCount():
+            self.fit_columns()
+
+    def content_height(self) -> int:
+        """Pixels needed to show every row without a vertical scroll bar."""
+        rows = sum(self.rowHeight(r) for r in range(self.rowCount()) if not self.isRowHidden(r))
+        return rows + self.horizontalHeader().height() + 2 * self.frameWidth() + 2
+
+
+class CompareView(QtWidgets.QSplitter):
+    """Shown in place of the usual view area: the two plans' 3D views side by side (one
+    camera) on top, the comparison table below."""
+
+    def __init__(self, table: CompareTable, parent=None) -> None:
+        super().__init__(QtCore.Qt.Orientation.Vertical, parent)
         from surgiplan.gui.views.view3d import View3D
 
-        lay = QtWidgets.QGridLayout(self)
+        self.setObjectName("compare_view")
+        self.setChildrenCollapsible(False)
+        self.setHandleWidth(6)
+        top = QtWidgets.QWidget()
+        lay = QtWidgets.QGridLayout(top)
         lay.setContentsMargins(0, 0, 0, 0)
-        lay.setSpacing(3)
+        lay.setHorizontalSpacing(4)
+        lay.setVerticalSpacing(0)
         self.titles = [QtWidgets.QLabel(), QtWidgets.QLabel()]
         self.views = [View3D(self, "Plan A"), View3D(self, "Plan B")]
         for c in range(2):
+            self.titles[c].setObjectName(f"compare_title_{'ab'[c]}")
             self.titles[c].setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
-            self.titles[c].setStyleSheet("font-weight: 600; padding: 3px;")
+            self.titles[c].setTextFormat(QtCore.Qt.TextFormat.RichText)
+            self.titles[c].setStyleSheet("padding: 4px;")
             lay.addWidget(self.titles[c], 0, c)
             lay.addWidget(self.views[c], 1, c)
+            lay.setColumnStretch(c, 1)
         lay.setRowStretch(1, 1)
+        self.addWidget(top)
+        self.table = table
+        self.addWidget(table)
+        table.show()
+        self.setStretchFactor(0, 1)
+        self.setStretchFactor(1, 1)
+        self.user_sized = False
+        self.splitterMoved.connect(self._moved)
+        self._linked = False
+
+    def _moved(self, *_):
+        self.user_sized = True
+
+    def size_for_table(self, min_view_fraction: float = 0.42) -> None:
+        """Give the table the height of all its rows, as long as the views keep at least
+        ``min_view_fraction`` of the height (unless the user moved the divider)."""
+        if self.user_sized:
+            return
+        total = sum(self.sizes()) or self.height()
+        need = self.table.content_height()
+        t = int(min(need, total * (1 - min_view_fraction)))
+        self.setSizes([total - t, t])
 
     def link_cameras(self) -> None:
+        """One camera for both renderers; turning either view re-renders the other."""
         a, b = self.views[0].plotter, self.views[1].plotter
         if a is None or b is None:
             return
         b.renderer.camera = a.renderer.camera
-        a.iren.add_observer("InteractionEvent", lambda *_: b.render())
-        b.iren.add_observer("InteractionEvent", lambda *_: a.render())
+        if not self._linked:
+            self._linked = True
+            a.iren.add_observer("InteractionEvent", lambda *_: self._render_other(1))
+            b.iren.add_observer("InteractionEvent", lambda *_: self._render_other(0))
+
+    def _render_other(self, i: int) -> None:
+        p = self.views[i].plotter
+        if p is not None:
+            p.render()
+
+    def cameras_linked(self) -> bool:
+        a, b = self.views[0].plotter, self.views[1].plotter
+        return a is not None and b is not None and a.renderer.camera is b.renderer.camera
+
+    def render_views(self) -> None:
+        for v in self.views:
+            if v.plotter is not None:
+                v.plotter.render()
+
+    def aspect(self) -> float:
+        it = self.views[0].plotter.interactor if self.views[0].plotter is not None else self.views[0]
+        return max(it.width(), 1) / max(it.height(), 1)
 
     def close_plotters(self) -> None:
         for v in self.views:
@@ -47,38 +309,67 @@ class CompareView(QtWidgets.QWidget):
 
 class ComparePanel(Panel):
     def __init__(self, win) -> None:
-        super().__init__(win, "Compare", "Two plans side by side; values outside the target range "
-                         "are red.")
+        super().__init__(win, "Compare", "Two plans side by side in linked 3D views, with every "
+                         "measurement of both in the table below them.")
         g = self.group("Plans")
         self.a = QtWidgets.QComboBox()
         self.b = QtWidgets.QComboBox()
         self.a.setObjectName("compare_a")
         self.b.setObjectName("compare_b")
-        g.addLayout(row(self.a, QtWidgets.QLabel("vs"), self.b))
-        g.addLayout(row(None, button("Compare", self.compare, "Compute the comparison table and show "
-                                     "both plans", primary=True, name="compare")))
-        g = self.group("Comparison")
-        self.table = QtWidgets.QTableWidget(0, 5)
-        self.table.setObjectName("compare_table")
-        self.table.setHorizontalHeaderLabels(["Quantity", "A", "B", "B − A", "Target"])
-        self.table.verticalHeader().hide()
-        self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
-        hh = self.table.horizontalHeader()
-        hh.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Stretch)
-        for c in range(1, 5):
-            hh.setSectionResizeMode(c, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
-        self.table.setMinimumHeight(320)
-        g.addWidget(self.table)
-        self.summary = hint("")
+        form = QtWidgets.QFormLayout()
+        form.setFieldGrowthPolicy(QtWidgets.QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow("Plan A", self.a)
+        form.addRow("Plan B", self.b)
+        g.addLayout(form)
+        g.addLayout(row(button("Swap", self.swap, "Exchange plan A and plan B", name="compare_swap"), None,
+                        button("Compare", self.compare, "Compute the comparison table and show "
+                               "both plans", primary=True, name="compare")))
+        g = self.group("Result")
+        self.summary = hint("Choose two plans and press Compare.")
+        self.summary.setObjectName("compare_summary")
+        self.summary.setProperty("role", "")
         g.addWidget(self.summary)
-        g.addLayout(row(None, button("Export CSV…", lambda: self.export("csv")),
-                        button("Export JSON…", lambda: self.export("json"))))
+        self.legend = QtWidgets.QLabel()
+        self.legend.setWordWrap(True)
+        self.legend.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        g.addWidget(self.legend)
+        self.only_diff = QtWidgets.QCheckBox("Only rows where the plans differ")
+        self.only_diff.setObjectName("compare_only_diff")
+        self.only_diff.toggled.connect(self._filter_rows)
+        g.addWidget(self.only_diff)
+        g.addLayout(row(None, button("Export CSV…", lambda: self.export("csv"), name="compare_csv"),
+                        button("Export JSON…", lambda: self.export("json"), name="compare_json")))
+        g = self.group("3D views")
+        g.addWidget(hint("Both views share one camera: turning or zooming one turns the other."))
+        dirs = QtWidgets.QHBoxLayout()
+        dirs.setSpacing(3)
+        for letter, view in VIEW_BUTTONS:
+            b = button(letter, lambda _=False, v=view: self.set_view(v), f"View from {view}",
+                       name=f"compare_view_{view}")
+            b.setFixedWidth(34)
+            dirs.addWidget(b)
+        dirs.addStretch(1)
+        g.addLayout(dirs)
+        self.fit_implants = QtWidgets.QRadioButton("Frame the implants")
+        self.fit_bones = QtWidgets.QRadioButton("Frame all bones")
+        self.fit_implants.setChecked(True)
+        for rb in (self.fit_implants, self.fit_bones):
+            rb.toggled.connect(lambda on: on and self.set_view(self._direction))
+        g.addLayout(row(self.fit_implants, self.fit_bones, None))
         self.finish()
+        self.table = CompareTable(self)
+        self.table.hide()
         self.comparison = None
+        self.plan_names: tuple[str, str] | None = None
+        self._lines: list = []
         self.view: CompareView | None = None
+        self._direction = "anterior"
+        self._bounds: dict[str, np.ndarray | None] = {"implants": None, "bones": None}
+        self._update_legend()
         win.plansChanged.connect(self._fill_plans)
         win.panel_stack.currentChanged.connect(self._panel_changed)
 
+    # ----------------------------------------------------------------- plans
     def _fill_plans(self) -> None:
         case = self.win.case
         names = list(case.plans) if case is not None else []
@@ -93,6 +384,11 @@ class ComparePanel(Panel):
                 cb.setCurrentIndex(i)
             cb.blockSignals(False)
 
+    def swap(self) -> None:
+        a, b = self.a.currentText(), self.b.currentText()
+        self.a.setCurrentText(b)
+        self.b.setCurrentText(a)
+
     def activated(self) -> None:
         self._fill_plans()
         self._show_views(True)
@@ -105,8 +401,8 @@ class ComparePanel(Panel):
         lw = self.win.layout_widget
         if on:
             if self.view is None:
-                self.view = CompareView()
-                lw.parentWidget().insertWidget(1, self.view)  # the splitter
+                self.view = CompareView(self.table)
+                lw.parentWidget().insertWidget(1, self.view)  # the main splitter
             lw.hide()
             self.view.show()
         elif self.view is not None:
@@ -126,85 +422,181 @@ class ComparePanel(Panel):
             progress.update(0.1, f"comparing {a} and {b}")
             return compare_plans(case, [a, b])
 
-        self.win.run_job("Comparing plans", job, lambda cmp: self.show_comparison(cmp, a, b))
+        self.win.run_job("Comparing plans", job, self.show_comparison)
 
-    def show_comparison(self, cmp, a: str, b: str) -> None:
+    # ----------------------------------------------------------------- table
+    def show_comparison(self, cmp) -> None:
+        """Fill the table from the core's two-plan ``Comparison`` (one line per core row,
+        grouped under section lines: measurements first) and draw both plans."""
+        a, b = cmp.plans  # the core's difference is b minus a
         self.comparison = cmp
-        self.table.setHorizontalHeaderLabels(["Quantity", a, b, "Difference", "Target"])
-        self.table.setRowCount(0)
-        out = 0
-        for r in cmp.rows:
-            i = self.table.rowCount()
-            self.table.insertRow(i)
-            u = "°" if r.unit == "deg" else (f" {r.unit}" if r.unit else "")
-            q = QtWidgets.QTableWidgetItem(r.quantity)
-            q.setToolTip(r.definition)
-            self.table.setItem(i, 0, q)
-            for c, p in enumerate((a, b), start=1):
+        self.plan_names = (a, b)
+        self._show_views(True)
+        out_color, ok_color = _theme_colors()
+        t = self.table
+        t.setUpdatesEnabled(False)
+        t.clearSpans()
+        t.setRowCount(0)
+        self._lines = ordered_lines(cmp.rows)
+        t.setRowCount(len(self._lines))
+        headers = [("Quantity", "Hover a quantity for its definition"),
+                   (a, f"Plan A: {a}"), (b, f"Plan B: {b}"),
+                   ("B − A", f"Difference, {cmp.difference_definition}: {b} minus {a}"),
+                   ("Target range", "The surgeon's target range (inclusive); values outside it "
+                                    "are highlighted")]
+        for c, (text, tip) in enumerate(headers):
+            h = QtWidgets.QTableWidgetItem(text)
+            h.setToolTip(tip)
+            t.setHorizontalHeaderItem(c, h)
+        right = QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter
+        left = QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignVCenter
+        pal = t.palette()
+        dim = pal.color(QtGui.QPalette.ColorRole.PlaceholderText)
+        section_bg = pal.color(QtGui.QPalette.ColorRole.Mid)
+        section_bg.setAlpha(110)
+        out_per_plan = {a: 0, b: 0}
+        for i, line in enumerate(self._lines):
+            if isinstance(line, str):  # a section title across the columns
+                it = QtWidgets.QTableWidgetItem(line)
+                f = it.font()
+                f.setBold(True)
+                it.setFont(f)
+                it.setBackground(section_bg)
+                it.setFlags(QtCore.Qt.ItemFlag.ItemIsEnabled)
+                t.setItem(i, COL_QUANTITY, it)
+                t.setSpan(i, 0, 1, t.columnCount())
+                continue
+            r = line
+            flags = [(r.in_range or {}).get(p) for p in (a, b)]
+            tip = r.definition or human_label(r.quantity)
+            q = QtWidgets.QTableWidgetItem(human_label(r.quantity))
+            q.setData(ROLE, r.key)
+            q.setIcon(_dot(out_color if False in flags else ok_color if True in flags else None))
+            q.setToolTip(tip)
+            t.setItem(i, COL_QUANTITY, q)
+            for c, p, ok in ((COL_A, a, flags[0]), (COL_B, b, flags[1])):
                 v = r.values.get(p)
-                txt = "–" if v is None else (f"{v:.1f}{u}" if isinstance(v, float) else str(v))
-                it = QtWidgets.QTableWidgetItem(txt)
-                ok = (r.in_range or {}).get(p)
+                text = format_value(v, r.unit)
+                it = QtWidgets.QTableWidgetItem(text)
+                it.setTextAlignment(right if isinstance(v, float) else left)
+                it.setData(ROLE, ok)
+                it.setToolTip(f"{p}: {text}\n{tip}")
                 if ok is False:
-                    it.setForeground(OUT_COLOR)
+                    it.setBackground(OUT_BACKGROUND)
                     f = it.font()
                     f.setBold(True)
                     it.setFont(f)
-                    it.setToolTip("outside the target range")
-                    out += 1
-                it.setData(QtCore.Qt.ItemDataRole.UserRole, ok)
-                self.table.setItem(i, c, it)
-            d = "" if r.difference is None else f"{r.difference:+.1f}{u}"
-            t = "" if r.target is None else f"{r.target[0]:g} to {r.target[1]:g}{u}"
-            self.table.setItem(i, 3, QtWidgets.QTableWidgetItem(d))
-            self.table.setItem(i, 4, QtWidgets.QTableWidgetItem(t))
-        self.summary.setText(f"{len(cmp.rows)} rows; {out} value(s) outside their target range.")
+                    it.setToolTip(f"{p}: {text}, outside the target range {format_target(r)}\n{tip}")
+                    out_per_plan[p] += 1
+                t.setItem(i, c, it)
+            d = QtWidgets.QTableWidgetItem(format_difference(r))
+            d.setTextAlignment(right if r.difference is not None else left)
+            d.setToolTip(f"{b} minus {a}\n{tip}")
+            if row_differs(r):
+                f = d.font()
+                f.setBold(True)
+                d.setFont(f)
+            else:
+                d.setForeground(dim)
+            t.setItem(i, COL_DIFF, d)
+            tg = QtWidgets.QTableWidgetItem(format_target(r))
+            tg.setToolTip(tip)
+            t.setItem(i, COL_TARGET, tg)
+        t.setUpdatesEnabled(True)
+        self._filter_rows()
+        t.fit_columns()
+        out = sum(out_per_plan.values())
+        targets = sum(1 for r in cmp.rows if r.target is not None)
+        self.summary.setText(f"{len(cmp.rows)} quantities, {targets} with a target range; "
+                             f"{out} value{'s' if out != 1 else ''} outside their target range.")
+        for title, p, letter in zip(self.view.titles, (a, b), "AB", strict=True):
+            n = out_per_plan[p]
+            state = (f"<span style='color:{out_color}'>{n} value{'s' if n != 1 else ''} outside "
+                     f"target</span>" if n else f"<span style='color:{ok_color}'>all targets met</span>")
+            badge = (f"<span style='background:#2f5f8f; color:white; font-weight:600'>&nbsp;{letter}&nbsp;"
+                     f"</span>&nbsp; ")
+            title.setText(f"{badge}<span style='font-weight:600'>{html.escape(p)}</span>"
+                          f" &nbsp;·&nbsp; {state}")
+        self.view.size_for_table()
         self._draw(a, b)
+
+    def _update_legend(self) -> None:
+        out_color, ok_color = _theme_colors()
+        self.legend.setText(f"<span style='color:{out_color}'>●</span> outside the target range "
+                            f"&nbsp; <span style='color:{ok_color}'>●</span> within it")
+
+    def _filter_rows(self, *_):
+        only = self.only_diff.isChecked()
+        lines = self._lines
+        for i, line in enumerate(lines):
+            if isinstance(line, str):  # a section stays when one of its rows does
+                nxt = next((k for k in range(i + 1, len(lines)) if isinstance(lines[k], str)), len(lines))
+                hide = only and not any(row_differs(r) for r in lines[i + 1:nxt])
+            else:
+                hide = only and not row_differs(line)
+            self.table.setRowHidden(i, hide)
 
     def out_of_range_cells(self) -> int:
         n = 0
         for r in range(self.table.rowCount()):
-            for c in (1, 2):
+            for c in (COL_A, COL_B):
                 it = self.table.item(r, c)
-                if it is not None and it.data(QtCore.Qt.ItemDataRole.UserRole) is False:
+                if it is not None and it.data(ROLE) is False:
                     n += 1
         return n
 
+    # ------------------------------------------------------------------ views
     def _draw(self, a: str, b: str) -> None:
-        self._show_views(True)
         case = self.win.case
-        plan_panel = self.win.panels["Plan"]
-        cat = plan_panel.catalog()
+        cat = self.win.panels["Plan"].catalog()
         models = {n: case.get_model(n) for n in case.model_names}
         color = self.win.panels["Models"].model_color
-        for view, title, name in zip(self.view.views, self.view.titles, (a, b), strict=True):
-            title.setText(name)
+        from surgiplan.scene.scene3d import IMPLANT_COLOR
+
+        implants = {}
+        for name in (a, b):
             plan = case.plan(name)
+            implants[name] = {imp.id: cat.get(imp.catalog_id).geometry(imp.size, imp.options or None)
+                              .transformed(imp.transform).merged() for imp in plan.implants.values()}
+        meshes = [m for d in implants.values() for m in d.values()]
+        self._bounds = {"implants": _union_bounds(meshes),
+                        "bones": _union_bounds([*models.values(), *meshes])}
 
-            def draw(view=view, plan=plan):
-                from surgiplan.scene.scene3d import set_camera
-
+        for view, name in zip(self.view.views, (a, b), strict=True):
+            def draw(view=view, name=name):
                 p = view.plotter
                 p.clear_actors()
                 for n, m in models.items():
-                    view.set_surface(f"model:{n}", m, color(n), opacity=0.55, render=False)
-                for imp in plan.implants.values():
-                    geo = cat.get(imp.catalog_id).geometry(imp.size, imp.options or None)
-                    view.set_surface(f"implant:{imp.id}", geo.transformed(imp.transform).merged(),
-                                     (0.70, 0.78, 0.90), render=False)
-                set_camera(p, "anterior", zoom=0.55)  # narrow side-by-side views
+                    view.set_surface(f"model:{n}", m, color(n), opacity=0.45, render=False)
+                for iid, geo in implants[name].items():
+                    view.set_surface(f"implant:{iid}", geo, IMPLANT_COLOR, render=False)
 
             view.when_ready(draw)
 
         def link():
             if all(v.plotter is not None for v in self.view.views):
                 self.view.link_cameras()
-                for v in self.view.views:
-                    v.plotter.render()
+                QtCore.QTimer.singleShot(0, lambda: self.set_view(self._direction))
 
         for v in self.view.views:
             v.when_ready(link)
 
+    def set_view(self, direction: str) -> None:
+        """Look at the plans from ``direction`` (scene3d.CAMERAS key), framing the implants or
+        all bones (radio buttons); both views follow (one camera)."""
+        self._direction = direction
+        if self.view is None or not self.view.cameras_linked():
+            return
+        mode = "implants" if self.fit_implants.isChecked() else "bones"
+        box = self._bounds["bones"]
+        if mode == "implants":
+            box = implant_region(self._bounds["implants"], self._bounds["bones"])
+        if box is None:
+            return
+        fit_camera(self.view.views[0].plotter, np.asarray(box).ravel(), direction, self.view.aspect())
+        self.view.render_views()
+
+    # ----------------------------------------------------------------- export
     def export(self, fmt: str) -> None:
         if self.comparison is None:
             self.win.status("Compare two plans first.")
