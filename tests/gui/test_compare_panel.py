@@ -44,6 +44,9 @@ def compared(window, qtbot, hip_plans_template, tmp_path):
     win.open_path(root)
     wait_jobs(qtbot, win)
     assert win.last_error == "", win.last_error
+    win.show_step("Models")
+    qtbot.wait(50)
+    win._panel_width_before = win.panel_stack.width()
     win.show_step("Compare")
     cmp = win.panels["Compare"]
     # bad input first: the same plan twice is refused with a message, nothing computed
@@ -94,6 +97,11 @@ def test_compare_step_table_highlights_and_linked_views(compared, qtbot):
     win, cmp = compared
     check_table(win, cmp)
     check_linked_views(win, cmp, qtbot)
+    # leaving the step gives the usual views and the panel column's width back
+    win.show_step("Models")
+    qtbot.wait(50)
+    assert cmp.view.isHidden() and win.layout_widget.isVisible()
+    assert abs(win.panel_stack.width() - win._panel_width_before) <= 2
 
 
 def check_table(win, cmp) -> None:

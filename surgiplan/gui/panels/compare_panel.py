@@ -59,7 +59,7 @@ def format_value(value, unit: str) -> str:
     if value is None:
         return "–"
     if isinstance(value, float):
-        return f"{value:.1f}{display_unit(unit)}"
+        return f"{value + 0.0 if round(value, 1) else 0.0:.1f}{display_unit(unit)}"  # no "-0.0"
     return str(value)
 
 
@@ -362,6 +362,7 @@ class ComparePanel(Panel):
         self.comparison = None
         self.plan_names: tuple[str, str] | None = None
         self._lines: list = []
+        self._panel_width = 0
         self.view: CompareView | None = None
         self._direction = "anterior"
         self._bounds: dict[str, np.ndarray | None] = {"implants": None, "bones": None}
@@ -398,16 +399,35 @@ class ComparePanel(Panel):
             self._show_views(False)
 
     def _show_views(self, on: bool) -> None:
+        """Put the compare view in place of the usual view area (``on``) or back. While it
+        shows, the panel column is narrowed to its minimum so the table gets the width;
+        the column's previous width comes back when the step is left."""
         lw = self.win.layout_widget
+        split = lw.parentWidget()  # the main splitter: panel column | view area
         if on:
             if self.view is None:
                 self.view = CompareView(self.table)
-                lw.parentWidget().insertWidget(1, self.view)  # the main splitter
-            lw.hide()
-            self.view.show()
-        elif self.view is not None:
+                pol = self.view.sizePolicy()
+                pol.setHorizontalStretch(1)
+                self.view.setSizePolicy(pol)
+                split.insertWidget(1, self.view)
+            if self.view.isHidden() or lw.isVisible():
+                self._panel_width = split.sizes()[0]
+                total = sum(split.sizes())
+                lw.hide()
+                self.view.show()
+                narrow = max(self.win.panel_stack.minimumWidth(), self.minimumSizeHint().width())
+                sizes = [0] * split.count()
+                sizes[0], sizes[split.indexOf(self.view)] = narrow, total - narrow
+                split.setSizes(sizes)
+        elif self.view is not None and not self.view.isHidden():
+            total = sum(split.sizes())
             self.view.hide()
             lw.show()
+            if self._panel_width:
+                sizes = [0] * split.count()
+                sizes[0], sizes[split.indexOf(lw)] = self._panel_width, total - self._panel_width
+                split.setSizes(sizes)
 
     def compare(self) -> None:
         case = self.win.case
