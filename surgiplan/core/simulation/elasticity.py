@@ -12,6 +12,7 @@ see MEASUREMENTS.md); any PETSc option can be overridden from the study.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -59,27 +60,26 @@ class ElasticitySolution:
 
 
 def rigid_body_modes(V) -> PETSc.NullSpace:
-    """The six rigid-body modes of a 3D vector space as an orthonormal PETSc near-nullspace."""
+    """The six rigid-body modes of a 3D vector space as an orthonormal PETSc near-nullspace.
+
+    Blocked space: component k of node n is dof ``bs * n + k``; the node coordinates come from
+    ``tabulate_dof_coordinates`` (owned and ghost nodes, any Lagrange degree).
+    """
     index_map = V.dofmap.index_map
     bs = V.dofmap.index_map_bs
     ns = [la.vector(index_map, bs=bs, dtype=PETSc.ScalarType) for _ in range(6)]
     basis = [b.array for b in ns]
-    dofs = [V.sub(i).dofmap.list.flatten() for i in range(3)]
-    for i in range(3):
-        basis[i][dofs[i]] = 1.0
     x = V.tabulate_dof_coordinates()
-    d0 = V.sub(0).dofmap.list.flatten()
-    d1 = V.sub(1).dofmap.list.flatten()
-    d2 = V.sub(2).dofmap.list.flatten()
-    # dofs of component k of node n are bs*n + k; coordinates are per node
-    nodes = V.dofmap.list.flatten()
+    nodes = np.arange(index_map.size_local + index_map.num_ghosts)
+    for i in range(3):
+        basis[i][bs * nodes + i] = 1.0
     x0, x1, x2 = x[nodes, 0], x[nodes, 1], x[nodes, 2]
-    basis[3][d0] = -x1
-    basis[3][d1] = x0
-    basis[4][d0] = x2
-    basis[4][d2] = -x0
-    basis[5][d2] = x1
-    basis[5][d1] = -x2
+    basis[3][bs * nodes + 0] = -x1
+    basis[3][bs * nodes + 1] = x0
+    basis[4][bs * nodes + 0] = x2
+    basis[4][bs * nodes + 2] = -x0
+    basis[5][bs * nodes + 2] = x1
+    basis[5][bs * nodes + 1] = -x2
     la.orthonormalize(ns)
     return PETSc.NullSpace().create(vectors=[b.petsc_vec for b in ns])
 
@@ -133,6 +133,23 @@ def material_fields(tm: TaggedMesh, spec: ElasticitySpec, cell_modulus_MPa: np.n
     return E, nu
 
 
+def _form_materials(E: fem.Function, nu: fem.Function):
+    """(E, nu) for the bilinear form: Constants when they are the same in every cell (the usual
+    one-material study: the kernel then needs no per-cell coefficient data, as in a hand-written
+    script), else the DG0 Functions themselves. Collective."""
+    comm = E.function_space.mesh.comm
+    vals = []
+    for f in (E, nu):
+        a = f.x.array
+        lo = comm.allreduce(float(a.min(initial=np.inf)), MPI.MIN)
+        hi = comm.allreduce(float(a.max(initial=-np.inf)), MPI.MAX)
+        if lo != hi:
+            return E, nu
+        vals.append(lo)
+    mesh = E.function_space.mesh
+    return tuple(fem.Constant(mesh, default_scalar_type(v)) for v in vals)
+
+
 def facet_area(tm: TaggedMesh, value: int) -> float:
     ds = ufl.Measure("ds", domain=tm.mesh, subdomain_data=tm.facet_tags)
     one = fem.Constant(tm.mesh, default_scalar_type(1.0))
@@ -140,45 +157,90 @@ def facet_area(tm: TaggedMesh, value: int) -> float:
 
 
 class _Monitor:
-    """KSP monitor: progress from the residual decrease, collective cancel check."""
+    """KSP monitor: progress from the residual decrease, throttled collective cancel check.
 
-    def __init__(self, progress, rtol, start, stop, label):
+    Every rank sees the same iteration numbers, so the check points are decided from
+    them alone (never from a rank's own clock, which could leave one rank waiting in a
+    collective the other never enters): at a check point one allreduce agrees on the
+    cancel flag and on the slowest rank's seconds per iteration, and the next check point
+    is ~``interval_s`` of wall time later (at most ``max_every`` iterations). Without a
+    progress object nothing can cancel, so there is no check at all (no synchronisation
+    beyond the solver's own).
+    """
+
+    def __init__(self, progress, rtol, start, stop, label, interval_s: float = 0.2, max_every: int = 50):
         self.progress, self.rtol, self.start, self.stop, self.label = progress, rtol, start, stop, label
+        self.interval_s, self.max_every = interval_s, max_every
         self.r0 = None
         self.cancelled = False
         self.iterations = 0
+        self.checks = 0
+        self._next = 0
+        self._t = time.perf_counter()
+        self._it = 0
 
     def __call__(self, ksp, it, rnorm):
         self.iterations = it
         if self.r0 is None or it == 0:
             self.r0 = max(rnorm, 1e-300)
-        flag = bool(self.progress is not None and self.progress.cancelled)
-        flag = ksp.getComm().tompi4py().allreduce(flag, MPI.LOR)
-        if flag:
-            self.cancelled = True
-            ksp.setTolerances(max_it=it)  # stop at once; reported as Cancelled afterwards
+        if self.progress is None:
             return
-        if self.progress is not None and it % 5 == 0:
+        if it % 5 == 0:  # local (rank 0 prints; the progress object rate-limits itself)
             frac = min(max(np.log(self.r0 / max(rnorm, 1e-300)) / -np.log(self.rtol), 0.0), 1.0)
             self.progress.update(self.start + (self.stop - self.start) * frac,
                                  f"{self.label} iteration {it}, residual {rnorm:.2e}")
+        if it < self._next:
+            return
+        now = time.perf_counter()
+        per_it = (now - self._t) / max(it - self._it, 1)
+        self._t, self._it = now, it
+        comm = ksp.getComm().tompi4py()
+        local = np.array([1.0 if self.progress.cancelled else 0.0, per_it])
+        agreed = np.empty_like(local)
+        comm.Allreduce(local, agreed, op=MPI.MAX)  # flag: logical or; time: the slowest rank
+        self.checks += 1
+        if agreed[0] > 0:
+            self.cancelled = True
+            ksp.setTolerances(max_it=it)  # stop at once; reported as Cancelled afterwards
+            return
+        every = int(min(max(self.interval_s / max(agreed[1], 1e-9), 1), self.max_every))
+        self._next = it + every
 
 
-def make_solver(comm, A, method: str, opts: dict, prefix: str, monitor=None) -> PETSc.KSP:
-    """A KSP with our defaults for ``method`` then ``opts`` applied under ``prefix``."""
+@contextmanager
+def petsc_options(prefix: str, opts: dict):
+    """Put ``opts`` under ``prefix`` into the PETSc options database for the duration.
+
+    They must stay there until the solve is over: PCSetUp creates the multigrid levels
+    (``mg_levels_*``, ``mg_coarse_*``) and the MUMPS factor (``mat_mumps_*``) and reads
+    their options only then, so options removed right after KSPSetFromOptions are silently
+    ignored (that is how ``mg_levels_esteig_ksp_type cg`` was lost before).
+    """
+    o = PETSc.Options()
+    for k, v in opts.items():
+        o[f"{prefix}{k}"] = v
+    try:
+        yield
+    finally:
+        for k in opts:
+            o.delValue(f"{prefix}{k}")
+
+
+def solver_options(method: str, opts: dict) -> dict:
+    """Our defaults for ``method`` updated with the study's ``opts``."""
     base = dict(MUMPS_DEFAULTS if method == "direct" else GAMG_DEFAULTS)
     base.update(opts)
-    o = PETSc.Options()
-    for k, v in base.items():
-        o[f"{prefix}{k}"] = v
+    return base
+
+
+def make_solver(comm, A, prefix: str, monitor=None) -> PETSc.KSP:
+    """A KSP configured from the options database under ``prefix`` (see :func:`petsc_options`)."""
     ksp = PETSc.KSP().create(comm)
     ksp.setOptionsPrefix(prefix)
     ksp.setOperators(A)
     ksp.setFromOptions()
     if monitor is not None:
         ksp.setMonitor(monitor)
-    for k in base:
-        del o[f"{prefix}{k}"]
     return ksp
 
 
@@ -201,17 +263,16 @@ def solve_elasticity(
     if tm.unit != "mm":
         raise InputError("elasticity meshes must be in mm", path=tm.source or None,
                          hint="Set mesh.unit to 'mm' or let the study loader scale it.")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     report(progress, 0.0, "setting up elasticity")
     V = fem.functionspace(mesh, ("Lagrange", spec.degree, (3,)))
     E, nu = material_fields(tm, spec, cell_modulus_MPa)
-    mu, lmbda = lame(E, nu)
+    mu, lmbda = lame(*_form_materials(E, nu))
     u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
     ds = ufl.Measure("ds", domain=mesh, subdomain_data=tm.facet_tags)
     n = ufl.FacetNormal(mesh)
     a = ufl.inner(sigma(u, mu, lmbda), ufl.sym(ufl.grad(v))) * ufl.dx
-    zero = fem.Constant(mesh, np.zeros(3, dtype=default_scalar_type))
-    L = ufl.inner(zero, v) * ufl.dx
+    L = 0
     if spec.body_force_N_per_mm3 is not None:
         L += ufl.inner(fem.Constant(mesh, np.array(spec.body_force_N_per_mm3, dtype=float)), v) * ufl.dx
     bcs = []
@@ -249,6 +310,8 @@ def solve_elasticity(
             "the body has no support: no fixed or prescribed-displacement boundary, so rigid-body "
             "motion makes the system singular",
             hint="Fix at least one face (type 'fixed') or prescribe a displacement.")
+    if isinstance(L, int):  # no load term (prescribed displacements only): a cheap empty form
+        L = ufl.inner(fem.Constant(mesh, np.zeros(3, dtype=default_scalar_type)), v) * ufl.ds
     a_form, L_form = fem.form(a), fem.form(L)
     A = fem_petsc.assemble_matrix(a_form, bcs=bcs)
     A.assemble()
@@ -260,26 +323,26 @@ def solve_elasticity(
     method = solver.method
     if method == "auto":
         method = "direct" if ndofs <= solver.direct_max_dofs else "iterative"
-    t_asm = time.perf_counter() - t0
-    report(progress, 0.2, f"assembled {ndofs} DOFs; solving ({method})")
     opts = dict(solver.petsc_options)
     if method == "iterative":
         A.setNearNullSpace(rigid_body_modes(V))
         opts.setdefault("ksp_rtol", solver.rtol)
         opts.setdefault("ksp_max_it", solver.max_iterations)
+    t_asm, c_asm = time.perf_counter() - t0, time.process_time() - c0
+    report(progress, 0.2, f"assembled {ndofs} DOFs; solving ({method})")
     monitor = _Monitor(progress, solver.rtol, 0.2, 0.95, "CG" if method == "iterative" else "LU")
-    ksp = make_solver(comm, A, method, opts, "surgiplan_elasticity_", monitor)
     uh = fem.Function(V, name="displacement_mm")
-    t1 = time.perf_counter()
-    try:
-        ksp.setUp()
-        t_setup = time.perf_counter() - t1
-        ksp.solve(b, uh.x.petsc_vec)
-    except PETSc.Error as exc:
-        raise SolverError(_petsc_failure(ksp, exc), hint=_SINGULAR_HINT) from exc
-    finally:
-        pass
-    t_solve = time.perf_counter() - t1
+    prefix = "surgiplan_elasticity_"
+    with petsc_options(prefix, solver_options(method, opts)):
+        ksp = make_solver(comm, A, prefix, monitor)
+        t1, c1 = time.perf_counter(), time.process_time()
+        try:
+            ksp.setUp()
+            t_setup, c_setup = time.perf_counter() - t1, time.process_time() - c1
+            ksp.solve(b, uh.x.petsc_vec)
+        except PETSc.Error as exc:
+            raise SolverError(_petsc_failure(ksp, exc), hint=_SINGULAR_HINT) from exc
+    t_solve, c_solve = time.perf_counter() - t1, time.process_time() - c1
     if monitor.cancelled:
         raise Cancelled("Simulation cancelled during the elasticity solve; nothing was written.")
     reason = ksp.getConvergedReason()
@@ -296,6 +359,8 @@ def solve_elasticity(
         "ksp_type": ksp.getType(), "pc_type": ksp.getPC().getType(),
         "iterations": int(ksp.getIterationNumber()), "ranks": comm.size,
         "time_assembly_s": t_asm, "time_setup_s": t_setup, "time_solve_s": t_solve,
+        # CPU time (user + sys) of this rank, less sensitive to a loaded machine than wall time
+        "cpu_time_assembly_s": c_asm, "cpu_time_setup_s": c_setup, "cpu_time_solve_s": c_solve,
     }
     ksp.destroy()
     A.destroy()
