@@ -24,10 +24,25 @@ def _attr(obj, *names, default=None):
 
 
 def _spacing_text(s) -> str:
+    """Pixel spacing (row, column) × slice spacing in mm, to 0.01 mm without trailing zeros
+    ("2 × 2 × 2", "0.78 × 0.78 × 1.25")."""
     ps, dz = getattr(s, "pixel_spacing", None), getattr(s, "slice_spacing", None)
     if not ps:
         return ""
-    return " × ".join(f"{float(x):.2f}" for x in (*ps, *([dz] if dz else [])))
+    return " × ".join(f"{round(float(x), 2):g}" for x in (*ps, *([dz] if dz else [])))
+
+
+def person_name(pn: str) -> str:
+    """A DICOM person name for people: ``"DOE^JANE^M"`` -> ``"DOE, JANE M"``."""
+    parts = [p.strip() for p in str(pn).split("^")]
+    family, rest = parts[0], " ".join(p for p in parts[1:] if p)
+    return ", ".join(x for x in (family, rest) if x) or str(pn)
+
+
+def dicom_date(d: str) -> str:
+    """``"20240115"`` -> ``"2024-01-15"``; anything else unchanged."""
+    d = str(d or "").strip()
+    return f"{d[:4]}-{d[4:6]}-{d[6:8]}" if len(d) == 8 and d.isdigit() else d
 
 
 def series_warnings(s) -> list[str]:
@@ -68,15 +83,23 @@ class DataPanel(Panel):
         g = self.group("DICOM browser")
         self.tree = QtWidgets.QTreeWidget()
         self.tree.setObjectName("dicom_tree")
-        self.tree.setHeaderLabels(["Patient / study / series", "Mod.", "Slices", "Spacing (mm)"])
-        self.tree.setIconSize(QtCore.QSize(48, 48))
+        self.tree.setHeaderLabels(["Patient / study / series", "Modality", "Slices", "Spacing (mm)"])
+        for c, tip in enumerate(("Patient, study and series; hover for the full text",
+                                 "Modality", "Number of slices (frames)",
+                                 "Pixel spacing (row, column) × slice spacing, mm")):
+            self.tree.headerItem().setToolTip(c, tip)
+        self.tree.setIconSize(QtCore.QSize(56, 56))
+        self.tree.setIndentation(14)
         self.tree.setRootIsDecorated(True)
         self.tree.setUniformRowHeights(False)
         self.tree.setMinimumHeight(220)
+        self.tree.setTextElideMode(QtCore.Qt.TextElideMode.ElideMiddle)
         hdr = self.tree.header()
+        hdr.setStretchLastSection(False)
         hdr.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Stretch)
         for c in (1, 2, 3):
             hdr.setSectionResizeMode(c, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+            self.tree.setColumnHidden(c, True)  # shown in each series' card (first column)
         self.tree.currentItemChanged.connect(self._series_selected)
         self.tree.itemDoubleClicked.connect(lambda *_: self.load_selected())
         g.addWidget(self.tree)
@@ -185,30 +208,49 @@ class DataPanel(Panel):
         studies: dict[str, QtWidgets.QTreeWidgetItem] = {}
         first = None
         for s, th in zip(disc.series, thumbs, strict=True):
-            pname = str(_attr(s, "patient_name", default="") or "(no name)")
+            pname = str(_attr(s, "patient_name", default="") or "")
             pid = str(_attr(s, "patient_id", default="") or "")
             pkey = f"{pname}|{pid}"
             if pkey not in patients:
-                it = QtWidgets.QTreeWidgetItem([f"{pname}  {pid}".strip()])
+                text = person_name(pname) if pname else "(no name)"
+                it = QtWidgets.QTreeWidgetItem([text + (f"   ID {pid}" if pid else "")])
+                it.setToolTip(0, f"Patient: {text}\nPatient ID: {pid or '(none)'}")
                 f = it.font(0)
                 f.setBold(True)
                 it.setFont(0, f)
+                it.setSizeHint(0, QtCore.QSize(0, self.tree.fontMetrics().height() + 10))
                 self.tree.addTopLevelItem(it)
+                it.setFirstColumnSpanned(True)  # names use the whole width, not the first column
                 patients[pkey] = it
             skey = str(_attr(s, "study_uid", default="")) or pkey
             if skey not in studies:
                 desc = str(_attr(s, "study_description", default="") or "Study")
-                date = str(_attr(s, "study_date", default="") or "")
-                it = QtWidgets.QTreeWidgetItem([f"{desc}  {date}".strip()])
+                date = dicom_date(_attr(s, "study_date", default="") or "")
+                it = QtWidgets.QTreeWidgetItem([f"{desc}   {date}".strip()])
+                it.setToolTip(0, f"Study: {desc}\nDate: {date or '(none)'}\nStudy UID: "
+                              f"{_attr(s, 'study_uid', default='') or '(none)'}")
+                it.setSizeHint(0, QtCore.QSize(0, self.tree.fontMetrics().height() + 8))
                 patients[pkey].addChild(it)
+                it.setFirstColumnSpanned(True)
                 studies[skey] = it
             n = _attr(s, "n_slices", "num_slices", default="")
             sp_txt = _spacing_text(s)
             num = _attr(s, "series_number", default="")
+            mod = str(_attr(s, "modality", default=""))
             desc = str(_attr(s, "series_description", "description", default="") or "(no description)")
-            item = QtWidgets.QTreeWidgetItem([f"{num}  {desc}".strip(), str(_attr(s, "modality",
-                                              default="")), str(n), sp_txt])
+            # a card beside the thumbnail: description / series, modality, slices / spacing
+            # (the narrow panel has no room for columns; they keep the values, hidden)
+            lines = [desc, " · ".join(x for x in (f"Series {num}" if num not in ("", None) else "",
+                                                  mod, f"{n} slices") if x)]
+            if sp_txt:
+                lines.append(f"{sp_txt} mm")
+            item = QtWidgets.QTreeWidgetItem(["\n".join(lines), mod, str(n), sp_txt])
             item.setData(0, SERIES_ROLE, s)
+            tip = (f"Series {num}: {desc}\n{mod}, {n} slices" + (f", spacing {sp_txt} mm" if sp_txt else ""))
+            for c in range(4):
+                item.setToolTip(c, tip)
+            for c in (1, 2):
+                item.setTextAlignment(c, QtCore.Qt.AlignmentFlag.AlignCenter)
             if th is not None:
                 g = np.ascontiguousarray(th)
                 img = QtGui.QImage(g.data, g.shape[1], g.shape[0], g.strides[0],
@@ -217,7 +259,7 @@ class DataPanel(Panel):
             warns = series_warnings(s)
             if warns:
                 item.setForeground(0, QtGui.QColor("#e0a030"))
-                item.setToolTip(0, "\n".join(warns))
+                item.setToolTip(0, tip + "\n\n" + "\n".join(f"⚠ {w}" for w in warns))
             studies[skey].addChild(item)
             first = first or item
         self.tree.expandAll()
@@ -359,7 +401,7 @@ class DataPanel(Panel):
                  v.describe(),
                  "axes i, j, k point " + ", ".join(orientation_labels(v.direction))]
         if md.get("patient_name"):
-            lines.insert(1, f"Patient: {md.get('patient_name')} {md.get('patient_id', '')}")
+            lines.insert(1, f"Patient: {person_name(md.get('patient_name'))} {md.get('patient_id', '')}")
         for w in v.warnings:
             lines.append(f"<span style='color:#e0a030'>⚠ {w}</span>")
         self.scan_label.setText("<br>".join(lines))
