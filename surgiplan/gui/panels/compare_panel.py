@@ -392,6 +392,7 @@ class ComparePanel(Panel):
 
     def activated(self) -> None:
         self._fill_plans()
+        self._update_legend()  # the theme may have changed
         self._show_views(True)
 
     def _panel_changed(self, *_):
@@ -453,6 +454,7 @@ class ComparePanel(Panel):
         self.plan_names = (a, b)
         self._show_views(True)
         out_color, ok_color = _theme_colors()
+        self._update_legend()
         t = self.table
         t.setUpdatesEnabled(False)
         t.clearSpans()
