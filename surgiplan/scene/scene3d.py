@@ -1,5 +1,9 @@
-"""3D scene of a case on a pyvista Plotter: viewport look, volume rendering presets,
-surface models, implants and standard cameras (LPS mm).
+"""3D scene of a case on a pyvista Plotter: viewport look, volume rendering, surface
+models, implants and standard cameras (LPS mm).
+
+Volume rendering (the 3D view's start-up rendering included) uses the one preset
+table of :mod:`surgiplan.scene.volume_presets`; ``add_volume_rendering`` is that
+module's function, importable from here as before.
 
 No Qt here: the desktop window passes its pyvistaqt ``QtInteractor`` (a Plotter),
 reports pass an off-screen Plotter.
@@ -9,21 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-#: Volume-rendering presets for CT: (HU, opacity) and (HU, colour) control points.
-VOLUME_PRESETS: dict[str, dict] = {
-    "bone": {
-        "opacity": [(-1000, 0.0), (150, 0.0), (300, 0.25), (700, 0.7), (2000, 0.9)],
-        "color": [(150, (0.55, 0.25, 0.15)), (300, (0.9, 0.78, 0.62)), (1000, (1.0, 0.98, 0.92))],
-    },
-    "soft tissue": {
-        "opacity": [(-1000, 0.0), (-200, 0.0), (-50, 0.08), (100, 0.15), (300, 0.5), (1500, 0.8)],
-        "color": [(-200, (0.7, 0.4, 0.3)), (80, (0.85, 0.55, 0.45)), (300, (0.95, 0.9, 0.8))],
-    },
-    "vessel": {
-        "opacity": [(-1000, 0.0), (120, 0.0), (200, 0.45), (500, 0.7), (2000, 0.8)],
-        "color": [(120, (0.6, 0.05, 0.05)), (250, (0.9, 0.2, 0.15)), (600, (1.0, 0.9, 0.85))],
-    },
-}
+from surgiplan.scene.volume_presets import add_volume_rendering  # noqa: F401 - start-up rendering
 
 #: Camera directions (from the target towards the camera, LPS) and view-up vectors.
 CAMERAS = {
@@ -43,52 +33,6 @@ def setup_viewport(plotter) -> None:
     """Dark gradient background (both themes), soft three-point light, LPS orientation marker."""
     plotter.set_background("#2b3038", top="#0d0f12")
     plotter.add_axes(xlabel="L", ylabel="P", zlabel="S", line_width=2, labels_off=False)
-
-
-def image_data(volume, max_dim: int = 256):
-    """A pyvista ImageData of ``volume`` (LPS geometry kept), subsampled so no side exceeds ``max_dim``."""
-    import pyvista as pv
-
-    step = max(1, int(np.ceil(max(volume.array.shape) / max_dim)))
-    arr = np.asarray(volume.array)[::step, ::step, ::step]
-    img = pv.ImageData(dimensions=arr.shape[::-1], spacing=tuple(s * step for s in volume.spacing),
-                       origin=volume.origin)
-    img.direction_matrix = np.asarray(volume.direction)
-    img.point_data["values"] = np.ascontiguousarray(arr).ravel(order="C")
-    return img
-
-
-def add_volume_rendering(plotter, volume, preset: str = "bone", name: str = "volume"):
-    """Volume-render ``volume`` with a CT preset (VTK smart mapper, HU transfer functions)."""
-    import vtk
-
-    p = VOLUME_PRESETS[preset]
-    img = image_data(volume)
-    img.point_data["values"] = img["values"].astype(np.float32)
-    mapper = vtk.vtkSmartVolumeMapper()
-    mapper.SetInputData(img)
-    mapper.SetBlendModeToComposite()
-    otf = vtk.vtkPiecewiseFunction()
-    for x, a in p["opacity"]:
-        otf.AddPoint(x, a)
-    ctf = vtk.vtkColorTransferFunction()
-    for x, c in p["color"]:
-        ctf.AddRGBPoint(x, *c)
-    prop = vtk.vtkVolumeProperty()
-    prop.SetScalarOpacity(otf)
-    prop.SetColor(ctf)
-    prop.SetInterpolationTypeToLinear()
-    prop.ShadeOn()
-    prop.SetAmbient(0.25)
-    prop.SetDiffuse(0.8)
-    prop.SetSpecular(0.2)
-    prop.SetScalarOpacityUnitDistance(min(volume.spacing) * 2)
-    actor = vtk.vtkVolume()
-    actor.SetMapper(mapper)
-    actor.SetProperty(prop)
-    plotter.remove_actor(name, render=False)
-    plotter.add_actor(actor, name=name, reset_camera=False, render=False)
-    return actor
 
 
 def add_surface(plotter, mesh, name: str, color=BONE_COLOR, opacity: float = 1.0, **kw):
