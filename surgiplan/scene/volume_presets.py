@@ -12,6 +12,15 @@ functions (HU), optionally a gradient-opacity ramp (HU per mm) and the blend mod
 * ``mip``: maximum intensity projection, grey ramp over -100..1500 HU (the
   radiologist's overview of a CTA or of bone).
 
+Under a software OpenGL (Mesa llvmpipe/softpipe, SwiftShader: remote desktops,
+virtual machines, CI) VTK's GPU ray caster runs on the CPU through the GL
+emulation and takes seconds per frame; there the volume is drawn by VTK's CPU
+ray caster instead (about ten times faster, the same transfer functions, shading
+and blend modes): see :func:`software_opengl`.
+
+This is the one table of presets: the 3D view's start-up rendering
+(:mod:`surgiplan.scene.scene3d`) and the View menu both use it.
+
 No Qt here; the 3D view and reports pass a pyvista Plotter.
 """
 
@@ -60,8 +69,14 @@ def image_data(volume, max_dim: int = 256):
     return img
 
 
-def volume_property(preset: str, spacing_mm: float):
-    """vtkVolumeProperty of preset ``preset`` for voxels of ``spacing_mm`` (smallest side)."""
+#: diffuse lighting of the shaded presets, on the GPU and on VTK's CPU ray caster (whose shading
+#: is darker: 1.0 there gives the GPU's brightness within 1 grey level on the hip sample's bone)
+DIFFUSE = {"gpu": 0.75, "cpu": 1.0}
+
+
+def volume_property(preset: str, spacing_mm: float, cpu: bool = False):
+    """vtkVolumeProperty of preset ``preset`` for voxels of ``spacing_mm`` (smallest side);
+    ``cpu`` for VTK's CPU ray caster (same look as on the GPU)."""
     import vtk
 
     if preset not in VOLUME_PRESETS:
@@ -85,20 +100,44 @@ def volume_property(preset: str, spacing_mm: float):
     if p.get("shade", True):
         prop.ShadeOn()
         prop.SetAmbient(0.3)
-        prop.SetDiffuse(0.75)
+        prop.SetDiffuse(DIFFUSE["cpu" if cpu else "gpu"])
         prop.SetSpecular(0.15)
         prop.SetSpecularPower(12)
     prop.SetScalarOpacityUnitDistance(spacing_mm * 2)
     return prop
 
 
+SOFTWARE_GL = ("llvmpipe", "softpipe", "swrast", "software rasterizer", "swiftshader")
+
+
+def software_opengl(plotter) -> bool:
+    """True when ``plotter``'s OpenGL is a software renderer (Mesa llvmpipe and the like).
+
+    An off-screen plotter that has not drawn yet is rendered once (an empty scene) to
+    learn it; an on-screen window that has not been shown yet counts as hardware.
+    """
+    rw = plotter.ren_win
+    caps = rw.ReportCapabilities() or ""
+    if "renderer string" not in caps and getattr(plotter, "off_screen", False):
+        rw.Render()
+        caps = rw.ReportCapabilities() or ""
+    line = next((ln for ln in caps.splitlines() if "OpenGL renderer string" in ln), "").lower()
+    return any(s in line for s in SOFTWARE_GL)
+
+
 def add_volume_rendering(plotter, volume, preset: str = "bone", name: str = "volume"):
-    """Volume-render ``volume`` with ``preset`` (VTK smart mapper) as actor ``name``; returns it."""
+    """Volume-render ``volume`` with ``preset`` (VTK smart mapper) as actor ``name``; returns it.
+
+    GPU ray casting, or CPU ray casting when the OpenGL is a software one (:func:`software_opengl`).
+    """
     import vtk
 
     img = image_data(volume)
     mapper = vtk.vtkSmartVolumeMapper()
     mapper.SetInputData(img)
+    cpu = software_opengl(plotter)
+    if cpu:
+        mapper.SetRequestedRenderModeToRayCast()
     # a fixed half-voxel ray step: the automatic step grows on a slow (software) renderer
     # and turns thin lumens dark and bone surfaces ringed; jitter hides the remaining rings
     mapper.AutoAdjustSampleDistancesOff()
@@ -110,7 +149,7 @@ def add_volume_rendering(plotter, volume, preset: str = "bone", name: str = "vol
         mapper.SetBlendModeToComposite()
     actor = vtk.vtkVolume()
     actor.SetMapper(mapper)
-    actor.SetProperty(volume_property(preset, float(min(img.spacing))))
+    actor.SetProperty(volume_property(preset, float(min(img.spacing)), cpu=cpu))
     plotter.remove_actor(name, render=False)
     plotter.add_actor(actor, name=name, reset_camera=False, render=False)
     return actor

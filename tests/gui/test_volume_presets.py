@@ -103,3 +103,59 @@ def test_view_menu_switches_the_3d_view_to_each_preset(window, qtbot):
     assert gradient.GetSize() == 3 and gradient.GetValue(0.0) == 0.0
     entries["off"].trigger()
     assert "volume" not in window.view3d.plotter.actors
+
+
+def test_startup_rendering_uses_the_one_preset_table(window, qtbot):
+    """The 3D view's first volume rendering (no menu touched) is volume_presets' bone preset,
+    and scene3d has no table of its own any more."""
+    from surgiplan.scene import scene3d, volume_presets
+    from tests.gui.test_window import phantom
+
+    assert not hasattr(scene3d, "VOLUME_PRESETS")
+    window.view3d.ensure_plotter()
+    window.set_volume(phantom())
+    qtbot.waitUntil(lambda: "volume" in window.view3d.plotter.actors, timeout=10000)
+    prop = window.view3d.plotter.actors["volume"].GetProperty()
+    bone = volume_presets.VOLUME_PRESETS["bone"]
+    otf = prop.GetScalarOpacity()
+    assert otf.GetSize() == len(bone["opacity"])
+    for hu, alpha in bone["opacity"]:
+        assert abs(otf.GetValue(hu) - alpha) < 1e-6
+    assert prop.GetGradientOpacity().GetSize() == len(bone["gradient"])
+
+
+def test_software_opengl_draws_with_the_cpu_ray_caster_and_the_same_look(display, samples):
+    """Under a software OpenGL (Xvfb's llvmpipe here) the CPU ray caster draws the volume;
+    its bone is as bright and as coloured as the GPU ray caster's (mean RGB within 8 levels)."""
+    import pyvista as pv
+
+    from surgiplan.scene.scene3d import set_camera, setup_viewport
+    from surgiplan.scene.volume_presets import add_volume_rendering, software_opengl
+
+    hip, _ = samples["hip"]
+    b = hip.bounds()
+    shots, modes = {}, {}
+    for mode in ("auto", "gpu", "none"):
+        p = pv.Plotter(off_screen=True, window_size=(240, 240))
+        try:
+            setup_viewport(p)
+            if mode != "none":
+                actor = add_volume_rendering(p, hip, "bone")
+                if mode == "gpu":  # what the 3D view drew before, on any OpenGL
+                    actor.GetMapper().SetRequestedRenderModeToGPU()
+                    actor.GetProperty().SetDiffuse(0.75)
+            set_camera(p, "anterior", bounds=[b[0, 0], b[1, 0], b[0, 1], b[1, 1], b[0, 2], b[1, 2]])
+            shots[mode] = np.asarray(p.screenshot(None, return_img=True), float)
+            if mode != "none":
+                modes[mode] = actor.GetMapper().GetLastUsedRenderMode()
+            software = software_opengl(p)
+        finally:
+            p.close()
+    if not software:
+        pytest.skip("hardware OpenGL: the GPU ray caster is used and this comparison does not apply")
+    from vtkmodules.vtkRenderingVolumeOpenGL2 import vtkSmartVolumeMapper as M
+
+    assert modes == {"auto": M.RayCastRenderMode, "gpu": M.GPURenderMode}
+    bone = np.abs(shots["gpu"] - shots["none"]).sum(-1) > 60
+    assert bone.mean() > 0.1  # the pelvis and femora fill a good part of the view
+    assert np.abs(shots["auto"][bone].mean(0) - shots["gpu"][bone].mean(0)).max() < 8

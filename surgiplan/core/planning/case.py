@@ -93,6 +93,14 @@ def atomic_write_mesh(mesh, path: Path) -> None:
         raise
 
 
+def _insert_at(d: dict, index: int, key, value) -> None:
+    """Put ``key: value`` back into ``d`` (in place) at position ``index`` of its order."""
+    items = list(d.items())
+    items.insert(index, (key, value))
+    d.clear()
+    d.update(items)
+
+
 class Case:
     """An open case folder: its plans, landmarks, models and one undo history.
 
@@ -431,15 +439,9 @@ class Case:
         plan = self._editable(plan_name)
         imp = self.implant(plan_name, implant_id)
         index = list(plan.implants).index(implant_id)
-
-        def put_back():
-            items = list(plan.implants.items())
-            items.insert(index, (implant_id, imp))
-            plan.implants.clear()
-            plan.implants.update(items)
-
         self._do(f"remove {implant_id} from {plan_name}", lambda: plan.implants.pop(implant_id),
-                 put_back, plan=plan_name, implant=implant_id)
+                 lambda: _insert_at(plan.implants, index, implant_id, imp),
+                 plan=plan_name, implant=implant_id)
 
     # ------------------------------------------------------------ landmarks
     def set_landmark(self, name: str, position, direction=None, *, source: str = "manual",
@@ -504,15 +506,8 @@ class Case:
                              f"(resections: {', '.join(plan.resections) or 'none'})", path=self.root)
         res = plan.resections[name]
         index = list(plan.resections).index(name)
-
-        def put_back():
-            items = list(plan.resections.items())
-            items.insert(index, (name, res))
-            plan.resections.clear()
-            plan.resections.update(items)
-
         self._do(f"remove resection {name} from {plan_name}", lambda: plan.resections.pop(name),
-                 put_back, plan=plan_name, resection=name)
+                 lambda: _insert_at(plan.resections, index, name, res), plan=plan_name, resection=name)
 
     # ---------------------------------------------------------------- models
     def _model_ref(self, name: str) -> ModelRef:
