@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from surgiplan.core.errors import GeometryError
 from surgiplan.core.planning import Case, PlacedImplant
 from surgiplan.core.planning import placement as pl
 from surgiplan.core.planning import transforms as tf
@@ -110,10 +111,13 @@ def test_fitted_pedicle_entry_points_and_axes(auto_spine):
             k = f"{v}_{s}"
             err = np.linalg.norm(lms[f"pedicle_entry_{k}"].position - gt["landmarks"][f"pedicle_entry_{k}"]["position"])
             assert err < 1.0, (k, err)
-            # target 0.5 deg not reached on 2 mm voxels: the pedicle's pure cylindrical part is only
-            # ~7 mm long between its blends with the body and the articular pillar (measured 0.9-1.4 deg)
+            # issue target 0.5 deg reached at L4 only on the 2 mm small sample (L4 0.36/0.55 deg, L3
+            # 1.8/1.4 deg): the information is not in its 2 mm label map. An elliptic cylinder fitted to
+            # the surface points chosen with the TRUE cylinder still misses L3's medial angle by up to
+            # 1.0 deg, and L3's end plates and body wall both give its cranial axis ~1.3 deg off. The
+            # full-size sample reaches 0.5 deg at L3-L5 (0.8 deg at L1-L2), see auto_spine's docstring.
             ang = tf.angle_between_deg(lms[f"pedicle_axis_{k}"].direction, gt["axes"][f"pedicle_axis_{k}"]["direction"])
-            assert ang < 2.0, (k, ang)
+            assert ang < (0.75 if v == "L4" else 2.0), (k, ang)
             # the demo used the fitted landmarks, not the ground truth
             assert case.landmarks[f"pedicle_entry_{k}"].source == "fitted"
 
@@ -126,3 +130,29 @@ def test_demo_screws_on_fitted_axes_stay_in_bone(auto_spine):
             assert m[f"screw_breach_{v}_{s}"].details["grade"] in ("A", "B"), (v, s)
             assert m[f"screw_length_margin_{v}_{s}"].value >= 5.0 - 1e-9
     assert set(comp.plans) == {"A", "B"}
+
+
+def test_elliptic_cylinder_fit_recovers_a_known_tilted_tube():
+    """Noisy points on a known elliptic tube (4 x 7 mm, 12 mm long) plus a blob of outliers."""
+    from surgiplan.core.planning.cylinder_fit import fit_elliptic_cylinder
+
+    rng = np.random.default_rng(3)
+    axis = tf.unit([0.2, -1.0, 0.05])
+    u = tf.unit(np.cross([0.0, 0.0, 1.0], axis))
+    v = np.cross(axis, u)
+    c = np.array([20.0, 5.0, -3.0])
+    th, t = rng.uniform(0, 2 * np.pi, 600), rng.uniform(-6, 6, 600)
+    pts = c + t[:, None] * axis + (4.0 * np.cos(th))[:, None] * u + (7.0 * np.sin(th))[:, None] * v
+    pts += rng.normal(0, 0.1, pts.shape)
+    pts = np.vstack([pts, c + 4.0 * u + rng.normal(0, 1.5, (40, 3))])  # a blend-like bump
+    start = tf.unit(axis + [0.05, 0.0, 0.05])
+    cyl = fit_elliptic_cylinder(pts, c + [1.0, 0.5, 0.0], start, 5.0, 6.0, u)
+    assert tf.angle_between_deg(cyl.axis, axis) < 0.3
+    assert np.linalg.norm(tf.project_on_plane(cyl.centre - c, axis)) < 0.1
+    assert sorted([cyl.a, cyl.b]) == pytest.approx([4.0, 7.0], abs=0.1)
+    # constrained: axis kept perpendicular to a given direction
+    n = tf.unit(np.cross(axis, [1.0, 0.0, 0.0]))
+    cyl = fit_elliptic_cylinder(pts, c, start, 5.0, 6.0, u, perpendicular_to=n)
+    assert abs(cyl.axis @ n) < 1e-9 and tf.angle_between_deg(cyl.axis, axis) < 0.3
+    with pytest.raises(GeometryError, match="at least 12"):
+        fit_elliptic_cylinder(pts[:5], c, axis, 4.0, 7.0, u)
