@@ -13,6 +13,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from surgiplan.gui.panels.common import Panel, button, hint, row
 from surgiplan.gui.panels.plan_preview import InterferenceRows, preview_pose
 from surgiplan.gui.panels.plan_resection import ResectionSection
+from surgiplan.gui.panels.wrap_delegate import WrapDelegate
 
 HIP_LANDMARKS = ("acetabular_centre_left", "acetabular_centre_right", "femoral_head_centre_left",
                  "femoral_head_centre_right", "asis_left", "asis_right", "pubic_tubercle_left",
@@ -22,7 +23,26 @@ KNEE_LANDMARKS = ("hip_centre", "knee_centre_femur", "knee_centre_tibia", "ankle
                   "medial_epicondyle", "lateral_epicondyle")
 IMPLANT_COLOR = (0.70, 0.78, 0.90)
 LANDMARK_COLOR = (1.0, 0.35, 0.75)
+SELECTED_LANDMARK_COLOR = (1.0, 0.86, 0.30)  # the landmark chosen in the panel: labelled, larger
 LIVE_MS = 50  # at most one measurement update per 50 ms while dragging
+
+
+def label_anchor(plotter, lps, px: float) -> np.ndarray:
+    """A point ``px`` screen pixels up and right of ``lps`` (LPS mm) in the current camera, so
+    that a name written there does not hide the landmark's sphere."""
+    cam = plotter.camera
+    pos, focal = np.asarray(cam.position, float), np.asarray(cam.focal_point, float)
+    up = np.asarray(cam.up, float)
+    dop = (focal - pos) / max(np.linalg.norm(focal - pos), 1e-9)
+    up = up - (up @ dop) * dop
+    up /= max(np.linalg.norm(up), 1e-9)
+    right = np.cross(dop, up)
+    h = max(plotter.window_size[1], 1)
+    if cam.parallel_projection:
+        mm_per_px = 2 * cam.parallel_scale / h
+    else:
+        mm_per_px = 2 * ((np.asarray(lps) - pos) @ dop) * np.tan(np.radians(cam.view_angle) / 2) / h
+    return np.asarray(lps, float) + (right + up) * px * abs(mm_per_px)
 
 
 class PlanPanel(Panel):
@@ -47,6 +67,8 @@ class PlanPanel(Panel):
         self.lm_combo = QtWidgets.QComboBox()
         self.lm_combo.setEditable(True)
         self.lm_combo.addItems(HIP_LANDMARKS)
+        self.lm_combo.currentTextChanged.connect(lambda *_: self._draw_landmarks(self._lms, render=True))
+        self._lms: dict = {}
         g.addLayout(row(self.lm_combo, button("Set at crosshair", self.set_landmark,
                                               "Put this landmark where the slice crosshair is "
                                               "(click a slice to move it)", name="set_landmark")))
@@ -68,8 +90,11 @@ class PlanPanel(Panel):
         g = self.group("Implant catalog")
         self.cat_tree = QtWidgets.QTreeWidget()
         self.cat_tree.setObjectName("catalog_tree")
-        self.cat_tree.setHeaderLabels(["Implant", "Kind"])
-        self.cat_tree.setMaximumHeight(160)
+        self.cat_tree.setHeaderLabels(["Implant"])
+        self.cat_tree.setHeaderHidden(True)
+        WrapDelegate(self.cat_tree)  # full names, on two lines where the panel is narrow
+        self.cat_tree.setMinimumHeight(150)
+        self.cat_tree.setMaximumHeight(230)
         self.cat_tree.header().setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Stretch)
         self.cat_tree.currentItemChanged.connect(self._implant_chosen)
         g.addWidget(self.cat_tree)
@@ -213,12 +238,13 @@ class PlanPanel(Panel):
         for cid, spec in cat.specs.items():
             a = spec.model.anatomy
             if a not in by_anat:
-                it = QtWidgets.QTreeWidgetItem([a.capitalize(), ""])
+                it = QtWidgets.QTreeWidgetItem([a.capitalize()])
                 self.cat_tree.addTopLevelItem(it)
                 by_anat[a] = it
-            child = QtWidgets.QTreeWidgetItem([spec.model.name, spec.model.kind.replace("_", " ")])
+            child = QtWidgets.QTreeWidgetItem([spec.model.name])
             child.setData(0, QtCore.Qt.ItemDataRole.UserRole, cid)
-            child.setToolTip(0, f"{cid}: {spec.model.material}; sizes {', '.join(spec.sizes)}")
+            child.setToolTip(0, f"<b>{spec.model.name}</b><br>{spec.model.kind.replace('_', ' ')} "
+                                f"({cid}), {spec.model.material}<br>sizes {', '.join(spec.sizes)}")
             by_anat[a].addChild(child)
         self.cat_tree.expandAll()
 
@@ -361,26 +387,37 @@ class PlanPanel(Panel):
         self.pick3d.setChecked(False)  # clicks in 3D turn the view again outside this panel
         super().hideEvent(event)
 
-    def _draw_landmarks(self, lms: dict) -> None:
-        """Landmarks as small magenta spheres with their names in the 3D view."""
+    def _draw_landmarks(self, lms: dict, render: bool = False) -> None:
+        """Landmarks in the 3D view: small magenta dots, and the one chosen in the panel's
+        landmark list larger, in yellow, with its name (every name at once would overlap)."""
+        self._lms = lms
         v3 = self.win.view3d
-        pts = np.array([lm.position for lm in lms.values()], float).reshape(-1, 3)
-        names = list(lms)
+        chosen = self.lm_combo.currentText().strip()
+        pts = np.array([lm.position for k, lm in lms.items() if k != chosen], float).reshape(-1, 3)
+        sel = np.asarray(lms[chosen].position, float).reshape(1, 3) if chosen in lms else None
 
         def sync():
             from surgiplan.scene.scene3d import landmark_glyphs
 
             p = v3.plotter
-            if not len(pts):
+            if len(pts):
+                p.add_mesh(landmark_glyphs(pts, 2.5), name="landmarks", color=LANDMARK_COLOR,
+                           smooth_shading=True, reset_camera=False, pickable=False, render=False)
+            else:
                 p.remove_actor("landmarks", render=False)
-                p.remove_actor("landmark_labels", render=False)
+            if sel is None:
+                p.remove_actor("landmark_selected", render=False)
+                p.remove_actor("landmark_labels-labels", render=render)  # pyvista's name for it
                 return
-            p.add_mesh(landmark_glyphs(pts), name="landmarks", color=LANDMARK_COLOR,
-                       smooth_shading=True, reset_camera=False, pickable=False, render=False)
-            p.add_point_labels(pts, names, name="landmark_labels", font_size=11, point_size=1,
-                               shape_opacity=0.45, shape_color="#15181c", text_color="white",
+            p.add_mesh(landmark_glyphs(sel, 4.0), name="landmark_selected",
+                       color=SELECTED_LANDMARK_COLOR, smooth_shading=True, reset_camera=False,
+                       pickable=False, render=False)
+            p.add_point_labels(label_anchor(p, sel[0], 10.0), [chosen], name="landmark_labels", font_size=12, point_size=1,
+                               shape_opacity=0.6, shape_color="#15181c", text_color="white",
                                always_visible=True, show_points=False, render=False,
                                reset_camera=False)
+            if render:
+                p.render()
 
         v3.when_ready(sync)
 
