@@ -120,3 +120,52 @@ def test_remove_cut_and_ctrl_z_brings_it_back(window, qtbot, knee_case_dir):  # 
     assert boxes and "locked" in boxes[-1].text()
     for b in boxes:
         b.close()
+
+
+def save_screenshot(qtbot, win, plan, name: str) -> None:
+    """With SURGIPLAN_SCREENSHOTS set: the Plan panel scrolled to its resections, the 3D view
+    anterolateral on the knee, the window saved as ``name``.png there."""
+    import os
+    from pathlib import Path
+
+    from surgiplan.scene.scene3d import set_camera
+
+    folder = os.environ.get("SURGIPLAN_SCREENSHOTS")
+    if not folder:
+        return
+    win.layout_widget.set_layout("2-up", "coronal")
+    qtbot.wait(100)  # the 3D view settles into its new size before the camera is set
+    p = win.view3d.plotter
+    knee = win.case.all_landmarks(win.current_plan)["knee_centre_femur"].position
+    set_camera(p, "anterior", bounds=np.c_[knee - 115, knee + 115].ravel())
+    p.camera.Azimuth(-35)
+    p.camera.Elevation(20)
+    win.state.set_crosshair_world(knee)
+    plan.ensureWidgetVisible(plan.resections.readout, 0, 260)
+    plan.horizontalScrollBar().setValue(0)
+    p.render()
+    qtbot.wait(300)  # pyvistaqt renders on its own timer
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    win.screen().grabWindow(win.winId()).toImage().save(str(Path(folder) / f"{name}.png"))
+
+
+def test_screenshot_of_the_knee_cuts(window, qtbot, knee_case_dir):  # noqa: F811
+    """Both cuts with the tibial plane's handle, for docs/images/gui/4b-resection.png
+    (runs only with SURGIPLAN_SCREENSHOTS set)."""
+    import os
+
+    if not os.environ.get("SURGIPLAN_SCREENSHOTS"):
+        pytest.skip("screenshots only on request (SURGIPLAN_SCREENSHOTS)")
+    win = window
+    plan = open_case(qtbot, win, knee_case_dir)
+    rs = plan.resections
+    rs.cut_combo.setCurrentIndex(rs.cut_combo.findData("distal_femur"))
+    rs.add_cut()
+    rs.cut_combo.setCurrentIndex(rs.cut_combo.findData("proximal_tibia"))
+    rs.add_cut()
+    rs.fields["slope"].setValue(5.0)
+    plan.lm_combo.setCurrentText("")  # no landmark named: the cuts are the subject
+    rs.handle.setChecked(True)
+    assert set(win.case.plan("Plan A").resections) == {"distal_femur", "proximal_tibia"}
+    assert "Resected thickness" in rs.readout.text()
+    save_screenshot(qtbot, win, plan, "4b-resection")
