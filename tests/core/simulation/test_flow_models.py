@@ -205,3 +205,9 @@ def test_kept_factorisation_gives_the_plain_mumps_answer(pipe_msh):
     assert du < 1e-7
     assert flow_quantities(kept)["pressure_drop_Pa"] == pytest.approx(
         flow_quantities(plain)["pressure_drop_Pa"], rel=1e-7)
+    steps = kept.info["continuation"][0]["newton_step_times_s"]
+    assert len(steps) == kept.info["continuation"][0]["newton_iterations"] and min(steps) > 0
+    # the solver's PETSc options do not stay in the database for a later solve
+    from petsc4py import PETSc
+
+    assert not [k for k in PETSc.Options().getAll() if k.startswith("surgiplan_ns_")]
