@@ -18,27 +18,27 @@ For each vertebra model:
   the narrowest section is the isthmus and the line through the centroids of the
   sections within 10 % of its area steers the sweep (4 passes);
 * pedicle axis: an elliptic cylinder (least squares on the Sampson distance, soft-L1
-  loss, trimmed) fitted to the model's surface points, whole circumference, over the
-  run of sections within 15 % of the narrowest area (the tube before its blends with
-  the body and the articular pillar), its axis kept perpendicular to the body axis
-  (straight-forward trajectory parallel to the end plates, the sample's definition);
+  loss, trimmed, surface points more than 0.15 mm outside it dropped as blends) fitted to
+  the model's surface points, whole circumference, over the run of sections within 15 %
+  of the narrowest area (the tube before its blends with the body and the articular
+  pillar), its axis kept perpendicular to the body axis (straight-forward trajectory
+  parallel to the end plates, the sample's definition); on finely sampled models (mean
+  edge < 1 mm) the fit then extends 3 mm further at both ends over the points lying on
+  the tube;
 * pedicle entry point: where the axis, followed backwards from the isthmus,
   leaves the posterior bone surface (the sample's definition);
 * end-plate and body centres (see :func:`endplate_centres`).
 
 Measured against the spine sample's ground truth (all five levels, both sides):
 
-* small sample (2 mm voxels): entry points 0.22-0.77 mm (before: 0.18-1.05 mm); axes
-  0.34-0.61 deg at L2, L4 and left L1/L5, 1.0-1.8 deg at right L1/L5 and L3 (before:
-  0.63-2.55 deg). The rest is not in the data: the same cylinder fit on the surface
-  points chosen with the true cylinder (within 0.4 mm of it) still misses the medial
-  angle by up to 1.0 deg (L3 right), and both the L3 end plates and its body wall on
-  2 mm voxels give a cranial axis 1.1-1.3 deg off;
-* full-size sample (0.49 x 0.49 x 1 mm): entry points 0.04-0.39 mm (before 0.16-0.60);
-  axes 0.03-0.81 deg (before 0.38-1.86; L3 1.86 -> 0.5). The remaining 0.5-0.8 deg at
-  L1, L2, L4 is a medial bias of the blends inside the 15 % run (the fit on the true
-  inliers gives < 0.1 deg); a shorter run removes it at full size but is noisier on 2 mm
-  voxels.
+* full-size sample (0.49 x 0.49 x 1 mm): entry points 0.01-0.11 mm (before this fit:
+  0.16-0.60 mm), axes 0.02-0.20 deg (before: 0.38-1.86 deg, L3's from its end plates);
+* small sample (2 mm voxels): entry points 0.13-0.68 mm (before: 0.18-1.05 mm); axes
+  0.22-0.58 deg at L1 left, L2, L4 left and L5 left, 0.85-1.62 deg at L1/L4/L5 right
+  and L3 (before: 0.63-2.55 deg). The rest is not in the data: the same cylinder fit on
+  the surface points chosen with the true cylinder (within 0.4 mm of it) still misses
+  the medial angle by up to 1.0 deg (L3 right), and both L3's end plates and its body
+  wall give its cranial axis 1.1-1.3 deg off on 2 mm voxels.
 """
 
 from __future__ import annotations
@@ -57,6 +57,8 @@ from surgiplan.core.planning.plan import Landmark
 SIDES = ("left", "right")
 LAT = {"left": 1.0, "right": -1.0}
 FIELD_MM = 1.0  # grid spacing of the signed distance field sampled by the sections
+OUTWARD_TRIM_MM = 0.15  # surface points further outside the fitted pedicle tube are blends
+GROW_MM = 3.0  # extension of the pedicle tube fit beyond the isthmus run on fine models
 
 
 def vertebra_frame(mesh) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -286,12 +288,32 @@ def fit_pedicle(field: BoneField, frame, side: str, sweep_mm: float = 10.0, iter
     r0 = float(np.sqrt(areas[i0] / np.pi))
     near = (t >= ts[lo]) & (t <= ts[hi]) & (np.linalg.norm(rel - t[:, None] * d, axis=1) < 2.5 * r0)
     try:
-        cyl = fit_elliptic_cylinder(pts[near], base, d, 0.7 * r0, r0 / 0.7, np.cross(up, d), perpendicular_to=up)
+        cyl = fit_elliptic_cylinder(pts[near], base, d, 0.7 * r0, r0 / 0.7, np.cross(up, d), perpendicular_to=up,
+                                    outward_trim_mm=OUTWARD_TRIM_MM)
+        # on a finely sampled model (edges < 1 mm), extend the tube along its axis over the
+        # points that lie on it: a blend (>= OUTWARD_TRIM_MM outside) is then told from the
+        # surface's noise; on coarser models (2 mm voxels) its staircase is as large as the
+        # blends, which would then steer the axis
+        if _mean_edge_mm(field.mesh) < 1.0:
+            for _ in range(3):
+                tq = (pts - cyl.centre) @ cyl.axis
+                t0 = (base - cyl.centre) @ cyl.axis
+                on = ((tq >= t0 + ts[lo] - GROW_MM) & (tq <= t0 + ts[hi] + GROW_MM)
+                      & (np.abs(cyl.distance(pts)) < 0.5))
+                cyl = fit_elliptic_cylinder(pts[on], cyl.centre, cyl.axis, cyl.a, cyl.b, cyl.u, trim_mm=0.5,
+                                            perpendicular_to=up, outward_trim_mm=OUTWARD_TRIM_MM)
         axis = cyl.axis if cyl.axis @ ant > 0 else -cyl.axis
         isthmus = cyl.centre + ((base - cyl.centre) @ axis) * axis
     except GeometryError:  # too few points: the section centroids' line, laid parallel to the plates
         axis, isthmus = tf.unit(tf.project_on_plane(d, up)), base
     return {"isthmus": isthmus, "axis": axis, "area": float(areas[i0])}
+
+
+def _mean_edge_mm(mesh) -> float:
+    """Mean edge length (mm) of a triangle mesh: the model's sampling."""
+    f = np.asarray(mesh.faces).reshape(-1, 4)[:, 1:]
+    p = np.asarray(mesh.points)
+    return float(np.mean(np.linalg.norm(p[f] - p[np.roll(f, 1, axis=1)], axis=2)))
 
 
 def _line(points):

@@ -28,6 +28,13 @@ class EllipticCylinder:
     rms: float  # rms Sampson distance of the kept points (mm)
     kept: np.ndarray  # bool mask of the points used in the last pass
 
+    def distance(self, points: np.ndarray) -> np.ndarray:
+        """Approximate signed distance (mm, > 0 outside) of points (N x 3, LPS mm) to the surface."""
+        r = np.asarray(points, float) - self.centre
+        x, y = r @ self.u, r @ self.v
+        f = (x / self.a) ** 2 + (y / self.b) ** 2 - 1.0
+        return f / (2.0 * np.sqrt((x / self.a**2) ** 2 + (y / self.b**2) ** 2) + 1e-9)
+
 
 def _basis(d: np.ndarray, hint: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     u = hint - (hint @ d) * d
@@ -39,11 +46,15 @@ def _basis(d: np.ndarray, hint: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def fit_elliptic_cylinder(points: np.ndarray, centre: np.ndarray, axis: np.ndarray, a: float, b: float,
                           u_hint: np.ndarray, trim_mm: float = 0.6, weights: np.ndarray | None = None,
-                          perpendicular_to: np.ndarray | None = None) -> EllipticCylinder:
+                          perpendicular_to: np.ndarray | None = None,
+                          outward_trim_mm: float | None = None) -> EllipticCylinder:
     """Elliptic cylinder through ``points`` (N x 3, LPS mm) starting from an axis through
     ``centre`` along ``axis`` with half-axes ``a`` (along ``u_hint`` made perpendicular to the
     axis) and ``b``. Parameters: axis tilt (2), axis offset (2), half-axes (2), section roll (1).
-    Points whose residual exceeds ``trim_mm`` (and 3 x the rms) after the first pass are dropped.
+    Points whose residual exceeds ``trim_mm`` (and 3 x the median-based robust scale) after each
+    pass are dropped (3 passes); with ``outward_trim_mm`` also those more than that (and 2 x the
+    robust scale) outside: fillets and blends only add material, and trimming them on one side
+    shifts the half-axes, not the axis.
     ``perpendicular_to``: keep the axis perpendicular to this direction (one tilt parameter)."""
     p = np.asarray(points, float)
     if len(p) < 12:
@@ -82,9 +93,12 @@ def fit_elliptic_cylinder(points: np.ndarray, centre: np.ndarray, axis: np.ndarr
     for _ in range(3):
         sol = least_squares(resid, x, args=(p[keep], w[keep]), loss="soft_l1", f_scale=0.3, x_scale="jac")
         x = sol.x
-        r = np.abs(resid(x, p, np.ones(len(p))))
-        rms = float(np.sqrt(np.mean(r[keep] ** 2)))
-        new = r < max(trim_mm, 3.0 * rms)
+        rs = resid(x, p, np.ones(len(p)))
+        r = np.abs(rs)
+        sigma = 1.4826 * float(np.median(r[keep]))  # robust scale: the blends do not inflate it
+        new = r < max(trim_mm, 3.0 * sigma)
+        if outward_trim_mm is not None:
+            new &= rs < max(outward_trim_mm, 2.0 * sigma)
         if new.sum() < 12 or np.array_equal(new, keep):
             break
         keep = new
