@@ -122,6 +122,9 @@ def test_startup_rendering_uses_the_one_preset_table(window, qtbot):
     for hu, alpha in bone["opacity"]:
         assert abs(otf.GetValue(hu) - alpha) < 1e-6
     assert prop.GetGradientOpacity().GetSize() == len(bone["gradient"])
+    if volume_presets.software_opengl(window.view3d.plotter):  # Xvfb/llvmpipe: the CPU ray caster
+        mapper = window.view3d.plotter.actors["volume"].GetMapper()
+        assert mapper.GetRequestedRenderMode() == mapper.RayCastRenderMode
 
 
 def test_software_opengl_draws_with_the_cpu_ray_caster_and_the_same_look(display, samples):
