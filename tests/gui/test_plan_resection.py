@@ -62,12 +62,26 @@ def test_knee_cuts_from_fields_and_plane_widget(window, qtbot, knee_case_dir):  
     qtbot.wait(120)  # live update, at most every 50 ms
     assert rs.live_updates >= 1
     assert abs(max(rs.thickness.values()) - (t0 - 2.0)) < 0.1  # readout followed the drag
+    # the live readout is the core's vertex-only thickness for the plane on screen (no mesh cut)
+    from surgiplan.core.planning.resection import resection_thickness
+
+    frame, _, tibia = rs._geometry("proximal_tibia")
+    knee = (frame.knee_femur + frame.knee_tibia) / 2
+    core = resection_thickness(tibia.points, w.GetOrigin(), w.GetNormal(), split_origin=knee,
+                               split_normal=[1.0 if frame.side == "left" else -1.0, 0.0, 0.0],
+                               half_names=("lateral", "medial"), exclude_central_mm=10.0).by_half_mm
+    assert rs.thickness == pytest.approx(core, abs=1e-9) and core["lateral"] > 0 and core["medial"] > 0
+    assert f"lateral {core['lateral']:.1f} mm, medial {core['medial']:.1f} mm" in rs.readout.text()
+    assert rs._removed is None and "removed:proximal_tibia" not in p.actors  # cut only on release
     assert abs(f["depth"].value() - 7.0) < 0.1 and abs(f["slope"].value() - 6.0) < 0.05
     assert np.array_equal(case.plan("Plan A").resections["proximal_tibia"].origin, tib.origin)
     assert len(case.history) == n_undo  # nothing committed while dragging
     w.InvokeEvent("EndInteractionEvent")
     qtbot.waitUntil(lambda: len(case.history) == n_undo + 1, timeout=5000)
     moved = case.plan("Plan A").resections["proximal_tibia"]
+    # released: the mesh is cut again (red removed part, removed volume) with the same thickness
+    assert "removed:proximal_tibia" in p.actors and " mL" in rs.readout.text()
+    assert rs.thickness == pytest.approx(core, abs=1e-9)
     assert abs((tib.origin - moved.origin) @ tib.normal - 2.0) < 1e-6
     win.undo.undo()  # one step for the drag
     back = case.plan("Plan A").resections["proximal_tibia"]
