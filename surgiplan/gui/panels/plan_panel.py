@@ -21,6 +21,16 @@ HIP_LANDMARKS = ("acetabular_centre_left", "acetabular_centre_right", "femoral_h
                  "lesser_trochanter_right")
 KNEE_LANDMARKS = ("hip_centre", "knee_centre_femur", "knee_centre_tibia", "ankle_centre",
                   "medial_epicondyle", "lateral_epicondyle")
+SPINE_LEVELS = ("L1", "L2", "L3", "L4", "L5")
+#: anatomy -> (fit button label, tooltip)
+FIT_LABELS = {
+    "hip": ("Fit hip landmarks from the models", "Femoral heads, acetabular centres and axes, teardrops, "
+            "lesser trochanters, canal axes from the pelvis and femur models"),
+    "knee": ("Fit knee landmarks from the models", "Knee centres, condylar tips, epicondyles and tibial "
+             "plateau from the femur and tibia models (needs the hip and ankle centres)"),
+    "spine": ("Fit spine landmarks from the models", "Pedicle entry points, isthmus centres and axes "
+              "from the vertebra models (L1..L5)"),
+}
 IMPLANT_COLOR = (0.70, 0.78, 0.90)
 LANDMARK_COLOR = (1.0, 0.35, 0.75)
 SELECTED_LANDMARK_COLOR = (1.0, 0.86, 0.30)  # the landmark chosen in the panel: labelled, larger
@@ -78,9 +88,9 @@ class PlanPanel(Panel):
                                "moves the landmark chosen above there; dragging still turns the view")
         self.pick3d.toggled.connect(self._pick_toggled)
         g.addWidget(self.pick3d)
-        g.addWidget(button("Fit hip landmarks from the models", self.fit_landmarks,
-                           "Femoral heads, acetabular centres and axes, teardrops, lesser trochanters, "
-                           "canal axes from the pelvis and femur models", name="fit_landmarks"))
+        self.fit_button = button(FIT_LABELS["hip"][0], self.fit_landmarks, FIT_LABELS["hip"][1],
+                                 name="fit_landmarks")  # label follows the case's anatomy
+        g.addWidget(self.fit_button)
         self.gt_button = button("Take landmarks from the sample's ground truth", self.sample_landmarks,
                                 "Sample scans come with their true landmarks", name="sample_landmarks")
         g.addWidget(self.gt_button)
@@ -231,6 +241,19 @@ class PlanPanel(Panel):
         if [self.lm_combo.itemText(i) for i in range(self.lm_combo.count())] != list(names):
             self.lm_combo.clear()
             self.lm_combo.addItems(names)
+        self.fit_button.setText(FIT_LABELS[self._fit_anatomy()][0])
+        self.fit_button.setToolTip(FIT_LABELS[self._fit_anatomy()][1])
+
+    def _fit_anatomy(self) -> str:
+        """"hip", "knee" or "spine": which landmarks the fit button fits (sample name, else models)."""
+        v = self.win.state.volume
+        sample = str(v.metadata.get("sample", "")) if v is not None else ""
+        names = set(self.win.case.model_names) if self.win.case is not None else set()
+        if sample.startswith("spine") or names & set(SPINE_LEVELS):
+            return "spine"
+        if sample.startswith("knee") or {"femur", "tibia"} <= names:
+            return "knee"
+        return "hip"
 
     def _fill_catalog(self) -> None:
         cat = self.catalog()
@@ -422,29 +445,61 @@ class PlanPanel(Panel):
         v3.when_ready(sync)
 
     def fit_landmarks(self) -> None:
-        """Fit the hip landmarks on the pelvis and femur models (core auto_landmarks)."""
+        """Fit the landmarks of the case's anatomy on its models (core auto_landmarks /
+        auto_knee / auto_spine, as ``surgiplan case fit-landmarks``), one undo step."""
         if self._need_plan() is None:
             return
         case = self.win.case
         names = case.model_names
-        if "pelvis" not in names or not any(n.startswith("femur_") for n in names):
-            self.win.status("Build the pelvis and femur models first (Segment: Hip bones, then Models).")
-            return
-        pelvis = case.get_model("pelvis")
-        femurs = {s: case.get_model(f"femur_{s}") for s in ("left", "right") if f"femur_{s}" in names}
+        anatomy = self._fit_anatomy()
+        if anatomy == "spine":
+            levels = [n for n in names if n in SPINE_LEVELS]
+            if not levels:
+                self.win.status("Build the vertebra models (L1..L5) first (Segment, then Models).")
+                return
+            models = {lv: case.get_model(lv) for lv in levels}
 
-        def job(progress):
-            from surgiplan.core.planning.auto_landmarks import fit_hip_landmarks
+            def fit(progress):
+                from surgiplan.core.planning.auto_spine import fit_spine_landmarks
 
-            return fit_hip_landmarks(pelvis, femurs, progress=progress)
+                return fit_spine_landmarks(models, progress)
+        elif anatomy == "knee":
+            lms = case.all_landmarks(self.win.current_plan)
+            missing = [m for m in ("femur", "tibia") if m not in names]
+            missing += [k for k in ("hip_centre", "ankle_centre") if k not in lms]
+            if missing:
+                self.win.status(f"The knee landmarks need {', '.join(missing)}: build the femur and tibia "
+                                "models; set the hip and ankle centres (outside a knee CT) first.")
+                return
+            femur, tibia = case.get_model("femur"), case.get_model("tibia")
+            side = case.model.settings.get("side", "none")
+            if side not in ("left", "right"):  # the knee lies on the patient's side of the midline (LPS x)
+                side = "left" if float(np.mean(np.asarray(femur.points)[:, 0])) > 0 else "right"
+            hip, ankle = lms["hip_centre"].position, lms["ankle_centre"].position
+
+            def fit(progress):
+                from surgiplan.core.planning.auto_knee import fit_knee_landmarks
+
+                return fit_knee_landmarks(femur, tibia, hip, ankle, side, progress)
+        else:
+            if "pelvis" not in names or not any(n.startswith("femur_") for n in names):
+                self.win.status("Build the pelvis and femur models first (Segment: Hip bones, then Models).")
+                return
+            pelvis = case.get_model("pelvis")
+            femurs = {s: case.get_model(f"femur_{s}") for s in ("left", "right") if f"femur_{s}" in names}
+
+            def fit(progress):
+                from surgiplan.core.planning.auto_landmarks import fit_hip_landmarks
+
+                return fit_hip_landmarks(pelvis, femurs, progress=progress)
 
         def done(lms):
             from surgiplan.core.planning.auto_landmarks import apply_landmarks
 
-            apply_landmarks(case, lms, "fit hip landmarks")
-            self.win.status(f"{len(lms)} hip landmarks fitted on the models")
+            apply_landmarks(case, lms, f"fit {anatomy} landmarks")
+            self.win.status(f"{len(lms)} {anatomy} landmarks fitted on the models")
 
-        self.win.run_job("Fitting hip landmarks", job, done)
+        self.win.run_job(f"Fitting {anatomy} landmarks", fit, done)
 
     def sample_landmarks(self) -> None:
         v = self.win.state.volume
