@@ -107,3 +107,27 @@ def test_only_the_chosen_landmark_is_named_and_a_click_places_it(window, qtbot, 
         p.render()
         Path(folder).mkdir(parents=True, exist_ok=True)
         win.screen().grabWindow(win.winId()).toImage().save(str(Path(folder) / "4c-landmarks.png"))
+
+
+def test_landmark_fit_button_follows_the_knee_case(window, qtbot, knee_case_dir):  # noqa: F811
+    """On a knee case the fit button names the knee and fits the knee landmarks (core
+    fit_knee_landmarks) as one undo step, source "fitted", near the sample's true landmarks."""
+    win = window
+    plan = open_case(qtbot, win, knee_case_dir)
+    case = win.case
+    fit = plan.findChild(QtWidgets.QPushButton, "fit_landmarks")
+    assert fit.text() == "Fit knee landmarks from the models" and "femur and tibia" in fit.toolTip()
+    truth = {k: lm.position.copy() for k, lm in case.landmarks.items()}
+    qtbot.mouseClick(fit, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: case.landmarks["knee_centre_femur"].source == "fitted", timeout=60_000)
+    lms = case.landmarks
+    fitted = {k for k, lm in lms.items() if lm.source == "fitted"}
+    assert {"knee_centre_femur", "knee_centre_tibia", "medial_epicondyle", "lateral_epicondyle",
+            "medial_condyle_distal", "lateral_condyle_distal", "tibial_plateau"} <= fitted
+    assert lms["hip_centre"].source == "ground_truth"  # outside the knee CT: not fitted, kept
+    for k in ("knee_centre_femur", "knee_centre_tibia", "medial_epicondyle", "lateral_epicondyle"):
+        assert np.linalg.norm(lms[k].position - truth[k]) < 2.5, k  # mm (measured 0.4-1.5 mm)
+    assert "Fitting knee landmarks" in win.status_label.text()
+    win.undo.undo()  # one step: the ground-truth landmarks come back
+    assert case.landmarks["knee_centre_femur"].source == "ground_truth"
+    assert np.array_equal(case.landmarks["knee_centre_femur"].position, truth["knee_centre_femur"])
