@@ -8,6 +8,10 @@ path. :func:`find_autosave` reports a snapshot newer than the case's
 plans and landmarks back (unsaved: the user decides to save).
 Surface models added or replaced since the last save are written beside the
 snapshot (``<hash>.models/<name>.vtp``) and put back by recovery as unsaved models.
+Segmentation seed points changed since the last save (``Case.set_segment_seeds``,
+saved as ``scans/<scan>/segmentation.seeds.json``) are carried in the snapshot
+(``unsaved_seeds``: scan -> target -> LPS mm points, full float precision) and set
+back by recovery, unsaved.
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ def _models_folder(path: Path) -> Path:
 
 
 def write_autosave(case: Case, folder: Path | None = None) -> Path:
-    """Snapshot the case's current state (case.json + plans + unsaved models) atomically.
+    """Snapshot the case's current state (case.json + plans + unsaved models and seeds) atomically.
 
     Models added or replaced since the last save are written first (each atomically) to
     ``<snapshot>.models/``; the JSON written last names them, so a snapshot never
@@ -64,6 +68,9 @@ def write_autosave(case: Case, folder: Path | None = None) -> Path:
         "case": case.to_case_model().model_dump(mode="json"),
         "plans": {n: p.to_dict() for n, p in case.plans.items()},
         "unsaved_models": {n: f"{mdir.name}/{n}.vtp" for n in unsaved},
+        # seeds changed since the last save (an empty dict: the seeds were cleared)
+        "unsaved_seeds": {scan: {t: pts.tolist() for t, pts in case._seeds.get(scan, {}).items()}
+                          for scan in sorted(case._dirty_seeds)},
     }
     atomic_write_text(path, json.dumps(snap) + "\n")
     if mdir.is_dir():  # models saved since the previous snapshot are no longer needed here
@@ -99,8 +106,11 @@ def find_autosave(case_root: str | Path, folder: Path | None = None) -> Autosave
 
 
 def recover_autosave(case_root: str | Path, folder: Path | None = None, user: str | None = None) -> Case:
-    """Open the case with the autosaved plans, landmarks and unsaved models in place (not yet saved)."""
+    """Open the case with the autosaved plans, landmarks, unsaved models and segmentation seeds
+    in place (not yet saved)."""
     import pyvista as pv
+
+    from surgiplan.core.planning.segment_seeds import SEEDS_VERSION, SeedsModel, check_seeds
 
     case = Case.open(case_root, user=user)
     path = autosave_path(case.root, folder)
@@ -118,6 +128,10 @@ def recover_autosave(case_root: str | Path, folder: Path | None = None, user: st
             if mesh.n_points == 0:
                 raise ValueError(f"unsaved model file {f} is empty")
             extra[name] = (ModelRef.model_validate(ref.model_dump()), mesh)
+        seeds = {}
+        for scan, targets in snap.get("unsaved_seeds", {}).items():
+            m = SeedsModel(schema_version=SEEDS_VERSION, scan=scan, seeds=targets)  # finite, bounded
+            seeds[scan] = check_seeds({t: pts for t, pts in m.seeds.items()})
     except Exception as exc:  # noqa: BLE001 - any damage means no recovery
         raise CaseFormatError(f"autosave cannot be read ({exc})", path=path,
                               hint="Open the case without recovery; the case itself is unchanged.") from None
@@ -129,6 +143,8 @@ def recover_autosave(case_root: str | Path, folder: Path | None = None, user: st
         case.add_model(name, mesh, scan=ref.scan, segment=ref.segment)
     case.plans = plans
     case.landmarks = {k: Landmark.from_model(v) for k, v in cm.landmarks.items()}
+    for scan, targets in seeds.items():
+        case.set_segment_seeds(targets, scan)
     case.dirty = True
     case._log("recovered autosave", autosave=str(path), saved_at=snap.get("saved_at", ""))
     return case
