@@ -25,15 +25,11 @@ Target (issue 5): <= 50 ms per pose for a 200k-triangle bone and one implant.
 
 from __future__ import annotations
 
-import argparse
 import json
-import statistics
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-PY = sys.executable
+from bench_common import bench_args, largest, medians, run_sides, sample_bone
 
 CHILD = r"""
 import json, sys, time, threading
@@ -80,26 +76,16 @@ print(json.dumps({"median_s": float(np.median(times)), "max_s": float(np.max(tim
 
 
 def make_inputs(folder: Path, triangles: int) -> tuple[Path, Path, int]:
-    import fast_simplification
     import numpy as np
-    import pyvista as pv
 
     from surgiplan.core.planning import placement as pl
     from surgiplan.core.planning import transforms as tf
     from surgiplan.core.samples import sample_path
-    from surgiplan.core.segmentation import read_segmentation
-    from surgiplan.core.surfaces import segment_to_surface
 
-    p = sample_path("hip", size="small")
-    seg = read_segmentation(p.labels, labels_json=p.labels_json)
-    pelvis = segment_to_surface(seg, "pelvis")
-    while pelvis.n_cells < triangles:
-        pelvis = pelvis.subdivide(1, "linear")
-    pts, faces = fast_simplification.simplify(pelvis.points, pelvis.faces.reshape(-1, 4)[:, 1:],
-                                              target_reduction=1 - triangles / pelvis.n_cells)
-    bone = pv.PolyData(pts, np.hstack([np.full((len(faces), 1), 3), faces])).clean()
+    bone = sample_bone("hip", "pelvis", triangles)
     bone_path = folder / "pelvis.vtp"
     bone.save(bone_path)
+    p = sample_path("hip", size="small")
     gt = p.load_ground_truth()
     c = np.array(gt["landmarks"]["acetabular_centre_left"]["position"])
     frame = pl.pelvic_frame(*(gt["landmarks"][k]["position"] for k in (
@@ -115,28 +101,15 @@ def make_inputs(folder: Path, triangles: int) -> tuple[Path, Path, int]:
     return bone_path, poses_path, int(bone.n_cells)
 
 
-def run(kind: str, bone: Path, poses: Path) -> dict:
-    out = subprocess.run([PY, "-c", CHILD, kind, str(bone), str(poses)], capture_output=True, text=True,
-                         timeout=900)
-    if out.returncode != 0:
-        raise SystemExit(f"{kind} failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--triangles", type=int, default=200_000)
-    a = ap.parse_args()
+    a = bench_args(__doc__)
     import numpy as np
 
     with tempfile.TemporaryDirectory() as tmp:
         bone, poses, n = make_inputs(Path(tmp), a.triangles)
-        res = {k: [run(k, bone, poses) for _ in range(max(3, a.runs))] for k in ("ours", "ref")}
-    med = {k: statistics.median(r["median_s"] for r in v) for k, v in res.items()}
-    worst = {k: max(r["max_s"] for r in v) for k, v in res.items()}
-    pre = {k: statistics.median(r["pre_s"] for r in v) for k, v in res.items()}
-    peak = {k: max(r["peak_mb"] for r in v) for k, v in res.items()}
+        res = run_sides(CHILD, a.runs, str(bone), str(poses))
+    med, pre, peak = medians(res), medians(res, "pre_s"), largest(res)
+    worst = largest(res, "max_s")
     ov, rv = np.array(res["ours"][0]["vols"]), np.array(res["ref"][0]["vols"])
     od, rd = np.array(res["ours"][0]["dists"]), np.array(res["ref"][0]["dists"])
     print(f"bone: {n} triangles (hip sample pelvis); implant: 58 mm cup, "

@@ -23,15 +23,11 @@ process's baseline after imports, and the largest thickness difference (mm).
 
 from __future__ import annotations
 
-import argparse
 import json
-import statistics
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-PY = sys.executable
+from bench_common import bench_args, largest, medians, run_sides, sample_bone
 
 CHILD = r"""
 import json, sys, time, threading
@@ -66,29 +62,18 @@ print(json.dumps({"median_s": float(np.median(times)), "peak_mb": (peak[0] - bas
 
 
 def make_inputs(folder: Path, triangles: int) -> None:
-    import fast_simplification
     import numpy as np
-    import pyvista as pv
 
     from surgiplan.core.planning.knee_frame import cut_reference_point, knee_frame
     from surgiplan.core.planning.plan import Landmark
     from surgiplan.core.planning.resection import plane_from_angles
     from surgiplan.core.samples import sample_path
-    from surgiplan.core.segmentation import read_segmentation
-    from surgiplan.core.surfaces import segment_to_surface
 
-    p = sample_path("knee", size="small")
-    seg = read_segmentation(p.labels, labels_json=p.labels_json)
     bones = {}
     for name in ("femur", "tibia"):
-        m = segment_to_surface(seg, name)
-        while m.n_cells < triangles:
-            m = m.subdivide(1, "linear")
-        pts, faces = fast_simplification.simplify(m.points, m.faces.reshape(-1, 4)[:, 1:],
-                                                  target_reduction=1 - triangles / m.n_cells)
-        bones[name] = pv.PolyData(pts, np.hstack([np.full((len(faces), 1), 3), faces])).clean()
+        bones[name] = sample_bone("knee", name, triangles)
         bones[name].save(folder / f"{name}.vtp")
-    gt = p.load_ground_truth()["landmarks"]
+    gt = sample_path("knee", size="small").load_ground_truth()["landmarks"]
     L = {k: Landmark(np.array(v["position"], float)) for k, v in gt.items()}
     fr = knee_frame(L, "right")
     split_o = (fr.knee_femur + fr.knee_tibia) / 2
@@ -105,25 +90,14 @@ def make_inputs(folder: Path, triangles: int) -> None:
          "split_normal": [-1.0, 0.0, 0.0]} for b, o, n in cuts]))
 
 
-def run(kind: str, folder: Path) -> dict:
-    out = subprocess.run([PY, "-c", CHILD, kind, str(folder)], capture_output=True, text=True, timeout=900)
-    if out.returncode != 0:
-        raise SystemExit(f"{kind} failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--triangles", type=int, default=200_000)
-    a = ap.parse_args()
+    a = bench_args(__doc__)
     import numpy as np
 
     with tempfile.TemporaryDirectory() as tmp:
         make_inputs(Path(tmp), a.triangles)
-        res = {k: [run(k, Path(tmp)) for _ in range(max(3, a.runs))] for k in ("ours", "ref")}
-    med = {k: statistics.median(r["median_s"] for r in v) for k, v in res.items()}
-    peak = {k: max(r["peak_mb"] for r in v) for k, v in res.items()}
+        res = run_sides(CHILD, a.runs, tmp)
+    med, peak = medians(res), largest(res)
     diff = np.abs(np.array(res["ours"][0]["values"]) - np.array(res["ref"][0]["values"]))
     tri = res["ours"][0]["triangles"]
     print(f"bones: femur {tri['femur']} and tibia {tri['tibia']} triangles (knee sample); "
