@@ -52,8 +52,7 @@ def wait_for(cond, what, s=300):
 win.open_path(root); wait(50)
 wait_for(lambda: not win.jobs.busy and win.case is not None, "the case to open")
 win.view3d.ensure_plotter(); win.show_step("Plan"); win.layout_widget.set_layout("1-up", "3d")
-if not volume_rendering:
-    win.view3d.show_volume(win.state.volume, "off")
+win.view3d.show_volume(win.state.volume, "bone" if volume_rendering else "off")
 wait(200)
 from surgiplan.core.planning.demo_knee import place_knee
 case = win.case; case.new_plan("A"); win.current_plan = "A"; place_knee(case, "A", "right")
@@ -87,13 +86,18 @@ for i in range(1, 41):
     frames.append(time.perf_counter() - t)
     app.processEvents()  # timers (the live measurement update) run between mouse events
 t_all = time.perf_counter() - t_all
+lod_during = win.view3d.lod.active
+t_rel = time.perf_counter()
 QTest.mouseRelease(w, QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.KeyboardModifier.NoModifier, (a + u * 120).toPoint())
+app.processEvents()
+t_rel = time.perf_counter() - t_rel
 wait(100)
+assert not win.view3d.lod.active and win.view3d.lod.full_quality(), "full meshes not back after release"
 moved = case.plan("A").implants["femoral"].transform[2, 3] - start[2, 3]
 tri = case.get_model("femur").n_cells
 print("RESULT " + json.dumps({"frame_ms": [f * 1000 for f in frames], "render_ms": [r * 1000 for r in renders],
       "live_ms": list(plan.live_ms), "live_updates": plan.live_updates - n0, "drag_s": t_all,
-      "moved_mm": float(moved), "femur_triangles": int(tri),
+      "moved_mm": float(moved), "release_s": t_rel, "lod_during": lod_during, "femur_triangles": int(tri),
       "peak_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024}), flush=True)
 win.close()
 """

@@ -689,9 +689,12 @@ class PlanPanel(Panel):
             # commit after VTK has finished the event (the commit rebuilds the widget)
             QtCore.QTimer.singleShot(0, lambda: self._commit_drag(imp.id, start, m, actor))
 
-        self._widget = v3.plotter.add_affine_transform_widget(
-            actor, origin=tuple(float(x) for x in start[:3, 3]), release_callback=released,
-            interact_callback=lambda _m: self._dragging())
+        from surgiplan.scene.interaction_lod import lod_affine_widget
+
+        # decimated bones and cheaper settings while the handle is held (full picture on release)
+        self._widget = lod_affine_widget(
+            v3.plotter, actor, v3.lod, origin=tuple(float(x) for x in start[:3, 3]),
+            release_callback=released, interact_callback=lambda _m: self._dragging())
         # the widget hover-picks with the interactor's picker: a ray-cast picker limited to the
         # handles finds them even inside a bone and costs no extra render per mouse move
         import vtk
@@ -702,6 +705,7 @@ class PlanPanel(Panel):
         for a in self._widget._arrows + self._widget._circles:
             picker.AddPickList(a)
         v3.plotter.iren.interactor.SetPicker(picker)
+        v3.prepare_lod()
         v3.plotter.render()
         self._prepare_fields()
 

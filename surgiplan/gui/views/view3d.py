@@ -2,7 +2,9 @@
 
 pyvista/VTK take ~2 s to import, so the window shows a placeholder first and
 the interactor is built once :func:`warm_up` (a background import) finished.
-Everything drawn comes from :mod:`surgiplan.scene.scene3d`.
+Everything drawn comes from :mod:`surgiplan.scene.scene3d`. While the camera turns or
+an implant handle is dragged, :mod:`surgiplan.scene.interaction_lod` draws decimated
+bones with cheaper settings; the still picture after the release is full quality.
 """
 
 from __future__ import annotations
@@ -56,6 +58,11 @@ class View3D(QtWidgets.QFrame):
         self.volume_preset = "bone"
         self._click_cb = None
         self._press_at: tuple[int, int] | None = None
+        self.lod = None  # InteractionLOD of the plotter
+        self._lod_timer = QtCore.QTimer(self)  # builds the drag proxies once surfaces settle
+        self._lod_timer.setSingleShot(True)
+        self._lod_timer.setInterval(400)
+        self._lod_timer.timeout.connect(self.prepare_lod)
         warm_up()
         self._timer = QtCore.QTimer(self)
         self._timer.setInterval(50)
@@ -77,10 +84,12 @@ class View3D(QtWidgets.QFrame):
         _WARM.wait(120)  # importing pyvista here while the warm-up thread does gives half modules
         from pyvistaqt import QtInteractor
 
+        from surgiplan.scene.interaction_lod import InteractionLOD
         from surgiplan.scene.scene3d import setup_viewport
 
         self.plotter = QtInteractor(self, auto_update=False)
         setup_viewport(self.plotter)
+        self.lod = InteractionLOD(self.plotter)
         self._layout.removeWidget(self._placeholder)
         self._placeholder.deleteLater()
         self._layout.addWidget(self.plotter.interactor)
@@ -92,6 +101,12 @@ class View3D(QtWidgets.QFrame):
         self.ready.emit()
         return self.plotter
 
+    def prepare_lod(self) -> None:
+        """Build the decimated proxies of the big surfaces shown now (cached per mesh), so
+        the first drag or camera turn does not wait for them."""
+        if self.lod is not None:
+            self.lod.prepare()
+
     def when_ready(self, fn) -> None:
         """Run ``fn()`` now if the plotter exists, else once it does."""
         if self.plotter is not None:
@@ -102,6 +117,10 @@ class View3D(QtWidgets.QFrame):
     def close_plotter(self) -> None:
         """Release the render window (must be called before the widget goes)."""
         self._timer.stop()
+        self._lod_timer.stop()
+        if self.lod is not None:
+            self.lod.detach()
+            self.lod = None
         if self.plotter is not None:
             self.plotter.close()
             self.plotter = None
@@ -192,6 +211,7 @@ class View3D(QtWidgets.QFrame):
                 self.plotter.remove_actor(name, render=False)
             else:
                 add_surface(self.plotter, mesh, name, color=color, opacity=opacity)
+                self._lod_timer.start()
             if render:
                 self.plotter.render()
 
