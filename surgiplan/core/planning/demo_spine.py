@@ -81,10 +81,12 @@ def place_screws(case, plan: str, levels=("L3", "L4"), converge_deg: float = 0.0
             case.add_implant(plan, PlacedImplant(f"rod_{s}", "spine_rod", size, t, s, ""))
 
 
-def build_demo_plans(case, levels=("L3", "L4"), progress: Progress | None = None, catalog=None) -> Comparison:
+def build_demo_plans(case, levels=("L3", "L4"), progress: Progress | None = None, catalog=None,
+                     volume=None) -> Comparison:
     """Plans A (on the pedicle axes) and B (8 deg more convergent, oversized screws) and their comparison.
 
-    Pedicle and end-plate landmarks the case lacks are fitted on the vertebra models.
+    Pedicle and end-plate landmarks the case lacks are fitted on the vertebra models, refined on
+    the CT: ``volume`` (LPS mm) or, when None, the case's scan the models were made from (if any).
     """
     from surgiplan.core.planning.auto_landmarks import apply_landmarks
     from surgiplan.core.planning.auto_spine import fit_spine_landmarks
@@ -95,7 +97,10 @@ def build_demo_plans(case, levels=("L3", "L4"), progress: Progress | None = None
     need = [lv for lv in levels if any(f"{k}_{lv}_{s}" not in case.landmarks
                                        for s in SIDES for k in ("pedicle_entry", "pedicle_axis"))]
     if need:
-        lms = fit_spine_landmarks({lv: case.get_model(lv) for lv in need}, progress=sub_progress(progress, 0, 0.1))
+        if volume is None:
+            volume = _models_scan(case, need)
+        lms = fit_spine_landmarks({lv: case.get_model(lv) for lv in need}, progress=sub_progress(progress, 0, 0.1),
+                                  volume=volume)
         apply_landmarks(case, {k: v for k, v in lms.items() if k not in case.landmarks}, "fit pedicle landmarks")
     report(progress, 0.1, "plan A")
     case.new_plan("A", note="screws on the pedicle axes, sized to fit")
@@ -107,3 +112,17 @@ def build_demo_plans(case, levels=("L3", "L4"), progress: Progress | None = None
     comp = compare_plans(case, ["A", "B"], catalog=catalog)
     report(progress, 1.0, "spine plans ready")
     return comp
+
+
+def _models_scan(case, levels):
+    """The scan (Volume, LPS mm) all the ``levels`` models were made from, or None."""
+    from surgiplan.core.imaging.volume_io import read_volume
+
+    names = {m.scan for m in case.model.models if m.name in levels}
+    if len(names) != 1 or not next(iter(names)):
+        return None
+    name = next(iter(names))
+    for sm in case.model.scans:
+        if sm.name == name:
+            return read_volume(case.root / sm.volume)
+    return None
