@@ -238,3 +238,17 @@ def test_fitted_pedicle_axes_on_a_finely_sampled_vertebra():
         truth = pedicle_truth(v, s)
         assert np.linalg.norm(lms[f"pedicle_entry_L4_{s}"].position - truth["entry"]) < 1.0
         assert tf.angle_between_deg(lms[f"pedicle_axis_L4_{s}"].direction, truth["axis"]) < 0.5
+
+
+def test_a_scan_that_misses_the_models_leaves_the_model_fit(auto_spine, ct_spine):
+    """A volume that does not cover the vertebra (another patient position, 500 mm away): the scan
+    refit finds too few voxels and the models-only landmarks are kept, unchanged."""
+    from surgiplan.core.planning.auto_spine import fit_spine_landmarks
+
+    case, lms, _, _ = auto_spine
+    _, vol, _ = ct_spine
+    far = vol.with_array(vol.array, origin=tuple(np.asarray(vol.origin) + [0.0, 0.0, 500.0]))
+    got = fit_spine_landmarks({"L4": case.get_model("L4")}, volume=far)
+    for s in ("left", "right"):
+        assert np.allclose(got[f"pedicle_entry_L4_{s}"].position, lms[f"pedicle_entry_L4_{s}"].position, atol=1e-9)
+        assert np.allclose(got[f"pedicle_axis_L4_{s}"].direction, lms[f"pedicle_axis_L4_{s}"].direction, atol=1e-9)
