@@ -135,6 +135,21 @@ def apply_landmarks(case, landmarks: dict[str, Landmark], description: str = "fi
             case.set_landmark(k, lm.position, lm.direction, source=lm.source, definition=lm.definition)
 
 
+def scan_of_models(case, names):
+    """The scan (Volume, LPS mm) all the models ``names`` were made from, read from the case
+    folder, or None when they come from several scans, none, or an unsaved one."""
+    from surgiplan.core.imaging.volume_io import read_volume
+
+    scans = {m.scan for m in case.model.models if m.name in names}
+    if len(scans) != 1 or not next(iter(scans)):
+        return None
+    name = next(iter(scans))
+    for sm in case.model.scans:
+        if sm.name == name and (case.root / sm.volume).is_file():
+            return read_volume(case.root / sm.volume)
+    return None
+
+
 def fit_case_landmarks(case, anatomy: str = "hip", progress: Progress | None = None) -> dict[str, Landmark]:
     """Fit the landmarks of ``anatomy`` on the case's models and set them (one undo step)."""
     if anatomy == "spine":
@@ -144,7 +159,9 @@ def fit_case_landmarks(case, anatomy: str = "hip", progress: Progress | None = N
         if not levels:
             raise InputError(f"case {case.model.name!r} has no vertebra model (L1..L5) "
                              f"(models: {', '.join(case.model_names) or 'none'})")
-        lms = fit_spine_landmarks({lv: case.get_model(lv) for lv in levels}, progress)
+        # refined on the CT the vertebrae were segmented from (sub-voxel pedicle walls)
+        lms = fit_spine_landmarks({lv: case.get_model(lv) for lv in levels}, progress,
+                                  volume=scan_of_models(case, levels))
         apply_landmarks(case, lms, "fit pedicle landmarks")
         return lms
     if anatomy == "knee":

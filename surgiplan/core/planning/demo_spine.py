@@ -88,7 +88,7 @@ def build_demo_plans(case, levels=("L3", "L4"), progress: Progress | None = None
     Pedicle and end-plate landmarks the case lacks are fitted on the vertebra models, refined on
     the CT: ``volume`` (LPS mm) or, when None, the case's scan the models were made from (if any).
     """
-    from surgiplan.core.planning.auto_landmarks import apply_landmarks
+    from surgiplan.core.planning.auto_landmarks import apply_landmarks, scan_of_models
     from surgiplan.core.planning.auto_spine import fit_spine_landmarks
 
     for lv in levels:
@@ -98,7 +98,7 @@ def build_demo_plans(case, levels=("L3", "L4"), progress: Progress | None = None
                                        for s in SIDES for k in ("pedicle_entry", "pedicle_axis"))]
     if need:
         if volume is None:
-            volume = _models_scan(case, need)
+            volume = scan_of_models(case, need)
         lms = fit_spine_landmarks({lv: case.get_model(lv) for lv in need}, progress=sub_progress(progress, 0, 0.1),
                                   volume=volume)
         apply_landmarks(case, {k: v for k, v in lms.items() if k not in case.landmarks}, "fit pedicle landmarks")
@@ -112,17 +112,3 @@ def build_demo_plans(case, levels=("L3", "L4"), progress: Progress | None = None
     comp = compare_plans(case, ["A", "B"], catalog=catalog)
     report(progress, 1.0, "spine plans ready")
     return comp
-
-
-def _models_scan(case, levels):
-    """The scan (Volume, LPS mm) all the ``levels`` models were made from, or None."""
-    from surgiplan.core.imaging.volume_io import read_volume
-
-    names = {m.scan for m in case.model.models if m.name in levels}
-    if len(names) != 1 or not next(iter(names)):
-        return None
-    name = next(iter(names))
-    for sm in case.model.scans:
-        if sm.name == name:
-            return read_volume(case.root / sm.volume)
-    return None

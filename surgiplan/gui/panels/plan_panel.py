@@ -458,11 +458,12 @@ class PlanPanel(Panel):
                 self.win.status("Build the vertebra models (L1..L5) first (Segment, then Models).")
                 return
             models = {lv: case.get_model(lv) for lv in levels}
+            scan = self.win.volume  # the CT the vertebrae were segmented from: sub-voxel pedicle walls
 
             def fit(progress):
                 from surgiplan.core.planning.auto_spine import fit_spine_landmarks
 
-                return fit_spine_landmarks(models, progress)
+                return fit_spine_landmarks(models, progress, volume=scan)
         elif anatomy == "knee":
             lms = case.all_landmarks(self.win.current_plan)
             missing = [m for m in ("femur", "tibia") if m not in names]
