@@ -121,9 +121,10 @@ class InteractionLOD:
         actors.InitTraversal()
         for _ in range(actors.GetNumberOfItems()):
             a = actors.GetNextActor()
-            if not a.GetVisibility() or not isinstance(a.GetMapper(), vtk.vtkPolyDataMapper):
+            m = a.GetMapper()  # pyvista uses vtkDataSetMapper for surfaces
+            if not a.GetVisibility() or m is None or m in self._proxies.values():
                 continue
-            poly = a.GetMapper().GetInput()
+            poly = m.GetInput()
             if isinstance(poly, vtk.vtkPolyData) and poly.GetNumberOfCells() > self.min_triangles:
                 out.append(a)
         return out

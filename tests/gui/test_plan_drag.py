@@ -102,3 +102,90 @@ def test_arrow_drag_updates_measurements_live_and_undoes_in_one_step(window, qtb
     plan.refresh_measurements()
     assert show_model_rows(plan) == rows0
     assert abs(plan.pos[2].value() - start[2, 3]) < 0.05
+
+
+def _n_cells(actor) -> int:
+    return actor.GetMapper().GetInput().GetNumberOfCells()
+
+
+def test_ring_drag_rotates_about_the_ring_axis_with_light_frames_and_undoes(window, qtbot, knee_case_dir):  # noqa: F811
+    """Drag the superior (S) rotation ring a quarter of its arc: the committed pose is the
+    start pose turned about +S through the implant origin by the angle swept on the ring;
+    during the drag the femur is drawn by its decimated proxy, after the release by its full
+    mesh in a re-rendered still frame; one Ctrl+Z restores the pose."""
+    from scipy.spatial.transform import Rotation
+
+    win = window
+    plan = open_case(qtbot, win, knee_case_dir)
+    win.layout_widget.set_layout("1-up", "3d")
+    win.view3d.show_volume(win.state.volume, "off")
+    place_knee_plan(win)
+    case = win.case
+    plan.refresh()
+    plan.implant_combo.setCurrentText("femoral")
+    plan._show_pose()
+    v3 = win.view3d
+    femur = v3.plotter.actors["model:femur"]
+    full_cells = _n_cells(femur)
+    v3.lod.min_triangles = min(v3.lod.min_triangles, full_cells // 2)  # the small sample's femur
+    plan.handles.setChecked(True)
+    qtbot.waitUntil(lambda: plan.interference_ready() and not win.jobs.busy, timeout=90_000)
+    femoral = case.plan("A").implants["femoral"]
+    start = femoral.transform.copy()
+    undo0 = case.history.undo_description
+    o = start[:3, 3]
+    p = v3.plotter
+    p.camera_position = [tuple(o + 400 * unit([0.6, -1.0, 0.5])), tuple(o), (0, 0, 1)]
+    p.reset_camera_clipping_range()
+    p.render()
+    qtbot.wait(100)
+    w = plan._widget
+    # the S ring: a quarter circle in the L-P plane from +L (0 deg) to +P (90 deg) around o
+    b = w._circles[2].GetMapper().GetInput().GetBounds()  # tube around the arc, local frame
+    radius = b[1] - b[5]  # outer x minus the tube radius
+
+    def on_ring(deg: float):
+        a = np.radians(deg)
+        return qt_point(p, o + radius * np.array([np.cos(a), np.sin(a), 0.0]))
+
+    iren_widget = p.interactor
+    qtbot.mouseMove(iren_widget, qt_point(p, o + np.array([0.0, 0.0, -3 * radius])))  # off the widget
+    press = on_ring(20)
+    for dx, dy in ((0, 0), (1, 0), (0, 1), (-1, 0), (0, -1)):  # the tube is a few pixels wide
+        press = on_ring(20) + QtCore.QPoint(dx, dy)
+        qtbot.mouseMove(iren_widget, press)
+        if w._selected_actor is w._circles[2]:
+            break
+    assert w._selected_actor is w._circles[2], "the S ring is not under the mouse"
+    qtbot.mousePress(iren_widget, QtCore.Qt.MouseButton.LeftButton, pos=press)
+    renders: list[bool] = []  # per render: was it an interactive (proxy) frame?
+    obs = p.render_window.AddObserver("EndEvent", lambda *_: renders.append(v3.lod.active))
+    for deg in range(25, 75, 5):
+        qtbot.mouseMove(iren_widget, on_ring(deg))
+        qtbot.wait(20)
+    assert v3.lod.active and renders and all(renders), "drag frames are not the light ones"
+    femur = v3.plotter.actors["model:femur"]
+    assert _n_cells(femur) <= min(full_cells // 2, v3.lod.proxy_triangles + 100)  # the proxy is drawn
+    assert femur.GetProperty().GetBackfaceCulling()
+    assert np.array_equal(femoral.transform, start)  # nothing committed while dragging
+    renders.clear()
+    qtbot.mouseRelease(iren_widget, QtCore.Qt.MouseButton.LeftButton, pos=on_ring(70))
+    qtbot.waitUntil(lambda: case.history.undo_description == "drag femoral", timeout=5000)
+    p.render_window.RemoveObserver(obs)
+    # full quality again: full mesh, no culling, MSAA back, and a still frame was rendered
+    assert not v3.lod.active and v3.lod.full_quality()
+    assert _n_cells(v3.plotter.actors["model:femur"]) == full_cells
+    assert not v3.plotter.actors["model:femur"].GetProperty().GetBackfaceCulling()
+    assert p.render_window.GetMultiSamples() > 0
+    assert renders and not any(renders), renders
+
+    new = femoral.transform
+    rel = Rotation.from_matrix(new[:3, :3] @ start[:3, :3].T).as_rotvec(degrees=True)
+    angle = float(np.linalg.norm(rel))
+    assert abs(angle - 50.0) < 3.0, angle  # swept from 20 to 70 deg on the ring
+    assert np.allclose(rel / angle, [0.0, 0.0, 1.0], atol=1e-6), rel  # about +S (counter-clockwise)
+    assert np.allclose(new[:3, 3], o, atol=1e-6)  # turned about the implant origin
+    win.undo.undo_action.trigger()
+    qtbot.wait(100)
+    assert np.array_equal(femoral.transform, start)
+    assert case.history.undo_description == undo0
