@@ -12,7 +12,11 @@ live measurement + interference update runs from a 50 ms timer between moves and
 is reported separately). Reference: a bare ``render()`` of the same scene (what
 VTK needs per frame anyway). Each run is a fresh process; medians over runs.
 
-    xvfb-run -a .venv/bin/python benchmarks/bench_gui_drag.py [--runs 3] [--triangles 200000]
+    xvfb-run -a .venv/bin/python benchmarks/bench_gui_drag.py [--runs 3] [--triangles 200000] [--volume off on]
+
+With LOD on (the window's behaviour, ``surgiplan.scene.interaction_lod``) the drag frames
+draw decimated bones with cheaper settings; LOD off reproduces the previous full-quality
+drag frames for comparison.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from PySide6 import QtCore
 from PySide6.QtTest import QTest
 from surgiplan.gui.app import apply_theme, make_app
 from surgiplan.gui.main_window import MainWindow
-root, volume_rendering = sys.argv[1], sys.argv[2] == "on"
+root, volume_rendering, lod_on = sys.argv[1], sys.argv[2] == "on", sys.argv[3] == "on"
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 app = make_app(); win = MainWindow(); win._skip_prompt = True; apply_theme(app, "dark")
 win.resize(1600, 980); win.show()
@@ -57,6 +61,9 @@ wait(200)
 from surgiplan.core.planning.demo_knee import place_knee
 case = win.case; case.new_plan("A"); win.current_plan = "A"; place_knee(case, "A", "right")
 plan = win.panels["Plan"]; plan.refresh(); plan.implant_combo.setCurrentText("femoral"); plan._show_pose()
+if not lod_on:  # the previous behaviour: full meshes and settings during the drag
+    win.view3d.lod.enabled = False
+    win.view3d.lod.begin = lambda **k: None
 plan.handles.setChecked(True); wait(100)
 wait_for(lambda: plan.interference_ready() and not win.jobs.busy, "the bone distance fields")
 p = win.view3d.plotter; start = case.plan("A").implants["femoral"].transform.copy(); o = start[:3, 3]
@@ -77,14 +84,15 @@ w = p.interactor
 QTest.mouseMove(w, a.toPoint()); wait(20)
 assert plan._widget._selected_actor is plan._widget._arrows[2], "arrow not under the mouse"
 QTest.mousePress(w, QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.KeyboardModifier.NoModifier, a.toPoint())
-frames = []
+frames, cpu, steps = [], [], []
 n0 = plan.live_updates; plan.live_ms.clear()
 t_all = time.perf_counter()
 for i in range(1, 41):
-    t = time.perf_counter()
+    t = time.perf_counter(); c = time.process_time()
     QTest.mouseMove(w, (a + u * 3 * i).toPoint())
-    frames.append(time.perf_counter() - t)
-    app.processEvents()  # timers (the live measurement update) run between mouse events
+    frames.append(time.perf_counter() - t); cpu.append(time.process_time() - c)
+    app.processEvents()  # timers (the live measurement update) and Qt repaints run here
+    steps.append(time.perf_counter() - t)
 t_all = time.perf_counter() - t_all
 lod_during = win.view3d.lod.active
 t_rel = time.perf_counter()
@@ -95,7 +103,8 @@ wait(100)
 assert not win.view3d.lod.active and win.view3d.lod.full_quality(), "full meshes not back after release"
 moved = case.plan("A").implants["femoral"].transform[2, 3] - start[2, 3]
 tri = case.get_model("femur").n_cells
-print("RESULT " + json.dumps({"frame_ms": [f * 1000 for f in frames], "render_ms": [r * 1000 for r in renders],
+print("RESULT " + json.dumps({"frame_ms": [f * 1000 for f in frames], "cpu_ms": [f * 1000 for f in cpu],
+      "step_ms": [f * 1000 for f in steps], "lod": lod_on, "render_ms": [r * 1000 for r in renders],
       "live_ms": list(plan.live_ms), "live_updates": plan.live_updates - n0, "drag_s": t_all,
       "moved_mm": float(moved), "release_s": t_rel, "lod_during": lod_during, "femur_triangles": int(tri),
       "peak_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024}), flush=True)
@@ -125,11 +134,11 @@ def make_case(folder: Path, triangles: int) -> Path:
     return root
 
 
-def run(root: Path, vr: str) -> dict:
+def run(root: Path, vr: str, lod: str) -> dict:
     env = dict(os.environ, SURGIPLAN_CONFIG_DIR=str(root.parent / "config"),
                SURGIPLAN_CASES_DIR=str(root.parent / "cases"),
                SURGIPLAN_AUTOSAVE_DIR=str(root.parent / "autosave"))
-    out = subprocess.run([PY, "-c", CHILD, str(root), vr], capture_output=True, text=True, timeout=900,
+    out = subprocess.run([PY, "-c", CHILD, str(root), vr, lod], capture_output=True, text=True, timeout=900,
                          env=env, cwd=Path(__file__).resolve().parents[1])
     for line in out.stdout.splitlines():
         if line.startswith("RESULT "):
@@ -141,28 +150,41 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--triangles", type=int, default=200_000)
+    ap.add_argument("--volume", nargs="+", default=["off", "on"], choices=["off", "on"],
+                    help="runs without / with the CT volume rendered in the 3D view")
     args = ap.parse_args()
     if not os.environ.get("DISPLAY"):
         sys.exit("needs a display: run under xvfb-run -a")
     with tempfile.TemporaryDirectory() as tmp:
         root = make_case(Path(tmp), args.triangles)
-        print(f"{'volume rendering':<18}{'femur tri':>10}{'frame med':>11}{'frame p95':>11}"
-              f"{'render med':>12}{'ratio':>7}{'live med':>10}{'live n':>8}{'moved':>9}{'peak MB':>9}")
-        for vr in ("off", "on"):
-            rs = [run(root, vr) for _ in range(args.runs)]
-            fm = statistics.median(statistics.median(r["frame_ms"]) for r in rs)
-            fp = statistics.median(sorted(r["frame_ms"])[int(0.95 * len(r["frame_ms"])) - 1] for r in rs)
-            rm = statistics.median(statistics.median(r["render_ms"]) for r in rs)
-            lm = statistics.median(statistics.median(r["live_ms"] or [float("nan")]) for r in rs)
-            ln = statistics.median(r["live_updates"] for r in rs)
-            mv = statistics.median(r["moved_mm"] for r in rs)
-            pk = max(r["peak_mb"] for r in rs)
-            print(f"{vr:<18}{rs[0]['femur_triangles']:>10}{fm:>9.1f}ms{fp:>9.1f}ms{rm:>10.1f}ms"
-                  f"{fm / rm:>7.2f}{lm:>8.1f}ms{ln:>8.0f}{mv:>7.1f}mm{pk:>9.0f}")
-        print("frame = one mouse-move event of the drag (pick + pose + render); render = bare "
-              "plotter.render() of the same scene; live = one measurement + interference update "
-              f"(at most every 50 ms); medians over {args.runs} fresh processes; 40 moves per drag")
+        print(f"load average before: {os.getloadavg()[0]:.2f}")
+        print(f"{'volume':<7}{'LOD':<5}{'femur tri':>10}{'frame med':>11}{'frame p90':>11}{'cpu med':>10}"
+              f"{'step med':>10}{'render med':>12}{'ratio':>7}{'release':>9}{'live med':>10}{'moved':>8}{'peak MB':>9}")
+        for vr in args.volume:
+            for lod in ("off", "on"):
+                rs = [run(root, vr, lod) for _ in range(args.runs)]
 
+                def med(key, q=None, rs=rs):
+                    vals = []
+                    for r in rs:
+                        xs = sorted(r[key] or [float("nan")])
+                        vals.append(statistics.median(xs) if q is None else xs[max(0, int(q * len(xs)) - 1)])
+                    return statistics.median(vals)
+
+                fm, fp, cm, sm, rm = med("frame_ms"), med("frame_ms", 0.9), med("cpu_ms"), med("step_ms"), med("render_ms")
+                rel = statistics.median(r["release_s"] for r in rs)
+                mv = statistics.median(r["moved_mm"] for r in rs)
+                pk = max(r["peak_mb"] for r in rs)
+                print(f"{vr:<7}{lod:<5}{rs[0]['femur_triangles']:>10}{fm:>9.1f}ms{fp:>9.1f}ms{cm:>8.1f}ms{sm:>8.1f}ms"
+                      f"{rm:>10.1f}ms{fm / rm:>7.2f}{rel:>8.2f}s{med('live_ms'):>8.1f}ms{mv:>6.1f}mm{pk:>9.0f}", flush=True)
+        print(f"load average after: {os.getloadavg()[0]:.2f}")
+        print("frame = wall time of one mouse-move event of the drag (pick + pose + render), p90 its 90th "
+              "percentile, cpu = process CPU time of that event (all llvmpipe threads; robust to other load), "
+              "step = the move plus the event processing after it (live update, Qt repaint); render = bare "
+              "full-quality plotter.render() of the same scene; release = mouse release to the committed, "
+              "re-rendered full-quality still frame; live = one measurement + interference update (at most "
+              f"every 50 ms); medians over {args.runs} fresh processes; 40 moves per drag; LOD off = the "
+              "previous behaviour (full meshes during the drag)")
 
 if __name__ == "__main__":
     main()
