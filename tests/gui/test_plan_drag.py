@@ -189,3 +189,36 @@ def test_ring_drag_rotates_about_the_ring_axis_with_light_frames_and_undoes(wind
     qtbot.wait(100)
     assert np.array_equal(femoral.transform, start)
     assert case.history.undo_description == undo0
+
+
+def test_camera_turn_draws_light_frames_then_a_full_still_frame(window, qtbot, knee_case_dir):  # noqa: F811
+    """Turning the 3D camera with the mouse (VTK's trackball style asks for interactive
+    frames) draws the femur's proxy; the release renders the full meshes again."""
+    win = window
+    open_case(qtbot, win, knee_case_dir)
+    win.layout_widget.set_layout("1-up", "3d")
+    win.view3d.show_volume(win.state.volume, "off")
+    v3 = win.view3d
+    p = v3.plotter
+    full_cells = _n_cells(p.actors["model:femur"])
+    v3.lod.min_triangles = min(v3.lod.min_triangles, full_cells // 2)
+    v3.prepare_lod()
+    p.render()
+    cam0 = p.camera_position
+    seen: list[tuple[bool, int]] = []
+    obs = p.render_window.AddObserver(
+        "EndEvent", lambda *_: seen.append((v3.lod.active, _n_cells(p.actors["model:femur"]))))
+    iren_widget = p.interactor
+    c = QtCore.QPoint(iren_widget.width() // 2, iren_widget.height() // 2)
+    qtbot.mousePress(iren_widget, QtCore.Qt.MouseButton.LeftButton, pos=c)
+    for i in range(1, 6):
+        qtbot.mouseMove(iren_widget, c + QtCore.QPoint(12 * i, 4 * i))
+        qtbot.wait(20)
+    during = list(seen)
+    qtbot.mouseRelease(iren_widget, QtCore.Qt.MouseButton.LeftButton, pos=c + QtCore.QPoint(60, 20))
+    qtbot.wait(100)
+    p.render_window.RemoveObserver(obs)
+    assert p.camera_position != cam0  # the camera turned
+    assert during and all(a and n < full_cells for a, n in during), during
+    assert seen[-1] == (False, full_cells), seen[-1]  # the last frame: still, full mesh
+    assert not v3.lod.active and v3.lod.full_quality()
