@@ -88,6 +88,7 @@ class ResectionSection(QtCore.QObject):
         self._live_timer.setInterval(LIVE_MS)
         self._live_timer.timeout.connect(self._live_update)
         self._removed = None
+        self._resect_cache: tuple | None = None  # (bone mesh, cut key, ResectionResult)
         self.thickness: dict[str, float] = {}
         self.live_updates = 0
         self.live_ms: list[float] = []
@@ -230,7 +231,14 @@ class ResectionSection(QtCore.QObject):
             self.readout.setText(f"<b>Resected thickness</b>: lateral {h['lateral']:.1f} mm, medial "
                                  f"{h['medial']:.1f} mm; removed volume when released")
             return
-        r = resect(mesh, origin, normal, **split)
+        key = (cut, np.asarray(origin, float).tobytes(), np.asarray(normal, float).tobytes(),
+               knee.tobytes(), lateral.tobytes())
+        cached = self._resect_cache
+        if cached is not None and cached[0] is mesh and cached[1] == key:
+            r = cached[2]  # e.g. an implant moved: the same cut of the same bone (0.5 s saved)
+        else:
+            r = resect(mesh, origin, normal, **split)
+            self._resect_cache = (mesh, key, r)  # holds the mesh, so its identity stays valid
         h = r.thickness_by_half_mm
         self.thickness = dict(h)
         self.readout.setText(f"<b>Resected thickness</b>: lateral {h['lateral']:.1f} mm, medial "
@@ -318,9 +326,10 @@ class ResectionSection(QtCore.QObject):
         mesh = self.win.case.get_model(CUTS[cut][0])
         b = np.asarray(mesh.bounds).reshape(3, 2)
         size = float(max(b[0, 1] - b[0, 0], b[1, 1] - b[1, 0])) * 1.35
-        add_surface(p, cut_plane_mesh(o, n, size, b.mean(axis=1)), f"cut:{cut}",
-                    color=PLANE_COLORS.get(cut, (0.9, 0.9, 0.5)), opacity=0.45)
         p.remove_actor(f"removed:{cut}", render=False)  # stale until the cut is redone on release
+        # an interactive frame (the widget's drag keeps the window at its interactive rate)
+        add_surface(p, cut_plane_mesh(o, n, size, b.mean(axis=1)), f"cut:{cut}",
+                    color=PLANE_COLORS.get(cut, (0.9, 0.9, 0.5)), opacity=0.45, render=True)
         self.live_updates += 1
         self.live_ms.append((time.perf_counter() - t0) * 1000)
 
