@@ -330,7 +330,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _history_changed(self) -> None:
         self.update_title()
-        self.plansChanged.emit()
+        with self.view3d.batch():  # every panel redraws its part; the 3D view renders once
+            self.plansChanged.emit()
         if self.segmentation is not None:
             self.state.segmentation_changed()
 

@@ -90,3 +90,48 @@ def place_knee_plan(win, plan: str = "A") -> None:
 def unit(v) -> np.ndarray:
     v = np.asarray(v, float)
     return v / np.linalg.norm(v)
+
+
+class RenderCounter:
+    """Counts the VTK renders of a plotter's render window (StartEvent observer)."""
+
+    def __init__(self, plotter) -> None:
+        self.plotter = plotter
+        self.n = 0
+        self._obs = plotter.render_window.AddObserver("StartEvent", self._seen)
+
+    def _seen(self, *_) -> None:
+        self.n += 1
+
+    def take(self) -> int:
+        """Renders since the last ``take`` (or since creation)."""
+        n, self.n = self.n, 0
+        return n
+
+    def close(self) -> None:
+        self.plotter.render_window.RemoveObserver(self._obs)
+
+
+def screen_pixels(widget) -> np.ndarray | None:
+    """RGB pixels of ``widget`` as the X server shows them now (what the user sees, not
+    a fresh render); None when the platform cannot grab the screen (offscreen Qt)."""
+    from PySide6 import QtCore, QtGui
+
+    screen = QtGui.QGuiApplication.primaryScreen()
+    g = widget.mapToGlobal(QtCore.QPoint(0, 0))
+    pix = screen.grabWindow(0, g.x(), g.y(), widget.width(), widget.height())
+    if pix.isNull():
+        return None
+    img = pix.toImage().convertToFormat(QtGui.QImage.Format.Format_RGB888)
+    a = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine())
+    return a[:, : img.width() * 3].reshape(img.height(), img.width(), 3).copy()
+
+
+def hover(qtbot, plotter, point) -> None:
+    """Move the mouse to ``point`` (QPoint, 3D view pixels) and wait until VTK has seen the
+    move: QTest moves the X pointer, and the event can arrive a little later."""
+    w = plotter.interactor
+    iren = plotter.iren.interactor
+    want = (point.x(), w.height() - 1 - point.y())
+    qtbot.mouseMove(w, point)
+    qtbot.waitUntil(lambda: tuple(iren.GetEventPosition()) == want, timeout=3000)

@@ -9,6 +9,7 @@ import pytest
 from PySide6 import QtCore
 
 from tests.gui.plan_case import (  # noqa: F401 - fixtures
+    hover,
     knee_case_dir,
     knee_case_template,
     open_case,
@@ -63,7 +64,7 @@ def test_arrow_drag_updates_measurements_live_and_undoes_in_one_step(window, qtb
     pos = qt_point(p, on_arrow)
     up = qt_point(p, on_arrow + np.array([0.0, 0.0, 10.0])) - pos  # screen direction of +S
     up = QtCore.QPointF(up) / max(1.0, (up.x() ** 2 + up.y() ** 2) ** 0.5)
-    qtbot.mouseMove(iren_widget, pos)  # hover: the widget highlights the arrow under the mouse
+    hover(qtbot, p, pos)  # the widget highlights the arrow under the mouse
     assert w._selected_actor is w._arrows[2], "the S arrow is not under the mouse"
     qtbot.mousePress(iren_widget, QtCore.Qt.MouseButton.LeftButton, pos=pos)
     seen_volume, seen_s = [], []
@@ -149,11 +150,11 @@ def test_ring_drag_rotates_about_the_ring_axis_with_light_frames_and_undoes(wind
         return qt_point(p, o + radius * np.array([np.cos(a), np.sin(a), 0.0]))
 
     iren_widget = p.interactor
-    qtbot.mouseMove(iren_widget, qt_point(p, o + np.array([0.0, 0.0, -3 * radius])))  # off the widget
+    hover(qtbot, p, qt_point(p, o + np.array([0.0, 0.0, -3 * radius])))  # off the widget
     press = on_ring(20)
     for dx, dy in ((0, 0), (1, 0), (0, 1), (-1, 0), (0, -1)):  # the tube is a few pixels wide
         press = on_ring(20) + QtCore.QPoint(dx, dy)
-        qtbot.mouseMove(iren_widget, press)
+        hover(qtbot, p, press)
         if w._selected_actor is w._circles[2]:
             break
     assert w._selected_actor is w._circles[2], "the S ring is not under the mouse"

@@ -291,6 +291,10 @@ class PlanPanel(Panel):
 
     # --------------------------------------------------------------- plans
     def refresh(self) -> None:
+        with self.win.view3d.batch():  # implants, landmarks, handles and cuts: one render
+            self._refresh()
+
+    def _refresh(self) -> None:
         case = self.win.case
         self.plan_combo.blockSignals(True)
         self.plan_combo.clear()
@@ -712,8 +716,9 @@ class PlanPanel(Panel):
 
     def _commit_drag(self, iid: str, start: np.ndarray, m: np.ndarray, actor) -> None:
         """One undo step for the whole drag."""
-        actor.user_matrix = np.eye(4)
-        self._guard(self.win.case.set_implant_transform, self._plan(), iid, m @ start, f"drag {iid}")
+        with self.win.view3d.batch():  # one full-quality render, also when the commit is refused
+            actor.user_matrix = np.eye(4)
+            self._guard(self.win.case.set_implant_transform, self._plan(), iid, m @ start, f"drag {iid}")
 
     def drag_transform(self) -> np.ndarray | None:
         """The pose (4x4, LPS mm) the implant being dragged has on screen now."""
