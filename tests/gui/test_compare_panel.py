@@ -215,8 +215,16 @@ def check_linked_views(win, cmp, qtbot) -> None:
     assert min(xs) >= 0 and max(xs) <= w and min(ys) >= 0 and max(ys) <= h
     assert (max(ys) - min(ys)) / h > 0.5
 
-    # a mouse drag in view A turns the shared camera and view B is re-rendered by it
+    # a mouse drag in view A turns the shared camera and view B is re-rendered by it, with
+    # decimated bones while the turn goes on and the full meshes after the release
     renders_b = _render_counter(pb)
+    big = max((n for n in pb.actors if str(n).startswith("model:")),
+              key=lambda n: pb.actors[n].GetMapper().GetInput().GetNumberOfCells())
+    full_cells = pb.actors[big].GetMapper().GetInput().GetNumberOfCells()
+    vb.lod.min_triangles = min(vb.lod.min_triangles, full_cells // 2)
+    frames_b: list[tuple[bool, int]] = []
+    pb.ren_win.AddObserver("EndEvent", lambda *_: frames_b.append(
+        (vb.lod.active, pb.actors[big].GetMapper().GetInput().GetNumberOfCells())))
     before = np.array(pa.camera.position)
     it = pa.interactor
     centre = QtCore.QPointF(it.width() / 2, it.height() / 2)
@@ -231,6 +239,7 @@ def check_linked_views(win, cmp, qtbot) -> None:
     for k in range(1, 7):
         send(QtCore.QEvent.Type.MouseMove, centre + QtCore.QPointF(12 * k, 4 * k), left)
         QtWidgets.QApplication.processEvents()
+    during_b = list(frames_b)
     send(QtCore.QEvent.Type.MouseButtonRelease, centre + QtCore.QPointF(72, 24), QtCore.Qt.MouseButton.NoButton)
     qtbot.wait(50)
     after = np.array(pa.camera.position)
@@ -238,6 +247,9 @@ def check_linked_views(win, cmp, qtbot) -> None:
     assert pa.renderer.camera is pb.renderer.camera
     assert np.allclose(pb.camera.position, after) and np.allclose(pb.camera.focal_point, pa.camera.focal_point)
     assert renders_b[0] >= 1, "view B was not re-rendered while view A turned"
+    assert during_b and all(a and n < full_cells for a, n in during_b), during_b
+    assert frames_b[-1] == (False, full_cells), frames_b[-1]  # B's last frame: full meshes
+    assert not vb.lod.active and vb.lod.full_quality()
 
     # the direction buttons move both views: L looks from the patient's left
     qtbot.mouseClick(cmp.findChild(QtWidgets.QPushButton, "compare_view_left"), QtCore.Qt.MouseButton.LeftButton)

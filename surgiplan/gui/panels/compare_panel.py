@@ -274,20 +274,32 @@ class CompareView(QtWidgets.QSplitter):
         self.setSizes([total - t, t])
 
     def link_cameras(self) -> None:
-        """One camera for both renderers; turning either view re-renders the other."""
+        """One camera for both renderers; turning either view re-renders the other, with
+        the same light frames while the mouse turns it and a full frame after the release."""
         a, b = self.views[0].plotter, self.views[1].plotter
         if a is None or b is None:
             return
         b.renderer.camera = a.renderer.camera
         if not self._linked:
             self._linked = True
-            a.iren.add_observer("InteractionEvent", lambda *_: self._render_other(1))
-            b.iren.add_observer("InteractionEvent", lambda *_: self._render_other(0))
+            for src, other in ((a, 1), (b, 0)):
+                src.iren.add_observer("InteractionEvent",
+                                      lambda *_, i=other: self._render_other(i, interactive=True))
+                src.iren.add_observer("EndInteractionEvent",
+                                      lambda *_, i=other: self._render_other(i, interactive=False))
 
-    def _render_other(self, i: int) -> None:
-        p = self.views[i].plotter
-        if p is not None:
-            p.render()
+    def _render_other(self, i: int, interactive: bool = False) -> None:
+        """Render view ``i`` after the other view's camera moved: decimated bones and cheap
+        settings while the turn goes on (``surgiplan.scene.interaction_lod``), full after."""
+        v = self.views[i]
+        if v.plotter is None:
+            return
+        if v.lod is not None:
+            if interactive:
+                v.lod.begin()
+            else:
+                v.lod.end(render=False)
+        v.plotter.render()
 
     def cameras_linked(self) -> bool:
         a, b = self.views[0].plotter, self.views[1].plotter
