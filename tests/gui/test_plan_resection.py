@@ -108,6 +108,12 @@ def test_remove_cut_and_ctrl_z_brings_it_back(window, qtbot, knee_case_dir):  # 
     assert remove.isEnabled()
     before = case.plan("Plan A").resections["distal_femur"]
     thick = dict(rs.thickness)
+    # both cuts are lines in the slice views: in the coronal slice through the knee, the
+    # distal femoral line's points (drawn pixels mapped back to LPS) lie on its plane
+    knee = case.all_landmarks("Plan A")["knee_centre_femur"].position
+    win.state.set_crosshair_world(knee)
+    assert _slice_line_offsets_mm(win, "cut:distal_femur", before) < 0.6
+    assert "cut:proximal_tibia" in win.state.outlines
 
     qtbot.mouseClick(remove, QtCore.Qt.MouseButton.LeftButton)
     assert list(case.plan("Plan A").resections) == ["proximal_tibia"]
@@ -115,6 +121,7 @@ def test_remove_cut_and_ctrl_z_brings_it_back(window, qtbot, knee_case_dir):  # 
     assert "cut:distal_femur" not in p.actors and "removed:distal_femur" not in p.actors
     assert "cut:proximal_tibia" in p.actors
     assert not remove.isEnabled() and rs.readout.text() == "No cut yet."
+    assert "cut:distal_femur" not in win.state.outlines and "cut:proximal_tibia" in win.state.outlines
 
     win.activateWindow()
     qtbot.waitUntil(win.isActiveWindow, timeout=3000)
@@ -123,6 +130,7 @@ def test_remove_cut_and_ctrl_z_brings_it_back(window, qtbot, knee_case_dir):  # 
     assert list(case.plan("Plan A").resections) == ["proximal_tibia", "distal_femur"]
     assert np.array_equal(back.origin, before.origin) and np.array_equal(back.normal, before.normal)
     assert "cut:distal_femur" in p.actors and remove.isEnabled()
+    assert _slice_line_offsets_mm(win, "cut:distal_femur", back) < 0.6
     assert f"{rs.fields['depth'].value():.1f}" == "10.5" and rs.thickness == pytest.approx(thick)
 
     case.lock_plan("Plan A")
@@ -134,6 +142,23 @@ def test_remove_cut_and_ctrl_z_brings_it_back(window, qtbot, knee_case_dir):  # 
     assert boxes and "locked" in boxes[-1].text()
     for b in boxes:
         b.close()
+
+
+def _slice_line_offsets_mm(win, name: str, rs) -> float:
+    """Largest distance (mm) from the plane ``rs`` of the points of outline ``name`` as the
+    coronal slice view draws them (widget pixels mapped back to LPS); fails when not drawn."""
+    from surgiplan.scene import slices as S
+
+    view = win.slice_views["coronal"]
+    st = win.state
+    names = list(st.outlines)
+    polys = view._outlines()[names.index(name)][0]
+    assert polys and sum(len(q) for q in polys) >= 2, f"{name} is not drawn in the coronal slice"
+    idx = view.slice_index()
+    pts = [st.xyz_to_world(S.pixel_to_xyz(st.grid, "coronal", idx, c - 0.5, r - 0.5))
+           for q in polys for c, r in q]
+    n = np.asarray(rs.normal, float) / np.linalg.norm(rs.normal)
+    return float(max(abs((np.asarray(x) - rs.origin) @ n) for x in pts))
 
 
 def save_screenshot(qtbot, win, plan, name: str) -> None:

@@ -245,8 +245,28 @@ class ResectionSection(QtCore.QObject):
                              f"{h['medial']:.1f} mm; removed {r.removed_volume_mm3 / 1000:.1f} mL")
         self._removed = r.removed
 
+    def _draw_slice_lines(self, cuts: dict) -> None:
+        """Each cut as a line in the slice views (where its plane crosses the slice), in the
+        cut's colour; the square is wider than the bone, so the line crosses it."""
+        from surgiplan.scene.scene3d import cut_plane_mesh
+
+        st = self.win.state
+        for n in [n for n in st.outlines if n.startswith("cut:") and n.split(":", 1)[1] not in cuts]:
+            st.set_outline(n, None, (0, 0, 0))
+        for name, rs in cuts.items():
+            try:
+                mesh = self.win.case.get_model(rs.model)
+            except Exception:  # noqa: BLE001 - model gone
+                continue
+            b = np.asarray(mesh.bounds).reshape(3, 2)
+            size = float(max(b[0, 1] - b[0, 0], b[1, 1] - b[1, 0])) * 1.35
+            st.set_outline(f"cut:{name}", cut_plane_mesh(rs.origin, rs.normal, size, b.mean(axis=1)),
+                           PLANE_COLORS.get(name, (0.9, 0.9, 0.5)))
+
     def _draw(self) -> None:
         v3 = self.win.view3d
+        plan = self._plan()
+        self._draw_slice_lines(dict(plan.resections) if plan is not None else {})
         if v3.plotter is None:
             v3.when_ready(self._draw)
             return
