@@ -245,11 +245,18 @@ class ResectionSection(QtCore.QObject):
                              f"{h['medial']:.1f} mm; removed {r.removed_volume_mm3 / 1000:.1f} mL")
         self._removed = r.removed
 
+    @staticmethod
+    def _plane_square(bone, origin, normal):
+        """The drawn square of a cut plane: 1.35 times the bone's width, centred on it."""
+        from surgiplan.scene.scene3d import cut_plane_mesh
+
+        b = np.asarray(bone.bounds).reshape(3, 2)
+        size = float(max(b[0, 1] - b[0, 0], b[1, 1] - b[1, 0])) * 1.35
+        return cut_plane_mesh(origin, normal, size, b.mean(axis=1))
+
     def _draw_slice_lines(self, cuts: dict) -> None:
         """Each cut as a line in the slice views (where its plane crosses the slice), in the
         cut's colour; the square is wider than the bone, so the line crosses it."""
-        from surgiplan.scene.scene3d import cut_plane_mesh
-
         st = self.win.state
         for n in [n for n in st.outlines if n.startswith("cut:") and n.split(":", 1)[1] not in cuts]:
             st.set_outline(n, None, (0, 0, 0))
@@ -258,9 +265,7 @@ class ResectionSection(QtCore.QObject):
                 mesh = self.win.case.get_model(rs.model)
             except Exception:  # noqa: BLE001 - model gone
                 continue
-            b = np.asarray(mesh.bounds).reshape(3, 2)
-            size = float(max(b[0, 1] - b[0, 0], b[1, 1] - b[1, 0])) * 1.35
-            st.set_outline(f"cut:{name}", cut_plane_mesh(rs.origin, rs.normal, size, b.mean(axis=1)),
+            st.set_outline(f"cut:{name}", self._plane_square(mesh, rs.origin, rs.normal),
                            PLANE_COLORS.get(name, (0.9, 0.9, 0.5)))
 
     def _draw(self) -> None:
@@ -271,9 +276,8 @@ class ResectionSection(QtCore.QObject):
             v3.when_ready(self._draw)
             return
         p = v3.plotter
-        plan = self._plan()
         cuts = dict(plan.resections) if plan is not None else {}
-        from surgiplan.scene.scene3d import add_surface, cut_plane_mesh
+        from surgiplan.scene.scene3d import add_surface
 
         for n in [n for n in p.actors if str(n).startswith(("cut:", "removed:"))]:
             if n.split(":", 1)[1] not in cuts:
@@ -283,12 +287,10 @@ class ResectionSection(QtCore.QObject):
                 mesh = self.win.case.get_model(rs.model)
             except Exception:  # noqa: BLE001 - model gone
                 continue
-            b = np.asarray(mesh.bounds).reshape(3, 2)
-            size = float(max(b[0, 1] - b[0, 0], b[1, 1] - b[1, 0])) * 1.35
             o, nrm = rs.origin, rs.normal
             if self._live_plane is not None and name == self.current_cut():
                 o, nrm = self._live_plane
-            add_surface(p, cut_plane_mesh(o, nrm, size, b.mean(axis=1)), f"cut:{name}",
+            add_surface(p, self._plane_square(mesh, o, nrm), f"cut:{name}",
                         color=PLANE_COLORS.get(name, (0.9, 0.9, 0.5)), opacity=0.45)
             if name == self.current_cut() and getattr(self, "_removed", None) is not None \
                     and self._removed.n_cells:
@@ -340,15 +342,13 @@ class ResectionSection(QtCore.QObject):
         finally:
             self._updating = False
         p = self.win.view3d.plotter
-        from surgiplan.scene.scene3d import add_surface, cut_plane_mesh
+        from surgiplan.scene.scene3d import add_surface
 
         cut = self.current_cut()
         mesh = self.win.case.get_model(CUTS[cut][0])
-        b = np.asarray(mesh.bounds).reshape(3, 2)
-        size = float(max(b[0, 1] - b[0, 0], b[1, 1] - b[1, 0])) * 1.35
         p.remove_actor(f"removed:{cut}", render=False)  # stale until the cut is redone on release
         # an interactive frame (the widget's drag keeps the window at its interactive rate)
-        add_surface(p, cut_plane_mesh(o, n, size, b.mean(axis=1)), f"cut:{cut}",
+        add_surface(p, self._plane_square(mesh, o, n), f"cut:{cut}",
                     color=PLANE_COLORS.get(cut, (0.9, 0.9, 0.5)), opacity=0.45, render=True)
         self.live_updates += 1
         self.live_ms.append((time.perf_counter() - t0) * 1000)
