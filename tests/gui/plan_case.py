@@ -135,3 +135,44 @@ def hover(qtbot, plotter, point) -> None:
     want = (point.x(), w.height() - 1 - point.y())
     qtbot.mouseMove(w, point)
     qtbot.waitUntil(lambda: tuple(iren.GetEventPosition()) == want, timeout=3000)
+
+
+def knee_plan_in_3d(qtbot, win, root: Path):
+    """The knee case open in the Plan step, the 3D view alone (no volume rendering), the
+    core's knee plan "A" placed and its femoral component chosen; returns the Plan panel."""
+    plan = open_case(qtbot, win, root)
+    win.layout_widget.set_layout("1-up", "3d")
+    win.view3d.show_volume(win.state.volume, "off")
+    place_knee_plan(win)
+    plan.refresh()
+    plan.implant_combo.setCurrentText("femoral")
+    plan._show_pose()
+    return plan
+
+
+def handles_on(qtbot, win, plan) -> None:
+    """Switch the 3D handles on and wait for the bone distance fields (a window job)."""
+    plan.handles.setChecked(True)
+    qtbot.waitUntil(lambda: plan.interference_ready() and not win.jobs.busy, timeout=90_000)
+
+
+def look_obliquely_at(qtbot, plotter, origin) -> None:
+    """Camera 400 mm from ``origin`` (LPS mm) from anterior-left-superior, so no handle
+    ring is seen edge-on along the S arrow; rendered."""
+    o = np.asarray(origin, float)
+    plotter.camera_position = [tuple(o + 400 * unit([0.6, -1.0, 0.5])), tuple(o), (0, 0, 1)]
+    plotter.reset_camera_clipping_range()
+    plotter.render()
+    qtbot.wait(100)
+
+
+def s_arrow_grip(plotter, plan, origin):
+    """(QPoint on the superior arrow 60 % of the way to its tip, unit QPointF of +S on
+    screen) of the implant handles centred at ``origin``."""
+    from PySide6 import QtCore
+
+    length = plan._drag["actor"].GetLength() * 0.15 * 1.15
+    on_arrow = np.asarray(origin, float) + np.array([0.0, 0.0, 0.6 * length])
+    pos = qt_point(plotter, on_arrow)
+    up = qt_point(plotter, on_arrow + np.array([0.0, 0.0, 10.0])) - pos
+    return pos, QtCore.QPointF(up) / max(1.0, (up.x() ** 2 + up.y() ** 2) ** 0.5)

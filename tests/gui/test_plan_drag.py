@@ -9,14 +9,16 @@ import pytest
 from PySide6 import QtCore
 
 from tests.gui.plan_case import (  # noqa: F401 - fixtures
+    handles_on,
     hover,
     knee_case_dir,
     knee_case_template,
+    knee_plan_in_3d,
+    look_obliquely_at,
     open_case,
-    place_knee_plan,
     qt_point,
+    s_arrow_grip,
     show_model_rows,
-    unit,
 )
 
 pytestmark = [pytest.mark.gui]
@@ -28,18 +30,11 @@ def _mm3(text: str) -> float:
 
 def test_arrow_drag_updates_measurements_live_and_undoes_in_one_step(window, qtbot, knee_case_dir):  # noqa: F811
     win = window
-    plan = open_case(qtbot, win, knee_case_dir)
-    win.layout_widget.set_layout("1-up", "3d")
-    win.view3d.show_volume(win.state.volume, "off")
-    place_knee_plan(win)
+    plan = knee_plan_in_3d(qtbot, win, knee_case_dir)
     case = win.case
-    plan.refresh()
-    plan.implant_combo.setCurrentText("femoral")
-    plan._show_pose()
     plan.refresh_measurements()
     assert show_model_rows(plan)["interference_femoral_volume"] == "n/a"  # field not computed yet
-    plan.handles.setChecked(True)  # computes the bone distance fields (a window job)
-    qtbot.waitUntil(lambda: plan.interference_ready() and not win.jobs.busy, timeout=90_000)
+    handles_on(qtbot, win, plan)  # computes the bone distance fields (a window job)
     plan.refresh_measurements()
     rows0 = show_model_rows(plan)
     assert rows0["interference_femoral_volume"].endswith("mm³")
@@ -49,21 +44,11 @@ def test_arrow_drag_updates_measurements_live_and_undoes_in_one_step(window, qtb
     undo0 = case.history.undo_description
 
     p = win.view3d.plotter
-    # oblique view: no ring is seen edge-on along the S arrow
-    o = start[:3, 3]
-    p.camera_position = [tuple(o + 400 * unit([0.6, -1.0, 0.5])), tuple(o), (0, 0, 1)]
-    p.reset_camera_clipping_range()
-    p.render()
-    qtbot.wait(100)
+    look_obliquely_at(qtbot, p, start[:3, 3])
     w = plan._widget
     assert w is not None
-    # a point on the superior (S) arrow, 60 % of the way from the origin to its tip
-    length = plan._drag["actor"].GetLength() * 0.15 * 1.15
-    on_arrow = start[:3, 3] + np.array([0.0, 0.0, 0.6 * length])
     iren_widget = p.interactor
-    pos = qt_point(p, on_arrow)
-    up = qt_point(p, on_arrow + np.array([0.0, 0.0, 10.0])) - pos  # screen direction of +S
-    up = QtCore.QPointF(up) / max(1.0, (up.x() ** 2 + up.y() ** 2) ** 0.5)
+    pos, up = s_arrow_grip(p, plan, start[:3, 3])
     hover(qtbot, p, pos)  # the widget highlights the arrow under the mouse
     assert w._selected_actor is w._arrows[2], "the S arrow is not under the mouse"
     qtbot.mousePress(iren_widget, QtCore.Qt.MouseButton.LeftButton, pos=pos)
@@ -117,29 +102,19 @@ def test_ring_drag_rotates_about_the_ring_axis_with_light_frames_and_undoes(wind
     from scipy.spatial.transform import Rotation
 
     win = window
-    plan = open_case(qtbot, win, knee_case_dir)
-    win.layout_widget.set_layout("1-up", "3d")
-    win.view3d.show_volume(win.state.volume, "off")
-    place_knee_plan(win)
+    plan = knee_plan_in_3d(qtbot, win, knee_case_dir)
     case = win.case
-    plan.refresh()
-    plan.implant_combo.setCurrentText("femoral")
-    plan._show_pose()
     v3 = win.view3d
     femur = v3.plotter.actors["model:femur"]
     full_cells = _n_cells(femur)
     v3.lod.min_triangles = min(v3.lod.min_triangles, full_cells // 2)  # the small sample's femur
-    plan.handles.setChecked(True)
-    qtbot.waitUntil(lambda: plan.interference_ready() and not win.jobs.busy, timeout=90_000)
+    handles_on(qtbot, win, plan)
     femoral = case.plan("A").implants["femoral"]
     start = femoral.transform.copy()
     undo0 = case.history.undo_description
     o = start[:3, 3]
     p = v3.plotter
-    p.camera_position = [tuple(o + 400 * unit([0.6, -1.0, 0.5])), tuple(o), (0, 0, 1)]
-    p.reset_camera_clipping_range()
-    p.render()
-    qtbot.wait(100)
+    look_obliquely_at(qtbot, p, o)
     w = plan._widget
     # the S ring: a quarter circle in the L-P plane from +L (0 deg) to +P (90 deg) around o
     b = w._circles[2].GetMapper().GetInput().GetBounds()  # tube around the arc, local frame

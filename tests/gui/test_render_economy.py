@@ -16,14 +16,15 @@ from PySide6 import QtCore
 
 from tests.gui.plan_case import (  # noqa: F401 - fixtures
     RenderCounter,
+    handles_on,
     hover,
     knee_case_dir,
     knee_case_template,
+    knee_plan_in_3d,
+    look_obliquely_at,
     open_case,
-    place_knee_plan,
-    qt_point,
+    s_arrow_grip,
     screen_pixels,
-    unit,
 )
 
 pytestmark = [pytest.mark.gui]
@@ -67,30 +68,15 @@ def test_an_explicit_render_is_shown_without_a_second_render(window, qtbot, knee
 
 def test_committing_a_drag_renders_once_and_hovering_only_when_the_highlight_changes(window, qtbot, knee_case_dir):  # noqa: F811
     win = window
-    plan = open_case(qtbot, win, knee_case_dir)
-    win.layout_widget.set_layout("1-up", "3d")
-    win.view3d.show_volume(win.state.volume, "off")
-    place_knee_plan(win)
+    plan = knee_plan_in_3d(qtbot, win, knee_case_dir)
     case = win.case
-    plan.refresh()
-    plan.implant_combo.setCurrentText("femoral")
-    plan._show_pose()
-    plan.handles.setChecked(True)
-    qtbot.waitUntil(lambda: plan.interference_ready() and not win.jobs.busy, timeout=90_000)
+    handles_on(qtbot, win, plan)
     p = win.view3d.plotter
     start = case.plan("A").implants["femoral"].transform.copy()
-    o = start[:3, 3]
-    p.camera_position = [tuple(o + 400 * unit([0.6, -1.0, 0.5])), tuple(o), (0, 0, 1)]
-    p.reset_camera_clipping_range()
-    p.render()
-    qtbot.wait(150)
+    look_obliquely_at(qtbot, p, start[:3, 3])
     w = plan._widget
     iren_widget = p.interactor
-    length = plan._drag["actor"].GetLength() * 0.15 * 1.15
-    on_arrow = o + np.array([0.0, 0.0, 0.6 * length])
-    pos = qt_point(p, on_arrow)
-    up = qt_point(p, on_arrow + np.array([0.0, 0.0, 10.0])) - pos
-    up = QtCore.QPointF(up) / max(1.0, (up.x() ** 2 + up.y() ** 2) ** 0.5)
+    pos, up = s_arrow_grip(p, plan, start[:3, 3])
     corner = QtCore.QPoint(8, 8)  # background, far from the handles
     count = RenderCounter(p)
     try:
