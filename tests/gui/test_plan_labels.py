@@ -26,6 +26,33 @@ def label_texts(actor) -> list[str]:
     return [arr.GetValue(i) for i in range(arr.GetNumberOfValues())]
 
 
+def label_anchor_point(actor) -> np.ndarray:
+    """The LPS point (mm) a pyvista point-label actor writes its (single) name at."""
+    data = actor.GetMapper().GetInputAlgorithm().GetInputDataObject(0, 0)
+    return np.asarray(data.GetPoint(0), float)
+
+
+def test_a_label_stays_beside_its_landmark_before_the_view_is_laid_out(display):
+    """A 3D view not laid out yet (a few pixels high, default camera): the name's offset
+    is clamped, so it cannot land far from the landmark (it once went off the screen)."""
+    import pyvista as pv
+
+    from surgiplan.gui.panels.plan_panel import LABEL_OFFSET_MAX_MM, label_anchor
+
+    lps = np.array([-95.0, 10.0, -440.0])
+    pl = pv.Plotter(off_screen=True, window_size=(4, 3))
+    try:
+        off = label_anchor(pl, lps, 10.0) - lps
+        assert 0 < np.linalg.norm(off) <= LABEL_OFFSET_MAX_MM * np.sqrt(2) + 1e-9
+        pl.window_size = (800, 600)
+        pl.camera_position = [tuple(lps + [0, -400, 0]), tuple(lps), (0, 0, 1)]  # from anterior
+        off = label_anchor(pl, lps, 10.0) - lps
+        mm_per_px = 2 * 400 * np.tan(np.radians(pl.camera.view_angle) / 2) / 600
+        assert np.allclose(np.abs(off[[0, 2]]), 10 * mm_per_px) and abs(off[1]) < 1e-9
+    finally:
+        pl.close()
+
+
 def centre(actor) -> np.ndarray:
     b = np.asarray(actor.GetBounds()).reshape(3, 2)
     return b.mean(axis=1)
@@ -50,6 +77,10 @@ def test_only_the_chosen_landmark_is_named_and_a_click_places_it(window, qtbot, 
     assert np.linalg.norm(centre(p.actors["landmark_selected"]) - lms["lateral_epicondyle"].position) < 0.1
     ball = landmark_glyphs(np.zeros((1, 3)), 2.5).n_points
     assert p.actors["landmarks"].GetMapper().GetInput().GetNumberOfPoints() == 5 * ball  # the others
+    # the name stands just up and right of its sphere: about 10 px, on screen
+    anchor = label_anchor_point(p.actors["landmark_labels-labels"])
+    d = np.subtract(qt_point(p, anchor).toTuple(), qt_point(p, lms["lateral_epicondyle"].position).toTuple())
+    assert 4 <= d[0] <= 16 and -16 <= d[1] <= -4, d  # right, and up (Qt's y grows downwards)
     plan.lm_combo.setCurrentText("medial_epicondyle")
     assert label_texts(p.actors["landmark_labels-labels"]) == ["medial_epicondyle"]
     assert np.linalg.norm(centre(p.actors["landmark_selected"]) - lms["medial_epicondyle"].position) < 0.1

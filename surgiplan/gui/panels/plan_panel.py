@@ -37,9 +37,15 @@ SELECTED_LANDMARK_COLOR = (1.0, 0.86, 0.30)  # the landmark chosen in the panel:
 LIVE_MS = 50  # at most one measurement update per 50 ms while dragging
 
 
+LABEL_OFFSET_MAX_MM = 8.0  # a label never stands further than this from its landmark (per axis)
+
+
 def label_anchor(plotter, lps, px: float) -> np.ndarray:
     """A point ``px`` screen pixels up and right of ``lps`` (LPS mm) in the current camera, so
-    that a name written there does not hide the landmark's sphere."""
+    that a name written there does not hide the landmark's sphere. The offset is at most
+    ``LABEL_OFFSET_MAX_MM`` along each screen axis: before the view is laid out (a window a
+    few pixels high, the default camera) the pixel scale is meaningless and an unclamped
+    offset sent the name off the screen."""
     cam = plotter.camera
     pos, focal = np.asarray(cam.position, float), np.asarray(cam.focal_point, float)
     up = np.asarray(cam.up, float)
@@ -52,7 +58,7 @@ def label_anchor(plotter, lps, px: float) -> np.ndarray:
         mm_per_px = 2 * cam.parallel_scale / h
     else:
         mm_per_px = 2 * ((np.asarray(lps) - pos) @ dop) * np.tan(np.radians(cam.view_angle) / 2) / h
-    return np.asarray(lps, float) + (right + up) * px * abs(mm_per_px)
+    return np.asarray(lps, float) + (right + up) * min(px * abs(mm_per_px), LABEL_OFFSET_MAX_MM)
 
 
 class PlanPanel(Panel):
