@@ -10,6 +10,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,30 +38,73 @@ def entry(what: str, who: str, **details: Any) -> dict[str, Any]:
 
 
 def append_audit(path: Path, entries: list[dict[str, Any]]) -> None:
-    """Append ``entries`` to ``path`` (one JSON line each), flushed to disk."""
+    """Append ``entries`` to ``path`` (one JSON line each), flushed to disk.
+
+    The file is opened without following a symbolic link and must be a regular file
+    (CaseFormatError otherwise). When the last line was torn (a crash mid-append left
+    no newline), the new entries start on a fresh line so none of them is swallowed.
+    """
+    from surgiplan.core import fileio
+    from surgiplan.core.errors import CaseFormatError
+
     if not entries:
         return
     text = "".join(json.dumps(e, sort_keys=True) + "\n" for e in entries)
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
+    path = Path(path)
+    flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags, fileio.default_mode())
+    except OSError as exc:
+        if os.path.islink(path):
+            raise CaseFormatError("the audit log is a symbolic link, which surgiplan does not follow",
+                                  path=path, hint="Replace the link with the real file.") from None
+        raise fileio.write_error(path, exc) from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise CaseFormatError("the audit log is not a regular file", path=path,
+                                  hint="Move it away and save again.")
+        if st.st_size > 0 and os.pread(fd, 1, st.st_size - 1) != b"\n":
+            text = "\n" + text
+        data = text.encode("utf-8")
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+        os.fsync(fd)
+    except OSError as exc:
+        raise fileio.write_error(path, exc) from None
+    finally:
+        os.close(fd)
 
 
 def read_audit(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
-    """All entries of ``path`` and a list of warnings for lines that could not be read."""
+    """All entries of ``path`` and a list of warnings for lines that could not be read.
+
+    A symbolic link or anything but a regular file is not read (one warning).
+    """
     path = Path(path)
-    if not path.exists():
+    if not os.path.lexists(path):
         return [], []
+    try:
+        st = os.lstat(path)
+    except OSError as exc:
+        return [], [f"{path}: cannot be read ({exc.strerror})"]
+    if not stat.S_ISREG(st.st_mode):
+        return [], [f"{path}: is not a regular file (a link or folder) and was not read"]
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return [], [f"{path}: cannot be read ({exc.strerror})"]
     out: list[dict[str, Any]] = []
     warnings: list[str] = []
-    for n, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+    for n, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), 1):
         if not line.strip():
             continue
         try:
             obj = json.loads(line)
-        except json.JSONDecodeError:
-            warnings.append(f"{path}: line {n} is not valid JSON and was skipped")
+        except (json.JSONDecodeError, RecursionError, ValueError):
+            warnings.append(f"{path}: line {n} is not valid JSON (torn or damaged) and was skipped")
             continue
         if isinstance(obj, dict):
             out.append(obj)

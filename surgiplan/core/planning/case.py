@@ -19,26 +19,27 @@ segmentation engine pushes its label-map patches onto) and an audit entry that
 is appended to ``history.jsonl`` when the case is saved. Use :meth:`Case.undo`
 / :meth:`Case.redo` so that undo steps are audited too.
 
-Saving is atomic per file (temporary name + ``os.replace``): plan files first,
-``case.json`` last, so a crash leaves the previous ``case.json`` valid.
-Opening never writes.
+Saving is one transaction (:mod:`case_save`): every file is staged through the
+one write path (:mod:`surgiplan.core.fileio`), a journal decides the save, then the
+files are renamed into place (``case.json`` last) and the audit entries appended; a
+kill at any moment leaves the old or the new case. Opening writes only to finish a
+save that was interrupted after it was decided (and to remove stale temporaries).
+Paths inside the case never cross a symbolic link or leave the folder.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, get_args
 
 import numpy as np
 
+from surgiplan.core import fileio
 from surgiplan.core.errors import CaseFormatError, InputError
 from surgiplan.core.history import FunctionCommand, History
 from surgiplan.core.jobs import Progress, report
-from surgiplan.core.planning import audit
+from surgiplan.core.planning import audit, case_save
 from surgiplan.core.planning.case_schema import (
     SCHEMA_VERSION,
     CaseModel,
@@ -63,34 +64,54 @@ AUDIT_FILE = "history.jsonl"
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write ``text`` to ``path`` through the one write path (:func:`fileio.atomic_write_text`)."""
+    fileio.atomic_write_text(path, text)
+
+
+def mesh_bytes(mesh) -> int:
+    """Upper bound of a binary VTP file's size for ``mesh`` (bytes): points, cells, arrays."""
+    n = int(mesh.n_points) * 24 + int(mesh.n_cells) * 32
+    for arrays in (mesh.point_data, mesh.cell_data):
+        for name in arrays.keys():
+            n += int(np.asarray(arrays[name]).nbytes)
+    return n + 4096
+
+
+def _vtp_verify(mesh):
+    def verify(tmp: Path) -> None:
+        import vtk
+
+        reader = vtk.vtkXMLPolyDataReader()
+        reader.SetFileName(str(tmp))
+        shown = vtk.vtkObject.GetGlobalWarningDisplay()
+        vtk.vtkObject.GlobalWarningDisplayOff()  # a damaged file is reported below, not dumped
+        try:
+            reader.Update()
+        finally:
+            vtk.vtkObject.SetGlobalWarningDisplay(shown)
+        data = reader.GetOutput()
+        if data is None or data.GetNumberOfPoints() != mesh.n_points or data.GetNumberOfCells() != mesh.n_cells:
+            raise InputError("the written model has the wrong number of points or cells", path=tmp)
+    return verify
+
+
+def write_vtp(mesh, path: Path) -> Callable[[Path], None]:
+    """The writer for :func:`fileio.stage`/``atomic_write`` of a pyvista mesh as binary VTP."""
+    return lambda tmp: mesh.save(str(tmp), binary=True)
 
 
 def atomic_write_mesh(mesh, path: Path) -> None:
-    """Save a pyvista mesh to ``path`` (.vtp) atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    """Save a pyvista mesh to ``path`` (.vtp) through the one write path, read back to verify."""
+    fileio.atomic_write(path, write_vtp(mesh, path), need_bytes=mesh_bytes(mesh),
+                        verify=_vtp_verify(mesh), min_size=64)
+
+
+def _inside(root: Path, rel: str | Path) -> Path:
+    """``root/rel`` checked to stay inside the case folder without crossing a symbolic link."""
     try:
-        mesh.save(str(tmp), binary=True)
-        os.replace(tmp, path)
-    except BaseException:
-        if tmp.exists():
-            tmp.unlink()
-        raise
+        return fileio.check_inside(root, rel, "case file")
+    except InputError as exc:
+        raise CaseFormatError(exc.message, path=exc.path, hint=exc.hint) from None
 
 
 def _insert_at(d: dict, index: int, key, value) -> None:
@@ -126,6 +147,8 @@ class Case:
         self._seeds: dict[str, dict[str, np.ndarray]] = {}
         self._dirty_seeds: set[str] = set()
         self.dirty = False
+        #: What opening did to finish an interrupted save (empty normally).
+        self.recovery_notes: list[str] = []
         self.history.subscribe(self._mark_dirty)
 
     def _mark_dirty(self) -> None:
@@ -161,10 +184,12 @@ class Case:
             root = root.parent
         if not root.is_dir():
             raise CaseFormatError("case folder not found", path=root, hint="Check the path.")
-        model = load_case_json(root / CASE_FILE)
+        notes = case_save.recover(root) if (root / CASE_FILE).is_file() else []
+        model = load_case_json(_inside(root, CASE_FILE))
+        case_save.check_audit_target(root / AUDIT_FILE)
         plans: dict[str, Plan] = {}
         for ref in model.plans:
-            pm = load_plan_json(root / ref.path)
+            pm = load_plan_json(_inside(root, ref.path))
             if pm.name != ref.name:
                 raise CaseFormatError(
                     f"plan.json names its plan {pm.name!r} but case.json lists it as {ref.name!r}",
@@ -173,10 +198,17 @@ class Case:
                 raise CaseFormatError(f"case.json lists plan {ref.name!r} twice", path=root / CASE_FILE)
             plans[ref.name] = Plan.from_model(pm)
         for m in model.models:
-            if not (root / m.path).is_file():
+            if not _inside(root, m.path).is_file():
                 raise CaseFormatError(f"model {m.name!r} file {m.path} is missing", path=root / CASE_FILE,
                                       hint="Restore the models folder; nothing was changed.")
-        return cls(root, model, plans, user=user)
+        for sm in model.scans:
+            for rel in (sm.volume, sm.segmentation):
+                if rel:
+                    _inside(root, rel)
+        case = cls(root, model, plans, user=user)
+        case_save.log_recovery(root, notes, case.user)
+        case.recovery_notes = notes
+        return case
 
     # ----------------------------------------------------------------- save
     def to_case_model(self) -> CaseModel:
@@ -197,40 +229,68 @@ class Case:
         return {"case": cm, "plans": plans}
 
     def save(self, progress: Progress | None = None) -> None:
-        """Write the case folder atomically (plans first, case.json last) and flush the audit log."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        for sub in ("scans", "models", "plans", "studies", "reports"):
-            (self.root / sub).mkdir(exist_ok=True)
-        now = audit.now_iso()
-        for i, name in enumerate(sorted(self._unsaved_models)):
-            report(progress, 0.1 + 0.5 * i / max(1, len(self._unsaved_models)), f"saving model {name}")
-            ref = self._model_ref(name)
-            atomic_write_mesh(self._models[name], self.root / ref.path)
-        self._unsaved_models.clear()
-        if self._dirty_segs:
-            from surgiplan.core.segmentation import write_segmentation
+        """Write the case folder as one transaction (see :mod:`case_save`) and flush the audit log.
 
-            for name in sorted(self._dirty_segs):
-                report(progress, 0.6, f"saving segmentation of {name}")
-                write_segmentation(self._segs[name], self.root / self._scan(name).segmentation)
-            self._dirty_segs.clear()
-        self._save_seeds()
-        report(progress, 0.65, "measuring plans")
+        Every changed file is staged first (models, segmentations, seeds, plans, ``case.json``);
+        then a journal decides the save and the files are renamed into place, ``case.json``
+        last, and the audit entries appended. A failure before the journal (disk full,
+        read-only folder) raises a WriteError and leaves the case as it was; a kill at
+        any moment leaves the old or the new case (the next open finishes a decided save).
+        """
+        for sub in ("", "scans", "models", "plans", "studies", "reports"):
+            folder = self.root / sub
+            if folder.is_symlink():
+                raise CaseFormatError("is a symbolic link, which surgiplan does not follow inside a case",
+                                      path=folder, hint="Replace the link with the real folder.")
+            fileio.ensure_folder(folder)
+        case_save.check_audit_target(self.root / AUDIT_FILE)
+        now = audit.now_iso()
         self._fill_measurements()
-        report(progress, 0.7, "saving plans")
-        for plan in self.plans.values():
-            plan.modified = now
-            atomic_write_text(self.root / "plans" / plan.name / "plan.json", to_json_text(plan.to_model()))
-        self.model.modified = now
-        self.model = self.to_case_model()
-        atomic_write_text(self.root / CASE_FILE, to_json_text(self.model))
-        for old in self._saved_plan_names - set(self.plans):
-            folder = self.root / "plans" / old
-            if folder.is_dir() and old not in self.plans:
-                shutil.rmtree(folder, ignore_errors=True)
+        with case_save.SaveTransaction(self.root) as tx:
+            models = sorted(self._unsaved_models)
+            for i, name in enumerate(models):
+                report(progress, 0.1 + 0.5 * i / max(1, len(models)), f"saving model {name}")
+                mesh = self._models[name]
+                tx.stage_with(self._model_ref(name).path, write_vtp(mesh, Path()),
+                              need_bytes=mesh_bytes(mesh), verify=_vtp_verify(mesh), min_size=64)
+            if self._dirty_segs:
+                from surgiplan.core.segmentation import write_segmentation
+
+                for name in sorted(self._dirty_segs):
+                    report(progress, 0.6, f"saving segmentation of {name}")
+                    seg = self._segs[name]
+                    tx.stage_with(self._scan(name).segmentation,
+                                  lambda tmp, seg=seg: write_segmentation(seg, tmp))
+            seeds_removed = self._stage_seeds(tx)
+            report(progress, 0.7, "saving plans")
+            plans = {}
+            for plan in self.plans.values():
+                plans[plan.name] = plan.modified
+                plan.modified = now
+                tx.stage_text(f"plans/{plan.name}/plan.json", to_json_text(plan.to_model()))
+            before = self.model
+            self.model.modified = now
+            self.model = self.to_case_model()
+            try:
+                tx.stage_text(CASE_FILE, to_json_text(self.model))
+                for old in sorted(self._saved_plan_names - set(self.plans)):
+                    if (self.root / "plans" / old).is_dir():
+                        tx.remove_folder(f"plans/{old}")
+                pending = self._pending_audit + [audit.entry("saved", self.user)]
+                report(progress, 0.9, "writing the case")
+                tx.commit(pending)
+            except BaseException:
+                self.model = before
+                for plan in self.plans.values():
+                    if plan.name in plans:
+                        plan.modified = plans[plan.name]
+                raise
+        for path in seeds_removed:
+            path.unlink(missing_ok=True)
+        self._unsaved_models.clear()
+        self._dirty_segs.clear()
+        self._dirty_seeds -= {s.name for s in self.model.scans}
         self._saved_plan_names = set(self.plans)
-        self._pending_audit.append(audit.entry("saved", self.user))
-        audit.append_audit(self.root / AUDIT_FILE, self._pending_audit)
         self._pending_audit = []
         self.dirty = False
         report(progress, 1.0, "saved")
@@ -543,7 +603,7 @@ class Case:
             import pyvista as pv
 
             ref = self._model_ref(name)
-            path = self.root / ref.path
+            path = _inside(self.root, ref.path)
             try:
                 self._models[name] = pv.read(str(path))
             except Exception as exc:  # noqa: BLE001 - VTK raises various errors
@@ -560,9 +620,10 @@ class Case:
             check_name(name, "scan name")
         except ValueError as exc:
             raise InputError(str(exc)) from None
-        folder = self.root / "scans" / name
-        folder.mkdir(parents=True, exist_ok=True)
-        write_volume(volume, folder / "volume.nrrd")
+        fileio.ensure_folder(self.root / "scans")
+        folder = _inside(self.root, f"scans/{name}")
+        fileio.ensure_folder(folder)
+        write_volume(volume, _inside(self.root, f"scans/{name}/volume.nrrd"))
         seg_path = None
         if segmentation is not None:
             from surgiplan.core.segmentation import write_segmentation  # segmentation engineer
@@ -594,12 +655,12 @@ class Case:
             if sm.segmentation is None:
                 from surgiplan.core.imaging.volume_io import read_volume
 
-                vol = read_volume(self.root / sm.volume)
+                vol = read_volume(_inside(self.root, sm.volume))
                 self._segs[sm.name] = Segmentation.from_volume(vol)
                 sm.segmentation = f"scans/{sm.name}/segmentation.seg.nrrd"
                 self._dirty_segs.add(sm.name)
             else:
-                self._segs[sm.name] = read_segmentation(self.root / sm.segmentation)
+                self._segs[sm.name] = read_segmentation(_inside(self.root, sm.segmentation))
         return self._segs[sm.name]
 
     def _scan(self, scan: str | None):
@@ -650,18 +711,19 @@ class Case:
         self._log(f"set segmentation seeds of {name}", scan=name,
                   seeds={n: len(p) for n, p in clean.items()})
 
-    def _save_seeds(self) -> None:
-        """Write the changed seeds of the scans listed in the case (empty seeds: no file)."""
+    def _stage_seeds(self, tx: case_save.SaveTransaction) -> list[Path]:
+        """Stage the changed seeds of the scans listed in the case; returns seed files to delete."""
         from surgiplan.core.planning.segment_seeds import seeds_path, seeds_text
 
         listed = {s.name for s in self.model.scans}
+        gone = []
         for name in sorted(self._dirty_seeds & listed):
             path, seeds = seeds_path(self.root, name), self._seeds.get(name, {})
             if seeds:
-                atomic_write_text(path, seeds_text(seeds, name))
+                tx.stage_text(path.relative_to(self.root), seeds_text(seeds, name))
             elif path.is_file():
-                path.unlink()
-            self._dirty_seeds.discard(name)
+                gone.append(path)
+        return gone
 
     def record(self, command, **details) -> None:
         """Put an already applied edit command of another engine (e.g. a LabelPatch) on the undo stack."""
