@@ -192,6 +192,9 @@ def _check_target(path: Path) -> None:
     if stat.S_ISDIR(st.st_mode):
         raise WriteError("cannot save: a folder is in the way where this file should be",
                          path=path, hint="Remove or rename that folder, or choose another name.")
+    if not stat.S_ISREG(st.st_mode):  # a device or pipe: renaming over it would replace the node
+        raise WriteError("cannot save: the target is not a regular file (a device, pipe or socket)",
+                         path=path, hint="Choose a file name.")
 
 
 def fsync_dir(folder: Path) -> None:
@@ -464,6 +467,9 @@ def check_output(out: str | Path, inputs: Iterable[str | Path] = (), *, overwrit
         if out.is_dir():
             raise InputError("the output is a folder, not a file", path=out,
                              hint="Give a file name inside it.")
+        if out.exists() and not out.is_file():
+            raise InputError("the output exists and is not a regular file (a device, pipe or socket)",
+                             path=out, hint="Choose a file name.")
         if out.exists() and not overwrite:
             raise InputError("the output file exists", path=out,
                              hint="Choose another name or pass --overwrite to replace it.")
