@@ -9,12 +9,12 @@ their Image Position (Patient), so the grid must be the series' grid.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from surgiplan.core.errors import GeometryError, InputError
+from surgiplan.core.fileio import atomic_write
 from surgiplan.core.jobs import Progress, report
 from surgiplan.core.segmentation.segmentation import Segmentation
 
@@ -53,7 +53,7 @@ def export_dicom_seg(
     seg: Segmentation, source, path: str | Path, *, series_description: str = "surgiplan segmentation",
     progress: Progress | None = None,
 ) -> Path:
-    """Write ``seg`` as a DICOM SEG referencing ``source`` (folder or pydicom datasets); atomic.
+    """Write ``seg`` as a DICOM SEG referencing ``source`` (folder or pydicom datasets); atomic, read back.
 
     Raises GeometryError when the source slices are not on the segmentation's grid
     and InputError when there is nothing to export.
@@ -114,13 +114,22 @@ def export_dicom_seg(
         manufacturer_model_name="surgiplan", software_versions=__version__, device_serial_number="0",
         series_description=series_description, omit_empty_frames=True,
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        obj.save_as(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    n_pixel = len(obj.PixelData)
+    n_frames = int(getattr(obj, "NumberOfFrames", 0) or 0)
+
+    def verify(tmp: Path) -> None:  # the frames and the pixel data read back whole
+        import pydicom
+
+        try:
+            back = pydicom.dcmread(tmp)
+            ok = len(back.PixelData) == n_pixel and int(getattr(back, "NumberOfFrames", 0) or 0) == n_frames
+        except Exception as exc:  # pydicom raises assorted errors on a short file
+            raise InputError(f"the DICOM SEG does not read back ({type(exc).__name__}: {str(exc)[:200]})",
+                             path=path) from None
+        if not ok:
+            raise InputError("the DICOM SEG reads back with other frames or pixel data", path=path)
+
+    atomic_write(path, lambda tmp: obj.save_as(tmp), verify=verify,
+                 need_bytes=n_pixel + (1 << 20))
     report(progress, 1.0, "DICOM SEG written")
     return path

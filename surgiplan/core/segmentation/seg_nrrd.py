@@ -21,14 +21,20 @@ reader places it correctly.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import numpy as np
 
+from surgiplan.core import limits
 from surgiplan.core.errors import GeometryError, InputError
 from surgiplan.core.imaging.volume import Volume
+from surgiplan.core.imaging.volume_io import (
+    check_regular_input,
+    check_volume_file,
+    sitk_read,
+    write_image_file,
+)
 from surgiplan.core.segmentation.segmentation import Segment, Segmentation
 from surgiplan.core.segmentation.terminology import default_color
 
@@ -58,26 +64,46 @@ def _geometry_string(seg: Segmentation) -> str:
     return ";".join(vals) + ";"
 
 
-def _parse_geometry(text: str):
-    """(shape [k,j,i], spacing, origin LPS, direction) from 'Reference image geometry', or None."""
+def _parse_geometry(text: str, path: Path | None = None):
+    """(shape [k,j,i], spacing, origin LPS, direction, start) from 'Reference image geometry', or None.
+
+    None when the field is absent, empty or holds Slicer's empty extent; InputError
+    naming the file when it holds nonsense (digits without end, non-finite or zero
+    spacing, a degenerate direction, negative or absurd extents).
+    """
     match = re.search(r"Reference image geometry\|([^|]*)\|", text)
     if not match:
         return None
-    try:
-        vals = [float(v) for v in match.group(1).split(";") if v.strip()]
-    except ValueError:
+    parts = [v for v in match.group(1).split(";") if v.strip()]
+    if not parts:
         return None
-    if len(vals) != 22:
-        return None
+    field = "Reference image geometry"
+    if len(parts) != 22:
+        raise InputError(f"its {field} has {len(parts)} values (16 matrix values and 6 extents expected)",
+                         path=path, hint="The file is damaged; nothing was read.")
+    vals = [limits.parse_float(v, field, path) for v in parts]
     m = np.asarray(vals[:16]).reshape(4, 4)
+    if any(abs(v) > 2**31 or abs(v - round(v)) > 1e-3 for v in vals[16:]):
+        raise InputError(f"its {field} extent {parts[16:]} is not whole voxel indices", path=path,
+                         hint="The file is damaged; nothing was read.")
     e = [int(round(v)) for v in vals[16:]]
+    lengths = [e[1] - e[0] + 1, e[3] - e[2] + 1, e[5] - e[4] + 1]
+    if all(n == 0 for n in lengths):
+        return None  # Slicer's empty extent (0 -1 0 -1 0 -1): no reference grid
+    if any(n <= 0 for n in lengths):
+        raise InputError(f"its {field} extent {e} is empty or negative along an axis", path=path,
+                         hint="The file is damaged; nothing was read.")
     lin = _RAS_FROM_LPS @ m[:3, :3]
     spacing = np.linalg.norm(lin, axis=0)
-    if np.any(spacing <= 0) or e[1] < e[0] or e[3] < e[2] or e[5] < e[4]:
-        return None
+    if np.any(spacing <= 1e-6) or np.any(spacing > 1e6):
+        raise InputError(f"its {field} gives a voxel spacing of {np.round(spacing, 6).tolist()} mm",
+                         path=path, hint="The file is damaged; nothing was read.")
     direction = lin / spacing[None, :]
+    if abs(np.linalg.det(direction)) < 1e-3:
+        raise InputError(f"its {field} has a degenerate direction matrix", path=path,
+                         hint="The file is damaged; nothing was read.")
     origin = _RAS_FROM_LPS @ m[:3, 3] + lin @ np.array([e[0], e[2], e[4]], float)
-    shape = (e[5] - e[4] + 1, e[3] - e[2] + 1, e[1] - e[0] + 1)
+    shape = (lengths[2], lengths[1], lengths[0])
     return shape, tuple(spacing), tuple(origin), direction, (e[0], e[2], e[4])
 
 
@@ -90,7 +116,6 @@ def write_seg_nrrd(seg: Segmentation, path: str | Path, *, compress: bool = True
     import SimpleITK as sitk
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     dtype = np.uint16 if any(lay.dtype == np.uint16 for lay in seg.layers) else np.uint8
     if len(seg.layers) == 1:
         img = sitk.GetImageFromArray(np.ascontiguousarray(seg.layers[0].astype(dtype, copy=False)))
@@ -122,24 +147,18 @@ def write_seg_nrrd(seg: Segmentation, path: str | Path, *, compress: bool = True
         if s.terminology:
             tags += f"TerminologyEntry:{s.terminology}|"
         img.SetMetaData(p + "Tags", tags)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.nrrd")
-    try:
-        sitk.WriteImage(img, str(tmp), useCompression=compress)
-        if len(seg.layers) > 1:
-            _set_list_kind(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    after = _set_list_kind if len(seg.layers) > 1 else None
+    return write_image_file(img, path, compress=compress, after_write=after)
 
 
 def _set_list_kind(path: Path) -> None:
-    """Rewrite ITK's 'kinds: vector ...' as Slicer's 'list ...' for layered files."""
-    data = path.read_bytes()
+    """Rewrite ITK's 'kinds: vector ...' as Slicer's 'list ...' in a layered file (a temporary one)."""
+    with open(path, "rb") as fh:
+        data = fh.read()
     head, sep, body = data.partition(b"\n\n")
     head = re.sub(rb"(?m)^kinds: \S+", b"kinds: list", head, count=1)
-    path.write_bytes(head + sep + body)
+    with open(path, "wb") as fh:
+        fh.write(head + sep + body)
 
 
 def read_seg_nrrd(path: str | Path, reference: Volume | None = None) -> Segmentation:
@@ -148,21 +167,36 @@ def read_seg_nrrd(path: str | Path, reference: Volume | None = None) -> Segmenta
     With ``reference`` the result is on that volume's grid (the file must lie on
     it: same spacing/direction and an origin at a whole voxel index), else on the
     reference geometry stored in the file, else on the file's own grid.
-    Raises InputError for unreadable files, GeometryError for a grid mismatch.
+    Raises InputError for unreadable files and for headers that claim more than
+    the file holds or than the memory budget allows (checked before anything is
+    allocated, the reference grid included), GeometryError for a grid mismatch.
     """
     import SimpleITK as sitk
 
     path = Path(path)
-    if not path.is_file():
-        raise InputError("file not found", path=path, hint="Check the path.")
-    if path.stat().st_size == 0:
-        raise InputError("the file is empty", path=path)
-    try:
-        img = sitk.ReadImage(str(path))
-    except RuntimeError as exc:
-        last = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unknown reason"
-        raise InputError(f"cannot read the segmentation ({last})", path=path,
-                         hint="The file may be truncated or not a NRRD file.") from None
+    check_regular_input(path, "segmentation")
+    hdr = check_volume_file(path, what="the segmentation", copies=2)
+    if hdr.fmt != "nrrd":
+        raise InputError("not a NRRD file", path=path, hint="Give a .seg.nrrd file.")
+    if len(hdr.sizes) not in (3, 4):
+        raise InputError(f"expected a 3D segmentation, got a {len(hdr.sizes)}D image", path=path)
+    n_layers = hdr.sizes[0] if len(hdr.sizes) == 4 else 1
+    keys = hdr.keys
+    offset = np.zeros(3, int)
+    if "Segmentation_ReferenceImageExtentOffset" in keys:
+        vals = limits.parse_ints(keys["Segmentation_ReferenceImageExtentOffset"],
+                                 "Segmentation_ReferenceImageExtentOffset", path, lo=-(2**31), hi=2**31)
+        if len(vals) < 3:
+            raise InputError("bad Segmentation_ReferenceImageExtentOffset field", path=path)
+        offset = np.array(vals[:3])
+    geo = None if reference is not None else _parse_geometry(keys.get("Segmentation_ConversionParameters", ""), path)
+    # what reading will allocate: ITK's image + numpy's copy, then one full grid per layer
+    out_item = 1 if hdr.itemsize == 1 else 2
+    target = reference.array.shape if reference is not None else (geo[0] if geo else hdr.sizes[-3:][::-1])
+    grid = limits.check_grid(target, out_item, "the segmentation's reference grid", path, copies=n_layers)
+    limits.check_budget(2 * hdr.nbytes + n_layers * grid, "the segmentation", path)
+
+    img = sitk_read(path, "the segmentation")
     meta = {k: img.GetMetaData(k) for k in img.GetMetaDataKeys()}
     if img.GetDimension() == 4:  # a 4D NRRD read as 4D: the last ITK axis is the layer list
         size = img.GetSize()
@@ -185,12 +219,9 @@ def read_seg_nrrd(path: str | Path, reference: Volume | None = None) -> Segmenta
         np.asarray(img3.GetSpacing(), float), np.asarray(img3.GetOrigin(), float),
         np.asarray(img3.GetDirection(), float).reshape(3, 3),
     )
-    offset = np.zeros(3, int)
-    if "Segmentation_ReferenceImageExtentOffset" in meta:
-        try:
-            offset = np.array([int(v) for v in meta["Segmentation_ReferenceImageExtentOffset"].split()][:3])
-        except ValueError:
-            raise InputError("bad Segmentation_ReferenceImageExtentOffset field", path=path) from None
+    if not all(np.all(np.isfinite(g)) for g in file_geo):
+        raise InputError("its spacing, origin or direction is not finite", path=path,
+                         hint="The file is damaged.")
     file_shape = layers_arr[0].shape
 
     # target grid
@@ -198,14 +229,12 @@ def read_seg_nrrd(path: str | Path, reference: Volume | None = None) -> Segmenta
         shape = reference.array.shape
         spacing, origin, direction = reference.spacing, reference.origin, reference.direction
         place = _index_of(file_geo, reference, path)
+    elif geo is not None:
+        shape, spacing, origin, direction, start = geo
+        place = tuple(int(o) - int(s) for o, s in zip(offset, start, strict=True))
     else:
-        geo = _parse_geometry(meta.get("Segmentation_ConversionParameters", ""))
-        if geo is not None:
-            shape, spacing, origin, direction, start = geo
-            place = tuple(int(o) - int(s) for o, s in zip(offset, start, strict=True))
-        else:
-            shape, spacing, origin, direction = file_shape, tuple(file_geo[0]), tuple(file_geo[1]), file_geo[2]
-            place = (0, 0, 0)
+        shape, spacing, origin, direction = file_shape, tuple(file_geo[0]), tuple(file_geo[1]), file_geo[2]
+        place = (0, 0, 0)
     layers = []
     for lay in layers_arr:
         full = np.zeros(shape, lay.dtype if lay.dtype in (np.uint8, np.uint16) else np.uint16)
@@ -217,8 +246,10 @@ def read_seg_nrrd(path: str | Path, reference: Volume | None = None) -> Segmenta
     while f"Segment{n}_ID" in meta or f"Segment{n}_Name" in meta:
         p = f"Segment{n}_"
         name = meta.get(p + "Name") or meta.get(p + "ID") or f"Segment_{n + 1}"
-        layer = int(meta.get(p + "Layer", n if len(layers) > 1 else 0))
-        label = int(meta.get(p + "LabelValue", 1 if len(layers) > 1 else n + 1))
+        layer = limits.parse_int(meta.get(p + "Layer", str(n if len(layers) > 1 else 0)), p + "Layer", path,
+                                 lo=0)
+        label = limits.parse_int(meta.get(p + "LabelValue", str(1 if len(layers) > 1 else n + 1)),
+                                 p + "LabelValue", path, lo=1, hi=65535)
         if layer >= len(layers):
             raise InputError(f"segment '{name}' is in layer {layer} but the file has {len(layers)}", path=path)
         color = _parse_color(meta.get(p + "Color", "")) or default_color(name, label)
@@ -229,7 +260,10 @@ def read_seg_nrrd(path: str | Path, reference: Volume | None = None) -> Segmenta
             term = m.group(1)
         segments.append(Segment(name, color, label, layer, term, meta.get(p + "ID", "") or name))
         n += 1
-    seg = Segmentation(shape, spacing, origin, np.asarray(direction), [], layers, {"source": str(path)})
+    try:
+        seg = Segmentation(shape, spacing, origin, np.asarray(direction), [], layers, {"source": str(path)})
+    except (GeometryError, InputError) as exc:
+        raise InputError(f"its grid is not usable ({exc.message})", path=path) from None
     if not segments:  # a plain label map saved as .seg.nrrd: one segment per label
         plain = Segmentation.from_labelmap(seg.geometry_volume(layers[0]))
         plain.metadata["source"] = str(path)
@@ -239,11 +273,15 @@ def read_seg_nrrd(path: str | Path, reference: Volume | None = None) -> Segmenta
 
 
 def _parse_color(text: str):
+    """(r, g, b) in 0..1 from a 'Color' field, or None when it is missing or not three sane numbers."""
+    parts = text.split()
+    if len(parts) < 3 or any(len(v) > limits.MAX_DIGITS for v in parts[:3]):
+        return None
     try:
-        vals = [float(v) for v in text.split()]
+        vals = [float(v) for v in parts[:3]]
     except ValueError:
         return None
-    return tuple(vals[:3]) if len(vals) >= 3 else None
+    return tuple(vals) if all(0.0 <= v <= 1.0 for v in vals) else None
 
 
 def _index_of(file_geo, reference: Volume, path: Path) -> tuple[int, int, int]:

@@ -9,12 +9,12 @@ written here (the same layout as the sample scans' ``labels.json``).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
 from surgiplan.core.errors import GeometryError, InputError
+from surgiplan.core.fileio import atomic_write_text
 from surgiplan.core.imaging.volume import Volume
 from surgiplan.core.imaging.volume_io import (
     VOLUME_SUFFIXES,
@@ -24,6 +24,9 @@ from surgiplan.core.imaging.volume_io import (
 )
 from surgiplan.core.segmentation.seg_nrrd import read_seg_nrrd, write_seg_nrrd
 from surgiplan.core.segmentation.segmentation import Segmentation
+
+#: Largest label-names JSON read (a table of 65535 labels is far smaller).
+_MAX_LABELS_JSON = 16 << 20
 
 
 def is_seg_nrrd(path: str | Path) -> bool:
@@ -39,9 +42,16 @@ def _side_json(path: Path) -> Path:
 def read_labels_json(path: Path) -> tuple[dict[int, str], dict[int, tuple]]:
     """Names and colours from a labels JSON ({"1": "pelvis"} or {"1": {"name", "color"}})."""
     try:
-        data = json.loads(path.read_text())
+        size = path.stat().st_size
+        if size > _MAX_LABELS_JSON:
+            raise InputError(f"the label names file is {size:,} bytes, more than a label table can need "
+                             f"({_MAX_LABELS_JSON:,})", path=path, hint="Give the right labels file.")
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read the label names ({exc})", path=path) from None
+        raise InputError(f"cannot read the label names ({str(exc)[:200]})", path=path) from None
+    except RecursionError:
+        raise InputError("cannot read the label names (nested too deeply)", path=path,
+                         hint="The file is damaged or hostile.") from None
     if isinstance(data, dict) and "labels" in data and isinstance(data["labels"], dict | list):
         data = data["labels"]
     names, colors = {}, {}
@@ -49,7 +59,9 @@ def read_labels_json(path: Path) -> tuple[dict[int, str], dict[int, tuple]]:
     for key, val in items:
         try:
             v = int(key) if not isinstance(val, dict) or "label" not in val else int(val["label"])
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
+            continue
+        if not 1 <= v <= 65535:
             continue
         if isinstance(val, str):
             names[v] = val
@@ -57,9 +69,13 @@ def read_labels_json(path: Path) -> tuple[dict[int, str], dict[int, tuple]]:
             if "name" in val:
                 names[v] = str(val["name"])
             col = val.get("color") or val.get("colour")
-            if col is not None and len(col) >= 3:
-                c = [float(x) for x in col[:3]]
-                colors[v] = tuple(x / 255.0 for x in c) if max(c) > 1.0 else tuple(c)
+            if isinstance(col, list | tuple) and len(col) >= 3:
+                try:
+                    c = [float(x) for x in col[:3]]
+                except (TypeError, ValueError, OverflowError):
+                    continue
+                if all(0.0 <= x <= 255.0 for x in c):
+                    colors[v] = tuple(x / 255.0 for x in c) if max(c) > 1.0 else tuple(c)
     return names, colors
 
 
@@ -124,7 +140,5 @@ def write_segmentation(seg: Segmentation, path: str | Path) -> Path:
     }
     side = _side_json(path)
     write_volume(seg.geometry_volume(seg.layers[0]), path)
-    tmp = side.with_name(f".{side.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(labels, indent=1))
-    os.replace(tmp, side)
+    atomic_write_text(side, json.dumps(labels, indent=1))
     return path
