@@ -7,6 +7,7 @@ gmsh physical groups or from the study's ``tags`` table (XDMF has no names).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,7 +95,13 @@ def read_tagged_mesh(
     path = Path(path)
     if not path.is_file():
         raise InputError("mesh file not found", path=path, hint="Check the 'mesh.file' entry.")
+    if path.stat().st_size == 0:
+        raise InputError("the mesh file is empty", path=path, hint="Check the 'mesh.file' entry.")
     suffix = path.suffix.lower()
+    if suffix == ".msh":  # every rank checks, so every rank refuses alike
+        check_msh_file(path)
+    elif suffix == ".xdmf":
+        check_xdmf_file(path)
     try:
         if suffix == ".msh":
             import gmsh
@@ -128,7 +135,8 @@ def read_tagged_mesh(
     except InputError:
         raise
     except Exception as exc:
-        raise InputError(f"could not read the mesh: {exc}", path=path,
+        reason = str(exc).strip() or type(exc).__name__
+        raise InputError(f"could not read the mesh ({reason[:300]})", path=path,
                          hint="Check that it is a valid tetrahedral gmsh 4 or XDMF mesh.") from exc
     if tm.mesh.topology.dim != 3:
         raise MeshingError("the mesh is not a 3D volume mesh", path=path,
@@ -149,3 +157,110 @@ def _try_tags(f, mesh, name: str):
         return f.read_meshtags(mesh, name=name)
     except Exception:
         return None
+
+
+# ------------------------------------------------------------- header checks
+def _find_section(path: Path, marker: bytes, chunk: int = 1 << 20) -> tuple[int, bytes] | None:
+    """(offset just after ``marker``, the next 256 bytes) of the first ``marker`` in ``path``, or None."""
+    with open(path, "rb") as fh:
+        pos, carry = 0, b""
+        while True:
+            data = fh.read(chunk)
+            if not data:
+                return None
+            buf = carry + data
+            i = buf.find(marker)
+            if i >= 0:
+                start = pos - len(carry) + i + len(marker)
+                fh.seek(start)
+                return start, fh.read(256)
+            carry = buf[-len(marker):]
+            pos += len(data)
+
+
+def check_msh_file(path: Path) -> None:
+    """Refuse a gmsh ``.msh`` whose node/element counts exceed what its size can hold or the budget.
+
+    Reads only the ``$MeshFormat`` line and the count line of ``$Nodes`` and
+    ``$Elements`` (gmsh 2.2 and 4.x, ASCII and binary).
+    """
+    from surgiplan.core import limits
+
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(256)
+    lines = head.split(b"\n")
+    if not lines or lines[0].strip() != b"$MeshFormat" or len(lines) < 2:
+        raise InputError("not a gmsh mesh file (no $MeshFormat at its start)", path=path,
+                         hint="Give a gmsh .msh file.")
+    fmt = lines[1].decode("latin-1").split()
+    if len(fmt) < 3:
+        raise InputError("its $MeshFormat line is damaged", path=path)
+    version = limits.parse_float(fmt[0], "$MeshFormat version", path)
+    binary = limits.parse_int(fmt[1], "$MeshFormat file type", path, lo=0, hi=1) == 1
+    dsize = limits.parse_int(fmt[2], "$MeshFormat data size", path, lo=4, hi=8)
+    counts = {}
+    for section in (b"$Nodes", b"$Elements"):
+        found = _find_section(path, b"\n" + section + b"\n")
+        if found is None:
+            raise InputError(f"it has no {section.decode()} section", path=path,
+                             hint="The file is truncated or not a mesh.")
+        _, after = found
+        name = section.decode()
+        if binary and version >= 4:
+            if len(after) < 4 * dsize:
+                raise InputError(f"its {name} section is truncated", path=path)
+            vals = [int.from_bytes(after[k * dsize:(k + 1) * dsize], "little") for k in range(4)]
+            counts[name] = vals[1]
+        else:
+            tokens = after.split(b"\n", 1)[0].decode("latin-1").split()
+            if not tokens:
+                raise InputError(f"its {name} section has no count line", path=path)
+            pick = tokens[1] if version >= 4 and len(tokens) >= 2 else tokens[0]
+            counts[name] = limits.parse_int(pick, f"{name} count", path, lo=0)
+    # the fewest bytes a node / an element can take in the file
+    node_min, elem_min = (3 * 8, 2 * dsize) if binary else (6, 4)
+    for name, per in (("$Nodes", node_min), ("$Elements", elem_min)):
+        if counts[name] * per > size:
+            raise InputError(f"its {name} section claims {counts[name]:,} entries, more than its "
+                             f"{size:,} bytes can hold: it is truncated or its header lies", path=path,
+                             hint="The file is damaged or hostile; nothing was read.")
+    # gmsh, then dolfinx, hold the coordinates and the connectivity (a few copies)
+    limits.check_budget(4 * (counts["$Nodes"] * 32 + counts["$Elements"] * 96), "the mesh", path)
+
+
+def check_xdmf_file(path: Path) -> None:
+    """Refuse an XDMF file whose HDF5 data lie outside its folder, or whose arrays exceed the budget."""
+    import xml.etree.ElementTree as ET
+
+    from surgiplan.core import limits
+    from surgiplan.core.fileio import check_inside
+
+    size = path.stat().st_size
+    if size > limits.MAX_HEADER_BYTES * 8:
+        raise InputError(f"the XDMF file is {size:,} bytes; surgiplan reads XDMF with HDF5 data (a small "
+                         "XML file)", path=path, hint="Store the arrays in an .h5 file beside it.")
+    try:
+        root = ET.fromstring(path.read_bytes())
+    except ET.ParseError as exc:
+        raise InputError(f"not a readable XDMF file ({exc})", path=path) from None
+    total = 0
+    for item in root.iter():
+        if not item.tag.endswith("DataItem"):
+            continue
+        dims = limits.parse_ints(item.get("Dimensions", "1"), "DataItem Dimensions", path, lo=0)
+        prec = limits.parse_int(item.get("Precision", "8"), "DataItem Precision", path, lo=1, hi=8)
+        total += math.prod(dims) * prec
+        if item.get("Format", "XML").upper() == "HDF":
+            ref = (item.text or "").strip().split(":", 1)[0]
+            limits.check_name(ref, "HDF5 file", path)
+            if Path(ref).is_absolute() or ".." in Path(ref).parts:
+                raise InputError(f"its HDF5 data file {ref!r} lies outside the XDMF file's folder; refused",
+                                 path=path, hint="Keep the .h5 file beside the .xdmf file.")
+            try:
+                target = check_inside(path.parent, ref, what="HDF5 data file")
+            except InputError as exc:
+                raise InputError(f"its HDF5 data file {ref!r}: {exc.message}", path=path) from None
+            if not target.is_file():
+                raise InputError(f"its HDF5 data file {ref!r} is missing or not a file", path=path)
+    limits.check_budget(2 * total, "the mesh", path)

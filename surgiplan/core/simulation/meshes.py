@@ -216,10 +216,36 @@ def pipe(radius: float, length: float, radial_size: float, layers: int, order: i
 
 
 def write_msh(path: str | Path) -> Path:
-    """Write the current gmsh model to ``path`` (.msh 4.1) atomically."""
+    """Write the current gmsh model to ``path`` (.msh 4.1, ASCII) through the one write path.
+
+    Free space for the largest ASCII file the node and element counts can make is
+    checked first; the written file must start with ``$MeshFormat`` and end with a
+    complete ``$End...`` section (gmsh does not report a short write).
+    """
+    from surgiplan.core.fileio import atomic_write
+
     path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.msh")
     gmsh.option.setNumber("Mesh.SaveAll", 0)
-    gmsh.write(str(tmp))
-    os.replace(tmp, path)
-    return path
+    n_nodes = len(gmsh.model.mesh.getNodes()[0])
+    n_elems = sum(len(t) for t in gmsh.model.mesh.getElements()[1])
+    # an ASCII node: its tag line and three %.16g coordinates; an element: up to 11 tags
+    need = 100 * n_nodes + 140 * n_elems + (1 << 20)
+
+    def writer(tmp: Path) -> None:
+        try:
+            gmsh.write(str(tmp))
+        except Exception as exc:  # gmsh raises plain Exception
+            raise OSError(f"gmsh could not write the mesh ({exc})") from None
+
+    def verify(tmp: Path) -> None:
+        from surgiplan.core.errors import InputError
+
+        with open(tmp, "rb") as fh:
+            head = fh.read(12)
+            fh.seek(max(0, os.path.getsize(tmp) - 64))
+            tail = fh.read()
+        last = tail.rstrip(b"\n").rsplit(b"\n", 1)[-1]
+        if head != b"$MeshFormat\n" or not last.startswith(b"$End"):
+            raise InputError("the mesh file is incomplete (no closing $End section)", path=path)
+
+    return atomic_write(path, writer, verify=verify, need_bytes=need)
