@@ -82,6 +82,20 @@ def run() -> None:
     except KeyboardInterrupt:
         typer.echo("surgiplan: interrupted; nothing was written.", err=True)
         sys.exit(130)
+    except OSError as exc:  # last resort: a file-system error the core did not name itself
+        typer.echo(f"surgiplan: error: {_os_error_text(exc)}", err=True)
+        sys.exit(1)
+
+
+def _os_error_text(exc: OSError) -> str:
+    """One line for an ``OSError``: the file(s) it names, what happened, what to do."""
+    from surgiplan.core.fileio import describe_os_error
+
+    what, hint = describe_os_error(exc)
+    names = [str(f) for f in (exc.filename, exc.filename2) if f is not None]
+    names = [n if len(n) <= 200 else n[:90] + "..." + n[-90:] for n in names]
+    where = " -> ".join(names) + ": " if names else ""
+    return f"{where}{what}. {hint}"
 
 
 if __name__ == "__main__":
