@@ -24,8 +24,16 @@ def new(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Create an empty case folder."""
+    from surgiplan.cli.outputs import enclosing_cases
+    from surgiplan.core.errors import InputError
+    from surgiplan.core.fileio import check_name_length
     from surgiplan.core.planning import Case
 
+    check_name_length(path)
+    around = enclosing_cases(path.parent)
+    if around:  # only a case's own save writes inside it
+        raise InputError(f"a new case may not be made inside the case folder {around[0]}", path=path,
+                         hint="Choose a folder outside it.")
     case = Case.new(path, name, patient_name=patient_name, patient_id=patient_id)
     _print(case.info(), as_json, f"created case {case.model.name!r} in {case.root}")
 

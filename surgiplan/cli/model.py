@@ -16,20 +16,95 @@ def model(
     frame: str = typer.Option("LPS", "--frame", help="Coordinate frame written to the files: LPS or RAS."),
     segment: list[str] = typer.Option(None, "--segment", "-s", help="Only these segments (repeatable)."),
     scan: Path = typer.Option(None, "--scan", help="The scan: refuse a segmentation on another grid."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace model files that exist in OUTPUT."),
 ) -> None:
-    """Make one watertight surface model per segment of SEG and write them to OUTPUT."""
+    """Make one watertight surface model per segment of SEG and write them to OUTPUT.
+
+    Every model is made in a hidden folder inside OUTPUT first and moved into place only
+    when all are done, so a failure leaves OUTPUT as it was.
+    """
+    import shutil
+
+    from surgiplan.cli.outputs import check_file, check_folder
     from surgiplan.cli.progress import terminal_progress
+    from surgiplan.core.errors import InputError
+    from surgiplan.core.fileio import commit, ensure_folder, temp_path_for
     from surgiplan.core.segmentation import read_segmentation
     from surgiplan.core.segmentation.scan_source import load_scan
     from surgiplan.core.surfaces.export import export_models
+    from surgiplan.core.surfaces.mesh_io import MESH_FORMATS
 
+    fmt = fmt.lower()
+    if fmt not in MESH_FORMATS:
+        raise InputError(f"unknown model format '{fmt}'", hint=f"Use one of: {', '.join(MESH_FORMATS)}.")
+    inputs = [seg_path, scan]
+    check_folder(output, inputs, may_hold_inputs=True)
     with terminal_progress("models") as bar:
         reference = load_scan(scan) if scan is not None else None
         seg = read_segmentation(seg_path, reference=reference)
-        done = export_models(seg, output, fmt=fmt, smooth=smooth, decimate_to=decimate or None,
-                             frame=frame.upper(), segments=segment or None, progress=bar)
+        names = list(segment or seg.names)
+        for n in names:
+            seg.segment(n)  # unknown names fail before any work
+        files: dict[str, Path] = {}
+        for n in names:
+            f = output / model_file_name(n, fmt)
+            other = next((m for m, g in files.items() if g.name.lower() == f.name.lower()), None)
+            if other is not None:
+                raise InputError(f"segments {other!r} and {n!r} would both be written to {f.name}",
+                                 path=output, hint="Export them one at a time with --segment.")
+            files[n] = f
+        for f in files.values():  # all checked before any is written
+            check_file(f, inputs, overwrite=overwrite)
+        created = not output.exists()
+        _remove_stale_stages(output)
+        stage = temp_path_for(output / "models")
+        ensure_folder(stage)
+        try:
+            done = export_models(seg, stage, fmt=fmt, smooth=smooth, decimate_to=decimate or None,
+                                 frame=frame.upper(), segments=names, progress=bar)
+            for m in done:
+                final = output / m.path.name
+                if final not in files.values():
+                    check_file(final, inputs, overwrite=overwrite)
+                m.path = commit(m.path, final)
+        except BaseException:
+            if created:
+                shutil.rmtree(stage, ignore_errors=True)
+                try:
+                    output.rmdir()
+                except OSError:
+                    pass
+            raise
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
     for m in done:
         typer.echo(f"{m.path}: {m.report.summary()}")
+
+
+def model_file_name(segment: str, fmt: str) -> str:
+    """``<segment>.<fmt>`` with characters other than letters, digits, ``-_.`` replaced (as
+    ``surgiplan.core.surfaces.export`` names its files)."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in segment) + f".{fmt}"
+
+
+def _remove_stale_stages(output: Path) -> None:
+    """Remove hidden model folders a killed ``surgiplan model`` left in ``output``."""
+    import os
+    import re
+    import shutil
+
+    if not output.is_dir():
+        return
+    for p in output.iterdir():
+        m = re.match(r"^\.models\.(\d+)\.[0-9a-f]{8}\.sptmp$", p.name)
+        if m and p.is_dir() and not p.is_symlink():
+            try:
+                os.kill(int(m.group(1)), 0)
+                continue  # its process still runs
+            except ProcessLookupError:
+                shutil.rmtree(p, ignore_errors=True)
+            except (PermissionError, OverflowError, ValueError):
+                continue
 
 
 def import_model(

@@ -150,13 +150,15 @@ def compare(
     case_path: Path = CaseArg,
     plans: list[str] = typer.Argument(..., help="Two or more plan names."),
     target: list[str] = typer.Option(None, "--target", help="KEY=MIN:MAX, e.g. cup_inclination=30:45."),
-    csv_path: Path = typer.Option(None, "--csv", help="Also write the table as CSV here."),
+    csv_path: Path = typer.Option(None, "--csv", help="Also write the table as CSV here (outside the case)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --csv file."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Compare plans row by row: implants, positions, measurements, interference, targets."""
+    from surgiplan.cli.outputs import check_file
     from surgiplan.core.errors import InputError
+    from surgiplan.core.fileio import atomic_write_text
     from surgiplan.core.planning import Case
-    from surgiplan.core.planning.case import atomic_write_text
     from surgiplan.core.planning.comparison import compare_plans
 
     targets = {}
@@ -167,6 +169,9 @@ def compare(
         except ValueError:
             raise InputError(f"--target must be KEY=MIN:MAX, got {t!r}") from None
         targets[k] = (lo, hi)
+    if csv_path is not None:  # never into the case (nor over its case.json), checked before any work
+        root = case_path.parent if case_path.name == "case.json" else case_path
+        check_file(csv_path, [root], overwrite=overwrite, protected=[root])
     case = Case.open(case_path)
     comp = compare_plans(case, plans, targets)
     if csv_path is not None:

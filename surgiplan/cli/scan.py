@@ -10,6 +10,8 @@ from pathlib import Path
 
 import typer
 
+from surgiplan.cli.outputs import OverwriteOpt
+
 scan_app = typer.Typer(
     help="DICOM studies: list series, show one, convert to NRRD/NIfTI/MHA, de-identify.",
     no_args_is_help=True,
@@ -142,17 +144,21 @@ def convert_cmd(
     uneven: str = typer.Option(
         "resample", "--uneven", help="Uneven slice spacing: resample (default) or refuse."
     ),
+    overwrite: bool = OverwriteOpt,
 ) -> None:
     """Load one series into a volume file (LPS geometry; NIfTI stored as RAS)."""
+    from surgiplan.cli.outputs import check_file
     from surgiplan.cli.progress import terminal_progress
     from surgiplan.core.errors import InputError
     from surgiplan.core.imaging import load_dicom, write_volume
-    from surgiplan.core.imaging.volume_io import VOLUME_SUFFIXES, volume_suffix
+    from surgiplan.core.imaging.volume_io import volume_suffix
 
-    if volume_suffix(out) not in VOLUME_SUFFIXES:
-        raise InputError("the output must end in .nrrd, .nii.gz or .mha", path=out)
+    if volume_suffix(out) not in (".nrrd", ".nii.gz", ".nii", ".mha"):  # one file each (not .nhdr/.mhd)
+        raise InputError("the output must end in .nrrd, .nii.gz, .nii or .mha", path=out,
+                         hint="Detached headers (.nhdr, .mhd) are not written: they are two files.")
     if uneven not in ("resample", "refuse"):
         raise InputError(f"--uneven must be 'resample' or 'refuse', not '{uneven}'")
+    check_file(out, [path], overwrite=overwrite)
     with terminal_progress("Loading DICOM") as bar:
         vol = load_dicom(path, series=series, progress=bar, uneven_spacing=uneven)
     write_volume(vol, out)
@@ -176,9 +182,11 @@ def deidentify_cmd(
     ),
 ) -> None:
     """Copy PATH to OUT_DIR with the PS3.15 Basic Application Level Confidentiality Profile."""
+    from surgiplan.cli.outputs import check_folder
     from surgiplan.cli.progress import terminal_progress
     from surgiplan.core.imaging.deidentify import deidentify
 
+    check_folder(out_dir, [path])  # never into the input, a case or a read-only place
     opts = list(option) + (["retain_longitudinal_full_dates"] if keep_dates else [])
     with terminal_progress("De-identifying") as bar:
         result = deidentify(path, out_dir, options=tuple(opts), progress=bar)

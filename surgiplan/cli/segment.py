@@ -6,11 +6,30 @@ from pathlib import Path
 
 import typer
 
+from surgiplan.cli.outputs import OverwriteOpt, check_file
+
+
+def segmentation_outputs(output: Path) -> list[Path]:
+    """The files writing a segmentation to ``output`` makes: a .seg.nrrd, or a label map and its
+    ``<name>.json``; InputError for a format that is not one file (.nhdr, .mhd) or unknown."""
+    from surgiplan.core.errors import InputError
+    from surgiplan.core.imaging.volume_io import volume_suffix
+
+    name = output.name.lower()
+    if name.endswith(".seg.nrrd"):
+        return [output]
+    suffix = volume_suffix(output)
+    if name.endswith(".seg.nhdr") or suffix not in (".nrrd", ".nii.gz", ".nii", ".mha"):
+        raise InputError("unknown segmentation format", path=output,
+                         hint="Use .seg.nrrd (3D Slicer), or a .nrrd, .nii.gz or .mha label map.")
+    return [output, output.with_name(output.name[: len(output.name) - len(suffix)] + ".json")]
+
 
 def segment(
     scan: Path = typer.Argument(..., help="DICOM folder, volume file (.nrrd/.nii.gz/.mha) or case folder."),
     preset: str = typer.Option("bone", "--preset", "-p", help="bone | hip-bones | knee-bones | spine-bones | vessel"),
     output: Path = typer.Option(..., "--output", "-o", help="Output segmentation (.seg.nrrd, or .nrrd/.nii.gz label map)."),
+    overwrite: bool = OverwriteOpt,
 ) -> None:
     """Segment SCAN with a preset and write the segmentation; prints per-segment statistics."""
     from surgiplan.cli.progress import terminal_progress
@@ -19,6 +38,8 @@ def segment(
     from surgiplan.core.segmentation.presets import apply_preset
     from surgiplan.core.segmentation.scan_source import load_scan
 
+    for out in segmentation_outputs(output):
+        check_file(out, [scan], overwrite=overwrite)
     with terminal_progress(f"segment {preset}") as bar:
         volume = load_scan(scan, progress=sub_progress(bar, 0.0, 0.3))
         seg = apply_preset(volume, preset, progress=sub_progress(bar, 0.3, 0.95))
@@ -34,6 +55,7 @@ def export_dicom_seg(
     dicom_dir: Path = typer.Argument(..., metavar="SCAN_DICOM_DIR", help="The DICOM series the segmentation was made on."),
     output: Path = typer.Option(..., "--output", "-o", help="Output DICOM SEG file (.dcm)."),
     description: str = typer.Option("surgiplan segmentation", "--description", help="Series description."),
+    overwrite: bool = OverwriteOpt,
 ) -> None:
     """Write SEG as a DICOM Segmentation object referencing the slices of SCAN_DICOM_DIR."""
     from surgiplan.cli.progress import terminal_progress
@@ -45,6 +67,7 @@ def export_dicom_seg(
 
     if not dicom_dir.is_dir():
         raise InputError("not a DICOM folder", path=dicom_dir, hint="Pass the folder of the scan's DICOM series.")
+    check_file(output, [seg_path, dicom_dir], overwrite=overwrite)
     with terminal_progress("DICOM SEG") as bar:
         volume = load_scan(dicom_dir, progress=sub_progress(bar, 0.0, 0.4))
         seg = read_segmentation(seg_path, reference=volume)  # GeometryError when made on another grid
