@@ -122,23 +122,28 @@ def generate_sample(
     progress: Progress | None = None,
     *,
     seed: int | None = None,
+    overwrite: bool = True,
 ) -> SamplePaths:
-    """Generate sample ``name`` at ``size`` into ``out_dir/<name>-<size>/`` (replacing it).
+    """Generate sample ``name`` at ``size`` into ``out_dir/<name>-<size>/``.
 
-    Deterministic: the same name, size and seed give byte-identical files.
+    An earlier sample there is replaced (only once the new one is complete), unless
+    ``overwrite`` is False; a folder of that name that is not a generated sample is never
+    replaced. Deterministic: the same name, size and seed give byte-identical files.
     """
+    from surgiplan.core.fileio import check_name_length, ensure_folder
+
     check_name_size(name, size)
     out_dir = Path(out_dir)
+    check_name_length(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError("the output path exists and is not a folder", path=out_dir,
                          hint="Choose a folder with --out.")
     seed = SEEDS[name] if seed is None else int(seed)
     final = out_dir / f"{name}-{size}"
+    _check_replaceable(final, overwrite)
     tmp = out_dir / f".{name}-{size}.tmp-{os.getpid()}"
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot create the output folder ({exc.strerror})", path=out_dir) from None
+    ensure_folder(out_dir)  # WriteError naming the folder (read-only, a file in the way, ...)
+    _remove_stale(out_dir, name, size)
     if tmp.exists():
         shutil.rmtree(tmp)
     try:
@@ -194,6 +199,46 @@ def generate_sample(
             shutil.rmtree(tmp, ignore_errors=True)
     report(progress, 1.0, f"{name} ({size}) written to {final}")
     return SamplePaths(final)
+
+
+def _check_replaceable(final: Path, overwrite: bool) -> None:
+    """InputError unless ``final`` is absent, empty, or a generated sample that may be replaced."""
+    if not os.path.lexists(final):
+        return
+    if final.is_symlink() or not final.is_dir():
+        raise InputError("a file or link is in the way of the sample folder", path=final,
+                         hint="Remove it or choose another --out folder.")
+    if not any(final.iterdir()):
+        return
+    if not (final / "ground_truth" / "ground_truth.json").is_file():
+        raise InputError("the folder exists and is not a generated sample; refusing to replace it",
+                         path=final, hint="Choose another --out folder.")
+    if not overwrite:
+        raise InputError("the sample exists", path=final,
+                         hint="Pass --overwrite to generate it again, or choose another --out folder.")
+
+
+def _remove_stale(out_dir: Path, name: str, size: str) -> None:
+    """Remove the hidden build folders of a killed run (``.<name>-<size>.tmp-PID`` / ``.old-PID``)."""
+    import re
+
+    pattern = re.compile(rf"^\.{re.escape(name)}-{re.escape(size)}\.(?:tmp|old)-(\d+)$")
+    for p in out_dir.iterdir():
+        m = pattern.match(p.name)
+        if not m or not p.is_dir() or p.is_symlink():
+            continue
+        try:
+            os.kill(int(m.group(1)), 0)
+            continue  # still running (a parallel generator)
+        except ProcessLookupError:
+            shutil.rmtree(p, ignore_errors=True)
+        except (PermissionError, OverflowError):
+            continue
+
+
+def is_current(paths: SamplePaths, name: str) -> bool:
+    """True when ``paths`` holds a complete sample made by this generator version."""
+    return _cached(paths, name)
 
 
 def samples_root() -> Path:

@@ -89,14 +89,10 @@ class Truth:
 
 
 def write_json(data: dict, path: Path) -> Path:
-    """Write ``data`` as indented JSON, atomically (temporary name then rename)."""
-    import os
+    """Write ``data`` as indented JSON through the one write path (``core.fileio``)."""
+    from surgiplan.core.fileio import atomic_write_text
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(path, json.dumps(data, indent=2) + "\n")
 
 
 def read_ground_truth(path: str | Path) -> dict:
