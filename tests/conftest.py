@@ -47,3 +47,38 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def dicom_data(shared_data: Path) -> Path:
     return require_shared("dicom")
+
+
+@pytest.fixture()
+def tiny_disk(tmp_path):
+    """A fresh tmpfs mount of 2 MiB (a small, really full-able disk); skips where mounting is not allowed.
+
+    Yields ``(mount_point, fill, remount_ro)``: ``fill(leave_bytes)`` fills the disk
+    until about ``leave_bytes`` are free; ``remount_ro()`` makes it read-only.
+    """
+    import shutil
+    import subprocess
+
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a tmpfs needs root (full-disk and read-only tests are not faked)")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m,mode=0755", "tmpfs", str(mnt)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({r.stderr.strip()})")
+
+    def fill(leave_bytes: int) -> None:
+        st = os.statvfs(mnt)
+        free = st.f_bavail * st.f_frsize
+        if free > leave_bytes:
+            with open(mnt / ".filler", "ab") as fh:
+                fh.write(b"\0" * (free - leave_bytes))
+
+    def remount_ro() -> None:
+        subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True)
+
+    try:
+        yield mnt, fill, remount_ro
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
