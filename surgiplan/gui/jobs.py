@@ -123,6 +123,13 @@ class JobRunner(QtCore.QObject):
             except SurgiplanError as exc:
                 finish(False, str(exc))
                 return
+            except Exception as exc:  # noqa: BLE001 - a bug in on_done must not leave the bar up
+                import logging
+
+                logging.getLogger(__name__).exception("%s: finishing failed", title)
+                finish(False, f"{title}: could not finish ({type(exc).__name__}: {exc}); "
+                       "please report this with the log.")
+                return
             finish(True, f"{title}: done")
 
         def failed(msg: str) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from surgiplan.core.errors import SurgiplanError
 from surgiplan.gui.jobs import JobRunner
 from surgiplan.gui.settings import Settings, cases_dir
 from surgiplan.gui.undo import UndoBridge
@@ -195,7 +196,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.recent_menu = f.addMenu("Recent cases")
         self._fill_recent()
         f.addSeparator()
-        self._action(f, "Save case", self.save_case, "Ctrl+S", name="save_case")
+        # QAction.triggered passes ``checked``: never let it reach save_case(then=...)
+        self._action(f, "Save case", lambda _checked=False: self.save_case(), "Ctrl+S", name="save_case")
         f.addSeparator()
         self._action(f, "Quit", self.close, "Ctrl+Q")
 
@@ -382,7 +384,12 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.state.volume is None:
             self.status("Nothing to save: open a scan first.")
             return
-        case = self.ensure_case()
+        try:
+            case = self.ensure_case()
+        except SurgiplanError as exc:  # e.g. the cases folder is full or read-only
+            self.last_error = str(exc)
+            self.show_error(str(exc))
+            return
         volume, seg, scan = self.state.volume, self.segmentation, self.scan_name
         write_scan = not self.scan_saved or seg is not None
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -57,12 +56,15 @@ class Settings:
         return s
 
     def save(self) -> None:
-        folder = config_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".settings.", suffix=".tmp", dir=folder)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(asdict(self), fh, indent=2)
-        os.replace(tmp, folder / "settings.json")
+        from surgiplan.core.errors import SurgiplanError
+        from surgiplan.core.fileio import atomic_write_text
+
+        try:
+            atomic_write_text(config_dir() / "settings.json", json.dumps(asdict(self), indent=2))
+        except SurgiplanError as exc:  # preferences are not patient data: never block the work
+            import logging
+
+            logging.getLogger(__name__).warning("settings not saved: %s", exc)
 
     def add_recent(self, path: str | Path) -> None:
         p = str(Path(path).resolve())

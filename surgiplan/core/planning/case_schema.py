@@ -211,10 +211,19 @@ def _describe(err: ValidationError, limit: int = 5) -> str:
     return "; ".join(parts)
 
 
+#: Largest case.json / plan.json read (bytes); real ones are kilobytes.
+MAX_JSON_BYTES = 64 * 1024 * 1024
+
+
 def _read_json(path: Path, what: str) -> dict:
     path = Path(path)
     if not path.is_file():
         raise CaseFormatError(f"{what} not found", path=path, hint="Check the case folder path.")
+    size = path.stat().st_size
+    if size > MAX_JSON_BYTES:
+        raise CaseFormatError(f"{what} is {size / 1e6:.0f} MB, more than any real one "
+                              f"({MAX_JSON_BYTES / 1e6:.0f} MB at most)", path=path,
+                              hint="It is damaged or not a surgiplan file; nothing was changed.")
     raw = path.read_bytes()
     if not raw.strip():
         raise CaseFormatError(f"{what} is empty (damaged or cut short)", path=path,
@@ -229,6 +238,12 @@ def _read_json(path: Path, what: str) -> dict:
             f"{what} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})", path=path,
             hint="It is damaged or cut short; restore it from a backup or an autosave. Nothing was changed.",
         ) from None
+    except RecursionError:
+        raise CaseFormatError(f"{what} is nested too deeply to be a surgiplan file", path=path,
+                              hint="It is damaged or hostile; nothing was changed.") from None
+    except ValueError as exc:  # e.g. an integer of thousands of digits
+        raise CaseFormatError(f"{what} holds a value surgiplan cannot read ({str(exc)[:120]})",
+                              path=path, hint="It is damaged or hostile; nothing was changed.") from None
     if not isinstance(data, dict):
         raise CaseFormatError(f"{what} must hold a JSON object, found {type(data).__name__}", path=path,
                               hint="It is not a surgiplan file; nothing was changed.")

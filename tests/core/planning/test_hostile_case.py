@@ -239,3 +239,31 @@ def test_files_keep_the_umask_mode_and_an_existing_mode(tmp_path):
         assert stat.S_IMODE(os.stat(root / "plans/A/plan.json").st_mode) == 0o644
     finally:
         os.umask(old)
+
+
+@pytest.mark.parametrize("damage", ["deep", "digits", "huge"])
+def test_hostile_case_json_is_refused_naming_it(tmp_path, damage):
+    root = tmp_path / "Case"
+    Case.new(root, "Json").save()
+    cj = root / "case.json"
+    text = cj.read_text()
+    if damage == "deep":
+        cj.write_text("[" * 100_000 + "]" * 100_000)
+    elif damage == "digits":
+        cj.write_text(text.replace('"name"', '"x": ' + "9" * 5000 + ', "name"', 1))
+    else:
+        with open(cj, "ab") as fh:  # sparse: 65 MB claimed, nothing allocated
+            fh.truncate(65 * 1024 * 1024)
+    before = tree_digest(root)
+    with pytest.raises(CaseFormatError, match="case.json"):
+        Case.open(root)
+    r = cli("case", "info", root)
+    _clean_failure(r, "case.json")
+    assert tree_digest(root) == before
+
+
+def test_a_case_name_longer_than_the_file_system_allows_is_refused(tmp_path):
+    r = cli("case", "new", tmp_path / ("x" * 300))
+    _clean_failure(r)
+    assert "long" in r.stderr
+    assert list(tmp_path.iterdir()) == []
