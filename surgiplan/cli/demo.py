@@ -13,12 +13,18 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(Path("surgiplan-demo"), "--out", help="Folder for the case and results."),
         case: str = typer.Option("hip", "--case", help="Sample anatomy: hip, knee, spine or vascular."),
         size: str = typer.Option("small", "--size", help="Sample size: small (seconds) or full (512 x 512)."),
-        overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier demo case in --out."),
+        overwrite: bool = typer.Option(False, "--overwrite",
+                                       help="Replace an earlier demo (case, models, comparison) in --out."),
     ) -> None:
         """Sample scan -> segmentation -> models -> two plans -> comparison, without a window."""
+        from surgiplan.cli.outputs import check_folder
         from surgiplan.cli.progress import terminal_progress
         from surgiplan.core.demo import run_demo
+        from surgiplan.core.sample_case import ANATOMIES
+        from surgiplan.core.samples import samples_root
 
+        sample = [samples_root() / f"{ANATOMIES[case][0]}-{size}"] if case in ANATOMIES else []
+        check_folder(out, sample)  # not in a case, not in the sample it reads, not read-only
         with terminal_progress(f"demo ({case})") as bar:
             r = run_demo(out, case, size=size, overwrite=overwrite, progress=bar)
         typer.echo(f"Scan: {r.volume_description}")

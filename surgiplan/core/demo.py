@@ -45,10 +45,38 @@ def _plan_builder(anatomy: str):
     return mod.build_demo_plans
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+def _check_outputs(out: Path, anatomy: str, overwrite: bool) -> tuple[Path, Path, Path, Path]:
+    """Refuse, before any work, outputs the demo may not write; returns (case, models, json, csv)."""
+    from surgiplan.core.fileio import check_name_length, check_output
+
+    check_name_length(out)
+    if os.path.lexists(out) and (out.is_symlink() or not out.is_dir()):
+        raise InputError("the output exists and is not a folder", path=out, hint="Choose another --out folder.")
+    case_dir = out / f"{anatomy}-case"
+    model_dir = out / f"{anatomy}-models"
+    cj = out / f"{anatomy}-comparison.json"
+    cc = out / f"{anatomy}-comparison.csv"
+    for folder in (case_dir, model_dir):
+        if os.path.lexists(folder) and (folder.is_symlink() or not folder.is_dir()):
+            raise InputError("a file or link is in the way of a folder the demo writes", path=folder,
+                             hint="Remove it or choose another --out folder.")
+    if case_dir.exists() and any(case_dir.iterdir()):
+        if not overwrite:
+            raise InputError(
+                "a demo case already exists here", path=case_dir,
+                hint="Pass --overwrite to replace it, or choose another --out folder.",
+            )
+        if not (case_dir / "case.json").is_file():
+            raise InputError(
+                "the folder is not a surgiplan case; refusing to delete it", path=case_dir,
+                hint="Choose another --out folder.",
+            )
+    if model_dir.exists() and any(model_dir.iterdir()) and not overwrite:
+        raise InputError("demo models already exist here", path=model_dir,
+                         hint="Pass --overwrite to replace them, or choose another --out folder.")
+    for f in (cj, cc):
+        check_output(f, overwrite=overwrite)
+    return case_dir, model_dir, cj, cc
 
 
 def run_demo(
@@ -63,47 +91,48 @@ def run_demo(
 
     ``out_dir/<anatomy>-case/`` is the case folder; the comparison goes beside it
     as ``<anatomy>-comparison.json`` / ``.csv``; binary STL models (LPS) go to
-    ``out_dir/<anatomy>-models/``. With ``overwrite`` an earlier demo case of the
-    same name is replaced, otherwise an existing one is an error.
+    ``out_dir/<anatomy>-models/``. Every output is checked before any work: with
+    ``overwrite`` an earlier demo (case, models, comparison) is replaced, otherwise
+    any of them existing is an error. An earlier case is kept aside until the new
+    one is saved, and put back if the run fails.
     """
     import shutil
 
+    from surgiplan.core.fileio import atomic_write_text, ensure_folder
     from surgiplan.core.surfaces import write_mesh
 
     if anatomy not in ANATOMIES:
         raise InputError(f"unknown demo case '{anatomy}'", hint=f"Use one of: {', '.join(ANATOMIES)}.")
     build_plans = _plan_builder(anatomy)
+    case_dir, model_dir, cj, cc = _check_outputs(Path(out_dir), anatomy, overwrite)
+    ensure_folder(Path(out_dir))
     out = Path(out_dir).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    case_dir = out / f"{anatomy}-case"
-    if case_dir.exists() and any(case_dir.iterdir()):
-        if not overwrite:
-            raise InputError(
-                "a demo case already exists here", path=case_dir,
-                hint="Pass --overwrite to replace it, or choose another --out folder.",
-            )
-        if not (case_dir / "case.json").exists():
-            raise InputError(
-                "the folder is not a surgiplan case; refusing to delete it", path=case_dir,
-                hint="Choose another --out folder.",
-            )
-        shutil.rmtree(case_dir)
-    case, volume, _seg, models = build_sample_case(
-        anatomy, case_dir, size=size, progress=sub_progress(progress, 0.0, 0.7)
-    )
-    report(progress, 0.7, "exporting models")
-    model_dir = out / f"{anatomy}-models"
-    model_dir.mkdir(exist_ok=True)
+    case_dir, model_dir, cj, cc = (out / p.name for p in (case_dir, model_dir, cj, cc))
+    old = None
+    if case_dir.exists() and any(case_dir.iterdir()):  # checked above: a case, and --overwrite given
+        old = out / f".{case_dir.name}.old-{os.getpid()}"
+        os.replace(case_dir, old)
+    try:
+        case, volume, _seg, models = build_sample_case(
+            anatomy, case_dir, size=size, progress=sub_progress(progress, 0.0, 0.7)
+        )
+        report(progress, 0.75, "planning")
+        comparison = build_plans(case, progress=sub_progress(progress, 0.75, 0.97))
+        case.save()
+    except BaseException:
+        if old is not None:
+            shutil.rmtree(case_dir, ignore_errors=True)
+            os.replace(old, case_dir)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    report(progress, 0.97, "exporting models")
+    ensure_folder(model_dir)
     model_files = []
     for m in models:
         model_files.append(write_mesh(case.get_model(m.name), model_dir / f"{m.name}.stl", frame="LPS"))
-    report(progress, 0.75, "planning")
-    comparison = build_plans(case, progress=sub_progress(progress, 0.75, 0.97))
-    case.save()
-    cj = out / f"{anatomy}-comparison.json"
-    cc = out / f"{anatomy}-comparison.csv"
-    _atomic_write_text(cj, comparison.to_json())
-    _atomic_write_text(cc, comparison.to_csv())
+    atomic_write_text(cj, comparison.to_json())
+    atomic_write_text(cc, comparison.to_csv())
     report(progress, 1.0, "demo complete")
     return DemoResult(
         anatomy=anatomy,
