@@ -179,6 +179,14 @@ def check_table(win, cmp) -> None:
     cmp.only_diff.setChecked(False)
     assert not any(t.isRowHidden(r) for r in range(t.rowCount()))
 
+    # export: the CSV the core writes; never into the open case (its case.json stays intact)
+    case_json = win.case.root / "case.json"
+    before = case_json.read_bytes()
+    assert not cmp.export_to(case_json, "csv")
+    assert "inside the case folder" in win.last_error and case_json.read_bytes() == before
+    out = win.case.root.parent / "comparison.csv"
+    assert cmp.export_to(out, "csv") and out.read_bytes() == cmp.comparison.to_csv().encode()
+
 
 def _render_counter(plotter) -> list[int]:
     n = [0]

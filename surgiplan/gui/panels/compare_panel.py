@@ -639,11 +639,27 @@ class ComparePanel(Panel):
             self, "Export comparison", str(Path(self.win.settings.last_folder or Path.home()) /
                                            f"comparison.{fmt}"), f"{fmt.upper()} (*.{fmt})")
         if f:
-            from surgiplan.core.planning.case import atomic_write_text
+            self.export_to(Path(f), fmt)
 
+    def export_to(self, path: Path, fmt: str) -> bool:
+        """Write the comparison to ``path`` (never inside the open case); errors shown, not raised.
+
+        The file dialog has already asked whether to replace an existing file.
+        """
+        from surgiplan.core.errors import SurgiplanError
+        from surgiplan.core.fileio import atomic_write_text, check_output
+
+        try:
+            check_output(path, overwrite=True,
+                         protected=[self.win.case.root] if self.win.case is not None else [])
             text = self.comparison.to_csv() if fmt == "csv" else self.comparison.to_json()
-            atomic_write_text(Path(f), text)
-            self.win.status(f"Wrote {f}")
+            atomic_write_text(path, text)
+        except SurgiplanError as exc:
+            self.win.last_error = str(exc)
+            self.win.show_error(str(exc))
+            return False
+        self.win.status(f"Wrote {path}")
+        return True
 
     def shutdown(self) -> None:
         if self.view is not None:
