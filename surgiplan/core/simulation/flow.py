@@ -450,13 +450,13 @@ def _update_outlets(s: _Setup, spec: FlowSpec, w, factor: float, steady: bool,
             s.p_out[i].value = o.pressure_Pa * factor
             continue
         qv = s.flux(w.sub(0), tag)
+        # the schema guarantees every value a resistance / Windkessel outlet uses
         if o.type == "resistance":
-            new = o.pressure_Pa + (o.resistance_Pa_s_m3 or 0.0) * qv
+            new = o.pressure_Pa + o.resistance_Pa_s_m3 * qv
         elif steady or wk_state is None:
-            new = o.pressure_Pa + ((o.proximal_resistance_Pa_s_m3 or 0.0)
-                                   + (o.distal_resistance_Pa_s_m3 or 0.0)) * qv
+            new = o.pressure_Pa + (o.proximal_resistance_Pa_s_m3 + o.distal_resistance_Pa_s_m3) * qv
         else:
-            new = o.pressure_Pa + (o.proximal_resistance_Pa_s_m3 or 0.0) * qv + wk_state[i]
+            new = o.pressure_Pa + o.proximal_resistance_Pa_s_m3 * qv + wk_state[i]
         if abs(new - float(s.p_out[i].value)) > 1e-8 * max(1.0, abs(new)):
             changed = True
         s.p_out[i].value = new
@@ -559,9 +559,9 @@ def solve_pulsatile(tm: TaggedMesh, spec: FlowSpec, solver: SolverSpec | None = 
         u_n.interpolate(w.sub(0))
         t = t_new
         for i, ob in enumerate(spec.outlets):  # Windkessel capacitor pressure, implicit Euler
-            if ob.type == "windkessel" and ob.compliance_m3_Pa:
+            if ob.type == "windkessel":
                 qv = s.flux(u_n, s.outlet_tags[i])
-                C, Rd = ob.compliance_m3_Pa, ob.distal_resistance_Pa_s_m3 or 1.0
+                C, Rd = ob.compliance_m3_Pa, ob.distal_resistance_Pa_s_m3
                 wk_state[i] = (wk_state[i] + dt * qv / C) / (1.0 + dt / (Rd * C))
         if not np.all(np.isfinite(u_n.x.array)):
             raise SolverError(f"the flow solution blew up at t = {t:.4f} s",
