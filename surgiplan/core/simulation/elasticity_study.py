@@ -60,7 +60,8 @@ def run_elasticity_study(study: Study, tm: TaggedMesh, out_dir: Path | None,
         "regions": regions,
         "boundaries": boundaries,
     }
-    if out_dir is not None and study.outputs.xdmf:
+    wanted = study.output_fields()
+    if out_dir is not None and wanted:
         report(progress, 0.9, "writing results.xdmf")
         Q = fem.functionspace(mesh, ("DG", 0))
         out = [u1]
@@ -68,11 +69,13 @@ def run_elasticity_study(study: Study, tm: TaggedMesh, out_dir: Path | None,
                           ("strain_energy_density_mJ_per_mm3", cf.strain_energy_density),
                           ("max_principal_stress_MPa", cf.principal_stress[:, 2]),
                           ("min_principal_stress_MPa", cf.principal_stress[:, 0])):
-            f = fem.Function(Q, name=key)
-            f.x.array[:] = data
-            out.append(f)
+            if key in wanted:
+                f = fem.Function(Q, name=key)
+                f.x.array[:] = data
+                out.append(f)
         sol.E.name = "youngs_modulus_MPa"
         out.append(sol.E)
+        out = [f for f in out if f.name in wanted]  # outputs.fields
         write_fields_xdmf(out_dir, mesh, out)
-        summary["files"] = {"fields": "results.xdmf"}
+        summary["files"] = {"fields": "results.xdmf", "written": [f.name for f in out]}
     return summary

@@ -126,6 +126,20 @@ def owned(mesh, arr: np.ndarray) -> np.ndarray:
     return arr[: mesh.topology.index_map(mesh.topology.dim).size_local]
 
 
+def points_outside(mesh, points: np.ndarray) -> list[int]:
+    """Indices of ``points`` (n, 3) that lie in no cell of ``mesh`` (collective)."""
+    points = np.ascontiguousarray(np.asarray(points, dtype=np.float64).reshape(-1, 3))
+    if len(points) == 0:
+        return []
+    tree = geometry.bb_tree(mesh, mesh.topology.dim)
+    cand = geometry.compute_collisions_points(tree, points)
+    coll = geometry.compute_colliding_cells(mesh, cand, points)
+    found = np.array([len(coll.links(i)) > 0 for i in range(len(points))], dtype=np.int32)
+    total = np.zeros_like(found)
+    mesh.comm.Allreduce(found, total, op=MPI.MAX)
+    return [int(i) for i in np.flatnonzero(total == 0)]
+
+
 def weighted_percentile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
     """Volume-weighted percentile (q in 0..100) of ``values``."""
     if len(values) == 0:

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 from dolfinx import fem
 
+from surgiplan.core.errors import InputError
 from surgiplan.core.jobs import Progress, report, sub_progress
-from surgiplan.core.simulation.fields import probe
+from surgiplan.core.simulation.fields import points_outside, probe
 from surgiplan.core.simulation.flow import (
     MMHG_PA,
     face_geometry,
@@ -48,10 +49,26 @@ def flow_quantities(sol) -> dict:
     out["max_velocity_m_per_s"] = comm.allreduce(
         float(np.max(np.linalg.norm(sol.u.x.array.reshape(-1, 3), axis=1), initial=0.0)), op=_max())
     if spec.probe_points_m:
-        out["probes"] = [{"point_m": list(pt), "velocity_m_per_s": v[:3].tolist()}
-                         for pt, v in zip(spec.probe_points_m, probe(sol.u, np.array(spec.probe_points_m)),
-                                          strict=True)]
+        pts = np.array(spec.probe_points_m)
+        out["probes"] = [{"point_m": list(pt), "velocity_m_per_s": v[:3].tolist(), "pressure_Pa": float(p[0])}
+                         for pt, v, p in zip(spec.probe_points_m, probe(sol.u, pts), probe(sol.p, pts),
+                                             strict=True)]
     return out
+
+
+def check_probe_points(spec, tm: TaggedMesh) -> None:
+    """InputError naming the first probe point that lies outside the mesh (m; collective)."""
+    groups = [("flow.probe_points_m", spec.probe_points_m)]
+    if spec.pulsatile is not None:
+        groups.append(("flow.pulsatile.probe_points_m", spec.pulsatile.probe_points_m))
+    for key, pts in groups:
+        outside = points_outside(tm.mesh, np.array(pts)) if pts else []
+        if outside:
+            i = outside[0]
+            raise InputError(f"{key}.{i} = {list(pts[i])} m lies outside the mesh"
+                             + (f" (and {len(outside) - 1} more)" if len(outside) > 1 else ""),
+                             path=tm.source or None,
+                             hint="Probe points are in metres, in the mesh's coordinates.")
 
 
 def _max():
@@ -63,35 +80,53 @@ def _max():
 def run_flow_study(study: Study, tm: TaggedMesh, out_dir: Path | None,
                    progress: Progress | None = None) -> dict:
     spec = study.flow
+    check_probe_points(spec, tm)
     if spec.pulsatile is None:
         sol = solve_steady(tm, spec, study.solver, sub_progress(progress, 0.0, 0.85))
         summary = {"physics": "flow", "mode": "steady", "study": study.name, "solver": sol.info}
     else:
-        s_period = spec.pulsatile.steps_per_cycle
+        puls = spec.pulsatile
+        s_period = puls.steps_per_cycle
+        pts = np.array(puls.probe_points_m) if puls.probe_points_m else None
+        last_cycle_from = (puls.cycles - 1) * puls.period_s + 0.5 * puls.period_s / s_period
 
         def sample(t, u, p, setup):
-            return {"t_s": t, "inlet_flow_mL_per_s": -setup.flux(u, setup.inlet_tag) * 1e6}
+            rec = {"t_s": t, "inlet_flow_mL_per_s": -setup.flux(u, setup.inlet_tag) * 1e6}
+            if pts is not None and t >= last_cycle_from:  # probes over the last cycle only
+                rec["probes"] = [{"velocity_m_per_s": v[:3].tolist(), "pressure_Pa": float(q[0])}
+                                 for v, q in zip(probe(u, pts), probe(p, pts), strict=True)]
+            return rec
 
         sol = solve_pulsatile(tm, spec, study.solver, sub_progress(progress, 0.0, 0.85), sample)
         last = sol.history["samples"][-s_period:]
         summary = {"physics": "flow", "mode": "pulsatile", "study": study.name, "solver": sol.info,
                    "last_cycle": last,
                    "last_cycle_mean_inlet_flow_mL_per_s": float(np.mean([r["inlet_flow_mL_per_s"] for r in last]))}
+        if pts is not None:
+            summary["last_cycle_probe_points_m"] = [list(pt) for pt in puls.probe_points_m]
     report(progress, 0.88, "pressure drop, wall shear stress, flows")
     summary["final_state"] = flow_quantities(sol)
-    if out_dir is not None and study.outputs.xdmf:
+    wanted = study.output_fields()
+    if out_dir is not None and wanted:
         report(progress, 0.93, "writing results.xdmf")
         mesh = tm.mesh
-        V1 = fem.functionspace(mesh, ("Lagrange", 1, (3,)))
-        u1 = fem.Function(V1, name="velocity_m_per_s")
-        u1.interpolate(sol.u)
-        wss, area = wall_shear_stress(sol.u, sol.setup)
-        Q0 = fem.functionspace(mesh, ("DG", 0))
-        wmag = fem.Function(Q0, name="wall_shear_stress_Pa")
-        n_owned = mesh.topology.index_map(3).size_local
-        wmag.x.array[:n_owned] = np.linalg.norm(wss, axis=1)
-        wmag.x.scatter_forward()
-        write_fields_xdmf(out_dir, mesh, [u1, sol.p, wmag])
-        summary["files"] = {"fields": "results.xdmf",
+        out = []
+        if "velocity_m_per_s" in wanted:
+            V1 = fem.functionspace(mesh, ("Lagrange", 1, (3,)))
+            u1 = fem.Function(V1, name="velocity_m_per_s")
+            u1.interpolate(sol.u)
+            out.append(u1)
+        if "pressure_Pa" in wanted:
+            out.append(sol.p)
+        if "wall_shear_stress_Pa" in wanted:
+            wss, area = wall_shear_stress(sol.u, sol.setup)
+            Q0 = fem.functionspace(mesh, ("DG", 0))
+            wmag = fem.Function(Q0, name="wall_shear_stress_Pa")
+            n_owned = mesh.topology.index_map(3).size_local
+            wmag.x.array[:n_owned] = np.linalg.norm(wss, axis=1)
+            wmag.x.scatter_forward()
+            out.append(wmag)
+        write_fields_xdmf(out_dir, mesh, out)
+        summary["files"] = {"fields": "results.xdmf", "written": [f.name for f in out],
                             "note": "wall_shear_stress_Pa is the facet-averaged WSS of wall-adjacent cells"}
     return summary

@@ -6,88 +6,255 @@ Layout of an output folder::
     summary.json                numbers with units in their keys
     status.json                 {"status": running|complete|failed|cancelled, "message", "updated_utc"}
 
-Every file is written under a temporary name and renamed, so a reader never
-sees half a file; ``status`` turns ``complete`` only after all files are in place.
+Every file goes through the one write path, :mod:`surgiplan.core.fileio`
+(temporary name beside the target, size checked, fsync, the umask's mode,
+rename), so a reader never sees half a file. A study run writes its fields
+into a hidden staging folder and :func:`publish` renames them in only when the
+run completed; ``status`` turns ``complete`` after all files are in place.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import shutil
-import tempfile
+import socket
 import time
 from pathlib import Path
 
-import numpy as np
+from surgiplan.core import fileio
+from surgiplan.core.errors import InputError, SurgiplanError
 
 STATUSES = ("running", "complete", "failed", "cancelled")
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+#: The files of the fields, in the order they are renamed in (the .xdmf points at the .h5).
+FIELD_FILES = ("results.h5", "results.xdmf")
+_STAGING_RE = re.compile(r"^\..+\.(\d+)\.[0-9a-f]{8}\.sptmp\.d$")
 
 
 def write_status(out_dir: Path, status: str, message: str = "", **extra) -> None:
-    """Write ``status.json`` (call on one rank only)."""
-    assert status in STATUSES
+    """Write ``status.json`` (call on one rank only); WriteError naming it when that fails."""
+    if status not in STATUSES:
+        raise ValueError(f"unknown status {status!r}")
     data = {"status": status, "message": message,
             "updated_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **extra}
-    atomic_write_text(Path(out_dir) / "status.json", json.dumps(data, indent=1) + "\n")
+    fileio.atomic_write_text(Path(out_dir) / "status.json", json.dumps(data, indent=1) + "\n")
 
 
-def read_status(out_dir: Path) -> dict:
+def running_extra() -> dict:
+    """What a ``running`` status records so that a reader can tell a dead run from a live one."""
+    return {"pid": os.getpid(), "host": socket.gethostname()}
+
+
+def read_status(out_dir: Path, *, raw: bool = False) -> dict:
+    """The folder's status; ``{"status": "missing"}`` without one.
+
+    A ``running`` status whose process (same host) no longer exists is reported as
+    ``failed`` (``"stale": true``): the run was killed (SIGKILL, out of memory, power)
+    before it could say so. ``raw`` returns the file's content as it is.
+    """
     p = Path(out_dir) / "status.json"
-    return json.loads(p.read_text()) if p.is_file() else {"status": "missing"}
+    if not p.is_file():
+        return {"status": "missing"}
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        return {"status": "unreadable", "message": f"status.json cannot be read ({exc})"}
+    if not isinstance(data, dict) or data.get("status") not in STATUSES:
+        return {"status": "unreadable", "message": "status.json holds no known status"}
+    if raw or data["status"] != "running":
+        return data
+    pid, host = data.get("pid"), data.get("host")
+    if isinstance(pid, int) and host == socket.gethostname() and not _alive(pid):
+        return {**data, "status": "failed", "stale": True,
+                "message": f"the solver process (pid {pid}) ended without finishing: it was killed or "
+                           "crashed; run the study again"}
+    return data
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
 
 
 def _jsonable(x):
+    import numpy as np  # here, not at the top: the parent's status writes stay light
+
     if isinstance(x, dict):
         return {str(k): _jsonable(v) for k, v in x.items()}
     if isinstance(x, list | tuple):
         return [_jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return _jsonable(x.tolist())
     if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, float) and not np.isfinite(x):
+        return _jsonable(x.item())
+    if isinstance(x, float) and not math.isfinite(x):
         return None
     return x
 
 
 def write_summary(out_dir: Path, summary: dict) -> None:
-    atomic_write_text(Path(out_dir) / "summary.json", json.dumps(_jsonable(summary), indent=1) + "\n")
+    fileio.atomic_write_text(Path(out_dir) / "summary.json",
+                             json.dumps(_jsonable(summary), indent=1, allow_nan=False) + "\n")
+
+
+# ------------------------------------------------------------------ staging and publishing
+def make_staging(out_dir: Path) -> Path:
+    """A new hidden folder in ``out_dir`` for a run's field files (rank 0)."""
+    fileio.ensure_folder(out_dir)
+    path = fileio.temp_path_for(Path(out_dir) / "results.d")
+    try:
+        path.mkdir()
+    except OSError as exc:
+        raise fileio.write_error(path, exc) from None
+    return path
+
+
+def remove_staging(path: Path | None) -> None:
+    if path is not None:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def clean_stale(out_dir: Path) -> list[Path]:
+    """Remove what killed runs left in ``out_dir``: staging folders and temporary files of dead pids."""
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        return []
+    removed = fileio.clean_stale_temporaries(out_dir, recursive=False)
+    for entry in out_dir.iterdir():
+        m = _STAGING_RE.match(entry.name)
+        if m and entry.is_dir() and not entry.is_symlink():
+            pid = int(m.group(1))
+            if pid != os.getpid() and _alive(pid):
+                continue
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
+
+
+def _move_in(src: Path, dst: Path, verify=None) -> None:
+    """Rename ``src`` (same file system) over ``dst`` through the one write path (checked, fsynced)."""
+    size = src.stat().st_size
+    fileio.atomic_write(dst, lambda tmp: os.replace(src, tmp), expect_size=size, need_bytes=0,
+                        verify=verify)
+
+
+def _verify_h5(path: Path) -> None:
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            if "Mesh" not in f:
+                raise InputError("the HDF5 file has no mesh", path=path)
+    except OSError as exc:
+        raise InputError(f"the HDF5 file does not open ({exc})", path=path) from None
+
+
+def _verify_xdmf(path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    try:
+        ET.parse(path)
+    except ET.ParseError as exc:
+        raise InputError(f"the XDMF file is not valid XML ({exc})", path=path) from None
+
+
+def check_targets(out_dir: Path) -> None:
+    """Refuse, before a run starts, result targets that could never be written (a link, a folder)."""
+    for name in (*FIELD_FILES, "summary.json", "status.json"):
+        p = Path(out_dir) / name
+        if p.is_symlink():
+            raise fileio.WriteError("cannot save: the target is a symbolic link, which surgiplan does not "
+                                    "follow or replace", path=p, hint="Remove the link or choose another --out.")
+        if p.is_dir():
+            raise fileio.WriteError("cannot save: a folder is in the way where this file should be", path=p,
+                                    hint="Remove or rename that folder, or choose another --out.")
+
+
+def publish(staging: Path, out_dir: Path) -> list[str]:
+    """Rename the staged field files into ``out_dir`` (rank 0); returns their names."""
+    done = []
+    for name in FIELD_FILES:
+        src = Path(staging) / name
+        if src.is_file():
+            _move_in(src, Path(out_dir) / name, _verify_h5 if name.endswith(".h5") else _verify_xdmf)
+            done.append(name)
+    return done
+
+
+def root_call(comm, fn):
+    """Run ``fn()`` on rank 0 only and give its result (or its error) to every rank (collective).
+
+    A file operation that fails on rank 0 must not leave the other ranks waiting
+    in the next collective: they raise the same kind of error with the same text.
+    """
+    result, err = None, None
+    if comm.rank == 0:
+        try:
+            result = fn()
+        except SurgiplanError as exc:
+            err = (type(exc).__name__, str(exc), exc)
+        except Exception as exc:
+            err = ("internal", f"{type(exc).__name__}: {exc}", exc)
+    if comm.size == 1:
+        if err is not None:
+            raise err[2]
+        return result
+    shared = comm.bcast((result, None if err is None else err[:2]), root=0)
+    if err is not None:
+        raise err[2]
+    if shared[1] is not None:
+        from surgiplan.core import errors
+
+        kind, text = shared[1]
+        cls = getattr(errors, kind, None)
+        if isinstance(cls, type) and issubclass(cls, SurgiplanError):
+            raise cls(text)
+        raise RuntimeError(f"rank 0 failed: {text}")
+    return shared[0]
 
 
 def write_fields_xdmf(out_dir: Path, mesh, functions: list, name: str = "results") -> Path:
     """Write ``functions`` (P1 / DG0 on ``mesh``) to ``out_dir/name.xdmf`` + ``.h5`` atomically.
 
-    Collective. Files go to a hidden temporary folder first and are renamed in.
+    Collective. The two files are written together into a hidden folder (the
+    .xdmf names the .h5), then renamed in through :mod:`surgiplan.core.fileio`,
+    the .h5 first.
     """
     from dolfinx.io import XDMFFile
 
     comm = mesh.comm
     out_dir = Path(out_dir)
-    tmp = None
-    if comm.rank == 0:
-        tmp = tempfile.mkdtemp(prefix=".results-", dir=out_dir)
-    tmp = Path(comm.bcast(tmp, root=0))
-    with XDMFFile(comm, str(tmp / f"{name}.xdmf"), "w") as f:
-        f.write_mesh(mesh)
-        for fn in functions:
-            f.write_function(fn)
-    comm.barrier()
-    if comm.rank == 0:
-        for suffix in (".h5", ".xdmf"):  # the .xdmf last: it points at the .h5
-            os.replace(tmp / f"{name}{suffix}", out_dir / f"{name}{suffix}")
-        shutil.rmtree(tmp, ignore_errors=True)
-    comm.barrier()
+    tmp = root_call(comm, lambda: make_staging(out_dir))
+    try:
+        try:
+            with XDMFFile(comm, str(tmp / f"{name}.xdmf"), "w") as f:
+                f.write_mesh(mesh)
+                for fn in functions:
+                    f.write_function(fn)
+            failed = None
+        except RuntimeError as exc:
+            failed = str(exc)
+        failed = [f for f in comm.allgather(failed) if f]
+        if failed:
+            raise fileio.WriteError(f"cannot save the fields ({failed[0][:300]}); nothing was replaced",
+                                    path=out_dir / f"{name}.xdmf",
+                                    hint="Check the free space and the folder's permissions.")
+
+        def _commit():
+            for suffix, verify in ((".h5", _verify_h5), (".xdmf", _verify_xdmf)):  # .xdmf last
+                _move_in(tmp / f"{name}{suffix}", out_dir / f"{name}{suffix}", verify)
+
+        root_call(comm, _commit)
+    finally:
+        if comm.rank == 0:
+            remove_staging(tmp)
     return out_dir / f"{name}.xdmf"
 
 
@@ -99,13 +266,12 @@ def read_results(path: Path):
     becomes point data (one value per mesh node) or cell data (one per cell).
     """
     import h5py
+    import numpy as np
     import pyvista as pv
 
     path = Path(path)
     h5 = path.with_suffix(".h5")
     if not h5.is_file():
-        from surgiplan.core.errors import InputError
-
         raise InputError("the HDF5 file of these results is missing", path=h5,
                          hint="Re-run the study; results are written together.")
     with h5py.File(h5, "r") as f:
