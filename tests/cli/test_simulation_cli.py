@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -51,10 +52,18 @@ def test_simulate_runs_a_study_and_reports_bad_input(tmp_path):
                                                     {"type": "traction", "boundary": "x1",
                                                      "traction_MPa": [1, 0, 0]}]}}
     (tmp_path / "s.json").write_text(json.dumps(study))
-    r = _cli("simulate", str(tmp_path / "s.json"), "--np", "2", "--out", str(tmp_path / "out"))
+    old_umask = os.umask(0o022)  # the child inherits it: every result file gets 0644, not mkstemp's 0600
+    try:
+        r = _cli("simulate", str(tmp_path / "s.json"), "--np", "2", "--out", str(tmp_path / "out"))
+    finally:
+        os.umask(old_umask)
     assert r.returncode == 0, r.stderr
     assert "complete on 2 rank(s)" in r.stdout and "MPa" in r.stdout
     assert json.loads((tmp_path / "out" / "status.json").read_text())["status"] == "complete"
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert names == ["results.h5", "results.xdmf", "status.json", "summary.json"]  # no temporaries
+    for name in names:
+        assert (tmp_path / "out" / name).stat().st_mode & 0o777 == 0o644, name
     study["elasticity"]["materials"][0]["youngs_modulus_MPa"] = -5
     (tmp_path / "neg.json").write_text(json.dumps(study))
     r = _cli("simulate", str(tmp_path / "neg.json"), "--out", str(tmp_path / "out2"))
@@ -69,3 +78,19 @@ def test_simulate_runs_a_study_and_reports_bad_input(tmp_path):
 def test_simulate_missing_file(tmp_path, arg):
     r = _cli("simulate", str(tmp_path / arg))
     assert r.returncode == 1 and "not found" in r.stderr
+
+
+def test_simulate_refuses_an_absurd_study_naming_the_field(tmp_path):
+    """A negative period and a Windkessel outlet without its values: refused before any process starts."""
+    study = {"physics": "flow", "mesh": {"file": "pipe.msh"},
+             "flow": {"inlet": {"boundary": "inlet", "flow_rate_mL_s": 5.0},
+                      "outlets": [{"boundary": "outlet", "type": "windkessel",
+                                   "proximal_resistance_Pa_s_m3": 1e7}],
+                      "walls": ["wall"], "pulsatile": {"period_s": -1.0}}}
+    (tmp_path / "pipe.msh").write_text("not read: the study is refused first")
+    (tmp_path / "s.json").write_text(json.dumps(study))
+    r = _cli("simulate", str(tmp_path / "s.json"), "--out", str(tmp_path / "out"))
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "flow.outlets.0: a windkessel outlet needs compliance_m3_Pa, distal_resistance_Pa_s_m3" in r.stderr
+    assert "flow.pulsatile.period_s: Input should be greater than 0" in r.stderr
+    assert not (tmp_path / "out").exists()
