@@ -232,11 +232,13 @@ def _nrrd_header(path: Path, size: int) -> VolumeHeader:
     enc = fields["encoding"].lower()
     if enc not in _NRRD_ENCODINGS:
         raise _damaged(path, f"its encoding {fields['encoding'][:40]!r} is not one surgiplan reads")
-    for f in ("space directions", "space origin", "spacings", "thicknesses", "axis mins", "axis maxs",
-              "measurement frame"):
+    # numbers a header may carry; 'none' marks a non-spatial axis, 'nan' an unknown spacing
+    for f, words in (("space directions", ("none",)), ("space origin", ()), ("measurement frame", ()),
+                     ("spacings", ("nan",)), ("thicknesses", ("nan",)), ("axis mins", ("nan",)),
+                     ("axis maxs", ("nan",))):
         if f in fields:
             for tok in re.split(r"[\s,()]+", fields[f]):
-                if tok and tok.lower() not in ("none", "nan"):
+                if tok and tok.lower() not in words:
                     limits.parse_float(tok, f, path)
     skip = limits.parse_int(fields.get("byte skip", fields.get("byteskip", "0")), "byte skip", path, lo=-1)
     limits.parse_int(fields.get("line skip", fields.get("lineskip", "0")), "line skip", path, lo=0)
