@@ -128,6 +128,8 @@ def set_landmark(
 def fit_landmarks(
     path: Path = typer.Argument(..., help="Case folder."),
     anatomy: str = typer.Option("hip", "--anatomy", help="hip (models pelvis, femur_left/right), knee (femur, tibia + hip_centre, ankle_centre landmarks) or spine (vertebra models L1..L5)."),
+    plan: str = typer.Option(None, "--plan", help="Plan whose landmarks override the case's (knee: hip "
+                             "and ankle centres) and whose implants decide the side."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Fit anatomical landmarks automatically on the case's bone models and save them."""
@@ -137,7 +139,7 @@ def fit_landmarks(
 
     case = Case.open(path)
     with terminal_progress("landmarks") as bar:
-        lms = fit_case_landmarks(case, anatomy, progress=bar)
+        lms = fit_case_landmarks(case, anatomy, progress=bar, plan=plan)
     case.save()
     data = {k: {"position": v.position.tolist(),
                 "direction": None if v.direction is None else v.direction.tolist(),

@@ -135,59 +135,119 @@ def apply_landmarks(case, landmarks: dict[str, Landmark], description: str = "fi
             case.set_landmark(k, lm.position, lm.direction, source=lm.source, definition=lm.definition)
 
 
-def scan_of_models(case, names):
-    """The scan (Volume, LPS mm) all the models ``names`` were made from, read from the case
-    folder, or None when they come from several scans, none, or an unsaved one."""
+def scan_of_models(case, names, loaded: dict | None = None):
+    """The scan (Volume, LPS mm) all the models ``names`` were made from, or None.
+
+    ``loaded`` maps scan names to volumes already in memory (the window's open scan, which
+    may not be saved yet); otherwise the scan is read from the case folder. None when the
+    models come from several scans, none, or a scan that is neither loaded nor saved.
+    """
     from surgiplan.core.imaging.volume_io import read_volume
 
     scans = {m.scan for m in case.model.models if m.name in names}
     if len(scans) != 1 or not next(iter(scans)):
         return None
     name = next(iter(scans))
+    if loaded and loaded.get(name) is not None:
+        return loaded[name]
     for sm in case.model.scans:
         if sm.name == name and (case.root / sm.volume).is_file():
             return read_volume(case.root / sm.volume)
     return None
 
 
-def fit_case_landmarks(case, anatomy: str = "hip", progress: Progress | None = None) -> dict[str, Landmark]:
-    """Fit the landmarks of ``anatomy`` on the case's models and set them (one undo step)."""
+SPINE_LEVELS = ("L1", "L2", "L3", "L4", "L5")
+
+
+def check_landmark_inputs(case, anatomy: str = "hip", plan: str | None = None) -> None:
+    """InputError (with a hint saying what to build or set) when ``anatomy``'s fit lacks inputs.
+
+    Fast (no fitting): the window calls it before starting the worker.
+    """
+    names = case.model_names
+    if anatomy == "spine":
+        if not any(n in SPINE_LEVELS for n in names):
+            raise InputError(f"case {case.model.name!r} has no vertebra model (L1..L5) "
+                             f"(models: {', '.join(names) or 'none'})",
+                             hint="Build the vertebra models (L1..L5) first (Segment, then Models).")
+    elif anatomy == "knee":
+        L = case.all_landmarks(plan)
+        missing = [m for m in ("femur", "tibia") if m not in names]
+        missing += [k for k in ("hip_centre", "ankle_centre") if k not in L]
+        if missing:
+            raise InputError(f"case {case.model.name!r} lacks {', '.join(missing)} for the knee landmarks",
+                             hint="Build the femur and tibia models; set the hip and ankle centres (they "
+                                  "lie outside a knee CT: from a long-leg or hip/ankle study, "
+                                  "case set-landmark) first.")
+    elif anatomy == "hip":
+        if "pelvis" not in names or not any(f"femur_{s}" in names for s in SIDES):
+            raise InputError(f"case {case.model.name!r} needs the models 'pelvis' and a femur "
+                             f"(models: {', '.join(names) or 'none'})",
+                             hint="Build the pelvis and femur models first (Segment: Hip bones, then Models).")
+    else:
+        raise InputError(f"automatic landmarks exist for the hip, knee and spine only, not {anatomy!r}",
+                         hint="Place the landmarks with `set_landmark` or in the window.")
+
+
+def compute_case_landmarks(case, anatomy: str = "hip", plan: str | None = None,
+                           loaded_scans: dict | None = None,
+                           progress: Progress | None = None) -> dict[str, Landmark]:
+    """Fit the landmarks of ``anatomy`` on the case's models without changing the case.
+
+    The compute half of the workflow (safe in a worker thread); :func:`apply_landmarks`
+    is the apply half (one undo step); :func:`fit_case_landmarks` does both. The window
+    and ``surgiplan case fit-landmarks`` call this same function.
+
+    Parameters
+    ----------
+    case : Case
+        The open case; its models (LPS mm) are read, nothing is written.
+    anatomy : {"hip", "knee", "spine"}
+        Which landmark set to fit.
+    plan : str, optional
+        Plan whose own landmarks override the case's (the knee reads the hip and ankle
+        centres from ``case.all_landmarks(plan)``) and whose implants decide the side.
+    loaded_scans : dict, optional
+        Scans already in memory by name (see :func:`scan_of_models`); the spine fit refines
+        on the scan the vertebrae were segmented from.
+    progress : Progress, optional
+        Progress and cancel.
+
+    Returns
+    -------
+    dict[str, Landmark]
+        Landmark name -> fitted landmark (positions in LPS mm, unit directions).
+
+    Examples
+    --------
+    >>> lms = compute_case_landmarks(case, "hip")  # doctest: +SKIP
+    >>> apply_landmarks(case, lms, "fit hip landmarks")  # doctest: +SKIP
+    """
+    check_landmark_inputs(case, anatomy, plan)
     if anatomy == "spine":
         from surgiplan.core.planning.auto_spine import fit_spine_landmarks
 
-        levels = [n for n in case.model_names if n in ("L1", "L2", "L3", "L4", "L5")]
-        if not levels:
-            raise InputError(f"case {case.model.name!r} has no vertebra model (L1..L5) "
-                             f"(models: {', '.join(case.model_names) or 'none'})")
+        levels = [n for n in case.model_names if n in SPINE_LEVELS]
         # refined on the CT the vertebrae were segmented from (sub-voxel pedicle walls)
-        lms = fit_spine_landmarks({lv: case.get_model(lv) for lv in levels}, progress,
-                                  volume=scan_of_models(case, levels))
-        apply_landmarks(case, lms, "fit pedicle landmarks")
-        return lms
+        return fit_spine_landmarks({lv: case.get_model(lv) for lv in levels}, progress,
+                                   volume=scan_of_models(case, levels, loaded_scans))
     if anatomy == "knee":
         from surgiplan.core.planning.auto_knee import fit_knee_landmarks
+        from surgiplan.core.planning.side import operative_side
 
-        missing = [m for m in ("femur", "tibia") if m not in case.model_names]
-        missing += [k for k in ("hip_centre", "ankle_centre") if k not in case.landmarks]
-        if missing:
-            raise InputError(f"case {case.model.name!r} lacks {', '.join(missing)} for the knee landmarks",
-                             hint="Add the femur and tibia models; the hip and ankle centres lie outside a "
-                                  "knee CT: set them from a long-leg or hip/ankle study (case set-landmark).")
-        side = case.model.settings.get("side", "none")
-        if side not in ("left", "right"):  # the knee lies on the patient's side of the midline
-            side = "left" if float(np.mean(np.asarray(case.get_model("femur").points)[:, 0])) > 0 else "right"
-        L = case.landmarks
-        lms = fit_knee_landmarks(case.get_model("femur"), case.get_model("tibia"), L["hip_centre"].position,
-                                 L["ankle_centre"].position, side, progress)
-        apply_landmarks(case, lms, "fit knee landmarks")
-        return lms
-    if anatomy != "hip":
-        raise InputError(f"automatic landmarks exist for the hip, knee and spine only, not {anatomy!r}",
-                         hint="Place the landmarks with `set_landmark` or in the window.")
-    if "pelvis" not in case.model_names:
-        raise InputError(f"case {case.model.name!r} has no model 'pelvis' "
-                         f"(models: {', '.join(case.model_names) or 'none'})")
+        L = case.all_landmarks(plan)
+        return fit_knee_landmarks(case.get_model("femur"), case.get_model("tibia"), L["hip_centre"].position,
+                                  L["ankle_centre"].position, operative_side(case, plan), progress)
     femurs = {s: case.get_model(f"femur_{s}") for s in SIDES if f"femur_{s}" in case.model_names}
-    lms = fit_hip_landmarks(case.get_model("pelvis"), femurs, progress)
-    apply_landmarks(case, lms, "fit hip landmarks")
+    return fit_hip_landmarks(case.get_model("pelvis"), femurs, progress)
+
+
+def fit_case_landmarks(case, anatomy: str = "hip", progress: Progress | None = None,
+                       plan: str | None = None) -> dict[str, Landmark]:
+    """Fit the landmarks of ``anatomy`` on the case's models and set them (one undo step).
+
+    :func:`compute_case_landmarks` followed by :func:`apply_landmarks`.
+    """
+    lms = compute_case_landmarks(case, anatomy, plan=plan, progress=progress)
+    apply_landmarks(case, lms, f"fit {anatomy} landmarks")
     return lms

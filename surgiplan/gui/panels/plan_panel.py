@@ -455,58 +455,29 @@ class PlanPanel(Panel):
         v3.when_ready(sync)
 
     def fit_landmarks(self) -> None:
-        """Fit the landmarks of the case's anatomy on its models (core auto_landmarks /
-        auto_knee / auto_spine, as ``surgiplan case fit-landmarks``), one undo step."""
+        """Fit the landmarks of the case's anatomy on its models: core ``compute_case_landmarks``
+        in a worker, ``apply_landmarks`` as one undo step (as ``surgiplan case fit-landmarks``)."""
         if self._need_plan() is None:
             return
-        case = self.win.case
-        names = case.model_names
-        anatomy = self._fit_anatomy()
-        if anatomy == "spine":
-            levels = [n for n in names if n in SPINE_LEVELS]
-            if not levels:
-                self.win.status("Build the vertebra models (L1..L5) first (Segment, then Models).")
-                return
-            models = {lv: case.get_model(lv) for lv in levels}
-            scan = self.win.volume  # the CT the vertebrae were segmented from: sub-voxel pedicle walls
+        from surgiplan.core.errors import InputError
+        from surgiplan.core.planning.auto_landmarks import (
+            apply_landmarks,
+            check_landmark_inputs,
+            compute_case_landmarks,
+        )
 
-            def fit(progress):
-                from surgiplan.core.planning.auto_spine import fit_spine_landmarks
+        case, plan, anatomy = self.win.case, self.win.current_plan, self._fit_anatomy()
+        loaded = {self.win.scan_name: self.win.volume} if self.win.volume is not None else {}
+        try:  # the inputs are checked before the worker starts: a message, not a failed job
+            check_landmark_inputs(case, anatomy, plan)
+        except InputError as exc:
+            self.win.status(exc.hint or exc.message)
+            return
 
-                return fit_spine_landmarks(models, progress, volume=scan)
-        elif anatomy == "knee":
-            lms = case.all_landmarks(self.win.current_plan)
-            missing = [m for m in ("femur", "tibia") if m not in names]
-            missing += [k for k in ("hip_centre", "ankle_centre") if k not in lms]
-            if missing:
-                self.win.status(f"The knee landmarks need {', '.join(missing)}: build the femur and tibia "
-                                "models; set the hip and ankle centres (outside a knee CT) first.")
-                return
-            femur, tibia = case.get_model("femur"), case.get_model("tibia")
-            side = case.model.settings.get("side", "none")
-            if side not in ("left", "right"):  # the knee lies on the patient's side of the midline (LPS x)
-                side = "left" if float(np.mean(np.asarray(femur.points)[:, 0])) > 0 else "right"
-            hip, ankle = lms["hip_centre"].position, lms["ankle_centre"].position
-
-            def fit(progress):
-                from surgiplan.core.planning.auto_knee import fit_knee_landmarks
-
-                return fit_knee_landmarks(femur, tibia, hip, ankle, side, progress)
-        else:
-            if "pelvis" not in names or not any(n.startswith("femur_") for n in names):
-                self.win.status("Build the pelvis and femur models first (Segment: Hip bones, then Models).")
-                return
-            pelvis = case.get_model("pelvis")
-            femurs = {s: case.get_model(f"femur_{s}") for s in ("left", "right") if f"femur_{s}" in names}
-
-            def fit(progress):
-                from surgiplan.core.planning.auto_landmarks import fit_hip_landmarks
-
-                return fit_hip_landmarks(pelvis, femurs, progress=progress)
+        def fit(progress):
+            return compute_case_landmarks(case, anatomy, plan, loaded_scans=loaded, progress=progress)
 
         def done(lms):
-            from surgiplan.core.planning.auto_landmarks import apply_landmarks
-
             apply_landmarks(case, lms, f"fit {anatomy} landmarks")
             self.win.status(f"{len(lms)} {anatomy} landmarks fitted on the models")
 

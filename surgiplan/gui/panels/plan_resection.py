@@ -105,12 +105,11 @@ class ResectionSection(QtCore.QObject):
 
     def _geometry(self, cut: str):
         """(frame, reference point, bone mesh) of ``cut``; raises InputError without landmarks."""
+        from surgiplan.core.planning.side import operative_side
+
         case = self.win.case
-        side = self.panel.side_combo.currentText()
-        imps = [i for i in self._plan().implants.values() if i.side in ("left", "right")]
-        if imps:
-            side = imps[0].side
-        frame = knee_frame(case.all_landmarks(self.win.current_plan), side if side != "none" else "right")
+        side = operative_side(case, self.win.current_plan)  # as the knee measurements decide it
+        frame = knee_frame(case.all_landmarks(self.win.current_plan), side)
         mesh = case.get_model(CUTS[cut][0])
         return frame, reference_point(cut, mesh, frame), mesh
 
@@ -222,9 +221,10 @@ class ResectionSection(QtCore.QObject):
             self.readout.setText(str(exc))
             return
         knee = (frame.knee_femur + frame.knee_tibia) / 2
-        lateral = np.array([1.0 if frame.side == "left" else -1.0, 0.0, 0.0])
-        split = dict(split_origin=knee, split_normal=lateral, half_names=("lateral", "medial"),
-                     exclude_central_mm=10.0)
+        from surgiplan.core.planning.measurements.knee import compartment_split
+
+        split = compartment_split(knee, frame.side)  # the measurements' split: same halves
+        lateral = split["split_normal"]
         if live:
             h = resection_thickness(mesh.points, origin, normal, **split).by_half_mm
             self.thickness = dict(h)

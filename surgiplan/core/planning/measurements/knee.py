@@ -22,6 +22,7 @@ from surgiplan.core.planning.measurements.base import (
     MeasurementResult,
 )
 from surgiplan.core.planning.resection import resection_thickness
+from surgiplan.core.planning.side import operative_side
 
 D = MeasurementDef
 DEFS = (
@@ -53,6 +54,37 @@ DEFS = (
 )
 
 
+#: Bone this close to the sagittal plane through the knee centre (mm) is in neither compartment.
+CENTRAL_EXCLUSION_MM = 10.0
+
+
+def compartment_split(knee_centre, side: str) -> dict:
+    """The lateral / medial split of a knee for :func:`resection_thickness` / ``resect``.
+
+    Parameters
+    ----------
+    knee_centre : array_like, shape (3,)
+        Knee centre, LPS mm (midway between the femoral and tibial knee centres).
+    side : {"left", "right"}
+        The operated side (:func:`~surgiplan.core.planning.side.operative_side`): +x (patient
+        left) is lateral on a left knee, medial on a right one.
+
+    Returns
+    -------
+    dict
+        ``split_origin``, ``split_normal`` (unit, pointing laterally), ``half_names``
+        ``("lateral", "medial")`` and ``exclude_central_mm``.
+
+    Examples
+    --------
+    >>> compartment_split([0, 0, 0], "right")["split_normal"]
+    array([-1.,  0.,  0.])
+    """
+    lateral = np.array([1.0 if side == "left" else -1.0, 0.0, 0.0])
+    return dict(split_origin=np.asarray(knee_centre, float), split_normal=lateral,
+                half_names=("lateral", "medial"), exclude_central_mm=CENTRAL_EXCLUSION_MM)
+
+
 class KneeMeasurements(Measure):
     name = "knee"
     anatomy = "knee"
@@ -64,8 +96,7 @@ class KneeMeasurements(Measure):
                                                    "knee_centre_tibia", "ankle_centre"))
         fem = ctx.implants_of_kind("femoral_component")
         tib = ctx.implants_of_kind("tibial_tray")
-        side = next((i.side for i in fem + tib if i.side in ("left", "right")),
-                    ctx.case.model.settings.get("side", "left"))
+        side = operative_side(ctx.case, ctx.plan.name)
         if hip is None or kf is None or kt is None or ank is None:
             if fem or tib or ctx.plan.resections:
                 out.append(self.missing("hka_native", "needs hip_centre, knee_centre_femur, "
@@ -127,8 +158,7 @@ class KneeMeasurements(Measure):
                                         f"_{name}"))
                 continue
             # from the bone's vertices (no mesh clipping: the thickness is all that is reported)
-            res = resection_thickness(mesh.points, rs.origin, rs.normal, split_origin=knee, split_normal=lateral,
-                                      half_names=("lateral", "medial"), exclude_central_mm=10.0)
+            res = resection_thickness(mesh.points, rs.origin, rs.normal, **compartment_split(knee, side))
             for half, v in res.by_half_mm.items():
                 out.append(self.result("resection_thickness", v, suffix=f"_{name}_{half}", resection=name))
         return out
