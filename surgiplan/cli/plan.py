@@ -69,12 +69,14 @@ def place(
     catalog_id: str = typer.Option(..., "--implant", help="Catalog id, e.g. hip_cup (see resources/implants)."),
     size: str = typer.Option(..., "--size"),
     side: str = typer.Option("none", "--side", help="left | right | none"),
-    bone: str = typer.Option("", "--bone", help="Bone model it sits in (for interference)."),
+    bone: str = typer.Option(None, "--bone", help="Bone model it sits in (for interference; default: pelvis for a cup, femur_<side> for a stem, when the case has it)."),
     at: str = typer.Option(None, "--at", help="X,Y,Z in LPS mm."),
     at_landmark: str = typer.Option(None, "--at-landmark", help="Put the implant origin on this landmark."),
     inclination: float = typer.Option(None, "--inclination", help="Cup radiographic inclination, deg."),
     anteversion: float = typer.Option(None, "--anteversion", help="Cup radiographic anteversion, deg."),
     canal_axis: bool = typer.Option(False, "--canal-axis", help="Stem axis on femoral_canal_axis_<side>."),
+    start: bool = typer.Option(False, "--start", help="The window's starting pose: a cup at 40/15 deg on "
+                               "acetabular_centre_<side>, a stem on the canal axis, else at --at."),
     option: list[str] = typer.Option(None, "--option", help="KEY=VALUE, e.g. head=32/+4 (repeatable)."),
     as_json: bool = JsonOpt,
 ) -> None:
@@ -92,7 +94,8 @@ def place(
     case = Case.open(case_path)
     imp = place_implant(case, plan, implant_id, catalog_id, size, at=_floats(at, 3, "--at"),
                         at_landmark=at_landmark, inclination=inclination, anteversion=anteversion,
-                        on_canal_axis=canal_axis, side=side, bone=bone, options=opts)
+                        on_canal_axis=canal_axis, side=side, bone=bone, options=opts or None,
+                        start=start)
     case.save()
     p = imp.transform[:3, 3]
     _out(_implant_dict(imp), as_json, f"placed {implant_id} ({catalog_id} size {size}) in plan {plan!r} at "

@@ -56,6 +56,32 @@ def world_to_display(plotter, lps) -> tuple[int, int]:
     return int(round(x)), int(round(h - 1 - y))
 
 
+def check_cli_parity(win, tmp_path) -> None:
+    """The window fitted the landmarks and placed the implants that ``surgiplan case
+    fit-landmarks --json`` and ``plan place --start --json`` give on a copy of the same case."""
+    import json
+    import shutil
+
+    from tests.core.planning.case_faults import cli
+
+    win.case.save()
+    twin = tmp_path / "cli-twin"
+    shutil.copytree(win.case.root, twin)
+    r = cli("case", "fit-landmarks", twin, "--anatomy", "hip", "--plan", "Plan A", "--json")
+    assert r.returncode == 0, r.stderr
+    for name, lm in json.loads(r.stdout).items():
+        np.testing.assert_allclose(lm["position"], win.case.landmarks[name].position, atol=1e-9)
+    assert r.returncode == 0 and "P" not in win.case.plans
+    assert cli("plan", "new", twin, "P").returncode == 0
+    for cid, size, iid in (("hip_cup", "52", "acetabular_cup"), ("hip_stem_standard", "3", "femoral_stem")):
+        r = cli("plan", "place", twin, "P", iid, "--implant", cid, "--size", size, "--side", "right",
+                "--start", "--json")
+        assert r.returncode == 0, r.stderr
+        d, shown = json.loads(r.stdout), win.case.plan("Plan A").implants[iid]
+        np.testing.assert_allclose(d["transform"], shown.transform, atol=1e-9)
+        assert (d["bone"], d["options"], d["side"]) == (shown.bone, shown.options, shown.side)
+
+
 def test_hip_workflow_from_dicom_to_comparison(window, qtbot, tmp_path):
     win = window
     from surgiplan.core.samples import sample_path
@@ -142,6 +168,7 @@ def test_hip_workflow_from_dicom_to_comparison(window, qtbot, tmp_path):
     plan.size_combo.setCurrentText("3")
     plan.place()
     assert set(win.case.plan("Plan A").implants) == {"acetabular_cup", "femoral_stem"}
+    check_cli_parity(win, tmp_path)
     plan.refresh_measurements()
     assert plan.measurement("cup_inclination") == "40.0°"
     assert plan.measurement("cor_shift") == "0.0 mm"

@@ -19,16 +19,14 @@ from surgiplan.core.planning.auto_landmarks import apply_landmarks, fit_hip_land
 from surgiplan.core.planning.catalog import default_catalog
 from surgiplan.core.planning.comparison import Comparison, compare_plans
 from surgiplan.core.planning.landmarks import point_line_distance
-from surgiplan.core.planning.placement import cup_pose, pelvic_frame, stem_pose
+from surgiplan.core.planning.placement import cup_pose, pelvic_frame_from_landmarks, stem_pose
 from surgiplan.core.planning.plan import PlacedImplant
 
 SIDE = "left"
 
 
 def _pelvis_frame(case) -> np.ndarray:
-    L = case.landmarks
-    return pelvic_frame(L["asis_left"].position, L["asis_right"].position,
-                        L["pubic_tubercle_left"].position, L["pubic_tubercle_right"].position)
+    return pelvic_frame_from_landmarks(case.landmarks)
 
 
 def cup_size_for(socket_radius_mm: float, catalog=None) -> str:

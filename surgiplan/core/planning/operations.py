@@ -13,15 +13,24 @@ from surgiplan.core.planning import transforms as tf
 from surgiplan.core.planning.catalog import default_catalog
 from surgiplan.core.planning.plan import PlacedImplant
 
-PELVIC = ("asis_left", "asis_right", "pubic_tubercle_left", "pubic_tubercle_right")
+PELVIC = pl.PELVIC_LANDMARKS
+#: The bone model an implant of a kind is fixed to (``{side}`` filled in), when the case has it.
+DEFAULT_BONE = {"acetabular_cup": "pelvis", "acetabular_liner": "pelvis", "femoral_stem": "femur_{side}"}
+#: Options a new implant of a kind starts with (a stem carries a 32 mm head at 0 offset).
+DEFAULT_OPTIONS = {"femoral_stem": {"head": "32/0"}}
 
 
 def pelvic_frame_of(case, plan: str | None = None) -> np.ndarray | None:
     """The case's pelvic (APP) frame, or None without the four pelvic landmarks."""
-    L = case.all_landmarks(plan)
-    if not all(k in L for k in PELVIC):
-        return None
-    return pl.pelvic_frame(*(L[k].position for k in PELVIC))
+    return pl.pelvic_frame_from_landmarks(case.all_landmarks(plan))
+
+
+def next_implant_id(case, plan: str, base: str) -> str:
+    """``base``, or ``base_2``, ``base_3``... : the first id not yet used in the plan."""
+    iid, n = base, 2
+    while iid in case.plan(plan).implants:
+        iid, n = f"{base}_{n}", n + 1
+    return iid
 
 
 def _landmark(case, plan, name):
@@ -35,9 +44,18 @@ def _landmark(case, plan, name):
 def place_implant(case, plan: str, implant_id: str, catalog_id: str, size: str, *,
                   at=None, at_landmark: str | None = None, transform=None,
                   inclination: float | None = None, anteversion: float | None = None,
-                  on_canal_axis: bool = False, side: str = "none", bone: str = "",
-                  options: dict | None = None, catalog=None) -> PlacedImplant:
+                  on_canal_axis: bool = False, side: str = "none", bone: str | None = None,
+                  options: dict | None = None, start: bool = False, catalog=None) -> PlacedImplant:
     """Place an implant: at a point / landmark, as a cup at Murray angles, or a stem on the canal axis.
+
+    The one placement workflow of the window and ``surgiplan plan place`` (one undo step).
+    ``implant_id`` None takes the next free id from the implant's kind; ``bone`` None
+    takes the kind's default bone (``DEFAULT_BONE``) when the case has that model;
+    ``options`` None the kind's defaults (``DEFAULT_OPTIONS``).
+
+    * ``start``: the window's starting pose (:func:`starting_pose.starting_pose`): a cup at
+      40/15 deg on ``acetabular_centre_<side>``, a stem on the canal axis, anything else
+      at ``at`` (e.g. the crosshair);
 
     * ``transform``: an explicit 4x4 (own frame -> LPS mm);
     * cups: ``inclination``/``anteversion`` (deg, radiographic, relative to the
@@ -50,7 +68,13 @@ def place_implant(case, plan: str, implant_id: str, catalog_id: str, size: str, 
     catalog = catalog or default_catalog()
     spec = catalog.get(catalog_id)
     params = spec.size(size)
-    options = dict(options or {})
+    kind = spec.model.kind
+    if implant_id is None:
+        implant_id = next_implant_id(case, plan, kind)
+    if bone is None:
+        bone = DEFAULT_BONE.get(kind, "").format(side=side)
+        bone = bone if bone in case.model_names else ""
+    options = dict(DEFAULT_OPTIONS.get(kind, {}) if options is None else options)
     target = None
     if at_landmark:
         target = _landmark(case, plan, at_landmark).position
@@ -58,6 +82,10 @@ def place_implant(case, plan: str, implant_id: str, catalog_id: str, size: str, 
         target = np.asarray(at, float).reshape(3)
     if transform is not None:
         t = tf.check_rigid(np.asarray(transform, float).reshape(4, 4))
+    elif start:
+        from surgiplan.core.planning.starting_pose import starting_pose
+
+        t = starting_pose(case, plan, spec, str(size), side, target if target is not None else np.zeros(3))
     elif inclination is not None or anteversion is not None:
         if spec.model.kind not in ("acetabular_cup", "acetabular_liner"):
             raise InputError(f"--inclination/--anteversion apply to cups, not {spec.model.kind} {catalog_id!r}")

@@ -19,6 +19,27 @@ import numpy as np
 from surgiplan.core.errors import GeometryError
 from surgiplan.core.planning import transforms as tf
 
+#: The landmarks that define the anterior pelvic plane (APP) frame.
+PELVIC_LANDMARKS = ("asis_left", "asis_right", "pubic_tubercle_left", "pubic_tubercle_right")
+
+
+def pelvic_frame_from_landmarks(landmarks: dict) -> np.ndarray | None:
+    """:func:`pelvic_frame` of a landmark dict (name -> Landmark), or None without all four.
+
+    Parameters
+    ----------
+    landmarks : dict
+        Landmarks by name (``case.all_landmarks(plan)``); positions LPS mm.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        4x4 APP frame (columns left, posterior, superior; origin mid-ASIS), or None.
+    """
+    if not all(k in landmarks for k in PELVIC_LANDMARKS):
+        return None
+    return pelvic_frame(*(landmarks[k].position for k in PELVIC_LANDMARKS))
+
 
 def pelvic_frame(asis_left, asis_right, pubic_left, pubic_right) -> np.ndarray:
     """4x4 pelvic (APP) frame; columns x (left), y (posterior), z (superior), origin mid-ASIS."""

@@ -10,18 +10,11 @@ from __future__ import annotations
 import numpy as np
 
 from surgiplan.core.planning import transforms as tf
-from surgiplan.core.planning.placement import cup_pose, pelvic_frame, stem_pose
+from surgiplan.core.planning.placement import cup_pose, pelvic_frame_from_landmarks, stem_pose
 
 #: Radiographic cup angles a new cup starts at (Lewinnek's safe-zone centre), degrees.
 CUP_START_INCLINATION_DEG = 40.0
 CUP_START_ANTEVERSION_DEG = 15.0
-
-
-def _pelvis(lm: dict) -> np.ndarray | None:
-    keys = ("asis_left", "asis_right", "pubic_tubercle_left", "pubic_tubercle_right")
-    if all(k in lm for k in keys):
-        return pelvic_frame(*(lm[k].position for k in keys))
-    return None
 
 
 def starting_pose(case, plan_name: str, spec, size: str, side: str, fallback_point) -> np.ndarray:
@@ -39,7 +32,7 @@ def starting_pose(case, plan_name: str, spec, size: str, side: str, fallback_poi
     p = np.asarray(fallback_point, dtype=float)
     if kind == "acetabular_cup":
         centre = lm[f"acetabular_centre_{side}"].position if f"acetabular_centre_{side}" in lm else p
-        return cup_pose(centre, CUP_START_INCLINATION_DEG, CUP_START_ANTEVERSION_DEG, side, _pelvis(lm))
+        return cup_pose(centre, CUP_START_INCLINATION_DEG, CUP_START_ANTEVERSION_DEG, side, pelvic_frame_from_landmarks(lm))
     canal, head = lm.get(f"femoral_canal_axis_{side}"), lm.get(f"femoral_head_centre_{side}")
     if kind == "femoral_stem" and canal is not None and canal.direction is not None and head is not None:
         return stem_pose(spec.size(size), canal.position, canal.direction, head.position)

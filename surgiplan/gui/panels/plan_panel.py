@@ -514,24 +514,16 @@ class PlanPanel(Panel):
         plan = self._need_plan()
         if plan is None:
             return
-        from surgiplan.core.planning import PlacedImplant
-        from surgiplan.core.planning.starting_pose import starting_pose
+        from surgiplan.core.planning.operations import place_implant
 
         spec = self.catalog().get(cid)
         size, side = self.size_combo.currentText(), self.side_combo.currentText()
         case = self.win.case
-        t = self._guard(starting_pose, case, plan, spec, size, side, self.win.state.crosshair_world())
-        if t is None:
-            return
-        base = spec.model.kind
-        iid, n = base, 2
-        while iid in case.plan(plan).implants:
-            iid, n = f"{base}_{n}", n + 1
-        kind = spec.model.kind
-        bone = {"acetabular_cup": "pelvis", "femoral_stem": f"femur_{side}"}.get(kind, "")
-        options = {"head": "32/0"} if kind == "femoral_stem" else {}
-        placed = PlacedImplant(iid, cid, size, t, side=side, bone=bone, options=options)
-        if self._guard(case.add_implant, plan, placed) is not None:
+        # the core workflow of `surgiplan plan place --start`: starting pose, id, bone, head
+        placed = self._guard(place_implant, case, plan, None, cid, size, side=side, start=True,
+                             at=self.win.state.crosshair_world(), catalog=self.catalog())
+        if placed is not None:
+            iid = placed.id
             self.refresh()
             self.implant_combo.setCurrentText(iid)
             self._show_pose()
