@@ -55,13 +55,8 @@ def build_sample_case(
     from surgiplan.core.planning import Case
     from surgiplan.core.samples import sample_path
     from surgiplan.core.segmentation.presets import apply_preset
-    from surgiplan.core.surfaces import (
-        decimate,
-        mesh_area,
-        mesh_volume,
-        segment_to_surface,
-        watertight_report,
-    )
+    from surgiplan.core.surfaces import mesh_area, mesh_volume
+    from surgiplan.core.surfaces.models import build_models
 
     if anatomy not in ANATOMIES:
         raise InputError(f"unknown sample case '{anatomy}'", hint=f"Use one of: {', '.join(ANATOMIES)}.")
@@ -81,23 +76,18 @@ def build_sample_case(
     case.add_scan("planning", volume, segmentation=seg)
     models: list[ModelSummary] = []
     names = [s.name for s in seg.segments]
-    for n, name in enumerate(names):
-        lo = 0.6 + 0.35 * n / len(names)
-        hi = 0.6 + 0.35 * (n + 1) / len(names)
-        report(progress, lo, f"surface model '{name}'")
-        mesh = segment_to_surface(seg, name, smooth=True, progress=sub_progress(progress, lo, hi))
-        if mesh.n_cells > MODEL_TRIANGLES:
-            mesh = decimate(mesh, MODEL_TRIANGLES)
-        wt = watertight_report(mesh)
-        case.add_model(name, mesh, scan="planning", segment=name)
+    built = build_models(seg, names, smooth=True, decimate_to=MODEL_TRIANGLES,
+                         progress=sub_progress(progress, 0.6, 0.95))
+    for m in built:
+        case.add_model(m.name, m.mesh, scan="planning", segment=m.name)
         models.append(
             ModelSummary(
-                name=name,
-                triangles=int(mesh.n_cells),
-                area_mm2=float(mesh_area(mesh)),
-                volume_ml=float(mesh_volume(mesh)) / 1000.0,
-                watertight=bool(wt.watertight),
-                problems=[] if wt.watertight else [wt.summary()],
+                name=m.name,
+                triangles=int(m.mesh.n_cells),
+                area_mm2=float(mesh_area(m.mesh)),
+                volume_ml=float(mesh_volume(m.mesh)) / 1000.0,
+                watertight=bool(m.report.watertight),
+                problems=[] if m.report.watertight else [m.report.summary()],
             )
         )
     case.save()

@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from surgiplan.core.errors import InputError
-from surgiplan.core.jobs import Progress, report, sub_progress
+from surgiplan.core.jobs import Progress
 from surgiplan.core.planning.comparison import Comparison
 
 MODELS = {"hip": ("pelvis", "femur_left", "femur_right"), "knee": ("femur", "tibia", "fibula", "patella"),
@@ -46,7 +46,7 @@ def prepare_sample_case(case, anatomy: str, sample_root: str | Path | None = Non
     """Add the sample's bone models (from its ground-truth label map) and, for knee/spine, landmarks."""
     from surgiplan.core.samples import sample_path
     from surgiplan.core.segmentation import read_segmentation
-    from surgiplan.core.surfaces import segment_to_surface
+    from surgiplan.core.surfaces.models import build_models
 
     p = sample_path(anatomy, size="small") if sample_root is None else None
     labels = p.labels if p else Path(sample_root) / "ground_truth" / "labels.nrrd"
@@ -54,10 +54,8 @@ def prepare_sample_case(case, anatomy: str, sample_root: str | Path | None = Non
     gt_json = p.ground_truth if p else Path(sample_root) / "ground_truth" / "ground_truth.json"
     seg = read_segmentation(labels, labels_json=labels_json)
     names = [n for n in MODELS[anatomy] if n in [s.name for s in seg.segments]]
-    for i, n in enumerate(names):
-        report(progress, i / len(names), f"surface {n}")
-        case.add_model(n, segment_to_surface(seg, n, progress=sub_progress(progress, i / len(names),
-                                                                             (i + 1) / len(names))))
+    for m in build_models(seg, names, progress=progress):
+        case.add_model(m.name, m.mesh)
     if anatomy == "knee":  # spine: the pedicle landmarks are fitted by demo_spine
         import json
 

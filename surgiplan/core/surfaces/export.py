@@ -7,10 +7,9 @@ from pathlib import Path
 
 from surgiplan.core.errors import InputError
 from surgiplan.core.jobs import Progress, report, sub_progress
-from surgiplan.core.surfaces.decimate import decimate
-from surgiplan.core.surfaces.extract import segment_to_surface
 from surgiplan.core.surfaces.mesh_io import MESH_FORMATS, write_mesh
-from surgiplan.core.surfaces.repair import WatertightReport, watertight_report
+from surgiplan.core.surfaces.models import build_models
+from surgiplan.core.surfaces.repair import WatertightReport
 
 
 @dataclass
@@ -31,26 +30,13 @@ def export_models(
     fmt = fmt.lower()
     if fmt not in MESH_FORMATS:
         raise InputError(f"unknown model format '{fmt}'", hint=f"Use one of: {', '.join(MESH_FORMATS)}.")
-    names = segments or seg.names
-    if not names:
-        raise InputError("the segmentation has no segments to export")
-    for n in names:
-        seg.segment(n)  # unknown names fail before any work
     out_dir = Path(out_dir)
+    built = build_models(seg, segments, smooth=smooth, decimate_to=decimate_to,
+                         progress=sub_progress(progress, 0.0, 0.9))
     done = []
-    for idx, name in enumerate(names):
-        p = sub_progress(progress, idx / len(names), (idx + 1) / len(names))
-        if not seg.mask(name).any():
-            raise InputError(f"segment '{name}' is empty: no model can be made from it",
-                             hint="Remove it or export the other segments with --segment.")
-        report(p, 0.0, f"{name}: surface")
-        mesh = segment_to_surface(seg, name, smooth=smooth, progress=sub_progress(p, 0, 0.6))
-        if decimate_to:
-            report(p, 0.6, f"{name}: decimating to {decimate_to} triangles")
-            mesh = decimate(mesh, decimate_to)
-        rep = watertight_report(mesh)
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
-        path = write_mesh(mesh, out_dir / f"{safe}.{fmt}", frame=frame, name=name)
-        report(p, 1.0, f"{name}: written")
-        done.append(ExportedModel(name, path, rep))
+    for m in built:
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in m.name)
+        path = write_mesh(m.mesh, out_dir / f"{safe}.{fmt}", frame=frame, name=m.name)
+        report(progress, 1.0, f"{m.name}: written")
+        done.append(ExportedModel(m.name, path, m.report))
     return done

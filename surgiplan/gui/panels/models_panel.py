@@ -90,20 +90,11 @@ class ModelsPanel(Panel):
             return
         smooth, target = self.smooth.isChecked(), self.target.value()
 
-        def job(progress):
-            from surgiplan.core.jobs import report, sub_progress
-            from surgiplan.core.surfaces import decimate, segment_to_surface, watertight_report
+        def job(progress):  # the core loop of `surgiplan model` (surfaces/models.py)
+            from surgiplan.core.surfaces.models import build_models
 
-            out = {}
-            for i, name in enumerate(names):
-                p = sub_progress(progress, i / len(names), (i + 1) / len(names))
-                report(p, 0.0, f"{name}: surface")
-                mesh = segment_to_surface(seg, name, smooth=smooth, progress=sub_progress(p, 0, 0.7))
-                if target and mesh.n_cells > target:
-                    report(p, 0.7, f"{name}: decimating to {target} triangles")
-                    mesh = decimate(mesh, target)
-                out[name] = (mesh, watertight_report(mesh))
-            return out
+            built = build_models(seg, names, smooth=smooth, decimate_to=target or None, progress=progress)
+            return {m.name: (m.mesh, m.report) for m in built}
 
         def done(out):
             case = self.win.ensure_case()
@@ -199,11 +190,10 @@ class ModelsPanel(Panel):
             self.import_from(Path(f))
 
     def import_from(self, path: Path) -> None:
-        def job(progress):
-            from surgiplan.core.surfaces import read_mesh, watertight_report
+        def job(progress):  # checked as `surgiplan import-model` checks it: closed and manifold
+            from surgiplan.core.surfaces import import_model
 
-            mesh = read_mesh(path)
-            return mesh, watertight_report(mesh)
+            return import_model(path)
 
         def done(res):
             mesh, rep = res

@@ -1,0 +1,82 @@
+"""The one segment -> surface -> decimate -> check loop (models of a segmentation).
+
+Used by ``surgiplan model`` (:mod:`export`), the window's Models step, the sample cases
+and the demos, so the four build the same surfaces with the same checks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from surgiplan.core.errors import InputError
+from surgiplan.core.jobs import Progress, report, sub_progress
+from surgiplan.core.surfaces.decimate import decimate
+from surgiplan.core.surfaces.extract import segment_to_surface
+from surgiplan.core.surfaces.repair import WatertightReport, watertight_report
+
+
+@dataclass(frozen=True)
+class BuiltModel:
+    """A surface model built from a segment: the mesh (pyvista PolyData, LPS mm) and its check."""
+
+    name: str
+    mesh: Any
+    report: WatertightReport
+
+
+def build_model(seg, name: str, *, smooth: bool = True, decimate_to: int | None = None,
+                progress: Progress | None = None) -> BuiltModel:
+    """Surface model of segment ``name``: extract, optionally smooth and decimate, check.
+
+    Parameters
+    ----------
+    seg : Segmentation
+        The segmentation (label map on the scan's grid).
+    name : str
+        Segment name.
+    smooth : bool
+        Volume-preserving smoothing of the extracted surface.
+    decimate_to : int, optional
+        Largest number of triangles; a surface with more is decimated (manifold kept).
+    progress : Progress, optional
+        Progress and cancel.
+
+    Returns
+    -------
+    BuiltModel
+        Mesh in LPS mm and its watertightness report.
+
+    Examples
+    --------
+    >>> m = build_model(seg, "femur_left", decimate_to=60_000)  # doctest: +SKIP
+    >>> m.report.watertight  # doctest: +SKIP
+    True
+    """
+    seg.segment(name)  # an unknown name fails before any work
+    if not seg.mask(name).any():
+        raise InputError(f"segment '{name}' is empty: no model can be made from it",
+                         hint="Remove it or build the other segments.")
+    report(progress, 0.0, f"{name}: surface")
+    mesh = segment_to_surface(seg, name, smooth=smooth, progress=sub_progress(progress, 0.0, 0.7))
+    if decimate_to and mesh.n_cells > decimate_to:
+        report(progress, 0.7, f"{name}: decimating to {decimate_to} triangles")
+        mesh = decimate(mesh, decimate_to)
+    report(progress, 1.0, f"{name}: checked")
+    return BuiltModel(name, mesh, watertight_report(mesh))
+
+
+def build_models(seg, names: list[str] | None = None, *, smooth: bool = True,
+                 decimate_to: int | None = None, progress: Progress | None = None) -> list[BuiltModel]:
+    """:func:`build_model` for each of ``names`` (all segments by default); names checked first."""
+    names = list(names or seg.names)
+    if not names:
+        raise InputError("the segmentation has no segments to build models from")
+    for n in names:
+        seg.segment(n)
+        if not seg.mask(n).any():
+            raise InputError(f"segment '{n}' is empty: no model can be made from it",
+                             hint="Remove it or build the other segments.")
+    return [build_model(seg, n, smooth=smooth, decimate_to=decimate_to,
+                        progress=sub_progress(progress, i / len(names), (i + 1) / len(names)))
+            for i, n in enumerate(names)]
