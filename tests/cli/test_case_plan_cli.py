@@ -58,7 +58,7 @@ def test_scripted_plan_via_cli(case_dir, tmp_path):
     rows = {r["key"]: r for r in comp["rows"]}
     assert rows["cup_inclination"]["target"] == [30.0, 45.0]
     assert rows["position:cup:L"]["difference"] == pytest.approx(1.5)
-    assert rows["interference:cup:volume"]["unit"] == "mm^3"
+    assert rows["interference_volume_cup"]["unit"] == "mm^3"
     assert (tmp_path / "cmp.csv").read_text().startswith("group,quantity,unit,A,B")
     text = ok("plan", "compare", case_dir, "A", "B")
     assert "Cup inclination" in text and "deg" in text

@@ -33,11 +33,11 @@ def test_arrow_drag_updates_measurements_live_and_undoes_in_one_step(window, qtb
     plan = knee_plan_in_3d(qtbot, win, knee_case_dir)
     case = win.case
     plan.refresh_measurements()
-    assert show_model_rows(plan)["interference_femoral_volume"] == "n/a"  # field not computed yet
+    assert show_model_rows(plan)["interference_volume_femoral"] == "n/a"  # field not computed yet
     handles_on(qtbot, win, plan)  # computes the bone distance fields (a window job)
     plan.refresh_measurements()
     rows0 = show_model_rows(plan)
-    assert rows0["interference_femoral_volume"].endswith("mm³")
+    assert rows0["interference_volume_femoral"].endswith("mm³")
     assert rows0["femoral_component_varus"] == "0.0°"
     femoral = case.plan("A").implants["femoral"]
     start = femoral.transform.copy()
@@ -57,7 +57,7 @@ def test_arrow_drag_updates_measurements_live_and_undoes_in_one_step(window, qtb
         qtbot.mouseMove(iren_widget, pos + (up * 6 * step).toPoint())  # towards superior
         qtbot.wait(80)  # the live update runs at most every 50 ms
         rows = show_model_rows(plan)
-        seen_volume.append(rows["interference_femoral_volume"])
+        seen_volume.append(rows["interference_volume_femoral"])
         seen_s.append(plan.pos[2].value())
         assert np.array_equal(femoral.transform, start)  # nothing committed while dragging
     assert case.history.undo_description == undo0
@@ -74,11 +74,12 @@ def test_arrow_drag_updates_measurements_live_and_undoes_in_one_step(window, qtb
     assert abs(plan.pos[2].value() - moved[2, 3]) < 0.05
     plan.refresh_measurements()
     rows1 = show_model_rows(plan)
-    from surgiplan.core.planning.bone_fields import plan_interference
+    from surgiplan.core.planning.measurements import measure_plan
 
-    core = plan_interference(case, "A", plan.catalog())["femoral"]["penetration_volume_mm3"]
-    assert abs(_mm3(rows1["interference_femoral_volume"]) - core) < 0.06
-    assert rows1["interference_femoral_volume"] == seen_volume[-1]  # the last live value was right
+    core = {m.key: m.value for m in measure_plan(case, "A", plan.catalog(), only=("interference",))}
+    core = core["interference_volume_femoral"]  # what `plan measure --json` prints
+    assert abs(_mm3(rows1["interference_volume_femoral"]) - core) < 0.06
+    assert rows1["interference_volume_femoral"] == seen_volume[-1]  # the last live value was right
 
     # one Ctrl+Z undoes the whole drag
     win.undo.undo_action.trigger()

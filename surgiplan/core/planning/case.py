@@ -150,6 +150,8 @@ class Case:
         self._seeds: dict[str, dict[str, np.ndarray]] = {}
         self._dirty_seeds: set[str] = set()
         self.dirty = False
+        #: Derived data cached for interactive use (e.g. bone distance fields, bone_fields.py).
+        self.derived: dict[str, Any] = {}
         #: What opening did to finish an interrupted save (empty normally).
         self.recovery_notes: list[str] = []
         self.history.subscribe(self._mark_dirty)
@@ -311,7 +313,7 @@ class Case:
             if plan.is_locked and plan.measurements:
                 continue
             try:
-                rows = measure_plan(self, plan.name)
+                rows = measure_plan(self, plan.name, expensive=False)
             except Exception as exc:  # noqa: BLE001 - derived data must not block a save
                 plan.measurements = {"error": f"{type(exc).__name__}: {exc}"}
                 continue

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from surgiplan.core.errors import InputError
-from surgiplan.core.planning.bone_fields import plan_interference
 from surgiplan.core.planning.catalog import default_catalog
 from surgiplan.core.planning.measurements import all_definitions, measure_plan
 
@@ -146,19 +145,12 @@ def compare_plans(case, plan_names: list[str], targets: dict[str, tuple[float, f
                 put(f"position:{imp.id}:{name}", f"{imp.id} position {name}", "mm", p,
                     float(imp.transform[axis, 3]), "Implant origin (anchor point), LPS mm.",
                     group="position")
-        for m in measure_plan(case, p, catalog):
+        for m in measure_plan(case, p, catalog, expensive=interference):
+            group = m.details.get("group", "measurement")
             if isinstance(m.value, float | int) and not isinstance(m.value, bool):
-                put(m.key, m.name, m.unit, p, float(m.value), m.definition)
+                put(m.key, m.name, m.unit, p, float(m.value), m.definition, group)
             elif m.value is not None:
-                put(m.key, m.name, m.unit, p, m.value, m.definition)
-        if interference:
-            for iid, res in plan_interference(case, p, catalog).items():
-                put(f"interference:{iid}:volume", f"{iid} penetration volume in {res['bone']}", "mm^3", p,
-                    res["penetration_volume_mm3"],
-                    "Volume of the implant's bone-contact parts inside the bone model.", "interference")
-                put(f"interference:{iid}:distance", f"{iid} minimum distance to {res['bone']}", "mm", p,
-                    res["min_distance_mm"], "Smallest gap between implant and bone (0 when they overlap).",
-                    "interference")
+                put(m.key, m.name, m.unit, p, m.value, m.definition, group)
         if plan.locked is not None:
             put("locked", "Approved", "", p, f"{plan.locked.by} {plan.locked.at}", group="plan")
     out = list(rows.values())

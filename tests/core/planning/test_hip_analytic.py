@@ -148,7 +148,7 @@ def test_plan_reproduced_exactly_from_saved_case_and_compared(tmp_path, bones, c
     assert av.target == (5.0, 25.0) and av.in_range == {"A": True, "B": True}
     assert comp.row("implant:stem").values == {"A": "hip_stem_standard 5 head=32/0",
                                                "B": "hip_stem_standard 6 head=32/0"}
-    vol = comp.row("interference:cup:volume")
+    vol = comp.row("interference_volume_cup")
     assert vol.unit == "mm^3" and vol.values["A"] > 0  # the cup sits in bone (reaming needed)
     d = json.loads(comp.to_json())
     assert {r["key"] for r in d["rows"]} >= {"cup_inclination", "leg_length_change"}

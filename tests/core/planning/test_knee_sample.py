@@ -79,7 +79,7 @@ def test_resections_and_components(knee):
     assert r("hka_planned").values == pytest.approx({"A": 180.0, "B": 182.0}, abs=0.05)
     assert r("hka_planned").in_range == {"A": True, "B": True}
     assert r("femoral_component_rotation").values["A"] == pytest.approx(0.0, abs=1e-6)
-    assert r("interference:femoral:volume").values["A"] > 0
+    assert r("interference_volume_femoral").values["A"] > 0
 
 
 def test_fitted_knee_landmarks_vs_ground_truth(knee):

@@ -69,8 +69,10 @@ def _jsonable(x):
 class MeasureContext:
     """What a plugin may read: the plan's implants (posed), merged landmarks, bone models."""
 
-    def __init__(self, case, plan_name: str, catalog: Catalog | None = None):
+    def __init__(self, case, plan_name: str, catalog: Catalog | None = None, cached_only: bool = False):
         self.case = case
+        #: Use derived data (bone distance fields) only when already built.
+        self.cached_only = cached_only
         self.plan_name = plan_name
         self.plan = case.plan(plan_name)
         self.catalog = catalog or default_catalog()
@@ -115,6 +117,8 @@ class Measure:
 
     name = "measurement"
     anatomy = "general"
+    #: True for plugins that build slow derived data once per bone (left out of saves).
+    expensive = False
     definitions: tuple[MeasurementDef, ...] = ()
 
     def compute(self, ctx: MeasureContext) -> list[MeasurementResult]:
