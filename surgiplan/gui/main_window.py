@@ -13,6 +13,7 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from surgiplan.core.errors import SurgiplanError
+from surgiplan.core.session import Session
 from surgiplan.gui.jobs import JobRunner
 from surgiplan.gui.settings import Settings, cases_dir
 from surgiplan.gui.undo import UndoBridge
@@ -37,11 +38,8 @@ class MainWindow(QtWidgets.QMainWindow):
         super().__init__()
         self.settings = settings or Settings.load()
         self.setObjectName("surgiplan_main")
-        self.case = None
-        self.scan_name = "planning"
-        self.scan_saved = True
-        self.segmentation = None
-        self.current_plan: str | None = None
+        #: What is open (core, no Qt): case, scans, segmentation, current plan, selection.
+        self.session = Session()
         self.last_error = ""
         self._recover_yes: set[Path] = set()
 
@@ -79,6 +77,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.jobs.started.connect(self._job_started)
         self.jobs.progressed.connect(self._job_progress)
         self.jobs.finished.connect(self._job_finished)
+
+        self.session.subscribe(self._session_event)
 
         self._autosave = QtCore.QTimer(self)
         self._autosave.setInterval(AUTOSAVE_MS)
@@ -309,59 +309,76 @@ class MainWindow(QtWidgets.QMainWindow):
         self.state.loaded_fraction = fraction if partial else 1.0
         self.state.set_volume(volume, keep_crosshair=not first)
         if not partial:
+            self.session.set_volume(volume, self.scan_name, saved=self.scan_saved)
             self.view3d.show_volume(volume)
             self.volumeChanged.emit()
 
+    # the session's state, as the panels read it (they may also use ``win.session``)
+    case = property(lambda self: self.session.case)
+    segmentation = property(lambda self: self.session.segmentation)
+
+    @property
+    def current_plan(self) -> str | None:
+        return self.session.current_plan
+
+    @current_plan.setter
+    def current_plan(self, name: str | None) -> None:
+        self.session.current_plan = name
+
+    @property
+    def scan_name(self) -> str:
+        return self.session.scan_name
+
+    @scan_name.setter
+    def scan_name(self, name: str) -> None:
+        self.session.scan_name = name
+
+    @property
+    def scan_saved(self) -> bool:
+        return self.session.scan_saved
+
+    @scan_saved.setter
+    def scan_saved(self, saved: bool) -> None:
+        self.session.scan_saved = saved
+
     def set_segmentation(self, seg) -> None:
-        self.segmentation = seg
-        self.state.set_segmentation(seg)
-        self.segmentationChanged.emit()
-        self.update_title()
+        self.session.set_segmentation(seg)
 
     def set_case(self, case, plan: str | None = None) -> None:
-        self.case = case
-        self.undo.set_case(case)
-        if case is not None:
-            case.history.subscribe(self._history_changed)
-            self.current_plan = plan or (next(iter(case.plans)) if case.plans else None)
-        else:
-            self.current_plan = None
-        self.caseChanged.emit()
-        self.plansChanged.emit()
-        self.update_title()
+        self.session.set_case(case, plan)
 
-    def _history_changed(self) -> None:
-        self.update_title()
-        with self.view3d.batch():  # every panel redraws its part; the 3D view renders once
-            self.plansChanged.emit()
-        if self.segmentation is not None:
-            self.state.segmentation_changed()
+    def _session_event(self, event) -> None:
+        """Map the session's events to the window's Qt signals and redraws."""
+        from surgiplan.core import session as S
+
+        if event.kind == S.CASE:
+            self.undo.set_case(self.session.case)
+            self.caseChanged.emit()
+        elif event.kind == S.PLANS:
+            with self.view3d.batch():  # every panel redraws its part; the 3D view renders once
+                self.plansChanged.emit()
+            if self.segmentation is not None:
+                self.state.segmentation_changed()
+        elif event.kind == S.SEGMENTATION:
+            self.state.set_segmentation(self.segmentation)
+            self.segmentationChanged.emit()
+        elif event.kind == S.MODELS:
+            self.modelsChanged.emit()
+        elif event.kind == S.DIRTY:
+            self.update_title()
 
     def ensure_case(self):
-        """The open case; a new one under the cases folder when none is open yet."""
-        if self.case is None:
-            from surgiplan.core.planning import Case
+        """The open case; a new in-memory one (core ``Session.ensure_case``) when none is open.
 
-            md = self.state.volume.metadata if self.state.volume is not None else {}
-            base = str(md.get("sample") or md.get("patient_id") or md.get("patient_name") or "case")
-            base = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in base)[:40] or "case"
-            root = cases_dir() / f"{base}-{time.strftime('%Y%m%d-%H%M%S')}"
-            n = 1
-            while root.exists():
-                n += 1
-                root = root.with_name(f"{root.name}-{n}")
-            self.set_case(Case.new(root, patient_name=str(md.get("patient_name", "") or ""),
-                                   patient_id=str(md.get("patient_id", "") or "")))
-            self.scan_saved = False
-            self.settings.add_recent(root)
-            self.settings.save()
-            self._fill_recent()
-            self.status(f"New case {root.name} in {root.parent}")
+        Nothing is written until the user saves; the folder is reserved under the cases folder.
+        """
+        if self.case is None:
+            case = self.session.ensure_case(cases_dir())
+            self.status(f"New case {case.root.name} (saved to {case.root.parent} when you save)")
         return self.case
 
     def is_modified(self) -> bool:
-        return bool((self.case is not None and self.case.dirty) or
-                    (self.state.volume is not None and not self.scan_saved))
+        return self.session.dirty or (self.state.volume is not None and not self.scan_saved)
 
     def update_title(self) -> None:
         name = self.case.model.name if self.case is not None else None
@@ -385,28 +402,21 @@ class MainWindow(QtWidgets.QMainWindow):
             self.status("Nothing to save: open a scan first.")
             return
         try:
-            case = self.ensure_case()
+            self.ensure_case()
         except SurgiplanError as exc:  # e.g. the cases folder is full or read-only
             self.last_error = str(exc)
             self.show_error(str(exc))
             return
-        volume, seg, scan = self.state.volume, self.segmentation, self.scan_name
-        write_scan = not self.scan_saved or seg is not None
+        session = self.session
 
-        def job(progress):
-            from surgiplan.core.jobs import report, sub_progress
-
-            if write_scan:
-                report(progress, 0.05, "writing the scan and segmentation")
-                case.add_scan(scan, volume, segmentation=seg)
-            case.save(progress=sub_progress(progress, 0.5, 1.0))
-            return case.root
+        def job(progress):  # core Session.save: the scan when new, its segmentation, the case
+            return session.save(progress, notify=False)  # no events from the worker thread
 
         def done(root):
             from surgiplan.core.planning.autosave import discard_autosave
 
             discard_autosave(root)
-            self.scan_saved = True
+            session.emit("dirty", dirty=session.dirty)
             self.settings.add_recent(root)
             self.settings.save()
             self._fill_recent()

@@ -43,3 +43,24 @@ def test_save_on_a_full_disk_says_so_and_keeps_the_saved_case(window, qtbot, tin
                                               if k.startswith("scans/")}}
     assert window.case.dirty  # the work is still there, unsaved
     assert list(Case.open(root).plans) == []
+
+
+def test_a_preset_on_a_new_scan_writes_nothing_until_the_user_saves(window, qtbot, tmp_path):
+    import os
+    from pathlib import Path
+
+    cases = Path(os.environ["SURGIPLAN_CASES_DIR"])
+    window.set_volume(phantom())
+    seg_panel = window.panels["Segment"]
+    seg_panel.preset_combo.setCurrentIndex(seg_panel.preset_combo.findData("bone"))
+    seg_panel.apply_preset()
+    wait_jobs(qtbot, window)
+    assert window.last_error == "" and window.segmentation is not None
+    assert window.case is not None and window.isWindowModified()
+    assert not cases.exists() or not any(cases.iterdir())  # nothing on disk yet
+    _save_action(window).trigger()
+    wait_jobs(qtbot, window)
+    assert window.last_error == "" and not window.isWindowModified()
+    saved = Case.open(window.case.root)
+    assert saved.root.parent == cases and saved.model.scans[0].segmentation
+    assert saved.segmentation().names == window.segmentation.names

@@ -162,8 +162,12 @@ class Case:
     # ------------------------------------------------------------ open / new
     @classmethod
     def new(cls, root: str | Path, name: str | None = None, *, patient_name: str = "",
-            patient_id: str = "", user: str | None = None) -> Case:
-        """Create an empty case folder at ``root`` (must not exist or be empty) and save it."""
+            patient_id: str = "", user: str | None = None, save: bool = True) -> Case:
+        """Create an empty case for the folder ``root`` (must not exist or be empty).
+
+        With ``save`` (default) the folder is written now; otherwise the case lives in
+        memory (unsaved, ``dirty``) and the folder appears at its first :meth:`save`.
+        """
         root = Path(root)
         if root.exists() and (not root.is_dir() or any(root.iterdir())):
             raise InputError("cannot create a case here: the folder exists and is not empty", path=root,
@@ -178,7 +182,10 @@ class Case:
                           patient=PatientRef(name=patient_name, id=patient_id))
         case = cls(root, model, {}, user=user)
         case._log("case created", case=name)
-        case.save()
+        if save:
+            case.save()
+        else:
+            case.dirty = True
         return case
 
     @classmethod
@@ -646,6 +653,20 @@ class Case:
         return scan
 
     # ---------------------------------------------------------- segmentation
+    def set_segmentation(self, seg, scan: str | None = None) -> None:
+        """Make ``seg`` the segmentation of scan ``scan`` (the planning scan by default); saved next.
+
+        The scan must be part of the case (:meth:`add_scan`).
+        """
+        sm = self._scan(scan)
+        if self._segs.get(sm.name) is seg:
+            return
+        self._segs[sm.name] = seg
+        if sm.segmentation is None:
+            sm.segmentation = f"scans/{sm.name}/segmentation.seg.nrrd"
+        self._dirty_segs.add(sm.name)
+        self.dirty = True
+
     def segmentation(self, scan: str | None = None):
         """The scan's Segmentation (loaded once; the planning scan by default).
 

@@ -360,10 +360,8 @@ class DataPanel(Panel):
                 progress.update(0.2, f"reading scan {scan.name}")
                 vol = read_volume(case.root / scan.volume)
                 if scan.segmentation:
-                    from surgiplan.core.segmentation import read_segmentation
-
                     progress.update(0.7, "reading the segmentation")
-                    seg = read_segmentation(case.root / scan.segmentation)
+                    seg = case.segmentation(scan.name)  # the case's own: one owner
             for i, name in enumerate(case.model_names):
                 progress.update(0.8 + 0.2 * i / max(1, len(case.model_names)), f"reading model {name}")
                 case.get_model(name)
