@@ -136,6 +136,29 @@ def move(
          f"moved {implant_id} in plan {plan!r}; origin now ({p[0]:.2f}, {p[1]:.2f}, {p[2]:.2f}) mm LPS")
 
 
+@app.command("cut")
+def cut(
+    case_path: Path = CaseArg,
+    plan: str = typer.Argument(...),
+    cut_name: str = typer.Argument(..., metavar="CUT", help="distal_femur or proximal_tibia."),
+    depth: float = typer.Option(None, "--depth", help="Resection depth, mm (default 9)."),
+    varus: float = typer.Option(0.0, "--varus", help="Varus (+) / valgus (-) angle, deg."),
+    slope: float = typer.Option(None, "--slope", help="Posterior slope, deg (default 0 femur, 3 tibia)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Set a knee resection by depth and angles (as the window's Resections group) and print its readout."""
+    from surgiplan.core.planning import Case
+    from surgiplan.core.planning.knee_cuts import knee_cut_readout, set_knee_cut
+
+    case = Case.open(case_path)
+    set_knee_cut(case, plan, cut_name, depth, varus, slope)
+    case.save()
+    r = knee_cut_readout(case, plan, cut_name)
+    _out(r.to_dict(), as_json, f"{cut_name} in plan {plan!r}: depth {r.depth_mm:.1f} mm, varus/valgus "
+         f"{r.varus_valgus_deg:.1f} deg, slope {r.slope_deg:.1f} deg; resected thickness lateral "
+         f"{r.thickness_mm['lateral']:.1f} mm, medial {r.thickness_mm['medial']:.1f} mm")
+
+
 @app.command("measure")
 def measure(case_path: Path = CaseArg, plan: str = typer.Argument(...), as_json: bool = JsonOpt) -> None:
     """Every measurement of a plan, with units and definitions."""

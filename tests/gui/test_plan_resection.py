@@ -13,6 +13,28 @@ from tests.gui.plan_case import knee_case_dir, knee_case_template, open_case  # 
 pytestmark = [pytest.mark.gui]
 
 
+def check_cli_parity(win, rs, tib, twin) -> None:
+    """``surgiplan plan cut ... --json`` on a copy of the window's case gives the window's plane
+    and its resected-thickness readout."""
+    import json
+    import shutil
+
+    from tests.core.planning.case_faults import cli
+
+    win.case.save()
+    shutil.copytree(win.case.root, twin)
+    f = rs.fields
+    r = cli("plan", "cut", twin, "Plan A", "proximal_tibia", "--depth", f["depth"].value(), "--varus",
+            f["varus"].value(), "--slope", f["slope"].value(), "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    np.testing.assert_allclose(d["origin"], tib.origin, atol=1e-6)
+    np.testing.assert_allclose(d["normal"], tib.normal, atol=1e-9)
+    assert d["thickness_mm"] == pytest.approx(rs.thickness, abs=1e-6)
+    assert (d["depth_mm"], d["varus_valgus_deg"], d["slope_deg"]) == pytest.approx(
+        (f["depth"].value(), f["varus"].value(), f["slope"].value()), abs=0.05)
+
+
 def test_knee_cuts_from_fields_and_plane_widget(window, qtbot, knee_case_dir):  # noqa: F811
     win = window
     plan = open_case(qtbot, win, knee_case_dir)
@@ -51,6 +73,7 @@ def test_knee_cuts_from_fields_and_plane_widget(window, qtbot, knee_case_dir):  
     tib = case.plan("Plan A").resections["proximal_tibia"]
     t0 = max(rs.thickness.values())
     assert abs(f["depth"].value() - 9.0) < 0.05 and f["varus"].value() == 2.0
+    check_cli_parity(win, rs, tib, knee_case_dir.parent / "cli-twin")
 
     # the 3D plane widget: drag 2 mm proximally (against the normal, which points to the kept shaft)
     rs.handle.setChecked(True)

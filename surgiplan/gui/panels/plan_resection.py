@@ -18,14 +18,8 @@ import time
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
+from surgiplan.core.planning.knee_cuts import CUTS, cut_geometry, cut_parameters, set_knee_cut
 from surgiplan.gui.panels.common import button, hint, row
-from surgiplan.gui.panels.knee_cuts import (
-    CUTS,
-    cut_parameters,
-    cut_plane,
-    knee_frame,
-    reference_point,
-)
 
 LIVE_MS = 50
 PLANE_COLORS = {"distal_femur": (1.0, 0.80, 0.25), "proximal_tibia": (0.30, 0.85, 0.95)}
@@ -104,14 +98,8 @@ class ResectionSection(QtCore.QObject):
         return case.plan(name)
 
     def _geometry(self, cut: str):
-        """(frame, reference point, bone mesh) of ``cut``; raises InputError without landmarks."""
-        from surgiplan.core.planning.side import operative_side
-
-        case = self.win.case
-        side = operative_side(case, self.win.current_plan)  # as the knee measurements decide it
-        frame = knee_frame(case.all_landmarks(self.win.current_plan), side)
-        mesh = case.get_model(CUTS[cut][0])
-        return frame, reference_point(cut, mesh, frame), mesh
+        """(frame, reference point, bone mesh) of ``cut`` (core ``cut_geometry``)."""
+        return cut_geometry(self.win.case, self.win.current_plan, cut)
 
     def available(self) -> bool:
         case = self.win.case
@@ -139,15 +127,10 @@ class ResectionSection(QtCore.QObject):
             self.win.status(f"{CUTS[cut][4]} removed (Ctrl+Z brings it back).")
 
     def _set(self, cut: str, depth: float, varus: float, slope: float, verb: str) -> None:
-        from surgiplan.core.planning import Resection
-
-        geo = self.panel._guard(self._geometry, cut)
-        if geo is None:
+        # the core workflow of `surgiplan plan cut` (one undo step)
+        if self.panel._guard(set_knee_cut, self.win.case, self.win.current_plan, cut, depth, varus,
+                             slope) is None:
             return
-        frame, point, _ = geo
-        o, n = cut_plane(cut, frame, point, depth, varus, slope)
-        self.panel._guard(self.win.case.set_resection, self.win.current_plan,
-                          Resection(cut, CUTS[cut][0], o, n))
         self.win.status(f"{CUTS[cut][4]} ({verb}): depth {depth:.1f} mm, varus/valgus {varus:.1f}°, "
                         f"slope {slope:.1f}°")
 
