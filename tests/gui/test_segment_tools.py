@@ -246,3 +246,31 @@ def test_scissors_clicked_polygon_and_freehand_drag(window, hip, qtbot):
     assert np.array_equal(seg.mask("bones"), expected)
     win.undo.undo()
     assert np.array_equal(seg.mask("bones"), bones)
+
+
+def test_threshold_to_segment_keeps_others_by_default_and_undo_gives_voxels_back(window, qtbot):
+    """Issue 28's lost vessel: a new threshold segment over an existing one."""
+    from tests.gui.test_window import phantom
+
+    win = window
+    win.set_volume(phantom())
+    seg_panel = win.panels["Segment"]
+    seg_panel.lo.setValue(200.0)
+    seg_panel.hi.setValue(3000.0)
+    seg_panel.threshold_to_segment()  # threshold_1: the bone ball
+    seg = win.segmentation
+    ball = seg.mask("threshold_1").copy()
+    assert ball.any()
+    seg_panel.lo.setValue(-200.0)  # water and bone
+    assert seg_panel.overwrite_combo.currentData() == "none"
+    seg_panel.threshold_to_segment()
+    assert np.array_equal(seg.mask("threshold_1"), ball) and not (seg.mask("threshold_2") & ball).any()
+    win.undo.undo_action.trigger()
+    assert seg.names == ["threshold_1"]
+    seg_panel.overwrite_combo.setCurrentIndex(seg_panel.overwrite_combo.findData("all"))
+    seg_panel.threshold_to_segment()
+    assert not seg.mask("threshold_1").any() and seg.mask("threshold_2")[ball].all()
+    win.undo.undo_action.trigger()  # the taken voxels come back to threshold_1
+    assert seg.names == ["threshold_1"] and np.array_equal(seg.mask("threshold_1"), ball)
+    win.undo.redo_action.trigger()
+    assert seg.mask("threshold_2")[ball].all() and not seg.mask("threshold_1").any()

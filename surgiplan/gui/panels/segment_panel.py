@@ -9,7 +9,12 @@ import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from surgiplan.gui.panels.common import Panel, button, hint, row
-from surgiplan.gui.panels.segment_tools import ScissorsTool, SeedSeparation, view_normal
+from surgiplan.gui.panels.segment_tools import (
+    ScissorsTool,
+    SeedSeparation,
+    SegmentsEdit,
+    view_normal,
+)
 
 PRESET_LABELS = {"hip-bones": "Hip bones (pelvis, femora)", "bone": "All bone",
                  "knee-bones": "Knee bones", "spine-bones": "Vertebrae", "vessel": "Vessel lumen (CTA)"}
@@ -109,6 +114,14 @@ class SegmentPanel(Panel):
         self.range_combo.addItems(["bone", "soft tissue", "vessel (contrast)", "air/lung"])
         self.range_combo.activated.connect(self._range_preset)
         g.addLayout(row(self.range_combo, self.preview_box))
+        self.overwrite_combo = QtWidgets.QComboBox()
+        self.overwrite_combo.setObjectName("overwrite_policy")
+        for text, mode in (("keep other segments", "none"), ("overwrite visible segments", "visible"),
+                           ("overwrite all segments", "all")):
+            self.overwrite_combo.addItem(text, mode)
+        self.overwrite_combo.setToolTip("Which existing segments a new segment may take voxels from "
+                                        "(3D Slicer's 'modify other segments')")
+        g.addLayout(row(QtWidgets.QLabel("New segment:"), self.overwrite_combo))
         g.addLayout(row(None, button("New segment from threshold", self.threshold_to_segment,
                                      name="threshold_apply")))
         self._preview_timer = QtCore.QTimer(self)
@@ -317,33 +330,34 @@ class SegmentPanel(Panel):
         st = self.win.state
         st.set_segmentation(prev if prev is not None else self.win.segmentation)
 
+    def overwrite_policy(self):
+        """What a new segment may take from others: "none", "all" or the visible segments' names."""
+        mode = self.overwrite_combo.currentData()
+        if mode == "visible":
+            seg, vis = self.win.segmentation, self.win.state.segment_visible
+            return [n for n in (seg.names if seg is not None else []) if vis.get(n, True)]
+        return mode
+
     def threshold_to_segment(self) -> None:
+        """A new segment from the HU range (core ``edits.threshold_to_segment``), one undo step."""
         if not self._need():
             return
-        from surgiplan.core.history import FunctionCommand
         from surgiplan.core.segmentation import Segmentation
-        from surgiplan.core.segmentation.threshold import threshold
+        from surgiplan.core.segmentation.edits import threshold_to_segment
 
         vol = self.win.state.volume
-        mask = threshold(vol, self.lo.value(), self.hi.value())
-        seg = self.win.segmentation or Segmentation.from_volume(vol)
-        n = 1
-        while f"threshold_{n}" in seg.names:
-            n += 1
-        name = f"threshold_{n}"
-        had = self.win.segmentation is not None
-
-        def do():
-            seg.add_segment(name, mask)
-            self.win.set_segmentation(seg)
-
-        def undo():
-            seg.remove_segment(name)
-            self.win.set_segmentation(seg if had else None)
-
+        had = self.win.segmentation
+        seg = had or Segmentation.from_volume(vol)
         self.preview_box.setChecked(False)
-        self.win.ensure_case().history.push(FunctionCommand(f"threshold to {name}", do, undo,
-                                                            int(mask.nbytes)), apply=True)
+        edit = threshold_to_segment(seg, vol, self.lo.value(), self.hi.value(),
+                                    overwrite=self.overwrite_policy())
+        if had is None:
+            self.win.set_segmentation(seg)
+        self._push(SegmentsEdit(self.win, edit))
+        self.win.state.segmentation_changed()
+        self.win.segmentationChanged.emit()
+        name = edit.after[-1].name
+        self.win.status(f"New segment {name}: {seg.mask(name).sum() * seg.voxel_volume_mm3 / 1000:.1f} mL")
 
     # ------------------------------------------------------------------ tools
     def edit(self, op: str) -> None:

@@ -37,48 +37,36 @@ def on_slice_offset(state, view: str, index: int, lps) -> float:
 
 
 class SegmentsEdit:
-    """Undo command for a change of the segment list together with its voxels.
+    """Undo command of the window: a core :class:`~surgiplan.core.segmentation.edits.SegmentationEdit`
+    (segment list + voxels, exact undo) that also refreshes the views."""
 
-    Holds the segment lists before/after and one box-limited ``LabelPatch`` per
-    changed label layer (so undo costs the edited region, not whole volumes).
-    """
-
-    def __init__(self, win, seg, before: list, patches: list, description: str) -> None:
-        self.win, self.seg, self.description = win, seg, description
-        self.before, self.after = list(before), list(seg.segments)
-        self.patches = [p for p in patches if not p.empty]
+    def __init__(self, win, edit) -> None:
+        self.win, self.edit = win, edit
+        self.description = edit.description
+        self.segmentation = edit.segmentation
 
     @classmethod
     def record(cls, win, seg, change, description: str) -> SegmentsEdit:
         """Run ``change()`` (which edits ``seg`` in place) and return the command undoing it."""
-        from surgiplan.core.segmentation.patch import LabelPatch
+        from surgiplan.core.segmentation.edits import SegmentationEdit
 
-        before = list(seg.segments)
-        layers = [lay.copy() for lay in seg.layers]
-        change()
-        patches = [LabelPatch.from_arrays(seg, li, layers[li], seg.layers[li], description)
-                   for li in range(min(len(layers), len(seg.layers)))]
-        return cls(win, seg, before, patches, description)
+        return cls(win, SegmentationEdit.record(seg, change, description))
 
     def _show(self) -> None:
         self.win.state.segmentation_changed()
         self.win.segmentationChanged.emit()
 
     def apply(self) -> None:
-        for p in self.patches:
-            p.apply()
-        self.seg.segments[:] = self.after
+        self.edit.apply()
         self._show()
 
     def revert(self) -> None:
-        for p in reversed(self.patches):
-            p.revert()
-        self.seg.segments[:] = self.before
+        self.edit.revert()
         self._show()
 
     @property
     def nbytes(self) -> int:
-        return sum(p.nbytes for p in self.patches) + 256
+        return self.edit.nbytes
 
 
 def _dot(p: QtGui.QPainter, pos: QtCore.QPointF, color: QtGui.QColor, r: float) -> None:
@@ -203,8 +191,9 @@ class SeedSeparation:
             if win.segmentation is not seg or source not in seg.names:
                 win.status("The segmentation changed while separating; nothing was applied.")
                 return
-            cmd = SegmentsEdit.record(win, seg, lambda: _apply_parts(seg, source, parts),
-                                      f"separate {source} into {', '.join(parts)}")
+            from surgiplan.core.segmentation.edits import apply_parts
+
+            cmd = SegmentsEdit(win, apply_parts(seg, source, parts))  # core merge, one undo step
             win.ensure_case().history.push(cmd)
             self.clear()
             cmd._show()
@@ -214,23 +203,6 @@ class SeedSeparation:
                 on_done(parts)
 
         win.run_job(f"Separating {source}", job, done)
-
-
-def _apply_parts(seg, source: str, parts: dict[str, np.ndarray]) -> None:
-    rest = seg.mask(source)
-    for name, m in parts.items():
-        rest &= ~m
-        if name == source:
-            continue
-        if name in seg.names:
-            seg.set_mask(name, seg.mask(name) | m)
-        else:
-            seg.add_segment(name, m)
-    keep = rest | parts.get(source, np.zeros_like(rest))
-    if keep.any():
-        seg.set_mask(source, keep)
-    else:
-        seg.remove_segment(source)
 
 
 class ScissorsTool:
