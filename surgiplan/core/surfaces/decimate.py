@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from surgiplan.core.errors import InputError
+from surgiplan.core.surfaces.mesh import triangles
 
 
 def decimate(mesh, target_triangles: int, *, aggressiveness: float = 7.0, keep_manifold: bool = True):
@@ -39,15 +40,3 @@ def decimate(mesh, target_triangles: int, *, aggressiveness: float = 7.0, keep_m
 
         out = fix_non_manifold(out)
     return out
-
-
-def triangles(mesh) -> np.ndarray:
-    """(n, 3) int array of a pure-triangle PolyData's faces; InputError otherwise."""
-    if mesh.n_cells == 0:
-        return np.zeros((0, 3), np.int64)
-    if not mesh.is_all_triangles:
-        mesh = mesh.triangulate()
-    f = np.asarray(mesh.faces).reshape(-1, 4)
-    if np.any(f[:, 0] != 3):
-        raise InputError("the mesh has non-triangle faces")
-    return f[:, 1:]

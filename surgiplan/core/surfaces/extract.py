@@ -16,6 +16,7 @@ import numpy as np
 
 from surgiplan.core.errors import InputError, MeshingError
 from surgiplan.core.jobs import Progress, report, sub_progress
+from surgiplan.core.surfaces.mesh import flip_triangles, signed_volume
 
 _SMP_READY = False
 
@@ -97,7 +98,7 @@ def mask_to_surface(
     # orientation: flying edges orients triangles the same way for every binary
     # mask; a left-handed grid (det < 0) mirrors them. Flip when needed (O(n)).
     if _fe_orientation() * np.sign(np.linalg.det(m)) < 0:
-        _flip(surf)
+        flip_triangles(surf)
     if smooth:
         from surgiplan.core.surfaces.smooth import smooth_surface
 
@@ -118,8 +119,6 @@ def _fe_orientation() -> float:
         import pyvista as pv
         from vtkmodules.vtkFiltersCore import vtkFlyingEdges3D
 
-        from surgiplan.core.surfaces.metrics import signed_volume
-
         cube = np.zeros((5, 5, 5), np.uint8)
         cube[1:4, 1:4, 1:4] = 1
         img = pv.ImageData(dimensions=cube.shape)
@@ -130,21 +129,6 @@ def _fe_orientation() -> float:
         fe.Update()
         _FE_SIGN = 1.0 if signed_volume(pv.wrap(fe.GetOutput())) > 0 else -1.0
     return _FE_SIGN
-
-
-def _flip(surf) -> None:
-    faces = surf.faces.reshape(-1, 4).copy()
-    faces[:, 1:] = faces[:, [3, 2, 1]]
-    surf.faces = faces.ravel()
-
-
-def orient_outwards(surf):
-    """Flip all triangles when the enclosed signed volume is negative (normals inward)."""
-    from surgiplan.core.surfaces.metrics import signed_volume
-
-    if signed_volume(surf) < 0:
-        _flip(surf)
-    return surf
 
 
 def segment_to_surface(seg, name_or_label, smooth: bool = True, progress: Progress | None = None, **kw):

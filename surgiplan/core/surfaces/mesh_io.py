@@ -28,7 +28,7 @@ import numpy as np
 
 from surgiplan.core import limits
 from surgiplan.core.errors import InputError, MeshingError
-from surgiplan.core.surfaces.decimate import triangles
+from surgiplan.core.surfaces.mesh import triangles
 
 MESH_FORMATS = ("stl", "obj", "ply", "vtp", "3mf")
 #: Deflate (3MF's zip, VTK's zlib) never expands more than 1032:1.

@@ -4,27 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def _tri_points(mesh):
-    from surgiplan.core.surfaces.decimate import triangles
-
-    f = triangles(mesh)
-    p = np.asarray(mesh.points, np.float64)
-    return p[f[:, 0]], p[f[:, 1]], p[f[:, 2]]
+from surgiplan.core.surfaces.mesh import signed_volume, triangle_points
 
 
 def mesh_area(mesh) -> float:
     """Total triangle area in mm^2."""
-    a, b, c = _tri_points(mesh)
+    a, b, c = triangle_points(mesh)
     return float(0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1).sum())
-
-
-def signed_volume(mesh) -> float:
-    """Signed enclosed volume in mm^3 by the divergence theorem (> 0 for outward normals)."""
-    a, b, c = _tri_points(mesh)
-    centre = np.asarray(mesh.points, np.float64).mean(axis=0) if mesh.n_points else 0.0
-    a, b, c = a - centre, b - centre, c - centre
-    return float(np.einsum("ij,ij->i", a, np.cross(b, c)).sum() / 6.0)
 
 
 def mesh_volume(mesh) -> float:

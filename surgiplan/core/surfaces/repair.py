@@ -16,7 +16,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from surgiplan.core.errors import MeshingError
-from surgiplan.core.surfaces.decimate import triangles
+from surgiplan.core.surfaces.mesh import orient_outwards, signed_volume, triangles
+from surgiplan.core.surfaces.metrics import mesh_area
 
 
 @dataclass
@@ -119,8 +120,6 @@ def watertight_report(mesh) -> WatertightReport:
     """Count boundary / non-manifold edges, non-manifold vertices, orientation defects, pieces."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
-
-    from surgiplan.core.surfaces.metrics import mesh_area, signed_volume
 
     f = triangles(mesh)
     npts = int(mesh.n_points)
@@ -225,8 +224,6 @@ def fix_non_manifold(mesh, *, hole_size_mm: float = 1e6, max_rounds: int = 4):
     """
     import pyvista as pv
 
-    from surgiplan.core.surfaces.extract import orient_outwards
-
     fd = dict(mesh.field_data)
     pts = np.asarray(mesh.points, np.float64)
     f = triangles(mesh)
@@ -262,8 +259,6 @@ def repair(mesh, *, largest_component: bool = True, hole_size_mm: float = 1e6):
     (vtkFillHolesFilter). Raises MeshingError when nothing is left.
     """
     import pyvista as pv
-
-    from surgiplan.core.surfaces.extract import orient_outwards
 
     fd = dict(mesh.field_data)
     m = pv.wrap(mesh).triangulate().clean(tolerance=0.0, absolute=True)
