@@ -19,6 +19,7 @@ from typing import Any
 from surgiplan.core.errors import InputError
 from surgiplan.core.planning.catalog import default_catalog
 from surgiplan.core.planning.measurements import all_definitions, measure_plan
+from surgiplan.core.units import human_label
 
 #: Default surgeon targets (inclusive ranges); override per case (settings["targets"]) or per call.
 DEFAULT_TARGETS: dict[str, tuple[float, float]] = {
@@ -107,6 +108,30 @@ class Comparison:
         for line in [head, *rows]:
             lines.append("  ".join(str(x).ljust(w) for x, w in zip(line, widths, strict=False)))
         return "\n".join(lines)
+
+
+#: Row groups of the core comparison in the order shown, with their section titles.
+SECTIONS = (("measurement", "Measurements"), ("implant", "Implants"),
+            ("position", "Implant positions (LPS)"), ("interference", "Implant-bone interference"),
+            ("plan", "Approval"))
+
+
+# ------------------------------------------------------------------ formatting (no Qt)
+
+
+def ordered_lines(rows) -> list:
+    """The table's lines: each section title (str) followed by its core rows, sections in
+    :data:`SECTIONS` order (measurements first), rows in the core's order within a section."""
+    known = [g for g, _ in SECTIONS]
+    titles = dict(SECTIONS)
+    groups = known + sorted({r.group for r in rows} - set(known))
+    lines: list = []
+    for g in groups:
+        members = [r for r in rows if r.group == g]
+        if members:
+            lines.append(titles.get(g, human_label(g)))
+            lines.extend(members)
+    return lines
 
 
 def _fmt(v):

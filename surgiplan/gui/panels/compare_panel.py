@@ -18,7 +18,16 @@ from pathlib import Path
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from surgiplan.core.planning.comparison import ordered_lines
+from surgiplan.core.units import (
+    format_difference,
+    format_target,
+    format_value,
+    human_label,
+    row_differs,
+)
 from surgiplan.gui.panels.common import Panel, button, hint, row
+from surgiplan.scene.cameras import _union_bounds, fit_camera, implant_region
 
 #: Background of an out-of-range value: translucent red, readable on the dark and light base.
 OUT_BACKGROUND = QtGui.QColor(229, 57, 53, 90)
@@ -31,115 +40,6 @@ ROLE = QtCore.Qt.ItemDataRole.UserRole
 COL_QUANTITY, COL_A, COL_B, COL_DIFF, COL_TARGET = range(5)
 #: Extra pixels beside a column's content.
 PAD = 14
-#: Row groups of the core comparison in the order shown, with their section titles.
-SECTIONS = (("measurement", "Measurements"), ("implant", "Implants"),
-            ("position", "Implant positions (LPS)"), ("interference", "Implant-bone interference"),
-            ("plan", "Approval"))
-
-
-# ------------------------------------------------------------------ formatting (no Qt)
-def display_unit(unit: str) -> str:
-    """The unit as printed after a number: "°" for degrees, " mm", " mm³", "" for none."""
-    if unit == "deg":
-        return "°"
-    if not unit:
-        return ""
-    return " " + unit.replace("^3", "³").replace("^2", "²")
-
-
-def human_label(quantity: str) -> str:
-    """The core row label for people: implant ids' underscores become spaces, first letter up
-    (``"acetabular_cup position L"`` -> ``"Acetabular cup position L"``)."""
-    text = quantity.replace("_", " ").strip()
-    return text[:1].upper() + text[1:]
-
-
-def format_value(value, unit: str) -> str:
-    """A plan's value: floats with 0.1 precision and their unit, text as is, "–" when missing."""
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value + 0.0 if round(value, 1) else 0.0:.1f}{display_unit(unit)}"  # no "-0.0"
-    return str(value)
-
-
-def format_difference(row) -> str:
-    """The row's difference (core: last plan minus first), signed, with its unit; "0.0 mm"
-    when it rounds to zero; "changed" for text rows whose values differ; "" otherwise."""
-    if row.difference is not None:
-        if abs(row.difference) < 0.05:
-            return f"{0.0:.1f}{display_unit(row.unit)}"
-        return f"{row.difference:+.1f}{display_unit(row.unit)}"
-    vals = list(row.values.values())
-    if all(isinstance(v, str) for v in vals) and len(set(vals)) > 1:
-        return "changed"
-    return ""
-
-
-def format_target(row) -> str:
-    """The target range "lo to hi" with the unit, "" when the row has none."""
-    if row.target is None:
-        return ""
-    return f"{row.target[0]:g} to {row.target[1]:g}{display_unit(row.unit)}"
-
-
-def row_differs(row) -> bool:
-    """True when the plans' values differ (a non-zero difference or different texts)."""
-    return format_difference(row) not in ("", f"{0.0:.1f}{display_unit(row.unit)}")
-
-
-def ordered_lines(rows) -> list:
-    """The table's lines: each section title (str) followed by its core rows, sections in
-    :data:`SECTIONS` order (measurements first), rows in the core's order within a section."""
-    known = [g for g, _ in SECTIONS]
-    titles = dict(SECTIONS)
-    groups = known + sorted({r.group for r in rows} - set(known))
-    lines: list = []
-    for g in groups:
-        members = [r for r in rows if r.group == g]
-        if members:
-            lines.append(titles.get(g, human_label(g)))
-            lines.extend(members)
-    return lines
-
-
-def fit_camera(plotter, bounds, view: str = "anterior", aspect: float = 1.0, margin: float = 1.06) -> None:
-    """Point ``plotter``'s camera from ``view`` (scene3d.CAMERAS) so that the box ``bounds``
-    (xmin, xmax, ymin, ymax, zmin, zmax, LPS mm) just fills a viewport of width/height ``aspect``."""
-    from surgiplan.scene.scene3d import CAMERAS
-
-    d, up = (np.asarray(v, float) for v in CAMERAS[view])
-    right = np.cross(-d, up)
-    b = np.asarray(bounds, float).reshape(3, 2)
-    centre = b.mean(axis=1)
-    corners = np.array([[x, y, z] for x in b[0] for y in b[1] for z in b[2]]) - centre
-    half_w = np.abs(corners @ right).max() * margin
-    half_h = np.abs(corners @ up).max() * margin
-    depth = np.abs(corners @ d).max()
-    t = np.tan(np.radians(plotter.camera.view_angle) / 2)
-    dist = max(half_h / t, half_w / (t * max(aspect, 0.1)), 1.0) + depth
-    plotter.camera_position = [tuple(centre + d * dist), tuple(centre), tuple(up)]
-    plotter.reset_camera_clipping_range()
-
-
-def _union_bounds(meshes) -> np.ndarray | None:
-    bs = [np.asarray(m.bounds, float).reshape(3, 2) for m in meshes if m is not None and m.n_points]
-    if not bs:
-        return None
-    return np.column_stack([np.min([b[:, 0] for b in bs], axis=0), np.max([b[:, 1] for b in bs], axis=0)])
-
-
-def implant_region(implant_bounds, bone_bounds, pad_fraction: float = 0.2, min_pad_mm: float = 20.0):
-    """The box to frame (3 x 2, LPS mm): the implants' bounds widened on each side by
-    ``pad_fraction`` of their size (at least ``min_pad_mm``), so the bone around them shows;
-    the bones' bounds when there is no implant."""
-    if implant_bounds is None:
-        return bone_bounds
-    ib = np.asarray(implant_bounds, float).reshape(3, 2)
-    pad = np.maximum((ib[:, 1] - ib[:, 0]) * pad_fraction, min_pad_mm)
-    return np.column_stack([ib[:, 0] - pad, ib[:, 1] + pad])
-
-
 def _theme_colors() -> tuple[str, str]:
     from surgiplan.gui.app import current_theme
 

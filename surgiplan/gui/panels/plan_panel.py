@@ -745,12 +745,9 @@ class PlanPanel(Panel):
 
     @staticmethod
     def _value_text(m) -> str:
-        if m.value is None:
-            return "n/a"
-        if isinstance(m.value, str):
-            return m.value
-        unit = {"deg": "°", "mm^3": " mm³", "mm^2": " mm²"}.get(m.unit, f" {m.unit}")
-        return f"{m.value:.1f}{unit}"
+        from surgiplan.core.units import format_value
+
+        return "n/a" if m.value is None else format_value(m.value, m.unit)
 
     def _show_results(self, results) -> None:
         """Fill the table; rows are updated in place when the same measurements come back."""

@@ -50,8 +50,9 @@ class MeasurementResult:
             return f"{self.name}: n/a ({self.missing})"
         if isinstance(self.value, str):
             return f"{self.name}: {self.value}"
-        unit = "°" if self.unit == "deg" else f" {self.unit}"
-        return f"{self.name}: {self.value:.1f}{unit}"
+        from surgiplan.core.units import format_value
+
+        return f"{self.name}: {format_value(float(self.value), self.unit)}"
 
 
 def _jsonable(x):
