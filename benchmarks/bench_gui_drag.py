@@ -171,12 +171,14 @@ def main() -> None:
                         vals.append(statistics.median(xs) if q is None else xs[max(0, int(q * len(xs)) - 1)])
                     return statistics.median(vals)
 
-                fm, fp, cm, sm, rm = med("frame_ms"), med("frame_ms", 0.9), med("cpu_ms"), med("step_ms"), med("render_ms")
+                fm, fp, cm, sm, rm = (med("frame_ms"), med("frame_ms", 0.9), med("cpu_ms"), med("step_ms"),
+                                      med("render_ms"))
                 rel = statistics.median(r["release_s"] for r in rs)
                 mv = statistics.median(r["moved_mm"] for r in rs)
                 pk = max(r["peak_mb"] for r in rs)
                 print(f"{vr:<7}{lod:<5}{rs[0]['femur_triangles']:>10}{fm:>9.1f}ms{fp:>9.1f}ms{cm:>8.1f}ms{sm:>8.1f}ms"
-                      f"{rm:>10.1f}ms{fm / rm:>7.2f}{rel:>8.2f}s{med('live_ms'):>8.1f}ms{mv:>6.1f}mm{pk:>9.0f}", flush=True)
+                      f"{rm:>10.1f}ms{fm / rm:>7.2f}{rel:>8.2f}s{med('live_ms'):>8.1f}ms{mv:>6.1f}mm{pk:>9.0f}",
+                      flush=True)
         print(f"load average after: {os.getloadavg()[0]:.2f}")
         print("frame = wall time of one mouse-move event of the drag (pick + pose + render), p90 its 90th "
               "percentile, cpu = process CPU time of that event (all llvmpipe threads; robust to other load), "

@@ -56,15 +56,18 @@ if kind == "ours":
     pre = time.perf_counter() - t0
     for T in poses:
         t = time.perf_counter(); r = interference(field, s, T); times.append(time.perf_counter() - t)
-        vols.append(r.penetration_volume_mm3); dists.append(r.min_distance_mm if r.penetration_volume_mm3 == 0 else -r.max_penetration_mm)
+        vols.append(r.penetration_volume_mm3)
+        dists.append(r.min_distance_mm if r.penetration_volume_mm3 == 0 else -r.max_penetration_mm)
 else:
     f = vtk.vtkImplicitPolyDataDistance(); f.SetInput(bone)
     pre = time.perf_counter() - t0
     for T in poses:
         t = time.perf_counter()
         surf = s.surface @ T[:3, :3].T + T[:3, 3]; inter = s.interior @ T[:3, :3].T + T[:3, 3]
-        out = vtk.vtkDoubleArray(); f.FunctionValue(numpy_to_vtk(np.ascontiguousarray(surf), deep=True), out); ds = vtk_to_numpy(out)
-        out2 = vtk.vtkDoubleArray(); f.FunctionValue(numpy_to_vtk(np.ascontiguousarray(inter), deep=True), out2); di = vtk_to_numpy(out2)
+        out = vtk.vtkDoubleArray(); f.FunctionValue(numpy_to_vtk(np.ascontiguousarray(surf), deep=True), out)
+        ds = vtk_to_numpy(out)
+        out2 = vtk.vtkDoubleArray(); f.FunctionValue(numpy_to_vtk(np.ascontiguousarray(inter), deep=True), out2)
+        di = vtk_to_numpy(out2)
         vol = float((di < 0).sum() * s.cell_volume)
         times.append(time.perf_counter() - t)
         vols.append(vol); dists.append(float(ds.min()) if vol == 0 else float(ds.min()))

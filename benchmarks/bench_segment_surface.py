@@ -9,7 +9,7 @@ do. Steps, each timed in a fresh process (``python bench_segment_surface.py
 | step | ours | fastest library call for it |
 | --- | --- | --- |
 | threshold | ``threshold(volume, 300, None)`` | ``numpy: arr >= 300`` |
-| largest island | ``islands.keep_largest`` | SimpleITK ConnectedComponent + RelabelComponent + BinaryThreshold (full grid) |
+| largest island | ``keep_largest`` | SimpleITK ConnectedComponent + RelabelComponent + BinaryThreshold (full grid) |
 | surface | ``mask_to_surface(smooth=False)`` | vtkFlyingEdges3D on the same padded crop |
 | smoothing | ``smooth_surface`` | vtkWindowedSincPolyDataFilter, same settings |
 | decimation | ``decimate(mesh, 200_000)`` (incl. manifold fix) | ``fast_simplification.simplify`` |

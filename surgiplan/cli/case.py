@@ -127,7 +127,8 @@ def set_landmark(
 @app.command("fit-landmarks")
 def fit_landmarks(
     path: Path = typer.Argument(..., help="Case folder."),
-    anatomy: str = typer.Option("hip", "--anatomy", help="hip (models pelvis, femur_left/right), knee (femur, tibia + hip_centre, ankle_centre landmarks) or spine (vertebra models L1..L5)."),
+    anatomy: str = typer.Option("hip", "--anatomy", help="hip (models pelvis, femur_left/right), knee (femur, "
+                                "tibia + hip_centre, ankle_centre landmarks) or spine (vertebra models L1..L5)."),
     plan: str = typer.Option(None, "--plan", help="Plan whose landmarks override the case's (knee: hip "
                              "and ankle centres) and whose implants decide the side."),
     as_json: bool = typer.Option(False, "--json"),

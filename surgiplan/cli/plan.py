@@ -69,7 +69,8 @@ def place(
     catalog_id: str = typer.Option(..., "--implant", help="Catalog id, e.g. hip_cup (see resources/implants)."),
     size: str = typer.Option(..., "--size"),
     side: str = typer.Option("none", "--side", help="left | right | none"),
-    bone: str = typer.Option(None, "--bone", help="Bone model it sits in (for interference; default: pelvis for a cup, femur_<side> for a stem, when the case has it)."),
+    bone: str = typer.Option(None, "--bone", help="Bone model it sits in (for interference; default: pelvis for a "
+                             "cup, femur_<side> for a stem, when the case has it)."),
     at: str = typer.Option(None, "--at", help="X,Y,Z in LPS mm."),
     at_landmark: str = typer.Option(None, "--at-landmark", help="Put the implant origin on this landmark."),
     inclination: float = typer.Option(None, "--inclination", help="Cup radiographic inclination, deg."),

@@ -28,7 +28,8 @@ def segmentation_outputs(output: Path) -> list[Path]:
 def segment(
     scan: Path = typer.Argument(..., help="DICOM folder, volume file (.nrrd/.nii.gz/.mha) or case folder."),
     preset: str = typer.Option("bone", "--preset", "-p", help="bone | hip-bones | knee-bones | spine-bones | vessel"),
-    output: Path = typer.Option(..., "--output", "-o", help="Output segmentation (.seg.nrrd, or .nrrd/.nii.gz label map)."),
+    output: Path = typer.Option(..., "--output", "-o",
+                                help="Output segmentation (.seg.nrrd, or .nrrd/.nii.gz label map)."),
     overwrite: bool = OverwriteOpt,
 ) -> None:
     """Segment SCAN with a preset and write the segmentation; prints per-segment statistics."""
@@ -52,7 +53,8 @@ def segment(
 
 def export_dicom_seg(
     seg_path: Path = typer.Argument(..., metavar="SEG", help="Segmentation (.seg.nrrd or label map .nrrd/.nii.gz)."),
-    dicom_dir: Path = typer.Argument(..., metavar="SCAN_DICOM_DIR", help="The DICOM series the segmentation was made on."),
+    dicom_dir: Path = typer.Argument(..., metavar="SCAN_DICOM_DIR",
+                                     help="The DICOM series the segmentation was made on."),
     output: Path = typer.Option(..., "--output", "-o", help="Output DICOM SEG file (.dcm)."),
     description: str = typer.Option("surgiplan segmentation", "--description", help="Series description."),
     overwrite: bool = OverwriteOpt,

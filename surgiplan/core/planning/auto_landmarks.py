@@ -77,7 +77,8 @@ def fit_hip_landmarks(pelvis, femurs: dict[str, object], progress: Progress | No
         facing = np.einsum("ij,ij->i", pn, to_c) / np.maximum(dist, 1e-9) > 0.9
         a = acetabular_centre(pp[facing], h.centre, h.radius)
         out[f"acetabular_centre_{side}"] = Landmark(a.centre, None, "fitted",
-                                                    f"sphere fit on the {side} acetabular socket (r = {a.radius:.1f} mm)")
+                                                    f"sphere fit on the {side} acetabular socket "
+                                                    f"(r = {a.radius:.1f} mm)")
         axis = socket_axis(pelvis, a.centre, a.radius)
         out[f"acetabular_axis_{side}"] = Landmark(a.centre, axis, "fitted",
                                                   "acetabular opening axis (area-weighted socket normals)")

@@ -38,7 +38,8 @@ TARGETS = {"stent_reference_ratio": (100.0, 120.0), "stent_margin_proximal": (MA
 
 def _sizes(catalog):
     spec = catalog.get(STENT_ID)
-    return spec, sorted({spec.size(s)["diameter"] for s in spec.sizes}), sorted({spec.size(s)["length"] for s in spec.sizes})
+    return (spec, sorted({spec.size(s)["diameter"] for s in spec.sizes}),
+            sorted({spec.size(s)["length"] for s in spec.sizes}))
 
 
 def stent_size_for(reference_mm: float, lesion_mm: float, catalog=None, diameter_step: int = 0,

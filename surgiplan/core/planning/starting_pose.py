@@ -32,7 +32,8 @@ def starting_pose(case, plan_name: str, spec, size: str, side: str, fallback_poi
     p = np.asarray(fallback_point, dtype=float)
     if kind == "acetabular_cup":
         centre = lm[f"acetabular_centre_{side}"].position if f"acetabular_centre_{side}" in lm else p
-        return cup_pose(centre, CUP_START_INCLINATION_DEG, CUP_START_ANTEVERSION_DEG, side, pelvic_frame_from_landmarks(lm))
+        return cup_pose(centre, CUP_START_INCLINATION_DEG, CUP_START_ANTEVERSION_DEG, side,
+                        pelvic_frame_from_landmarks(lm))
     canal, head = lm.get(f"femoral_canal_axis_{side}"), lm.get(f"femoral_head_centre_{side}")
     if kind == "femoral_stem" and canal is not None and canal.direction is not None and head is not None:
         return stem_pose(spec.size(size), canal.position, canal.direction, head.position)

@@ -305,8 +305,9 @@ def build(size: str, seed: int) -> Scene:
         offset = np.linalg.norm(np.cross(c - f["junction"], f["shaft_dir"]))
         truth.quantity(f"femoral_offset_{s}", offset, "mm", f"{s} femoral offset: distance from the head "
                        "centre to the shaft axis")
-    lld = (truth.landmarks["lesser_trochanter_right"]["position"][2] - truth.landmarks["teardrop_right"]["position"][2]) - (
-        truth.landmarks["lesser_trochanter_left"]["position"][2] - truth.landmarks["teardrop_left"]["position"][2])
+    lld = (
+        (truth.landmarks["lesser_trochanter_right"]["position"][2] - truth.landmarks["teardrop_right"]["position"][2])
+        - (truth.landmarks["lesser_trochanter_left"]["position"][2] - truth.landmarks["teardrop_left"]["position"][2]))
     truth.quantity("leg_length_difference", lld, "mm", "radiographic leg-length difference: "
                    "(LT_R - TD_R) - (LT_L - TD_L) along z (+z superior), i.e. left leg length minus right "
                    "(positive = left leg longer)")

@@ -233,8 +233,9 @@ def build_knee(modality: str) -> Knee:
     plateau_ml = project(np.cross(plateau_n, ty), cor_n)  # plateau line in the coronal plane
     if plateau_ml @ txa > 0:
         plateau_ml = -plateau_ml  # toward medial
-    truth.quantity("mpta", angle_between(project(a - kta, cor_n), plateau_ml), "deg", "medial proximal tibial angle: between the tibial mechanical axis (toward the "
-                   "ankle) and the plateau line toward medial, in the coronal plane (87 = medial plateau 3 deg lower)")
+    truth.quantity("mpta", angle_between(project(a - kta, cor_n), plateau_ml), "deg", "medial proximal tibial angle: "
+                   "between the tibial mechanical axis (toward the ankle) and the plateau line toward medial, in the "
+                   "coronal plane (87 = medial plateau 3 deg lower)")
     sag_n = unit(txa)
     slope = angle_between(project(plateau_n, sag_n), project(tza, sag_n))
     truth.quantity("tibial_slope", slope, "deg", "posterior tibial slope: angle between the plateau plane and "
@@ -245,7 +246,8 @@ def build_knee(modality: str) -> Knee:
                    "point of the medial condyle to the plateau plane (bone to bone)")
     truth.quantity("joint_space_lateral", (dist_l - plat_pt) @ plateau_n, "mm", "distance from the distal "
                    "point of the lateral condyle to the plateau plane (bone to bone)")
-    truth.quantity("femoral_mechanical_length", np.linalg.norm(HIP_CENTRE - kfa), "mm", "hip centre to femoral knee centre")
+    truth.quantity("femoral_mechanical_length", np.linalg.norm(HIP_CENTRE - kfa), "mm",
+                   "hip centre to femoral knee centre")
     truth.quantity("tibial_mechanical_length", np.linalg.norm(kta - a), "mm", "tibial knee centre to ankle centre")
     return Knee(layers=layers, truth=truth, centre=leg_c, leg_axis=unit(HIP_CENTRE - a))
 
@@ -308,7 +310,8 @@ def soft_tissue(leg_c, fp, tp, tz, fz, modality: str) -> list[Layer]:
         Layer("subcutaneous fat", Offset(leg, -2.0), "fat"),
         Layer("thigh muscles", thigh_m, "muscle"),
         Layer("calf muscles", calf_m, "muscle"),
-        Layer("gastrocnemius heads", Union([Ellipsoid(leg_c + [s * 20, 38, -20], (17, 14, 45)) for s in (-1, 1)]), "muscle"),
+        Layer("gastrocnemius heads", Union([Ellipsoid(leg_c + [s * 20, 38, -20], (17, 14, 45)) for s in (-1, 1)]),
+              "muscle"),
         Layer("popliteal fat", Ellipsoid(leg_c + [0, 38, 25], (22, 16, 45)), "fat"),
         Layer("intermuscular septum", Ellipsoid(leg_c + [0, 25, 120], (4, 30, 80)), "fat"),
         Layer("popliteal vein", Capsule(leg_c + [3, 36, 120], leg_c + [2, 34, -120], 5.0), "blood"),

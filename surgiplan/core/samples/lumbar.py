@@ -182,7 +182,9 @@ def lumbar_spine(s1_top: np.ndarray) -> tuple[list[Vertebra], Shape, dict]:
                           mid, fr_mid)
         disc = Intersect([cyl, HalfSpace(up_pt, -up_n), HalfSpace(lo_pt, -lo_n)])
         discs[f"disc_{n_up}_{n_lo}"] = {"shape": disc, "mid": mid, "height": float(np.linalg.norm(up_pt - lo_pt)),
-                                        "nucleus": Transformed(Ellipsoid([0, 3.0, 0], ((w + wu) / 8, (d + du) / 8, 3.0)), mid, fr_mid)}
+                                        "nucleus": Transformed(Ellipsoid([0, 3.0, 0],
+                                                                         ((w + wu) / 8, (d + du) / 8, 3.0)),
+                                                               mid, fr_mid)}
     return verts, sacrum, discs
 
 
@@ -206,10 +208,12 @@ def abdomen_layers(z0: float, z1: float, spine_y: float, contrast: bool, kidneys
     ]
     for s in (-1, 1):
         layers += [
-            Layer("erector spinae", EllipticCylinderZ(s * 38.0, spine_y + 62.0, 30.0, 26.0, z0 - 10, z1 + 10), "muscle"),
+            Layer("erector spinae", EllipticCylinderZ(s * 38.0, spine_y + 62.0, 30.0, 26.0, z0 - 10, z1 + 10),
+                  "muscle"),
             Layer("psoas", Intersect([Capsule([s * 38.0, spine_y + 5.0, z1 + 30], [s * 52.0, spine_y - 10.0, z0 - 30],
                                               14.0, 24.0)]), "muscle"),
-            Layer("quadratus lumborum", EllipticCylinderZ(s * 75.0, spine_y + 40.0, 18.0, 12.0, z0 - 10, z1 + 10), "muscle"),
+            Layer("quadratus lumborum", EllipticCylinderZ(s * 75.0, spine_y + 40.0, 18.0, 12.0, z0 - 10, z1 + 10),
+                  "muscle"),
             Layer("kidney", Ellipsoid([s * 75.0, spine_y + 12.0, kidneys_z], (28.0, 22.0, 55.0),
                                       rotation([0, 0, 1], s * 30.0)), "kidney" if contrast else "muscle"),
         ]

@@ -107,8 +107,10 @@ def build(size: str, seed: int) -> Scene:
     lab_vert = truth.label(3, "vertebra", COLORS["vertebra"])
     layers = abdomen_layers(z0, z1, float(l3.centre[1]), contrast=True, kidneys_z=ren_z - 5.0)
     layers += [
-        Layer("inferior vena cava", Capsule([-20.0, y_aorta + 2.0, z1 + 10], [-14.0, y_aorta + 6.0, bif[2] - 5], 12.0), "blood"),
-        Layer("common iliac veins", Union([Capsule([-14.0, y_aorta + 6.0, bif[2] - 5], [sx * 45.0, y_aorta + 30.0, z0 - 20], 7.5)
+        Layer("inferior vena cava", Capsule([-20.0, y_aorta + 2.0, z1 + 10], [-14.0, y_aorta + 6.0, bif[2] - 5], 12.0),
+              "blood"),
+        Layer("common iliac veins", Union([Capsule([-14.0, y_aorta + 6.0, bif[2] - 5],
+                                                   [sx * 45.0, y_aorta + 30.0, z0 - 20], 7.5)
                                            for sx in (-1.0, 1.0)]), "blood"),
         Layer("periaortic fat", Subtract(Capsule(top, bif, AORTA_R_TOP + 6.0, AORTA_R_BIF + 6.0), outer), "fat"),
     ]
@@ -149,13 +151,16 @@ def build(size: str, seed: int) -> Scene:
                    "area stenosis: 1 - minimal / reference lumen area")
     truth.quantity("stenosis_length", STENOSIS_LENGTH, "mm", "length of the narrowed segment along the centreline "
                    "(cosine profile: diameter reduced over this length)")
-    truth.quantity("aortic_diameter_infrarenal", 2 * (AORTA_R_TOP + (AORTA_R_BIF - AORTA_R_TOP) * 40 / np.linalg.norm(top - bif)),
-                   "mm", "aortic lumen diameter 40 mm below the top of the modelled aorta (just below the renal arteries)")
+    truth.quantity("aortic_diameter_infrarenal",
+                   2 * (AORTA_R_TOP + (AORTA_R_BIF - AORTA_R_TOP) * 40 / np.linalg.norm(top - bif)),
+                   "mm", "aortic lumen diameter 40 mm below the top of the modelled aorta "
+                   "(just below the renal arteries)")
     truth.quantity("aortic_diameter_bifurcation", 2 * AORTA_R_BIF, "mm", "aortic lumen diameter at the bifurcation")
     truth.quantity("vessel_wall_thickness", WALL_MM, "mm", "thickness of the aortic and iliac wall outside the plaque")
     truth.quantity("lumen_volume", lumen_volume_ml(lumen, grid), "mL", "volume of the aorta_lumen structure "
                    "(aorta, renal stumps, common iliacs) inside the scanned slab (between the outer slice "
-                   "boundaries), integrated with partial-volume coverage on a 0.5 mm grid from the analytic surface (0.25-0.5 mm grids agree within 0.1 %)")
+                   "boundaries), integrated with partial-volume coverage on a 0.5 mm grid from the analytic surface "
+                   "(0.25-0.5 mm grids agree within 0.1 %)")
     header = SeriesHeader(
         modality="CT", patient_name="SYNTHETIC^AORTA", patient_id="SYN-AORTA-0004", patient_sex="M",
         patient_birth_date="19500101", study_description="CTA ABDOMINAL AORTA (synthetic phantom)",

@@ -84,11 +84,13 @@ def export_dicom_seg(
         k = int(round(ijk[2]))
         if abs(ijk[0]) > 0.05 or abs(ijk[1]) > 0.05 or abs(ijk[2] - k) > 0.05 or not 0 <= k < seg.shape[0]:
             raise GeometryError(
-                f"source image {getattr(d, 'SOPInstanceUID', '?')} at {np.round(d.ImagePositionPatient, 2).tolist()} mm "
+                f"source image {getattr(d, 'SOPInstanceUID', '?')} at "
+                f"{np.round(d.ImagePositionPatient, 2).tolist()} mm "
                 "is not a slice of the segmentation grid", path=path,
                 hint="Export with the series the segmentation was made on.")
         if (int(d.Rows), int(d.Columns)) != seg.shape[1:]:
-            raise GeometryError(f"source images are {d.Rows} x {d.Columns}, the segmentation {seg.shape[1:]}", path=path)
+            raise GeometryError(f"source images are {d.Rows} x {d.Columns}, the segmentation {seg.shape[1:]}",
+                                path=path)
         by_k[k] = d
     if len(by_k) != seg.shape[0]:
         raise GeometryError(f"{len(by_k)} source slices found for {seg.shape[0]} segmentation slices", path=path)
@@ -109,7 +111,8 @@ def export_dicom_seg(
     first = src[0]
     obj = hd.seg.Segmentation(
         source_images=src, pixel_array=pixels[ks], segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
-        segment_descriptions=descriptions, series_instance_uid=hd.UID(), series_number=int(getattr(first, "SeriesNumber", 0) or 0) + 1000,
+        segment_descriptions=descriptions, series_instance_uid=hd.UID(),
+        series_number=int(getattr(first, "SeriesNumber", 0) or 0) + 1000,
         sop_instance_uid=hd.UID(), instance_number=1, manufacturer="surgiplan",
         manufacturer_model_name="surgiplan", software_versions=__version__, device_serial_number="0",
         series_description=series_description, omit_empty_frames=True,

@@ -42,7 +42,8 @@ def _seed_list(seeds_kji, shape) -> list[tuple[int, int, int]]:
     return out
 
 
-def connected_threshold(volume: Volume, seeds_kji, low: float, high: float, *, full_connectivity: bool = True) -> np.ndarray:
+def connected_threshold(volume: Volume, seeds_kji, low: float, high: float, *,
+                        full_connectivity: bool = True) -> np.ndarray:
     """Voxels with low <= value <= high connected to any seed (boolean [k, j, i])."""
     import SimpleITK as sitk
 
@@ -58,7 +59,8 @@ def connected_threshold(volume: Volume, seeds_kji, low: float, high: float, *, f
     return sitk.GetArrayFromImage(f.Execute(to_sitk(volume))).astype(bool)
 
 
-def confidence_connected(volume: Volume, seeds_kji, *, multiplier: float = 2.5, iterations: int = 4, radius: int = 1) -> np.ndarray:
+def confidence_connected(volume: Volume, seeds_kji, *, multiplier: float = 2.5, iterations: int = 4,
+                         radius: int = 1) -> np.ndarray:
     """Grow from seeds with range mean +/- multiplier x SD of the region, re-estimated ``iterations`` times."""
     import SimpleITK as sitk
 

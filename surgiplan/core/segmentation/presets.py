@@ -340,7 +340,8 @@ def _thin_branches(bright: np.ndarray, dense: np.ndarray, opened: np.ndarray, ve
     spacing), and kept ``rim_mm`` away from every other thick bright structure
     (pieces of the opened lumen ``opened`` of >= THICK_ML mL: a branch running
     into a kidney or a heart chamber stops before it) and from ``dense`` voxels
-    (bone with its marrow, which is as bright as a branch; undiluted contrast in a vein). What is left near the vessel is thinner than the opening.
+    (bone with its marrow, which is as bright as a branch; undiluted contrast in
+    a vein). What is left near the vessel is thinner than the opening.
     """
     from surgiplan.core.segmentation.patch import changed_box
 

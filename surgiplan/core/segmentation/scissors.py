@@ -80,7 +80,8 @@ def _area(p: np.ndarray) -> float:
     return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
 
 
-def scissors(mask: np.ndarray, geometry: Volume, polygon_lps, view_direction, *, operation: str = "erase-inside", depth_mm: float | None = None) -> np.ndarray:
+def scissors(mask: np.ndarray, geometry: Volume, polygon_lps, view_direction, *, operation: str = "erase-inside",
+             depth_mm: float | None = None) -> np.ndarray:
     """New mask after ``erase-inside``, ``erase-outside`` or ``fill-inside`` with the prism."""
     prism = prism_mask(geometry, polygon_lps, view_direction, depth_mm)
     mask = np.asarray(mask, bool)
@@ -90,4 +91,5 @@ def scissors(mask: np.ndarray, geometry: Volume, polygon_lps, view_direction, *,
         return mask & prism
     if operation == "fill-inside":
         return mask | prism
-    raise InputError(f"unknown scissors operation '{operation}'", hint="Use erase-inside, erase-outside or fill-inside.")
+    raise InputError(f"unknown scissors operation '{operation}'",
+                     hint="Use erase-inside, erase-outside or fill-inside.")

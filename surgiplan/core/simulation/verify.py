@@ -359,16 +359,20 @@ def verify_lame(cases: dict, quick: bool, progress=None) -> list[CaseResult]:
     fi, fo = _face_means(sol, "inner", False), _face_means(sol, "outer", False)
     name = c.name
     rows += [
-        _row(name, "elasticity", "radial_displacement_inner (face mean)", fi["u_r"], c.q("radial_displacement_inner"), "mm", c.tol),
-        _row(name, "elasticity", "radial_displacement_outer (face mean)", fo["u_r"], c.q("radial_displacement_outer"), "mm", c.tol),
+        _row(name, "elasticity", "radial_displacement_inner (face mean)", fi["u_r"], c.q("radial_displacement_inner"),
+             "mm", c.tol),
+        _row(name, "elasticity", "radial_displacement_outer (face mean)", fo["u_r"], c.q("radial_displacement_outer"),
+             "mm", c.tol),
     ]
     mu, lmbda = sol.mu_lambda
     s = stress_recovered(sol.u, mu, lmbda)
     d = np.array([1.0, 1.0, 1.0]) / math.sqrt(3.0)
     st = probe(s, np.array([d * 0.5 * (a + b)])).reshape(3, 3)
     et = np.array([1.0, -1.0, 0.0]) / math.sqrt(2.0)
-    rows.append(_row(name, "elasticity", "radial_stress_mid_wall_r15", d @ st @ d, c.q("radial_stress_mid_wall_r15"), "MPa", c.tol))
-    rows.append(_row(name, "elasticity", "hoop_stress_mid_wall_r15", et @ st @ et, c.q("hoop_stress_mid_wall_r15"), "MPa", c.tol))
+    rows.append(_row(name, "elasticity", "radial_stress_mid_wall_r15", d @ st @ d, c.q("radial_stress_mid_wall_r15"),
+                     "MPa", c.tol))
+    rows.append(_row(name, "elasticity", "hoop_stress_mid_wall_r15", et @ st @ et, c.q("hoop_stress_mid_wall_r15"),
+                     "MPa", c.tol))
     return rows
 
 
@@ -471,13 +475,15 @@ def verify_poiseuille(cases: dict, quick: bool, progress=None) -> list[CaseResul
                 errs[cc.name]["wss"].append(abs(qv["wss_mean_Pa"] / cc.q("wall_shear_stress") - 1))
                 if li == len(levels) - 1:
                     rows += [
-                        _row(cc.name, "flow", "pressure_drop", qv["pressure_drop_Pa"], cc.q("pressure_drop"), "Pa", cc.tol),
+                        _row(cc.name, "flow", "pressure_drop", qv["pressure_drop_Pa"],
+                             cc.q("pressure_drop"), "Pa", cc.tol),
                         _row(cc.name, "flow", "pressure_drop_mmHg", qv["pressure_drop_mmHg"],
                              cc.q("pressure_drop_mmHg"), "mmHg", cc.tol),
                         _row(cc.name, "flow", "centreline_velocity", uc, cc.q("centreline_velocity"), "m/s", cc.tol),
                         _row(cc.name, "flow", "wall_shear_stress (wall mean)", qv["wss_mean_Pa"],
                              cc.q("wall_shear_stress"), "Pa", cc.tol),
-                        _row(cc.name, "flow", "reynolds_number", qv["reynolds_number"], cc.q("reynolds_number"), "1", cc.tol),
+                        _row(cc.name, "flow", "reynolds_number", qv["reynolds_number"],
+                             cc.q("reynolds_number"), "1", cc.tol),
                     ]
         conv.update(errs)
     # convergence of the R 4 mm, Q 20 mL/s case (highest Reynolds number)
@@ -556,7 +562,8 @@ def verify_womersley(cases: dict, quick: bool, progress=None, convection: bool =
     for key, qa, qp, scale, unit in (("uc", "centreline_velocity_amplitude", "centreline_velocity_phase", 1.0, "m/s"),
                                      ("q", "flow_rate_amplitude", "flow_rate_phase", 1.0, "m^3/s"),
                                      ("wss", "wall_shear_stress_amplitude", "wall_shear_stress_phase", 1.0, "Pa"),
-                                     ("uh", "velocity_amplitude_at_r_half_R", "velocity_phase_at_r_half_R", 1.0, "m/s")):
+                                     ("uh", "velocity_amplitude_at_r_half_R", "velocity_phase_at_r_half_R", 1.0,
+                                      "m/s")):
         amp, ph = amp_phase([r[key] * scale for r in last])
         rows.append(_row(c.name, "flow", qa, amp, c.q(qa), unit, tol))
         rows.append(_phase_row(c.name, qp, ph, c.q(qp)))

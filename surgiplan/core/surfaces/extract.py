@@ -74,7 +74,8 @@ def mask_to_surface(
     # transform; an oblique grid's points are mapped below
     d = np.eye(3) if direction is None else np.asarray(direction, float)
     aligned = bool(np.all(np.isclose(np.abs(d), 0.0) | np.isclose(np.abs(d), 1.0))
-                   and np.all(np.isclose(np.abs(d).sum(axis=0), 1.0)) and np.all(np.isclose(np.abs(d).sum(axis=1), 1.0)))
+                   and np.all(np.isclose(np.abs(d).sum(axis=0), 1.0))
+                   and np.all(np.isclose(np.abs(d).sum(axis=1), 1.0)))
     if aligned:
         img = pv.ImageData(dimensions=sub.shape[::-1], spacing=tuple(float(v) for v in spacing),
                            origin=tuple(np.asarray(origin, float) + m @ start))

@@ -444,8 +444,8 @@ class PlanPanel(Panel):
             p.add_mesh(landmark_glyphs(sel, 4.0), name="landmark_selected",
                        color=SELECTED_LANDMARK_COLOR, smooth_shading=True, reset_camera=False,
                        pickable=False, render=False)
-            p.add_point_labels(label_anchor(p, sel[0], 10.0), [chosen], name="landmark_labels", font_size=12, point_size=1,
-                               shape_opacity=0.6, shape_color="#15181c", text_color="white",
+            p.add_point_labels(label_anchor(p, sel[0], 10.0), [chosen], name="landmark_labels", font_size=12,
+                               point_size=1, shape_opacity=0.6, shape_color="#15181c", text_color="white",
                                always_visible=True, show_points=False, render=False,
                                reset_camera=False)
             if render:

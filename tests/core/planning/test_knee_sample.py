@@ -65,7 +65,8 @@ def test_resections_and_components(knee):
     assert r("resection_thickness_distal_femur_lateral").values == pytest.approx(
         {"A": 9.0 - step, "B": 11.0 - step}, abs=0.5)
     # tibia: 9 mm below the higher (lateral) plateau; the medial plateau lies lower in the sample
-    plat = (L["lateral_plateau_centre"] - L["medial_plateau_centre"]) @ tf.unit(L["knee_centre_tibia"] - L["ankle_centre"])
+    plat = ((L["lateral_plateau_centre"] - L["medial_plateau_centre"])
+            @ tf.unit(L["knee_centre_tibia"] - L["ankle_centre"]))
     assert r("resection_thickness_proximal_tibia_lateral").values["A"] == pytest.approx(9.0, abs=0.75)
     # the medial compartment lies lower (its centre by ``plat`` mm), so less of it is cut; its highest
     # point is not its centre (native 7 deg slope vs the 3 deg cut), hence only bounds

@@ -149,7 +149,8 @@ def _errors(lms, gt, levels):
             k = f"{v}_{s}"
             out[k] = (float(np.linalg.norm(lms[f"pedicle_entry_{k}"].position
                                            - gt["landmarks"][f"pedicle_entry_{k}"]["position"])),
-                      tf.angle_between_deg(lms[f"pedicle_axis_{k}"].direction, gt["axes"][f"pedicle_axis_{k}"]["direction"]))
+                      tf.angle_between_deg(lms[f"pedicle_axis_{k}"].direction,
+                                           gt["axes"][f"pedicle_axis_{k}"]["direction"]))
     return out
 
 
