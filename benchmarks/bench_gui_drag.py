@@ -113,7 +113,7 @@ win.close()
 
 
 def make_case(folder: Path, triangles: int) -> Path:
-    from surgiplan.core.planning import Case
+    from surgiplan.core.case import Case
     from surgiplan.core.planning.demo_knee import import_landmarks
     from surgiplan.core.sample_case import build_sample_case
     from surgiplan.core.samples import sample_path

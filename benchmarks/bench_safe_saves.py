@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 CHILD = r"""
 import json, sys, time, threading
 import numpy as np, psutil, pyvista as pv
-from surgiplan.core.planning.case import atomic_write_mesh
+from surgiplan.core.case.case import atomic_write_mesh
 kind, folder, tri = sys.argv[1], sys.argv[2], int(sys.argv[3])
 res = max(8, int((tri / 2) ** 0.5))
 mesh = pv.Sphere(radius=30, theta_resolution=res, phi_resolution=res)
@@ -65,7 +65,7 @@ def overhead(runs: int, triangles: int) -> None:
 
 
 def kills(trials: int, seed: int = 21) -> None:
-    from tests.core.planning.case_faults import case_state, make_case, replace_and_watch
+    from tests.core.case.case_faults import case_state, make_case, replace_and_watch
 
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory(dir=Path.cwd()) as folder:

@@ -25,9 +25,9 @@ def new(
 ) -> None:
     """Create an empty case folder."""
     from surgiplan.cli.outputs import enclosing_cases
+    from surgiplan.core.case import Case
     from surgiplan.core.errors import InputError
     from surgiplan.core.fileio import check_name_length
-    from surgiplan.core.planning import Case
 
     check_name_length(path)
     around = enclosing_cases(path.parent)
@@ -44,8 +44,8 @@ def info(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Show a case: patient, scans, models, landmarks, plans (and an autosave to recover)."""
-    from surgiplan.core.planning import Case
-    from surgiplan.core.planning.autosave import find_autosave
+    from surgiplan.core.case import Case
+    from surgiplan.core.case.autosave import find_autosave
 
     case = Case.open(path)
     d = case.info()
@@ -76,8 +76,8 @@ def add_model(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Add (or replace) the surface model NAME of the case, checked as `surgiplan import-model` checks it."""
+    from surgiplan.core.case import Case
     from surgiplan.core.errors import InputError
-    from surgiplan.core.planning import Case
     from surgiplan.core.surfaces.mesh_io import import_model as read_checked
 
     if frame is not None and frame.upper() not in ("LPS", "RAS"):
@@ -104,8 +104,8 @@ def set_landmark(
     import math
 
     from surgiplan.cli.plan import _floats
+    from surgiplan.core.case import Case
     from surgiplan.core.errors import InputError
-    from surgiplan.core.planning import Case
 
     pos = _floats(at, 3, "--at")
     d = _floats(direction, 3, "--direction")
@@ -135,7 +135,7 @@ def fit_landmarks(
 ) -> None:
     """Fit anatomical landmarks automatically on the case's bone models and save them."""
     from surgiplan.cli.progress import terminal_progress
-    from surgiplan.core.planning import Case
+    from surgiplan.core.case import Case
     from surgiplan.core.planning.auto_landmarks import fit_case_landmarks
 
     case = Case.open(path)
@@ -157,8 +157,8 @@ def recover(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Recover the autosave newer than the case (saving it into the case), or discard it."""
+    from surgiplan.core.case.autosave import discard_autosave, find_autosave, recover_autosave
     from surgiplan.core.errors import InputError
-    from surgiplan.core.planning.autosave import discard_autosave, find_autosave, recover_autosave
 
     auto = find_autosave(path)
     if auto is None:

@@ -117,8 +117,8 @@ def import_model(
     allow_open: bool = typer.Option(False, "--allow-open", help="Accept a model that is not a closed surface."),
 ) -> None:
     """Add the surface model MESH to CASE (converted to LPS mm); refuses open or non-manifold surfaces."""
+    from surgiplan.core.case import Case
     from surgiplan.core.errors import InputError
-    from surgiplan.core.planning import Case
     from surgiplan.core.surfaces.mesh_io import import_model as read_checked
 
     if frame is not None and frame.upper() not in ("LPS", "RAS"):

@@ -41,7 +41,7 @@ def _out(data, as_json: bool, text: str) -> None:
 def new(case_path: Path = CaseArg, name: str = typer.Argument(..., help="Plan name."),
         note: str = typer.Option("", "--note"), as_json: bool = JsonOpt) -> None:
     """Add an empty plan."""
-    from surgiplan.core.planning import Case
+    from surgiplan.core.case import Case
 
     case = Case.open(case_path)
     plan = case.new_plan(name, note)
@@ -53,7 +53,7 @@ def new(case_path: Path = CaseArg, name: str = typer.Argument(..., help="Plan na
 def copy(case_path: Path = CaseArg, source: str = typer.Argument(...), new_name: str = typer.Argument(...),
          as_json: bool = JsonOpt) -> None:
     """Duplicate a plan (the copy is unlocked)."""
-    from surgiplan.core.planning import Case
+    from surgiplan.core.case import Case
 
     case = Case.open(case_path)
     plan = case.copy_plan(source, new_name)
@@ -82,8 +82,8 @@ def place(
     as_json: bool = JsonOpt,
 ) -> None:
     """Place an implant from the catalog."""
+    from surgiplan.core.case import Case
     from surgiplan.core.errors import InputError
-    from surgiplan.core.planning import Case
     from surgiplan.core.planning.operations import place_implant
 
     opts = {}
@@ -115,8 +115,8 @@ def move(
     as_json: bool = JsonOpt,
 ) -> None:
     """Move an implant by exact numbers or snap it to a bone surface."""
+    from surgiplan.core.case import Case
     from surgiplan.core.errors import InputError
-    from surgiplan.core.planning import Case
     from surgiplan.core.planning.operations import move_implant
 
     rot = None
@@ -148,7 +148,7 @@ def cut(
     as_json: bool = JsonOpt,
 ) -> None:
     """Set a knee resection by depth and angles (as the window's Resections group) and print its readout."""
-    from surgiplan.core.planning import Case
+    from surgiplan.core.case import Case
     from surgiplan.core.planning.knee_cuts import knee_cut_readout, set_knee_cut
 
     case = Case.open(case_path)
@@ -163,7 +163,7 @@ def cut(
 @app.command("measure")
 def measure(case_path: Path = CaseArg, plan: str = typer.Argument(...), as_json: bool = JsonOpt) -> None:
     """Every measurement of a plan, with units and definitions."""
-    from surgiplan.core.planning import Case
+    from surgiplan.core.case import Case
     from surgiplan.core.planning.measurements import measure_plan
 
     case = Case.open(case_path)
@@ -183,9 +183,9 @@ def compare(
 ) -> None:
     """Compare plans row by row: implants, positions, measurements, interference, targets."""
     from surgiplan.cli.outputs import check_file
+    from surgiplan.core.case import Case
     from surgiplan.core.errors import InputError
     from surgiplan.core.fileio import atomic_write_text
-    from surgiplan.core.planning import Case
     from surgiplan.core.planning.comparison import compare_plans
 
     targets = {}
@@ -210,7 +210,7 @@ def compare(
 def lock(case_path: Path = CaseArg, plan: str = typer.Argument(...), note: str = typer.Option("", "--note"),
          as_json: bool = JsonOpt) -> None:
     """Approve and lock a plan (records who and when)."""
-    from surgiplan.core.planning import Case
+    from surgiplan.core.case import Case
 
     case = Case.open(case_path)
     info = case.lock_plan(plan, note)

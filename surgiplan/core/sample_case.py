@@ -51,8 +51,8 @@ def build_sample_case(
     :class:`ModelSummary`. The case is saved. Raises InputError for an unknown
     anatomy or when ``case_dir`` exists and is not empty.
     """
+    from surgiplan.core.case import Case
     from surgiplan.core.imaging import load_dicom
-    from surgiplan.core.planning import Case
     from surgiplan.core.samples import sample_path
     from surgiplan.core.segmentation.presets import apply_preset
     from surgiplan.core.surfaces import mesh_area, mesh_volume

@@ -191,7 +191,7 @@ class Session:
         Nothing is written: the folder appears at the first :meth:`save`.
         """
         if self._case is None:
-            from surgiplan.core.planning import Case
+            from surgiplan.core.case import Case
 
             md = dict(getattr(self.volume, "metadata", {}) or {})
             root = Path(cases_folder) / case_folder_name(md)

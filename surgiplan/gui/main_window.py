@@ -413,7 +413,7 @@ class MainWindow(QtWidgets.QMainWindow):
             return session.save(progress, notify=False)  # no events from the worker thread
 
         def done(root):
-            from surgiplan.core.planning.autosave import discard_autosave
+            from surgiplan.core.case.autosave import discard_autosave
 
             discard_autosave(root)
             session.emit("dirty", dirty=session.dirty)
@@ -431,7 +431,7 @@ class MainWindow(QtWidgets.QMainWindow):
         """Snapshot the unsaved case (core ``write_autosave``; every ``AUTOSAVE_MS``)."""
         if self.case is None or not self.case.dirty or self.jobs.busy:
             return None
-        from surgiplan.core.planning.autosave import write_autosave
+        from surgiplan.core.case.autosave import write_autosave
 
         try:
             path = write_autosave(self.case)
@@ -457,14 +457,14 @@ class MainWindow(QtWidgets.QMainWindow):
                 "saved case (the window was closed without saving). Recover it?")
             answer = r == QtWidgets.QMessageBox.StandardButton.Yes
         if not answer:
-            from surgiplan.core.planning.autosave import discard_autosave
+            from surgiplan.core.case.autosave import discard_autosave
 
             discard_autosave(root)
         return bool(answer)
 
     def recover_at_start(self) -> bool:
         """On a start without a path: offer the most recent case that has an autosave."""
-        from surgiplan.core.planning.autosave import find_autosave
+        from surgiplan.core.case.autosave import find_autosave
 
         for p in self.settings.recent_cases[:8]:
             info = find_autosave(p) if Path(p).is_dir() else None

@@ -12,8 +12,8 @@ import pyvista as pv
 from typer.testing import CliRunner
 
 from surgiplan.cli.main import app
+from surgiplan.core.case import Case
 from surgiplan.core.errors import CaseFormatError, InputError, SurgiplanError
-from surgiplan.core.planning import Case
 
 runner = CliRunner()
 
@@ -101,7 +101,7 @@ def test_damaged_case_refused_by_cli(case_dir):
 def test_recover_autosave_via_cli(case_dir, tmp_path, monkeypatch):
     import os
 
-    from surgiplan.core.planning.autosave import write_autosave
+    from surgiplan.core.case.autosave import write_autosave
 
     monkeypatch.setenv("SURGIPLAN_AUTOSAVE_DIR", str(tmp_path / "auto"))
     r = runner.invoke(app, ["case", "recover", str(case_dir)])

@@ -22,8 +22,8 @@ import pytest
 import pyvista as pv
 
 from surgiplan.cli import main as cli_main
+from surgiplan.core.case import Case
 from surgiplan.core.imaging import Volume, write_volume
-from surgiplan.core.planning import Case
 from surgiplan.core.segmentation import Segmentation, write_segmentation
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -146,7 +146,7 @@ def test_export_dicom_seg_bad_input(tmp_path, spine_sample, scan):
 # ------------------------------------------------------------------ model import
 @pytest.fixture()
 def case_dir(tmp_path):
-    from surgiplan.core.planning import Case
+    from surgiplan.core.case import Case
 
     Case.new(tmp_path / "case")
     return tmp_path / "case"
@@ -155,7 +155,7 @@ def case_dir(tmp_path):
 def test_import_model_into_case(tmp_path, case_dir):
     import pyvista as pv
 
-    from surgiplan.core.planning import Case
+    from surgiplan.core.case import Case
     from surgiplan.core.surfaces import write_mesh
 
     sphere = pv.Sphere(radius=10.0, center=(5.0, -20.0, 30.0), theta_resolution=24, phi_resolution=24)
@@ -185,7 +185,7 @@ def test_import_model_into_case(tmp_path, case_dir):
 def test_import_model_bad_input(tmp_path, case_dir):
     import pyvista as pv
 
-    from surgiplan.core.planning import Case
+    from surgiplan.core.case import Case
     from surgiplan.core.surfaces import write_mesh
 
     before = _tree_digest(case_dir)

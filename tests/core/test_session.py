@@ -9,8 +9,8 @@ import sys
 import numpy as np
 
 from surgiplan.core import session as S
+from surgiplan.core.case import Case
 from surgiplan.core.imaging import Volume, read_volume
-from surgiplan.core.planning import Case
 from surgiplan.core.segmentation import Segmentation
 from surgiplan.core.session import Session
 

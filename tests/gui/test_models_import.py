@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import pyvista as pv
 
-from surgiplan.core.planning import Case
-from tests.core.planning.case_faults import cli
+from surgiplan.core.case import Case
+from tests.core.case.case_faults import cli
 from tests.gui.conftest import wait_jobs
 from tests.gui.test_window import phantom
 

@@ -38,7 +38,7 @@ def _close(win) -> None:
 
 
 def test_autosave_is_offered_on_the_next_start_and_recovers_the_edits(window, qtbot, knee_case_dir):  # noqa: F811
-    from surgiplan.core.planning.autosave import autosave_path, find_autosave
+    from surgiplan.core.case.autosave import autosave_path, find_autosave
     from surgiplan.gui.main_window import AUTOSAVE_MS
 
     win = window

@@ -19,7 +19,7 @@ def check_cli_parity(win, rs, tib, twin) -> None:
     import json
     import shutil
 
-    from tests.core.planning.case_faults import cli
+    from tests.core.case.case_faults import cli
 
     win.case.save()
     shutil.copytree(win.case.root, twin)

@@ -145,7 +145,7 @@ def test_separate_touching_femur_and_pelvis_from_clicked_seeds(window, hip, qtbo
 def test_seeds_kept_with_the_case_across_save_and_reopen(window, hip, qtbot):
     """Seeds clicked, case saved, reopened in the window: the same seeds (LPS mm) are listed and
     drawn, and separating with them gives the sample's femur and pelvis."""
-    from surgiplan.core.planning.segment_seeds import SEEDS_FILE
+    from surgiplan.core.case.seeds import SEEDS_FILE
 
     win = window
     vol, lab, gt = hip

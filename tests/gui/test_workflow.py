@@ -62,7 +62,7 @@ def check_cli_parity(win, tmp_path) -> None:
     import json
     import shutil
 
-    from tests.core.planning.case_faults import cli
+    from tests.core.case.case_faults import cli
 
     win.case.save()
     twin = tmp_path / "cli-twin"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pyvista as pv
 
-from surgiplan.core.planning import Case
+from surgiplan.core.case import Case
 from surgiplan.core.planning.catalog import default_catalog
 
 BONE = (0.93, 0.87, 0.74)
@@ -104,4 +104,5 @@ if __name__ == "__main__":
              f"head {imps['stem'].options.get('head')}; leg length change {m['leg_length_change']:+.1f} mm")
         render_plan(case, plan, out / f"hip_plan_{plan}_anterior.png", "anterior", title=t)
     render_plan(case, "A", out / "hip_plan_A_lateral.png", "lateral", bone_opacity=0.25,
-                title="plan A, left hip seen from the left: cup opening faces the viewer (lateral), anterior (left) and down")
+                title="plan A, left hip seen from the left: cup opening faces the viewer (lateral), "
+                      "anterior (left) and down")

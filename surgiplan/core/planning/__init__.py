@@ -1,13 +1,14 @@
-"""Planning: case folder, plans, implant catalog, placement, landmarks, measurements,
+"""Planning: plans, implant catalog, placement, landmarks, measurements,
 interference, resections and plan comparison (headless; the GUI and CLI call these).
+The case folder is :mod:`surgiplan.core.case` (``Case`` is re-exported here lazily).
 
 Heavy parts (catalog geometry, measurements, comparison) load on first use.
 """
 
-from surgiplan.core.planning.case import Case
 from surgiplan.core.planning.plan import Landmark, PlacedImplant, Plan, Resection
 
 _LAZY = {
+    "Case": "surgiplan.core.case",
     "compare_plans": "surgiplan.core.planning.comparison",
     "Comparison": "surgiplan.core.planning.comparison",
     "measure_plan": "surgiplan.core.planning.measurements",

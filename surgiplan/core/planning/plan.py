@@ -1,8 +1,8 @@
 """A plan: placed implants, plan landmarks, resections, approval lock.
 
 A :class:`Plan` is plain data (numpy arrays for transforms) convertible to and
-from the validated :class:`~surgiplan.core.planning.case_schema.PlanModel`.
-Edits go through :class:`~surgiplan.core.planning.case.Case` so that they are
+from the validated :class:`~surgiplan.core.case.schema.PlanModel`.
+Edits go through :class:`~surgiplan.core.case.case.Case` so that they are
 undoable and audited; the functions here never touch files.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from surgiplan.core.planning.case_schema import (
+from surgiplan.core.case.schema import (
     SCHEMA_VERSION,
     ImplantModel,
     LandmarkModel,

@@ -349,9 +349,9 @@ class DataPanel(Panel):
         path = Path(path)
 
         def job(progress):
+            from surgiplan.core.case import Case
+            from surgiplan.core.case.autosave import find_autosave
             from surgiplan.core.imaging import read_volume
-            from surgiplan.core.planning import Case
-            from surgiplan.core.planning.autosave import find_autosave
 
             case = Case.open(path)
             vol = seg = None
@@ -370,7 +370,7 @@ class DataPanel(Panel):
         def done(result):
             case, vol, seg, autosave = result
             if autosave is not None and win.ask_recover(autosave):
-                from surgiplan.core.planning.autosave import recover_autosave
+                from surgiplan.core.case.autosave import recover_autosave
 
                 case = recover_autosave(case.root)
             win.set_case(None)

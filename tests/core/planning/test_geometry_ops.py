@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import pyvista as pv
 
+from surgiplan.core.case import Case
 from surgiplan.core.imaging import Volume
-from surgiplan.core.planning import Case, PlacedImplant
+from surgiplan.core.planning import PlacedImplant
 from surgiplan.core.planning import placement as pl
 from surgiplan.core.planning import transforms as tf
 from surgiplan.core.planning.catalog import load_catalog

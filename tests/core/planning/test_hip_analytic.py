@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from planning_analytic import CANAL_POINT, HEAD, HEAD_R, PELVIS_LANDMARKS, femur, pelvis_block
 
-from surgiplan.core.planning import Case, PlacedImplant
+from surgiplan.core.case import Case
+from surgiplan.core.planning import PlacedImplant
 from surgiplan.core.planning import placement as pl
 from surgiplan.core.planning import transforms as tf
 from surgiplan.core.planning.catalog import load_catalog

@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 
-from surgiplan.core.planning import Case
+from surgiplan.core.case import Case
 from surgiplan.core.planning import placement as pl
 from surgiplan.core.planning import transforms as tf
 from surgiplan.core.planning.auto_landmarks import fit_hip_landmarks

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from surgiplan.core.planning import Case
+from surgiplan.core.case import Case
 from surgiplan.core.planning import transforms as tf
 from surgiplan.core.planning.demo_knee import build_demo_plans, import_landmarks
 

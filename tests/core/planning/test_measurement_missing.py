@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from surgiplan.core.planning import Case, PlacedImplant
+from surgiplan.core.case import Case
+from surgiplan.core.planning import PlacedImplant
 from surgiplan.core.planning import transforms as tf
 from surgiplan.core.planning.measurements import measure_plan
 

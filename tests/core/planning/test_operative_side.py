@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import pyvista as pv
 
-from surgiplan.core.planning import Case
+from surgiplan.core.case import Case
 from surgiplan.core.planning.measurements import measure_plan
 from surgiplan.core.planning.measurements.knee import compartment_split
 from surgiplan.core.planning.plan import Resection

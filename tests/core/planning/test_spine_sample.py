@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from surgiplan.core.case import Case
 from surgiplan.core.errors import GeometryError
-from surgiplan.core.planning import Case, PlacedImplant
+from surgiplan.core.planning import PlacedImplant
 from surgiplan.core.planning import placement as pl
 from surgiplan.core.planning import transforms as tf
 from surgiplan.core.planning.bone_fields import bone_field

@@ -307,7 +307,7 @@ def test_former_crashes_exit_cleanly_in_a_child_process(tmp_path, kind):
 
 
 def test_import_model_cli_refuses_the_short_ply_and_leaves_the_case(tmp_path):
-    from surgiplan.core.planning.case import Case
+    from surgiplan.core.case.case import Case
 
     Case.new(tmp_path / "case")
     before = {p: p.read_bytes() for p in (tmp_path / "case").rglob("*") if p.is_file()}

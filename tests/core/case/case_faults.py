@@ -39,7 +39,7 @@ def make_case(root: Path, work: Path, resolution: int = 40) -> tuple[Path, Path]
     """A case at ``root`` with model ``bone``; returns (old mesh file, new mesh file) in ``work``."""
     import pyvista as pv
 
-    from surgiplan.core.planning import Case
+    from surgiplan.core.case import Case
 
     work.mkdir(parents=True, exist_ok=True)
     old = work / "old.stl"
@@ -61,7 +61,7 @@ def case_state(root: Path, old_radius: float = 20.0, new_radius: float = 25.0) -
     Old: model ``bone`` is the 20 mm sphere and the audit log has one model import.
     New: the 25 mm sphere, two imports logged, each save's entries complete.
     """
-    from surgiplan.core.planning import Case
+    from surgiplan.core.case import Case
 
     try:
         case = Case.open(root)

@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from surgiplan.core import fileio
+from surgiplan.core.case import audit
 from surgiplan.core.errors import CaseFormatError, InputError
-from surgiplan.core.planning import audit
 
 JOURNAL = ".save-journal.json"
 AUDIT_FILE = "history.jsonl"

@@ -86,7 +86,7 @@ def check_seeds(seeds: dict) -> dict[str, np.ndarray]:
 
 def read_seeds(path: Path) -> dict[str, np.ndarray]:
     """Read a seeds sidecar: ``{target: (n, 3) LPS mm}``; CaseFormatError naming the file otherwise."""
-    from surgiplan.core.planning.case_schema import _describe, _read_json
+    from surgiplan.core.case.schema import _describe, _read_json
 
     path = Path(path)
     data = _read_json(path, SEEDS_FILE)

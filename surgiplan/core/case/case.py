@@ -36,11 +36,9 @@ from typing import Any, get_args
 import numpy as np
 
 from surgiplan.core import fileio
-from surgiplan.core.errors import CaseFormatError, InputError
-from surgiplan.core.history import FunctionCommand, History
-from surgiplan.core.jobs import Progress, report
-from surgiplan.core.planning import audit, case_save
-from surgiplan.core.planning.case_schema import (
+from surgiplan.core.case import audit
+from surgiplan.core.case import save as case_save
+from surgiplan.core.case.schema import (
     SCHEMA_VERSION,
     CaseModel,
     LandmarkModel,
@@ -54,6 +52,9 @@ from surgiplan.core.planning.case_schema import (
     load_plan_json,
     to_json_text,
 )
+from surgiplan.core.errors import CaseFormatError, InputError
+from surgiplan.core.history import FunctionCommand, History
+from surgiplan.core.jobs import Progress, report
 from surgiplan.core.planning.plan import Landmark, PlacedImplant, Plan, Resection
 from surgiplan.core.planning.transforms import check_rigid
 
@@ -709,7 +710,7 @@ class Case:
         empty when there are none (also for a scan not yet added to the case).
         CaseFormatError naming the file when the saved seeds are damaged.
         """
-        from surgiplan.core.planning.segment_seeds import read_seeds, seeds_path
+        from surgiplan.core.case.seeds import read_seeds, seeds_path
 
         name = self._scan(None).name if scan is None else scan
         if name not in self._seeds:
@@ -723,7 +724,7 @@ class Case:
         Written at the next :meth:`save` (once the scan is part of the case); not on
         the undo history (seeds are clicks, not edits of the segmentation).
         """
-        from surgiplan.core.planning.segment_seeds import check_seeds
+        from surgiplan.core.case.seeds import check_seeds
 
         name = self._scan(None).name if scan is None else scan
         try:
@@ -739,7 +740,7 @@ class Case:
 
     def _stage_seeds(self, tx: case_save.SaveTransaction) -> list[Path]:
         """Stage the changed seeds of the scans listed in the case; returns seed files to delete."""
-        from surgiplan.core.planning.segment_seeds import seeds_path, seeds_text
+        from surgiplan.core.case.seeds import seeds_path, seeds_text
 
         listed = {s.name for s in self.model.scans}
         gone = []

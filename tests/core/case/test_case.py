@@ -9,16 +9,16 @@ import numpy as np
 import pytest
 import pyvista as pv
 
-from surgiplan.core.errors import CaseFormatError, InputError
-from surgiplan.core.planning import transforms as tf
-from surgiplan.core.planning.audit import read_audit
-from surgiplan.core.planning.autosave import (
+from surgiplan.core.case.audit import read_audit
+from surgiplan.core.case.autosave import (
     discard_autosave,
     find_autosave,
     recover_autosave,
     write_autosave,
 )
-from surgiplan.core.planning.case import Case
+from surgiplan.core.case.case import Case
+from surgiplan.core.errors import CaseFormatError, InputError
+from surgiplan.core.planning import transforms as tf
 from surgiplan.core.planning.plan import PlacedImplant
 
 

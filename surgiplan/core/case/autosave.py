@@ -23,10 +23,10 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from surgiplan.core.case import audit
+from surgiplan.core.case.case import CASE_FILE, Case, atomic_write_mesh, atomic_write_text
+from surgiplan.core.case.schema import CaseModel, ModelRef, PlanModel
 from surgiplan.core.errors import CaseFormatError
-from surgiplan.core.planning import audit
-from surgiplan.core.planning.case import CASE_FILE, Case, atomic_write_mesh, atomic_write_text
-from surgiplan.core.planning.case_schema import CaseModel, ModelRef, PlanModel
 from surgiplan.core.planning.plan import Landmark, Plan
 
 
@@ -110,7 +110,7 @@ def recover_autosave(case_root: str | Path, folder: Path | None = None, user: st
     in place (not yet saved)."""
     import pyvista as pv
 
-    from surgiplan.core.planning.segment_seeds import SEEDS_VERSION, SeedsModel, check_seeds
+    from surgiplan.core.case.seeds import SEEDS_VERSION, SeedsModel, check_seeds
 
     case = Case.open(case_root, user=user)
     path = autosave_path(case.root, folder)

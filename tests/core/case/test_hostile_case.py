@@ -15,9 +15,10 @@ import stat
 import pytest
 
 from surgiplan.core import fileio
+from surgiplan.core.case import Case, audit
+from surgiplan.core.case import save as case_save
 from surgiplan.core.errors import CaseFormatError, SurgiplanError
-from surgiplan.core.planning import Case, audit, case_save
-from tests.core.planning.case_faults import (
+from tests.core.case.case_faults import (
     case_state,
     cli,
     kill_during_replace,

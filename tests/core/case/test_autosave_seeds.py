@@ -9,11 +9,11 @@ import json
 import numpy as np
 import pytest
 
+from surgiplan.core.case.autosave import autosave_path, recover_autosave, write_autosave
+from surgiplan.core.case.case import Case
+from surgiplan.core.case.seeds import SEEDS_FILE
 from surgiplan.core.errors import CaseFormatError
 from surgiplan.core.imaging.volume import Volume
-from surgiplan.core.planning.autosave import autosave_path, recover_autosave, write_autosave
-from surgiplan.core.planning.case import Case
-from surgiplan.core.planning.segment_seeds import SEEDS_FILE
 
 SEEDS = {"femur_right": np.array([[-80.123456789012, 12.5, 301.0], [-81.0, 13.0, 299.75]]),
          "pelvis": np.array([[1e-7, -33.3, 350.0]])}

@@ -9,10 +9,10 @@ import json
 import numpy as np
 import pytest
 
+from surgiplan.core.case.case import Case
+from surgiplan.core.case.seeds import SEEDS_FILE
 from surgiplan.core.errors import CaseFormatError, InputError
 from surgiplan.core.imaging.volume import Volume
-from surgiplan.core.planning.case import Case
-from surgiplan.core.planning.segment_seeds import SEEDS_FILE
 
 SPACING = (1.0, 1.0, 2.0)
 ORIGIN = (-20.0, 10.0, 100.0)
