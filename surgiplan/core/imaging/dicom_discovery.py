@@ -10,7 +10,10 @@ unless there is no DICOM at all.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
+import warnings
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -199,57 +202,124 @@ class Discovery:
 
 
 # --------------------------------------------------------------------------- walking
+def _not_regular(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a file (a pipe, device, broken or looping link), or None.
+
+    A FIFO would block the reader forever and a device has no size: neither is opened.
+    """
+    try:
+        st = os.stat(path)  # follows a symbolic link, as reading would
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link loop (the link points back at itself)"
+        if path.is_symlink():
+            return "a broken symbolic link (its target does not exist)"
+        return f"cannot be read ({exc.strerror})"
+    if stat.S_ISDIR(st.st_mode):
+        return "a folder where a file was expected"
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file (a pipe, socket or device); not opened"
+    return None
+
+
 def _candidate_files(root: Path, skipped: list[SkippedFile]) -> list[Path]:
-    """Every non-hidden file under ``root`` plus files a DICOMDIR references."""
-    if root.is_file():
+    """Every non-hidden regular file under ``root`` plus files a DICOMDIR references.
+
+    Symbolic links to folders are not followed (no loops); folders that cannot be
+    listed and files that are not regular files are listed in ``skipped``.
+    """
+    if not root.is_dir():
         return [root]
+
+    def walk_error(exc: OSError) -> None:
+        where = Path(exc.filename) if exc.filename else root
+        skipped.append(SkippedFile(where, f"folder cannot be read ({exc.strerror})"))
+
     files: list[Path] = []
     dicomdirs: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, dirnames, filenames in os.walk(root, onerror=walk_error):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             if name.startswith("."):
                 continue
             p = Path(dirpath) / name
-            if name.upper() == "DICOMDIR":
+            why = _not_regular(p)
+            if why:
+                skipped.append(SkippedFile(p, why))
+            elif name.upper() == "DICOMDIR":
                 dicomdirs.append(p)
             else:
                 files.append(p)
-    seen = set(files)
+    seen = {os.path.realpath(f) for f in files}  # a file walked and referenced is read once
     for dd in dicomdirs:
         for ref in _dicomdir_references(dd, skipped):
-            if ref not in seen:
-                seen.add(ref)
+            real = os.path.realpath(ref)
+            if real not in seen:
+                seen.add(real)
                 files.append(ref)
     return files
 
 
 def _dicomdir_references(path: Path, skipped: list[SkippedFile]) -> list[Path]:
-    """Files a DICOMDIR points to (missing ones are reported as skipped)."""
+    """Files a DICOMDIR points to, inside its folder (missing or outside ones are skipped)."""
+    out: list[Path] = []
     try:
-        ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
-    except Exception as exc:
-        skipped.append(SkippedFile(path, f"DICOMDIR cannot be read ({exc}); folder walked instead"))
-        return []
-    out = []
-    for rec in ds.get("DirectoryRecordSequence") or []:
-        ref = rec.get("ReferencedFileID")
-        if not ref:
-            continue
-        parts = [
-            str(p) for p in (ref if isinstance(ref, (list, pydicom.multival.MultiValue)) else [ref])
-        ]
-        p = path.parent.joinpath(*parts)
-        if not p.exists():
-            # media file IDs are upper case; the copy may be lower case
-            alt = path.parent.joinpath(*[q.lower() for q in parts])
-            if alt.exists():
-                p = alt
-            else:
-                skipped.append(SkippedFile(p, "listed in the DICOMDIR but missing"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
+            records = list(ds.get("DirectoryRecordSequence") or [])
+        home = path.parent.resolve()
+        for rec in records:
+            ref = rec.get("ReferencedFileID")
+            if not ref:
                 continue
-        out.append(p.resolve() if not p.is_absolute() else p)
+            parts = [
+                str(p)
+                for p in (ref if isinstance(ref, (list, pydicom.multival.MultiValue)) else [ref])
+            ]
+            if any(q in ("", ".", "..") or "/" in q or "\\" in q for q in parts):
+                skipped.append(
+                    SkippedFile(
+                        path,
+                        f"the DICOMDIR names {'/'.join(parts)!r}, which leads outside "
+                        "its folder; not read",
+                    )
+                )
+                continue
+            p = path.parent.joinpath(*parts)
+            if not p.exists():
+                # media file IDs are upper case; the copy may be lower case
+                alt = path.parent.joinpath(*[q.lower() for q in parts])
+                if alt.exists():
+                    p = alt
+                else:
+                    skipped.append(SkippedFile(p, "listed in the DICOMDIR but missing"))
+                    continue
+            real = p.resolve()
+            if not real.is_relative_to(home):
+                skipped.append(
+                    SkippedFile(p, "listed in the DICOMDIR but links outside its folder; not read")
+                )
+                continue
+            why = _not_regular(p)
+            if why:
+                skipped.append(SkippedFile(p, why))
+                continue
+            out.append(real)
+    except Exception as exc:  # noqa: BLE001 - pydicom raises many kinds on hostile input
+        skipped.append(
+            SkippedFile(
+                path,
+                f"DICOMDIR cannot be read ({type(exc).__name__}: {_first_line(exc)}); "
+                "folder walked instead",
+            )
+        )
     return out
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:160] if text else type(exc).__name__
 
 
 # --------------------------------------------------------------------------- grouping
@@ -302,18 +372,49 @@ def _kind(frames: list[FrameHeader]) -> str:
 
 
 def _text(ds, keyword: str) -> str:
-    v = ds.get(keyword) if ds is not None else None
-    return "" if v is None else str(v).strip()
+    try:
+        v = ds.get(keyword) if ds is not None else None
+        return "" if v is None else str(v).strip()
+    except Exception:  # noqa: BLE001 - an undecodable text value counts as absent
+        return ""
+
+
+def _drop_frames_without_geometry(
+    frames: list[FrameHeader], skipped: list[SkippedFile]
+) -> list[FrameHeader]:
+    """A series' frames less those without a usable position/orientation, when others have one.
+
+    One damaged ImagePositionPatient (NaN, a kilometre away) must not turn a whole CT
+    into an unplaceable stack; the damaged slice is left out and named instead.
+    """
+    placed = [f for f in frames if f.position is not None and f.orientation is not None]
+    if not placed or len(placed) == len(frames):
+        return frames
+    for f in frames:
+        if f.position is None or f.orientation is None:
+            frame = f" [frame {f.frame}]" if f.n_frames > 1 else ""
+            skipped.append(
+                SkippedFile(
+                    f.path,
+                    f"image{frame} without a usable ImagePositionPatient/ImageOrientationPatient "
+                    "(missing or damaged) in a series whose other images have one; left out",
+                )
+            )
+    return placed
 
 
 def _group(
     frames: list[FrameHeader],
     datasets: dict[str, pydicom.Dataset],
     non_image: dict[str, list[Path]],
+    skipped: list[SkippedFile] | None = None,
 ) -> list[SeriesInfo]:
     by_uid: dict[str, list[FrameHeader]] = defaultdict(list)
     for f in frames:
         by_uid[f.series_uid].append(f)
+    if skipped is not None:
+        for uid in by_uid:
+            by_uid[uid] = _drop_frames_without_geometry(by_uid[uid], skipped)
     out: list[SeriesInfo] = []
     for uid in list(by_uid) + [u for u in non_image if u not in by_uid]:
         ds = datasets.get(uid)
@@ -322,11 +423,14 @@ def _group(
         common = dict(
             series_uid=uid,
             series_number=_series_number(ds),
-            modality=_text(ds, "Modality") or "OT",
+            # the frames' own values when the series header is damaged or unreadable
+            modality=_text(ds, "Modality")
+            or next((f.modality for f in by_uid.get(uid, []) if f.modality != "OT"), "OT"),
             description=_text(ds, "SeriesDescription"),
             patient_name=_text(ds, "PatientName"),
             patient_id=_text(ds, "PatientID"),
-            study_uid=_text(ds, "StudyInstanceUID"),
+            study_uid=_text(ds, "StudyInstanceUID")
+            or next((f.study_uid for f in by_uid.get(uid, []) if f.study_uid), ""),
             study_description=_text(ds, "StudyDescription"),
             study_date=_text(ds, "StudyDate"),
             non_image_files=tuple(non_image.get(uid, ())),
@@ -389,7 +493,7 @@ def _series_number(ds) -> int | None:
             if ds is not None and ds.get("SeriesNumber") is not None
             else None
         )
-    except (TypeError, ValueError):
+    except Exception:  # noqa: BLE001 - damaged or hostile value: no number
         return None
 
 
@@ -405,9 +509,16 @@ def discover(path: str | Path, progress: Progress | None = None) -> Discovery:
     """
     root = Path(path)
     if not root.exists():
+        if root.is_symlink():
+            why = _not_regular(root) or "a broken symbolic link"
+            raise InputError(why, path=root, hint="Point at the real folder or file.")
         raise InputError("no such file or folder", path=root, hint="Check the path.")
     if root.is_file() and root.name.upper() == "DICOMDIR":
         root = root.parent  # a media index: the study is the folder it indexes
+    if not root.is_dir():
+        why = _not_regular(root)
+        if why:
+            raise InputError(why, path=root, hint="Choose a DICOM file or a folder.")
     skipped: list[SkippedFile] = []
     files = _candidate_files(root, skipped)
     frames: list[FrameHeader] = []
@@ -426,9 +537,15 @@ def discover(path: str | Path, progress: Progress | None = None) -> Discovery:
                 raise
             skipped.append(SkippedFile(f, exc.message))
             continue
+        except Exception as exc:  # noqa: BLE001 - never let one hostile file stop the scan
+            msg = f"the file cannot be read ({type(exc).__name__}: {_first_line(exc)})"
+            if root.is_file():
+                raise InputError(msg, path=f) from None
+            skipped.append(SkippedFile(f, msg))
+            continue
         if not fr:
-            uid = str(ds.get("SeriesInstanceUID", "") or "")
-            sop = str(ds.get("SOPClassUID", "") or "")
+            uid = _text(ds, "SeriesInstanceUID")
+            sop = _text(ds, "SOPClassUID")
             if not uid or sop.startswith(NON_IMAGE_SOP_PREFIXES[-1]):
                 skipped.append(
                     SkippedFile(f, "DICOM file without an image or series (e.g. DICOMDIR)")
@@ -445,7 +562,7 @@ def discover(path: str | Path, progress: Progress | None = None) -> Discovery:
         frames.extend(fr)
     report(progress, 1.0, "grouping series")
     disc = Discovery(
-        root=root, series=_group(frames, datasets, non_image), skipped=skipped, n_files=n
+        root=root, series=_group(frames, datasets, non_image, skipped), skipped=skipped, n_files=n
     )
     if not disc.series:
         if root.is_file() and not frames:

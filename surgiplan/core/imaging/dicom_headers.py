@@ -266,14 +266,34 @@ def _as_list(value) -> list:
     return [value]
 
 
-def _vec(value, n: int) -> tuple[float, ...] | None:
+#: coordinates beyond this (mm, a kilometre) are damaged values, not patient positions
+MAX_COORDINATE_MM = 1e6
+
+
+def _vec(value, n: int, limit: float = MAX_COORDINATE_MM) -> tuple[float, ...] | None:
+    """``n`` finite floats no larger than ``limit`` in magnitude, or None (absent/damaged)."""
     try:
         if value is None or len(value) != n:
             return None
         out = tuple(float(v) for v in value)
     except (TypeError, ValueError):
         return None
-    return out if all(map(math.isfinite, out)) else None
+    return out if all(math.isfinite(v) and abs(v) <= limit for v in out) else None
+
+
+def _spacing(*values) -> tuple[float, float] | None:
+    """The first present pixel spacing of ``values``; (nan, nan) when it is damaged.
+
+    Absent spacing is None (the loader assumes 1 mm and says so); a present but
+    unreadable or non-finite one is kept as NaN so that the loader refuses it instead of
+    quietly assuming a size.
+    """
+    for value in values:
+        if value is None or value == "" or value == []:
+            continue
+        sp = _vec(value, 2, math.inf)
+        return sp if sp is not None else (math.nan, math.nan)
+    return None
 
 
 def _item(seq_parent, keyword: str):
@@ -293,6 +313,24 @@ def _fg(shared, per_frame, keyword: str, attr: str):
         if it is not None and attr in it:
             return it.get(attr)
     return None
+
+
+def _drop_undecodable(ds: pydicom.Dataset) -> None:
+    """Convert every element of ``ds`` now and delete those pydicom cannot convert.
+
+    pydicom converts lazily, on first access: a flipped byte (an unknown VR such as
+    'HO', a length that is no multiple of the value size, a broken nested sequence)
+    would otherwise raise wherever the value is first used. For series-level text
+    (names, descriptions) an undecodable value simply counts as absent.
+    """
+    for tag in list(ds.keys()):
+        try:
+            elem = ds[tag]  # converts the raw element
+            if elem.VR == "SQ":
+                for item in elem.value:
+                    _drop_undecodable(item)
+        except Exception:  # noqa: BLE001 - pydicom raises many kinds on hostile input
+            del ds[tag]
 
 
 def looks_like_dicom(path: Path) -> bool:
@@ -398,36 +436,45 @@ def read_frame_headers(path: Path) -> tuple[list[FrameHeader], pydicom.Dataset |
                 keyword, value_off, value_len = _pixel_element(fp, syntax, pix_start)
             else:
                 keyword, value_off, value_len = None, -1, 0
+            if keyword is None:
+                _no_pixels(path, ds)
+                return [], ds
+            frames = _frames_from_dataset(path, ds, syntax, keyword, value_off, value_len)
     except InputError:
         raise
     except (InvalidDicomError, EOFError, struct.error) as exc:
         raise InputError(f"not a DICOM file or its header is damaged ({exc})", path=path) from None
     except OSError as exc:
         raise InputError(f"cannot read the file ({exc})", path=path) from None
-    except Exception as exc:  # pydicom raises many kinds on hostile input
+    except Exception as exc:  # noqa: BLE001 - pydicom raises many kinds on hostile input
+        detail = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
         raise InputError(
-            f"the DICOM header cannot be parsed ({type(exc).__name__}: {exc})", path=path
+            f"the DICOM header cannot be parsed ({type(exc).__name__}"
+            f"{': ' + detail if detail else ''})",
+            path=path,
+            hint="The file is damaged; re-export it from the scanner or PACS.",
         ) from None
-    if keyword is None:
-        sop = str(ds.get("SOPClassUID", "") or "")
-        image_sop = sop.startswith("1.2.840.10008.5.1.4.1.1.") and not sop.startswith(
-            NON_IMAGE_SOP_PREFIXES
-        )
-        if image_sop and not ("Rows" in ds and "Columns" in ds):
-            raise InputError(
-                "no pixel data and an incomplete header: the file looks truncated "
-                "(an image SOP class without Rows/Columns or Pixel Data)",
-                path=path,
-            )
-        if "Rows" in ds and "Columns" in ds:
-            raise InputError(
-                "no pixel data: the image header has Rows/Columns but no Pixel Data element",
-                path=path,
-            )
-        return [], ds
-    frames = _frames_from_dataset(path, ds, syntax, keyword, value_off, value_len)
     _check_native_length(path, frames[0], size)
     return frames, ds
+
+
+def _no_pixels(path: Path, ds: pydicom.Dataset) -> None:
+    """InputError for an image header without pixel data (a truncated file); None otherwise."""
+    sop = str(ds.get("SOPClassUID", "") or "")
+    image_sop = sop.startswith("1.2.840.10008.5.1.4.1.1.") and not sop.startswith(
+        NON_IMAGE_SOP_PREFIXES
+    )
+    if image_sop and not ("Rows" in ds and "Columns" in ds):
+        raise InputError(
+            "no pixel data and an incomplete header: the file looks truncated "
+            "(an image SOP class without Rows/Columns or Pixel Data)",
+            path=path,
+        )
+    if "Rows" in ds and "Columns" in ds:
+        raise InputError(
+            "no pixel data: the image header has Rows/Columns but no Pixel Data element",
+            path=path,
+        )
 
 
 _FAST_CHUNK = 16384
@@ -481,6 +528,81 @@ def _check_native_length(path: Path, h: FrameHeader, file_size: int) -> None:
         )
 
 
+def _check_image_header(
+    path,
+    rows,
+    cols,
+    bits_alloc,
+    bits_stored,
+    samples,
+    pixel_rep,
+    n_frames,
+    value_off,
+    value_len,
+    syntax,
+) -> None:
+    """Refuse an image description no real file has, before anything is sized from it.
+
+    Rows x Columns x samples x frames must be positive, the bit depths and sample counts
+    ones DICOM allows, and the frames must fit the pixel data element: uncompressed
+    frames need their bytes, each compressed frame at least one 8-byte fragment header.
+    A damaged or hostile header (NumberOfFrames 2^31 in a 4 KB file) stops here, naming
+    the file, instead of sizing arrays or frame lists from it.
+    """
+    damaged = "The file is damaged; re-export it from the scanner or PACS."
+    if rows <= 0 or cols <= 0:
+        raise InputError(f"the image header says {cols} x {rows} pixels", path=path, hint=damaged)
+    if bits_alloc not in (1, 8, 16, 32, 64) or not 1 <= bits_stored <= bits_alloc:
+        raise InputError(
+            f"the image header's bit depth is impossible (BitsAllocated {bits_alloc}, "
+            f"BitsStored {bits_stored})",
+            path=path,
+            hint=damaged,
+        )
+    if samples not in (1, 3, 4) or pixel_rep not in (0, 1):
+        raise InputError(
+            f"the image header is damaged (SamplesPerPixel {samples}, "
+            f"PixelRepresentation {pixel_rep})",
+            path=path,
+            hint=damaged,
+        )
+    if value_len == UNDEFINED_LENGTH or syntax not in NATIVE_SYNTAXES:
+        # encapsulated: one item header (8 bytes) per frame at the very least
+        try:
+            room = os.path.getsize(path) - max(value_off, 0)
+        except OSError:
+            return
+        if n_frames > max(room // 8, 1):
+            raise InputError(
+                f"NumberOfFrames is {n_frames} but the file has room for at most "
+                f"{max(room // 8, 1)} compressed frames (header and pixels disagree)",
+                path=path,
+                hint=damaged,
+            )
+        return
+    frame_bytes = rows * cols * samples * bits_alloc // 8
+    if frame_bytes * n_frames > value_len:
+        raise InputError(
+            f"pixel data holds {value_len} bytes but Rows x Columns x SamplesPerPixel x "
+            f"frames = {rows} x {cols} x {samples} x {n_frames} at {bits_alloc} bits needs "
+            f"{frame_bytes * n_frames} bytes (header and pixels disagree)",
+            path=path,
+            hint=damaged,
+        )
+
+
+def _check_rescale(path, slope: float, intercept: float, bits_stored: int) -> None:
+    """Refuse a rescale that makes NaN, infinities or a constant image out of the pixels."""
+    big = abs(slope) * 2.0 ** min(bits_stored, 64) + abs(intercept)
+    if not (math.isfinite(slope) and math.isfinite(intercept)) or slope == 0 or big > 1e38:
+        raise InputError(
+            f"the rescale is damaged (RescaleSlope {slope:g}, RescaleIntercept {intercept:g}): "
+            "pixel values would be lost or not finite",
+            path=path,
+            hint="Re-export the file from the scanner or PACS.",
+        )
+
+
 def _frames_from_dataset(
     path, ds, syntax, keyword, value_off, value_len, getter=None
 ) -> list[FrameHeader]:
@@ -497,6 +619,21 @@ def _frames_from_dataset(
         bits_alloc = 64
     bits_stored = _num(g("BitsStored"), bits_alloc, int)
     n_frames = max(_num(g("NumberOfFrames"), 1, int) or 1, 1)
+    samples = _num(g("SamplesPerPixel"), 1, int)
+    pixel_rep = _num(g("PixelRepresentation"), 0, int)
+    _check_image_header(
+        path,
+        rows,
+        cols,
+        bits_alloc,
+        bits_stored,
+        samples,
+        pixel_rep,
+        n_frames,
+        value_off,
+        value_len,
+        syntax,
+    )
     shared = _item(ds, "SharedFunctionalGroupsSequence")
     per_frame_seq = (ds.get("PerFrameFunctionalGroupsSequence") if ds is not None else None) or []
     base = dict(
@@ -516,8 +653,8 @@ def _frames_from_dataset(
         cols=cols,
         bits_allocated=bits_alloc,
         bits_stored=bits_stored,
-        pixel_representation=_num(g("PixelRepresentation"), 0, int),
-        samples_per_pixel=_num(g("SamplesPerPixel"), 1, int),
+        pixel_representation=pixel_rep,
+        samples_per_pixel=samples,
         photometric=str(g("PhotometricInterpretation") or "MONOCHROME2"),
         gantry_tilt_deg=_num(g("GantryDetectorTilt"), 0.0, float),
         pixel_keyword=keyword,
@@ -525,8 +662,8 @@ def _frames_from_dataset(
         pixel_value_length=value_len,
     )
     top_pos = _vec(g("ImagePositionPatient"), 3)
-    top_ori = _vec(g("ImageOrientationPatient"), 6)
-    top_sp = _vec(g("PixelSpacing"), 2) or _vec(g("ImagerPixelSpacing"), 2)
+    top_ori = _vec(g("ImageOrientationPatient"), 6, 1.5)
+    top_sp = _spacing(g("PixelSpacing"), g("ImagerPixelSpacing"))
     top_th = _num(g("SliceThickness"))
     top_sbs = _num(g("SpacingBetweenSlices"))
     top_slope = _num(g("RescaleSlope"), 1.0) or 1.0
@@ -544,10 +681,10 @@ def _frames_from_dataset(
                 _vec(_fg(shared, pf, "PlanePositionSequence", "ImagePositionPatient"), 3) or top_pos
             )
             ori = (
-                _vec(_fg(shared, pf, "PlaneOrientationSequence", "ImageOrientationPatient"), 6)
+                _vec(_fg(shared, pf, "PlaneOrientationSequence", "ImageOrientationPatient"), 6, 1.5)
                 or top_ori
             )
-            sp = _vec(_fg(shared, pf, "PixelMeasuresSequence", "PixelSpacing"), 2) or top_sp
+            sp = _spacing(_fg(shared, pf, "PixelMeasuresSequence", "PixelSpacing")) or top_sp
             th = _num(_fg(shared, pf, "PixelMeasuresSequence", "SliceThickness")) or top_th
             sbs = _num(_fg(shared, pf, "PixelMeasuresSequence", "SpacingBetweenSlices")) or top_sbs
             s = _num(_fg(shared, pf, "PixelValueTransformationSequence", "RescaleSlope"))
@@ -557,6 +694,7 @@ def _frames_from_dataset(
             c = _num(_fg(shared, pf, "FrameVOILUTSequence", "WindowCenter"))
             w = _num(_fg(shared, pf, "FrameVOILUTSequence", "WindowWidth"))
             win = (c, w) if c is not None and w else top_win
+        _check_rescale(path, float(slope), float(inter), bits_stored)
         frames.append(
             FrameHeader(
                 frame=f,
@@ -594,8 +732,10 @@ def read_series_dataset(path: Path) -> pydicom.Dataset | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return pydicom.dcmread(
+            ds = pydicom.dcmread(
                 path, stop_before_pixels=True, specific_tags=_SERIES_KEYWORDS, force=True
             )
-    except Exception:
+            _drop_undecodable(ds)  # undecodable text: left out
+            return ds
+    except Exception:  # noqa: BLE001 - the series text is optional; the frames were read
         return None
