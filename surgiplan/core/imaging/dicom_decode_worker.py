@@ -5,7 +5,8 @@ that the caller's main script is never re-imported (multiprocessing's spawn and
 forkserver do that, re-running unguarded top-level code of user scripts) and so
 it is safe from GUI threads.
 
-Protocol: one task a line on stdin, ``index<TAB>path<TAB>frame<TAB>n_frames<TAB>syntax``;
+Protocol: one task a line on stdin,
+``index<TAB>path<TAB>frame<TAB>n_frames<TAB>syntax<TAB>rows<TAB>columns``;
 for each, on stdout: ``b"OK"`` + header (index, dtype, rows, cols, nbytes) + the
 stored values, or ``b"ER"`` + index + a UTF-8 message.
 """
@@ -27,13 +28,15 @@ def main() -> int:
 
     out = sys.stdout.buffer
     for line in sys.stdin.buffer:
-        parts = line.decode("utf-8").rstrip("\n").split("\t")
-        if len(parts) != 5:
+        parts = line.decode("utf-8", "surrogateescape").rstrip("\n").split("\t")
+        if len(parts) != 7:
             continue
         idx = int(parts[0])
         try:
             arr = np.ascontiguousarray(
-                decode_frame(parts[1], int(parts[2]), int(parts[3]), parts[4])
+                decode_frame(
+                    parts[1], int(parts[2]), int(parts[3]), parts[4], int(parts[5]), int(parts[6])
+                )
             )
             if arr.ndim != 2:
                 raise InputError(f"decoded frame has shape {arr.shape}, expected 2D", path=parts[1])

@@ -29,6 +29,17 @@ from surgiplan.core.imaging.dicom_headers import FrameHeader
 DUPLICATE_TOL_MM = 0.01
 #: in-plane offsets smaller than this are not a tilt (mm)
 SHEAR_TOL_MM = 0.05
+#: a tilted stack's in-plane offsets grow linearly along the normal; a slice further than
+#: this from that line (mm, or 2 pixels if more) has a damaged position
+SHEAR_LINE_TOL_MM = 1.0
+#: resampling uneven slices may make at most this many slices per acquired one (or
+#: RESAMPLE_MAX_SLICES): beyond that a stray slice far from the others (a damaged
+#: position) is far likelier than a real gap. dcm2niix's own reference of the shared
+#: DICOMDIR CT (4 slices, one 202 mm away) resamples to 165 slices: 41 per slice.
+RESAMPLE_MAX_FACTOR = 100
+RESAMPLE_MAX_SLICES = 4096
+#: pixel spacings outside (0, this] mm are damaged headers
+MAX_PIXEL_SPACING_MM = 1000.0
 
 
 @dataclass
@@ -98,6 +109,12 @@ def plan_stack(frames: list[FrameHeader], default_spacing: float | None = None) 
     h0 = frames[0]
     ps = h0.pixel_spacing or (1.0, 1.0)
     si, sj = float(ps[1]), float(ps[0])
+    if not all(0.0 < x <= MAX_PIXEL_SPACING_MM for x in (si, sj)):  # also False for NaN
+        raise GeometryError(
+            f"PixelSpacing {sj:g} \\ {si:g} mm is not a usable pixel size",
+            path=h0.path,
+            hint="The file's geometry is damaged; re-export the series or pick another one.",
+        )
     if h0.pixel_spacing is None:
         warnings.append("no PixelSpacing: 1 mm pixels assumed")
     if any(f.position is None or f.orientation is None for f in frames):
@@ -171,6 +188,7 @@ def plan_stack(frames: list[FrameHeader], default_spacing: float | None = None) 
     sheared = bool(len(order) > 1 and np.max(np.linalg.norm(inplane, axis=1)) > SHEAR_TOL_MM)
     tilt = 0.0
     if sheared:
+        _check_shear_is_a_tilt(frames, order, z, inplane, min(si, sj))
         span = z[-1] - z[0]
         tilt = (
             float(np.degrees(np.arctan2(np.linalg.norm(inplane[-1]), span))) if span > 0 else 90.0
@@ -211,6 +229,18 @@ def plan_stack(frames: list[FrameHeader], default_spacing: float | None = None) 
     finest = float(max(gaps.min(), 0.2 * med))
     plan.finest_spacing = finest
     plan.spacing_k = finest
+    n_out = resampled_count(z, finest)
+    if n_out > max(RESAMPLE_MAX_FACTOR * len(z), RESAMPLE_MAX_SLICES):
+        k = int(np.argmax(gaps))
+        a, b = frames[order[k]], frames[order[k + 1]]
+        raise GeometryError(
+            f"the slices do not form one stack: {a.path.name} and {b.path.name} are "
+            f"{gaps[k]:.1f} mm apart (median spacing {med:.2f} mm); resampling would make "
+            f"{n_out} slices out of {len(z)}",
+            path=b.path,
+            hint="A slice position is damaged or a stray file belongs to another scan; "
+            "remove it or pick another series.",
+        )
     missing = []
     for k, g in enumerate(gaps):
         m = g / med
@@ -229,6 +259,78 @@ def plan_stack(frames: list[FrameHeader], default_spacing: float | None = None) 
     return plan
 
 
+def _check_shear_is_a_tilt(frames, order, z, inplane, pixel_mm: float) -> None:
+    """GeometryError naming the slice whose in-plane offset is off the tilt's straight line.
+
+    Under gantry tilt the offset of slice k is (z_k - z_0) tan(tilt) along one in-plane
+    direction: a straight line through slice 0. A damaged ImagePositionPatient (one
+    slice a kilometre to the side) is not a tilt, and correcting it as one would build a
+    canvas of millions of pixels.
+    """
+    dz = z - z[0]
+    denom = float(dz @ dz)
+    if denom <= 0:
+        return
+    slope = (dz @ inplane) / denom  # least squares through slice 0
+    resid = np.linalg.norm(inplane - np.outer(dz, slope), axis=1)
+    tol = max(SHEAR_LINE_TOL_MM, 2.0 * pixel_mm)
+    k = int(np.argmax(resid))
+    if resid[k] > tol:
+        f = frames[order[k]]
+        raise GeometryError(
+            f"slice positions are inconsistent: {f.path.name} is {resid[k]:.1f} mm off the "
+            "straight line the other slices' ImagePositionPatient follow (not a gantry tilt)",
+            path=f.path,
+            hint="The file's position is damaged; remove it or pick another series.",
+        )
+
+
+def shear_extent(shift_ij: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(lo, hi): whole-voxel (i, j) range the tilt-corrected grid adds around slice 0's grid.
+
+    The corrected grid starts ``lo`` voxels from slice 0's first pixel (lo <= 0: it is
+    enlarged towards negative i/j when slices are offset that way) and has
+    ``hi - lo`` more columns/rows than the acquired slices.
+    """
+    lo = np.floor(shift_ij.min(axis=0) + 1e-3)
+    hi = np.ceil(shift_ij.max(axis=0) - 1e-3)
+    return lo, hi
+
+
+def resampled_count(z: np.ndarray, spacing: float) -> int:
+    """Number of slices :func:`resample_slices` makes from positions ``z`` at ``spacing``."""
+    return int(np.floor((z[-1] - z[0]) / spacing + 1e-6)) + 1
+
+
+@dataclass(frozen=True)
+class OutputGrid:
+    """The grid the loader builds from a plan, known from headers alone."""
+
+    size_ijk: tuple[int, int, int]
+    origin: np.ndarray
+    spacing: tuple[float, float, float]
+    direction: np.ndarray
+
+
+def output_grid(plan: StackPlan, rows: int, cols: int) -> OutputGrid:
+    """Size, origin and spacing of the volume the loader makes (after tilt and spacing fixes).
+
+    The tilt correction enlarges each slice by the in-plane offsets (:func:`shear_extent`)
+    and moves the origin by ``lo`` voxels along the row and column directions; uneven
+    spacing becomes :func:`resampled_count` slices at the finest spacing.
+    """
+    si, sj = plan.spacing_ij
+    origin = np.asarray(plan.origin, dtype=float)
+    ni, nj = cols, rows
+    if plan.sheared:
+        lo, hi = shear_extent(plan.shift_ij)
+        ni += int(hi[0] - lo[0])
+        nj += int(hi[1] - lo[1])
+        origin = origin + lo[0] * si * plan.row_dir + lo[1] * sj * plan.col_dir
+    nk = len(plan.order) if plan.regular else resampled_count(plan.z, plan.spacing_k)
+    return OutputGrid((ni, nj, nk), origin, (si, sj, plan.spacing_k), plan.direction)
+
+
 def unshear(stack: np.ndarray, shift_ij: np.ndarray, fill: float) -> tuple[np.ndarray, np.ndarray]:
     """Shift each slice in-plane by ``-shift_ij`` so the stack is orthogonal.
 
@@ -239,8 +341,7 @@ def unshear(stack: np.ndarray, shift_ij: np.ndarray, fill: float) -> tuple[np.nd
     """
     from scipy import ndimage
 
-    lo = np.floor(shift_ij.min(axis=0) + 1e-3)
-    hi = np.ceil(shift_ij.max(axis=0) - 1e-3)
+    lo, hi = shear_extent(shift_ij)
     nk, nj, ni = stack.shape
     ext_i = int(hi[0] - lo[0])
     ext_j = int(hi[1] - lo[1])
@@ -266,7 +367,7 @@ def resample_slices(
     blends the two acquired slices around it; acquired slices are reproduced
     exactly where the grid meets them.
     """
-    n_out = int(np.floor((z[-1] - z[0]) / spacing + 1e-6)) + 1
+    n_out = resampled_count(z, spacing)
     zn = z[0] + spacing * np.arange(n_out)
     out = np.empty((n_out,) + stack.shape[1:], dtype=np.float32)
     idx = np.clip(np.searchsorted(z, zn, side="right") - 1, 0, len(z) - 2)

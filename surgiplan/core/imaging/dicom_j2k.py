@@ -65,9 +65,17 @@ def decode_j2k_frame(h: FrameHeader) -> np.ndarray:
     """
     from pydicom.pixels.utils import get_j2k_parameters
 
+    from surgiplan.core.imaging.dicom_pixels import check_codestream
+
     try:
         code = _codestream(h)
+        if code[:2] != b"\xff\x4f":
+            # a JP2-wrapped stream: pydicom's decoder takes it (and its box walk)
+            raise InputError("not a raw JPEG 2000 codestream", path=h.path)
+        check_codestream(code, h.transfer_syntax, h.rows, h.cols, h.path)
         arr = imagecodecs.jpeg2k_decode(code, numthreads=1)
+    except InputError:
+        raise
     except OSError as exc:
         raise InputError(f"cannot read the pixel data ({exc.strerror})", path=h.path) from None
     except Exception as exc:  # noqa: BLE001 - pydicom/imagecodecs raise many kinds on bad data

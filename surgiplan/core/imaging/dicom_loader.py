@@ -16,8 +16,14 @@ import numpy as np
 
 from surgiplan.core.errors import GeometryError, InputError
 from surgiplan.core.imaging.dicom_discovery import SeriesInfo, discover
-from surgiplan.core.imaging.dicom_geometry import plan_stack, resample_slices, unshear
-from surgiplan.core.imaging.dicom_pixels import output_plan, read_frames
+from surgiplan.core.imaging.dicom_geometry import (
+    StackPlan,
+    output_grid,
+    plan_stack,
+    resample_slices,
+    unshear,
+)
+from surgiplan.core.imaging.dicom_pixels import check_memory, output_plan, read_frames
 from surgiplan.core.imaging.volume import Volume
 from surgiplan.core.jobs import Progress, report, sub_progress
 
@@ -52,6 +58,37 @@ def _metadata(series: SeriesInfo) -> dict:
         "units": "HU" if series.modality == "CT" else "",
         "source": str(series.frames[0].path.parent) if series.frames else "",
     }
+
+
+def peak_bytes(plan: StackPlan, rows: int, cols: int, dtype: np.dtype) -> int:
+    """Most memory the loader holds at once for ``plan`` (bytes), from the headers alone.
+
+    The stacked slices, then (tilt) the enlarged float32 copy beside them, then (uneven
+    spacing) the resampled float32 stack beside that, then the final array beside it.
+    """
+    itemsize = np.dtype(dtype).itemsize
+    nk = len(plan.order)
+    grid = output_grid(plan, rows, cols)
+    ni, nj, nk_out = grid.size_ijk
+    stacked = nk * rows * cols * max(itemsize, 4 if np.dtype(dtype).kind != "f" else itemsize)
+    sheared = nk * nj * ni * 4 if plan.sheared else 0
+    resampled = nk_out * nj * ni * 4 if not plan.regular else 0
+    final = nk_out * nj * ni * itemsize
+    steps = [stacked, stacked + sheared, sheared + resampled, max(sheared, resampled) + final]
+    return int(max(steps))
+
+
+def _check_budget(series: SeriesInfo, plan: StackPlan, ordered, dtype: np.dtype) -> None:
+    h = ordered[0]
+    grid = output_grid(plan, h.rows, h.cols)
+    need = peak_bytes(plan, h.rows, h.cols, dtype)
+    ni, nj, nk = grid.size_ijk
+    check_memory(
+        need,
+        f"series {series.series_number} '{series.description}' ({len(ordered)} images of "
+        f"{h.cols} x {h.rows}, a {ni} x {nj} x {nk} {np.dtype(dtype).name} volume)",
+        path=h.path.parent,
+    )
 
 
 def load_series(
@@ -92,6 +129,7 @@ def load_series(
         )
     ordered = [frames[k] for k in plan.order]
     out_plan = output_plan(ordered)
+    _check_budget(series, plan, ordered, out_plan.dtype)
     errors: list[InputError] = []
     arr, kept = read_frames(ordered, sub_progress(progress, 0.0, 0.85), errors, out_plan)
     for e in errors:
@@ -176,7 +214,10 @@ def describe_series(series: SeriesInfo) -> dict:
     """Header-only geometry of a series, as loading would build it (no pixels read).
 
     Keys: ``size_ijk`` (acquired columns, rows, slices), ``spacing_mm`` (i, j, k),
-    ``origin_lps_mm``, ``orientation`` (letters of +i, +j, +k), ``regular``,
+    ``origin_lps_mm`` (the first acquired pixel), ``volume_size_ijk`` and
+    ``volume_origin_lps_mm`` (the grid loading builds: tilt-corrected, spacing
+    equalised; equal to the acquired ones otherwise), ``orientation`` (letters of
+    +i, +j, +k), ``regular``,
     ``gantry_tilt_deg``, ``warnings`` (what loading would correct) and the
     series summary. Raises GeometryError for inconsistent orientation.
     """
@@ -187,10 +228,13 @@ def describe_series(series: SeriesInfo) -> dict:
         return info | {"warnings": [f"no images in this series (kind: {series.kind})"]}
     plan = plan_stack(list(series.frames))
     h = series.frames[0]
+    grid = output_grid(plan, h.rows, h.cols)
     info.update(
         size_ijk=[h.cols, h.rows, len(plan.order)],
         spacing_mm=[plan.spacing_ij[0], plan.spacing_ij[1], plan.spacing_k],
         origin_lps_mm=[float(x) for x in plan.origin],
+        volume_size_ijk=list(grid.size_ijk),
+        volume_origin_lps_mm=[float(x) for x in grid.origin],
         orientation="".join(orientation_labels(plan.direction)),
         regular=plan.regular,
         gantry_tilt_deg=plan.tilt_deg if plan.sheared else 0.0,

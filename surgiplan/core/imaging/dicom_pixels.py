@@ -56,6 +56,39 @@ _SYNTAX_NAMES = {
 }
 
 
+#: share of the memory available now that one load may plan to use
+MEMORY_SHARE = 0.8
+
+
+def memory_budget() -> int:
+    """Bytes a load may allocate: ``MEMORY_SHARE`` of the memory available right now."""
+    import psutil
+
+    return int(psutil.virtual_memory().available * MEMORY_SHARE)
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:.2f} GiB" if n >= 2**28 else f"{n / 2**20:.1f} MiB"
+
+
+def check_memory(need: int, what: str, path=None) -> None:
+    """InputError (before anything is allocated) when ``need`` bytes exceed :func:`memory_budget`.
+
+    ``what`` says what would be built (e.g. "a 512 x 512 x 900 int16 volume"); the
+    message names it, the path and both sizes, so that a header that lies about its size
+    is recognisable as such.
+    """
+    budget = memory_budget()
+    if need > budget:
+        raise InputError(
+            f"loading needs about {_gib(need)} of memory for {what}, more than the "
+            f"{_gib(budget)} available",
+            path=path,
+            hint="Close other programs or use a machine with more memory; if the size is "
+            "absurd for this scan, its header is damaged.",
+        )
+
+
 class _Overflow(Exception):
     """A frame's rescaled values do not fit the planned integer type."""
 
@@ -234,15 +267,145 @@ def read_native_frames(
 
 
 # --------------------------------------------------------------------------- compressed
-def decode_frame(path: str, frame: int, n_frames: int, syntax: str = "") -> np.ndarray:
-    """Stored values of one frame through pydicom's decoders (runs in worker processes too)."""
+_JPEG_SYNTAXES = {
+    "1.2.840.10008.1.2.4.50",
+    "1.2.840.10008.1.2.4.51",
+    "1.2.840.10008.1.2.4.57",
+    "1.2.840.10008.1.2.4.70",
+    "1.2.840.10008.1.2.4.80",
+    "1.2.840.10008.1.2.4.81",
+}
+_J2K_SYNTAXES = {
+    "1.2.840.10008.1.2.4.90",
+    "1.2.840.10008.1.2.4.91",
+    "1.2.840.10008.1.2.4.201",
+    "1.2.840.10008.1.2.4.202",
+    "1.2.840.10008.1.2.4.203",
+}
+_RLE_SYNTAX = "1.2.840.10008.1.2.5"
+
+
+_JP2_SIGNATURE = b"\x00\x00\x00\x0cjP  \r\n\x87\n"
+
+
+def _jp2_inner(code: bytes, path) -> bytes:
+    """The raw codestream inside a JP2 wrapper (``code`` itself when not wrapped).
+
+    Walks the boxes with every length checked: pydicom 3.0's ``get_j2k_parameters``
+    loops forever on a box of length 0 before the codestream box, so a damaged or
+    hostile wrapper is refused here, before any pydicom decoder sees it.
+    """
+    if not code.startswith(_JP2_SIGNATURE):
+        return code
+    offset = 12
+    while offset + 8 <= len(code):
+        length = int.from_bytes(code[offset : offset + 4], "big")
+        kind = code[offset + 4 : offset + 8]
+        if kind == b"jp2c":
+            return code[offset + 8 :]
+        if length == 1 and offset + 16 <= len(code):  # 64-bit box length
+            length = int.from_bytes(code[offset + 8 : offset + 16], "big")
+        if length < 8:
+            break
+        offset += length
+    raise InputError(
+        "the JPEG 2000 (JP2) wrapper of the pixel data is damaged (a box length is wrong or "
+        "the codestream box is missing)",
+        path=path,
+        hint="The file is damaged; re-export it from the scanner or PACS.",
+    )
+
+
+def codestream_size(code: bytes, syntax: str) -> tuple[int, int] | None:
+    """(rows, columns) a compressed frame declares in its own header; None when not known.
+
+    JPEG and JPEG-LS: the SOF segment; JPEG 2000 / HTJ2K: the SIZ segment of a raw
+    codestream (Xsiz - XOsiz, Ysiz - YOsiz).
+    """
+    try:
+        if syntax in _JPEG_SYNTAXES:
+            from pydicom.pixels.utils import _get_jpg_parameters
+
+            info = _get_jpg_parameters(code)
+            if "height" in info and "width" in info:
+                return int(info["height"]), int(info["width"])
+            return None
+        if syntax in _J2K_SYNTAXES and code[:4] == b"\xff\x4f\xff\x51" and len(code) >= 24:
+            xsiz, ysiz, xo, yo = struct.unpack(">IIII", code[8:24])
+            return ysiz - yo, xsiz - xo
+    except (ImportError, IndexError, ValueError, struct.error, TypeError):
+        return None
+    return None
+
+
+def check_codestream(code: bytes, syntax: str, rows: int, cols: int, path) -> None:
+    """InputError, before decoding, when a compressed frame cannot be Rows x Columns.
+
+    Decoders size their output from the DICOM header: Rows/Columns that lie (65535 x
+    65535 in a 4 KB file) would make them allocate gigabytes before failing. The frame's
+    own header (JPEG SOF, JPEG 2000 SIZ) must agree; RLE, whose runs expand at most
+    64-fold (a 2-byte run gives 128 bytes), must be long enough for Rows x Columns.
+    """
+    if syntax in _J2K_SYNTAXES:
+        code = _jp2_inner(code, path)
+    size = codestream_size(code, syntax)
+    if size is not None and size != (rows, cols):
+        raise InputError(
+            f"the header says {cols} x {rows} pixels but the compressed frame holds "
+            f"{size[1]} x {size[0]} (header and pixels disagree)",
+            path=path,
+            hint="The file is damaged; re-export it from the scanner or PACS.",
+        )
+    if syntax == _RLE_SYNTAX and len(code) >= 64:
+        n_seg = struct.unpack("<I", code[:4])[0]
+        offsets = struct.unpack("<15I", code[4:64])[: max(min(n_seg, 15), 0)]
+        bounds = sorted(o for o in offsets if 64 <= o <= len(code)) + [len(code)]
+        longest = max((b - a for a, b in zip(bounds, bounds[1:], strict=False)), default=0)
+        if rows * cols > 64 * longest + 128:
+            raise InputError(
+                f"the header says {cols} x {rows} pixels but the RLE data ({len(code)} bytes) "
+                "can hold far fewer (header and pixels disagree)",
+                path=path,
+                hint="The file is damaged; re-export it from the scanner or PACS.",
+            )
+
+
+def _first_frame_bytes(path: str, frame: int, n_frames: int) -> bytes | None:
+    """The compressed bytes of one frame of an encapsulated file (None when not found)."""
+    import pydicom
+    from pydicom.encaps import get_frame
+
+    with open(path, "rb") as fp:
+        ds = pydicom.dcmread(fp, stop_before_pixels=True)
+        head = fp.read(12)
+        if len(head) < 12 or head[:4] != b"\xe0\x7f\x10\x00":
+            return None
+        del ds
+        return get_frame(fp, frame, number_of_frames=n_frames)
+
+
+def decode_frame(
+    path: str, frame: int, n_frames: int, syntax: str = "", rows: int = 0, cols: int = 0
+) -> np.ndarray:
+    """Stored values of one frame through pydicom's decoders (runs in worker processes too).
+
+    With ``rows``/``cols`` given, the compressed frame's own size is checked against them
+    first (:func:`check_codestream`), so that a lying header is refused before any decoder
+    allocates from it.
+    """
     import pydicom
     from pydicom.pixels import pixel_array
 
     try:
         deflated = syntax == "1.2.840.10008.1.2.1.99"
+        if rows and cols and not deflated and syntax not in NATIVE_SYNTAXES:
+            code = _first_frame_bytes(path, frame, n_frames)
+            if code is not None:
+                check_codestream(code, syntax, rows, cols, path)
         src = pydicom.dcmread(path) if deflated else path  # pixel_array(path) cannot inflate
         arr = pixel_array(src, index=frame if n_frames > 1 else None)
+    except InputError:
+        raise
     except Exception as exc:  # decoders raise many types on bad data
         name = _SYNTAX_NAMES.get(syntax, syntax or "unknown transfer syntax")
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -254,7 +417,12 @@ def decode_frame(path: str, frame: int, n_frames: int, syntax: str = "") -> np.n
     return np.asarray(arr)
 
 
-def _decode_task(args: tuple[str, int, int, str]) -> np.ndarray | InputError:
+def _task(h: FrameHeader) -> tuple[str, int, int, str, int, int]:
+    """What a decoder (here or in a worker process) needs to decode frame ``h``."""
+    return (str(h.path), h.frame, h.n_frames, h.transfer_syntax, h.rows, h.cols)
+
+
+def _decode_task(args: tuple[str, int, int, str, int, int]) -> np.ndarray | InputError:
     try:
         return decode_frame(*args)
     except InputError as exc:
@@ -298,7 +466,7 @@ def _use_processes(frames: list[FrameHeader]) -> bool:
 
 
 def decode_in_workers(
-    todo: dict[int, tuple[str, int, int, str]], progress: Progress | None
+    todo: dict[int, tuple[str, int, int, str, int, int]], progress: Progress | None
 ) -> Iterator[tuple[int, np.ndarray | InputError]]:
     """Decode ``todo`` (index -> task) in worker processes; yields (index, array or error).
 
@@ -321,7 +489,9 @@ def decode_in_workers(
     def pump(proc: subprocess.Popen, share: list) -> None:
         try:
             proc.stdin.write(
-                "".join(f"{k}\t{t[0]}\t{t[1]}\t{t[2]}\t{t[3]}\n" for k, t in share).encode()
+                "".join("\t".join(map(str, (k, *t))) + "\n" for k, t in share).encode(
+                    "utf-8", "surrogateescape"
+                )
             )
             proc.stdin.close()
             rd = proc.stdout
@@ -394,7 +564,7 @@ def _decode_j2k_task(h: FrameHeader) -> np.ndarray | InputError:
     try:
         return decode_j2k_frame(h)
     except InputError:
-        return _decode_task((str(h.path), h.frame, h.n_frames, h.transfer_syntax))
+        return _decode_task(_task(h))
 
 
 def decode_in_threads(
@@ -528,10 +698,7 @@ def _read_frames(frames, plan: OutputPlan, progress, errors) -> tuple[np.ndarray
         in_j2k = set(j2k)
         coded = [k for k in coded if k not in in_j2k]
     if coded:
-        tasks = [
-            (str(frames[k].path), frames[k].frame, frames[k].n_frames, frames[k].transfer_syntax)
-            for k in coded
-        ]
+        tasks = [_task(frames[k]) for k in coded]
         if _use_processes([frames[k] for k in coded]):
             todo = dict(zip(coded, tasks, strict=True))
             for k, res in decode_in_workers(todo, progress):
