@@ -10,6 +10,9 @@ over when the full volume replaces it. Slices not read yet hold the lowest value
 
 Only single-frame series with their slice files known in order are previewed;
 for anything else :func:`preview_volume` returns None and the caller just waits.
+Headers and pixels are read with the loader's checked readers, so a damaged or
+hostile file never hangs or floods the preview (it is left out, or the preview is
+skipped and the full load names the file).
 """
 
 from __future__ import annotations
@@ -55,20 +58,26 @@ def series_files(series) -> list[Path] | None:
     return None
 
 
-def _read(path: Path, pixels: bool = True):
-    import pydicom
+def _header(path: Path):
+    """The first frame header of a file (the loader's checked reader; InputError naming it)."""
+    from surgiplan.core.imaging.dicom_headers import read_frame_headers
 
-    try:
-        return pydicom.dcmread(str(path), stop_before_pixels=not pixels)
-    except Exception as exc:  # noqa: BLE001 - pydicom raises many kinds
-        raise InputError(f"cannot read DICOM file ({exc})", path=path) from None
+    frames, _ = read_frame_headers(Path(path))
+    if not frames:
+        raise InputError("DICOM file without an image", path=path)
+    return frames
 
 
-def _pixels(ds) -> np.ndarray:
-    arr = ds.pixel_array.astype(np.float32)
-    slope = float(getattr(ds, "RescaleSlope", 1) or 1)
-    inter = float(getattr(ds, "RescaleIntercept", 0) or 0)
-    return arr * slope + inter
+def _pixels(frames) -> np.ndarray:
+    """Rescaled values of ``frames`` (one file's or a few slices'), through the loader's reader.
+
+    The same checks as a full load (lengths against the file, compressed frame sizes
+    against Rows/Columns), so that a damaged or hostile file gives an InputError.
+    """
+    from surgiplan.core.imaging.dicom_pixels import read_frames
+
+    arr, _ = read_frames(list(frames))
+    return arr
 
 
 def preview_volume(paths: list[Path], count: int = 8, progress: Progress | None = None,
@@ -81,60 +90,85 @@ def preview_volume(paths: list[Path], count: int = 8, progress: Progress | None 
     n = len(paths)
     if n < 3:
         return None
-    first, last = _read(paths[0], pixels=False), _read(paths[-1], pixels=False)
     try:
-        iop = np.asarray([float(v) for v in first.ImageOrientationPatient])
-        p0 = np.asarray([float(v) for v in first.ImagePositionPatient])
-        p1 = np.asarray([float(v) for v in last.ImagePositionPatient])
-        row_mm, col_mm = (float(v) for v in first.PixelSpacing)
-        rows, cols = int(first.Rows), int(first.Columns)
-    except (AttributeError, ValueError, TypeError):
+        first, last = _header(paths[0])[0], _header(paths[-1])[0]
+    except InputError:
+        return None  # the full load names the damaged file
+    if first.orientation is None or first.position is None or last.position is None:
         return None
+    if first.pixel_spacing is None or not all(0 < float(x) < 1e3 for x in first.pixel_spacing):
+        return None
+    iop = np.asarray(first.orientation, dtype=float)
+    p0 = np.asarray(first.position, dtype=float)
+    p1 = np.asarray(last.position, dtype=float)
+    row_mm, col_mm = (float(v) for v in first.pixel_spacing)
+    rows, cols = first.rows, first.cols
     u, v = iop[:3], iop[3:]
     w = np.cross(u, v)
     step = (p1 - p0) / (n - 1)
     dz = float(np.linalg.norm(step))
-    if dz <= 0:
+    if not np.isfinite(dz) or dz <= 0:
         return None
     wk = step / dz
     if abs(abs(float(np.dot(wk, w))) - 1.0) > 0.05:  # tilted stack: leave it to the full loader
         return None
     direction = np.column_stack([u, v, wk])
-    is_ct = str(getattr(first, "Modality", "")).upper() == "CT"
+    is_ct = first.modality.upper() == "CT"
     mids = sorted(middle_out(n)[: max(1, min(count, n))])
+    from surgiplan.core.imaging.dicom_pixels import check_memory
+
+    try:
+        check_memory(n * rows * cols * 4, f"a preview of {n} slices of {cols} x {rows}", paths[0])
+    except InputError:
+        return None  # the full load says why
     slices = {}
     for i, k in enumerate(mids):
         report(progress, i / len(mids), f"reading slice {k + 1} of {n}")
-        slices[k] = _pixels(_read(paths[k]))
+        try:
+            img = _pixels(_header(paths[k])[:1])[0].astype(np.float32)
+        except InputError:
+            continue  # a damaged slice stays empty in the preview; the full load names it
+        if img.shape != (rows, cols):
+            return None
+        slices[k] = img
+    if not slices:
+        return None
     lo = -1024.0 if is_ct else min(float(s.min()) for s in slices.values())
     exact = is_ct and all(np.all(np.mod(s, 1) == 0) for s in slices.values())
     dtype = np.int16 if exact else np.float32
     arr = np.full((n, rows, cols), lo, dtype=dtype)
     for k, s in slices.items():
-        if s.shape != (rows, cols):
-            return None
         arr[k] = s
-    md = {"modality": str(getattr(first, "Modality", "") or ""),
-          "series_description": str(getattr(first, "SeriesDescription", "") or ""),
-          "patient_name": str(getattr(first, "PatientName", "") or ""),
-          "patient_id": str(getattr(first, "PatientID", "") or ""),
-          "series_uid": str(getattr(first, "SeriesInstanceUID", "") or ""),
-          "preview_slices": mids}
-    try:
-        md["window_center"] = float(np.atleast_1d(first.WindowCenter)[0])
-        md["window_width"] = float(np.atleast_1d(first.WindowWidth)[0])
-    except (AttributeError, TypeError, ValueError):
-        pass
+    from surgiplan.core.imaging.dicom_headers import read_series_dataset
+
+    first_ds = read_series_dataset(paths[0])  # None when unreadable: the text is optional
+    md = {"modality": first.modality,
+          "series_description": _text(first_ds, "SeriesDescription"),
+          "patient_name": _text(first_ds, "PatientName"),
+          "patient_id": _text(first_ds, "PatientID"),
+          "series_uid": first.series_uid,
+          "preview_slices": sorted(slices)}
+    if first.window is not None:
+        md["window_center"], md["window_width"] = (float(x) for x in first.window)
     md.update(metadata or {})
     report(progress, 1.0, "first slices ready")
     return Volume(arr, (col_mm, row_mm, dz), tuple(p0), direction, md)
 
 
+def _text(ds, keyword: str) -> str:
+    try:
+        return str(ds.get(keyword, "") or "") if ds is not None else ""
+    except Exception:  # noqa: BLE001 - an undecodable text value counts as absent
+        return ""
+
+
 def thumbnail(path: Path, size: int = 64) -> np.ndarray:
-    """A small uint8 greyscale picture of one DICOM slice (auto-windowed), for browsers."""
-    img = _pixels(_read(Path(path)))
-    if img.ndim == 3:  # multi-frame: its middle frame
-        img = img[img.shape[0] // 2]
+    """A small uint8 greyscale picture of one DICOM slice (auto-windowed), for browsers.
+
+    Raises InputError naming the file when it cannot be read (damaged, hostile).
+    """
+    frames = _header(Path(path))
+    img = _pixels([frames[len(frames) // 2]])[0].astype(np.float32)  # multi-frame: the middle
     step = max(1, int(np.ceil(max(img.shape) / size)))
     small = img[::step, ::step]
     lo, hi = np.percentile(small, [1, 99.5])
