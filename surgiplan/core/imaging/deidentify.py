@@ -17,8 +17,10 @@ loaded at run time from ``resources/dicom/ps3.15_confidentiality_profile_attribu
   patient characteristics, clean descriptors / structured content / graphics.
 
 PatientIdentityRemoved = YES, DeidentificationMethod and its Code Sequence
-(113100 + one code per option) are set. The input is only read; the output is
-written to a temporary folder that is renamed when complete.
+(113100 + one code per option) are set. The input is only read (the output may be
+neither the input folder, nor inside it, nor hold it); every file is written
+through the one write path (:mod:`surgiplan.core.fileio`) into a temporary folder
+that is renamed when complete.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ import json
 import os
 import secrets
 import shutil
+import tempfile
+import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -38,6 +42,13 @@ from pydicom.sequence import Sequence
 from pydicom.uid import generate_uid
 
 from surgiplan.core.errors import InputError
+from surgiplan.core.fileio import (
+    atomic_write,
+    check_output,
+    ensure_folder,
+    fsync_dir,
+    write_error,
+)
 from surgiplan.core.imaging.dicom_discovery import SkippedFile, _candidate_files
 from surgiplan.core.imaging.dicom_headers import read_frame_headers
 from surgiplan.core.jobs import Progress, check_cancelled, report
@@ -322,6 +333,65 @@ def _check_options(options) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _series_number(ds: Dataset) -> int:
+    """SeriesNumber as a non-negative int (0 when absent or damaged).
+
+    pydicom keeps an invalid IS value as the raw text: "../../x" must never reach a
+    folder name.
+    """
+    try:
+        number = int(float(str(ds.get("SeriesNumber", 0) or 0).strip()))
+    except Exception:  # noqa: BLE001 - damaged or hostile value
+        return 0
+    return number if 0 <= number < 10**9 else 0
+
+
+def _read_back(path: Path) -> None:
+    """Raise InputError unless ``path`` reads back as a DICOM instance (the header)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = pydicom.dcmread(path, stop_before_pixels=True)
+        ok = "SOPInstanceUID" in ds
+    except Exception as exc:  # noqa: BLE001 - pydicom raises many kinds
+        raise InputError(f"not readable ({type(exc).__name__})", path=path) from None
+    if not ok:
+        raise InputError("no SOP Instance UID after writing", path=path)
+
+
+def _deidentify_one(deid: _Deidentifier, f: Path, opts, series_dirs) -> tuple[Dataset, str]:
+    """The de-identified dataset of ``f`` and its output folder name; InputError when unusable."""
+    read_frame_headers(f)  # the loader's checks: truncated, empty, inconsistent
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = pydicom.dcmread(f)
+    if "SOPInstanceUID" not in ds:
+        raise InputError("not a DICOM instance (no SOP Instance UID)", path=f)
+    series_uid = str(ds.get("SeriesInstanceUID", ""))
+    if series_uid not in series_dirs:
+        base = f"S{_series_number(ds)}"
+        k = sum(1 for v in series_dirs.values() if v.startswith(base + "_")) + 1
+        series_dirs[series_uid] = f"{base}_{k}"
+    folder = series_dirs[series_uid]
+    enhanced = "SharedFunctionalGroupsSequence" in ds
+    ds.remove_private_tags()
+    deid.apply(ds, enhanced)
+    if ds.file_meta is not None:
+        deid.apply(ds.file_meta, enhanced)  # (0002,0003) U
+        if "retain_device_identity" not in opts:  # sending station's AE titles
+            for kw in (
+                "SourceApplicationEntityTitle",
+                "SendingApplicationEntityTitle",
+                "ReceivingApplicationEntityTitle",
+            ):
+                if kw in ds.file_meta:
+                    delattr(ds.file_meta, kw)
+        if "MediaStorageSOPInstanceUID" in ds.file_meta:
+            ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    deid.mark(ds)
+    return ds, folder
+
+
 def deidentify(
     src_dir: str | Path,
     out_dir: str | Path,
@@ -331,30 +401,34 @@ def deidentify(
 ) -> DeidResult:
     """Write a de-identified copy of every DICOM file under ``src_dir`` into ``out_dir``.
 
-    ``out_dir`` must not exist (or be empty). Files are named
-    ``S<series number>_<n>/IM<k>.dcm`` (input names may carry identifiers). Files that
-    are not DICOM (and DICOMDIR) are skipped and listed. The input is never modified;
-    nothing appears in ``out_dir`` unless every file was written.
+    ``out_dir`` must not exist (or be empty), and may be neither the input nor inside it
+    nor hold it. Files are named ``S<series number>_<n>/IM<k>.dcm`` (input names may carry
+    identifiers). Files that are not DICOM, damaged or hostile (and DICOMDIR) are skipped
+    and listed. The input is never modified; each file is written through
+    :func:`surgiplan.core.fileio.atomic_write` into a temporary folder beside ``out_dir``,
+    which is renamed to ``out_dir`` only when every file was written.
     """
     src = Path(src_dir)
     out = Path(out_dir)
     opts = _check_options(options)
     if not src.exists():
         raise InputError("no such file or folder", path=src)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+    check_output(out, [src], kind="folder")
+    if out.exists() and any(out.iterdir()):
         raise InputError(
             "the output folder exists and is not empty", path=out, hint="Choose a new folder."
         )
-    if out.resolve() == src.resolve() or src.resolve() in out.resolve().parents:
-        raise InputError("the output folder must not be inside the input", path=out)
     table = load_profile_table()
     deid = _Deidentifier(table, opts)
     skipped: list[SkippedFile] = []
     files = _candidate_files(src, skipped)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
+    ensure_folder(out.parent)
+    try:
+        tmp = Path(
+            tempfile.mkdtemp(prefix=f".{out.name[:100]}.", suffix=".sptmp-dir", dir=out.parent)
+        )
+    except OSError as exc:
+        raise write_error(out, exc) from None
     written: dict[Path, Path] = {}
     series_dirs: dict[str, str] = {}
     counters: dict[str, int] = {}
@@ -367,45 +441,29 @@ def deidentify(
                 skipped.append(SkippedFile(f, "DICOMDIR not copied (it names the original files)"))
                 continue
             try:
-                read_frame_headers(f)  # the loader's checks: truncated, empty, inconsistent
+                ds, folder = _deidentify_one(deid, f, opts, series_dirs)
             except InputError as exc:
                 skipped.append(SkippedFile(f, exc.message))
                 continue
-            try:
-                ds = pydicom.dcmread(f)
-            except Exception as exc:
-                skipped.append(SkippedFile(f, f"not a readable DICOM file ({type(exc).__name__})"))
+            except Exception as exc:  # noqa: BLE001 - one hostile file must not stop the copy
+                text = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
+                skipped.append(
+                    SkippedFile(
+                        f,
+                        f"not a usable DICOM file ({type(exc).__name__}"
+                        f"{': ' + text if text else ''})",
+                    )
+                )
                 continue
-            if "SOPInstanceUID" not in ds:
-                skipped.append(SkippedFile(f, "not a DICOM instance (no SOP Instance UID)"))
-                continue
-            series_uid = str(ds.get("SeriesInstanceUID", ""))
-            if series_uid not in series_dirs:
-                number = ds.get("SeriesNumber", 0) or 0
-                base = f"S{number}"
-                k = sum(1 for v in series_dirs.values() if v.startswith(base + "_")) + 1
-                series_dirs[series_uid] = f"{base}_{k}"
-            folder = series_dirs[series_uid]
             counters[folder] = counters.get(folder, 0) + 1
-            enhanced = "SharedFunctionalGroupsSequence" in ds
-            ds.remove_private_tags()
-            deid.apply(ds, enhanced)
-            if ds.file_meta is not None:
-                deid.apply(ds.file_meta, enhanced)  # (0002,0003) U
-                if "retain_device_identity" not in opts:  # sending station's AE titles
-                    for kw in (
-                        "SourceApplicationEntityTitle",
-                        "SendingApplicationEntityTitle",
-                        "ReceivingApplicationEntityTitle",
-                    ):
-                        if kw in ds.file_meta:
-                            delattr(ds.file_meta, kw)
-                if "MediaStorageSOPInstanceUID" in ds.file_meta:
-                    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-            deid.mark(ds)
             target = tmp / folder / f"IM{counters[folder]:05d}.dcm"
-            target.parent.mkdir(exist_ok=True)
-            ds.save_as(target, enforce_file_format=False)
+
+            def write(t: Path, ds=ds) -> None:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    ds.save_as(t, enforce_file_format=False)
+
+            atomic_write(target, write, verify=_read_back, min_size=132)
             written[f] = out / folder / target.name
         if not written:
             raise InputError(
@@ -420,9 +478,13 @@ def deidentify(
                 path=src,
             )
         report(progress, 1.0, "finishing")
-        if out.exists():
-            out.rmdir()
-        os.replace(tmp, out)
+        try:
+            if out.exists():
+                out.rmdir()  # empty (checked above)
+            os.replace(tmp, out)
+        except OSError as exc:
+            raise write_error(out, exc) from None
+        fsync_dir(out.parent)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
