@@ -58,7 +58,7 @@ wait_for(lambda: not win.jobs.busy and win.case is not None, "the case to open")
 win.view3d.ensure_plotter(); win.show_step("Plan"); win.layout_widget.set_layout("1-up", "3d")
 win.view3d.show_volume(win.state.volume, "bone" if volume_rendering else "off")
 wait(200)
-from surgiplan.core.planning.demo_knee import place_knee
+from surgiplan.demo.knee import place_knee
 case = win.case; case.new_plan("A"); win.current_plan = "A"; place_knee(case, "A", "right")
 plan = win.panels["Plan"]; plan.refresh(); plan.implant_combo.setCurrentText("femoral"); plan._show_pose()
 if not lod_on:  # the previous behaviour: full meshes and settings during the drag
@@ -114,10 +114,10 @@ win.close()
 
 def make_case(folder: Path, triangles: int) -> Path:
     from surgiplan.core.case import Case
-    from surgiplan.core.planning.demo_knee import import_landmarks
-    from surgiplan.core.sample_case import build_sample_case
     from surgiplan.core.samples import sample_path
     from surgiplan.core.surfaces import decimate
+    from surgiplan.demo.knee import import_landmarks
+    from surgiplan.demo.sample_case import build_sample_case
 
     root = folder / "knee-200k"
     case, *_ = build_sample_case("knee", root)

@@ -19,9 +19,9 @@ def register(app: typer.Typer) -> None:
         """Sample scan -> segmentation -> models -> two plans -> comparison, without a window."""
         from surgiplan.cli.outputs import check_folder
         from surgiplan.cli.progress import terminal_progress
-        from surgiplan.core.demo import run_demo
-        from surgiplan.core.sample_case import ANATOMIES
         from surgiplan.core.samples import samples_root
+        from surgiplan.demo.run import run_demo
+        from surgiplan.demo.sample_case import ANATOMIES
 
         sample = [samples_root() / f"{ANATOMIES[case][0]}-{size}"] if case in ANATOMIES else []
         check_folder(out, sample)  # not in a case, not in the sample it reads, not read-only

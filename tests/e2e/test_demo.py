@@ -57,7 +57,7 @@ def test_demo_comparison_has_the_planned_cup_angles(demo_run):
 
 
 def test_demo_refuses_to_overwrite_without_flag(demo_run):
-    from surgiplan.core.demo import run_demo
+    from surgiplan.demo.run import run_demo
 
     out, _ = demo_run
     before = (out / "hip-case" / "case.json").read_bytes()

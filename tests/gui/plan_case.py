@@ -18,9 +18,9 @@ KNEE_KEYS = ("hip_centre", "knee_centre_femur", "knee_centre_tibia", "ankle_cent
 
 @pytest.fixture(scope="session")
 def knee_case_template(tmp_path_factory) -> Path:
-    from surgiplan.core.planning.demo_knee import import_landmarks
-    from surgiplan.core.sample_case import build_sample_case
     from surgiplan.core.samples import sample_path
+    from surgiplan.demo.knee import import_landmarks
+    from surgiplan.demo.sample_case import build_sample_case
 
     root = tmp_path_factory.mktemp("knee") / "knee-case"
     case, *_ = build_sample_case("knee", root)
@@ -79,7 +79,7 @@ def show_model_rows(panel) -> dict[str, str]:
 
 def place_knee_plan(win, plan: str = "A") -> None:
     """Plan ``plan`` with the core's scripted knee placement (cuts, femoral, tray, insert)."""
-    from surgiplan.core.planning.demo_knee import place_knee
+    from surgiplan.demo.knee import place_knee
 
     case = win.case
     case.new_plan(plan)

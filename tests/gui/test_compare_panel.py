@@ -25,8 +25,8 @@ ROLE = QtCore.Qt.ItemDataRole.UserRole
 @pytest.fixture(scope="session")
 def hip_plans_template(tmp_path_factory) -> Path:
     """A saved hip case with bone models and the core's two scripted plans A and B."""
-    from surgiplan.core.planning.demo_hip import build_demo_plans
-    from surgiplan.core.sample_case import build_sample_case
+    from surgiplan.demo.hip import build_demo_plans
+    from surgiplan.demo.sample_case import build_sample_case
 
     root = tmp_path_factory.mktemp("hip-compare") / "hip-case"
     case, *_ = build_sample_case("hip", root)

@@ -3,7 +3,7 @@
     .venv/bin/python docs/images/planning/make_images.py CASE_FOLDER OUT_DIR
 
 CASE_FOLDER is a case with bone models pelvis/femur_left/femur_right and plans A, B
-(as made by ``surgiplan.core.planning.demo_hip.build_demo_plans``).
+(as made by ``surgiplan.demo.hip.build_demo_plans``).
 """
 
 from __future__ import annotations

@@ -16,7 +16,6 @@ _LAZY = {
     "default_catalog": "surgiplan.core.planning.catalog",
     "place_implant": "surgiplan.core.planning.operations",
     "move_implant": "surgiplan.core.planning.operations",
-    "build_demo_plans": "surgiplan.core.planning.demo",
 }
 
 
@@ -28,6 +27,6 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'surgiplan.core.planning' has no attribute {name!r}")
 
 
-__all__ = ["Case", "Comparison", "Landmark", "PlacedImplant", "Plan", "Resection", "build_demo_plans",
+__all__ = ["Case", "Comparison", "Landmark", "PlacedImplant", "Plan", "Resection",
            "compare_plans", "default_catalog", "load_catalog", "measure_plan", "move_implant",
            "place_implant"]

@@ -4,7 +4,7 @@ The core stores a resection as a plane (origin + normal, LPS mm) and builds it w
 :func:`surgiplan.core.planning.resection.plane_from_angles`; this module supplies that
 function's inputs from the case (the mechanical frame and the reference bone point of
 :mod:`surgiplan.core.planning.knee_frame`, as the scripted plans of
-:mod:`surgiplan.core.planning.demo_knee` use them) and inverts it, so that a plane dragged
+:mod:`surgiplan.demo.knee` use them) and inverts it, so that a plane dragged
 in 3D shows its depth and angles in the numeric fields. :func:`set_knee_cut` is the
 workflow of the window's Resections group and of ``surgiplan plan cut`` (one undo step);
 :func:`knee_cut_readout` is what both show.

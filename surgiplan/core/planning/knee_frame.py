@@ -1,6 +1,6 @@
 """The mechanical frame of a knee and the bone points its resection depths are measured from.
 
-One definition shared by the scripted knee plans (:mod:`surgiplan.core.planning.demo_knee`)
+One definition shared by the scripted knee plans (:mod:`surgiplan.demo.knee`)
 and the Plan panel's knee cuts (``surgiplan.gui.panels.knee_cuts``). Positions are LPS mm,
 axes unit vectors in LPS.
 """

@@ -16,8 +16,8 @@ from surgiplan.core.planning import placement as pl
 from surgiplan.core.planning import transforms as tf
 from surgiplan.core.planning.auto_landmarks import fit_hip_landmarks
 from surgiplan.core.planning.comparison import compare_plans
-from surgiplan.core.planning.demo_hip import build_demo_plans
 from surgiplan.core.planning.measurements import measure_plan
+from surgiplan.demo.hip import build_demo_plans
 
 SIDES = ("left", "right")
 

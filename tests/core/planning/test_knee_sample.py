@@ -8,7 +8,7 @@ import pytest
 
 from surgiplan.core.case import Case
 from surgiplan.core.planning import transforms as tf
-from surgiplan.core.planning.demo_knee import build_demo_plans, import_landmarks
+from surgiplan.demo.knee import build_demo_plans, import_landmarks
 
 KEYS = ["hip_centre", "ankle_centre"]  # outside the knee scan; the demo fits the knee landmarks
 

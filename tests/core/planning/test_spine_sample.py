@@ -90,10 +90,10 @@ def test_lateral_shift_breaches_laterally(spine):
 def auto_spine(tmp_path_factory):
     """Pedicle landmarks fitted on the L3/L4 models (no ground truth used) and the scripted demo."""
     from surgiplan.core.planning.auto_spine import fit_spine_landmarks
-    from surgiplan.core.planning.demo_spine import build_demo_plans
     from surgiplan.core.samples import sample_path
     from surgiplan.core.segmentation import read_segmentation
     from surgiplan.core.surfaces import segment_to_surface
+    from surgiplan.demo.spine import build_demo_plans
 
     p = sample_path("spine", size="small")
     seg = read_segmentation(p.labels, labels_json=p.labels_json)
@@ -175,9 +175,9 @@ def test_demo_on_the_preset_segmentation_uses_the_case_scan(ct_spine, tmp_path):
     """The demo's way: the CT segmented with the spine preset, models made from that scan; the demo
     fits the pedicles on the case's scan (measured at L3/L4: entries 0.30-0.58 mm, axes 0.08-0.32 deg;
     without the scan 0.42-0.97 mm, 0.79-2.35 deg)."""
-    from surgiplan.core.planning.demo_spine import build_demo_plans
     from surgiplan.core.segmentation.presets import apply_preset
     from surgiplan.core.surfaces import segment_to_surface
+    from surgiplan.demo.spine import build_demo_plans
 
     _, vol, gt = ct_spine
     seg = apply_preset(vol, "spine-bones")

@@ -10,9 +10,9 @@ from surgiplan.core.errors import InputError
 
 @pytest.fixture(scope="module")
 def vascular(tmp_path_factory):
-    from surgiplan.core.planning.demo_vascular import build_demo_plans
-    from surgiplan.core.sample_case import build_sample_case
     from surgiplan.core.samples import sample_path
+    from surgiplan.demo.sample_case import build_sample_case
+    from surgiplan.demo.vascular import build_demo_plans
 
     case, _vol, _seg, _models = build_sample_case("vascular", tmp_path_factory.mktemp("v") / "case")
     comp = build_demo_plans(case)

@@ -1,12 +1,12 @@
 """One entry point for the demo: ``build_demo_plans(case, anatomy)`` -> Comparison.
 
-* ``"hip"``: :func:`surgiplan.core.planning.demo_hip.build_demo_plans` (models
+* ``"hip"``: :func:`surgiplan.demo.hip.build_demo_plans` (models
   ``pelvis``, ``femur_left``, ``femur_right``; landmarks fitted automatically);
-* ``"knee"``: :func:`surgiplan.core.planning.demo_knee.build_demo_plans` (models
+* ``"knee"``: :func:`surgiplan.demo.knee.build_demo_plans` (models
   ``femur``, ``tibia``; hip/knee/ankle centres must be in the case);
-* ``"spine"``: :func:`surgiplan.core.planning.demo_spine.build_demo_plans` (vertebra
+* ``"spine"``: :func:`surgiplan.demo.spine.build_demo_plans` (vertebra
   models; pedicle entry points and axes must be in the case);
-* ``"vascular"``: :func:`surgiplan.core.planning.demo_vascular.build_demo_plans` (planning CT
+* ``"vascular"``: :func:`surgiplan.demo.vascular.build_demo_plans` (planning CT
   with a vessel segmentation; the iliac stenosis is measured on the scan).
 
 For the sample scans, :func:`prepare_sample_case` builds such a case from a
@@ -29,13 +29,13 @@ MODELS = {"hip": ("pelvis", "femur_left", "femur_right"), "knee": ("femur", "tib
 def build_demo_plans(case, anatomy: str = "hip", progress: Progress | None = None) -> Comparison:
     """Two scripted plans (A, B) for ``anatomy`` in ``case`` and their comparison (unsaved)."""
     if anatomy == "hip":
-        from surgiplan.core.planning.demo_hip import build_demo_plans as f
+        from surgiplan.demo.hip import build_demo_plans as f
     elif anatomy == "knee":
-        from surgiplan.core.planning.demo_knee import build_demo_plans as f
+        from surgiplan.demo.knee import build_demo_plans as f
     elif anatomy == "spine":
-        from surgiplan.core.planning.demo_spine import build_demo_plans as f
+        from surgiplan.demo.spine import build_demo_plans as f
     elif anatomy == "vascular":
-        from surgiplan.core.planning.demo_vascular import build_demo_plans as f
+        from surgiplan.demo.vascular import build_demo_plans as f
     else:
         raise InputError(f"no demo plans for {anatomy!r} (hip, knee, spine or vascular)")
     return f(case, progress=progress)
@@ -59,7 +59,7 @@ def prepare_sample_case(case, anatomy: str, sample_root: str | Path | None = Non
     if anatomy == "knee":  # spine: the pedicle landmarks are fitted by demo_spine
         import json
 
-        from surgiplan.core.planning.demo_knee import import_landmarks
+        from surgiplan.demo.knee import import_landmarks
 
         gt = json.loads(Path(gt_json).read_text(encoding="utf-8"))
         keys = [k for k in list(gt["landmarks"]) + list(gt["axes"])

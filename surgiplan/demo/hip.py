@@ -21,6 +21,7 @@ from surgiplan.core.planning.comparison import Comparison, compare_plans
 from surgiplan.core.planning.landmarks import point_line_distance
 from surgiplan.core.planning.placement import cup_pose, pelvic_frame_from_landmarks, stem_pose
 from surgiplan.core.planning.plan import PlacedImplant
+from surgiplan.core.planning.sizing import cup_size_for, liner_size_for, stem_size_for
 
 SIDE = "left"
 
@@ -29,35 +30,10 @@ def _pelvis_frame(case) -> np.ndarray:
     return pelvic_frame_from_landmarks(case.landmarks)
 
 
-def cup_size_for(socket_radius_mm: float, catalog=None) -> str:
-    """Smallest cup whose outer diameter covers the bony socket (2 mm press-fit steps)."""
-    catalog = catalog or default_catalog()
-    sizes = sorted(catalog.get("hip_cup").sizes, key=float)
-    for s in sizes:
-        if float(s) >= 2 * socket_radius_mm:
-            return s
-    return sizes[-1]
 
 
-def liner_size_for(cup_size: str, head: str, catalog=None) -> str:
-    """Liner size (``"<cup>/<head diameter>"``) for a cup size and a head option such as ``"32/+4"``."""
-    catalog = catalog or default_catalog()
-    spec = catalog.get("hip_liner")
-    head_d = float(head.split("/")[0])
-    fits = [s for s in spec.sizes if spec.size(s)["cup_size"] == cup_size
-            and abs(spec.size(s)["inner_diameter"] - head_d) < 1e-6]
-    if not fits:
-        have = [s for s in spec.sizes if spec.size(s)["cup_size"] == cup_size]
-        raise InputError(f"no liner for cup {cup_size} with a {head_d:g} mm head (liners for that cup: "
-                         f"{', '.join(have) or 'none'})", hint="Choose another head diameter or cup size.")
-    return fits[0]
 
 
-def stem_size_for(native_offset_mm: float, stem_id: str = "hip_stem_standard", catalog=None) -> str:
-    """Stem size whose offset is closest to the native femoral offset."""
-    catalog = catalog or default_catalog()
-    spec = catalog.get(stem_id)
-    return min(spec.sizes, key=lambda s: abs(spec.size(s)["offset"] - native_offset_mm))
 
 
 def place_hip(case, plan: str, inclination: float, anteversion: float, stem_id: str, stem_size: str,

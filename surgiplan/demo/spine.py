@@ -16,34 +16,14 @@ from surgiplan.core.errors import InputError
 from surgiplan.core.jobs import Progress, report, sub_progress
 from surgiplan.core.planning import placement as pl
 from surgiplan.core.planning import transforms as tf
-from surgiplan.core.planning.bone_fields import bone_field
 from surgiplan.core.planning.catalog import default_catalog
 from surgiplan.core.planning.comparison import Comparison, compare_plans
-from surgiplan.core.planning.measurements.spine import isthmus_diameter
 from surgiplan.core.planning.plan import PlacedImplant
+from surgiplan.core.planning.sizing import screw_size_for
 
 SIDES = ("left", "right")
 
 
-def screw_size_for(case, level: str, entry, direction, catalog=None, extra_diameter: float = 0.0) -> str:
-    """Catalog size ('DxL') that fits the trajectory: length <= available - 5, diameter <= isthmus - 2."""
-    catalog = catalog or default_catalog()
-    spec = catalog.get("spine_pedicle_screw")
-    field = bone_field(case, level)
-    d = tf.unit(direction)
-    ts = np.arange(0.0, 90.0, 0.25)
-    sdf = field.interpolate(np.asarray(entry) + ts[:, None] * d)
-    inside = np.nonzero(sdf < 0)[0]
-    if len(inside) == 0:
-        raise InputError(f"the trajectory at {level} never enters the bone")
-    after = np.nonzero(sdf[inside[0]:] >= 0)[0]
-    avail = ts[inside[0] + after[0]] if len(after) else ts[-1]
-    width = isthmus_diameter(field, np.asarray(entry, float), d, 3.0, avail - 5.0)
-    sizes = [(spec.size(s)["diameter"], spec.size(s)["length"], s) for s in spec.sizes]
-    fits = [x for x in sizes if x[1] <= avail - 5.0 and x[0] <= max(width - 2.0, 4.5) + extra_diameter]
-    if not fits:
-        return min(sizes)[2]
-    return max(fits)[2]
 
 
 def place_screws(case, plan: str, levels=("L3", "L4"), converge_deg: float = 0.0,

@@ -27,29 +27,17 @@ from surgiplan.core.planning.catalog import default_catalog
 from surgiplan.core.planning.comparison import Comparison, compare_plans
 from surgiplan.core.planning.measurements.vascular import remember_stenosis
 from surgiplan.core.planning.plan import PlacedImplant
+from surgiplan.core.planning.sizing import MARGIN_MM, stent_size_for
 from surgiplan.core.planning.stenosis import Stenosis, find_iliac_stenosis
 
 STENT_ID = "vascular_stent_be"
-MARGIN_MM = 5.0
 #: surgeon targets for the comparison (stored in the case settings unless already set)
 TARGETS = {"stent_reference_ratio": (100.0, 120.0), "stent_margin_proximal": (MARGIN_MM, 30.0),
            "stent_margin_distal": (MARGIN_MM, 30.0)}
 
 
-def _sizes(catalog):
-    spec = catalog.get(STENT_ID)
-    return (spec, sorted({spec.size(s)["diameter"] for s in spec.sizes}),
-            sorted({spec.size(s)["length"] for s in spec.sizes}))
 
 
-def stent_size_for(reference_mm: float, lesion_mm: float, catalog=None, diameter_step: int = 0,
-                   length_step: int = 0) -> str:
-    """Catalog size 'DxL': smallest D >= reference, smallest L >= lesion + 2 margins, then ``*_step`` sizes up."""
-    spec, ds, ls = _sizes(catalog or default_catalog())
-    i = next((n for n, d in enumerate(ds) if d >= reference_mm), len(ds) - 1)
-    j = next((n for n, x in enumerate(ls) if x >= lesion_mm + 2 * MARGIN_MM), len(ls) - 1)
-    d, length = ds[min(i + diameter_step, len(ds) - 1)], ls[min(j + length_step, len(ls) - 1)]
-    return next(s for s in spec.sizes if spec.size(s)["diameter"] == d and spec.size(s)["length"] == length)
 
 
 def stent_pose(st: Stenosis) -> np.ndarray:

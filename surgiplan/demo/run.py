@@ -14,7 +14,7 @@ from pathlib import Path
 
 from surgiplan.core.errors import InputError
 from surgiplan.core.jobs import Progress, report, sub_progress
-from surgiplan.core.sample_case import ANATOMIES, ModelSummary, build_sample_case
+from surgiplan.demo.sample_case import ANATOMIES, ModelSummary, build_sample_case
 
 
 @dataclass
@@ -34,9 +34,9 @@ class DemoResult:
 
 
 def _plan_builder(anatomy: str):
-    """The planning module's scripted two-plan builder for ``anatomy``."""
+    """The scripted two-plan builder of ``anatomy`` (surgiplan.demo.<anatomy>)."""
     try:
-        mod = importlib.import_module(f"surgiplan.core.planning.demo_{anatomy}")
+        mod = importlib.import_module(f"surgiplan.demo.{anatomy}")
     except ModuleNotFoundError:
         raise InputError(
             f"no scripted demo plans exist yet for the '{anatomy}' case",
