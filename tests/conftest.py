@@ -49,6 +49,37 @@ def dicom_data(shared_data: Path) -> Path:
     return require_shared("dicom")
 
 
+def _mount_tmpfs(mnt: Path, size: str) -> None:
+    """Mount a fresh tmpfs of ``size`` at ``mnt``; skip (never fake) where that is not permitted."""
+    import shutil
+    import subprocess
+
+    mnt.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a tmpfs needs root (full-disk and read-only tests are not faked)")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(mnt)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({r.stderr.strip()})")
+
+
+def _umount(mnt: Path) -> None:
+    import subprocess
+
+    subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+@pytest.fixture()
+def small_tmpfs(tmp_path):
+    """A real 256 KiB tmpfs (a disk that fills up with one small file); unmounted afterwards."""
+    mnt = tmp_path / "disk"
+    _mount_tmpfs(mnt, "256k")
+    try:
+        yield mnt
+    finally:
+        _umount(mnt)
+
+
 @pytest.fixture()
 def tiny_disk(tmp_path):
     """A fresh tmpfs mount of 2 MiB (a small, really full-able disk); skips where mounting is not allowed.
@@ -56,17 +87,10 @@ def tiny_disk(tmp_path):
     Yields ``(mount_point, fill, remount_ro)``: ``fill(leave_bytes)`` fills the disk
     until about ``leave_bytes`` are free; ``remount_ro()`` makes it read-only.
     """
-    import shutil
     import subprocess
 
     mnt = tmp_path / "disk"
-    mnt.mkdir()
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("mounting a tmpfs needs root (full-disk and read-only tests are not faked)")
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m,mode=0755", "tmpfs", str(mnt)],
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({r.stderr.strip()})")
+    _mount_tmpfs(mnt, "2m")
 
     def fill(leave_bytes: int) -> None:
         st = os.statvfs(mnt)
@@ -81,4 +105,4 @@ def tiny_disk(tmp_path):
     try:
         yield mnt, fill, remount_ro
     finally:
-        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+        _umount(mnt)

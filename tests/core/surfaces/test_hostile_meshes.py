@@ -251,21 +251,6 @@ def test_vtp_read_back_check_catches_a_short_file(tmp_path):
 
 
 # ------------------------------------------------------------------ full disk
-@pytest.fixture
-def small_tmpfs(tmp_path):
-    """A real 256 KiB tmpfs; skipped (never faked) where mounting is not permitted."""
-    mnt = tmp_path / "disk"
-    mnt.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)], capture_output=True,
-                       text=True)
-    if r.returncode != 0:
-        pytest.skip(f"mount not permitted here ({r.stderr.strip()})")
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
 
 
 @pytest.mark.parametrize("fmt", ["stl", "ply", "obj", "vtp", "3mf"])
