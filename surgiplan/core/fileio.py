@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from surgiplan.core.errors import InputError, SurgiplanError
+from surgiplan.core.jobs import pid_alive
 
 #: Marker inside every temporary file name this module makes (see :func:`temp_path_for`).
 TMP_MARK = ".sptmp"
@@ -155,7 +156,7 @@ def clean_stale_temporaries(folder: Path, recursive: bool = True) -> list[Path]:
                 pid = int(re.match(r"^\..+\.(\d+)\.[0-9a-f]{8}\.sptmp", name).group(1))
             except (AttributeError, ValueError):
                 pid = -1
-            if pid > 0 and pid != os.getpid() and _alive(pid):
+            if pid > 0 and pid != os.getpid() and pid_alive(pid):
                 continue
             p = Path(dirpath) / name
             try:
@@ -168,14 +169,6 @@ def clean_stale_temporaries(folder: Path, recursive: bool = True) -> list[Path]:
     return removed
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _check_target(path: Path) -> None:

@@ -113,3 +113,16 @@ class RecordingProgress:
     @property
     def cancelled(self) -> bool:
         return self.token.cancelled
+
+
+def pid_alive(pid: int) -> bool:
+    """True while process ``pid`` exists on this host (also when it belongs to another user)."""
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from surgiplan.core import fileio
 from surgiplan.core.errors import InputError, SurgiplanError
+from surgiplan.core.jobs import pid_alive
 
 STATUSES = ("running", "complete", "failed", "cancelled")
 #: The files of the fields, in the order they are renamed in (the .xdmf points at the .h5).
@@ -66,21 +67,13 @@ def read_status(out_dir: Path, *, raw: bool = False) -> dict:
     if raw or data["status"] != "running":
         return data
     pid, host = data.get("pid"), data.get("host")
-    if isinstance(pid, int) and host == socket.gethostname() and not _alive(pid):
+    if isinstance(pid, int) and host == socket.gethostname() and not pid_alive(pid):
         return {**data, "status": "failed", "stale": True,
                 "message": f"the solver process (pid {pid}) ended without finishing: it was killed or "
                            "crashed; run the study again"}
     return data
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):
-        return True
-    return True
 
 
 def _jsonable(x):
@@ -131,7 +124,7 @@ def clean_stale(out_dir: Path) -> list[Path]:
         m = _STAGING_RE.match(entry.name)
         if m and entry.is_dir() and not entry.is_symlink():
             pid = int(m.group(1))
-            if pid != os.getpid() and _alive(pid):
+            if pid != os.getpid() and pid_alive(pid):
                 continue
             shutil.rmtree(entry, ignore_errors=True)
             removed.append(entry)

@@ -48,7 +48,7 @@ from pathlib import Path
 from mpi4py import MPI
 
 from surgiplan.core.errors import Cancelled, InputError, SolverError, SurgiplanError
-from surgiplan.core.jobs import CancelToken, check_cancelled, report, sub_progress
+from surgiplan.core.jobs import CancelToken, check_cancelled, pid_alive, report, sub_progress
 
 #: Environment variable naming the parent that started the child (``host:pid``), set by the runner.
 PARENT_ENV = "SURGIPLAN_PARENT"
@@ -122,7 +122,7 @@ class SignalStop:
         self.install()
         if self._parent is not None and not self.token.cancelled:
             host, pid = self._parent
-            if host == socket.gethostname() and not _pid_alive(pid):
+            if host == socket.gethostname() and not pid_alive(pid):
                 self.cancel(f"the parent process (pid {pid}) ended")
 
 
@@ -135,14 +135,6 @@ def _parent_from_env() -> tuple[str, int] | None:
         return None
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):
-        return True
-    return True
 
 
 def _rearm_after_gmsh(stop: SignalStop) -> None:
