@@ -5,6 +5,9 @@ Each is one undoable step on ``case.history`` and returns what it changed.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 
 from surgiplan.core.errors import InputError
@@ -150,3 +153,30 @@ def move_implant(case, plan: str, implant_id: str, *, translate=None, rotate: tu
         raise InputError("nothing to do: give --translate, --rotate or --snap-to")
     case.set_implant_transform(plan, implant_id, t, f"move {implant_id} in {plan}: " + ", ".join(what))
     return t
+
+
+@contextmanager
+def preview_pose(case, plan_name: str, implant_id: str | None, transform: np.ndarray | None) -> Iterator[None]:
+    """Temporarily give implant ``implant_id`` the pose ``transform`` (4x4, implant -> LPS mm).
+
+    For what-if measurements while an implant is dragged (``measure_plan`` inside the block):
+    nothing is recorded in the history, the case's dirty flag is not touched, and the
+    original pose is restored when the block ends (also on errors).
+
+    Examples
+    --------
+    >>> with preview_pose(case, "A", "cup", candidate):  # doctest: +SKIP
+    ...     rows = measure_plan(case, "A", cached_only=True)
+    """
+    imp = None
+    if implant_id is not None and transform is not None:
+        imp = case.plan(plan_name).implants.get(implant_id)
+    if imp is None:
+        yield
+        return
+    saved = imp.transform
+    imp.transform = np.asarray(transform, float)
+    try:
+        yield
+    finally:
+        imp.transform = saved

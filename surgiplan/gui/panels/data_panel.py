@@ -8,54 +8,13 @@ from pathlib import Path
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from surgiplan.core.imaging.describe import dicom_date, first_attr, person_name, series_warnings
+from surgiplan.core.imaging.describe import spacing_text as _spacing_text
 from surgiplan.gui.panels.common import Panel, button, hint, row
 
 SAMPLE_LABELS = {"hip": "Hip (CT)", "knee": "Knee (CT)", "spine": "Lumbar spine (CT)",
                  "vascular": "Abdominal aorta (CTA)", "knee_mri": "Knee (MR, sagittal)"}
 SERIES_ROLE = QtCore.Qt.ItemDataRole.UserRole + 1
-
-
-def _attr(obj, *names, default=None):
-    for n in names:
-        v = getattr(obj, n, None)
-        if v not in (None, ""):
-            return v
-    return default
-
-
-def _spacing_text(s) -> str:
-    """Pixel spacing (row, column) × slice spacing in mm, to 0.01 mm without trailing zeros
-    ("2 × 2 × 2", "0.78 × 0.78 × 1.25")."""
-    ps, dz = getattr(s, "pixel_spacing", None), getattr(s, "slice_spacing", None)
-    if not ps:
-        return ""
-    return " × ".join(f"{round(float(x), 2):g}" for x in (*ps, *([dz] if dz else [])))
-
-
-def person_name(pn: str) -> str:
-    """A DICOM person name for people: ``"DOE^JANE^M"`` -> ``"DOE, JANE M"``."""
-    parts = [p.strip() for p in str(pn).split("^")]
-    family, rest = parts[0], " ".join(p for p in parts[1:] if p)
-    return ", ".join(x for x in (family, rest) if x) or str(pn)
-
-
-def dicom_date(d: str) -> str:
-    """``"20240115"`` -> ``"2024-01-15"``; anything else unchanged."""
-    d = str(d or "").strip()
-    return f"{d[:4]}-{d[4:6]}-{d[6:8]}" if len(d) == 8 and d.isdigit() else d
-
-
-def series_warnings(s) -> list[str]:
-    """What the user should know before loading series ``s`` (from the discovery's findings)."""
-    out = list(getattr(s, "warnings", ()) or ())
-    kind = getattr(s, "kind", "volume")
-    if kind not in ("volume", "image"):
-        out.append(f"not an image volume ({kind.replace('_', ' ')})")
-    if getattr(s, "split_reason", ""):
-        out.append(f"part of a split series: {s.split_reason}")
-    if getattr(s, "n_files", 0) and getattr(s, "n_slices", 0) == 1 and kind == "image":
-        out.append("a single slice")
-    return out
 
 
 class DataPanel(Panel):
@@ -199,7 +158,7 @@ class DataPanel(Panel):
     @staticmethod
     def _largest(disc):
         pool = [s for s in disc.series if getattr(s, "is_image_series", True)] or disc.series
-        return max(pool, key=lambda s: int(_attr(s, "n_slices", "num_slices", default=0) or 0))
+        return max(pool, key=lambda s: int(first_attr(s, "n_slices", "num_slices", default=0) or 0))
 
     def show_discovery(self, disc, thumbs, folder: Path) -> None:
         self.discovery = disc
@@ -208,8 +167,8 @@ class DataPanel(Panel):
         studies: dict[str, QtWidgets.QTreeWidgetItem] = {}
         first = None
         for s, th in zip(disc.series, thumbs, strict=True):
-            pname = str(_attr(s, "patient_name", default="") or "")
-            pid = str(_attr(s, "patient_id", default="") or "")
+            pname = str(first_attr(s, "patient_name", default="") or "")
+            pid = str(first_attr(s, "patient_id", default="") or "")
             pkey = f"{pname}|{pid}"
             if pkey not in patients:
                 text = person_name(pname) if pname else "(no name)"
@@ -222,22 +181,22 @@ class DataPanel(Panel):
                 self.tree.addTopLevelItem(it)
                 it.setFirstColumnSpanned(True)  # names use the whole width, not the first column
                 patients[pkey] = it
-            skey = str(_attr(s, "study_uid", default="")) or pkey
+            skey = str(first_attr(s, "study_uid", default="")) or pkey
             if skey not in studies:
-                desc = str(_attr(s, "study_description", default="") or "Study")
-                date = dicom_date(_attr(s, "study_date", default="") or "")
+                desc = str(first_attr(s, "study_description", default="") or "Study")
+                date = dicom_date(first_attr(s, "study_date", default="") or "")
                 it = QtWidgets.QTreeWidgetItem([f"{desc}   {date}".strip()])
                 it.setToolTip(0, f"Study: {desc}\nDate: {date or '(none)'}\nStudy UID: "
-                              f"{_attr(s, 'study_uid', default='') or '(none)'}")
+                              f"{first_attr(s, 'study_uid', default='') or '(none)'}")
                 it.setSizeHint(0, QtCore.QSize(0, self.tree.fontMetrics().height() + 8))
                 patients[pkey].addChild(it)
                 it.setFirstColumnSpanned(True)
                 studies[skey] = it
-            n = _attr(s, "n_slices", "num_slices", default="")
+            n = first_attr(s, "n_slices", "num_slices", default="")
             sp_txt = _spacing_text(s)
-            num = _attr(s, "series_number", default="")
-            mod = str(_attr(s, "modality", default=""))
-            desc = str(_attr(s, "series_description", "description", default="") or "(no description)")
+            num = first_attr(s, "series_number", default="")
+            mod = str(first_attr(s, "modality", default=""))
+            desc = str(first_attr(s, "series_description", "description", default="") or "(no description)")
             # a card beside the thumbnail: description / series, modality, slices / spacing
             # (the narrow panel has no room for columns; they keep the values, hidden)
             lines = [desc, " · ".join(x for x in (f"Series {num}" if num not in ("", None) else "",

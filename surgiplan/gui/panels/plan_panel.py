@@ -10,8 +10,8 @@ import time
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from surgiplan.core.planning.operations import preview_pose
 from surgiplan.gui.panels.common import Panel, button, hint, row
-from surgiplan.gui.panels.plan_preview import preview_pose
 from surgiplan.gui.panels.plan_resection import ResectionSection
 from surgiplan.gui.panels.wrap_delegate import WrapDelegate
 
