@@ -38,6 +38,8 @@ class Panel(QtWidgets.QScrollArea):
     def __init__(self, win, title: str, subtitle: str = "") -> None:
         super().__init__()
         self.win = win
+        #: What is open (core Session): panels read and change it, and use the window for views.
+        self.session = win.session
         self.setWidgetResizable(True)
         self.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
         inner = QtWidgets.QWidget()

@@ -284,7 +284,7 @@ class ComparePanel(Panel):
 
     # ----------------------------------------------------------------- plans
     def _fill_plans(self) -> None:
-        case = self.win.case
+        case = self.session.case
         names = list(case.plans) if case is not None else []
         for i, cb in enumerate((self.a, self.b)):
             cur = cb.currentText()
@@ -343,7 +343,7 @@ class ComparePanel(Panel):
                 split.setSizes(sizes)
 
     def compare(self) -> None:
-        case = self.win.case
+        case = self.session.case
         a, b = self.a.currentText(), self.b.currentText()
         if case is None or not a or not b or a == b:
             self.win.status("Make two plans first (Plan > New or Copy), then choose them here.")
@@ -481,7 +481,7 @@ class ComparePanel(Panel):
 
     # ------------------------------------------------------------------ views
     def _draw(self, a: str, b: str) -> None:
-        case = self.win.case
+        case = self.session.case
         cat = self.win.panels["Plan"].catalog()
         models = {n: case.get_model(n) for n in case.model_names}
         color = self.win.panels["Models"].model_color
@@ -551,7 +551,7 @@ class ComparePanel(Panel):
 
         try:
             check_output(path, overwrite=True,
-                         protected=[self.win.case.root] if self.win.case is not None else [])
+                         protected=[self.session.case.root] if self.session.case is not None else [])
             text = self.comparison.to_csv() if fmt == "csv" else self.comparison.to_json()
             atomic_write_text(path, text)
         except SurgiplanError as exc:

@@ -67,7 +67,7 @@ class ModelsPanel(Panel):
 
     def _fill_segments(self) -> None:
         self.seg_list.clear()
-        seg = self.win.segmentation
+        seg = self.session.segmentation
         for s in (seg.segments if seg is not None else []):
             it = QtWidgets.QListWidgetItem(s.name)
             it.setFlags(it.flags() | QtCore.Qt.ItemFlag.ItemIsUserCheckable)
@@ -83,7 +83,7 @@ class ModelsPanel(Panel):
 
     # ------------------------------------------------------------------ build
     def build(self) -> None:
-        seg = self.win.segmentation
+        seg = self.session.segmentation
         names = self.chosen_segments()
         if seg is None or not names:
             self.win.status("Segment the scan first (Segment), then tick the segments to model.")
@@ -99,7 +99,7 @@ class ModelsPanel(Panel):
         def done(out):
             case = self.win.ensure_case()
             for name, (mesh, rep) in out.items():
-                case.add_model(name, mesh, scan=self.win.scan_name, segment=name)
+                case.add_model(name, mesh, scan=self.session.scan_name, segment=name)
                 self.reports[name] = rep
             self.win.modelsChanged.emit()
             self.win.update_title()
@@ -108,7 +108,7 @@ class ModelsPanel(Panel):
 
     # ------------------------------------------------------------------ table
     def model_color(self, name: str):
-        seg = self.win.segmentation
+        seg = self.session.segmentation
         if seg is not None and name in seg.names:
             return seg.segment(name).color
         from surgiplan.scene.scene3d import BONE_COLOR
@@ -116,7 +116,7 @@ class ModelsPanel(Panel):
         return BONE_COLOR
 
     def refresh(self) -> None:
-        case = self.win.case
+        case = self.session.case
         names = case.model_names if case is not None else []
         self.table.setRowCount(0)
         v3 = self.win.view3d
@@ -163,7 +163,7 @@ class ModelsPanel(Panel):
 
     def export(self) -> None:
         name = self._selected()
-        if name is None or self.win.case is None:
+        if name is None or self.session.case is None:
             self.win.status("Build or import a model first.")
             return
         f, _ = QtWidgets.QFileDialog.getSaveFileName(
@@ -173,7 +173,7 @@ class ModelsPanel(Panel):
             self.export_to(name, Path(f), self.frame.currentText())
 
     def export_to(self, name: str, path: Path, frame: str = "LPS") -> None:
-        mesh = self.win.case.get_model(name)
+        mesh = self.session.case.get_model(name)
 
         def job(progress):
             from surgiplan.core.surfaces import write_mesh

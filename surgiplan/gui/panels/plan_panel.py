@@ -205,7 +205,7 @@ class PlanPanel(Panel):
         return self._catalog
 
     def _plan(self) -> str | None:
-        return self.win.current_plan
+        return self.session.current_plan
 
     def _need_plan(self) -> str | None:
         if self.win.state.volume is None:
@@ -214,10 +214,10 @@ class PlanPanel(Panel):
         case = self.win.ensure_case()
         if not case.plans:
             case.new_plan("Plan A")
-            self.win.current_plan = "Plan A"
-        if self.win.current_plan not in case.plans:
-            self.win.current_plan = next(iter(case.plans))
-        return self.win.current_plan
+            self.session.current_plan = "Plan A"
+        if self.session.current_plan not in case.plans:
+            self.session.current_plan = next(iter(case.plans))
+        return self.session.current_plan
 
     def _guard(self, fn, *a, **kw):
         """Call a core edit; show its message (e.g. plan locked) instead of raising."""
@@ -239,7 +239,7 @@ class PlanPanel(Panel):
     def _sample_button(self) -> None:
         v = self.win.state.volume
         self.gt_button.setVisible(v is not None and bool(v.metadata.get("sample")))
-        case = self.win.case
+        case = self.session.case
         knee = (v is not None and str(v.metadata.get("sample", "")).startswith("knee")) or (
             case is not None and "femur" in case.model_names and "tibia" in case.model_names)
         names = KNEE_LANDMARKS if knee else HIP_LANDMARKS
@@ -253,7 +253,7 @@ class PlanPanel(Panel):
         """"hip", "knee" or "spine": which landmarks the fit button fits (sample name, else models)."""
         v = self.win.state.volume
         sample = str(v.metadata.get("sample", "")) if v is not None else ""
-        names = set(self.win.case.model_names) if self.win.case is not None else set()
+        names = set(self.session.case.model_names) if self.session.case is not None else set()
         if sample.startswith("spine") or names & set(SPINE_LEVELS):
             return "spine"
         if sample.startswith("knee") or {"femur", "tibia"} <= names:
@@ -300,20 +300,20 @@ class PlanPanel(Panel):
             self._refresh()
 
     def _refresh(self) -> None:
-        case = self.win.case
+        case = self.session.case
         self.plan_combo.blockSignals(True)
         self.plan_combo.clear()
         if case is not None:
             self.plan_combo.addItems(list(case.plans))
-            if self.win.current_plan not in case.plans:
-                self.win.current_plan = next(iter(case.plans), None)
-            if self.win.current_plan:
-                self.plan_combo.setCurrentText(self.win.current_plan)
+            if self.session.current_plan not in case.plans:
+                self.session.current_plan = next(iter(case.plans), None)
+            if self.session.current_plan:
+                self.plan_combo.setCurrentText(self.session.current_plan)
         self.plan_combo.blockSignals(False)
-        plan = case.plans.get(self.win.current_plan) if case is not None and self.win.current_plan else None
+        plan = case.plans.get(self.session.current_plan) if case is not None and self.session.current_plan else None
         self.lock_label.setText("" if plan is None or plan.locked is None else
                                 f"🔒 approved by {plan.locked.by} at {plan.locked.at}")
-        lms = case.all_landmarks(self.win.current_plan if plan else None) if case is not None else {}
+        lms = case.all_landmarks(self.session.current_plan if plan else None) if case is not None else {}
         self.lm_label.setText(f"{len(lms)} landmarks: " + ", ".join(sorted(lms)) if lms else
                               "No landmarks yet.")
         cur = self.implant_combo.currentText()
@@ -331,7 +331,7 @@ class PlanPanel(Panel):
         self._meas_timer.start()
 
     def _plan_chosen(self) -> None:
-        self.win.current_plan = self.plan_combo.currentText() or None
+        self.session.current_plan = self.plan_combo.currentText() or None
         self.refresh()
 
     def new_plan(self) -> None:
@@ -342,12 +342,12 @@ class PlanPanel(Panel):
         n = len(case.plans) + 1
         name = f"Plan {chr(64 + n)}" if n <= 26 else f"Plan {n}"
         if self._guard(case.new_plan, name) is not None:
-            self.win.current_plan = name
+            self.session.current_plan = name
             self.win.plansChanged.emit()
 
     def copy_plan(self) -> None:
         src = self._plan()
-        case = self.win.case
+        case = self.session.case
         if case is None or src is None:
             return self.new_plan()
         n = 2
@@ -357,7 +357,7 @@ class PlanPanel(Panel):
         if name.lower() in {p.lower() for p in case.plans}:
             name = f"{src} copy {n}"
         if self._guard(case.copy_plan, src, name) is not None:
-            self.win.current_plan = name
+            self.session.current_plan = name
             self.win.plansChanged.emit()
 
     def rename_plan(self) -> None:
@@ -366,9 +366,9 @@ class PlanPanel(Panel):
             return
         new, ok = QtWidgets.QInputDialog.getText(self, "Rename plan", "New name:", text=old)
         if ok and new and new != old:
-            self._guard(self.win.case.rename_plan, old, new)
-            if new in self.win.case.plans:
-                self.win.current_plan = new
+            self._guard(self.session.case.rename_plan, old, new)
+            if new in self.session.case.plans:
+                self.session.current_plan = new
             self.win.plansChanged.emit()
 
     def lock_plan(self) -> None:
@@ -378,11 +378,11 @@ class PlanPanel(Panel):
         note, ok = QtWidgets.QInputDialog.getText(self, "Approve and lock",
                                                   f"Approve '{name}'. Note (optional):")
         if ok:
-            self._guard(self.win.case.lock_plan, name, note)
+            self._guard(self.session.case.lock_plan, name, note)
 
     def unlock_plan(self) -> None:
         if self._plan():
-            self._guard(self.win.case.unlock_plan, self._plan())
+            self._guard(self.session.case.unlock_plan, self._plan())
 
     # ----------------------------------------------------------- landmarks
     def set_landmark(self) -> None:
@@ -390,7 +390,7 @@ class PlanPanel(Panel):
         if not name or self._need_plan() is None:
             return
         pos = self.win.state.crosshair_world()
-        self._guard(self.win.case.set_landmark, name, pos, source="manual")
+        self._guard(self.session.case.set_landmark, name, pos, source="manual")
         self.win.status(f"Landmark {name} at ({pos[0]:.1f}, {pos[1]:.1f}, {pos[2]:.1f}) mm LPS")
 
     def _pick_toggled(self, on: bool) -> None:
@@ -405,11 +405,11 @@ class PlanPanel(Panel):
         if not name or self._need_plan() is None:
             return
         model = actor_name.split(":", 1)[-1]
-        old = self.win.case.landmarks.get(name)
+        old = self.session.case.landmarks.get(name)
         direction = old.direction if old is not None else None
         definition = (old.definition if old is not None and old.definition else
                       f"clicked on the {model} surface in the 3D view")
-        if self._guard(self.win.case.set_landmark, name, lps, direction, source="manual",
+        if self._guard(self.session.case.set_landmark, name, lps, direction, source="manual",
                        definition=definition) is not None:
             self.win.state.set_crosshair_world(np.asarray(lps, float))
             self.win.status(f"Landmark {name} on {model} at ({lps[0]:.1f}, {lps[1]:.1f}, "
@@ -465,8 +465,8 @@ class PlanPanel(Panel):
             compute_case_landmarks,
         )
 
-        case, plan, anatomy = self.win.case, self.win.current_plan, self._fit_anatomy()
-        loaded = {self.win.scan_name: self.win.volume} if self.win.volume is not None else {}
+        case, plan, anatomy = self.session.case, self.session.current_plan, self._fit_anatomy()
+        loaded = {self.session.scan_name: self.win.volume} if self.win.volume is not None else {}
         try:  # the inputs are checked before the worker starts: a message, not a failed job
             check_landmark_inputs(case, anatomy, plan)
         except InputError as exc:
@@ -487,7 +487,7 @@ class PlanPanel(Panel):
         name = v.metadata.get("sample") if v is not None else None
         if not name or self._need_plan() is None:
             return
-        case = self.win.case
+        case = self.session.case
 
         def job(progress):
             from surgiplan.core.planning.starting_pose import ground_truth_landmarks
@@ -517,7 +517,7 @@ class PlanPanel(Panel):
 
         spec = self.catalog().get(cid)
         size, side = self.size_combo.currentText(), self.side_combo.currentText()
-        case = self.win.case
+        case = self.session.case
         # the core workflow of `surgiplan plan place --start`: starting pose, id, bone, head
         placed = self._guard(place_implant, case, plan, None, cid, size, side=side, start=True,
                              at=self.win.state.crosshair_world(), catalog=self.catalog())
@@ -530,14 +530,14 @@ class PlanPanel(Panel):
 
     def current_implant(self):
         plan, iid = self._plan(), self.implant_combo.currentText()
-        if self.win.case is None or not plan or not iid:
+        if self.session.case is None or not plan or not iid:
             return None
-        return self.win.case.plan(plan).implants.get(iid)
+        return self.session.case.plan(plan).implants.get(iid)
 
     def remove_implant(self) -> None:
         imp = self.current_implant()
         if imp is not None:
-            self._guard(self.win.case.remove_implant, self._plan(), imp.id)
+            self._guard(self.session.case.remove_implant, self._plan(), imp.id)
 
     def _show_pose(self) -> None:
         imp = self.current_implant()
@@ -570,7 +570,7 @@ class PlanPanel(Panel):
             return
         t = translate(imp.transform, np.asarray(delta_mm, float), "world")
         d = np.round(np.asarray(delta_mm, float), 2)
-        self._guard(self.win.case.set_implant_transform, self._plan(), imp.id, t,
+        self._guard(self.session.case.set_implant_transform, self._plan(), imp.id, t,
                     f"move {imp.id} by ({d[0]:g}, {d[1]:g}, {d[2]:g}) mm")
 
     def rotate(self, sign: int, step: float | None = None, axis: int | None = None) -> None:
@@ -583,7 +583,7 @@ class PlanPanel(Panel):
         ax = self.rot_axis.currentIndex() if axis is None else axis
         ang = sign * (self.rot_step.value() if step is None else step)
         t = rotate(imp.transform, np.eye(3)[ax], ang, "world")
-        self._guard(self.win.case.set_implant_transform, self._plan(), imp.id, t,
+        self._guard(self.session.case.set_implant_transform, self._plan(), imp.id, t,
                     f"rotate {imp.id} {ang:+g}° about {'LPS'[ax]}")
 
     def keyPressEvent(self, event: QtGui.QKeyEvent) -> None:  # noqa: N802 - Qt API
@@ -606,7 +606,7 @@ class PlanPanel(Panel):
 
     # ------------------------------------------------------------- display
     def _implant_meshes(self) -> dict[str, object]:
-        case, plan = self.win.case, self._plan()
+        case, plan = self.session.case, self._plan()
         if case is None or plan is None or plan not in case.plans:
             return {}
         out = {}
@@ -686,7 +686,7 @@ class PlanPanel(Panel):
         """One undo step for the whole drag."""
         with self.win.view3d.batch():  # one full-quality render, also when the commit is refused
             actor.user_matrix = np.eye(4)
-            self._guard(self.win.case.set_implant_transform, self._plan(), iid, m @ start, f"drag {iid}")
+            self._guard(self.session.case.set_implant_transform, self._plan(), iid, m @ start, f"drag {iid}")
 
     def drag_transform(self) -> np.ndarray | None:
         """The pose (4x4, LPS mm) the implant being dragged has on screen now."""
@@ -702,7 +702,7 @@ class PlanPanel(Panel):
 
     def _live_update(self) -> None:
         """Measurements, interference and position fields for the pose being dragged."""
-        case, plan, t = self.win.case, self._plan(), self.drag_transform()
+        case, plan, t = self.session.case, self._plan(), self.drag_transform()
         if case is None or plan is None or t is None or plan not in case.plans:
             return
         t0 = time.perf_counter()
@@ -724,7 +724,7 @@ class PlanPanel(Panel):
         always recomputed (~4 ms per implant)."""
         from surgiplan.core.planning.measurements import measure_plan
 
-        case, plan = self.win.case, self._plan()
+        case, plan = self.session.case, self._plan()
         if live and self._measure_ms > LIVE_MS and self._last_rows is not None:
             rows = self._last_rows
         else:
@@ -737,7 +737,7 @@ class PlanPanel(Panel):
                                    cached_only=True) or [])
 
     def refresh_measurements(self) -> None:
-        case, plan = self.win.case, self._plan()
+        case, plan = self.session.case, self._plan()
         if case is None or plan is None or plan not in case.plans:
             self.meas.setRowCount(0)
             return
@@ -775,7 +775,7 @@ class PlanPanel(Panel):
     # ----------------------------------------------------------- interference
     def _prepare_fields(self) -> None:
         """Compute the missing bone distance fields in the background (core ``bone_field``)."""
-        case, plan = self.win.case, self._plan()
+        case, plan = self.session.case, self._plan()
         if case is None or plan is None or plan not in case.plans or self.win.jobs.busy:
             return
         from surgiplan.core.planning.bone_fields import missing_bone_fields
@@ -816,7 +816,7 @@ class PlanPanel(Panel):
         """True when every bone of the current plan has its distance field (tests)."""
         from surgiplan.core.planning.bone_fields import missing_bone_fields
 
-        case, plan = self.win.case, self._plan()
+        case, plan = self.session.case, self._plan()
         return case is None or plan is None or not [
             b for b in missing_bone_fields(case, plan) if b not in self._failed_fields]
 

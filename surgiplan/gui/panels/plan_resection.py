@@ -33,6 +33,7 @@ class ResectionSection(QtCore.QObject):
         super().__init__(panel)
         self.panel = panel
         self.win = panel.win
+        self.session = self.win.session
         self.cut_combo = QtWidgets.QComboBox()
         self.cut_combo.setObjectName("cut_combo")
         for name, spec in CUTS.items():
@@ -92,17 +93,17 @@ class ResectionSection(QtCore.QObject):
         return self.cut_combo.currentData()
 
     def _plan(self):
-        case, name = self.win.case, self.win.current_plan
+        case, name = self.session.case, self.session.current_plan
         if case is None or not name or name not in case.plans:
             return None
         return case.plan(name)
 
     def _geometry(self, cut: str):
         """(frame, reference point, bone mesh) of ``cut`` (core ``cut_geometry``)."""
-        return cut_geometry(self.win.case, self.win.current_plan, cut)
+        return cut_geometry(self.session.case, self.session.current_plan, cut)
 
     def available(self) -> bool:
-        case = self.win.case
+        case = self.session.case
         return case is not None and all(CUTS[c][0] in case.model_names for c in CUTS)
 
     # -------------------------------------------------------------- edits
@@ -111,7 +112,7 @@ class ResectionSection(QtCore.QObject):
         cut = self.current_cut()
         if self.panel._need_plan() is None:
             return
-        if CUTS[cut][0] not in self.win.case.model_names:
+        if CUTS[cut][0] not in self.session.case.model_names:
             self.win.status(f"Build the {CUTS[cut][0]} model first (Models).")
             return
         self._set(cut, CUTS[cut][2], 0.0, CUTS[cut][3], "add")
@@ -122,13 +123,13 @@ class ResectionSection(QtCore.QObject):
         if plan is None or cut not in plan.resections:
             self.win.status("No such cut in this plan.")
             return
-        self.panel._guard(self.win.case.remove_resection, self.win.current_plan, cut)
+        self.panel._guard(self.session.case.remove_resection, self.session.current_plan, cut)
         if cut not in plan.resections:
             self.win.status(f"{CUTS[cut][4]} removed (Ctrl+Z brings it back).")
 
     def _set(self, cut: str, depth: float, varus: float, slope: float, verb: str) -> None:
         # the core workflow of `surgiplan plan cut` (one undo step)
-        if self.panel._guard(set_knee_cut, self.win.case, self.win.current_plan, cut, depth, varus,
+        if self.panel._guard(set_knee_cut, self.session.case, self.session.current_plan, cut, depth, varus,
                              slope) is None:
             return
         self.win.status(f"{CUTS[cut][4]} ({verb}): depth {depth:.1f} mm, varus/valgus {varus:.1f}°, "
@@ -155,7 +156,7 @@ class ResectionSection(QtCore.QObject):
         cut = self.current_cut()
         rs = Resection(cut, CUTS[cut][0], np.asarray(origin, float),
                        np.asarray(normal, float) / np.linalg.norm(normal))
-        done = self.panel._guard(lambda: self.win.case.set_resection(self.win.current_plan, rs) or True)
+        done = self.panel._guard(lambda: self.session.case.set_resection(self.session.current_plan, rs) or True)
         if not done:
             self.refresh()
 
@@ -245,7 +246,7 @@ class ResectionSection(QtCore.QObject):
             st.set_outline(n, None, (0, 0, 0))
         for name, rs in cuts.items():
             try:
-                mesh = self.win.case.get_model(rs.model)
+                mesh = self.session.case.get_model(rs.model)
             except Exception:  # noqa: BLE001 - model gone
                 continue
             st.set_outline(f"cut:{name}", self._plane_square(mesh, rs.origin, rs.normal),
@@ -267,7 +268,7 @@ class ResectionSection(QtCore.QObject):
                 p.remove_actor(n, render=False)
         for name, rs in cuts.items():
             try:
-                mesh = self.win.case.get_model(rs.model)
+                mesh = self.session.case.get_model(rs.model)
             except Exception:  # noqa: BLE001 - model gone
                 continue
             o, nrm = rs.origin, rs.normal
@@ -293,7 +294,7 @@ class ResectionSection(QtCore.QObject):
         if not want:
             return
         rs = cuts[cut]
-        mesh = self.win.case.get_model(rs.model)
+        mesh = self.session.case.get_model(rs.model)
         w = p.add_plane_widget(self._dragging, normal=tuple(rs.normal), origin=tuple(rs.origin),
                                bounds=mesh.bounds, factor=1.1, implicit=True, interaction_event="always",
                                test_callback=False, outline_opacity=0.0,
@@ -328,7 +329,7 @@ class ResectionSection(QtCore.QObject):
         from surgiplan.scene.scene3d import add_surface
 
         cut = self.current_cut()
-        mesh = self.win.case.get_model(CUTS[cut][0])
+        mesh = self.session.case.get_model(CUTS[cut][0])
         p.remove_actor(f"removed:{cut}", render=False)  # stale until the cut is redone on release
         # an interactive frame (the widget's drag keeps the window at its interactive rate)
         add_surface(p, self._plane_square(mesh, o, n), f"cut:{cut}",

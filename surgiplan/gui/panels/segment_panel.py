@@ -234,7 +234,7 @@ class SegmentPanel(Panel):
             return apply_preset(vol, preset, progress=progress)
 
         def done(seg):
-            before = self.win.segmentation
+            before = self.session.segmentation
             self.win.set_segmentation(seg)
             self._push(_SwapSegmentation(self.win, before, seg, f"preset {preset}"))
             self.win.status(f"Preset {preset}: {', '.join(seg.names)}")
@@ -243,7 +243,7 @@ class SegmentPanel(Panel):
 
     # ----------------------------------------------------------------- table
     def refresh(self) -> None:
-        seg = self.win.segmentation
+        seg = self.session.segmentation
         keep = self.selected_segment()  # the selection survives edits of the list
         self.table.blockSignals(True)
         self.table.setRowCount(0)
@@ -281,7 +281,7 @@ class SegmentPanel(Panel):
             self.win.state.set_segment_visible(name, item.checkState() == QtCore.Qt.CheckState.Checked)
 
     def _pick_color(self, r: int, c: int) -> None:
-        seg = self.win.segmentation
+        seg = self.session.segmentation
         if seg is None or c != 0:
             return
         s = seg.segment(self.table.item(r, 1).text())
@@ -328,13 +328,13 @@ class SegmentPanel(Panel):
 
     def _show_preview(self, prev) -> None:
         st = self.win.state
-        st.set_segmentation(prev if prev is not None else self.win.segmentation)
+        st.set_segmentation(prev if prev is not None else self.session.segmentation)
 
     def overwrite_policy(self):
         """What a new segment may take from others: "none", "all" or the visible segments' names."""
         mode = self.overwrite_combo.currentData()
         if mode == "visible":
-            seg, vis = self.win.segmentation, self.win.state.segment_visible
+            seg, vis = self.session.segmentation, self.win.state.segment_visible
             return [n for n in (seg.names if seg is not None else []) if vis.get(n, True)]
         return mode
 
@@ -346,7 +346,7 @@ class SegmentPanel(Panel):
         from surgiplan.core.segmentation.edits import threshold_to_segment
 
         vol = self.win.state.volume
-        had = self.win.segmentation
+        had = self.session.segmentation
         seg = had or Segmentation.from_volume(vol)
         self.preview_box.setChecked(False)
         edit = threshold_to_segment(seg, vol, self.lo.value(), self.hi.value(),
@@ -362,7 +362,7 @@ class SegmentPanel(Panel):
     # ------------------------------------------------------------------ tools
     def edit(self, op: str) -> None:
         """Apply a whole-segment tool (core function) to the selected segment, undoably."""
-        seg, name = self.win.segmentation, self.selected_segment()
+        seg, name = self.session.segmentation, self.selected_segment()
         if seg is None or name is None:
             self.win.status("Select a segment first.")
             return
@@ -397,7 +397,7 @@ class SegmentPanel(Panel):
             if phase == "press":
                 self.add_seed(self.target_combo.currentText(), lps)
             return True
-        seg, name = self.win.segmentation, self.selected_segment()
+        seg, name = self.session.segmentation, self.selected_segment()
         if seg is None or name is None:
             self.win.status("Select a segment to edit (or create one with a preset or threshold).")
             return True
@@ -440,7 +440,7 @@ class SegmentPanel(Panel):
     def cut(self, view: str, polygon_lps, operation: str = "erase-inside", extent: str = "all") -> None:
         """Scissors on the selected segment: ``polygon_lps`` (n, 3) LPS mm drawn in slice view
         ``view``, extruded along its normal through all slices or only the current one."""
-        seg, name = self.win.segmentation, self.selected_segment()
+        seg, name = self.session.segmentation, self.selected_segment()
         if seg is None or name is None:
             self.win.status("Select a segment to cut.")
             return
@@ -470,7 +470,7 @@ class SegmentPanel(Panel):
     # ----------------------------------------------------------- separation
     def _fill_targets(self) -> None:
         current = self.target_combo.currentText()
-        seg = self.win.segmentation
+        seg = self.session.segmentation
         names = list(seg.names) if seg is not None else []
         names += [n for n in TARGET_NAMES if n not in names]
         self.target_combo.blockSignals(True)
@@ -505,7 +505,7 @@ class SegmentPanel(Panel):
     def separate(self) -> None:
         """Split the selected segment, one part per seeded structure (background job)."""
         name = self.selected_segment()
-        if self.win.segmentation is None or name is None:
+        if self.session.segmentation is None or name is None:
             self.win.status("Select the segment to split first.")
             return
         self.sep_seed_btn.setChecked(False)

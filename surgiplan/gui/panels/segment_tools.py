@@ -86,6 +86,7 @@ class SeedSeparation:
 
     def __init__(self, win, on_change=None) -> None:
         self.win = win
+        self.session = self.win.session
         self.on_change = on_change
         self.seeds: dict[str, list[np.ndarray]] = {}
         for v in win.slice_views.values():
@@ -106,20 +107,20 @@ class SeedSeparation:
 
     def _store(self) -> None:
         """Hand the seeds to the case (saved with it beside the scan's segmentation)."""
-        case = self.win.case
+        case = self.session.case
         if case is not None:
             case.set_segment_seeds({n: np.array(p) for n, p in self.seeds.items() if p},
-                                   self.win.scan_name)
+                                   self.session.scan_name)
             self.win.update_title()
 
     def _case_changed(self) -> None:
         """A case was opened (or closed): show its saved seeds of the open scan."""
         from surgiplan.core.errors import SurgiplanError
 
-        case, seeds = self.win.case, {}
+        case, seeds = self.session.case, {}
         if case is not None:
             try:
-                seeds = case.segment_seeds(self.win.scan_name)
+                seeds = case.segment_seeds(self.session.scan_name)
             except SurgiplanError as exc:  # a damaged seeds file must not block opening the case
                 self.win.status(f"Seeds not restored: {exc}")
         self.seeds = {n: [np.asarray(q, float) for q in p] for n, p in seeds.items()}
@@ -132,7 +133,7 @@ class SeedSeparation:
             v.update()
 
     def color(self, target: str) -> tuple[float, float, float]:
-        seg = self.win.segmentation
+        seg = self.session.segmentation
         if seg is not None and target in seg.names:
             return seg.segment(target).color
         from surgiplan.core.segmentation.terminology import default_color
