@@ -20,10 +20,10 @@ from pathlib import Path
 
 from surgiplan.core.errors import InputError
 from surgiplan.core.jobs import Progress
+from surgiplan.core.planning.anatomy import ANATOMIES
 from surgiplan.core.planning.comparison import Comparison
 
-MODELS = {"hip": ("pelvis", "femur_left", "femur_right"), "knee": ("femur", "tibia", "fibula", "patella"),
-          "spine": ("L1", "L2", "L3", "L4", "L5", "sacrum")}
+MODELS = {a: ANATOMIES[a].models for a in ("hip", "knee", "spine")}  # the core anatomy registry
 
 
 def build_demo_plans(case, anatomy: str = "hip", progress: Progress | None = None) -> Comparison:

@@ -23,6 +23,7 @@ import numpy as np
 from surgiplan.core.errors import InputError
 from surgiplan.core.jobs import Progress, report
 from surgiplan.core.planning import transforms as tf
+from surgiplan.core.planning.anatomy import SPINE_LEVELS
 from surgiplan.core.planning.landmarks import (
     acetabular_centre,
     extreme_point,
@@ -155,9 +156,6 @@ def scan_of_models(case, names, loaded: dict | None = None):
         if sm.name == name and (case.root / sm.volume).is_file():
             return read_volume(case.root / sm.volume)
     return None
-
-
-SPINE_LEVELS = ("L1", "L2", "L3", "L4", "L5")
 
 
 def check_landmark_inputs(case, anatomy: str = "hip", plan: str | None = None) -> None:

@@ -10,27 +10,12 @@ import time
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from surgiplan.core.planning.anatomy import ANATOMIES, anatomy_of_models
 from surgiplan.core.planning.operations import preview_pose
 from surgiplan.gui.panels.common import Panel, button, hint, row
 from surgiplan.gui.panels.plan_resection import ResectionSection
 from surgiplan.gui.panels.wrap_delegate import WrapDelegate
 
-HIP_LANDMARKS = ("acetabular_centre_left", "acetabular_centre_right", "femoral_head_centre_left",
-                 "femoral_head_centre_right", "asis_left", "asis_right", "pubic_tubercle_left",
-                 "pubic_tubercle_right", "teardrop_left", "teardrop_right", "lesser_trochanter_left",
-                 "lesser_trochanter_right")
-KNEE_LANDMARKS = ("hip_centre", "knee_centre_femur", "knee_centre_tibia", "ankle_centre",
-                  "medial_epicondyle", "lateral_epicondyle")
-SPINE_LEVELS = ("L1", "L2", "L3", "L4", "L5")
-#: anatomy -> (fit button label, tooltip)
-FIT_LABELS = {
-    "hip": ("Fit hip landmarks from the models", "Femoral heads, acetabular centres and axes, teardrops, "
-            "lesser trochanters, canal axes from the pelvis and femur models"),
-    "knee": ("Fit knee landmarks from the models", "Knee centres, condylar tips, epicondyles and tibial "
-             "plateau from the femur and tibia models (needs the hip and ankle centres)"),
-    "spine": ("Fit spine landmarks from the models", "Pedicle entry points, isthmus centres and axes "
-              "from the vertebra models (L1..L5)"),
-}
 IMPLANT_COLOR = (0.70, 0.78, 0.90)
 LANDMARK_COLOR = (1.0, 0.35, 0.75)
 SELECTED_LANDMARK_COLOR = (1.0, 0.86, 0.30)  # the landmark chosen in the panel: labelled, larger
@@ -82,7 +67,7 @@ class PlanPanel(Panel):
         g = self.group("Landmarks")
         self.lm_combo = QtWidgets.QComboBox()
         self.lm_combo.setEditable(True)
-        self.lm_combo.addItems(HIP_LANDMARKS)
+        self.lm_combo.addItems(ANATOMIES["hip"].landmarks)
         self.lm_combo.currentTextChanged.connect(lambda *_: self._draw_landmarks(self._lms, render=True))
         self._lms: dict = {}
         g.addLayout(row(self.lm_combo, button("Set at crosshair", self.set_landmark,
@@ -94,7 +79,7 @@ class PlanPanel(Panel):
                                "moves the landmark chosen above there; dragging still turns the view")
         self.pick3d.toggled.connect(self._pick_toggled)
         g.addWidget(self.pick3d)
-        self.fit_button = button(FIT_LABELS["hip"][0], self.fit_landmarks, FIT_LABELS["hip"][1],
+        self.fit_button = button(ANATOMIES["hip"].fit_label, self.fit_landmarks, ANATOMIES["hip"].fit_tooltip,
                                  name="fit_landmarks")  # label follows the case's anatomy
         g.addWidget(self.fit_button)
         self.gt_button = button("Take landmarks from the sample's ground truth", self.sample_landmarks,
@@ -239,26 +224,20 @@ class PlanPanel(Panel):
     def _sample_button(self) -> None:
         v = self.win.state.volume
         self.gt_button.setVisible(v is not None and bool(v.metadata.get("sample")))
-        case = self.session.case
-        knee = (v is not None and str(v.metadata.get("sample", "")).startswith("knee")) or (
-            case is not None and "femur" in case.model_names and "tibia" in case.model_names)
-        names = KNEE_LANDMARKS if knee else HIP_LANDMARKS
+        anat = ANATOMIES[self._fit_anatomy()]  # the case's anatomy (core registry)
+        names = anat.landmarks
         if [self.lm_combo.itemText(i) for i in range(self.lm_combo.count())] != list(names):
             self.lm_combo.clear()
             self.lm_combo.addItems(names)
-        self.fit_button.setText(FIT_LABELS[self._fit_anatomy()][0])
-        self.fit_button.setToolTip(FIT_LABELS[self._fit_anatomy()][1])
+        self.fit_button.setVisible(bool(anat.fit_label))  # no automatic fit for vessels
+        self.fit_button.setText(anat.fit_label)
+        self.fit_button.setToolTip(anat.fit_tooltip)
 
     def _fit_anatomy(self) -> str:
-        """"hip", "knee" or "spine": which landmarks the fit button fits (sample name, else models)."""
+        """The case's anatomy (core ``anatomy_of_models``: sample name, else models)."""
         v = self.win.state.volume
         sample = str(v.metadata.get("sample", "")) if v is not None else ""
-        names = set(self.session.case.model_names) if self.session.case is not None else set()
-        if sample.startswith("spine") or names & set(SPINE_LEVELS):
-            return "spine"
-        if sample.startswith("knee") or {"femur", "tibia"} <= names:
-            return "knee"
-        return "hip"
+        return anatomy_of_models(self.session.case.model_names if self.session.case is not None else (), sample)
 
     def _fill_catalog(self) -> None:
         cat = self.catalog()

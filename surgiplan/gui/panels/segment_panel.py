@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from surgiplan.core.planning.anatomy import BONE_NAMES
 from surgiplan.gui.panels.common import Panel, button, hint, row
 from surgiplan.gui.panels.segment_tools import (
     ScissorsTool,
@@ -18,10 +19,6 @@ from surgiplan.gui.panels.segment_tools import (
 
 PRESET_LABELS = {"hip-bones": "Hip bones (pelvis, femora)", "bone": "All bone",
                  "knee-bones": "Knee bones", "spine-bones": "Vertebrae", "vessel": "Vessel lumen (CTA)"}
-#: names offered for separation targets (besides the segments already there)
-TARGET_NAMES = ("pelvis", "femur_left", "femur_right", "femur", "tibia", "fibula", "patella",
-                "L1", "L2", "L3", "L4", "L5", "sacrum")
-
 
 class _SwapSegmentation:
     """Undo command: replace the window's whole segmentation (after a preset)."""
@@ -472,7 +469,7 @@ class SegmentPanel(Panel):
         current = self.target_combo.currentText()
         seg = self.session.segmentation
         names = list(seg.names) if seg is not None else []
-        names += [n for n in TARGET_NAMES if n not in names]
+        names += [n for n in BONE_NAMES if n not in names]  # the registry's bones
         self.target_combo.blockSignals(True)
         self.target_combo.clear()
         self.target_combo.addItems(names)
