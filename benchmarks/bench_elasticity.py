@@ -75,8 +75,8 @@ def worker(kind: str, mesh: str, out: str) -> None:
     t0, c0 = time.perf_counter(), time.process_time()
     if kind == "surgiplan":
         from surgiplan.core.simulation.elasticity import solve_elasticity
-        from surgiplan.core.simulation.mesh_io import read_tagged_mesh
         from surgiplan.core.simulation.study_schema import ElasticitySpec, SolverSpec
+        from surgiplan.core.simulation.volume_mesh_io import read_tagged_mesh
 
         tm = read_tagged_mesh(mesh, comm)
         sample()

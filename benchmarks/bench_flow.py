@@ -41,8 +41,8 @@ def worker(kind: str, mesh: str, method: str, out: str) -> None:
 
     from surgiplan.core.simulation.flow import solve_steady
     from surgiplan.core.simulation.flow_study import flow_quantities
-    from surgiplan.core.simulation.mesh_io import read_tagged_mesh
     from surgiplan.core.simulation.study_schema import FlowSpec, SolverSpec
+    from surgiplan.core.simulation.volume_mesh_io import read_tagged_mesh
 
     def cpu() -> float:
         r = resource.getrusage(resource.RUSAGE_SELF)

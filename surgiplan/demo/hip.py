@@ -18,7 +18,7 @@ from surgiplan.core.jobs import Progress, report, sub_progress
 from surgiplan.core.planning.auto_landmarks import apply_landmarks, fit_hip_landmarks
 from surgiplan.core.planning.catalog import default_catalog
 from surgiplan.core.planning.comparison import Comparison, compare_plans
-from surgiplan.core.planning.landmarks import point_line_distance
+from surgiplan.core.planning.fitting import point_line_distance
 from surgiplan.core.planning.placement import cup_pose, pelvic_frame_from_landmarks, stem_pose
 from surgiplan.core.planning.plan import PlacedImplant
 from surgiplan.core.planning.sizing import cup_size_for, liner_size_for, stem_size_for

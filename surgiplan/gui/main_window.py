@@ -211,7 +211,7 @@ class MainWindow(QtWidgets.QMainWindow):
                          f"Ctrl+Alt+{(1, 2, 4)[i]}")
         v.addSeparator()
         wl = v.addMenu("Window/level preset")
-        from surgiplan.scene.presets import CT_WINDOWS
+        from surgiplan.scene.window_presets import CT_WINDOWS
 
         for i, name in enumerate(CT_WINDOWS):
             self._action(wl, name, lambda _=False, n=name: self.set_window_preset(n), f"F{i + 2}")
@@ -274,14 +274,14 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def show_volume_rendering(self, preset: str) -> None:
         """Volume-render the scan in the 3D view with a preset of
-        :mod:`surgiplan.scene.volume_presets` (bone, soft tissue, vessel, mip) or "off"."""
+        :mod:`surgiplan.scene.volume_rendering` (bone, soft tissue, vessel, mip) or "off"."""
         volume = self.state.volume
         if volume is None or preset == "off":
             self.view3d.show_volume(volume, "off")
             return
 
         def do() -> None:
-            from surgiplan.scene.volume_presets import add_volume_rendering
+            from surgiplan.scene.volume_rendering import add_volume_rendering
 
             add_volume_rendering(self.view3d.plotter, volume, preset)
             self.view3d.plotter.render()
@@ -290,7 +290,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.status(f"3D: {preset} volume rendering")
 
     def set_window_preset(self, name: str) -> None:
-        from surgiplan.scene.presets import CT_WINDOWS, auto_window
+        from surgiplan.scene.window_presets import CT_WINDOWS, auto_window
 
         if self.state.volume is None:
             return

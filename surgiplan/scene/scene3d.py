@@ -2,7 +2,7 @@
 models, implants and standard cameras (LPS mm).
 
 Volume rendering (the 3D view's start-up rendering included) uses the one preset
-table of :mod:`surgiplan.scene.volume_presets`; ``add_volume_rendering`` is that
+table of :mod:`surgiplan.scene.volume_rendering`; ``add_volume_rendering`` is that
 module's function, importable from here as before.
 
 No Qt here: the desktop window passes its pyvistaqt ``QtInteractor`` (a Plotter),
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from surgiplan.scene.volume_presets import add_volume_rendering  # noqa: F401 - start-up rendering
+from surgiplan.scene.volume_rendering import add_volume_rendering  # noqa: F401 - start-up rendering
 
 #: Camera directions (from the target towards the camera, LPS) and view-up vectors.
 CAMERAS = {

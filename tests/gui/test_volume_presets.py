@@ -18,7 +18,7 @@ def render(volume, preset: str, points) -> tuple[np.ndarray, np.ndarray]:
     import vtk
 
     from surgiplan.scene.scene3d import set_camera, setup_viewport
-    from surgiplan.scene.volume_presets import add_volume_rendering
+    from surgiplan.scene.volume_rendering import add_volume_rendering
 
     p = pv.Plotter(off_screen=True, window_size=(200, 200))
     try:
@@ -57,7 +57,7 @@ def samples():
 
 
 def test_presets_show_what_they_are_for(display, samples):
-    from surgiplan.scene.volume_presets import VOLUME_PRESETS
+    from surgiplan.scene.volume_rendering import VOLUME_PRESETS
 
     assert set(VOLUME_PRESETS) == {"bone", "soft tissue", "vessel", "mip"}
     hip, hip_lab = samples["hip"]
@@ -108,7 +108,8 @@ def test_view_menu_switches_the_3d_view_to_each_preset(window, qtbot):
 def test_startup_rendering_uses_the_one_preset_table(window, qtbot):
     """The 3D view's first volume rendering (no menu touched) is volume_presets' bone preset,
     and scene3d has no table of its own any more."""
-    from surgiplan.scene import scene3d, volume_presets
+    from surgiplan.scene import scene3d
+    from surgiplan.scene import volume_rendering as volume_presets
     from tests.gui.test_window import phantom
 
     assert not hasattr(scene3d, "VOLUME_PRESETS")
@@ -133,7 +134,7 @@ def test_software_opengl_draws_with_the_cpu_ray_caster_and_the_same_look(display
     import pyvista as pv
 
     from surgiplan.scene.scene3d import set_camera, setup_viewport
-    from surgiplan.scene.volume_presets import add_volume_rendering, software_opengl
+    from surgiplan.scene.volume_rendering import add_volume_rendering, software_opengl
 
     hip, _ = samples["hip"]
     b = hip.bounds()

@@ -14,7 +14,7 @@
       reports/<plan>.pdf
 
 Every edit made through a :class:`Case` method is a small undoable command on
-``case.history`` (the same :class:`~surgiplan.core.history.History` the
+``case.history`` (the same :class:`~surgiplan.core.undo.History` the
 segmentation engine pushes its label-map patches onto) and an audit entry that
 is appended to ``history.jsonl`` when the case is saved. Use :meth:`Case.undo`
 / :meth:`Case.redo` so that undo steps are audited too.
@@ -53,10 +53,10 @@ from surgiplan.core.case.schema import (
     to_json_text,
 )
 from surgiplan.core.errors import CaseFormatError, InputError
-from surgiplan.core.history import FunctionCommand, History
 from surgiplan.core.jobs import Progress, report
 from surgiplan.core.planning.plan import Landmark, PlacedImplant, Plan, Resection
 from surgiplan.core.planning.transforms import check_rigid
+from surgiplan.core.undo import FunctionCommand, History
 
 CASE_FILE = "case.json"
 #: The landmark ``source`` values the case schema accepts.

@@ -31,8 +31,8 @@ from scipy import ndimage
 from surgiplan.core.errors import GeometryError, InputError
 from surgiplan.core.jobs import Progress, report
 from surgiplan.core.planning import transforms as tf
+from surgiplan.core.planning.fitting import extreme_point, fit_plane, prominence_tip
 from surgiplan.core.planning.interference import BoneField
-from surgiplan.core.planning.landmarks import extreme_point, fit_plane, prominence_tip
 from surgiplan.core.planning.plan import Landmark
 
 

@@ -24,7 +24,7 @@ from surgiplan.core.errors import InputError
 from surgiplan.core.jobs import Progress, report
 from surgiplan.core.planning import transforms as tf
 from surgiplan.core.planning.anatomy import SPINE_LEVELS
-from surgiplan.core.planning.landmarks import (
+from surgiplan.core.planning.fitting import (
     acetabular_centre,
     extreme_point,
     femoral_canal_axis,

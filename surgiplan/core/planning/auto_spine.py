@@ -61,8 +61,8 @@ from surgiplan.core.errors import GeometryError
 from surgiplan.core.jobs import Progress, report
 from surgiplan.core.planning import transforms as tf
 from surgiplan.core.planning.cylinder_fit import fit_elliptic_cylinder
+from surgiplan.core.planning.fitting import trimmed_plane
 from surgiplan.core.planning.interference import BoneField
-from surgiplan.core.planning.landmarks import trimmed_plane
 from surgiplan.core.planning.plan import Landmark
 
 SIDES = ("left", "right")

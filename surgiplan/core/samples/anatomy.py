@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from surgiplan.core.samples.phantom import Layer
-from surgiplan.core.samples.shapes import HalfSpace, Shape, unit
+from surgiplan.core.samples.sdf import HalfSpace, Shape, unit
 
 ANTERIOR = np.array([0.0, -1.0, 0.0])
 POSTERIOR = np.array([0.0, 1.0, 0.0])

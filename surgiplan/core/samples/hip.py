@@ -36,7 +36,7 @@ from surgiplan.core.samples.ground_truth import Truth
 from surgiplan.core.samples.landmark_search import extreme_surface_point
 from surgiplan.core.samples.phantom import Layer
 from surgiplan.core.samples.scene import Scene, axial_grid
-from surgiplan.core.samples.shapes import (
+from surgiplan.core.samples.sdf import (
     Capsule,
     Ellipsoid,
     EllipticCylinderZ,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from surgiplan.core.samples.shapes import Shape, unit
+from surgiplan.core.samples.sdf import Shape, unit
 
 
 def _basis(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from surgiplan.core.samples.phantom import Layer
-from surgiplan.core.samples.shapes import (
+from surgiplan.core.samples.sdf import (
     Capsule,
     Ellipsoid,
     EllipticCylinderZ,

@@ -24,7 +24,7 @@ import numpy as np
 from scipy import ndimage
 
 from surgiplan.core.jobs import Progress, report, sub_progress
-from surgiplan.core.samples.shapes import (
+from surgiplan.core.samples.sdf import (
     Box,
     Intersect,
     Shape,

@@ -15,7 +15,7 @@ from surgiplan.core.samples.ground_truth import Truth
 from surgiplan.core.samples.lumbar import LEVELS, TILT, abdomen_layers, lumbar_spine, pedicle_truth
 from surgiplan.core.samples.phantom import Layer
 from surgiplan.core.samples.scene import Scene, axial_grid
-from surgiplan.core.samples.shapes import rotation
+from surgiplan.core.samples.sdf import rotation
 from surgiplan.core.samples.tissues import COLORS, CT
 
 S1_TOP = np.array([0.0, 25.0, -100.0])
@@ -104,6 +104,6 @@ def build(size: str, seed: int) -> Scene:
 
 def Capsule_z(x: float, y: float, r: float, z0: float, z1: float):  # noqa: N802
     """A vertical vessel (capsule) at (x, y) from z0 to z1 (mm)."""
-    from surgiplan.core.samples.shapes import Capsule
+    from surgiplan.core.samples.sdf import Capsule
 
     return Capsule([x, y, z0], [x, y, z1], r)

@@ -18,7 +18,7 @@ from surgiplan.core.samples.ground_truth import Truth
 from surgiplan.core.samples.lumbar import abdomen_layers, lumbar_spine
 from surgiplan.core.samples.phantom import Grid, Layer, coverage
 from surgiplan.core.samples.scene import Scene, axial_grid
-from surgiplan.core.samples.shapes import Capsule, Shape, Sphere, Subtract, Tube, Union, unit
+from surgiplan.core.samples.sdf import Capsule, Shape, Sphere, Subtract, Tube, Union, unit
 from surgiplan.core.samples.tissues import COLORS, CT
 
 S1_TOP = np.array([0.0, 25.0, -100.0])

@@ -25,8 +25,8 @@ from petsc4py import PETSc
 from surgiplan.core.errors import Cancelled, InputError, SolverError
 from surgiplan.core.jobs import Progress, report
 from surgiplan.core.simulation.fields import lame, sigma
-from surgiplan.core.simulation.mesh_io import TaggedMesh
 from surgiplan.core.simulation.study_schema import ElasticitySpec, SolverSpec
+from surgiplan.core.simulation.volume_mesh_io import TaggedMesh
 
 GAMG_DEFAULTS: dict[str, object] = {
     "ksp_type": "cg",

@@ -12,9 +12,9 @@ from mpi4py import MPI
 from surgiplan.core.jobs import Progress, report, sub_progress
 from surgiplan.core.simulation.elasticity import facet_area, solve_elasticity
 from surgiplan.core.simulation.fields import cell_fields, region_summary
-from surgiplan.core.simulation.mesh_io import TaggedMesh
 from surgiplan.core.simulation.results import write_fields_xdmf
 from surgiplan.core.simulation.study_schema import Study
+from surgiplan.core.simulation.volume_mesh_io import TaggedMesh
 
 
 def run_elasticity_study(study: Study, tm: TaggedMesh, out_dir: Path | None,

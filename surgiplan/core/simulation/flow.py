@@ -35,8 +35,8 @@ from petsc4py import PETSc
 
 from surgiplan.core.errors import Cancelled, InputError, SolverError
 from surgiplan.core.jobs import Progress, report
-from surgiplan.core.simulation.mesh_io import TaggedMesh
 from surgiplan.core.simulation.study_schema import FlowSpec, SolverSpec
+from surgiplan.core.simulation.volume_mesh_io import TaggedMesh
 
 MMHG_PA = 133.322387415
 MUMPS = {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps",

@@ -18,9 +18,9 @@ from surgiplan.core.simulation.flow import (
     wall_shear_stress,
     wss_summary,
 )
-from surgiplan.core.simulation.mesh_io import TaggedMesh
 from surgiplan.core.simulation.results import write_fields_xdmf
 from surgiplan.core.simulation.study_schema import Study
+from surgiplan.core.simulation.volume_mesh_io import TaggedMesh
 
 
 def flow_quantities(sol) -> dict:

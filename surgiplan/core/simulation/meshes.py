@@ -2,7 +2,7 @@
 
 Each generator builds a gmsh model with named physical groups (the tags a study
 refers to) and either writes it to a ``.msh`` file (:func:`write_msh`) or hands
-it to dolfinx (:func:`surgiplan.core.simulation.mesh_io.mesh_from_gmsh`).
+it to dolfinx (:func:`surgiplan.core.simulation.volume_mesh_io.mesh_from_gmsh`).
 Physical names:
 
 * box / cube / two_region_box: volumes ``solid`` (or ``region_a``/``region_b``),

@@ -255,7 +255,6 @@ def run_study(study_path: Path, out_dir: Path | None = None, progress=None,
     result file.
     """
     from surgiplan.core import fileio
-    from surgiplan.core.simulation.mesh_io import read_tagged_mesh
     from surgiplan.core.simulation.results import (
         check_targets,
         clean_stale,
@@ -268,6 +267,7 @@ def run_study(study_path: Path, out_dir: Path | None = None, progress=None,
         write_summary,
     )
     from surgiplan.core.simulation.study_schema import load_study
+    from surgiplan.core.simulation.volume_mesh_io import read_tagged_mesh
 
     study, mesh_path = load_study(study_path)
     out_dir = Path(out_dir) if out_dir is not None else Path(study_path).resolve().parent

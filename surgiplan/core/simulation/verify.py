@@ -146,7 +146,7 @@ def verify_cantilevers(cases: dict, quick: bool, progress=None) -> list[CaseResu
 
     from surgiplan.core.simulation import meshes
     from surgiplan.core.simulation.fields import probe, stress_dg
-    from surgiplan.core.simulation.mesh_io import mesh_from_gmsh
+    from surgiplan.core.simulation.volume_mesh_io import mesh_from_gmsh
 
     rows = []
     names = ["cantilever_tip_load_steel_L200", "cantilever_tip_load_bone_L200",
@@ -197,7 +197,7 @@ def verify_patch(cases: dict, progress=None) -> list[CaseResult]:
 
     from surgiplan.core.simulation import meshes
     from surgiplan.core.simulation.fields import cell_fields, sigma
-    from surgiplan.core.simulation.mesh_io import mesh_from_gmsh
+    from surgiplan.core.simulation.volume_mesh_io import mesh_from_gmsh
 
     c = _Case(cases, "patch_test_uniform_uniaxial_stress")
     E, nu = c.p("youngs_modulus_E"), c.p("poissons_ratio_nu")
@@ -303,7 +303,7 @@ def verify_lame(cases: dict, quick: bool, progress=None) -> list[CaseResult]:
 
     from surgiplan.core.simulation import meshes
     from surgiplan.core.simulation.fields import probe, stress_recovered
-    from surgiplan.core.simulation.mesh_io import mesh_from_gmsh
+    from surgiplan.core.simulation.volume_mesh_io import mesh_from_gmsh
 
     rows = []
     size = 2.0 if quick else 1.0
@@ -387,7 +387,7 @@ def verify_elastic_convergence(cases: dict, quick: bool, progress=None) -> list[
     from mpi4py import MPI
 
     from surgiplan.core.simulation import meshes
-    from surgiplan.core.simulation.mesh_io import mesh_from_gmsh
+    from surgiplan.core.simulation.volume_mesh_io import mesh_from_gmsh
 
     c = _Case(cases, "lame_thick_cylinder_internal_pressure")
     a, b, p = c.p("inner_radius_a"), c.p("outer_radius_b"), c.p("internal_pressure_p")
@@ -436,7 +436,7 @@ def _pipe(R_mm, L_mm, n_radial, layers, wall_size=None):
     from mpi4py import MPI
 
     from surgiplan.core.simulation import meshes
-    from surgiplan.core.simulation.mesh_io import mesh_from_gmsh
+    from surgiplan.core.simulation.volume_mesh_io import mesh_from_gmsh
 
     meshes.pipe(R_mm, L_mm, R_mm / n_radial, layers, order=2, wall_size=wall_size)
     tm = mesh_from_gmsh(MPI.COMM_WORLD)

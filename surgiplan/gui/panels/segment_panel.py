@@ -422,7 +422,7 @@ class SegmentPanel(Panel):
                                       erase=active is self.erase_btn))
             self.win.state.segmentation_changed()
         elif phase == "release" and getattr(self, "_stroke", None):
-            from surgiplan.core.history import CompoundCommand
+            from surgiplan.core.undo import CompoundCommand
 
             what = "erase" if active is self.erase_btn else "paint"
             self._push(_SegCommand(self.win, CompoundCommand(f"{what} {name}", self._stroke)))

@@ -229,8 +229,8 @@ class View3D(QtWidgets.QFrame):
     def show_volume(self, volume, preset: str | None = None) -> None:
         """Volume-render ``volume`` (subsampled) with a preset; None hides it."""
         def do() -> None:
-            from surgiplan.scene.presets import is_ct
             from surgiplan.scene.scene3d import add_volume_rendering, set_camera
+            from surgiplan.scene.window_presets import is_ct
 
             p = self.plotter
             if volume is None or (preset or self.volume_preset) == "off":

@@ -41,7 +41,7 @@ class ViewerState(QtCore.QObject):
     def set_volume(self, volume, window: tuple[float, float] | None = None,
                    keep_crosshair: bool = False) -> None:
         """Show ``volume`` (a core Volume); the crosshair goes to its centre unless kept."""
-        from surgiplan.scene.presets import default_window
+        from surgiplan.scene.window_presets import default_window
 
         same_grid = self.volume is not None and self.volume.same_grid(volume)
         self.volume = volume

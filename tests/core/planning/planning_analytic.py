@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from surgiplan.core.planning.catalog.shapes import sdf_contour
+from surgiplan.core.planning.catalog.mesh_builders import sdf_contour
 
 
 def _capsule(p, a, b, r):

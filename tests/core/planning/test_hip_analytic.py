@@ -15,7 +15,7 @@ from surgiplan.core.planning import placement as pl
 from surgiplan.core.planning import transforms as tf
 from surgiplan.core.planning.catalog import load_catalog
 from surgiplan.core.planning.comparison import compare_plans
-from surgiplan.core.planning.landmarks import (
+from surgiplan.core.planning.fitting import (
     acetabular_centre,
     femoral_canal_axis,
     femoral_head_centre,

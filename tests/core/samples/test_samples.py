@@ -15,7 +15,7 @@ from surgiplan.core.imaging import load_dicom, read_volume
 from surgiplan.core.jobs import RecordingProgress
 from surgiplan.core.samples import SAMPLE_NAMES, build_scene, generate_sample, read_ground_truth
 from surgiplan.core.samples.anatomy import cup_axis, murray_radiographic
-from surgiplan.core.samples.shapes import Sphere, surface_point
+from surgiplan.core.samples.sdf import Sphere, surface_point
 
 
 def _gt_grid(gt):

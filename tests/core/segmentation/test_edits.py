@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from surgiplan.core.errors import InputError
-from surgiplan.core.history import History
 from surgiplan.core.imaging import Volume
 from surgiplan.core.segmentation import Segmentation
 from surgiplan.core.segmentation.edits import (
@@ -19,6 +18,7 @@ from surgiplan.core.segmentation.edits import (
     apply_parts,
     threshold_to_segment,
 )
+from surgiplan.core.undo import History
 
 
 @pytest.fixture()

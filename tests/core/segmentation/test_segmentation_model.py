@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from surgiplan.core.errors import GeometryError, InputError
-from surgiplan.core.history import History
 from surgiplan.core.imaging import Volume
 from surgiplan.core.segmentation import LabelPatch, Segmentation
+from surgiplan.core.undo import History
 
 
 def _volume(shape=(20, 30, 40)) -> Volume:

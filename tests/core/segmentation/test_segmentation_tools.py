@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from surgiplan.core.errors import InputError
-from surgiplan.core.history import History
 from surgiplan.core.imaging import Volume
 from surgiplan.core.segmentation import Segmentation, islands, morphology
 from surgiplan.core.segmentation.brush import paint
@@ -20,6 +19,7 @@ from surgiplan.core.segmentation.interpolate import fill_between_slices
 from surgiplan.core.segmentation.logical import logical
 from surgiplan.core.segmentation.scissors import scissors
 from surgiplan.core.segmentation.threshold import preset_range, suggest_threshold, threshold
+from surgiplan.core.undo import History
 
 SP = (0.5, 0.5, 1.0)  # anisotropic (i, j, k) mm
 

@@ -12,8 +12,8 @@ from surgiplan.core.errors import Cancelled
 from surgiplan.core.jobs import RecordingProgress
 from surgiplan.core.simulation import elasticity
 from surgiplan.core.simulation.elasticity import solve_elasticity
-from surgiplan.core.simulation.mesh_io import read_tagged_mesh
 from surgiplan.core.simulation.study_schema import ElasticitySpec, SolverSpec
+from surgiplan.core.simulation.volume_mesh_io import read_tagged_mesh
 
 PREFIX = "surgiplan_elasticity_"
 

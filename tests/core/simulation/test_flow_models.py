@@ -17,8 +17,8 @@ from surgiplan.core.simulation import meshes
 from surgiplan.core.simulation.fields import probe
 from surgiplan.core.simulation.flow import face_geometry, solve_pulsatile, solve_steady
 from surgiplan.core.simulation.flow_study import flow_quantities
-from surgiplan.core.simulation.mesh_io import read_tagged_mesh
 from surgiplan.core.simulation.study_schema import FlowSpec, SolverSpec
+from surgiplan.core.simulation.volume_mesh_io import read_tagged_mesh
 
 R_M = 4e-3  # pipe radius (m)
 

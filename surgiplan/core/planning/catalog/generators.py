@@ -32,7 +32,7 @@ from collections.abc import Callable
 import numpy as np
 import pyvista as pv
 
-from surgiplan.core.planning.catalog.shapes import (
+from surgiplan.core.planning.catalog.mesh_builders import (
     extrude_profile,
     lathe,
     loft,

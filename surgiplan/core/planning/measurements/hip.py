@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from surgiplan.core.planning import transforms as tf
-from surgiplan.core.planning.landmarks import point_line_distance
+from surgiplan.core.planning.fitting import point_line_distance
 from surgiplan.core.planning.measurements.base import (
     Measure,
     MeasureContext,

@@ -1,4 +1,4 @@
-from surgiplan.core.history import FunctionCommand, History
+from surgiplan.core.undo import FunctionCommand, History
 
 
 def _counter_cmd(state, delta, size=10):
