@@ -15,6 +15,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from surgiplan.core.errors import SurgiplanError
 from surgiplan.core.session import Session
 from surgiplan.gui.jobs import JobRunner
+from surgiplan.gui.panels.common import guard_wheel
 from surgiplan.gui.settings import Settings, cases_dir
 from surgiplan.gui.undo import UndoBridge
 from surgiplan.gui.views.layouts import ViewLayout
@@ -98,6 +99,7 @@ class MainWindow(QtWidgets.QMainWindow):
         for name, cls in zip(STEPS, (DataPanel, SegmentPanel, ModelsPanel, PlanPanel, ComparePanel),
                              strict=True):
             panel = cls(self)
+            guard_wheel(panel)
             panel.setObjectName(f"panel_{name}")
             self.panels[name] = panel
             self.panel_stack.addWidget(panel)

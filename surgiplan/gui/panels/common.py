@@ -74,3 +74,25 @@ def row(*widgets) -> QtWidgets.QHBoxLayout:
         else:
             lay.addWidget(w)
     return lay
+
+
+class _WheelGuard(QtCore.QObject):
+    """Send wheel events over an unfocused spin or combo box to its scroll area instead."""
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
+        if event.type() == QtCore.QEvent.Type.Wheel and not obj.hasFocus():
+            event.ignore()  # the scroll area under it scrolls; the value stays
+            return True
+        return False
+
+
+def guard_wheel(root: QtWidgets.QWidget) -> None:
+    """Spin and combo boxes under ``root`` take the mouse wheel only once clicked (focused).
+
+    Scrolling a panel must never change an implant size or a depth that happens to pass under
+    the pointer (issue 28 #6).
+    """
+    guard = root.findChild(_WheelGuard) or _WheelGuard(root)
+    for w in (*root.findChildren(QtWidgets.QAbstractSpinBox), *root.findChildren(QtWidgets.QComboBox)):
+        w.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
+        w.installEventFilter(guard)

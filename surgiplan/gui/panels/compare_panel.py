@@ -296,6 +296,11 @@ class ComparePanel(Panel):
             elif len(names) > i:
                 cb.setCurrentIndex(i)
             cb.blockSignals(False)
+        if len(names) > 1 and self.a.currentText() == self.b.currentText():
+            # B stayed on the only plan there was (issue 28 #5): the first other plan
+            self.b.blockSignals(True)
+            self.b.setCurrentText(next(n for n in names if n != self.a.currentText()))
+            self.b.blockSignals(False)
 
     def swap(self) -> None:
         a, b = self.a.currentText(), self.b.currentText()
