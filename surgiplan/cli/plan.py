@@ -79,12 +79,22 @@ def place(
     start: bool = typer.Option(False, "--start", help="The window's starting pose: a cup at 40/15 deg on "
                                "acetabular_centre_<side>, a stem on the canal axis, else at --at."),
     option: list[str] = typer.Option(None, "--option", help="KEY=VALUE, e.g. head=32/+4 (repeatable)."),
+    replace: bool = typer.Option(False, "--replace", help="Replace the plan's implant of the same kind and "
+                                 "side (and level, for a pedicle screw with --bone) in one undo step, keeping "
+                                 "its id (IMPLANT_ID is then ignored), as the window's Place does. Without "
+                                 "it, a second stem or cup is added beside the first. Rods, stents, plates "
+                                 "and cages are never replaced."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Place an implant from the catalog."""
+    """Place an implant from the catalog.
+
+    A plan has one cup, liner, head, stem and knee component per side and one pedicle
+    screw per level and side: --replace swaps that one for the new implant (same id, so
+    `plan compare` compares them); without --replace the implant is always added.
+    """
     from surgiplan.core.case import Case
     from surgiplan.core.errors import InputError
-    from surgiplan.core.planning.operations import place_implant
+    from surgiplan.core.planning.operations import implant_to_replace, place_implant
 
     opts = {}
     for o in option or []:
@@ -93,13 +103,19 @@ def place(
         k, v = o.split("=", 1)
         opts[k] = v
     case = Case.open(case_path)
+    old = implant_to_replace(case, plan, catalog_id, side, bone) if replace else None
+    replaced = None if old is None else _implant_dict(old)
     imp = place_implant(case, plan, implant_id, catalog_id, size, at=_floats(at, 3, "--at"),
                         at_landmark=at_landmark, inclination=inclination, anteversion=anteversion,
                         on_canal_axis=canal_axis, side=side, bone=bone, options=opts or None,
-                        start=start)
+                        start=start, replace_same_kind=replace)
     case.save()
     p = imp.transform[:3, 3]
-    _out(_implant_dict(imp), as_json, f"placed {implant_id} ({catalog_id} size {size}) in plan {plan!r} at "
+    data = _implant_dict(imp)
+    if replace:
+        data["replaced"] = replaced
+    what = "placed" if old is None else f"replaced {old.id} ({old.catalog_id} size {old.size}) with"
+    _out(data, as_json, f"{what} {imp.id} ({catalog_id} size {size}) in plan {plan!r} at "
          f"({p[0]:.1f}, {p[1]:.1f}, {p[2]:.1f}) mm LPS")
 
 

@@ -21,6 +21,13 @@ PELVIC = pl.PELVIC_LANDMARKS
 DEFAULT_BONE = {"acetabular_cup": "pelvis", "acetabular_liner": "pelvis", "femoral_stem": "femur_{side}"}
 #: Options a new implant of a kind starts with (a stem carries a 32 mm head at 0 offset).
 DEFAULT_OPTIONS = {"femoral_stem": {"head": "32/0"}}
+#: Kinds a plan holds once per side: placing another one of the same side replaces it.
+ONCE_PER_SIDE = frozenset({"acetabular_cup", "acetabular_liner", "femoral_head", "femoral_stem",
+                           "femoral_component", "tibial_tray", "tibial_insert"})
+#: Kinds a plan holds once per level and side (the level is the implant's bone, a vertebra
+#: model): another one at the same level and side replaces it; one without a level never does.
+ONCE_PER_LEVEL_AND_SIDE = frozenset({"pedicle_screw"})
+# Every other kind (rods, stents, plates, cages, user kinds) legitimately repeats: never replaced.
 
 
 def pelvic_frame_of(case, plan: str | None = None) -> np.ndarray | None:
@@ -36,6 +43,46 @@ def next_implant_id(case, plan: str, base: str) -> str:
     return iid
 
 
+def default_bone(case, kind: str, side: str) -> str:
+    """The bone model an implant of ``kind`` on ``side`` sits in by default ('' when the case lacks it)."""
+    bone = DEFAULT_BONE.get(kind, "").format(side=side)
+    return bone if bone in case.model_names else ""
+
+
+def _kind_of(catalog, catalog_id: str) -> str | None:
+    try:
+        return catalog.get(catalog_id).model.kind
+    except Exception:  # noqa: BLE001 - an implant of a catalog entry no longer installed
+        return None
+
+
+def implant_to_replace(case, plan: str, catalog_id: str, side: str = "none", bone: str | None = None,
+                       catalog=None) -> PlacedImplant | None:
+    """The implant of ``plan`` a new ``catalog_id`` implant on ``side`` would replace, or None.
+
+    Decided by kind and side (``ONCE_PER_SIDE``: cups, liners, heads, stems, knee
+    components), and also by level for ``ONCE_PER_LEVEL_AND_SIDE`` (pedicle screws: the
+    level is the ``bone``, a vertebra model; a screw without one replaces nothing). Kinds
+    that repeat (rods, stents, plates, cages) replace nothing. ``bone`` None takes the
+    kind's default bone, as :func:`place_implant` does.
+    """
+    catalog = catalog or default_catalog()
+    kind = catalog.get(catalog_id).model.kind
+    if kind in ONCE_PER_LEVEL_AND_SIDE:
+        level = default_bone(case, kind, side) if bone is None else bone
+        if not level:
+            return None
+    elif kind not in ONCE_PER_SIDE:
+        return None
+    for imp in case.plan(plan).implants.values():
+        if imp.side != side or _kind_of(catalog, imp.catalog_id) != kind:
+            continue
+        if kind in ONCE_PER_LEVEL_AND_SIDE and imp.bone != level:
+            continue
+        return imp
+    return None
+
+
 def _landmark(case, plan, name):
     L = case.all_landmarks(plan)
     if name not in L:
@@ -48,13 +95,19 @@ def place_implant(case, plan: str, implant_id: str, catalog_id: str, size: str, 
                   at=None, at_landmark: str | None = None, transform=None,
                   inclination: float | None = None, anteversion: float | None = None,
                   on_canal_axis: bool = False, side: str = "none", bone: str | None = None,
-                  options: dict | None = None, start: bool = False, catalog=None) -> PlacedImplant:
+                  options: dict | None = None, start: bool = False, catalog=None,
+                  replace_same_kind: bool = False) -> PlacedImplant:
     """Place an implant: at a point / landmark, as a cup at Murray angles, or a stem on the canal axis.
 
     The one placement workflow of the window and ``surgiplan plan place`` (one undo step).
     ``implant_id`` None takes the next free id from the implant's kind; ``bone`` None
     takes the kind's default bone (``DEFAULT_BONE``) when the case has that model;
     ``options`` None the kind's defaults (``DEFAULT_OPTIONS``).
+
+    * ``replace_same_kind``: when the plan already has the implant this one would replace
+      (:func:`implant_to_replace`: same kind and side, and level for pedicle screws), the new
+      implant takes its place and its id (so plans compare row by row), removing it in the
+      same undo step; ``implant_id`` is then ignored. The window passes True.
 
     * ``start``: the window's starting pose (:func:`starting_pose.starting_pose`): a cup at
       40/15 deg on ``acetabular_centre_<side>``, a stem on the canal axis, anything else
@@ -72,11 +125,13 @@ def place_implant(case, plan: str, implant_id: str, catalog_id: str, size: str, 
     spec = catalog.get(catalog_id)
     params = spec.size(size)
     kind = spec.model.kind
-    if implant_id is None:
-        implant_id = next_implant_id(case, plan, kind)
     if bone is None:
-        bone = DEFAULT_BONE.get(kind, "").format(side=side)
-        bone = bone if bone in case.model_names else ""
+        bone = default_bone(case, kind, side)
+    old = implant_to_replace(case, plan, catalog_id, side, bone, catalog) if replace_same_kind else None
+    if old is not None:
+        implant_id = old.id
+    elif implant_id is None:
+        implant_id = next_implant_id(case, plan, kind)
     options = dict(DEFAULT_OPTIONS.get(kind, {}) if options is None else options)
     target = None
     if at_landmark:
@@ -116,7 +171,20 @@ def place_implant(case, plan: str, implant_id: str, catalog_id: str, size: str, 
     if bone and bone not in case.model_names:
         raise InputError(f"case {case.model.name!r} has no bone model {bone!r} "
                          f"(models: {', '.join(case.model_names) or 'none'})")
-    return case.add_implant(plan, imp)
+    if old is None:
+        return case.add_implant(plan, imp)
+    imp.transform = tf.check_rigid(imp.transform)
+    with case.history.group(f"replace {old.id} ({old.catalog_id} size {old.size}) with "
+                            f"{catalog_id} size {imp.size} in {plan}") as step:
+        try:
+            case.remove_implant(plan, old.id)
+            case.add_implant(plan, imp)
+        except Exception:
+            for c in reversed(step.commands):  # leave the plan as it was, record nothing
+                c.revert()
+            step.commands.clear()
+            raise
+    return imp
 
 
 def move_implant(case, plan: str, implant_id: str, *, translate=None, rotate: tuple | None = None,

@@ -115,7 +115,8 @@ class PlanPanel(Panel):
         self.implant_combo.setObjectName("implant_combo")
         self.implant_combo.activated.connect(lambda *_: self._show_pose())
         g.addLayout(row(QtWidgets.QLabel("Implant"), self.implant_combo,
-                        button("Remove", self.remove_implant)))
+                        button("Remove…", self.remove_implant, "Remove this implant from the plan "
+                               "(asks first; Ctrl+Z brings it back)", name="remove_implant")))
         self.pos = []
         grid = QtWidgets.QGridLayout()
         for c, axis in enumerate(("L", "P", "S")):
@@ -492,20 +493,34 @@ class PlanPanel(Panel):
         plan = self._need_plan()
         if plan is None:
             return
-        from surgiplan.core.planning.operations import place_implant
+        from surgiplan.core.planning.operations import implant_to_replace, place_implant
 
         spec = self.catalog().get(cid)
         size, side = self.size_combo.currentText(), self.side_combo.currentText()
         case = self.session.case
-        # the core workflow of `surgiplan plan place --start`: starting pose, id, bone, head
+        old = implant_to_replace(case, plan, cid, side, catalog=self.catalog())
+        old_text = None if old is None else f"{old.id} ({self._implant_name(old)} size {old.size})"
+        # the core workflow of `surgiplan plan place --start --replace`: starting pose, id, bone,
+        # head; a plan's one stem (cup, ...) per side is replaced in one undo step, keeping its id
         placed = self._guard(place_implant, case, plan, None, cid, size, side=side, start=True,
-                             at=self.win.state.crosshair_world(), catalog=self.catalog())
+                             at=self.win.state.crosshair_world(), catalog=self.catalog(),
+                             replace_same_kind=True)
         if placed is not None:
             iid = placed.id
             self.refresh()
             self.implant_combo.setCurrentText(iid)
             self._show_pose()
-            self.win.status(f"Placed {spec.model.name} size {size} ({side})")
+            if old_text is not None:
+                self.win.status(f"Replaced {old_text} with {spec.model.name} size {size} ({side}); "
+                                "Ctrl+Z brings it back")
+            else:
+                self.win.status(f"Placed {spec.model.name} size {size} ({side})")
+
+    def _implant_name(self, imp) -> str:
+        try:
+            return self.catalog().get(imp.catalog_id).model.name
+        except Exception:  # noqa: BLE001 - a catalog entry no longer installed
+            return imp.catalog_id
 
     def current_implant(self):
         plan, iid = self._plan(), self.implant_combo.currentText()
@@ -513,10 +528,26 @@ class PlanPanel(Panel):
             return None
         return self.session.case.plan(plan).implants.get(iid)
 
+    def _confirm(self, text: str) -> bool:
+        """Ask Yes/No (Yes is not the default); tests override this method."""
+        QMB = QtWidgets.QMessageBox
+        answer = QMB.question(self, "Remove implant", text, QMB.StandardButton.Yes | QMB.StandardButton.No,
+                              QMB.StandardButton.No)
+        return answer == QMB.StandardButton.Yes
+
     def remove_implant(self) -> None:
         imp = self.current_implant()
-        if imp is not None:
-            self._guard(self.session.case.remove_implant, self._plan(), imp.id)
+        if imp is None:
+            self.win.status("No implant to remove.")
+            return
+        plan = self._plan()
+        what = f"{imp.id} ({self._implant_name(imp)} size {imp.size}, {imp.side})"
+        if not self._confirm(f"Remove {what} from plan {plan}?\n\nEdit > Undo (Ctrl+Z) brings it back."):
+            self.win.status(f"{imp.id} kept.")
+            return
+        self._guard(self.session.case.remove_implant, plan, imp.id)
+        if imp.id not in self.session.case.plan(plan).implants:
+            self.win.status(f"Removed {what} from plan {plan}; Ctrl+Z brings it back")
 
     def _show_pose(self) -> None:
         imp = self.current_implant()
