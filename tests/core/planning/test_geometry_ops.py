@@ -135,3 +135,38 @@ def test_segment_edits_share_the_case_undo_history(tmp_path):
     again = read_segmentation(case.root / "scans/ct/segmentation.seg.nrrd")
     np.testing.assert_array_equal(again.layers[0], painted)
     assert any("paint bone" in e["what"] for e in case.audit_log())
+
+
+def test_cup_coverage_and_stem_breach_on_analytic_bones(block_field):
+    """Issue 28 #9: what a surgeon checks for seated implants, against hand-made geometry."""
+    from surgiplan.core.planning.measurements.interference import cup_coverage, stem_cortex_breach
+
+    cat = load_catalog(include_user=False)
+    cup = cat.get("hip_cup").geometry("50")
+    # cup centre on the block's top face, opening up: the whole outer shell is in bone
+    assert cup_coverage(block_field, cup.contact(), (0, 0, 0), (0, 0, 1), 25.0) == pytest.approx(100.0)
+    # opening sideways (+x): the half of the shell below the face is covered, plus the 1 mm band
+    # above it that counts as touching: a sphere zone of height h has area 2 pi R h, so
+    # (pi R^2 + pi R * 1) / (2 pi R^2) = 50 % + 100 / (2 R) %
+    t = tf.frame((0, 0, 0), (0, 0, -1), (1, 0, 0))  # own x -> -S, own z -> +L
+    posed = [m.transform(t, inplace=False) for m in cup.contact()]
+    assert cup_coverage(block_field, posed, (0, 0, 0), (1, 0, 0), 25.0) == pytest.approx(50.0 + 100.0 / 50.0, abs=0.5)
+    # a stem in a 12 mm cylinder "femur": contained, then pushed 6 mm through its wall
+    stem = cat.get("hip_stem_standard")
+    size = stem.sizes[0]
+    s = ImplantSamples.from_meshes(stem.geometry(size).contact())
+    femur = pv.Cylinder(center=(0, 0, -60), direction=(0, 0, 1), radius=30.0, height=260, resolution=96)
+    field = BoneField(femur.triangulate())
+    off = float(stem.size(size)["offset"])
+    inside = tf.translation((off, 0, 0))  # stem axis (own x = -offset) on the cylinder's axis
+    assert stem_cortex_breach(field, s, inside) == (0.0, 0.0)
+    p = s.surface
+    distal = p[:, 2] <= p[:, 2].min() + np.ptp(p[:, 2]) * 2 / 3
+    reach = np.max((p[:, 0] + off)[distal])  # how far the distal stem reaches in +x from the axis
+    shifted = tf.translation((off + 30.0 - reach + 6.0, 0, 0))
+    assert stem_cortex_breach(field, s, shifted)[0] == pytest.approx(6.0, abs=0.5)
+    # a femur model cut short 20 mm above the stem tip (the scan ends): not a breach there
+    short = pv.Cylinder(center=(0, 0, p[:, 2].min() + 20.0 + 60.0), direction=(0, 0, 1), radius=30.0,
+                        height=120, resolution=96).triangulate()
+    breach, beyond = stem_cortex_breach(BoneField(short), s, inside, short.points)
+    assert breach == 0.0 and beyond == pytest.approx(20.0, abs=0.5)
