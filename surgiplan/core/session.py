@@ -73,6 +73,8 @@ class Session:
         self._selection: dict[str, Any] = {}
         self._listeners: list[tuple[str | None, Callable[[SessionEvent], None]]] = []
         self._unsubscribe_history: Callable[[], None] | None = None
+        #: What the autosave snapshots already hold (the volume written, the segmentation's digest).
+        self._autosave_cache: dict[Any, Any] = {}
 
     # ------------------------------------------------------------------ events
     def subscribe(self, listener: Callable[[SessionEvent], None], kind: str | None = None
@@ -225,15 +227,57 @@ class Session:
 
         if self._case is None:
             raise InputError("nothing to save: no case is open", hint="Open a scan or a case first.")
-        case, volume = self._case, self.volume
-        if volume is not None and (not self.scan_saved or self._segmentation is not None):
-            report(progress, 0.05, "writing the scan and segmentation")
-            if not self.scan_saved or self.scan_name not in {s.name for s in case.model.scans}:
-                case.add_scan(self.scan_name, volume, segmentation=self._segmentation)
-            else:
-                self._adopt_segmentation()
+        case = self._case
+        report(progress, 0.05, "writing the scan and segmentation")
+        self._add_viewed_scan(case)
         case.save(progress=sub_progress(progress, 0.5, 1.0))
         self.scan_saved = True
         if notify:
             self.emit(DIRTY, dirty=self.dirty)
         return case.root
+
+    def _add_viewed_scan(self, case) -> None:
+        """Put the viewed scan (when new) and its segmentation into ``case`` before a save."""
+        volume = self.volume
+        if volume is not None and (not self.scan_saved or self._segmentation is not None):
+            if not self.scan_saved or self.scan_name not in {s.name for s in case.model.scans}:
+                case.add_scan(self.scan_name, volume, segmentation=self._segmentation)
+            else:
+                self._adopt_segmentation()
+
+    def save_as(self, root: str | Path, progress: Progress | None = None, notify: bool = True) -> Path:
+        """Write the whole case (scan, segmentation, models, plans) to the new folder ``root``
+        and work there from now on (core ``Case.save_as``); the old folder is not touched.
+
+        Raises
+        ------
+        InputError
+            Without a case, or when ``root`` exists and is not empty or lies inside the case.
+        """
+        from surgiplan.core.errors import InputError
+
+        if self._case is None:
+            raise InputError("nothing to save: no case is open", hint="Open a scan or a case first.")
+        root = self._case.save_as(root, progress, prepare=self._add_viewed_scan)
+        self.scan_saved = True
+        if notify:
+            self.emit(DIRTY, dirty=self.dirty)
+        return root
+
+    def autosave(self, folder: Path | None = None) -> Path | None:
+        """Snapshot what is unsaved in the user's autosave folder (core ``write_autosave``).
+
+        A scan not yet in the case folder goes with it (its volume written once, its
+        segmentation when it changed), so that a case killed before its first save comes
+        back whole. Returns the snapshot, or None when nothing is unsaved.
+        """
+        case = self._case
+        if case is None or not self.dirty:
+            return None
+        from surgiplan.core.case.autosave import write_autosave
+
+        scans = {}
+        if self.volume is not None and (not self.scan_saved
+                                        or self.scan_name not in {s.name for s in case.model.scans}):
+            scans[self.scan_name] = (self.volume, self._segmentation)
+        return write_autosave(case, folder, scans=scans, cache=self._autosave_cache)

@@ -308,6 +308,96 @@ class Case:
         self.dirty = False
         report(progress, 1.0, "saved")
 
+    # ------------------------------------------------------------- save as
+    def check_new_location(self, root: str | Path) -> Path:
+        """``root`` checked as a Save As target: a new or empty folder outside this case.
+
+        InputError naming the folder otherwise (nothing is written).
+        """
+        root = Path(root).expanduser()
+        if not root.is_absolute():
+            root = Path.cwd() / root
+        here, there = self.root.resolve(), root.resolve()
+        if there == here or here in there.parents:
+            raise InputError("cannot save the case inside itself", path=root,
+                             hint="Choose a folder outside the case folder.")
+        if root.exists() and (not root.is_dir() or any(root.iterdir())):
+            raise InputError("cannot save the case here: the folder exists and is not empty", path=root,
+                             hint="Choose a new folder name (or an empty folder).")
+        return root
+
+    def _copy_files_to(self, new: Path, progress: Progress | None = None) -> None:
+        """Copy the saved files of the case folder (scans, models, seeds, audit log, studies,
+        reports) to ``new`` through the one write path; ``case.json`` and plans are written by
+        the save, temporaries, journals and symbolic links are left behind."""
+        import os
+        import shutil
+
+        old = self.root
+        if not (old / CASE_FILE).is_file():
+            return
+        files = []
+        for dirpath, dirnames, filenames in os.walk(old, followlinks=False):
+            rel_dir = Path(dirpath).relative_to(old)
+            if rel_dir == Path("."):
+                dirnames[:] = [d for d in dirnames if d != "plans"]
+            for fn in filenames:
+                src = Path(dirpath) / fn
+                rel = rel_dir / fn
+                if (rel in (Path(CASE_FILE), Path(case_save.JOURNAL)) or fileio.is_temporary(fn)
+                        or src.is_symlink() or not src.is_file()):
+                    continue
+                files.append((src, rel))
+        for i, (src, rel) in enumerate(files):
+            report(progress, 0.5 * i / max(1, len(files)), f"copying {rel}")
+            size = src.stat().st_size
+            fileio.atomic_write(_inside(new, rel), lambda tmp, src=src: shutil.copyfile(src, tmp),
+                                expect_size=size, min_size=0)
+
+    def save_as(self, root: str | Path, progress: Progress | None = None,
+                prepare: Callable[[Case], None] | None = None) -> Path:
+        """Write the whole case to the new folder ``root`` and work there from now on.
+
+        The saved files (scans, segmentations, models, seeds, audit log, studies, reports)
+        are copied, then the case is saved there as one transaction (unsaved edits included;
+        ``prepare(case)`` runs just before, e.g. to add a scan not yet in the case). The
+        original folder is not touched. ``root`` must be new or empty and outside the case
+        (:meth:`check_new_location`). On a failure the case keeps working on its old folder
+        and the new folder is left as it was. Returns the new folder.
+        """
+        import shutil
+
+        from surgiplan.core.jobs import sub_progress
+
+        new = self.check_new_location(root)
+        existed = new.exists()
+        kept = (self.root, self.model.model_copy(deep=True), set(self._unsaved_models),
+                set(self._dirty_segs), set(self._dirty_seeds), set(self._saved_plan_names),
+                list(self._pending_audit), dict(self._segs), self.dirty)
+        try:
+            fileio.ensure_folder(new)
+            self._copy_files_to(new, progress)
+            old_root = self.root
+            self.root = new
+            try:
+                check_name(new.name, "case name")
+                self.model.name = new.name
+            except ValueError:
+                pass
+            self._saved_plan_names = set()  # plans/ is written afresh by the save
+            self._log("saved as", source=str(old_root), folder=str(new))
+            if prepare is not None:
+                prepare(self)
+            self.save(progress=sub_progress(progress, 0.5, 1.0))
+        except BaseException:
+            (self.root, self.model, self._unsaved_models, self._dirty_segs, self._dirty_seeds,
+             self._saved_plan_names, self._pending_audit, self._segs, self.dirty) = kept
+            shutil.rmtree(new, ignore_errors=True)
+            if existed:
+                new.mkdir(exist_ok=True)
+            raise
+        return new
+
     def _fill_measurements(self) -> None:
         """Store every plan's current measurements in it (``plan.json`` ``measurements``).
 
