@@ -9,6 +9,8 @@ from others. The workflows on top of it:
   (``"none"``: only unlabelled voxels; ``"all"``; or the names of the segments it may
   take voxels from, e.g. the visible ones);
 * :func:`threshold_to_segment`: a new segment from an HU range of the scan;
+* :func:`merge_segmentation`: add every segment of another segmentation (a preset's result)
+  to this one under the same overwrite policy, clashing names made unique (``femur_left_2``);
 * :func:`apply_parts`: merge a separation's result (``{name: mask}``) into the
   segmentation (the source keeps what no part took).
 
@@ -151,6 +153,64 @@ def threshold_to_segment(seg, volume, lower: float, upper: float, *, name: str |
         name = f"threshold_{n}"
     return add_segment(seg, name, threshold(volume, lower, upper), overwrite=overwrite, color=color,
                        description=f"threshold {lower:g} to {upper:g} HU to {name}")
+
+
+def unique_name(seg, name: str) -> str:
+    """``name`` when ``seg`` has no segment of that name, else the first free ``name_2``, ``name_3``..."""
+    if name not in seg.names:
+        return name
+    n = 2
+    while f"{name}_{n}" in seg.names:
+        n += 1
+    return f"{name}_{n}"
+
+
+def merge_segmentation(seg, other, *, overwrite="none", description: str | None = None
+                       ) -> SegmentationEdit:
+    """Add every segment of ``other`` (e.g. a preset's result) to ``seg``; one undo step.
+
+    Parameters
+    ----------
+    seg : Segmentation
+        Edited in place; its segments keep their voxels unless ``overwrite`` lets the new
+        ones take them.
+    other : Segmentation
+        On the same grid; not changed.
+    overwrite : {"none", "all"} or collection of str
+        As :func:`add_segment`, decided against ``seg``'s segments before the merge (the
+        added segments do not take voxels from each other).
+    description : str, optional
+        Undo text.
+
+    Returns
+    -------
+    SegmentationEdit
+        Already applied. Its ``renamed`` maps an ``other`` name to the name it got when it
+        clashed with one of ``seg`` (``femur_left`` -> ``femur_left_2``).
+    """
+    if tuple(other.shape) != tuple(seg.shape):
+        raise InputError(f"the segmentation to add has grid {tuple(other.shape)}, this one {tuple(seg.shape)}",
+                         hint="Both must be on the same scan.")
+    keep_out = _protected(seg, overwrite)
+    renamed: dict[str, str] = {}
+
+    def change() -> None:
+        for s in other.segments:
+            mask = other.mask(s.name)
+            if keep_out is not None:
+                mask = mask & ~keep_out
+            name = unique_name(seg, s.name)
+            if name != s.name:
+                renamed[s.name] = name
+            # a renamed copy gets its own colour: two "femur_left" of one colour read as one bone
+            seg.add_segment(name, mask, color=s.color if name == s.name else None)
+            for lay in seg.layers[1:]:  # layer 0 is overwritten; voxels it may take leave the others
+                lay[mask] = 0
+
+    edit = SegmentationEdit.record(seg, change, description or
+                                   f"add {', '.join(other.names)} to the segmentation")
+    edit.renamed = renamed
+    return edit
 
 
 def apply_parts(seg, source: str, parts: dict[str, np.ndarray], description: str | None = None

@@ -36,6 +36,8 @@ on any scan orientation. Parameters are in HU and mm.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from scipy import ndimage
 
@@ -73,6 +75,46 @@ def apply_preset(volume: Volume, preset: str, progress: Progress | None = None, 
         seg.add_segment(name, m)
     report(progress, 1.0, f"{preset}: {', '.join(masks)}")
     return seg
+
+
+#: Words of a scan's DICOM texts (BodyPartExamined, study/series description) per preset, checked
+#: in this order: a CTA of the pelvis is a vessel scan, a knee with "femur" in it a knee scan.
+_SCAN_WORDS = (
+    ("vessel", re.compile(r"\b(cta|angio\w*|aort\w*|runoff|vascular)", re.I)),
+    ("knee-bones", re.compile(r"\b(knee|genu|tibia\w*|patell\w*)", re.I)),
+    ("hip-bones", re.compile(r"\b(hips?|pelvis|pelvic|femur|femor\w*|acetab\w*|coxa\w*)", re.I)),
+    ("spine-bones", re.compile(r"\b(spine|spinal|lumbar|[lt]-?spine|lws|vertebr\w*|sacrum)", re.I)),
+)
+_SAMPLE_ANATOMY = {"hip": "hip", "knee": "knee", "spine": "spine", "vascular": "vascular"}
+
+
+def suggest_preset(metadata: dict | None) -> str:
+    """The preset a scan most likely wants, from its metadata; ``"bone"`` without a clue.
+
+    A sample scan's name (``metadata["sample"]``) gives its anatomy's preset (the anatomy
+    registry's ``preset``); otherwise the DICOM texts (``body_part``/``BodyPartExamined``,
+    ``study_description``, ``series_description``) are read for the region. A chest, head or
+    unknown scan gets "All bone", never a region's preset that would find nothing.
+
+    >>> suggest_preset({"study_description": "CT THORAX"})
+    'bone'
+    >>> suggest_preset({"body_part": "KNEE"})
+    'knee-bones'
+    """
+    from surgiplan.core.planning.anatomy import ANATOMIES
+
+    md = metadata or {}
+    sample = str(md.get("sample") or "")
+    for prefix, anatomy in _SAMPLE_ANATOMY.items():
+        if sample.startswith(prefix) and not sample.endswith("mri"):
+            return ANATOMIES[anatomy].preset
+    text = " ".join(str(md.get(k) or "") for k in (
+        "body_part", "body_part_examined", "BodyPartExamined", "study_description", "StudyDescription",
+        "series_description", "SeriesDescription")).replace("_", " ")
+    for preset, words in _SCAN_WORDS:
+        if words.search(text):
+            return preset
+    return "bone"
 
 
 # ----------------------------------------------------------------- helpers

@@ -67,9 +67,18 @@ class SegmentPanel(Panel):
         self.preset_combo.setObjectName("preset_combo")
         for k, v in PRESET_LABELS.items():
             self.preset_combo.addItem(v, k)
+        self.preset_combo.setCurrentIndex(self.preset_combo.findData("bone"))  # no scan, no clue yet
+        self.preset_mode = QtWidgets.QComboBox()
+        self.preset_mode.setObjectName("preset_mode")
+        self.preset_mode.addItem("Replace segmentation", "replace")
+        self.preset_mode.addItem("Add to existing segments", "add")
+        self.preset_mode.setToolTip("Replace: the preset's segments become the segmentation. Add: they "
+                                    "join the existing segments (names made unique; which voxels they "
+                                    "may take follows 'New segment:' under Threshold)")
         g.addLayout(row(self.preset_combo, button("Apply preset", self.apply_preset,
                                                   "Run the preset segmentation (background job)",
                                                   primary=True, name="apply_preset")))
+        g.addLayout(row(self.preset_mode, None))
 
         g = self.group("Segments")
         self.table = QtWidgets.QTableWidget(0, 4)
@@ -199,6 +208,7 @@ class SegmentPanel(Panel):
         self.scissors = ScissorsTool(win, self._scissors_closed)
         self._fill_targets()
         win.segmentationChanged.connect(self.refresh)
+        win.volumeChanged.connect(self.suggest_preset)
         for v in win.slice_views.values():
             v.tool = self._slice_tool
 
@@ -214,15 +224,32 @@ class SegmentPanel(Panel):
         it = self.table.item(r, 1) if r >= 0 else None
         return None if it is None else it.text()
 
-    def _push(self, cmd) -> None:
+    def _push(self, cmd, **details) -> None:
+        """Put an applied edit on the case's undo stack and its audit log (with ``details``)."""
         case = self.win.ensure_case()
-        case.history.push(cmd)
+        case.record(cmd, **details)
+
+    def _voxels(self, seg, names) -> dict[str, int]:
+        return {n: int(np.count_nonzero(seg.mask(n))) for n in names if n in seg.names}
 
     # ---------------------------------------------------------------- preset
+    def suggest_preset(self) -> None:
+        """Select the preset the open scan most likely wants (core ``presets.suggest_preset``:
+        the sample's anatomy, the DICOM body part and descriptions; "All bone" without a clue)."""
+        from surgiplan.core.segmentation.presets import suggest_preset
+
+        vol = self.win.state.volume
+        i = self.preset_combo.findData(suggest_preset(vol.metadata if vol is not None else None))
+        if i >= 0:
+            self.preset_combo.setCurrentIndex(i)
+
     def apply_preset(self) -> None:
+        """Run the selected preset (background job); replace the segmentation or add to it
+        (``preset_mode``), one undo step either way, then say what the result makes doubtful."""
         if not self._need():
             return
         preset = self.preset_combo.currentData()
+        mode = self.preset_mode.currentData()
         vol = self.win.state.volume
 
         def job(progress):
@@ -230,13 +257,48 @@ class SegmentPanel(Panel):
 
             return apply_preset(vol, preset, progress=progress)
 
-        def done(seg):
+        def done(result):
             before = self.session.segmentation
-            self.win.set_segmentation(seg)
-            self._push(_SwapSegmentation(self.win, before, seg, f"preset {preset}"))
-            self.win.status(f"Preset {preset}: {', '.join(seg.names)}")
+            details = {"preset": preset, "mode": mode}
+            if mode == "add" and before is not None and before.segments and before.matches(vol):
+                from surgiplan.core.segmentation.edits import merge_segmentation
+
+                policy = self.overwrite_policy()
+                edit = merge_segmentation(before, result, overwrite=policy,
+                                          description=f"preset {preset} (added)")
+                seg, names = before, [edit.renamed.get(n, n) for n in result.names]
+                details["overwrite"] = policy if isinstance(policy, str) else list(policy)
+                if edit.renamed:
+                    details["renamed"] = dict(edit.renamed)
+                cmd = SegmentsEdit(self.win, edit)
+            else:
+                seg, names = result, list(result.names)
+                self.win.set_segmentation(seg)
+                cmd = _SwapSegmentation(self.win, before, seg, f"preset {preset}")
+            details.update(segments=names, voxels=self._voxels(seg, names),
+                           replaced=[] if seg is before or before is None else list(before.names))
+            self._push(cmd, **details)
+            if seg is before:
+                cmd._show()
+            self.win.status(f"Preset {preset}: {', '.join(names)}")
+            if preset != "vessel":
+                self.check_plausible(seg, names)
 
         self.win.run_job(f"Segmenting ({preset})", job, done)
+
+    def check_plausible(self, seg, names) -> list:
+        """Say (non-blocking box and status bar) what the core's plausibility check doubts
+        about the bone segments ``names``; returns the doubts."""
+        from surgiplan.core.segmentation.plausibility import check_bone_segments, is_bone_name
+
+        vol = self.win.state.volume
+        doubts = check_bone_segments(vol, seg, [n for n in names if is_bone_name(n)])
+        self.last_doubts = doubts
+        if doubts:
+            text = "\n\n".join(d.message for d in doubts)
+            self.win.status(doubts[0].message)
+            self.win.show_error(text)
+        return doubts
 
     # ----------------------------------------------------------------- table
     def refresh(self) -> None:
@@ -350,10 +412,13 @@ class SegmentPanel(Panel):
                                     overwrite=self.overwrite_policy())
         if had is None:
             self.win.set_segmentation(seg)
-        self._push(SegmentsEdit(self.win, edit))
+        name = edit.after[-1].name
+        policy = self.overwrite_policy()
+        self._push(SegmentsEdit(self.win, edit), lower_hu=float(self.lo.value()),
+                   upper_hu=float(self.hi.value()), segments=[name], voxels=self._voxels(seg, [name]),
+                   overwrite=policy if isinstance(policy, str) else list(policy))
         self.win.state.segmentation_changed()
         self.win.segmentationChanged.emit()
-        name = edit.after[-1].name
         self.win.status(f"New segment {name}: {seg.mask(name).sum() * seg.voxel_volume_mm3 / 1000:.1f} mL")
 
     # ------------------------------------------------------------------ tools
@@ -374,7 +439,8 @@ class SegmentPanel(Panel):
             "close": lambda: morphology.closing(m, mm, sp),
         }[op]()
         patch = seg.set_mask(name, new, f"{op} {name}")
-        self._push(_SegCommand(self.win, patch))
+        self._push(_SegCommand(self.win, patch), segments=[name], mm=float(mm),
+                   voxels=self._voxels(seg, [name]))
         self.win.state.segmentation_changed()
         self.win.segmentationChanged.emit()
 
@@ -409,7 +475,8 @@ class SegmentPanel(Panel):
                 seeds = seeds_from_world(vol, [lps])
                 mask = connected_threshold(vol, seeds, self.lo.value(), self.hi.value())
                 patch = seg.set_mask(name, mask, f"grow {name} from a seed")
-                self._push(_SegCommand(self.win, patch))
+                self._push(_SegCommand(self.win, patch), segments=[name], lower_hu=float(self.lo.value()),
+                           upper_hu=float(self.hi.value()), voxels=self._voxels(seg, [name]))
                 self.win.state.segmentation_changed()
                 self.win.segmentationChanged.emit()
             return True
@@ -425,7 +492,9 @@ class SegmentPanel(Panel):
             from surgiplan.core.undo import CompoundCommand
 
             what = "erase" if active is self.erase_btn else "paint"
-            self._push(_SegCommand(self.win, CompoundCommand(f"{what} {name}", self._stroke)))
+            self._push(_SegCommand(self.win, CompoundCommand(f"{what} {name}", self._stroke)),
+                       segments=[name], radius_mm=float(self.radius.value()),
+                       voxels=self._voxels(seg, [name]))
             self._stroke = []
             self.win.segmentationChanged.emit()
         return True
@@ -458,7 +527,8 @@ class SegmentPanel(Panel):
             return
         label = ScissorsTool.OPERATIONS[operation].lower()
         patch = seg.set_mask(name, new, f"scissors ({label}) {name}")
-        self._push(_SegCommand(self.win, patch))
+        self._push(_SegCommand(self.win, patch), segments=[name], operation=operation, extent=extent,
+                   voxels=self._voxels(seg, [name]))
         self.win.state.segmentation_changed()
         self.win.segmentationChanged.emit()
         changed = 0 if patch.empty else int(np.count_nonzero(patch.old != patch.new))

@@ -195,7 +195,8 @@ class SeedSeparation:
             from surgiplan.core.segmentation.edits import apply_parts
 
             cmd = SegmentsEdit(win, apply_parts(seg, source, parts))  # core merge, one undo step
-            win.ensure_case().history.push(cmd)
+            win.ensure_case().record(cmd, source=source, method=method, segments=list(parts),
+                                     voxels={n: int(np.count_nonzero(m)) for n, m in parts.items()})
             self.clear()
             cmd._show()
             sizes = ", ".join(f"{n} {m.sum() * seg.voxel_volume_mm3 / 1000:.1f} mL" for n, m in parts.items())

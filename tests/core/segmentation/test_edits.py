@@ -97,3 +97,98 @@ def test_a_failing_change_leaves_the_segmentation_as_it_was(scan_and_seg):
     with pytest.raises(InputError, match="overwrite policy"):
         add_segment(seg, "x", seg.mask("vessel"), overwrite="some")
     assert [s.name for s in seg.segments] == names0 and np.array_equal(seg.layers[0], layers0[0])
+
+
+# ------------------------------------------- issue 28 bug 4: presets added, doubted, suggested
+def test_merge_segmentation_keeps_existing_renames_clashes_and_undoes_exactly(scan_and_seg):
+    from surgiplan.core.segmentation.edits import merge_segmentation
+
+    vol, seg = scan_and_seg
+    layers0, names0 = _state(seg)
+    other = Segmentation.from_volume(vol)
+    other.add_segment("vessel", vol.array >= 1000)  # clashes with the existing "vessel"
+    other.add_segment("femur_left", (vol.array < 0))
+    h = History()
+    edit = merge_segmentation(seg, other, overwrite="none")
+    h.push(edit)
+    assert seg.names == ["vessel", "vessel_2", "femur_left"] and edit.renamed == {"vessel": "vessel_2"}
+    assert np.array_equal(seg.mask("vessel"), layers0[0] == 1)  # kept every voxel
+    assert not seg.mask("vessel_2").any()  # its voxels all belong to "vessel" (policy none)
+    assert np.array_equal(seg.mask("femur_left"), vol.array < 0)
+    h.undo()
+    assert seg.names == names0 and all(np.array_equal(a, b) for a, b in zip(seg.layers, layers0, strict=True))
+    h.redo()
+    assert seg.names == ["vessel", "vessel_2", "femur_left"]
+    h.undo()
+    edit = merge_segmentation(seg, other, overwrite="all")
+    assert np.array_equal(seg.mask("vessel_2"), vol.array >= 1000)
+    assert not (seg.mask("vessel") & seg.mask("vessel_2")).any()
+    edit.revert()
+    assert all(np.array_equal(a, b) for a, b in zip(seg.layers, layers0, strict=True))
+    with pytest.raises(InputError):
+        merge_segmentation(seg, Segmentation.from_volume(Volume(np.zeros((2, 2, 2), np.int16), (1.0, 1.0, 1.0))))
+
+
+def _body_with_bone(vessel: bool, contrast_meta: bool = False):
+    """A water body (40 HU, noise) with a femur-like bone (1200 HU cortex 3 mm, textured 150-450 HU
+    cancellous inside) and optionally a contrast-filled vessel (350 HU tube, 12 mm radius)."""
+    rng = np.random.default_rng(4)
+    shape = (60, 80, 80)
+    k, j, i = np.mgrid[0:shape[0], 0:shape[1], 0:shape[2]]
+    arr = (40 + rng.normal(0, 15, shape)).astype(np.float32)
+    arr[((i - 40) / 38) ** 2 + ((j - 40) / 38) ** 2 >= 1] = -1000
+    r = np.hypot(i - 25, j - 40)
+    arr[r < 14] = 1200 + rng.normal(0, 60, shape)[r < 14]
+    inner = r < 11
+    arr[inner] = 300 + rng.normal(0, 80, shape)[inner]  # trabecular texture, same HU as contrast
+    if vessel:
+        t = np.hypot(i - 58, j - 40) < 12
+        arr[t] = 350 + rng.normal(0, 15, shape)[t]
+    md = {"ContrastBolusAgent": "Iodinated"} if contrast_meta else {}
+    return Volume(arr.astype(np.int16), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0), metadata=md)
+
+
+@pytest.mark.parametrize("contrast_meta", [False, True])
+def test_plausibility_flags_a_contrast_vessel_labelled_bone_not_real_bone(contrast_meta):
+    from surgiplan.core.segmentation.morphology import fill_holes
+    from surgiplan.core.segmentation.plausibility import check_bone_segments
+    from surgiplan.core.segmentation.threshold import threshold
+
+    for vessel in (False, True):
+        vol = _body_with_bone(vessel, contrast_meta)
+        seg = Segmentation.from_volume(vol)
+        seg.add_segment("bone", fill_holes(threshold(vol, 200, None)))  # "All bone": >= 200 HU, filled
+        seg.add_segment("vessel_lumen", np.zeros(seg.shape, bool))  # not bone: never checked
+        doubts = check_bone_segments(vol, seg)
+        if not vessel:
+            assert doubts == []  # the cancellous bone is inside its cortex
+            continue
+        assert [(d.segment, d.kind) for d in doubts] == [("bone", "contrast-blood")]
+        tube_ml = np.pi * 12 ** 2 * 60 / 1000
+        assert 0.8 * tube_ml < doubts[0].volume_ml < 1.1 * tube_ml
+        msg = doubts[0].message
+        assert "'bone'" in msg and f"{doubts[0].volume_ml:.1f} mL" in msg and "threshold" in msg
+        assert ("contrast scan" in msg) == contrast_meta
+
+
+def test_plausibility_doubts_a_bone_volume_beyond_the_body():
+    from surgiplan.core.segmentation.plausibility import check_bone_segments
+
+    vol = _body_with_bone(False)
+    seg = Segmentation.from_volume(vol)
+    seg.add_segment("femur_left_2", vol.array > -500)  # the whole body as "bone" (an MR in "HU")
+    kinds = [d.kind for d in check_bone_segments(vol, seg)]
+    assert "too-large" in kinds
+
+
+def test_suggest_preset_follows_the_scan_and_defaults_to_all_bone():
+    from surgiplan.core.segmentation.presets import suggest_preset
+
+    assert suggest_preset({"body_part": "CHEST", "study_description": "CT THORAX"}) == "bone"
+    assert suggest_preset({}) == suggest_preset(None) == "bone"
+    assert suggest_preset({"sample": "hip"}) == "hip-bones"
+    assert suggest_preset({"sample": "vascular"}) == "vessel"
+    assert suggest_preset({"BodyPartExamined": "LSPINE"}) == "spine-bones"
+    assert suggest_preset({"study_description": "CTA ABDOMINAL AORTA"}) == "vessel"
+    assert suggest_preset({"series_description": "PELVIS 1.0 B60"}) == "hip-bones"
+    assert suggest_preset({"body_part": "KNEE"}) == "knee-bones"
