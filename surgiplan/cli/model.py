@@ -20,6 +20,9 @@ def model(
 ) -> None:
     """Make one watertight surface model per segment of SEG and write them to OUTPUT.
 
+    Loose shells below 10 mm^3 or 1 % of a model's largest shell (noise specks) are left
+    out; the largest shell's internal cavities stay. Each line says how many were removed.
+
     Every model is made in a hidden folder inside OUTPUT first and moved into place only
     when all are done, so a failure leaves OUTPUT as it was.
     """
@@ -78,13 +81,15 @@ def model(
         finally:
             shutil.rmtree(stage, ignore_errors=True)
     for m in done:
-        typer.echo(f"{m.path}: {m.report.summary()}")
+        typer.echo(f"{m.path}: {m.summary()}")
 
 
 def model_file_name(segment: str, fmt: str) -> str:
     """``<segment>.<fmt>`` with characters other than letters, digits, ``-_.`` replaced (as
     ``surgiplan.core.surfaces.export`` names its files)."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in segment) + f".{fmt}"
+    from surgiplan.core.surfaces.export import model_file_name as name_of
+
+    return name_of(segment, fmt)
 
 
 def _remove_stale_stages(output: Path) -> None:
