@@ -200,6 +200,9 @@ class MainWindow(QtWidgets.QMainWindow):
         f.addSeparator()
         # QAction.triggered passes ``checked``: never let it reach save_case(then=...)
         self._action(f, "Save case", lambda _checked=False: self.save_case(), "Ctrl+S", name="save_case")
+        self._action(f, "Save case as…", lambda _checked=False: self.choose_save_as(), "Ctrl+Shift+S",
+                     "Write the whole case (scan, segmentation, models, plans) to a new folder",
+                     name="save_case_as")
         f.addSeparator()
         self._action(f, "Quit", self.close, "Ctrl+Q")
 
@@ -429,14 +432,67 @@ class MainWindow(QtWidgets.QMainWindow):
 
         self.run_job("Saving the case", job, done)
 
-    def autosave(self) -> Path | None:
-        """Snapshot the unsaved case (core ``write_autosave``; every ``AUTOSAVE_MS``)."""
-        if self.case is None or not self.case.dirty or self.jobs.busy:
-            return None
-        from surgiplan.core.case.autosave import write_autosave
+    def choose_save_as(self) -> None:
+        """File > Save case as…: ask for a new folder, then :meth:`save_case_as`."""
+        if self.state.volume is None and self.case is None:
+            self.status("Nothing to save: open a scan first.")
+            return
+        name = self.case.model.name if self.case is not None else "case"
+        start = str((Path(self.settings.last_folder) if self.settings.last_folder else cases_dir())
+                    / f"{name}-copy")
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(
+            self, "Save the case in a new folder", start, "Case folder (*)",
+            options=QtWidgets.QFileDialog.Option.DontConfirmOverwrite)
+        if path:
+            self.save_case_as(Path(path))
 
+    def save_case_as(self, root: str | Path, then=None) -> None:
+        """Write the whole case to the new folder ``root`` (core ``Session.save_as``) and work there.
+
+        The folder must be new or empty and outside the case; the old folder is not touched.
+        """
+        if self.state.volume is None and self.case is None:
+            self.status("Nothing to save: open a scan first.")
+            return
         try:
-            path = write_autosave(self.case)
+            self.ensure_case()
+            self.case.check_new_location(root)  # refuse before starting a job
+        except SurgiplanError as exc:
+            self.last_error = str(exc)
+            self.show_error(str(exc))
+            return
+        session, old_root = self.session, self.case.root
+
+        def job(progress):
+            return session.save_as(root, progress, notify=False)  # no events from the worker thread
+
+        def done(new_root):
+            from surgiplan.core.case.autosave import discard_autosave
+
+            for r in (old_root, new_root):
+                discard_autosave(r)
+            session.emit("dirty", dirty=session.dirty)
+            self.settings.add_recent(new_root)
+            self.settings.last_folder = str(Path(new_root).parent)
+            self.settings.save()
+            self._fill_recent()
+            self.status(f"Saved as {new_root}")
+            self.update_title()
+            if then is not None:
+                then()
+
+        self.run_job("Saving the case in a new folder", job, done)
+
+    def autosave(self) -> Path | None:
+        """Snapshot the unsaved case (core ``Session.autosave``; every ``AUTOSAVE_MS``).
+
+        A scan not yet saved goes with it (volume once, segmentation when changed), in the
+        user's autosave folder, never in the case.
+        """
+        if self.case is None or not self.session.dirty or self.jobs.busy:
+            return None
+        try:
+            path = self.session.autosave()
         except Exception as exc:  # noqa: BLE001 - autosave must never disturb the user
             self.status(f"Autosave failed: {exc}")
             return None
@@ -453,10 +509,14 @@ class MainWindow(QtWidgets.QMainWindow):
             return True
         answer = getattr(self, "_auto_recover", None)
         if answer is None:
-            r = QtWidgets.QMessageBox.question(
-                self, "Recover autosave",
-                f"The case {root.name} has an autosave from {info.saved_at} that is newer than the "
-                "saved case (the window was closed without saving). Recover it?")
+            if (root / "case.json").is_file():
+                text = (f"The case {root.name} has an autosave from {info.saved_at} that is newer than "
+                        "the saved case (the window was closed without saving). Recover it?")
+            else:
+                text = (f"The case {root.name} was never saved; an autosave from {info.saved_at} holds "
+                        "its scan, segmentation and plans (the window was closed without saving). "
+                        "Recover it?")
+            r = QtWidgets.QMessageBox.question(self, "Recover autosave", text)
             answer = r == QtWidgets.QMessageBox.StandardButton.Yes
         if not answer:
             from surgiplan.core.case.autosave import discard_autosave
@@ -465,8 +525,9 @@ class MainWindow(QtWidgets.QMainWindow):
         return bool(answer)
 
     def recover_at_start(self) -> bool:
-        """On a start without a path: offer the most recent case that has an autosave."""
-        from surgiplan.core.case.autosave import find_autosave
+        """On a start without a path: offer the most recent case that has an autosave, else
+        the newest case that was never saved (its scan and segmentation come back)."""
+        from surgiplan.core.case.autosave import find_autosave, list_autosaves
 
         for p in self.settings.recent_cases[:8]:
             info = find_autosave(p) if Path(p).is_dir() else None
@@ -476,6 +537,11 @@ class MainWindow(QtWidgets.QMainWindow):
                     self.open_path(p)
                     return True
                 return False
+        for info in list_autosaves()[:1]:
+            if self.ask_recover(info):
+                self._recover_yes.add(Path(info.case_root).resolve())
+                self.panels["Data"].open_case(info.case_root)
+                return True
         return False
 
     # ---------------------------------------------------------------- closing

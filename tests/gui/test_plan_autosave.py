@@ -87,3 +87,53 @@ def test_autosave_is_offered_on_the_next_start_and_recovers_the_edits(window, qt
         assert find_autosave(knee_case_dir) is None and not path.exists()
     finally:
         _close(win3)
+
+
+def test_a_case_closed_before_its_first_save_comes_back_with_scan_and_segmentation(window, qtbot):
+    """Issue 28 bug 7: a new scan, a bone preset and a plan, autosaved, the window closed
+    without saving: the next start offers it and brings back the scan (array equal), the
+    segmentation (names and voxels equal) and the plan, unsaved; nothing was in the cases folder."""
+    import os
+    from pathlib import Path
+
+    from surgiplan.core.case.autosave import list_autosaves
+    from tests.gui.test_window import phantom
+
+    cases = Path(os.environ["SURGIPLAN_CASES_DIR"])
+    win = window
+    vol = phantom()
+    win.set_volume(vol)
+    seg_panel = win.panels["Segment"]
+    seg_panel.preset_combo.setCurrentIndex(seg_panel.preset_combo.findData("bone"))
+    seg_panel.apply_preset()
+    wait_jobs(qtbot, win)
+    assert win.last_error == "" and win.segmentation is not None and win.segmentation.names
+    win.case.new_plan("A")
+    root = win.case.root
+    seg = win.segmentation.copy()
+    assert win.autosave() is not None
+    assert not cases.exists() or not any(cases.iterdir())  # the snapshot is not in the case
+    _close(win)  # killed before its first save
+
+    win2 = _second_window(qtbot, answer=True)
+    try:
+        assert [i.case_root for i in list_autosaves()] == [root]
+        assert win2.recover_at_start()
+        wait_jobs(qtbot, win2)
+        assert win2.last_error == ""
+        assert win2.case is not None and win2.case.root == root and list(win2.case.plans) == ["A"]
+        np.testing.assert_array_equal(win2.volume.array, vol.array)
+        assert win2.segmentation.names == seg.names
+        for name in seg.names:
+            np.testing.assert_array_equal(win2.segmentation.mask(name), seg.mask(name))
+        assert win2.isWindowModified()  # recovered, not saved
+        win2.save_case()
+        wait_jobs(qtbot, win2)
+        assert win2.last_error == "" and not win2.isWindowModified()
+        from surgiplan.core.case import Case
+
+        saved = Case.open(root)
+        assert saved.segmentation().names == seg.names and list(saved.plans) == ["A"]
+        assert list_autosaves() == []
+    finally:
+        _close(win2)

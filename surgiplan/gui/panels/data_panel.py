@@ -303,9 +303,20 @@ class DataPanel(Panel):
         self.win.run_job(f"Reading {path.name}", job, self._new_scan)
 
     def open_case(self, path: Path) -> None:
-        """Open a case folder: its planning scan, segmentation, models and plans."""
+        """Open a case folder: its planning scan, segmentation, models and plans (a case that
+        was never saved but has an autosave is offered for recovery)."""
         win = self.win
         path = Path(path)
+        if not (path / "case.json").is_file() and path.name != "case.json":
+            from surgiplan.core.case.autosave import find_autosave
+
+            info = find_autosave(path)
+            if info is not None:
+                if win.ask_recover(info):
+                    self.recover_unsaved(path)
+                else:
+                    win.status(f"The autosave of {path.name} was discarded.")
+                return
 
         def job(progress):
             from surgiplan.core.case import Case
@@ -332,6 +343,8 @@ class DataPanel(Panel):
                 from surgiplan.core.case.autosave import recover_autosave
 
                 case = recover_autosave(case.root)
+                if vol is not None and case.model.scans and case.model.scans[0].segmentation:
+                    seg = case.segmentation(case.model.scans[0].name)  # the autosaved one, if edited
             win.set_case(None)
             if vol is not None:
                 win.set_volume(vol)
@@ -345,6 +358,34 @@ class DataPanel(Panel):
             win._fill_recent()
 
         win.run_job(f"Opening case {path.name}", job, done)
+
+    def recover_unsaved(self, path: Path) -> None:
+        """Bring back a case that was never saved from its autosave: scan, segmentation, models
+        and plans, all unsaved (core ``recover_unsaved``)."""
+        win = self.win
+
+        def job(progress):
+            from surgiplan.core.case.autosave import recover_unsaved
+
+            progress.update(0.1, "reading the autosave")
+            return recover_unsaved(path)
+
+        def done(rec):
+            win.set_case(None)
+            win.set_segmentation(None)
+            win.state.clear_outlines()
+            name, (vol, seg) = next(iter(rec.scans.items()), ("planning", (None, None)))
+            win.scan_name = name
+            win.scan_saved = False
+            if vol is not None:
+                win.set_volume(vol)
+            win.set_segmentation(seg)
+            win.set_case(rec.case)
+            win.modelsChanged.emit()
+            win.status(f"Recovered the unsaved case {rec.case.root.name}: save it to keep it")
+            win.update_title()
+
+        win.run_job(f"Recovering {path.name}", job, done)
 
     def _describe_volume(self) -> None:
         v = self.win.state.volume
