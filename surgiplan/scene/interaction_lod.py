@@ -12,10 +12,14 @@ while a handle is dragged), every render of the plotter uses:
   surface of more than ``min_triangles`` triangles, with back faces culled;
 - no multisampling, no order-independent transparency (plain blending), two lights
   (the light kit's key light and the headlight) instead of five;
-- volumes: VTK's smart volume mapper lowers its sample distances by itself at that
-  update rate (``InteractiveAdjustSampleDistances``).
+- volumes: the CPU ray caster (``vtkFixedPointVolumeRayCastMapper``, software OpenGL) gets
+  ``AutoAdjustSampleDistances`` on, so VTK coarsens its image and ray sample distances to
+  the frame time; VTK's smart mapper (GPU) does the same by itself at that update rate
+  (``InteractiveAdjustSampleDistances``) and resets it on still frames.
 
-The first render at the still rate puts the full meshes and settings back.
+The first render at the still rate puts the full meshes and settings back, the ray
+caster's still sample distances included (VTK leaves its adapted ``ImageSampleDistance``
+in place when the adjustment goes off: the volume stayed blocky after any drag).
 No Qt here.
 """
 
@@ -169,8 +173,27 @@ class InteractionLOD:
         elif self.active:
             self._restore()
 
+    def _cpu_volume_mappers(self) -> list:
+        """The CPU ray casters of the visible volumes (see :func:`volume_rendering.add_volume_rendering`)."""
+        import vtk
+
+        out = []
+        vols = self.plotter.renderer.GetVolumes()
+        vols.InitTraversal()
+        for _ in range(vols.GetNumberOfItems()):
+            v = vols.GetNextVolume()
+            m = v.GetMapper()
+            if v.GetVisibility() and isinstance(m, vtk.vtkFixedPointVolumeRayCastMapper):
+                out.append(m)
+        return out
+
     def _apply(self) -> None:
         ren, rw = self.plotter.renderer, self._rw
+        volumes = []
+        for m in self._cpu_volume_mappers():
+            volumes.append((m, m.GetAutoAdjustSampleDistances(), m.GetImageSampleDistance(),
+                            m.GetSampleDistance()))
+            m.AutoAdjustSampleDistancesOn()  # VTK fits the sample distances to the frame time
         swapped = []
         for a in self._heavy_actors():
             full = a.GetMapper()
@@ -184,7 +207,8 @@ class InteractionLOD:
             for i, light in enumerate(kit):
                 lights.append((light, light.GetSwitch()))
                 light.SetSwitch(i < 2)  # light kit: headlight + key light
-        self._saved = {"swapped": swapped, "lights": lights, "msaa": rw.GetMultiSamples(),
+        self._saved = {"swapped": swapped, "lights": lights, "volumes": volumes,
+                       "msaa": rw.GetMultiSamples(),
                        "oit": ren.GetUseOIT(), "peel": ren.GetUseDepthPeeling()}
         rw.SetMultiSamples(0)
         ren.SetUseOIT(False)
@@ -200,6 +224,11 @@ class InteractionLOD:
             a.GetProperty().SetBackfaceCulling(cull)
         for light, on in s["lights"]:
             light.SetSwitch(on)
+        for m, auto, image_step, ray_step in s["volumes"]:
+            # the order matters: with the adjustment off VTK keeps whatever is set here
+            m.SetAutoAdjustSampleDistances(auto)
+            m.SetImageSampleDistance(image_step)
+            m.SetSampleDistance(ray_step)
         rw.SetMultiSamples(s["msaa"])
         ren.SetUseOIT(s["oit"])
         ren.SetUseDepthPeeling(s["peel"])
@@ -207,9 +236,11 @@ class InteractionLOD:
         self.active = False
 
     def full_quality(self) -> bool:
-        """True when every surface shows its full mesh (no proxy swapped in)."""
+        """True when every surface shows its full mesh (no proxy swapped in) and no CPU
+        ray caster adapts its sample distances to the frame time."""
         return not self.active and all(m not in self._proxies.values()
-                                       for m in (a.GetMapper() for a in self._heavy_actors()))
+                                       for m in (a.GetMapper() for a in self._heavy_actors())) \
+            and not any(m.GetAutoAdjustSampleDistances() for m in self._cpu_volume_mappers())
 
 
 def lod_affine_widget(plotter, actor, lod: InteractionLOD, **kw):

@@ -16,7 +16,7 @@ Under a software OpenGL (Mesa llvmpipe/softpipe, SwiftShader: remote desktops,
 virtual machines, CI) VTK's GPU ray caster runs on the CPU through the GL
 emulation and takes seconds per frame; there the volume is drawn by VTK's CPU
 ray caster instead (about ten times faster, the same transfer functions, shading
-and blend modes): see :func:`software_opengl`.
+and blend modes): see :func:`software_opengl` and :func:`add_volume_rendering`.
 
 This is the one table of presets: the 3D view's start-up rendering
 (:mod:`surgiplan.scene.scene3d`) and the View menu both use it.
@@ -125,24 +125,41 @@ def software_opengl(plotter) -> bool:
     return any(s in line for s in SOFTWARE_GL)
 
 
-def add_volume_rendering(plotter, volume, preset: str = "bone", name: str = "volume"):
-    """Volume-render ``volume`` with ``preset`` (VTK smart mapper) as actor ``name``; returns it.
+#: coarsest image sample distance (screen pixels per ray) of the CPU ray caster's interactive
+#: frames (VTK's default is 10: a mosaic); still frames cast one ray per pixel
+INTERACTIVE_MAX_IMAGE_SAMPLE_DISTANCE = 4.0
 
-    GPU ray casting, or CPU ray casting when the OpenGL is a software one (:func:`software_opengl`).
+
+def add_volume_rendering(plotter, volume, preset: str = "bone", name: str = "volume"):
+    """Volume-render ``volume`` with ``preset`` as actor ``name``; returns it.
+
+    GPU ray casting (VTK smart mapper), or VTK's CPU ray caster
+    (``vtkFixedPointVolumeRayCastMapper``) when the OpenGL is a software one
+    (:func:`software_opengl`). The CPU ray caster is used directly, not through the smart
+    mapper: the smart mapper switches its ray caster's ``AutoAdjustSampleDistances`` on for
+    interactive frames, the ray caster then coarsens its own ``ImageSampleDistance`` from the
+    frame time, and nothing sets it back when the still frame switches the adjustment off,
+    so every frame after the first camera drag stayed blocky. Here the still settings are
+    ours: :class:`surgiplan.scene.interaction_lod.InteractionLOD` lets VTK adapt the
+    sample distances during interactive frames and puts these values back on release.
     """
     import vtk
 
     img = image_data(volume)
-    mapper = vtk.vtkSmartVolumeMapper()
-    mapper.SetInputData(img)
     cpu = software_opengl(plotter)
     if cpu:
-        mapper.SetRequestedRenderModeToRayCast()
+        mapper = vtk.vtkFixedPointVolumeRayCastMapper()
+        mapper.LockSampleDistanceToInputSpacingOn()  # as the smart mapper sets its ray caster
+        mapper.SetImageSampleDistance(1.0)
+        mapper.SetMaximumImageSampleDistance(INTERACTIVE_MAX_IMAGE_SAMPLE_DISTANCE)
+    else:
+        mapper = vtk.vtkSmartVolumeMapper()
+        mapper.UseJitteringOn()  # jitter hides the remaining rings (GPU ray caster)
+    mapper.SetInputData(img)
     # a fixed half-voxel ray step: the automatic step grows on a slow (software) renderer
-    # and turns thin lumens dark and bone surfaces ringed; jitter hides the remaining rings
+    # and turns thin lumens dark and bone surfaces ringed
     mapper.AutoAdjustSampleDistancesOff()
     mapper.SetSampleDistance(0.5 * float(min(img.spacing)))
-    mapper.UseJitteringOn()
     if VOLUME_PRESETS[preset].get("blend") == "maximum":
         mapper.SetBlendModeToMaximumIntensity()
     else:

@@ -124,14 +124,18 @@ def test_startup_rendering_uses_the_one_preset_table(window, qtbot):
         assert abs(otf.GetValue(hu) - alpha) < 1e-6
     assert prop.GetGradientOpacity().GetSize() == len(bone["gradient"])
     if volume_presets.software_opengl(window.view3d.plotter):  # Xvfb/llvmpipe: the CPU ray caster
+        import vtk
+
         mapper = window.view3d.plotter.actors["volume"].GetMapper()
-        assert mapper.GetRequestedRenderMode() == mapper.RayCastRenderMode
+        assert isinstance(mapper, vtk.vtkFixedPointVolumeRayCastMapper)
+        assert not mapper.GetAutoAdjustSampleDistances() and mapper.GetImageSampleDistance() == 1.0
 
 
 def test_software_opengl_draws_with_the_cpu_ray_caster_and_the_same_look(display, samples):
     """Under a software OpenGL (Xvfb's llvmpipe here) the CPU ray caster draws the volume;
     its bone is as bright and as coloured as the GPU ray caster's (mean RGB within 8 levels)."""
     import pyvista as pv
+    import vtk
 
     from surgiplan.scene.scene3d import set_camera, setup_viewport
     from surgiplan.scene.volume_rendering import add_volume_rendering, software_opengl
@@ -145,13 +149,22 @@ def test_software_opengl_draws_with_the_cpu_ray_caster_and_the_same_look(display
             setup_viewport(p)
             if mode != "none":
                 actor = add_volume_rendering(p, hip, "bone")
-                if mode == "gpu":  # what the 3D view drew before, on any OpenGL
-                    actor.GetMapper().SetRequestedRenderModeToGPU()
+                if mode == "gpu":  # what the 3D view draws on hardware OpenGL
+                    cpu = actor.GetMapper()
+                    gpu = vtk.vtkSmartVolumeMapper()
+                    gpu.SetInputData(cpu.GetInput())
+                    gpu.SetRequestedRenderModeToGPU()
+                    gpu.AutoAdjustSampleDistancesOff()
+                    gpu.SetSampleDistance(cpu.GetSampleDistance())
+                    gpu.UseJitteringOn()
+                    gpu.SetBlendModeToComposite()
+                    actor.SetMapper(gpu)
                     actor.GetProperty().SetDiffuse(0.75)
             set_camera(p, "anterior", bounds=[b[0, 0], b[1, 0], b[0, 1], b[1, 1], b[0, 2], b[1, 2]])
             shots[mode] = np.asarray(p.screenshot(None, return_img=True), float)
             if mode != "none":
-                modes[mode] = actor.GetMapper().GetLastUsedRenderMode()
+                m = actor.GetMapper()
+                modes[mode] = m.GetLastUsedRenderMode() if mode == "gpu" else m.GetClassName()
             software = software_opengl(p)
         finally:
             p.close()
@@ -159,7 +172,7 @@ def test_software_opengl_draws_with_the_cpu_ray_caster_and_the_same_look(display
         pytest.skip("hardware OpenGL: the GPU ray caster is used and this comparison does not apply")
     from vtkmodules.vtkRenderingVolumeOpenGL2 import vtkSmartVolumeMapper as M
 
-    assert modes == {"auto": M.RayCastRenderMode, "gpu": M.GPURenderMode}
+    assert modes == {"auto": "vtkFixedPointVolumeRayCastMapper", "gpu": M.GPURenderMode}
     bone = np.abs(shots["gpu"] - shots["none"]).sum(-1) > 60
     assert bone.mean() > 0.1  # the pelvis and femora fill a good part of the view
     assert np.abs(shots["auto"][bone].mean(0) - shots["gpu"][bone].mean(0)).max() < 8
