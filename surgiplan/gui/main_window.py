@@ -257,7 +257,8 @@ class MainWindow(QtWidgets.QMainWindow):
             "Double click: maximise · R: reset zoom<br>F2–F6: bone, soft tissue, lung, brain, "
             "vessel window · F7: automatic<br>Ctrl+Alt+1/2/4: layouts<br><br><b>Workflow</b><br>"
             "Ctrl+1…5: Data, Segment, Models, Plan, Compare<br>Ctrl+Z / Ctrl+Shift+Z: undo / redo · "
-            "Ctrl+S: save · Esc: cancel the running job<br><br><b>Plan</b><br>Arrow keys, Page Up/Down:"
+            "Ctrl+S: save · Ctrl+Shift+S: save as · Esc: cancel the running job<br><br><b>Plan</b><br>"
+            "Arrow keys, Page Up/Down:"
             " move the implant 1 mm (Shift 0.1 mm) · with Alt: rotate 1° (Shift 0.1°)"
         )
         QtWidgets.QMessageBox.information(self, "Keyboard shortcuts", text)

@@ -124,3 +124,28 @@ def test_save_as_of_a_never_saved_case(tmp_path):
     c = Case.open(new)
     np.testing.assert_array_equal(read_volume(new / c.model.scans[0].volume).array, _volume().array)
     assert c.segmentation().names == ["bone"] and list(c.plans) == ["A"]
+
+
+def test_a_process_killed_before_the_first_save_leaves_a_recoverable_case(tmp_path):
+    """A child process edits a new scan, autosaves and dies by SIGKILL: the case comes back."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    cases, folder = tmp_path / "cases", tmp_path / "autosave"
+    code = ("import os, signal, sys\n"
+            "from pathlib import Path\n"
+            "from tests.core.case.test_autosave_scan import _edited_session\n"
+            "s = _edited_session(Path(sys.argv[1]))\n"
+            "s.autosave(Path(sys.argv[2]))\n"
+            "os.kill(os.getpid(), signal.SIGKILL)\n")
+    r = subprocess.run([sys.executable, "-c", code, str(cases), str(folder)], capture_output=True,
+                       text=True, timeout=180, cwd=os.getcwd())
+    assert r.returncode == -signal.SIGKILL, r.stderr
+    (info,) = list_autosaves(folder)
+    rec = recover_unsaved(info.case_root, folder)
+    (vol, seg), = rec.scans.values()
+    np.testing.assert_array_equal(vol.array, _volume().array)
+    assert seg.names == ["bone"] and int(seg.mask("bone").sum()) == 6 * 8 * 8
+    assert list(rec.case.plans) == ["A"] and not cases.exists()
