@@ -134,3 +134,30 @@ def test_window_replaces_the_stem_and_asks_before_removing(window, qtbot, knee_c
     _undo(qtbot, win)
     assert case.plan(pname).implants.get("femoral_stem") is first
     np.testing.assert_array_equal(case.plan(pname).implants["femoral_stem"].transform, first.transform)
+
+
+def test_plan_place_replace_flag(spine_case):
+    """``plan place --replace`` is the window's placement; without it a second stem is added."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from surgiplan.cli.main import app
+    from surgiplan.core.case import Case
+
+    spine_case.save()
+    root = str(spine_case.root)
+
+    def place(*extra):
+        r = CliRunner().invoke(app, ["plan", "place", root, "A", "stem", "--implant", "hip_stem_standard",
+                                     "--size", "3", "--side", "right", "--at", "0,0,0", "--json", *extra])
+        assert r.exit_code == 0, r.output
+        return json.loads(r.output)
+
+    assert place()["id"] == "stem"
+    out = place("--replace", "--size", "4")
+    assert out["id"] == "stem" and out["size"] == "4" and out["replaced"]["size"] == "3"
+    assert list(Case.open(root).plan("A").implants) == ["stem"]
+    r = CliRunner().invoke(app, ["plan", "place", root, "A", "stem2", "--implant", "hip_stem_standard",
+                                 "--size", "3", "--side", "right", "--at", "0,0,0"])
+    assert r.exit_code == 0 and sorted(Case.open(root).plan("A").implants) == ["stem", "stem2"]
