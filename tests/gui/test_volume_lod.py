@@ -31,7 +31,9 @@ def sample_state(mapper) -> dict:
 
 def frame(plotter) -> np.ndarray:
     """The render window's current frame (RGB, int), without rendering again."""
-    return np.asarray(plotter.image)[:, :, :3].astype(int)
+    from pyvista.plotting.utilities.regression import image_from_window
+
+    return np.asarray(image_from_window(plotter.render_window))[:, :, :3].astype(int)
 
 
 def differing(a: np.ndarray, b: np.ndarray, tol: int = 6) -> np.ndarray:
@@ -99,3 +101,40 @@ def test_a_camera_drag_ends_in_a_full_quality_volume_frame(window, qtbot):
     diff = differing(after, still)
     assert diff.sum() <= 0.01 * bone.sum(), f"{diff.sum()} pixels differ from a still render"
     assert np.abs(after - still).mean() < 0.05
+
+
+def test_interaction_lod_puts_the_volume_back_after_a_handle_drag(display):
+    """The handle-drag path (``InteractionLOD.begin``/``end``, no interactor style) restores
+    the volume too: interactive frames are coarser, the frame ``end`` renders is the still one."""
+    import pyvista as pv
+
+    from surgiplan.scene.interaction_lod import InteractionLOD
+    from surgiplan.scene.scene3d import set_camera, setup_viewport
+    from surgiplan.scene.volume_rendering import add_volume_rendering
+    from tests.gui.test_window import phantom
+
+    vol = phantom()
+    b = vol.bounds()
+    p = pv.Plotter(off_screen=True, window_size=(240, 240))
+    try:
+        setup_viewport(p)
+        lod = InteractionLOD(p)
+        mapper = add_volume_rendering(p, vol, "bone").GetMapper()
+        set_camera(p, "anterior", bounds=[b[0, 0], b[1, 0], b[0, 1], b[1, 1], b[0, 2], b[1, 2]])
+        p.show(auto_close=False)  # off-screen: plotter.render() draws only after show()
+        still, state = frame(p), sample_state(mapper)
+        lod.begin()
+        p.render_window.SetDesiredUpdateRate(1000.0)  # a slow machine: VTK must coarsen
+        coarse = []
+        for _ in range(3):
+            p.render()
+            coarse.append(frame(p))
+        assert lod.active and not lod.full_quality()
+        if "GetImageSampleDistance" in state:  # the CPU ray caster (software OpenGL)
+            assert mapper.GetImageSampleDistance() > 1.0
+            assert differing(coarse[-1], still).sum() > 100
+        lod.end()
+        assert lod.full_quality() and sample_state(mapper) == state
+        assert differing(frame(p), still).sum() == 0
+    finally:
+        p.close()
