@@ -113,7 +113,7 @@ def check_table(win, cmp) -> None:
     rows = table_rows(t)
     assert set(rows) == {r.key for r in core.rows} and len(rows) == len(core.rows) > 20
     assert [t.horizontalHeaderItem(c).text() for c in (1, 2)] == ["A", "B"]  # plan names
-    units = {"mm": " mm", "deg": "°", "mm^3": " mm³", "": ""}
+    units = {"mm": " mm", "deg": "°", "mm^3": " mm³", "%": " %", "": ""}
     outside = inside = 0
     for r in core.rows:
         i = rows[r.key]
