@@ -80,6 +80,8 @@ class JobRunner(QtCore.QObject):
     """Runs one job at a time and reports through signals the status bar listens to."""
 
     started = QtCore.Signal(str)
+    #: Emitted just before a finished job's ``on_done`` runs (the window marks its status there).
+    finishing = QtCore.Signal(str)
     progressed = QtCore.Signal(float, str)
     finished = QtCore.Signal(str, bool, str)  # title, ok, message
 
@@ -117,6 +119,7 @@ class JobRunner(QtCore.QObject):
         def done(result: Any) -> None:
             if self.current is job:
                 self.current = None  # on_done may start the next job
+            self.finishing.emit(title)
             try:
                 if on_done is not None:
                     on_done(result)

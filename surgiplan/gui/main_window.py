@@ -78,6 +78,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.jobs.started.connect(self._job_started)
         self.jobs.progressed.connect(self._job_progress)
         self.jobs.finished.connect(self._job_finished)
+        self.jobs.finishing.connect(self._job_finishing)
 
         self.session.subscribe(self._session_event)
 
@@ -136,6 +137,10 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def status(self, message: str) -> None:
         self.status_label.setText(message)
+        self._status_serial = getattr(self, "_status_serial", 0) + 1
+
+    def _job_finishing(self, title: str) -> None:
+        self._status_mark = getattr(self, "_status_serial", 0)
 
     def _job_started(self, title: str) -> None:
         self.progress_bar.setValue(0)
@@ -152,7 +157,10 @@ class MainWindow(QtWidgets.QMainWindow):
         if not self.jobs.busy:
             self.progress_bar.hide()
             self.cancel_button.hide()
-            self.status(message)
+            # what the job's on_done said (e.g. "Separated pelvis: ...") outranks "<title>: done"
+            said = ok and getattr(self, "_status_serial", 0) != getattr(self, "_status_mark", -1)
+            if not said:
+                self.status(message)
         if not ok and "cancelled" not in message:
             self.last_error = message
             self.show_error(message)

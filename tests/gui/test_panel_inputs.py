@@ -61,3 +61,21 @@ def test_compare_offers_two_different_plans(window, qtbot, tmp_path):
     window.show_step("Plan")
     window.show_step("Compare")
     assert (cmp.a.currentText(), cmp.b.currentText()) == ("A", "B")
+
+
+def test_a_jobs_own_message_is_not_overwritten_and_hip_plans_hide_knee_cuts(window, qtbot, tmp_path):
+    window.run_job("Counting", lambda progress: 41 + 1, lambda r: window.status(f"Counted {r} bones"))
+    wait_jobs(qtbot, window)
+    assert window.status_label.text() == "Counted 42 bones"  # not "Counting: done"
+    window.run_job("Idle", lambda progress: None)
+    wait_jobs(qtbot, window)
+    assert window.status_label.text() == "Idle: done"
+    root = tmp_path / "Hip"
+    case = Case.new(root, "Hip")
+    case.new_plan("A")
+    case.save()
+    window.open_path(root)
+    wait_jobs(qtbot, window)
+    window.show_step("Plan")
+    plan = window.panels["Plan"]
+    assert not plan.resection_box.isVisible()  # a hip plan offers no knee cuts

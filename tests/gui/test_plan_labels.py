@@ -158,7 +158,7 @@ def test_landmark_fit_button_follows_the_knee_case(window, qtbot, knee_case_dir)
     assert lms["hip_centre"].source == "ground_truth"  # outside the knee CT: not fitted, kept
     for k in ("knee_centre_femur", "knee_centre_tibia", "medial_epicondyle", "lateral_epicondyle"):
         assert np.linalg.norm(lms[k].position - truth[k]) < 2.5, k  # mm (measured 0.4-1.5 mm)
-    assert "Fitting knee landmarks" in win.status_label.text()
+    assert "knee landmarks fitted on the models" in win.status_label.text()  # on_done said it
     win.undo.undo()  # one step: the ground-truth landmarks come back
     assert case.landmarks["knee_centre_femur"].source == "ground_truth"
     assert np.array_equal(case.landmarks["knee_centre_femur"].position, truth["knee_centre_femur"])

@@ -41,6 +41,7 @@ def test_knee_cuts_from_fields_and_plane_widget(window, qtbot, knee_case_dir):  
     case = win.case
     rs = plan.resections
     f = rs.fields
+    assert plan.resection_box.isVisible()  # a knee case offers its cuts
 
     # distal femoral cut at the default 9 mm, perpendicular to the mechanical axis
     rs.cut_combo.setCurrentIndex(rs.cut_combo.findData("distal_femur"))

@@ -147,6 +147,7 @@ class PlanPanel(Panel):
                          "(Shift 0.1 mm); with Alt they rotate 1° (Shift 0.1°)."))
         # ------------------------------------------------------- resections
         g = self.group("Resections (knee)")
+        self.resection_box = g.parentWidget()  # shown for knee cases only (anatomy registry)
         self.resections = ResectionSection(self, g)
         # ----------------------------------------------------- measurements
         g = self.group("Measurements")
@@ -231,6 +232,7 @@ class PlanPanel(Panel):
             self.lm_combo.clear()
             self.lm_combo.addItems(names)
         self.fit_button.setVisible(bool(anat.fit_label))  # no automatic fit for vessels
+        self.resection_box.setVisible(anat.name == "knee")  # knee cuts do not belong in a hip plan
         self.fit_button.setText(anat.fit_label)
         self.fit_button.setToolTip(anat.fit_tooltip)
 
