@@ -75,6 +75,9 @@ class SeriesInfo:
     split_reason: str = ""
     non_image_files: tuple[Path, ...] = ()
     window: tuple[float, float] | None = None
+    #: DICOM BodyPartExamined and ContrastBolusAgent ("" when absent): the presets' hints.
+    body_part: str = ""
+    contrast_agent: str = ""
 
     @property
     def key(self) -> str:
@@ -433,6 +436,8 @@ def _group(
             or next((f.study_uid for f in by_uid.get(uid, []) if f.study_uid), ""),
             study_description=_text(ds, "StudyDescription"),
             study_date=_text(ds, "StudyDate"),
+            body_part=_text(ds, "BodyPartExamined"),
+            contrast_agent=_text(ds, "ContrastBolusAgent"),
             non_image_files=tuple(non_image.get(uid, ())),
         )
         fr = by_uid.get(uid, [])

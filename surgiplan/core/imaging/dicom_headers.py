@@ -723,6 +723,8 @@ _SERIES_KEYWORDS = [
     "SeriesNumber",
     "SeriesDescription",
     "Modality",
+    "BodyPartExamined",
+    "ContrastBolusAgent",
     "SpecificCharacterSet",
 ]
 

@@ -53,6 +53,8 @@ def _metadata(series: SeriesInfo) -> dict:
         "series_description": series.description,
         "study_description": series.study_description,
         "study_date": series.study_date,
+        "body_part": series.body_part,
+        "contrast_agent": series.contrast_agent,
         "window_center": win[0] if win else None,
         "window_width": win[1] if win else None,
         "units": "HU" if series.modality == "CT" else "",
