@@ -153,6 +153,42 @@ def move(
          f"moved {implant_id} in plan {plan!r}; origin now ({p[0]:.2f}, {p[1]:.2f}, {p[2]:.2f}) mm LPS")
 
 
+@app.command("set-angles")
+def set_angles(
+    case_path: Path = CaseArg,
+    plan: str = typer.Option(..., "--plan", help="Plan name."),
+    implant_id: str = typer.Option(..., "--implant", help="Id of the cup, liner or stem in the plan."),
+    inclination: float = typer.Option(None, "--inclination", help="Cup inclination, deg."),
+    anteversion: float = typer.Option(None, "--anteversion", help="Cup anteversion, deg."),
+    convention: str = typer.Option("radiographic", "--convention",
+                                   help="radiographic | operative | anatomical (Murray 1993)."),
+    version: float = typer.Option(None, "--version", help="Stem version, deg (positive = anteversion)."),
+    depth: float = typer.Option(None, "--depth", help="Stem depth, mm: prosthetic head centre distal to the "
+                                "native femoral head centre along the canal axis."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Type a cup's inclination/anteversion or a stem's version/depth (as the window's Plan panel).
+
+    Angles are in the pelvic frame of the case's ASIS and pubic tubercle landmarks
+    (scanner axes without them); one undo step; values left out keep the implant's.
+    """
+    from surgiplan.core.case import Case
+    from surgiplan.core.planning.hip_angles import set_hip_angles
+
+    case = Case.open(case_path)
+    r = set_hip_angles(case, plan, implant_id, inclination=inclination, anteversion=anteversion,
+                       convention=convention, version=version, depth=depth)
+    case.save()
+    if "inclination_deg" in r:
+        text = (f"{implant_id} in plan {plan!r}: inclination {r['inclination_deg']:.1f} deg, anteversion "
+                f"{r['anteversion_deg']:.1f} deg ({r['convention']}, {r['reference']})")
+    else:
+        dep = "n/a" if r["depth_mm"] is None else f"{r['depth_mm']:.1f} mm"
+        text = (f"{implant_id} in plan {plan!r}: version {r['version_deg']:.1f} deg, depth {dep} "
+                f"({r['reference']})")
+    _out(r, as_json, text)
+
+
 @app.command("cut")
 def cut(
     case_path: Path = CaseArg,
@@ -176,16 +212,9 @@ def cut(
          f"{r.thickness_mm['lateral']:.1f} mm, medial {r.thickness_mm['medial']:.1f} mm")
 
 
-@app.command("measure")
-def measure(case_path: Path = CaseArg, plan: str = typer.Argument(...), as_json: bool = JsonOpt) -> None:
-    """Every measurement of a plan, with units and definitions."""
-    from surgiplan.core.case import Case
-    from surgiplan.core.planning.measurements import measure_plan
+from surgiplan.cli.plan_measure import measure_cmd  # noqa: E402 - plan measure (+ hand measurements)
 
-    case = Case.open(case_path)
-    res = measure_plan(case, plan)
-    text = "\n".join(f"{r.text()}    [{r.definition}]" for r in res) or "no measurements (no landmarks or implants)"
-    _out([r.to_dict() for r in res], as_json, text)
+app.command("measure")(measure_cmd)
 
 
 @app.command("compare")

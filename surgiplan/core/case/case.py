@@ -672,6 +672,43 @@ class Case:
         self._do(f"remove resection {name} from {plan_name}", lambda: plan.resections.pop(name),
                  lambda: _insert_at(plan.resections, index, name, res), plan=plan_name, resection=name)
 
+    # ------------------------------------------------- hand measurements
+    def add_manual_measurement(self, plan_name: str, measurement, *, replace: bool = False) -> None:
+        """Add a hand measurement (ruler, angle, diameter; measurements/manual.py) to a plan (undoable).
+
+        A measurement of the same name is an error unless ``replace`` (then it is replaced in place).
+        """
+        plan = self._editable(plan_name)
+        name = measurement.name
+        before = plan.manual.get(name)
+        if before is not None and not replace:
+            raise InputError(f"plan {plan_name!r} already has a measurement {name!r}",
+                             hint="Choose another name, or replace it.", path=self.root)
+        index = list(plan.manual).index(name) if before is not None else len(plan.manual)
+
+        def restore():
+            plan.manual.pop(name, None)
+            if before is not None:
+                _insert_at(plan.manual, index, name, before)
+
+        def do():
+            plan.manual.pop(name, None)
+            _insert_at(plan.manual, index, name, measurement)
+
+        self._do(f"measure {name} in {plan_name}", do, restore, plan=plan_name, measurement=name,
+                 kind=measurement.kind, value=round(float(measurement.value), 4), unit=measurement.unit)
+
+    def remove_manual_measurement(self, plan_name: str, name: str) -> None:
+        """Remove hand measurement ``name`` from a plan, keeping its place on undo (undoable)."""
+        plan = self._editable(plan_name)
+        if name not in plan.manual:
+            raise InputError(f"plan {plan_name!r} has no measurement {name!r} "
+                             f"(measurements: {', '.join(plan.manual) or 'none'})", path=self.root)
+        old = plan.manual[name]
+        index = list(plan.manual).index(name)
+        self._do(f"remove measurement {name} from {plan_name}", lambda: plan.manual.pop(name),
+                 lambda: _insert_at(plan.manual, index, name, old), plan=plan_name, measurement=name)
+
     # ---------------------------------------------------------------- models
     def _model_ref(self, name: str) -> ModelRef:
         for m in self.model.models:

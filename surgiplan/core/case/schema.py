@@ -114,6 +114,28 @@ class ResectionModel(_Strict):
     normal: Vec3
 
 
+class ManualMeasurementModel(_Strict):
+    """A measurement taken by hand (ruler, angle, diameter): clicked points (LPS mm) and the value.
+
+    See :mod:`surgiplan.core.planning.measurements.manual` for how the value follows from the points.
+    """
+
+    name: Name
+    kind: Literal["ruler", "angle", "diameter"]
+    points: list[Vec3] = Field(min_length=2, max_length=64)
+    value: float
+    unit: Literal["mm", "deg"]
+    method: str = ""
+    view: str = ""
+
+    @field_validator("points")
+    @classmethod
+    def _finite_points(cls, v):
+        if not np.all(np.isfinite(np.asarray(v, dtype=float))):
+            raise ValueError("points must be finite numbers (LPS mm)")
+        return v
+
+
 class PlanModel(_Strict):
     """Contents of ``plans/<plan>/plan.json``."""
 
@@ -128,6 +150,8 @@ class PlanModel(_Strict):
     landmarks: dict[str, LandmarkModel] = Field(default_factory=dict)
     resections: list[ResectionModel] = Field(default_factory=list)
     measurements: dict[str, Any] = Field(default_factory=dict)
+    #: measurements taken by hand (optional: plans written before it have none)
+    manual_measurements: list[ManualMeasurementModel] = Field(default_factory=list)
 
     _n = field_validator("name")(lambda cls, v: check_name(v, "plan name"))
 

@@ -111,7 +111,7 @@ class Comparison:
 
 
 #: Row groups of the core comparison in the order shown, with their section titles.
-SECTIONS = (("measurement", "Measurements"), ("implant", "Implants"),
+SECTIONS = (("measurement", "Measurements"), ("manual", "Hand measurements"), ("implant", "Implants"),
             ("position", "Implant positions (LPS)"), ("interference", "Implant-bone interference"),
             ("plan", "Approval"))
 
@@ -176,6 +176,8 @@ def compare_plans(case, plan_names: list[str], targets: dict[str, tuple[float, f
                 put(m.key, m.name, m.unit, p, float(m.value), m.definition, group)
             elif m.value is not None:
                 put(m.key, m.name, m.unit, p, m.value, m.definition, group)
+        for mm in plan.manual.values():  # hand measurements (measurements/manual.py), matched by name
+            put(f"manual:{mm.name}", mm.name, mm.unit, p, float(mm.value), mm.definition, "manual")
         if plan.locked is not None:
             put("locked", "Approved", "", p, f"{plan.locked.by} {plan.locked.at}", group="plan")
     out = list(rows.values())

@@ -112,6 +112,8 @@ class Plan:
     landmarks: dict[str, Landmark] = field(default_factory=dict)
     resections: dict[str, Resection] = field(default_factory=dict)
     measurements: dict[str, Any] = field(default_factory=dict)
+    #: hand measurements by name (:class:`~surgiplan.core.planning.measurements.manual.ManualMeasurement`)
+    manual: dict[str, Any] = field(default_factory=dict)
 
     @property
     def is_locked(self) -> bool:
@@ -129,10 +131,13 @@ class Plan:
             landmarks={k: v.to_model() for k, v in self.landmarks.items()},
             resections=[r.to_model() for r in self.resections.values()],
             measurements=copy.deepcopy(self.measurements),
+            manual_measurements=[m.to_model() for m in self.manual.values()],
         )
 
     @classmethod
     def from_model(cls, m: PlanModel) -> Plan:
+        from surgiplan.core.planning.measurements.manual import ManualMeasurement  # (import cycle)
+
         return cls(
             name=m.name,
             note=m.note,
@@ -143,6 +148,7 @@ class Plan:
             landmarks={k: Landmark.from_model(v) for k, v in m.landmarks.items()},
             resections={r.name: Resection.from_model(r) for r in m.resections},
             measurements=copy.deepcopy(m.measurements),
+            manual={x.name: ManualMeasurement.from_model(x) for x in m.manual_measurements},
         )
 
     def to_dict(self) -> dict[str, Any]:
