@@ -76,6 +76,13 @@ def test_scripted_plan_via_cli(case_dir, tmp_path):
     (["plan", "compare", "{c}", "A"], "at least two"),
     (["plan", "compare", "{c}", "A", "Z"], "no plan 'Z'"),
     (["plan", "compare", "{c}", "A", "A", "--target", "x=1"], "KEY=MIN:MAX"),
+    (["plan", "set-angles", "{c}", "--plan", "A", "--implant", "cup", "--inclination", "95"], "outside"),
+    (["plan", "set-angles", "{c}", "--plan", "A", "--implant", "cup", "--inclination", "40", "--convention",
+      "x"], "convention"),
+    (["plan", "set-angles", "{c}", "--plan", "A", "--implant", "cup", "--version", "10"], "is a cup"),
+    (["plan", "set-angles", "{c}", "--plan", "A", "--implant", "cup"], "nothing to set"),
+    (["plan", "set-angles", "{c}", "--plan", "A", "--implant", "nope", "--inclination", "40"], "nope"),
+    (["plan", "set-angles", "{c}", "--plan", "Z", "--implant", "cup", "--inclination", "40"], "no plan 'Z'"),
 ])
 def test_bad_arguments_give_clear_errors_and_change_nothing(case_dir, args, message):
     ok("plan", "new", case_dir, "A")
@@ -84,6 +91,28 @@ def test_bad_arguments_give_clear_errors_and_change_nothing(case_dir, args, mess
     r = runner.invoke(app, [a.replace("{c}", str(case_dir)) for a in args])
     assert r.exit_code != 0 and message in str(r.exception), (r.output, r.exception)
     assert {p: p.read_bytes() for p in case_dir.rglob("*.json")} == before
+
+
+def test_set_angles_types_the_cup_angles(case_dir):
+    """`plan set-angles` types a cup's angles (core set_hip_angles); --json is its readout."""
+    c = Case.open(case_dir)
+    for k, v in {"asis_left": (120, -60, 60), "asis_right": (-120, -60, 60), "pubic_tubercle_left": (20, -60, -40),
+                 "pubic_tubercle_right": (-20, -60, -40)}.items():
+        c.set_landmark(k, v)
+    c.save()
+    ok("plan", "new", case_dir, "A")
+    ok("plan", "place", case_dir, "A", "cup", "--implant", "hip_cup", "--size", "52", "--side", "left",
+       "--inclination", "40", "--anteversion", "15")
+    d = json.loads(ok("plan", "set-angles", case_dir, "--plan", "A", "--implant", "cup", "--inclination", "42",
+                      "--anteversion", "19", "--convention", "anatomical", "--json"))
+    assert d["convention"] == "anatomical" and d["reference"] == "anterior pelvic plane"
+    assert (d["inclination_deg"], d["anteversion_deg"]) == pytest.approx((42, 19), abs=1e-9)
+    meas = {m["key"]: m["value"] for m in json.loads(ok("plan", "measure", case_dir, "A", "--json"))}
+    rad = d["conventions"]["radiographic"]
+    assert meas["cup_inclination"] == pytest.approx(rad["inclination_deg"], abs=1e-9)
+    assert meas["cup_anteversion"] == pytest.approx(rad["anteversion_deg"], abs=1e-9)
+    assert "inclination 42.0 deg" in ok("plan", "set-angles", case_dir, "--plan", "A", "--implant", "cup",
+                                        "--convention", "anatomical", "--inclination", "42")
 
 
 def test_damaged_case_refused_by_cli(case_dir):
