@@ -88,8 +88,12 @@ def cut_geometry(case, plan: str, cut: str):
 
 
 def set_knee_cut(case, plan: str, cut: str, depth_mm: float | None = None,
-                 varus_valgus_deg: float = 0.0, slope_deg: float | None = None):
+                 varus_valgus_deg: float = 0.0, slope_deg: float | None = None, move_components: bool = True):
     """Put knee cut ``cut`` into ``plan`` at a depth and angles (one undo step); returns the Resection.
+
+    The components seated on the cut (femoral component on the distal femoral cut, tibial
+    tray and insert on the tibial cut) move with it in the same step
+    (:func:`surgiplan.core.planning.cut_components.apply_cut`) unless ``move_components`` is False.
 
     Parameters
     ----------
@@ -116,7 +120,10 @@ def set_knee_cut(case, plan: str, cut: str, depth_mm: float | None = None,
     frame, point, _ = cut_geometry(case, plan, cut)
     o, n = cut_plane(cut, frame, point, float(depth), float(varus_valgus_deg), float(slope))
     rs = Resection(cut, CUTS[cut][0], o, n)
-    case.set_resection(plan, rs)
+    from surgiplan.core.planning.cut_components import apply_cut
+
+    apply_cut(case, plan, rs, move_components,
+              description=f"{CUTS[cut][4].lower()} at {float(depth):g} mm in {plan}")
     return rs
 
 

@@ -156,7 +156,11 @@ class ResectionSection(QtCore.QObject):
         cut = self.current_cut()
         rs = Resection(cut, CUTS[cut][0], np.asarray(origin, float),
                        np.asarray(normal, float) / np.linalg.norm(normal))
-        done = self.panel._guard(lambda: self.session.case.set_resection(self.session.current_plan, rs) or True)
+        from surgiplan.core.planning.cut_components import apply_cut
+
+        # core apply_cut: the cut and the components seated on it, one undo step
+        done = self.panel._guard(lambda: apply_cut(self.session.case, self.session.current_plan, rs,
+                                                   catalog=self.panel.catalog()) is not None)
         if not done:
             self.refresh()
 
