@@ -79,20 +79,39 @@ def stem_neck_direction(p: dict) -> np.ndarray:
     return np.array([np.sin(a), 0.0, np.cos(a)])
 
 
+def stem_levels(p: dict) -> tuple[float, float]:
+    """(z of the tip, z of the shoulder) of a stem body in its own frame (mm)."""
+    base = -p["neck_length"] * stem_neck_direction(p)
+    z_top = float(base[2] + 12.0)
+    return z_top - p["length"], z_top
+
+
+def stem_widths(p: dict, z) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(lateral, medial, antero-posterior) extent (mm) of the stem body at own-frame height(s) ``z``.
+
+    Lateral and medial are measured from the stem axis; their sum is the medio-lateral width
+    (what canal fill compares with the endosteal width on an AP view). Below the rounded tip
+    and above the shoulder the formulas are those of the body's straight part.
+    """
+    z_tip, z_top = stem_levels(p)
+    s = np.clip((np.asarray(z, float) - z_tip) / (z_top - z_tip), 0.0, 1.0)  # 0 distal .. 1 proximal
+    rd = p["distal_diameter"] / 2
+    lat = rd + (0.35 * p["proximal_ml_width"] - rd) * s
+    med = rd + (0.65 * p["proximal_ml_width"] - rd) * s**2.2
+    ap = 2 * rd + (p["proximal_ap_width"] - 2 * rd) * s
+    return lat, med, ap
+
+
 def stem(p: dict, options: dict, catalog) -> tuple[Parts, Anchors]:
     dn = stem_neck_direction(p)
     off = p["offset"]
     base = -p["neck_length"] * dn  # where the neck axis meets the stem axis
-    z_top = base[2] + 12.0
-    z_tip = z_top - p["length"]
-    rd = p["distal_diameter"] / 2
+    z_tip, z_top = stem_levels(p)
     rings = []
     zs = np.linspace(z_tip, z_top, 28)
     for z in zs:
         s = (z - z_tip) / (z_top - z_tip)  # 0 distal .. 1 proximal
-        lat = rd + (0.35 * p["proximal_ml_width"] - rd) * s
-        med = rd + (0.65 * p["proximal_ml_width"] - rd) * s**2.2
-        ap = 2 * rd + (p["proximal_ap_width"] - 2 * rd) * s
+        lat, med, ap = (float(v) for v in stem_widths(p, z))
         if s < 0.04:  # rounded tip
             k = np.sqrt(max(s / 0.04, 0.05))
             lat, med, ap = lat * k, med * k, ap * k
