@@ -123,6 +123,21 @@ def _dx_viscous(spec: FlowSpec):
     return ufl.dx(metadata={"quadrature_degree": 4})
 
 
+def navier_stokes_residual(u, p, v, q, rho, mu, convection: bool = True, spec: FlowSpec | None = None):
+    """Steady residual rho (grad u) u . v + viscous - p div v - q div u (cell terms only).
+
+    Newtonian gradient form mu grad u : grad v unless ``spec`` asks for Carreau-Yasuda (then
+    2 mu eps(u) : eps(v) with the shear-rate dependent ``mu``). Shared by the steady solver and the
+    convection verification (:mod:`surgiplan.core.simulation.verify_ns`).
+    """
+    conv = rho * ufl.dot(ufl.dot(ufl.grad(u), u), v) * ufl.dx if convection else 0
+    if spec is None:
+        visc = mu * ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx
+    else:
+        visc = _viscous(spec, u, v, mu) * _dx_viscous(spec)
+    return conv + visc - p * ufl.div(v) * ufl.dx - q * ufl.div(u) * ufl.dx
+
+
 class _Setup:
     """Spaces, boundary data and measures shared by the steady and pulsatile solvers."""
 
@@ -294,9 +309,7 @@ def solve_steady(tm: TaggedMesh, spec: FlowSpec, solver: SolverSpec | None = Non
     u, p = ufl.split(w)
     v, q = ufl.TestFunctions(s.W)
     mu = viscosity(spec, u)
-    conv = rho * ufl.dot(ufl.dot(ufl.grad(u), u), v) * ufl.dx if spec.convection else 0
-    F = (conv + _viscous(spec, u, v, mu) * _dx_viscous(spec)
-         - p * ufl.div(v) * ufl.dx - q * ufl.div(u) * ufl.dx + s.boundary_terms(v)
+    F = (navier_stokes_residual(u, p, v, q, rho, mu, spec.convection, spec) + s.boundary_terms(v)
          + s.backflow(u, u, v, rho))
     method, opts = _solver_options(s, solver)
     P = None

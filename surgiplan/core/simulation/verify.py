@@ -587,13 +587,25 @@ def verify_womersley(cases: dict, quick: bool, progress=None, convection: bool =
     return rows
 
 
+def _verify_convection(reference: Path | None):
+    """The convection cases of ``navier_stokes_exact.json`` (beside the reference file)."""
+
+    def run(cases: dict, quick: bool, progress=None) -> list[CaseResult]:
+        from surgiplan.core.simulation.verify_ns import verify_navier_stokes
+
+        return verify_navier_stokes(reference, quick, progress)
+
+    return run
+
+
 def run_verification(reference: Path | None = None, quick: bool = False,
                      progress: Progress | None = None, only: str | None = None) -> list[CaseResult]:
     """Run every verification case (or those whose group name contains ``only``)."""
     cases = load_reference(reference)
     groups = [("cantilever", verify_cantilevers, True), ("patch", verify_patch, False),
               ("lame", verify_lame, True), ("convergence_elasticity", verify_elastic_convergence, True),
-              ("poiseuille", verify_poiseuille, True), ("womersley", verify_womersley, True)]
+              ("poiseuille", verify_poiseuille, True), ("womersley", verify_womersley, True),
+              ("navier_stokes_convection", _verify_convection(reference), True)]
     rows: list[CaseResult] = []
     selected = [g for g in groups if only is None or only in g[0]]
     for k, (name, fn, takes_quick) in enumerate(selected):
