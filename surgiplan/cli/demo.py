@@ -15,18 +15,27 @@ def register(app: typer.Typer) -> None:
         size: str = typer.Option("small", "--size", help="Sample size: small (seconds) or full (512 x 512)."),
         overwrite: bool = typer.Option(False, "--overwrite",
                                        help="Replace an earlier demo (case, models, comparison) in --out."),
+        simulate: bool = typer.Option(False, "--simulate",
+                                      help="Run the anatomy's simulation study for each plan (when this build "
+                                           "has them)."),
+        report: bool = typer.Option(True, "--report/--no-report", help="End with the OR plan report (PDF)."),
+        paper: str = typer.Option("a4", "--paper", help="Report paper: a4 or letter."),
     ) -> None:
-        """Sample scan -> segmentation -> models -> two plans -> comparison, without a window."""
+        """Sample scan -> segmentation -> models -> two plans -> comparison -> PDF report, without a window."""
         from surgiplan.cli.outputs import check_folder
         from surgiplan.cli.progress import terminal_progress
+        from surgiplan.core.report.layout import page_size
         from surgiplan.core.samples import samples_root
         from surgiplan.demo.run import run_demo
         from surgiplan.demo.sample_case import ANATOMIES
+        from surgiplan.scene.report_figures import SceneFigures
 
         sample = [samples_root() / f"{ANATOMIES[case][0]}-{size}"] if case in ANATOMIES else []
         check_folder(out, sample)  # not in a case, not in the sample it reads, not read-only
+        page_size(paper)
         with terminal_progress(f"demo ({case})") as bar:
-            r = run_demo(out, case, size=size, overwrite=overwrite, progress=bar)
+            r = run_demo(out, case, size=size, overwrite=overwrite, pdf=report, paper=paper, simulate=simulate,
+                         figures=SceneFigures() if report else None, progress=bar)
         typer.echo(f"Scan: {r.volume_description}")
         for w in r.warnings:
             typer.echo(f"  importer: {w}")
@@ -45,4 +54,9 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"Models (STL, LPS): {r.model_files[0].parent if r.model_files else '-'}")
         typer.echo(f"Comparison:        {r.comparison_json}")
         typer.echo(f"                   {r.comparison_csv}")
+        for st in r.studies:
+            typer.echo(f"Simulation:        {st.get('study', st.get('name', '?'))} of plan {st.get('plan', '?')}: "
+                       f"{st.get('out_dir', st.get('folder', ''))}")
+        if r.report_pdf is not None:
+            typer.echo(f"OR plan report:    {r.report_pdf}")
         typer.echo(f"Open it in the window: surgiplan gui {r.case_dir}")

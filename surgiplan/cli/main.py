@@ -23,6 +23,7 @@ GROUPS = (
     "plan",
     "simulate",
     "verify",
+    "report",
     "demo",
     "gui",
 )

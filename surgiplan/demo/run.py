@@ -1,8 +1,12 @@
-"""The headless demo: sample scan -> segmentation -> models -> two plans -> comparison.
+"""The headless demo: sample scan -> segmentation -> models -> two plans -> comparison -> PDF.
 
 ``run_demo`` is what ``surgiplan demo`` (and the README's run command on a
 machine without a display) calls. It writes one case folder plus the plan
-comparison as JSON and CSV beside it, and returns where everything went.
+comparison as JSON and CSV beside it, optionally runs the simulation registry's
+studies for each plan (``simulate``, :mod:`surgiplan.demo.simulate`), ends with the
+OR plan report of plan A compared with B (``CASE/reports/A.pdf``), and returns
+where everything went. The report's images come from ``figures`` (the CLI passes
+the scene's off-screen renderer; the demos depend on core only).
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ class DemoResult:
     plans: list[str] = field(default_factory=list)
     volume_description: str = ""
     warnings: list[str] = field(default_factory=list)
+    report_pdf: Path | None = None
+    studies: list[dict] = field(default_factory=list)
 
 
 def _plan_builder(anatomy: str):
@@ -85,6 +91,10 @@ def run_demo(
     *,
     size: str = "small",
     overwrite: bool = False,
+    pdf: bool = True,
+    figures=None,
+    simulate: bool = False,
+    paper: str = "a4",
     progress: Progress | None = None,
 ) -> DemoResult:
     """Run the whole headless workflow for ``anatomy`` into ``out_dir``.
@@ -95,6 +105,11 @@ def run_demo(
     ``overwrite`` an earlier demo (case, models, comparison) is replaced, otherwise
     any of them existing is an error. An earlier case is kept aside until the new
     one is saved, and put back if the run fails.
+
+    With ``simulate`` the registry's first study of the anatomy runs for plans A and B
+    (InputError before any work when this build has no registry). With ``pdf`` (default)
+    the OR plan report of plan A with the comparison to B goes to ``CASE/reports/A.pdf``,
+    images rendered by ``figures`` (none when None).
     """
     import shutil
 
@@ -104,6 +119,11 @@ def run_demo(
     if anatomy not in ANATOMIES:
         raise InputError(f"unknown demo case '{anatomy}'", hint=f"Use one of: {', '.join(ANATOMIES)}.")
     build_plans = _plan_builder(anatomy)
+    if simulate:
+        from surgiplan.demo.simulate import simulation_available
+
+        if not simulation_available():
+            raise InputError("this build has no simulation studies yet", hint="Run the demo without --simulate.")
     case_dir, model_dir, cj, cc = _check_outputs(Path(out_dir), anatomy, overwrite)
     ensure_folder(Path(out_dir))
     out = Path(out_dir).resolve()
@@ -126,6 +146,21 @@ def run_demo(
         raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+    studies: list[dict] = []
+    if simulate:
+        from surgiplan.demo.simulate import simulate_plans
+
+        report(progress, 0.8, "simulating")
+        studies = simulate_plans(case_dir, list(case.plans)[:2], anatomy, progress=sub_progress(progress, 0.8, 0.9))
+    report_pdf = None
+    if pdf:
+        from surgiplan.core.case import Case
+        from surgiplan.core.report import make_report
+
+        case = Case.open(case_dir) if simulate else case
+        names = list(case.plans)
+        report_pdf = make_report(case, names[0], compare=names[1] if len(names) > 1 else None, paper=paper,
+                                 figures=figures, overwrite=True, progress=sub_progress(progress, 0.9, 0.97))
     report(progress, 0.97, "exporting models")
     ensure_folder(model_dir)
     model_files = []
@@ -145,4 +180,6 @@ def run_demo(
         plans=list(case.plans),
         volume_description=volume.describe(),
         warnings=list(volume.warnings),
+        report_pdf=report_pdf,
+        studies=studies,
     )

@@ -85,6 +85,9 @@ def build_demo_plans(case, progress: Progress | None = None, catalog=None) -> Co
     case.add_implant("B", PlacedImplant("stent", STENT_ID, size_b, t.copy(), st.side, ""))
     report(progress, 0.75, "comparing plans")
     targets = {k: v for k, v in TARGETS.items() if k not in case.model.settings.get("targets", {})}
+    if targets:  # kept in the case, so that the report and the window judge the stent by them too
+        case.model.settings.setdefault("targets", {}).update({k: list(v) for k, v in targets.items()})
+        case.dirty = True
     comp = compare_plans(case, ["A", "B"], targets=targets, catalog=catalog)
     report(progress, 1.0, "vascular plans ready")
     return comp

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from surgiplan.core.report.figures import Figure, Label, Mark, direction_letter, png_bytes
+from surgiplan.core.report.figures import Figure, Label, Mark, direction_letter
 from surgiplan.scene.cameras import _union_bounds, fit_camera, implant_region
 from surgiplan.scene.scene3d import CAMERAS, add_surface, cut_plane_mesh
 
@@ -118,8 +118,7 @@ class SceneFigures:
             for view in views:
                 fit_camera(p, np.asarray(box).ravel(), view, 1.0)
                 img = self._shot(p)
-                out.append(Figure(png_bytes(img), img.shape[1], img.shape[0], CAPTIONS.get(view, view),
-                                  view_edges(view)))
+                out.append(Figure(img, CAPTIONS.get(view, view), view_edges(view)))
             return out
         finally:
             p.close()
@@ -145,11 +144,12 @@ class SceneFigures:
             self._volumes[scan.name] = read_volume(case.root / scan.volume)
         return self._volumes[scan.name]
 
-    def slices(self, case, plan_name: str, anatomy: str) -> list[Figure]:
+    def slices(self, case, plan_name: str, anatomy: str, cut_labels: dict[str, str] | None = None) -> list[Figure]:
         """Slices of the planning scan through the implants with outlines (see module docstring).
 
         hip, knee, vascular: a coronal and a second (axial for the hip, sagittal otherwise) slice
         through the implants' centre; spine: one axial slice per level through its screws.
+        ``cut_labels``: the text beside each resection line (e.g. its thickness), by cut name.
         """
         if not case.model.scans:
             return []
@@ -179,7 +179,7 @@ class SceneFigures:
         second = "axial" if anatomy == "hip" else "sagittal"
         for view in ("coronal", second):
             out.append(self._slice(case, view, centre, implants, window, plan,
-                                   f"{view.capitalize()} slice through the implants"))
+                                   f"{view.capitalize()} slice through the implants", cut_labels=cut_labels))
         return out
 
     def _length(self, imp) -> float:
@@ -198,10 +198,11 @@ class SceneFigures:
                 best = (rank, imp)
         return None if best is None else best[1]
 
-    def _slice(self, case, view, centre, implants, window, plan, caption, axes=()) -> Figure:
+    def _slice(self, case, view, centre, implants, window, plan, caption, axes=(), cut_labels=None) -> Figure:
         from surgiplan.scene import slices as sl
         from surgiplan.scene.outlines import plane_outline
 
+        cut_labels = cut_labels or {}
         vol = self._volume(case)
         grid = sl.CanonicalGrid.of_volume(vol)
         canon = grid.canonical(vol.array)
@@ -255,14 +256,20 @@ class SceneFigures:
             marks.append(Mark(frac(p2), "axis"))
         for rs in plan.resections.values():
             seg = _plane_line(rs.origin, rs.normal, origin, normal, box)
-            if seg is not None:
-                p2, _ = to_px(seg)
-                f = frac(p2)
-                marks.append(Mark(f, "cut"))
-                labels.append(Label(min(max(f[1][0], 0.02), 0.98), min(max(f[1][1], 0.04), 0.96),
-                                    rs.name.replace("_", " "), "right"))
+            if seg is None:
+                continue
+            p2, _ = to_px(seg)
+            f = frac(p2)
+            marks.append(Mark(f, "cut"))
+            # the label sits at the image's left end of the line, on the kept bone's side
+            (xa, ya), (xb, yb) = sorted(f)
+            x = 0.03
+            y = ya + (yb - ya) * (x - xa) / (xb - xa) if abs(xb - xa) > 1e-6 else ya
+            up = float(np.asarray(rs.normal, float)[2]) > 0  # kept side superior: label above the line
+            text = cut_labels.get(rs.name, rs.name.replace("_", " "))
+            labels.append(Label(x, min(max(y - 0.035 if up else y + 0.055, 0.05), 0.95), text, "left"))
         edges = sl.EDGE_LABELS[view]
-        return Figure(png_bytes(big), out_w, out_h, caption, edges, marks, labels, mm_per_px=1.0 / scale)
+        return Figure(big, caption, edges, marks, labels, mm_per_px=1.0 / scale)
 
     # ---------------------------------------------------------- simulation
     def study_views(self, case, study, side: str = "LEFT") -> list[Figure]:
@@ -294,7 +301,7 @@ class SceneFigures:
                     img = self._shot(p)
                 finally:
                     p.close()
-                out.append(Figure(png_bytes(img), img.shape[1], img.shape[0],
+                out.append(Figure(img,
                                   f"{fld.get('label', name)} ({fld.get('unit', '')}), {CAPTIONS.get(view, view)}",
                                   view_edges(view)))
         return out

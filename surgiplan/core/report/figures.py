@@ -34,9 +34,7 @@ class Label:
 class Figure:
     """An image for the report with its caption, orientation letters and vector marks."""
 
-    png: bytes
-    width_px: int
-    height_px: int
+    pixels: object  # (h, w, 3) RGB or (h, w) grey uint8 array
     caption: str
     edges: tuple[str, str, str, str] = ("", "", "", "")  # patient direction at left, right, top, bottom
     marks: list[Mark] = field(default_factory=list)
@@ -44,9 +42,27 @@ class Figure:
     mm_per_px: float | None = None  # for a scale bar (slices: true; renders: parallel projection)
 
     @property
+    def width_px(self) -> int:
+        return int(self.pixels.shape[1])
+
+    @property
+    def height_px(self) -> int:
+        return int(self.pixels.shape[0])
+
+    @property
     def aspect(self) -> float:
         """Height / width."""
         return self.height_px / max(self.width_px, 1)
+
+    def image(self):
+        """The pixels as a PIL image (what reportlab embeds, zlib-compressed, lossless)."""
+        from PIL import Image  # reportlab's own image dependency
+
+        return Image.fromarray(self.pixels)
+
+    def png(self) -> bytes:
+        """PNG file bytes of the pixels (for saving or previews)."""
+        return png_bytes(self.pixels)
 
 
 def png_bytes(rgb_or_grey) -> bytes:
@@ -58,7 +74,7 @@ def png_bytes(rgb_or_grey) -> bytes:
 
     a = np.ascontiguousarray(rgb_or_grey, dtype=np.uint8)
     buf = io.BytesIO()
-    Image.fromarray(a).save(buf, format="PNG", optimize=True)
+    Image.fromarray(a).save(buf, format="PNG", compress_level=6)
     return buf.getvalue()
 
 

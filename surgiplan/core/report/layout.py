@@ -14,8 +14,6 @@ meaning; colour (if any) is never the only cue.
 
 from __future__ import annotations
 
-import io
-
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, LETTER
 from reportlab.lib.styles import ParagraphStyle
@@ -164,7 +162,7 @@ class FigureFlowable(Flowable):
         f, c = self.figure, self.canv
         w, h = self.width, self.img_h
         y0 = self.cap_h
-        c.drawImage(ImageReader(io.BytesIO(f.png)), 0, y0, w, h)
+        c.drawImage(ImageReader(f.image()), 0, y0, w, h)
         c.setStrokeColor(GREY_MID)
         c.setLineWidth(0.5)
         c.rect(0, y0, w, h, stroke=1, fill=0)

@@ -212,7 +212,10 @@ def comparison_table(comparison, st, width: float, extra_rows=()) -> Table:
         for p in plans:
             v = format_value(line.values.get(p), line.unit)
             ok = line.in_range.get(p)
-            text = bold(f"{v} {FLAG_TEXT['high'] if ok is False else ''}".strip()) if ok is False else v
+            text = v
+            if ok is False:
+                low = isinstance(line.values.get(p), float) and line.values[p] < line.target[0]
+                text = bold(f"{v} {FLAG_TEXT['low' if low else 'high']}")
             cells.append(P(text, st["cell"]))
             if ok is False:
                 extra.append(("BACKGROUND", (len(cells) - 1, len(rows)), (len(cells) - 1, len(rows)), GREY_LIGHT))
