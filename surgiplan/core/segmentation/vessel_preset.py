@@ -13,7 +13,7 @@ from scipy import ndimage
 from surgiplan.core.errors import InputError
 from surgiplan.core.imaging.volume import Volume
 from surgiplan.core.jobs import report
-from surgiplan.core.segmentation import islands, morphology
+from surgiplan.core.segmentation import islands, margin_sitk, morphology
 from surgiplan.core.segmentation.patch import changed_box
 from surgiplan.core.segmentation.threshold import threshold
 
@@ -47,7 +47,7 @@ def _round_blob_seed(volume: Volume, lumen: np.ndarray, xyz, cortex_hu: float = 
             break
         blob = lab == n
         # the band across the blob's edge (one voxel in, two out): cortex when it is a bone
-        rim = morphology.margin(blob, 2.0 * max(volume.spacing), volume.spacing) & ~morphology.margin(
+        rim = margin_sitk.margin(blob, 2.0 * max(volume.spacing), volume.spacing) & ~margin_sitk.margin(
             blob, -max(volume.spacing), volume.spacing)
         if rim.any() and np.mean(volume.array[rim] >= cortex_hu) > 0.1:
             continue
@@ -83,7 +83,7 @@ def _vessel(volume, progress=None, low: float = 150.0, high: float = 800.0, open
     if not lumen.any():
         raise InputError(f"vessel: nothing between {low:g} and {high:g} HU: is this a contrast CT?")
     report(progress, 0.2, f"opening {open_mm:g} mm")
-    opened = morphology.opening(lumen, open_mm, volume.spacing)
+    opened = margin_sitk.opening(lumen, open_mm, volume.spacing)
     xyz = _world_axes(volume)
     seed = _round_blob_seed(volume, opened, xyz)
     report(progress, 0.5, "following the vessel slice by slice")
@@ -110,8 +110,8 @@ def _vessel(volume, progress=None, low: float = 150.0, high: float = 800.0, open
                                      lumen_hu=low)
     if faint_low is not None and faint_mm > 0:
         # a faintly opacified (false) lumen right next to the bright one
-        faint = threshold(volume, faint_low, high) & morphology.margin(vessel, faint_mm, volume.spacing)
-        vessel |= morphology.opening(faint, 1.0, volume.spacing)
+        faint = threshold(volume, faint_low, high) & margin_sitk.margin(vessel, faint_mm, volume.spacing)
+        vessel |= margin_sitk.opening(faint, 1.0, volume.spacing)
     vessel = islands.keep_at_seed(vessel, [seed])
     vessel = morphology.fill_holes(vessel, per_slice=True)
     out = {"vessel": vessel}
@@ -121,10 +121,7 @@ def _vessel(volume, progress=None, low: float = 150.0, high: float = 800.0, open
         # at least half-way between the lumen threshold and the vessel's median
         branch_low = 0.5 * (low + float(np.median(volume.array[tube])))
         bright = lumen & (volume.array >= branch_low)
-        # bone (cortex ring with its marrow, which is as bright as a branch) and dense contrast
-        dense = volume.array >= bone_hu
-        dense = morphology.fill_holes(morphology.closing(dense, 2.0, volume.spacing), per_slice=True)
-        branches = _thin_branches(bright, dense, opened, vessel, branch_mm, near_mm, volume.spacing)
+        branches = _thin_branches(bright, volume.array, bone_hu, opened, vessel, branch_mm, near_mm, volume.spacing)
         if branches.any():
             out["vessel_branches"] = branches
     return out
@@ -140,15 +137,14 @@ def _nearer_to(mask: np.ndarray, others: np.ndarray, distance_mm: float, spacing
         return out
     pad = [int(np.ceil(distance_mm / s)) + 1 for s in tuple(spacing)[::-1]]
     box = tuple(slice(max(0, b.start - p), min(n, b.stop + p)) for b, p, n in zip(box, pad, mask.shape, strict=True))
-    sp = tuple(float(s) for s in spacing)[::-1]
-    d_own = ndimage.distance_transform_edt(~mask[box], sampling=sp)
+    d_own = margin_sitk.distance_outside(mask[box], spacing)
     sub_o = others[box]
-    d_other = ndimage.distance_transform_edt(~sub_o, sampling=sp) if sub_o.any() else np.inf
+    d_other = margin_sitk.distance_outside(sub_o, spacing) if sub_o.any() else np.inf
     out[box] = (d_own <= distance_mm + 1e-6) & (d_own < d_other)
     return out
 
 
-def _thin_branches(bright: np.ndarray, dense: np.ndarray, opened: np.ndarray, vessel: np.ndarray,
+def _thin_branches(bright: np.ndarray, hu: np.ndarray, bone_hu: float, opened: np.ndarray, vessel: np.ndarray,
                    branch_mm: float, rim_mm: float, spacing) -> np.ndarray:
     """Thin contrast-filled branches leaving ``vessel`` (renal, visceral, head and neck arteries).
 
@@ -156,28 +152,31 @@ def _thin_branches(bright: np.ndarray, dense: np.ndarray, opened: np.ndarray, ve
     limited to ``branch_mm`` mm of path (26-connected steps of the smallest
     spacing), and kept ``rim_mm`` away from every other thick bright structure
     (pieces of the opened lumen ``opened`` of >= THICK_ML mL: a branch running
-    into a kidney or a heart chamber stops before it) and from ``dense`` voxels
-    (bone with its marrow, which is as bright as a branch; undiluted contrast in
-    a vein). What is left near the vessel is thinner than the opening.
+    into a kidney or a heart chamber stops before it) and from dense voxels
+    (CT ``hu`` >= ``bone_hu``, closed by 2 mm and filled per slice: bone with its
+    marrow, which is as bright as a branch; undiluted contrast in a vein), found
+    only within ``branch_mm`` of the vessel. What is left near the vessel is
+    thinner than the opening.
     """
     from surgiplan.core.segmentation.patch import changed_box
 
     out = np.zeros(vessel.shape, bool)
-    reach = morphology.margin(vessel, branch_mm, spacing)
+    reach = margin_sitk.margin(vessel, branch_mm, spacing)
     box = changed_box(reach)
     if box is None:
         return out
     ves = vessel[box]
+    dense = morphology.fill_holes(margin_sitk.closing(hu[box] >= bone_hu, 2.0, spacing), per_slice=True)
     others = islands.remove_small(opened[box] & ~ves, THICK_ML * 1000.0, spacing)
     # bone: a bright cortex ring around darker marrow in an axial slice (a
     # vertebral body, a rib); a vessel branch has no dark core
-    ring = morphology.closing((bright[box] | dense[box]) & ~ves, 2.0 * max(spacing), spacing)
+    ring = margin_sitk.closing((bright[box] | dense) & ~ves, 2.0 * max(spacing), spacing)
     marrow = morphology.fill_holes(ring, per_slice=True) & ~ring
-    block = others | dense[box] | morphology.margin(marrow, 2.0 * max(spacing), spacing)
+    block = others | dense | margin_sitk.margin(marrow, 2.0 * max(spacing), spacing)
     allowed = bright[box] & ~ves & reach[box]
     if block.any():
-        allowed &= ~morphology.margin(block, rim_mm, spacing)
-    start = allowed & morphology.margin(ves, max(spacing), spacing)
+        allowed &= ~margin_sitk.margin(block, rim_mm, spacing)
+    start = allowed & margin_sitk.margin(ves, max(spacing), spacing)
     if not start.any():
         return out
     steps = int(np.ceil(branch_mm / min(spacing)))

@@ -23,6 +23,27 @@ def _components(sl: np.ndarray):
     return lab, n
 
 
+def _dilated_hits(lab: np.ndarray, prev: np.ndarray, grow: np.ndarray) -> np.ndarray:
+    """Labels (> 0) of ``lab`` touching ``prev`` dilated by ``grow``, worked out in ``prev``'s box."""
+    ys, xs = np.nonzero(prev.any(axis=1))[0], np.nonzero(prev.any(axis=0))[0]
+    if not len(ys):
+        return np.zeros(0, lab.dtype)
+    p = grow.shape[0] // 2 + 1
+    box = (slice(max(0, ys[0] - p), ys[-1] + p + 1), slice(max(0, xs[0] - p), xs[-1] + p + 1))
+    sub = lab[box]
+    hit = np.unique(sub[ndimage.binary_dilation(prev[box], grow) & (sub > 0)])
+    return hit[hit > 0]
+
+
+def _upper_quartile(values) -> float:
+    """75th percentile with linear interpolation (numpy's default), for a short list (np.percentile's overhead
+    dominated the tracking)."""
+    s = sorted(values)
+    pos = 0.75 * (len(s) - 1)
+    lo = int(pos)
+    return float(s[lo] + (pos - lo) * (s[min(lo + 1, len(s) - 1)] - s[lo]))
+
+
 def track_tube(lumen: np.ndarray, seed_kji, *, grow_limit: float = 1.8, shrink_stop: float = 0.3,
                touch_px: int = 1, round_hull: float = 1.35, fallback: np.ndarray | None = None,
                split_keep: float = 0.5) -> np.ndarray:
@@ -51,8 +72,7 @@ def track_tube(lumen: np.ndarray, seed_kji, *, grow_limit: float = 1.8, shrink_s
 
     def pick(k, prev):
         lab, _ = _components(lumen[k])
-        hit = np.unique(lab[ndimage.binary_dilation(prev, grow) & (lab > 0)])
-        return lab, hit[hit > 0]
+        return lab, _dilated_hits(lab, prev, grow)
 
     # pass 1: upwards from the seed to the top of the tube
     lab, _ = _components(lumen[k0])
@@ -98,15 +118,15 @@ def track_tube(lumen: np.ndarray, seed_kji, *, grow_limit: float = 1.8, shrink_s
         for prev, areas in limbs:
             # upper quartile of the last sections: a limb widening again after a
             # short narrowing (stenosis) is not mistaken for a chamber
-            ref = float(np.percentile(areas[-12:], 75))
+            ref = _upper_quartile(areas[-12:])
             use = lab
-            hit = np.unique(lab[ndimage.binary_dilation(prev, grow) & (lab > 0)])
+            hit = _dilated_hits(lab, prev, grow)
             if not len(hit) and fallback is not None:  # a thin limb vanished: look in the fallback
                 if lab_fb is None:
                     lab_fb, _ = _components(fallback[k])
                 use = lab_fb
-                hit = np.unique(lab_fb[ndimage.binary_dilation(prev, grow) & (lab_fb > 0)])
-            for h in hit[hit > 0]:
+                hit = _dilated_hits(lab_fb, prev, grow)
+            for h in hit:
                 comp = use == h
                 if (comp & out[k]).any():  # the tracked descending part: keep as is
                     new_limbs.append((comp, [*areas, int(comp.sum())]))
@@ -158,16 +178,15 @@ def _split_from(comp: np.ndarray, prev: np.ndarray) -> np.ndarray | None:
     return lab == 1
 
 
-def _circle_through(p: np.ndarray):
-    """Centre (x, y) and radius of the circle through three 2D points (None when collinear)."""
-    (x1, y1), (x2, y2), (x3, y3) = p
+def _circles_through(p1: np.ndarray, p2: np.ndarray, p3: np.ndarray):
+    """Centres (x, y) and radii of the circles through rows of three 2D points (NaN when collinear)."""
+    (x1, y1), (x2, y2), (x3, y3) = p1.T, p2.T, p3.T
     d = 2.0 * (x1 * (y2 - y3) + x2 * (y3 - y1) + x3 * (y1 - y2))
-    if abs(d) < 1e-6:
-        return None
+    d = np.where(np.abs(d) < 1e-6, np.nan, d)
     s1, s2, s3 = x1 * x1 + y1 * y1, x2 * x2 + y2 * y2, x3 * x3 + y3 * y3
     ux = (s1 * (y2 - y3) + s2 * (y3 - y1) + s3 * (y1 - y2)) / d
     uy = (s1 * (x3 - x2) + s2 * (x1 - x3) + s3 * (x2 - x1)) / d
-    return ux, uy, float(np.hypot(x1 - ux, y1 - uy))
+    return ux, uy, np.hypot(x1 - ux, y1 - uy)
 
 
 def _wall_circle(hu: np.ndarray, section: np.ndarray, *, tissue_hu: float, lumen_hu: float, max_ratio: float,
@@ -181,10 +200,22 @@ def _wall_circle(hu: np.ndarray, section: np.ndarray, *, tissue_hu: float, lumen
     adds >= ``min_gain`` of the section's area, mostly below ``lumen_hu`` (an
     unopacified false lumen, not a bright neighbour) and somewhere at least
     ``min_thick_px`` deep (not just the wall ringing the lumen), else None.
+
+    Works on the square around the section that any accepted disc fits in (a 512^2
+    slice costs what its aorta's neighbourhood does), and scores the ``trials``
+    candidate circles at once.
     """
-    tissue = hu >= tissue_hu
-    cy, cx = np.argwhere(section).mean(axis=0)
-    rc = float(np.sqrt(section.sum() / np.pi))
+    sy, sx = (a.astype(float) for a in np.nonzero(section))
+    cy, cx = sy.mean(), sx.mean()
+    rc = float(np.sqrt(len(sy) / np.pi))
+    # an accepted centre lies within r + 1 of the section, its disc within 2 r + 1 + extent
+    extent = float(np.sqrt(((sy - cy) ** 2 + (sx - cx) ** 2).max()))
+    half = int(np.ceil(2.0 * max_ratio * rc + extent + 4.0))
+    y0, x0 = max(0, int(cy) - half), max(0, int(cx) - half)
+    y1, x1 = min(hu.shape[0], int(cy) + half + 1), min(hu.shape[1], int(cx) + half + 1)
+    hu_c, sec_c = hu[y0:y1, x0:x1], section[y0:y1, x0:x1]
+    sy, sx, cy, cx = sy - y0, sx - x0, cy - y0, cx - x0
+    tissue = hu_c >= tissue_hu
     edge = tissue & ~ndimage.binary_erosion(tissue)
     ey, ex = np.nonzero(edge)
     near = np.hypot(ey - cy, ex - cx) <= max_ratio * rc + 2.0
@@ -192,34 +223,42 @@ def _wall_circle(hu: np.ndarray, section: np.ndarray, *, tissue_hu: float, lumen
     if len(ey) < 10:
         return None
     pts = np.stack([ex, ey], axis=1)
-    sy, sx = (a.astype(float) for a in np.nonzero(section))
-    best, best_score = None, 0
-    for _ in range(trials):
-        circ = _circle_through(pts[rng.choice(len(pts), 3, replace=False)])
-        if circ is None:
-            continue
-        ux, uy, r = circ
-        if not 1.05 * rc <= r <= max_ratio * rc:
-            continue
-        if np.mean(np.hypot(sx - ux, sy - uy) <= r + 1.0) < 0.95:
-            continue
-        score = int(np.sum(np.abs(np.hypot(ex - ux, ey - uy) - r) <= 1.0))
-        if score > best_score:
-            best, best_score = (ux, uy, r), score
-    if best is None or best_score < support * 2.0 * np.pi * best[2]:
+    idx = rng.integers(0, len(pts), size=(trials, 3))
+    distinct = (idx[:, 0] != idx[:, 1]) & (idx[:, 0] != idx[:, 2]) & (idx[:, 1] != idx[:, 2])
+    idx = idx[distinct]
+    ux, uy, r = _circles_through(pts[idx[:, 0]], pts[idx[:, 1]], pts[idx[:, 2]])
+    ok = np.isfinite(r) & (r >= 1.05 * rc) & (r <= max_ratio * rc)
+    ux, uy, r = ux[ok], uy[ok], r[ok]
+    if len(r) == 0:
+        return None
+    held = np.empty(len(r), bool)
+    score = np.zeros(len(r), int)
+    step = max(1, int(4e6 // max(len(sx), len(ex))))  # bounded temporaries
+    for s0 in range(0, len(r), step):
+        u, v, rr = ux[s0:s0 + step, None], uy[s0:s0 + step, None], r[s0:s0 + step, None]
+        held[s0:s0 + step] = np.mean(np.hypot(sx - u, sy - v) <= rr + 1.0, axis=1) >= 0.95
+        score[s0:s0 + step] = np.sum(np.abs(np.hypot(ex - u, ey - v) - rr) <= 1.0, axis=1)
+    score = np.where(held, score, 0)
+    if score.max() <= 0:
+        return None
+    n = int(np.argmax(score))
+    best, best_score = (ux[n], uy[n], r[n]), int(score[n])
+    if best_score < support * 2.0 * np.pi * best[2]:
         return None
     ux, uy, r = best
-    jj, ii = np.ogrid[: hu.shape[0], : hu.shape[1]]
+    jj, ii = np.ogrid[: hu_c.shape[0], : hu_c.shape[1]]
     disc = np.hypot(ii - ux, jj - uy) <= r
     if np.mean(tissue[disc]) < 0.9:
         return None
-    region = (disc & tissue) | section
-    added = region & ~section
-    if added.sum() < min_gain * section.sum() or np.mean(hu[added] >= lumen_hu) > 0.25:
+    region = (disc & tissue) | sec_c
+    added = region & ~sec_c
+    if added.sum() < min_gain * sec_c.sum() or np.mean(hu_c[added] >= lumen_hu) > 0.25:
         return None
     if ndimage.distance_transform_edt(added).max() < min_thick_px:
         return None  # only a ring around the lumen (the wall), no false lumen
-    return region
+    out = np.zeros(hu.shape, bool)
+    out[y0:y1, x0:x1] = region
+    return out
 
 
 def restore_false_lumen(tube: np.ndarray, hu: np.ndarray, slice_mm: float, *, pixel_mm: float = 1.0,
