@@ -302,6 +302,9 @@ def solve_steady(tm: TaggedMesh, spec: FlowSpec, solver: SolverSpec | None = Non
     solver = solver or SolverSpec()
     t0 = time.perf_counter()
     report(progress, 0.0, "setting up Navier-Stokes (P2-P1)")
+    from surgiplan.core.simulation.mesh_quality import check_mesh_quality
+
+    quality = check_mesh_quality(tm.mesh, tm.source or None, 1e3 if tm.unit == "m" else 1.0)
     s = _Setup(tm, spec)
     mesh = tm.mesh
     rho = fem.Constant(mesh, default_scalar_type(spec.fluid.density_kg_m3))
@@ -341,8 +344,10 @@ def solve_steady(tm: TaggedMesh, spec: FlowSpec, solver: SolverSpec | None = Non
         _fieldsplit(s, snes.getKSP())
     q_target = (spec.inlet.flow_rate_mL_s or 0.0) * 1e-6
     re_target = s.reynolds(q_target) if spec.inlet.type == "flow_rate" else 0.0
+    fixed = spec.reynolds_steps > 0
     steps = spec.reynolds_steps or max(1, math.ceil(re_target / 500.0))
-    state = {"cancel": False, "newton": 0, "linear": 0, "refactor": 0, "stamps": [], "steps": []}
+    state = {"cancel": False, "newton": 0, "linear": 0, "refactor": 0, "stamps": [], "steps": [],
+             "done": 0.0, "df": 1.0 / steps}
 
     def monitor(snes_, it, fnorm):
         state["newton"] += 1 if it > 0 else 0
@@ -352,26 +357,38 @@ def solve_steady(tm: TaggedMesh, spec: FlowSpec, solver: SolverSpec | None = Non
         if progress is not None and progress.cancelled:
             state["cancel"] = True
             snes_.setTolerances(max_it=it)
-        report(progress, 0.05 + 0.9 * (k + min(it, 5) / 6) / steps,
-               f"Newton step {k + 1}/{steps}, iteration {it}, residual {fnorm:.2e}")
+        f_now = min(1.0, state["done"] + state["df"])
+        report(progress, 0.05 + 0.9 * (state["done"] + (f_now - state["done"]) * min(it, 5) / 6),
+               f"Newton at {100 * f_now:.0f} % of the flow (Re {s.reynolds(q_target * f_now):.0f}), "
+               f"iteration {it}, residual {fnorm:.2e}")
 
     snes.setMonitor(monitor)
     t1 = time.perf_counter()
     history = []
+    failures = []
+    saved = w.x.array.copy()
+    saved_p = [float(c.value) for c in s.p_out]
     try:
-        for k in range(steps):
-            f = (k + 1) / steps
+        # adaptive continuation in the flow rate (Reynolds number): a step whose Newton solve diverges
+        # is undone and retried at half the increment; easy steps let the increment grow again
+        while state["done"] < 1.0 - 1e-12:
+            f = min(1.0, state["done"] + state["df"])
             s.set_inflow(q_target * f)
             s.p_in.value = (spec.inlet.pressure_Pa or 0.0) * f
             _update_outlets(s, spec, w, f, steady=True)
+            ok = True
             for _ in range(_outlet_iterations(spec)):
                 for _attempt in range(2 if reuse else 1):
                     _set_lag_preconditioner(snes, 1)  # fresh factorisations at the start of each solve
                     try:
                         problem.solve()
                     except PETSc.Error as exc:
-                        raise SolverError(f"the flow solver failed: {exc}",
-                                          hint="Check the boundary tags and the mesh.") from exc
+                        raise SolverError(
+                            f"the flow solver failed ({_petsc_failure(snes, exc)}) at Re = "
+                            f"{s.reynolds(q_target * f):.0f}; the mesh passed the quality check (min quality "
+                            f"{quality.min_quality:.2f})",
+                            hint="A singular system usually means a missing boundary tag (an open end that is "
+                                 "neither inlet nor outlet) or a disconnected piece of mesh.") from exc
                     if state["cancel"]:
                         raise Cancelled("Simulation cancelled during the Newton solve; nothing was written.")
                     state["linear"] += snes.getLinearSolveIterations()
@@ -381,17 +398,36 @@ def solve_steady(tm: TaggedMesh, spec: FlowSpec, solver: SolverSpec | None = Non
                         break
                     state["refactor"] += 1  # GMRES stalled on the kept factorisation: start again from here
                 reason = snes.getConvergedReason()
-                if reason < 0:
-                    raise SolverError(
-                        f"Newton did not converge at Re = {s.reynolds(q_target * f):.0f} (SNES reason {reason})",
-                        hint="Increase flow.reynolds_steps (continuation) or refine the mesh.")
+                if reason < 0 or not np.all(np.isfinite(w.x.array)):
+                    ok = False
+                    break
                 if not _update_outlets(s, spec, w, f, steady=True):
                     break
-            history.append({"factor": f, "reynolds": s.reynolds(q_target * f),
-                            "newton_iterations": snes.getIterationNumber(),
+            if not ok:
+                failures.append({"factor": f, "reynolds": s.reynolds(q_target * f), "snes_reason": int(reason)})
+                w.x.array[:] = saved
+                for c, v in zip(s.p_out, saved_p, strict=True):
+                    c.value = v
+                state["df"] /= 2.0
+                state["steps"] = []
+                if state["df"] < 1.0 / 256 or len(failures) > 12:
+                    raise SolverError(
+                        f"Newton did not converge at Re = {s.reynolds(q_target * f):.0f} even with continuation "
+                        f"steps of {100 * state['df'] * 2:.2g} % of the flow ({len(failures)} retries; last "
+                        f"converged at Re = {s.reynolds(q_target * state['done']):.0f})",
+                        hint="The flow may be unsteady at this Reynolds number, or the mesh too coarse for it; "
+                             "refine the mesh or lower the flow rate.")
+                continue
+            its = snes.getIterationNumber()
+            history.append({"factor": f, "reynolds": s.reynolds(q_target * f), "newton_iterations": its,
                             # wall time of each Newton step (Jacobian, factorisation if any, GMRES)
                             "newton_step_times_s": [round(float(d), 3) for d in state["steps"]]})
             state["steps"] = []
+            state["done"] = f
+            saved = w.x.array.copy()
+            saved_p = [float(c.value) for c in s.p_out]
+            if its <= 4 and not fixed:
+                state["df"] *= 2.0
     finally:
         # dolfinx's NonlinearProblem leaves its options in the database (its clean-up under a pushed
         # prefix deletes nothing): remove them so they cannot leak into a later solve
@@ -407,11 +443,29 @@ def solve_steady(tm: TaggedMesh, spec: FlowSpec, solver: SolverSpec | None = Non
             "linear_iterations_total": state["linear"], "ranks": mesh.comm.size,
             "factorisation_reuse": reuse, "reuse_restarts": state["refactor"],
             "time_setup_s": t1 - t0, "time_solve_s": time.perf_counter() - t1,
-            "reynolds_inlet": re_target}
+            "reynolds_inlet": re_target, "continuation_retries": failures,
+            "mesh_quality": quality.to_dict()}
     report(progress, 1.0, f"steady flow solved ({info['newton_iterations_total']} Newton iterations)")
     sol = FlowSolution(uh, ph, tm, spec, info)
     sol.setup = s
     return sol
+
+
+def _petsc_failure(snes, exc) -> str:
+    """A readable cause of a PETSc error in the linear solve (MUMPS INFOG(1) where available)."""
+    try:
+        pc = snes.getKSP().getPC()
+        mat = pc.getFactorMatrix()
+        info = mat.getMumpsInfog(1)
+        if info == -10:
+            return "MUMPS: the matrix is numerically singular (INFOG(1) = -10)"
+        if info in (-8, -9, -11, -13, -14, -19):
+            return f"MUMPS ran out of workspace or memory (INFOG(1) = {info})"
+        if info < 0:
+            return f"MUMPS error INFOG(1) = {info}"
+    except Exception:  # noqa: BLE001  (no factor matrix: another PETSc failure)
+        pass
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else "PETSc error"
 
 
 def _clear_options(prefix: str, keys) -> None:
