@@ -211,6 +211,7 @@ class SegmentPanel(Panel):
         win.volumeChanged.connect(self.suggest_preset)
         for v in win.slice_views.values():
             v.tool = self._slice_tool
+            v.brush_radius = self._brush_radius  # the brush outline under the cursor
 
     # -------------------------------------------------------------- helpers
     def _need(self) -> bool:
@@ -444,6 +445,11 @@ class SegmentPanel(Panel):
         self.win.state.segmentation_changed()
         self.win.segmentationChanged.emit()
 
+    def _brush_radius(self) -> float | None:
+        """The paint/erase brush radius (mm) for the slice views' outline, None when not painting."""
+        on = (self.paint_btn.isChecked() or self.erase_btn.isChecked()) and self.isVisible()
+        return float(self.radius.value()) if on else None
+
     def _tool_toggled(self, on: bool) -> None:
         if on:
             for b in self._tool_buttons:
@@ -480,13 +486,16 @@ class SegmentPanel(Panel):
                 self.win.state.segmentation_changed()
                 self.win.segmentationChanged.emit()
             return True
-        from surgiplan.core.segmentation.brush import paint
+        from surgiplan.core.segmentation.brush import paint_line
 
         if phase == "press":
-            self._stroke = []
+            self._stroke, self._stroke_last = [], None
         if phase in ("press", "move"):
-            self._stroke.append(paint(seg, name, lps, self.radius.value(),
-                                      erase=active is self.erase_btn))
+            # the brush swept from the last mouse position: a quick stroke is a continuous line
+            last = lps if getattr(self, "_stroke_last", None) is None else self._stroke_last
+            self._stroke.append(paint_line(seg, name, last, lps, self.radius.value(),
+                                           erase=active is self.erase_btn))
+            self._stroke_last = np.asarray(lps, float)
             self.win.state.segmentation_changed()
         elif phase == "release" and getattr(self, "_stroke", None):
             from surgiplan.core.undo import CompoundCommand
@@ -495,7 +504,7 @@ class SegmentPanel(Panel):
             self._push(_SegCommand(self.win, CompoundCommand(f"{what} {name}", self._stroke)),
                        segments=[name], radius_mm=float(self.radius.value()),
                        voxels=self._voxels(seg, [name]))
-            self._stroke = []
+            self._stroke, self._stroke_last = [], None
             self.win.segmentationChanged.emit()
         return True
 

@@ -50,8 +50,13 @@ class SliceView(QtWidgets.QWidget):
         #: optional tool: fn(view, lps, buttons, modifiers, phase) -> True if handled;
         #: phase is "press", "move", "release" or "double" (double click)
         self.tool: Callable | None = None
+        #: tools asked before ``tool`` (same signature; e.g. the measuring tools), first to handle wins
+        self.tools_first: list[Callable] = []
         #: extra drawing on top of the slice (tool feedback): fn(view, painter) in widget pixels
         self.overlay_painters: list[Callable] = []
+        #: brush outline: fn() -> radius in mm of the active brush (drawn as a circle under the
+        #: cursor, where the brush sphere cuts this slice), or None when no brush is active
+        self.brush_radius: Callable[[], float | None] | None = None
         for sig in (state.volumeChanged, state.crosshairChanged, state.windowChanged,
                     state.overlayChanged, state.outlinesChanged):
             sig.connect(self.update)
@@ -191,10 +196,29 @@ class SliceView(QtWidgets.QWidget):
             p.save()
             fn(self, p)
             p.restore()
+        self._draw_brush(p)
         self._draw_crosshair(p)
         self._draw_labels(p)
         self._draw_frame(p, accent)
         p.end()
+
+    def _draw_brush(self, p: QtGui.QPainter) -> None:
+        """The brush's circle (its radius in mm on this slice) under the cursor."""
+        r_mm = self.brush_radius() if self.brush_radius is not None else None
+        if not r_mm or self._hover is None:
+            return
+        t = self.image_transform()
+        pw, ph = S.pixel_mm(self.state.grid, self.view)
+        c = self.xyz_to_widget(self._hover)
+        rx, ry = r_mm / pw * t.m11(), r_mm / ph * t.m22()
+        p.save()
+        p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+        p.setBrush(QtCore.Qt.BrushStyle.NoBrush)
+        p.setPen(QtGui.QPen(QtGui.QColor(0, 0, 0, 160), 3))
+        p.drawEllipse(c, rx, ry)
+        p.setPen(QtGui.QPen(QtGui.QColor("#ffe066"), 1.5))
+        p.drawEllipse(c, rx, ry)
+        p.restore()
 
     def _draw_frame(self, p: QtGui.QPainter, accent: QtGui.QColor) -> None:
         pen = QtGui.QPen(accent if self.hasFocus() else QtGui.QColor(accent.darker(180)), 2)
@@ -265,10 +289,12 @@ class SliceView(QtWidgets.QWidget):
 
     # ------------------------------------------------------------------ mouse
     def _tool(self, event, phase: str) -> bool:
-        if self.tool is None or self.state.volume is None:
+        tools = [*self.tools_first, *([self.tool] if self.tool is not None else [])]
+        if not tools or self.state.volume is None:
             return False
         lps = self.state.xyz_to_world(self.widget_to_xyz(event.position()))
-        return bool(self.tool(self.view, lps, event.buttons() or event.button(), event.modifiers(), phase))
+        buttons = event.buttons() or event.button()
+        return any(bool(fn(self.view, lps, buttons, event.modifiers(), phase)) for fn in tools)
 
     def mousePressEvent(self, event: QtGui.QMouseEvent) -> None:  # noqa: N802
         if self.state.volume is None:
@@ -301,6 +327,8 @@ class SliceView(QtWidgets.QWidget):
             self._move_crosshair(event.position())
         elif kind == "tool":
             self._tool(event, "move")
+            if self.brush_radius is not None:
+                self.update()  # the brush outline follows the cursor
         elif kind == "wl":
             c0, w0 = init
             scale = max(w0, 50.0) / 300.0
