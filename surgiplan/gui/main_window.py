@@ -75,6 +75,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.undo = UndoBridge(self, self.status)
         self._make_status_bar()
         self._make_menus()
+        from surgiplan.gui.views.measure_tools import MeasureTools
+
+        #: ruler / angle / diameter / reformat tool bar and the Measurements table (views/measure_tools.py)
+        self.measure_tools = MeasureTools(self)
         self.jobs.started.connect(self._job_started)
         self.jobs.progressed.connect(self._job_progress)
         self.jobs.finished.connect(self._job_finished)

@@ -57,3 +57,32 @@ class ViewLayout(QtWidgets.QWidget):
             self.set_layout("4-up")
         else:
             self.set_layout("1-up", name)
+
+    def replace_view(self, name: str, widget: QtWidgets.QWidget) -> None:
+        """Show ``widget`` where view ``name`` was (e.g. a reformat instead of the axial view)."""
+        if name not in self.views:
+            raise ValueError(f"unknown view {name!r}")
+        self._replaced = getattr(self, "_replaced", {})
+        old = self.views[name]
+        if old is widget:
+            return
+        self._replaced.setdefault(name, old)
+        self.grid.removeWidget(old)
+        old.hide()
+        self.views[name] = widget
+        self.set_layout(self.mode)
+
+    def restore_view(self, name: str) -> None:
+        """Put back the view that :meth:`replace_view` replaced (no-op when none)."""
+        old = getattr(self, "_replaced", {}).pop(name, None)
+        if old is None:
+            return
+        cur = self.views[name]
+        self.grid.removeWidget(cur)
+        cur.hide()
+        self.views[name] = old
+        self.set_layout(self.mode)
+
+    def replaced(self, name: str) -> bool:
+        """True while view ``name`` is replaced."""
+        return name in getattr(self, "_replaced", {})

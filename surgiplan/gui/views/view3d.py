@@ -59,6 +59,8 @@ class View3D(QtWidgets.QFrame):
         self._volume_key = None
         self.volume_preset = "bone"
         self._click_cb = None
+        #: surface-click handlers asked before the click callback: fn(lps, actor_name) -> True if handled
+        self.click_first: list = []
         self._press_at: tuple[int, int] | None = None
         self._fresh_frame = False  # see _paint_shows_fresh_frame
         self.lod = None  # InteractionLOD of the plotter
@@ -191,11 +193,11 @@ class View3D(QtWidgets.QFrame):
         elif t == QtCore.QEvent.Type.MouseButtonRelease and event.button() == left:
             start, self._press_at = self._press_at, None
             x, y = event.position().x(), event.position().y()
-            if self._click_cb is not None and start is not None and \
+            if (self._click_cb is not None or self.click_first) and start is not None and \
                     abs(x - start[0]) <= 3 and abs(y - start[1]) <= 3:
                 r = obj.devicePixelRatioF()
                 hit = self.pick_surface(x * r, (obj.height() - 1 - y) * r)
-                if hit is not None:
+                if hit is not None and not any(fn(*hit) for fn in self.click_first) and self._click_cb is not None:
                     self._click_cb(*hit)
         return False
 
