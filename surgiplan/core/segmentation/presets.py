@@ -223,15 +223,63 @@ def _knee(volume, progress=None, low: float = 500.0, **_):
     return out
 
 
-def _spine(volume, progress=None, low: float = 500.0, names=None, min_ml: float = 5.0, **_):
+LUMBAR_ML = (15.0, 160.0)  # a lumbar vertebra with its posterior elements (adult: tens of mL)
+
+
+def _spine(volume, progress=None, low: float = 500.0, names=None, min_ml: float = 5.0, anatomy: bool | None = None,
+           **_):
+    """Vertebrae by level. When the bones above ``low`` HU already fall apart into plausible
+    pieces (each lumbar one within LUMBAR_ML, the sacrum the largest at the bottom: a clean scan)
+    those pieces are named up from the sacrum; otherwise (``anatomy=True`` forces it) the anatomy
+    finder (:mod:`spine_anatomy`: canal, body column, discs along the curve, watershed at the
+    joints) splits a solid bone mask, with the table and metal left out. An implausible result
+    is refused with advice, never returned."""
+    from surgiplan.core.segmentation import spine_anatomy
+    from surgiplan.core.segmentation.metal import metal_mask
+    from surgiplan.core.segmentation.table import body_mask, table_mask
+
+    vml = volume.voxel_volume_mm3 / 1000.0
+    if anatomy is not True:
+        out = _spine_islands(volume, sub_progress(progress, 0, 0.3), low, names, min_ml)
+        if anatomy is False or names or _plausible_spine(out, vml):
+            return out
+    report(progress, 0.3, "finding the spine by its anatomy")
+    body = body_mask(volume)
+    metal = metal_mask(volume)
+    exclude = table_mask(volume, body=body) | ~body | metal
+    masks, notes, _dbg = spine_anatomy.find_vertebrae(volume, exclude=exclude,
+                                                      progress=sub_progress(progress, 0.35, 0.95))
+    bad = {n: float(m.sum() * vml) for n, m in masks.items()
+           if n.startswith("L") and not LUMBAR_ML[0] <= m.sum() * vml <= LUMBAR_ML[1]}
+    if bad:
+        raise InputError(
+            "spine-bones: the vertebrae found are implausible ("
+            + ", ".join(f"{n} {ml:.1f} mL" for n, ml in bad.items())
+            + f"; a lumbar vertebra is {LUMBAR_ML[0]:g}-{LUMBAR_ML[1]:g} mL). " + "; ".join(notes),
+            hint="Segment the bone with the 'bone' preset and separate the vertebrae with seeds "
+                 "(one seed in each vertebral body).")
+    if metal.any():
+        masks["metal"] = metal
+    return masks
+
+
+def _plausible_spine(masks: dict, vml: float) -> bool:
+    lumbar = [m.sum() * vml for n, m in masks.items() if n.startswith("L")]
+    return ("sacrum" in masks and len(lumbar) == 5
+            and all(LUMBAR_ML[0] <= ml <= LUMBAR_ML[1] for ml in lumbar))
+
+
+def _spine_islands(volume, progress, low, names, min_ml):
     # no slice-wise filling: the neural arch rings the spinal canal in axial slices
-    bone = bone_mask(volume, low, progress=sub_progress(progress, 0, 0.5), fill_marrow=False)
+    bone = bone_mask(volume, low, progress=progress, fill_marrow=False)
     bone = morphology.fill_holes_lidded(bone)  # the sacrum's marrow, cut open by the scan's lower edge
     pieces = islands.split_islands(bone, min_voxels=int(min_ml * 1000.0 / volume.voxel_volume_mm3))
     if not pieces:
         raise InputError("spine-bones: no vertebra found")
-    zf = np.broadcast_to(_world_axes(volume)[2], bone.shape)
-    pieces.sort(key=lambda p: -float(zf[p].mean()))  # superior first
+    centres = [np.array([idx.mean() for idx in np.nonzero(p)])[::-1] for p in pieces]  # i, j, k
+    zc = [float(volume.index_to_world(c[None])[0, 2]) for c in centres]
+    order = np.argsort(zc)[::-1]  # superior first
+    pieces = [pieces[n] for n in order]
     if names:
         names = list(names)
     else:

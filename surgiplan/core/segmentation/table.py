@@ -1,0 +1,105 @@
+"""The CT table (couch, board, head rest) found by its shape, so that no bone preset keeps it.
+
+A table is a thin plate, flat or curved, lying behind the patient (LPS +y, posterior for a
+supine scan; anterior for a prone one) outside the body, and it runs through the whole scan
+along z. :func:`body_mask` is the patient: the largest object above ``-400 HU`` in each axial
+slice, filled; the table is separated from it by air or by the mattress (below -400 HU).
+:func:`table_mask` keeps the dense (``>= min_hu``) voxels outside the body whose connected
+pieces span at least ``min_z_fraction`` of the scan length and are thin in y (the plate is
+``<= max_thickness_mm`` thick at each (x, z)).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from surgiplan.core.imaging.volume import Volume
+from surgiplan.core.segmentation import islands
+
+
+def _step(volume: Volume) -> int:
+    """In-plane subsampling for the coarse masks: every 2nd pixel below 1.5 mm."""
+    return 2 if max(volume.spacing[0], volume.spacing[1]) < 1.5 else 1
+
+
+def _upsample(m: np.ndarray, f: int, shape) -> np.ndarray:
+    if f == 1:
+        return m
+    return np.repeat(np.repeat(m, f, axis=1), f, axis=2)[:, : shape[1], : shape[2]]
+
+
+def body_mask(volume: Volume, air_hu: float = -400.0) -> np.ndarray:
+    """The patient's body: per axial slice, the largest connected region above ``air_hu``, holes
+    (lungs, bowel gas) filled. Boolean [k, j, i] (found on every 2nd pixel of sub-1.5 mm slices)."""
+    f = _step(volume)
+    full = np.asarray(volume.array).shape
+    a = np.asarray(volume.array)[:, ::f, ::f]
+    st = np.zeros((3, 3, 3), bool)
+    st[1] = ndimage.generate_binary_structure(2, 1)  # in-slice neighbours only
+    s = ndimage.binary_opening(a > air_hu, st, iterations=2)  # the table's thin plate breaks off
+    lab, n = ndimage.label(s, st)
+    out = np.zeros(a.shape, bool)
+    if n == 0:
+        return out
+    sizes = np.bincount(lab.ravel())
+    sizes[0] = 0
+    objs = ndimage.find_objects(lab)
+    best: dict[int, int] = {}
+    for c, sl in enumerate(objs, start=1):
+        if sl is None:
+            continue
+        k = sl[0].start
+        if sizes[c] > sizes[best.get(k, 0)]:
+            best[k] = c
+    keep = np.zeros(n + 1, bool)
+    keep[list(best.values())] = True
+    return _upsample(ndimage.binary_fill_holes(keep[lab], st), f, full)
+
+
+def table_mask(volume: Volume, *, min_hu: float = -300.0, body: np.ndarray | None = None,
+               min_z_fraction: float = 0.6, max_thickness_mm: float = 25.0) -> np.ndarray:
+    """The table: dense pieces outside the body, long in z and thin in y. Boolean [k, j, i].
+
+    Parameters
+    ----------
+    volume : Volume
+        CT in HU, axial slices.
+    min_hu : float
+        Table material is denser than this (carbon fibre ~ -100 .. 400 HU, its rails more).
+    body : ndarray of bool, optional
+        The body (default :func:`body_mask`).
+    min_z_fraction : float
+        A table piece spans at least this fraction of the slices.
+    max_thickness_mm : float
+        Its median thickness along y (mm) at each (x, z) column it occupies is at most this.
+    """
+    f = _step(volume)
+    full = np.asarray(volume.array).shape
+    a = np.asarray(volume.array)[:, ::f, ::f]
+    if body is None:
+        body = body_mask(volume)
+    st = np.zeros((3, 3, 3), bool)
+    st[1] = True
+    near = ndimage.binary_dilation(body[:, ::f, ::f], st, iterations=2)
+    cand = (a >= min_hu) & ~near
+    out = np.zeros(a.shape, bool)
+    if not cand.any():
+        return _upsample(out, f, full)
+    lab, sizes = islands.label_components(cand)
+    nk = a.shape[0]
+    sy = float(volume.spacing[1]) * f
+    objs = ndimage.find_objects(lab)
+    for n in range(1, len(sizes)):
+        if sizes[n] < 50:
+            break
+        sl = objs[n - 1]
+        comp = lab[sl] == n
+        z_span = sl[0].stop - sl[0].start
+        if z_span < min_z_fraction * nk and nk > 3:
+            continue
+        thick = comp.sum(axis=1)  # voxels along j per (k, i) column
+        if np.median(thick[thick > 0]) * sy > max_thickness_mm:
+            continue
+        out[sl] |= comp
+    return _upsample(out, f, full)
