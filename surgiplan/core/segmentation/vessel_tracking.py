@@ -31,8 +31,21 @@ def _dilated_hits(lab: np.ndarray, prev: np.ndarray, grow: np.ndarray) -> np.nda
     p = grow.shape[0] // 2 + 1
     box = (slice(max(0, ys[0] - p), ys[-1] + p + 1), slice(max(0, xs[0] - p), xs[-1] + p + 1))
     sub = lab[box]
-    hit = np.unique(sub[ndimage.binary_dilation(prev[box], grow) & (sub > 0)])
+    hit = np.unique(sub[_dilate_square(prev[box], grow.shape[0] // 2) & (sub > 0)])
     return hit[hit > 0]
+
+
+def _dilate_square(mask: np.ndarray, r: int) -> np.ndarray:
+    """``mask`` dilated by a (2r+1)^2 square (as ``binary_dilation`` with that structure, border 0),
+    by OR-ing shifted views: for the small boxes of the tracking, ~10x less overhead per call."""
+    h, w = mask.shape
+    pad = np.zeros((h + 2 * r, w + 2 * r), bool)
+    pad[r:r + h, r:r + w] = mask
+    out = np.zeros_like(mask)
+    for dy in range(2 * r + 1):
+        for dx in range(2 * r + 1):
+            out |= pad[dy:dy + h, dx:dx + w]
+    return out
 
 
 def _upper_quartile(values) -> float:
