@@ -60,7 +60,8 @@ def _figure_rows(figs, width, st, per_row=MAX_FIGURES_PER_ROW):
         w = (width - gap * (per_row - 1)) / per_row
         cells = [FigureFlowable(f, w) for f in chunk] + [""] * (per_row - len(chunk))
         t = Table([cells], colWidths=[w + gap] * per_row, hAlign="LEFT")
-        t.setStyle(TableStyle([("LEFTPADDING", (0, 0), (-1, -1), 0), ("RIGHTPADDING", (0, 0), (-1, -1), gap),
+        t.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), "Report"),
+                               ("LEFTPADDING", (0, 0), (-1, -1), 0), ("RIGHTPADDING", (0, 0), (-1, -1), gap),
                                ("TOPPADDING", (0, 0), (-1, -1), 0), ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
                                ("VALIGN", (0, 0), (-1, -1), "TOP")]))
         out.append(t)
@@ -248,7 +249,6 @@ def render_report(case, plan: str, *, compare: str | None = None, deidentify: bo
         if compare == plan:
             raise InputError(f"--compare names the reported plan {plan!r} itself", hint="Name another plan.")
     register_fonts()
-    rl_config.useA85 = 0  # binary streams: a quarter smaller, and no slow pure-Python ASCII85 pass
     report(progress, 0.0, "gathering the plan")
     content = gather_report(case, plan, deidentify=deidentify, progress=progress)
     st = styles()
@@ -266,7 +266,14 @@ def render_report(case, plan: str, *, compare: str | None = None, deidentify: bo
     class _Canvas(ReportCanvas):
         header = _header(content)
 
-    doc.build(story, canvasmaker=_Canvas)
+    # binary streams (a quarter smaller, no slow pure-Python ASCII85 pass); the canvas starts in
+    # the embedded font (else reportlab lists an unembedded Helvetica); reportlab's settings restored
+    saved = rl_config.useA85, rl_config.canvas_basefontname
+    rl_config.useA85, rl_config.canvas_basefontname = 0, "Report"
+    try:
+        doc.build(story, canvasmaker=_Canvas)
+    finally:
+        rl_config.useA85, rl_config.canvas_basefontname = saved
     return buf.getvalue()
 
 
@@ -305,6 +312,13 @@ def check_report_output(case, out: str | Path, *, overwrite: bool = False) -> Pa
     if not folder.is_dir():
         raise WriteError(f"cannot save here: {folder} is a file where a folder should be", path=out,
                          hint="Choose another output.")
+    try:
+        read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):
+        read_only = False
+    if read_only:
+        raise WriteError(f"cannot save here: {folder} is on a read-only file system", path=out,
+                         hint="Choose an output on a writable disk.")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise WriteError(f"cannot save here: no permission to write in {folder}", path=out,
                          hint="Choose a folder you may write to.")

@@ -70,6 +70,8 @@ class ReportCanvas(rl_canvas.Canvas):
     header: dict = {}
 
     def __init__(self, *args, **kw):
+        kw.setdefault("initialFontName", "Report")  # no unembedded Helvetica resource
+        kw.setdefault("initialFontSize", 9)
         super().__init__(*args, **kw)
         self._pages: list[dict] = []
 

@@ -42,6 +42,7 @@ def grid_table(rows, widths, *, header_rows: int = 1, zebra: bool = True, extra=
     t = Table(rows, colWidths=widths, repeatRows=header_rows, hAlign="LEFT", rowHeights=row_heights)
     style = [
         ("GRID", (0, 0), (-1, -1), 0.4, colors.Color(0.6, 0.6, 0.6)),
+        ("FONTNAME", (0, 0), (-1, -1), "Report-Cond"),
         ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
         ("TOPPADDING", (0, 0), (-1, -1), 2.2),
         ("BOTTOMPADDING", (0, 0), (-1, -1), 2.2),
