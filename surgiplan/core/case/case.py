@@ -752,8 +752,13 @@ class Case:
         return self._models[name]
 
     # ----------------------------------------------------------------- scans
-    def add_scan(self, name: str, volume, *, kind: str = "planning", segmentation=None) -> ScanModel:
-        """Store a scan as ``scans/<name>/volume.nrrd`` (written now, atomically) and list it."""
+    def add_scan(self, name: str, volume, *, kind: str = "planning", segmentation=None,
+                 date: str = "") -> ScanModel:
+        """Store a scan as ``scans/<name>/volume.nrrd`` (written now, atomically) and list it.
+
+        ``kind`` is ``planning``, ``post-op`` or ``follow-up``; ``date`` ISO ``YYYY-MM-DD``
+        (the timeline's order is the order scans were added; the first is the planning scan).
+        """
         from surgiplan.core.imaging.volume_io import write_volume
 
         try:
@@ -772,13 +777,28 @@ class Case:
             seg_path = f"scans/{name}/segmentation.seg.nrrd"
             self._segs[name] = segmentation
         md = getattr(volume, "metadata", {}) or {}
-        scan = ScanModel(name=name, kind=kind, volume=f"scans/{name}/volume.nrrd",
+        scan = ScanModel(name=name, kind=kind, date=date, volume=f"scans/{name}/volume.nrrd",
                          segmentation=seg_path, series_uid=str(md.get("series_uid", "") or ""),
                          study_uid=str(md.get("study_uid", "") or ""))
         self.model.scans = [s for s in self.model.scans if s.name != name] + [scan]
         self.dirty = True
         self._log(f"add scan {name}", scan=name, kind=kind)
         return scan
+
+    def set_scan_registration(self, name: str, write_tfm: Callable[[Path], object], details: dict) -> None:
+        """Write ``scans/<name>/to_planning.tfm`` now (atomically, by ``write_tfm(tmp)``) and list it.
+
+        The transform itself is made by :mod:`surgiplan.core.twin.timeline`; the planning scan
+        (the first) cannot be registered to itself.
+        """
+        sm = self._scan(name)
+        if sm is self.model.scans[0]:
+            raise InputError(f"scan {name!r} is the planning scan; later scans are registered to it")
+        path = _inside(self.root, f"scans/{name}/to_planning.tfm")
+        fileio.atomic_write(path, write_tfm, min_size=16)
+        sm.to_planning = f"scans/{name}/to_planning.tfm"
+        self.dirty = True
+        self._log(f"register scan {name} to the planning scan", scan=name, **details)
 
     # ---------------------------------------------------------- segmentation
     def set_segmentation(self, seg, scan: str | None = None) -> None:
