@@ -39,6 +39,8 @@ class Settings:
     layout: str = "4-up"
     recent_cases: list[str] = field(default_factory=list)
     last_folder: str = ""
+    #: where the last model export went (the export dialog starts there)
+    last_export_folder: str = ""
     window_geometry: str = ""
 
     @classmethod

@@ -66,8 +66,6 @@ class ModelsPanel(Panel):
         self.finish()
         self.reports: dict[str, object] = {}
         self.debris: dict[str, object] = {}
-        #: Where the last export went (this session); the next export dialog starts there.
-        self.last_export_folder: Path | None = None
         win.segmentationChanged.connect(self._fill_segments)
         win.modelsChanged.connect(self.refresh)
         win.caseChanged.connect(self.refresh)
@@ -193,6 +191,18 @@ class ModelsPanel(Panel):
         if not names and self._selected():
             names = [self._selected()]
         return names
+
+    @property
+    def last_export_folder(self) -> Path | None:
+        """Where the last export went; the next export dialog starts there (kept in the settings,
+        so a new session starts there too)."""
+        s = self.win.settings.last_export_folder
+        return Path(s) if s else None
+
+    @last_export_folder.setter
+    def last_export_folder(self, folder: Path | None) -> None:
+        self.win.settings.last_export_folder = "" if folder is None else str(folder)
+        self.win.settings.save()
 
     def _source_folders(self) -> list[Path]:
         """Folders the scan was read from (DICOM / volume file folder): never an export start."""
