@@ -538,8 +538,9 @@ class MainWindow(QtWidgets.QMainWindow):
         return bool(answer)
 
     def recover_at_start(self) -> bool:
-        """On a start without a path: offer the most recent case that has an autosave, else
-        the newest case that was never saved (its scan and segmentation come back)."""
+        """On a start without a path: offer the most recent case that has an autosave, then
+        every case that was never saved, newest first (its scan and segmentation come back),
+        until one is accepted; a declined autosave is discarded."""
         from surgiplan.core.case.autosave import find_autosave, list_autosaves
 
         for p in self.settings.recent_cases[:8]:
@@ -549,8 +550,8 @@ class MainWindow(QtWidgets.QMainWindow):
                     self._recover_yes.add(Path(p).resolve())
                     self.open_path(p)
                     return True
-                return False
-        for info in list_autosaves()[:1]:
+                break
+        for info in list_autosaves():
             if self.ask_recover(info):
                 self._recover_yes.add(Path(info.case_root).resolve())
                 self.panels["Data"].open_case(info.case_root)
