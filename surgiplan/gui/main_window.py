@@ -22,7 +22,7 @@ from surgiplan.gui.views.layouts import ViewLayout
 from surgiplan.gui.views.slice_view import SliceView
 from surgiplan.gui.views.view3d import View3D
 from surgiplan.gui.views.viewer_state import ViewerState
-from surgiplan.gui.workflow_sidebar import STEPS, WorkflowSidebar
+from surgiplan.gui.workflow_sidebar import LATER, STEPS, WorkflowSidebar
 
 SAMPLES = ("hip", "knee", "spine", "vascular", "knee_mri")
 AUTOSAVE_MS = 120_000
@@ -99,9 +99,10 @@ class MainWindow(QtWidgets.QMainWindow):
         from surgiplan.gui.panels.data_panel import DataPanel
         from surgiplan.gui.panels.models_panel import ModelsPanel
         from surgiplan.gui.panels.plan_panel import PlanPanel
+        from surgiplan.gui.panels.report_panel import ReportPanel
         from surgiplan.gui.panels.segment_panel import SegmentPanel
 
-        for name, cls in zip(STEPS, (DataPanel, SegmentPanel, ModelsPanel, PlanPanel, ComparePanel),
+        for name, cls in zip(STEPS, (DataPanel, SegmentPanel, ModelsPanel, PlanPanel, ComparePanel, ReportPanel),
                              strict=True):
             panel = cls(self)
             guard_wheel(panel)
@@ -248,7 +249,7 @@ class MainWindow(QtWidgets.QMainWindow):
         w = mb.addMenu("&Workflow")
         for i, step in enumerate(STEPS):
             self._action(w, step, lambda _=False, s=step: self.show_step(s), f"Ctrl+{i + 1}")
-        for later in ("Simulate", "Report"):
+        for later in LATER:
             a = self._action(w, f"{later} (later version)", lambda: None)
             a.setEnabled(False)
 

@@ -1,17 +1,15 @@
-"""The workflow sidebar: Data -> Segment -> Models -> Plan -> Compare (then the later stages).
+"""The workflow sidebar: Data -> Segment -> Models -> Plan -> Compare -> Report (then the later stages).
 
-Simulation and the OR report are shown in their place in the workflow, disabled,
-with a tooltip saying they arrive in a later version.
+Simulation is shown after them, disabled, with a tooltip saying it arrives in a later version.
 """
 
 from __future__ import annotations
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-STEPS = ("Data", "Segment", "Models", "Plan", "Compare")
+STEPS = ("Data", "Segment", "Models", "Plan", "Compare", "Report")
 LATER = {
     "Simulate": "Biomechanics and blood-flow simulation arrive in a later version of surgiplan.",
-    "Report": "The OR plan report (PDF) arrives in a later version of surgiplan.",
 }
 
 
