@@ -68,7 +68,16 @@ class MainWindow(QtWidgets.QMainWindow):
         h.setContentsMargins(0, 0, 4, 0)
         h.setSpacing(0)
         h.addWidget(self.sidebar)
-        h.addWidget(split, 1)
+        from surgiplan.gui.panels.key_strip import KeyStrip
+
+        #: key measurements always in sight above the panel and the views (the Plan panel fills it)
+        self.key_strip = KeyStrip()
+        column = QtWidgets.QVBoxLayout()
+        column.setContentsMargins(0, 2, 0, 0)
+        column.setSpacing(2)
+        column.addWidget(self.key_strip)
+        column.addWidget(split, 1)
+        h.addLayout(column, 1)
         self.setCentralWidget(central)
         self.sidebar.stepChosen.connect(self.show_step)
 

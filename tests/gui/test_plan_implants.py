@@ -115,7 +115,7 @@ def test_window_replaces_the_stem_and_asks_before_removing(window, qtbot, knee_c
     assert (imps["femoral_stem"].catalog_id, imps["femoral_stem"].size) == ("hip_stem_high_offset", "6")
     status = win.status_label.text()
     assert "Replaced femoral_stem" in status and "size 3" in status, status
-    assert plan.implant_combo.currentText() == "femoral_stem"
+    assert plan.implant_combo.currentData() == "femoral_stem" and plan.implant_combo.currentText() == "Femoral stem"
 
     _undo(qtbot, win)  # one Ctrl+Z brings the first stem back, not an empty plan
     imps = case.plan(pname).implants

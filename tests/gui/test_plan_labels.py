@@ -73,7 +73,7 @@ def test_only_the_chosen_landmark_is_named_and_a_click_places_it(window, qtbot, 
 
     plan.lm_combo.setCurrentText("lateral_epicondyle")
     qtbot.waitUntil(lambda: "landmark_labels-labels" in p.actors, timeout=3000)
-    assert label_texts(p.actors["landmark_labels-labels"]) == ["lateral_epicondyle"]
+    assert label_texts(p.actors["landmark_labels-labels"]) == ["Lateral epicondyle"]  # its human name
     assert np.linalg.norm(centre(p.actors["landmark_selected"]) - lms["lateral_epicondyle"].position) < 0.1
     ball = landmark_glyphs(np.zeros((1, 3)), 2.5).n_points
     assert p.actors["landmarks"].GetMapper().GetInput().GetNumberOfPoints() == 5 * ball  # the others
@@ -82,7 +82,7 @@ def test_only_the_chosen_landmark_is_named_and_a_click_places_it(window, qtbot, 
     d = np.subtract(qt_point(p, anchor).toTuple(), qt_point(p, lms["lateral_epicondyle"].position).toTuple())
     assert 4 <= d[0] <= 16 and -16 <= d[1] <= -4, d  # right, and up (Qt's y grows downwards)
     plan.lm_combo.setCurrentText("medial_epicondyle")
-    assert label_texts(p.actors["landmark_labels-labels"]) == ["medial_epicondyle"]
+    assert label_texts(p.actors["landmark_labels-labels"]) == ["Medial epicondyle"]
     assert np.linalg.norm(centre(p.actors["landmark_selected"]) - lms["medial_epicondyle"].position) < 0.1
     plan.lm_combo.setCurrentText("no_such_landmark")
     assert "landmark_labels-labels" not in p.actors and "landmark_selected" not in p.actors

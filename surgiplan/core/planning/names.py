@@ -30,6 +30,7 @@ SPECIAL: dict[str, str] = {
     "distal_femur": "Distal femoral cut",
     "proximal_tibia": "Proximal tibial cut",
     "femoral_neck": "Femoral neck cut",
+    "neck_cut": "Femoral neck cut",
     "hip_centre": "Hip centre",
     "knee_centre_femur": "Knee centre (femur)",
     "knee_centre_tibia": "Knee centre (tibia)",

@@ -11,8 +11,10 @@ import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from surgiplan.core.planning.anatomy import ANATOMIES, anatomy_of_models
+from surgiplan.core.planning.names import human_name, key_of
 from surgiplan.core.planning.operations import preview_pose
 from surgiplan.gui.panels.common import Panel, button, hint, row
+from surgiplan.gui.panels.plan_hip import HipSection
 from surgiplan.gui.panels.plan_resection import ResectionSection
 from surgiplan.gui.panels.wrap_delegate import WrapDelegate
 
@@ -46,6 +48,46 @@ def label_anchor(plotter, lps, px: float) -> np.ndarray:
     return np.asarray(lps, float) + (right + up) * min(px * abs(mm_per_px), LABEL_OFFSET_MAX_MM)
 
 
+class KeyCombo(QtWidgets.QComboBox):
+    """A combo box of human names whose items carry machine keys (``itemData``).
+
+    ``setCurrentText`` also accepts a key (``"acetabular_centre_left"`` selects
+    "Acetabular centre (left)"); :meth:`current_key` is the chosen item's key, or for an
+    editable combo the typed text as a key (core ``key_of``).
+    """
+
+    def set_keys(self, keys) -> None:
+        keys = list(keys)
+        if [self.itemData(i) for i in range(self.count())] == keys:
+            return
+        self.blockSignals(True)
+        self.clear()
+        for k in keys:
+            self.addItem(human_name(k), k)
+        self.blockSignals(False)
+
+    def keys(self) -> list[str]:
+        return [self.itemData(i) for i in range(self.count())]
+
+    def setCurrentText(self, text: str) -> None:  # noqa: N802 - Qt API
+        i = self.findData(text)
+        if i >= 0:
+            self.setCurrentIndex(i)
+            if self.isEditable():
+                self.setEditText(self.itemText(i))
+            return
+        super().setCurrentText(text)
+
+    def current_key(self) -> str:
+        text = self.currentText().strip()
+        if not text:
+            return ""
+        i = self.currentIndex()
+        if i >= 0 and self.itemText(i) == text:
+            return self.itemData(i)
+        return key_of(text, self.keys())
+
+
 class PlanPanel(Panel):
     def __init__(self, win) -> None:
         super().__init__(win, "Plan", "Place implants from the catalog and check the measurements.")
@@ -65,9 +107,10 @@ class PlanPanel(Panel):
         g.addWidget(self.lock_label)
         # -------------------------------------------------------- landmarks
         g = self.group("Landmarks")
-        self.lm_combo = QtWidgets.QComboBox()
+        self.lm_combo = KeyCombo()
+        self.lm_combo.setObjectName("landmark_combo")
         self.lm_combo.setEditable(True)
-        self.lm_combo.addItems(ANATOMIES["hip"].landmarks)
+        self.lm_combo.set_keys(ANATOMIES["hip"].landmarks)
         self.lm_combo.currentTextChanged.connect(lambda *_: self._draw_landmarks(self._lms, render=True))
         self._lms: dict = {}
         g.addLayout(row(self.lm_combo, button("Set at crosshair", self.set_landmark,
@@ -109,9 +152,15 @@ class PlanPanel(Panel):
         g.addLayout(row(None, button("Place implant", self.place, "Add the implant to the plan "
                                      "(starts at the anatomical landmarks, or at the crosshair)",
                                      primary=True, name="place_implant")))
+        # ------------------------------------------------- hip sizes, neck cut
+        g_sizes = self.group("Sizes and neck cut (hip)")
+        self.hip_sizes_box = g_sizes.parentWidget()
+        # ------------------------------------------------------- hip angles
+        g_angles = self.group("Cup and stem angles (hip)")
+        self.hip_angles_box = g_angles.parentWidget()
         # ------------------------------------------------------------- move
         g = self.group("Position")
-        self.implant_combo = QtWidgets.QComboBox()
+        self.implant_combo = KeyCombo()
         self.implant_combo.setObjectName("implant_combo")
         self.implant_combo.activated.connect(lambda *_: self._show_pose())
         g.addLayout(row(QtWidgets.QLabel("Implant"), self.implant_combo,
@@ -145,6 +194,7 @@ class PlanPanel(Panel):
         g.addWidget(self.handles)
         g.addWidget(hint("Keys in this panel: arrows / Page Up/Down move 1 mm along L/P/S "
                          "(Shift 0.1 mm); with Alt they rotate 1° (Shift 0.1°)."))
+        self.hip = HipSection(self, g_angles, g_sizes)
         # ------------------------------------------------------- resections
         g = self.group("Resections (knee)")
         self.resection_box = g.parentWidget()  # shown for knee cases only (anatomy registry)
@@ -227,12 +277,11 @@ class PlanPanel(Panel):
         v = self.win.state.volume
         self.gt_button.setVisible(v is not None and bool(v.metadata.get("sample")))
         anat = ANATOMIES[self._fit_anatomy()]  # the case's anatomy (core registry)
-        names = anat.landmarks
-        if [self.lm_combo.itemText(i) for i in range(self.lm_combo.count())] != list(names):
-            self.lm_combo.clear()
-            self.lm_combo.addItems(names)
+        self.lm_combo.set_keys(anat.landmarks)  # human names, keys as item data
         self.fit_button.setVisible(bool(anat.fit_label))  # no automatic fit for vessels
         self.resection_box.setVisible(anat.name == "knee")  # knee cuts do not belong in a hip plan
+        self.hip_angles_box.setVisible(anat.name == "hip")  # nor cup angles in a knee or spine plan
+        self.hip_sizes_box.setVisible(anat.name == "hip")
         self.fit_button.setText(anat.fit_label)
         self.fit_button.setToolTip(anat.fit_tooltip)
 
@@ -296,16 +345,19 @@ class PlanPanel(Panel):
         self.lock_label.setText("" if plan is None or plan.locked is None else
                                 f"🔒 approved by {plan.locked.by} at {plan.locked.at}")
         lms = case.all_landmarks(self.session.current_plan if plan else None) if case is not None else {}
-        self.lm_label.setText(f"{len(lms)} landmarks: " + ", ".join(sorted(lms)) if lms else
-                              "No landmarks yet.")
-        cur = self.implant_combo.currentText()
+        self.lm_label.setText(f"{len(lms)} landmarks: " + ", ".join(human_name(k) for k in sorted(lms)) if lms
+                              else "No landmarks yet.")
+        cur = self.implant_combo.currentData()
+        self.implant_combo.blockSignals(True)
         self.implant_combo.clear()
         if plan is not None:
-            self.implant_combo.addItems(list(plan.implants))
+            for iid in plan.implants:
+                self.implant_combo.addItem(human_name(iid), iid)
             if cur in plan.implants:
                 self.implant_combo.setCurrentText(cur)
             else:
                 self.implant_combo.setCurrentIndex(self.implant_combo.count() - 1)
+        self.implant_combo.blockSignals(False)
         self._draw_implants()
         self._draw_landmarks(lms)
         self._show_pose()
@@ -368,12 +420,12 @@ class PlanPanel(Panel):
 
     # ----------------------------------------------------------- landmarks
     def set_landmark(self) -> None:
-        name = self.lm_combo.currentText().strip()
+        name = self.lm_combo.current_key()
         if not name or self._need_plan() is None:
             return
         pos = self.win.state.crosshair_world()
         self._guard(self.session.case.set_landmark, name, pos, source="manual")
-        self.win.status(f"Landmark {name} at ({pos[0]:.1f}, {pos[1]:.1f}, {pos[2]:.1f}) mm LPS")
+        self.win.status(f"Landmark {human_name(name)} at ({pos[0]:.1f}, {pos[1]:.1f}, {pos[2]:.1f}) mm LPS")
 
     def _pick_toggled(self, on: bool) -> None:
         self.win.view3d.set_click_callback(self.landmark_picked if on else None)
@@ -383,7 +435,7 @@ class PlanPanel(Panel):
 
     def landmark_picked(self, lps, actor_name: str) -> None:
         """A click on a model in 3D: put (or move) the chosen landmark there (one undo step)."""
-        name = self.lm_combo.currentText().strip()
+        name = self.lm_combo.current_key()
         if not name or self._need_plan() is None:
             return
         model = actor_name.split(":", 1)[-1]
@@ -394,11 +446,16 @@ class PlanPanel(Panel):
         if self._guard(self.session.case.set_landmark, name, lps, direction, source="manual",
                        definition=definition) is not None:
             self.win.state.set_crosshair_world(np.asarray(lps, float))
-            self.win.status(f"Landmark {name} on {model} at ({lps[0]:.1f}, {lps[1]:.1f}, "
+            self.win.status(f"Landmark {human_name(name)} on {model} at ({lps[0]:.1f}, {lps[1]:.1f}, "
                             f"{lps[2]:.1f}) mm LPS")
 
     def hideEvent(self, event) -> None:  # noqa: N802 - Qt API
         self.pick3d.setChecked(False)  # clicks in 3D turn the view again outside this panel
+        try:
+            if (strip := getattr(self.win, "key_strip", None)) is not None:
+                strip.set_rows([])  # the key measurements belong to the Plan step
+        except RuntimeError:  # the window is being torn down: its labels are gone
+            pass
         super().hideEvent(event)
 
     def _draw_landmarks(self, lms: dict, render: bool = False) -> None:
@@ -406,7 +463,7 @@ class PlanPanel(Panel):
         landmark list larger, in yellow, with its name (every name at once would overlap)."""
         self._lms = lms
         v3 = self.win.view3d
-        chosen = self.lm_combo.currentText().strip()
+        chosen = self.lm_combo.current_key()
         pts = np.array([lm.position for k, lm in lms.items() if k != chosen], float).reshape(-1, 3)
         sel = np.asarray(lms[chosen].position, float).reshape(1, 3) if chosen in lms else None
 
@@ -426,7 +483,8 @@ class PlanPanel(Panel):
             p.add_mesh(landmark_glyphs(sel, 4.0), name="landmark_selected",
                        color=SELECTED_LANDMARK_COLOR, smooth_shading=True, reset_camera=False,
                        pickable=False, render=False)
-            p.add_point_labels(label_anchor(p, sel[0], 10.0), [chosen], name="landmark_labels", font_size=12,
+            p.add_point_labels(label_anchor(p, sel[0], 10.0), [human_name(chosen)], name="landmark_labels",
+                               font_size=12,
                                point_size=1, shape_opacity=0.6, shape_color="#15181c", text_color="white",
                                always_visible=True, show_points=False, render=False,
                                reset_camera=False)
@@ -525,7 +583,7 @@ class PlanPanel(Panel):
             return imp.catalog_id
 
     def current_implant(self):
-        plan, iid = self._plan(), self.implant_combo.currentText()
+        plan, iid = self._plan(), self.implant_combo.currentData()
         if self.session.case is None or not plan or not iid:
             return None
         return self.session.case.plan(plan).implants.get(iid)
@@ -560,6 +618,7 @@ class PlanPanel(Panel):
         self._updating = False
         if self._widget is not None:
             self._handles_toggled(self.handles.isChecked())
+        self.hip.refresh()  # the typed angles of the chosen cup / stem
 
     def _position_edited(self) -> None:
         if self._updating:
@@ -720,7 +779,7 @@ class PlanPanel(Panel):
         t0 = time.perf_counter()
         with preview_pose(case, plan, self._drag["id"], t):
             self._show_results(self._compute_rows(live=True))
-        if self.implant_combo.currentText() == self._drag["id"]:
+        if self.implant_combo.currentData() == self._drag["id"]:
             self._updating = True
             for c, sb in enumerate(self.pos):
                 sb.setValue(float(t[c, 3]))
@@ -752,6 +811,7 @@ class PlanPanel(Panel):
         case, plan = self.session.case, self._plan()
         if case is None or plan is None or plan not in case.plans:
             self.meas.setRowCount(0)
+            self._show_key_strip([])
             return
         self._show_results(self._compute_rows())
 
@@ -761,8 +821,22 @@ class PlanPanel(Panel):
 
         return "n/a" if m.value is None else format_value(m.value, m.unit)
 
+    def _show_key_strip(self, results) -> None:
+        """The always-visible key measurements above the views (core ``key_measurements``)."""
+        from surgiplan.core.planning.key_measurements import key_measurements, plan_targets
+
+        strip = getattr(self.win, "key_strip", None)
+        if strip is None:
+            return
+        if self.win.panel_stack.currentWidget() is not self or self.session.case is None or not results:
+            strip.set_rows([])
+            return
+        rows = key_measurements(results, self._fit_anatomy(), plan_targets(self.session.case))
+        strip.set_rows(rows, f"{self._plan()}:")
+
     def _show_results(self, results) -> None:
         """Fill the table; rows are updated in place when the same measurements come back."""
+        self._show_key_strip(results)
         role = QtCore.Qt.ItemDataRole.UserRole
         same = self.meas.rowCount() == len(results) and all(
             self.meas.item(r, 1).data(role) == m.key for r, m in enumerate(results))

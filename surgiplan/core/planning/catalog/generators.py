@@ -148,52 +148,153 @@ def stem(p: dict, options: dict, catalog) -> tuple[Parts, Anchors]:
     return parts, anchors
 
 
-def knee_femoral(p: dict, options: dict, catalog) -> tuple[Parts, Anchors]:
+def _contour_grid(d: np.ndarray, xs, ys, zs, h: float) -> pv.PolyData:
+    """Closed surface d = 0 of a distance array (nz, ny, nx) sampled on the grid xs, ys, zs (mm)."""
+    grid = pv.ImageData(dimensions=(len(xs), len(ys), len(zs)), spacing=(h, h, h), origin=(xs[0], ys[0], zs[0]))
+    grid["sdf"] = np.asarray(d, float).ravel()
+    solid = grid.contour([0.0], scalars="sdf", compute_normals=False).triangulate().clean()
+    solid.clear_data()
+    return solid.compute_normals(cell_normals=False, auto_orient_normals=True)
+
+
+def _femoral_outline(p: dict) -> tuple[np.ndarray, dict[str, float]]:
+    """Sagittal outline (y anterior, z proximal; mm) of the femoral component and its landmarks.
+
+    Inner (bone) side: the five box cuts - posterior, posterior chamfer, distal, anterior
+    chamfer, anterior; outer (articular) side: the anterior flange, then one elliptic J-curve
+    through the distal condyle (``distal_thickness`` below the distal cut) to the posterior
+    condyle (``posterior_thickness`` behind the posterior cut).
+    """
     ap, td, tp, ta, c = p["ap"], p["distal_thickness"], p["posterior_thickness"], p["anterior_thickness"], p["chamfer"]
     box = ap - tp - ta
     yp, ya = -box / 2, box / 2
-    hp, ha = 0.5 * ap, 0.62 * ap
+    hp = p.get("posterior_height", 0.5 * ap)
+    ha = p.get("flange_height", 0.62 * ap)
     y0 = (ta - tp) / 2
-    phi = np.radians(np.linspace(0, -180, 41))
+    phi = np.radians(np.linspace(0, -180, 61))
     arc = np.column_stack([y0 + ap / 2 * np.cos(phi), c + (c + td) * np.sin(phi)])
     outline = np.vstack([
-        [[yp - tp, hp - 6], [yp - tp + 3, hp], [yp, hp], [yp, c], [yp + c, 0], [ya - c, 0], [ya, c],
-         [ya, ha], [ya + ta * 0.5, ha], [ya + ta, ha - 5]],
-        arc[1:-1],
+        [[yp - tp + 2.5, hp], [yp, hp], [yp, c], [yp + c, 0], [ya - c, 0], [ya, c], [ya, ha],
+         [ya + 0.55 * ta, ha], [ya + ta, ha - 8.0]],
+        arc[:-1],
+        [[yp - tp, hp - 6.0]],
     ])
-    solid = extrude_profile(outline, "x", -p["ml"] / 2, p["ml"] / 2)
+    return outline, {"yp": yp, "ya": ya, "y0": y0, "ha": ha, "hp": hp}
+
+
+def knee_femoral(p: dict, options: dict, catalog) -> tuple[Parts, Anchors]:
+    """Cruciate-retaining femoral component: anterior flange with a trochlear groove, chamfers,
+    two distal/posterior condyles rounded medio-laterally, open intercondylar notch.
+
+    Optional size parameters (defaults in brackets): ``notch_width`` [0.27 ml], ``notch_depth``
+    (how far the notch runs forward from the posterior cut, as a fraction of the box) [0.55],
+    ``groove_depth`` [2.5 mm], ``edge_radius`` [1.2 mm].
+    """
+    from surgiplan.core.planning.catalog.mesh_builders import extrusion_sdf, polygon_sdf
+
+    ml, td, c = p["ml"], p["distal_thickness"], p["chamfer"]
+    outline, k = _femoral_outline(p)
+    yp, ya, y0 = k["yp"], k["ya"], k["y0"]
+    w = p.get("notch_width", 0.27 * ml)
+    y_front = yp + p.get("notch_depth", 0.55) * (ya - yp)
+    gd = p.get("groove_depth", 2.5)
+    r = p.get("edge_radius", 1.2)
+    cw = (ml - w) / 2  # width of one condyle
+    xc = w / 2 + cw / 2
+    rg = 0.25 * ml  # trochlear groove radius
+
+    b = np.asarray(outline)
+    h = float(p.get("mesh_spacing", 0.9))
+    xs = np.arange(-ml / 2 - 2 * h, ml / 2 + 2 * h, h)
+    ys = np.arange(b[:, 0].min() - 2 * h, b[:, 0].max() + 2 * h, h)
+    zs = np.arange(b[:, 1].min() - 2 * h, b[:, 1].max() + 2 * h, h)
+    # the sagittal profile does not depend on x: its distance field on the (z, y) grid, broadcast
+    zz2, yy2 = np.meshgrid(zs, ys, indexing="ij")
+    d2 = polygon_sdf(yy2, zz2, outline)[:, :, None]
+    z, y, x = np.meshgrid(zs, ys, xs, indexing="ij")  # (nz, ny, nx): x varies fastest, as VTK's points
+    d = extrusion_sdf(d2 + r, x, ml / 2 - r) - r  # rounded edges
+    # condyles rounded medio-laterally: elliptic cylinders along y, one per condyle (+ the middle band)
+    ax, az, zc = 0.62 * cw, td + c + 25.0, c + 25.0
+    ell = [(np.sqrt(((x - s * xc) / ax) ** 2 + ((z - zc) / az) ** 2) - 1.0) * ax for s in (-1.0, 1.0)]
+    d = np.maximum(d, np.minimum(np.minimum(ell[0], ell[1]), np.abs(x) - w / 2 + 0.5))
+    # intercondylar notch: a slot from the back, rounded at its front end
+    notch = np.where(y > y_front - w / 2, np.hypot(x, y - (y_front - w / 2)) - w / 2, np.abs(x) - w / 2)
+    d = np.maximum(d, -notch)
+    # trochlear groove down the middle of the flange
+    d = np.maximum(d, -(np.hypot(x, y - (ya + p["anterior_thickness"] + rg - gd)) - rg))
+    solid = _contour_grid(d, xs, ys, zs, h)
     return {"femoral": solid}, {
         "distal_cut_centre": np.zeros(3),
-        "distal_outer": np.array([0, y0, -td]),
+        "distal_outer": np.array([xc, y0, -td]),
         "posterior_cut": np.array([0, yp, c]),
         "axis": np.array([0.0, 0, 1]),
     }
 
 
-def _tray_outline(ml: float, ap: float, n: int = 48) -> np.ndarray:
+def _tray_outline(ml: float, ap: float, n: int = 72) -> np.ndarray:
+    """Symmetric tibial plateau outline (x medio-lateral, y anterior; mm), counter-clockwise.
+
+    A superellipse (exponent 2.6: straight-ish sides, round corners) of ``ml`` x ``ap``
+    with the posterior cruciate notch: the back edge indented smoothly by 0.14 ``ap``
+    over the middle 0.2 ``ml``. Smooth and simple (no self-intersection).
+    """
     t = np.linspace(0, 2 * np.pi, n, endpoint=False)
-    x = ml / 2 * np.sign(np.cos(t)) * np.abs(np.cos(t)) ** 0.7
-    y = ap / 2 * np.sign(np.sin(t)) * np.abs(np.sin(t)) ** 0.8
-    y = np.where(np.abs(x) < ml * 0.12, np.where(y < 0, y * 0.8, y), y)  # posterior PCL notch
+    e = 2.0 / 2.6
+    x = ml / 2 * np.sign(np.cos(t)) * np.abs(np.cos(t)) ** e
+    y = ap / 2 * np.sign(np.sin(t)) * np.abs(np.sin(t)) ** e
+    notch = 0.14 * ap * np.exp(-((x / (0.1 * ml)) ** 2))
+    y = np.where(y < 0, np.minimum(y + notch, -0.2 * ap), y)
     return np.column_stack([x, y])
 
 
 def tibial_tray(p: dict, options: dict, catalog) -> tuple[Parts, Anchors]:
+    """Tibial baseplate: plateau-shaped tray, a central stem (``keel_diameter`` tapering over
+    ``keel_length``) and two keel fins running postero-laterally at 40 deg from the stem."""
     tray = extrude_profile(_tray_outline(p["ml"], p["ap"]), "z", 0.0, p["thickness"])
     rk = p["keel_diameter"] / 2
-    keel = lathe(np.array([[0, -p["keel_length"]], [rk * 0.45, -p["keel_length"]],
-                           [rk, -2.0], [rk, 1.0], [0, 1.0]]), 32)
-    return {"tray": tray, "keel": keel}, {"cut_centre": np.zeros(3),
-                                          "top_centre": np.array([0, 0, p["thickness"]]),
-                                          "axis": np.array([0.0, 0, 1])}
+    L = p["keel_length"]
+    stem_ = lathe(np.array([[0, -L], [rk * 0.55, -L], [rk * 0.7, -L + 2.0], [rk, -6.0], [rk, 0.5], [0, 0.5]]), 32)
+    parts: Parts = {"tray": tray, "keel": stem_}
+    fin_len = min(0.3 * p["ml"], 24.0)
+    for sgn, name in ((1.0, "fin_lateral"), (-1.0, "fin_medial")):
+        ang = np.radians(-90.0 + sgn * 50.0)  # from posterior (-y), turned 50 deg each way
+        u = np.array([np.cos(ang), np.sin(ang)])
+        # fin profile in its own (along, z) plane: full height at the stem, shorter towards its tip
+        prof = np.array([[rk * 0.6, 0.0], [rk * 0.6 + fin_len, 0.0], [rk * 0.6 + fin_len, -8.0],
+                         [rk * 0.6, -0.55 * L]])
+        fin = extrude_profile(prof, "x", -1.0, 1.0)  # (y, z) profile swept over x in [-1, 1]: 2 mm thick
+        rot = np.eye(4)
+        rot[:3, :3] = np.array([[u[1], u[0], 0.0], [-u[0], u[1], 0.0], [0.0, 0.0, 1.0]])
+        parts[name] = fin.transform(rot, inplace=False)
+    return parts, {"cut_centre": np.zeros(3), "top_centre": np.array([0, 0, p["thickness"]]),
+                   "axis": np.array([0.0, 0, 1])}
 
 
 def tibial_insert(p: dict, options: dict, catalog) -> tuple[Parts, Anchors]:
+    """Polyethylene insert on the tray: the plateau outline with two dished condylar
+    surfaces (sphere radius 1.6 x the tray's AP), a low central eminence and the PCL notch.
+    ``thickness`` is tray + insert at the lowest point of the dishes (the surgeon's number)."""
     tray_p = catalog.get("knee_tibial_tray").size(str(options.get("tray_size", "4")))
-    lo = tray_p["thickness"]
-    ins = extrude_profile(_tray_outline(tray_p["ml"] * 0.97, tray_p["ap"] * 0.95), "z", lo,
-                          p["thickness"])
-    return {"insert": ins}, {"cut_centre": np.zeros(3), "top_centre": np.array([0, 0, p["thickness"]]),
+    lo, top = tray_p["thickness"], p["thickness"]
+    outline = _tray_outline(tray_p["ml"] * 0.97, tray_p["ap"] * 0.95)
+    dish_r = 1.6 * tray_p["ap"]
+    xc = tray_p["ml"] * 0.23
+    rim = 2.5  # the dishes' rims stand this high above their lowest points
+
+    from surgiplan.core.planning.catalog.mesh_builders import extrusion_sdf, polygon_sdf
+
+    h = 0.8
+    xs = np.arange(-tray_p["ml"] / 2 - 2 * h, tray_p["ml"] / 2 + 2 * h, h)
+    ys = np.arange(-tray_p["ap"] / 2 - 2 * h, tray_p["ap"] / 2 + 2 * h, h)
+    zs = np.arange(lo - 2 * h, top + rim + 2 * h, h)
+    yy2, xx2 = np.meshgrid(ys, xs, indexing="ij")
+    d2 = polygon_sdf(xx2, yy2, outline)[None, :, :]  # the outline does not depend on z: (1, ny, nx)
+    z, y, x = np.meshgrid(zs, ys, xs, indexing="ij")
+    d = extrusion_sdf(d2, z - (lo + top + rim) / 2, (top + rim - lo) / 2)
+    for s_ in (-1.0, 1.0):
+        d = np.maximum(d, -(np.sqrt((x - s_ * xc) ** 2 + y ** 2 + (z - top - dish_r) ** 2) - dish_r))
+    ins = _contour_grid(d, xs, ys, zs, h)
+    return {"insert": ins}, {"cut_centre": np.zeros(3), "top_centre": np.array([0, 0, top]),
                              "axis": np.array([0.0, 0, 1])}
 
 

@@ -99,3 +99,28 @@ def sdf_contour(sdf, bounds: tuple[float, ...], spacing: float) -> pv.PolyData:
     grid["sdf"] = sdf(p[:, 0], p[:, 1], p[:, 2])
     return grid.contour([0.0], scalars="sdf", compute_normals=False).triangulate().clean().compute_normals(
         auto_orient_normals=True)
+
+
+def polygon_sdf(u: np.ndarray, v: np.ndarray, polygon_uv: np.ndarray) -> np.ndarray:
+    """Signed distance (mm, negative inside) from points (u, v) to a simple closed polygon (N, 2)."""
+    poly = np.asarray(polygon_uv, float)
+    p = np.column_stack([np.ravel(u), np.ravel(v)])
+    d2 = np.full(len(p), np.inf)
+    inside = np.zeros(len(p), bool)
+    for a, b in zip(poly, np.roll(poly, -1, axis=0), strict=True):
+        e = b - a
+        w = p - a
+        t = np.clip((w @ e) / max(float(e @ e), 1e-12), 0.0, 1.0)
+        d2 = np.minimum(d2, np.sum((w - t[:, None] * e) ** 2, axis=1))
+        # even-odd rule: the edge crosses the horizontal ray to the right of p
+        cond = (a[1] <= p[:, 1]) != (b[1] <= p[:, 1])
+        xcross = a[0] + (p[:, 1] - a[1]) * e[0] / np.where(e[1] == 0, 1e-12, e[1])
+        inside ^= cond & (p[:, 0] < xcross)
+    d = np.sqrt(d2)
+    return np.where(inside, -d, d).reshape(np.shape(u))
+
+
+def extrusion_sdf(d2: np.ndarray, h: np.ndarray, half: float) -> np.ndarray:
+    """Exact signed distance of a 2D shape (signed distance ``d2``) extruded to ``|h| <= half``."""
+    wx, wy = d2, np.abs(h) - half
+    return np.minimum(np.maximum(wx, wy), 0.0) + np.hypot(np.maximum(wx, 0.0), np.maximum(wy, 0.0))
