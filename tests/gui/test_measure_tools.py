@@ -65,18 +65,18 @@ def test_ruler_angle_diameter_table_delete_undo_and_cli_parity(tubes, qtbot, tmp
     tools = win.measure_tools
     ax = win.slice_views["axial"]
     cross0 = win.state.crosshair.copy()
-    # ruler across the vertical tube's lumen: its diameter, 24 mm
+    # ruler between the two tubes' centres: 60 mm
     tools.actions["ruler"].trigger()
-    _click(qtbot, ax, win, (-30 - R_A, 0, 40))
-    _click(qtbot, ax, win, (-30 + R_A, 0, 40))
+    _click(qtbot, ax, win, (-30, 20, 40))
+    _click(qtbot, ax, win, (30, 20, 40))
     assert np.array_equal(win.state.crosshair, cross0)  # the tool took the clicks, not the crosshair
     plan = win.session.case.plan(win.session.current_plan)
     ruler = plan.manual["Ruler 1"]
-    assert ruler.value == pytest.approx(2 * R_A, abs=0.6) and ruler.view == "axial"
-    # angle: 90 deg at the tube's centre
+    assert ruler.value == pytest.approx(60.0, abs=0.6) and ruler.view == "axial"
+    # angle: 90 deg at the tilted tube's centre
     tools.actions["angle"].trigger()
     assert not tools.actions["ruler"].isChecked()
-    for q in ((-30 + 20, 0, 40), (-30, 0, 40), (-30, 20, 40)):
+    for q in ((30 + 20, 0, 40), (30, 0, 40), (30, -20, 40)):
         _click(qtbot, ax, win, q)
     assert plan.manual["Angle 1"].value == pytest.approx(90.0, abs=2.0)
     # diameter by circle fit: Shift-clicks on the wall, the last one without Shift
@@ -96,7 +96,11 @@ def test_ruler_angle_diameter_table_delete_undo_and_cli_parity(tubes, qtbot, tmp
     if _shots():
         SHOTS.mkdir(parents=True, exist_ok=True)
         win.grab().save(str(SHOTS / "measure_window.png"))
+        win.layout_widget.set_layout("1-up", "axial")
+        win.state.set_window(150.0, 800.0)
+        qtbot.wait(50)
         ax.grab().save(str(SHOTS / "measure_axial.png"))
+        win.layout_widget.set_layout("4-up")
     # delete one from the table, undo brings it back (one step each)
     tools.table.selectRow(0)
     qtbot.mouseClick(tools.delete_btn, LEFT)
@@ -145,3 +149,36 @@ def test_reformat_along_two_clicked_points_and_back_to_axial(tubes, qtbot):
     qtbot.mouseClick(rv.back, LEFT)
     assert win.layout_widget.views["axial"] is win.slice_views["axial"] and win.slice_views["axial"].isVisible()
     assert not rv.isVisible()
+
+
+def test_ruler_by_picking_on_a_surface_in_the_3d_view(tubes, qtbot):
+    import pyvista as pv
+
+    from tests.gui.plan_case import qt_point
+
+    win, vol = tubes
+    win.layout_widget.set_layout("1-up", "3d")
+    v3 = win.view3d
+    p = v3.ensure_plotter()
+    # the vertical tube's wall as a model surface (LPS mm)
+    v3.set_surface("model:tube", pv.Cylinder(center=(-30, 0, 40), direction=(0, 0, 1), radius=R_A,
+                                             height=60, resolution=120).triangulate(), (0.9, 0.3, 0.3))
+    v3.set_camera("anterior")
+    p.render()
+    qtbot.wait(100)
+    win.measure_tools.actions["ruler"].trigger()
+    a, b = np.array([-30.0, -R_A, 30.0]), np.array([-30.0, -R_A, 52.0])  # on the anterior wall, 22 mm apart
+    for q in (a, b):
+        qtbot.mouseClick(p.interactor, LEFT, pos=qt_point(p, q))
+    plan = win.session.case.plan(win.session.current_plan)
+    m = plan.manual["Ruler 1"]
+    assert m.view == "3d" and m.value == pytest.approx(22.0, abs=0.8)
+    assert np.all(np.abs(m.points[:, 1] + R_A) < 0.5)  # picked on the surface, not behind it
+    assert "measure:Ruler 1" in p.actors and any(str(n).startswith("measure_label:Ruler 1") for n in p.actors)
+    if _shots():  # (creating the case refreshed the models: show the tube again for the picture)
+        v3.set_surface("model:tube", pv.Cylinder(center=(-30, 0, 40), direction=(0, 0, 1), radius=R_A,
+                                                 height=60, resolution=120).triangulate(), (0.9, 0.3, 0.3), 0.5)
+        p.render()
+        qtbot.wait(50)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        v3.grab().save(str(SHOTS / "measure_3d_ruler.png"))

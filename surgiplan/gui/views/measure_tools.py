@@ -295,8 +295,7 @@ class MeasureTools(QtCore.QObject):
         for q in px:
             p.drawEllipse(q, 3.0, 3.0)
         if text:
-            anchor = px[1] if kind == "angle" and len(px) >= 2 else px[-1]
-            pos = anchor + QtCore.QPointF(8, -8)
+            pos = self._label_pos(p, kind, px, text)
             path = QtGui.QPainterPath()
             f = p.font()
             f.setBold(True)
@@ -304,6 +303,28 @@ class MeasureTools(QtCore.QObject):
             path.addText(pos, f, text)
             p.strokePath(path, QtGui.QPen(QtGui.QColor(0, 0, 0, 200), 3))
             p.fillPath(path, color)
+
+    @staticmethod
+    def _label_pos(p: QtGui.QPainter, kind: str, px, text: str) -> QtCore.QPointF:
+        """Where the value goes: beside a line's middle (off the line), outside an angle's vertex
+        (opposite its arms), else beside the last point."""
+        fm = QtGui.QFontMetricsF(p.font())
+        w, h = fm.horizontalAdvance(text), fm.height()
+        pts = [np.array([q.x(), q.y()]) for q in px]
+        if kind == "angle" and len(pts) == 3:
+            u = [(pts[i] - pts[1]) / max(np.linalg.norm(pts[i] - pts[1]), 1e-9) for i in (0, 2)]
+            b = -(u[0] + u[1])
+            b = b / np.linalg.norm(b) if np.linalg.norm(b) > 1e-6 else np.array([0.0, -1.0])
+            c = pts[1] + 22 * b
+        elif len(pts) == 2 or (kind in ("ruler", "reformat") and len(pts) >= 2):
+            d = pts[-1] - pts[-2]
+            n = np.array([d[1], -d[0]]) / max(np.linalg.norm(d), 1e-9)
+            if n[1] > 0:
+                n = -n  # above the line
+            c = 0.5 * (pts[-1] + pts[-2]) + (10 + 0.5 * h) * n
+        else:
+            return px[-1] + QtCore.QPointF(8, -8)
+        return QtCore.QPointF(c[0] - 0.5 * w, c[1] + 0.35 * h)
 
     def _draw_circle(self, sv, p: QtGui.QPainter, lps) -> None:
         from surgiplan.core.errors import SurgiplanError
