@@ -67,12 +67,12 @@ class SceneFigures:
     Parameters
     ----------
     size_px : int
-        Width and height of a 3D render in pixels (900 px is 300 dpi at 76 mm).
+        Width and height of a 3D render in pixels (700 px is 300 dpi at 59 mm, a third of the page).
     catalog : Catalog, optional
         Implant catalog (the default one otherwise).
     """
 
-    def __init__(self, size_px: int = 900, catalog=None):
+    def __init__(self, size_px: int = 700, catalog=None):
         from surgiplan.core.planning.catalog import default_catalog
 
         self.size_px = int(size_px)

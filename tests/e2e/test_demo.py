@@ -75,3 +75,37 @@ def test_demo_unknown_case_is_a_clear_error(tmp_path):
     assert "elbow" in proc.stderr and "hip" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not any(tmp_path.iterdir())
+
+
+def test_demo_ends_with_the_or_plan_report(demo_run):
+    import shutil
+
+    out, proc = demo_run
+    assert proc.returncode == 0, proc.stderr
+    pdf = out / "hip-case" / "reports" / "A.pdf"
+    assert f"OR plan report:    {pdf}" in proc.stdout
+    assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size < 5_000_000
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) is not installed")
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    # plan A of the hip demo: left hip, cup at 40/15 deg, compared with plan B
+    assert "LEFT" in text and "Total hip arthroplasty" in text and "Plan comparison: A and B" in text
+    row = next(line for line in text.splitlines() if line.strip().startswith("Cup inclination (radiographic)"))
+    assert "40.0°" in row and "30 to 50°" in row
+    assert "could not be rendered" not in text
+    assert "SYNTHETIC" not in text  # de-identified by default
+
+
+def test_demo_simulate_without_the_registry_is_a_clear_error(tmp_path):
+    from surgiplan.demo.simulate import simulation_available
+
+    if simulation_available():
+        pytest.skip("this build has the simulation registry (the full run belongs to the simulation tests)")
+    proc = subprocess.run(
+        [*SURGIPLAN, "demo", "--out", str(tmp_path / "d"), "--case", "hip", "--simulate"],
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 1
+    assert "no simulation studies" in proc.stderr and "without --simulate" in proc.stderr
+    assert not (tmp_path / "d" / "hip-case").exists()

@@ -103,6 +103,10 @@ def _story(case, c: ReportContent, st, width, figures, compare, progress):  # no
     if kt is not None:
         s.append(Paragraph("Key targets and planned values", st["h2"]))
         s.append(kt)
+    nt = tb.native_table(c, st, width * 0.7)
+    if nt is not None:
+        s.append(Spacer(1, 6))
+        s.append(nt)
     if c.resections:
         s.append(Paragraph("Bone cuts (resection levels)", st["h2"]))
         s.append(tb.resection_table(c, st, width))

@@ -109,6 +109,16 @@ def key_targets_table(content, st, width: float) -> Table | None:
                       extra=_flag_styles(lines, 1, 3))
 
 
+def native_table(content, st, width: float) -> Table | None:
+    """The pre-operative (native) measurements: name and value, for the summary."""
+    lines = [m for m in content.measurements if m.group.startswith("Native") and m.value is not None]
+    if not lines:
+        return None
+    rows = [head(["Pre-operative anatomy (measured on the scan)", "Value"], st)]
+    rows += [[P(m.name, st["cell"]), P(format_value(m.value, m.unit), st["cell"])] for m in lines]
+    return grid_table(rows, [0.66 * width, 0.34 * width])
+
+
 def measurement_table(content, st, width: float, exclude=("screw_",)) -> Table:
     """Every measurement grouped (planned, bone preparation, native...), with definitions."""
     rows = [head(["Measurement", "Planned value", "Target range", "Status", "Native / contralateral",
@@ -173,7 +183,7 @@ def screw_table(content, st, width: float) -> Table:
         if bad:
             extra.append(("BACKGROUND", (len(cells) - 1, len(rows)), (len(cells) - 1, len(rows)), GREY_LIGHT))
         rows.append(cells)
-    f = [0.07, 0.08, 0.13, 0.1, 0.1, 0.1, 0.1, 0.1, 0.11, 0.11]
+    f = [0.06, 0.07, 0.16, 0.09, 0.09, 0.1, 0.1, 0.1, 0.12, 0.11]
     return grid_table(rows, [x * width for x in f], extra=extra)
 
 
