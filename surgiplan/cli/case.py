@@ -7,8 +7,8 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="Case folders: new, info, add-model, set-landmark, fit-landmarks, recover.",
-                  no_args_is_help=True)
+app = typer.Typer(help="Case folders: new, info, add-model, set-landmark, fit-landmarks, recover, add-scan, "
+                  "register.", no_args_is_help=True)
 
 
 def _print(data, as_json: bool, text: str) -> None:
@@ -175,3 +175,9 @@ def recover(
 
 def register(root: typer.Typer) -> None:
     root.add_typer(app, name="case")
+
+
+from surgiplan.cli.case_twin import add_scan_cmd, register_cmd  # noqa: E402 - the scan timeline
+
+app.command("add-scan")(add_scan_cmd)
+app.command("register")(register_cmd)

@@ -215,6 +215,9 @@ def cut(
 from surgiplan.cli.plan_measure import measure_cmd  # noqa: E402 - plan measure (+ hand measurements)
 
 app.command("measure")(measure_cmd)
+from surgiplan.cli.plan_achieved import achieved_cmd  # noqa: E402 - achieved vs planned (core/twin)
+
+app.command("achieved")(achieved_cmd)
 
 
 @app.command("compare")

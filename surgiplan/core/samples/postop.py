@@ -369,10 +369,11 @@ def postop_sample_path(name: str, progress: Progress | None = None) -> PostopPat
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def build_planning_case(name: str, case_dir: str | Path, progress: Progress | None = None):
+def build_planning_case(name: str, case_dir: str | Path, progress: Progress | None = None, *,
+                        models: bool = True):
     """A saved case for the post-op sample ``name``: the planning scan, its true segmentation and
-    landmarks, models of the bones the implants sit in, and the reference plan (``planned``).
-    Returns the Case."""
+    landmarks, models of the bones the implants sit in (with ``models``; screw breach needs them),
+    and the reference plan (``planned``). Returns the Case."""
     from surgiplan.core.case import Case
     from surgiplan.core.case.schema import load_plan_json
     from surgiplan.core.imaging.volume_io import read_volume
@@ -389,8 +390,9 @@ def build_planning_case(name: str, case_dir: str | Path, progress: Progress | No
     case.add_scan("planning", vol, segmentation=seg, date="2026-01-12")
     from surgiplan.core.surfaces.models import build_models
 
-    bones = sorted({imp.bone for imp in Plan.from_model(load_plan_json(pp.plan)).implants.values() if imp.bone})
-    for m in build_models(seg, bones, smooth=True, decimate_to=100_000, progress=sub_progress(progress, 0.8, 0.95)):
+    bones = sorted({imp.bone for imp in Plan.from_model(load_plan_json(pp.plan)).implants.values()
+                    if imp.bone and models})
+    for m in [] if not bones else build_models(seg, bones, smooth=True, decimate_to=100_000, progress=sub_progress(progress, 0.8, 0.95)):
         case.add_model(m.name, m.mesh, scan="planning", segment=m.name)
     for k, v in pp.load_ground_truth()["landmarks"].items():
         case.set_landmark(k, v["position"], v["direction"], source="ground_truth")

@@ -99,14 +99,19 @@ def _rotation_error(planned: np.ndarray, achieved: np.ndarray, symmetric: bool) 
             "angle of the rotation from the planned to the achieved orientation")
 
 
-def _measure(case, plan_name: str, plan: Plan, catalog) -> dict:
-    """Measurements of ``plan`` (a plan object, possibly not in the case) as key -> result."""
+def _measure(case, plan_name: str, plan: Plan, catalog, expensive: bool = False) -> dict:
+    """Measurements of ``plan`` (a plan object, possibly not in the case) as key -> result.
+
+    The expensive plugins (implant-bone interference volumes) only with ``expensive``.
+    """
     from surgiplan.core.planning.measurements import PLUGINS, MeasureContext
 
     ctx = MeasureContext(case, plan_name, catalog)
     ctx.plan = plan
     out = {}
     for plugin in PLUGINS:
+        if plugin.expensive and not expensive:
+            continue
         for m in plugin.compute(ctx):
             out[m.key] = m
     return out

@@ -31,13 +31,19 @@ from surgiplan.core.jobs import Progress, check_cancelled, report
 #: Largest rotation (deg) and translation (mm) accepted between two scans of one patient.
 MAX_ROTATION_DEG = 30.0
 MAX_TRANSLATION_MM = 150.0
+#: Smallest fraction of the fixed (masked) voxels that must land inside the later scan.
+MIN_OVERLAP = 0.2
 #: Voxels the metric samples at full resolution by default (all of them for one vertebra).
-SAMPLES = 150_000
+SAMPLES = 50_000
 
 
 @dataclass
 class Registration:
-    """A rigid registration result; angles in degrees, lengths in mm, LPS."""
+    """A rigid registration result; angles in degrees, lengths in mm, LPS.
+
+    ``initial_metric`` is the chosen start's metric on the coarsest (4x shrunk, 2 mm smoothed)
+    images, ``final_metric`` the optimiser's last value at full resolution.
+    """
 
     scan_to_planning: np.ndarray
     metric: str
@@ -112,6 +118,20 @@ def _crop_to_mask(volume: Volume, mask: np.ndarray, margin_mm: float) -> tuple[V
     origin = volume.index_to_world([float(lo[2]), float(lo[1]), float(lo[0])])
     sub = Volume(volume.array[sl], volume.spacing, tuple(origin), volume.direction, dict(volume.metadata))
     return sub, mask[sl]
+
+
+def _overlap(fixed: Volume, mask: np.ndarray | None, moving: Volume, p2s: np.ndarray) -> float:
+    """Fraction of the fixed scan's (masked) voxels whose image under ``p2s`` lies inside ``moving``."""
+    if mask is not None:
+        idx = np.argwhere(mask)
+    else:
+        idx = np.argwhere(np.ones(fixed.array.shape, bool)[::4, ::4, ::4]) * 4
+    if len(idx) > 20000:
+        idx = idx[np.random.default_rng(0).choice(len(idx), 20000, replace=False)]
+    world = fixed.index_to_world(idx[:, ::-1].astype(float))
+    ijk = moving.world_to_index(world @ p2s[:3, :3].T + p2s[:3, 3])
+    inside = np.all((ijk >= -0.5) & (ijk <= np.array(moving.shape_ijk) - 0.5), axis=1)
+    return float(np.mean(inside))
 
 
 def _modality(v: Volume) -> str:
@@ -295,6 +315,13 @@ def register_rigid(
     s2p = np.linalg.inv(p2s)
     res = Registration(s2p, metric, final, scores[best], per_level, stop, best, mask_name,
                        time.perf_counter() - t0, {"start_metrics": scores})
+    overlap = _overlap(fixed, fixed_mask, moving, p2s)
+    res.details["overlap_fraction"] = round(overlap, 4)
+    if overlap < MIN_OVERLAP:
+        raise GeometryError(f"the registered scans overlap on only {100 * overlap:.0f} % of the "
+                            f"{'mask ' + mask_name if mask_name else 'planning scan'} (at least "
+                            f"{100 * MIN_OVERLAP:.0f} % needed): the registration did not converge on shared anatomy",
+                            hint="Check that the later scan shows the same anatomy; try another start.")
     if "Maximum number of iterations" in stop or per_level[-1] >= iterations:
         raise GeometryError(f"the registration did not converge in {iterations} iterations at full resolution "
                             f"(metric {final:.4g}; {stop.strip()})",
