@@ -392,7 +392,8 @@ def build_planning_case(name: str, case_dir: str | Path, progress: Progress | No
 
     bones = sorted({imp.bone for imp in Plan.from_model(load_plan_json(pp.plan)).implants.values()
                     if imp.bone and models})
-    for m in [] if not bones else build_models(seg, bones, smooth=True, decimate_to=100_000, progress=sub_progress(progress, 0.8, 0.95)):
+    built = build_models(seg, bones, decimate_to=100_000, progress=sub_progress(progress, 0.8, 0.95)) if bones else []
+    for m in built:
         case.add_model(m.name, m.mesh, scan="planning", segment=m.name)
     for k, v in pp.load_ground_truth()["landmarks"].items():
         case.set_landmark(k, v["position"], v["direction"], source="ground_truth")
