@@ -226,6 +226,24 @@ def _num(text: str) -> float:
     return float(m.group(0)) if m else float("inf")
 
 
+#: Where an implant of a kind sits, when its bone does not say (or is the pelvis).
+KIND_SITE = {"acetabular_cup": "acetabulum", "acetabular_liner": "acetabulum (in the cup)",
+             "femoral_stem": "femur", "femoral_component": "distal femur", "tibial_tray": "proximal tibia",
+             "tibial_insert": "tibia (on the tray)", "stent": "common iliac artery", "rod": ""}
+
+
+def implant_site(imp, kind: str) -> str:
+    """"left femur", "L3 right", "right common iliac artery": the bone or level and the side."""
+    bone = imp.bone
+    for s in ("_left", "_right"):
+        bone = bone.removesuffix(s)
+    side = imp.side if imp.side in ("left", "right") else ""
+    if bone and bone not in ("pelvis", "femur", "tibia"):  # a level (L3) or another named bone
+        return f"{bone} {side}".strip()
+    base = KIND_SITE.get(kind, bone or "-")
+    return f"{side} {base}".strip() or "-"
+
+
 def implant_lines(case, plan, catalog) -> list[ImplantLine]:
     """The implant list: one line per catalogue item and size (quantity counted), backups included."""
     lines: dict[tuple, ImplantLine] = {}
@@ -237,10 +255,7 @@ def implant_lines(case, plan, catalog) -> list[ImplantLine]:
             backups = ", ".join(_size_neighbours(spec.sizes, imp.size))
         else:
             name, kind, material, backups = imp.catalog_id, "?", "not in the catalogue", ""
-        where = " ".join(x for x in (imp.bone if imp.bone not in ("", "pelvis") else "", imp.side
-                                     if imp.side != "none" else "") if x) or imp.bone or "-"
-        if imp.bone == "pelvis":
-            where = f"acetabulum {imp.side}" if imp.side != "none" else "acetabulum"
+        where = implant_site(imp, kind)
         key = (imp.catalog_id, imp.size, opts)
         if key in lines:
             lines[key].quantity += 1
