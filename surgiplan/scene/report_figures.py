@@ -182,6 +182,17 @@ class SceneFigures:
                                    f"{view.capitalize()} slice through the implants", cut_labels=cut_labels))
         return out
 
+    def _envelope(self, imp):
+        """A stent's nominal cylinder (diameter x length from the catalogue) in LPS, else None."""
+        import pyvista as pv
+
+        if imp.catalog_id not in self.catalog or self.catalog.get(imp.catalog_id).model.kind != "stent":
+            return None
+        p = self.catalog.get(imp.catalog_id).size(imp.size)
+        cyl = pv.Cylinder(center=(0, 0, 0), direction=(0, 0, 1), radius=p["diameter"] / 2, height=p["length"],
+                          resolution=48, capping=True)
+        return cyl.transform(np.asarray(imp.transform, float), inplace=False)
+
     def _length(self, imp) -> float:
         try:
             return float(self.catalog.get(imp.catalog_id).size(imp.size).get("length", 40.0))
@@ -247,10 +258,24 @@ class SceneFigures:
             return [(float((x - (c0 - 0.5)) / (c1 - c0)), float((y - (r0 - 0.5)) / (r1 - r0))) for x, y in px]
 
         marks, labels = [], []
-        for mesh in implants.values():
-            for line in plane_outline(mesh, origin, normal):
+        for iid, mesh in implants.items():
+            envelope = self._envelope(plan.implants[iid])  # a stent: its cylinder, not its struts
+            for line in plane_outline(envelope if envelope is not None else mesh, origin, normal):
                 p2, _ = to_px(line)
                 marks.append(Mark(frac(p2), "outline"))
+        for key in ("stenosis_proximal_end", "stenosis_distal_end"):  # the lesion's ends across the vessel
+            lm = case.landmarks.get(key)
+            centre_lm = case.landmarks.get("stenosis_centre")
+            if lm is None or centre_lm is None or centre_lm.direction is None:
+                continue
+            across = np.cross(centre_lm.direction, normal)
+            if np.linalg.norm(across) < 1e-6:
+                continue
+            across /= np.linalg.norm(across)
+            p2, _ = to_px(np.array([lm.position - 9.0 * across, lm.position + 9.0 * across]))
+            f = frac(p2)
+            marks.append(Mark(f, "lesion"))
+            labels.append(Label(f[1][0] + 0.01, f[1][1] + 0.02, "lesion end", "left"))
         for entry, axis, length in axes:
             p2, _ = to_px(np.array([entry - 5.0 * axis, entry + length * axis]))
             marks.append(Mark(frac(p2), "axis"))

@@ -135,7 +135,8 @@ def _story(case, c: ReportContent, st, width, figures, compare, progress):  # no
         if sl:
             s.append(Paragraph("Slices of the planning scan through the implants (radiological convention: "
                                "patient right on the image's left); black lines with a white edge = implant "
-                               "outlines, dashed = bone cuts, dash-dot = screw trajectories.", st["small"]))
+                               "outlines, dashed = bone cuts, dash-dot = screw trajectories, dotted = the "
+                               "lesion's ends.", st["small"]))
             s += _figure_rows(sl, width, st, per_row=3 if c.anatomy == "spine" or len(sl) > 2 else 2)
     check_cancelled(progress)
     # ----------------------------------------------------------- measurements

@@ -185,7 +185,7 @@ class FigureFlowable(Flowable):
                 path.moveTo(*pts[0])
                 for p in pts[1:]:
                     path.lineTo(*p)
-                dash = {"cut": [5, 2.5], "axis": [6, 2, 1.5, 2]}.get(m.style, [])
+                dash = {"cut": [5, 2.5], "axis": [6, 2, 1.5, 2], "lesion": [2, 1.5]}.get(m.style, [])
                 c.setDash([] if halo else dash)
                 c.setStrokeColor(colors.white if halo else colors.black)
                 c.setLineWidth((3.2 if halo else 1.4) * (1.3 if m.style == "cut" else 1.0))
