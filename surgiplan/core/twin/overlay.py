@@ -47,16 +47,25 @@ def slices_through(volume: Volume, point_ijk) -> dict[str, np.ndarray]:
     return {"axial": a[k], "coronal": a[:, j, :][::-1]}
 
 
+def _centre(fixed: Volume, moving: Volume, scan_to_planning: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """(i, j, k) of the fixed grid to cut through: the centre of the (masked) voxels the later scan shows."""
+    idx = np.argwhere(mask) if mask is not None and np.any(mask) else np.argwhere(
+        np.ones(fixed.array.shape, bool)[::4, ::4, ::4]) * 4
+    ijk = idx[:, ::-1].astype(float)
+    p2s = np.linalg.inv(scan_to_planning)
+    w = fixed.index_to_world(ijk)
+    m = moving.world_to_index(w @ p2s[:3, :3].T + p2s[:3, 3])
+    seen = np.all((m >= 0) & (m <= np.array(moving.shape_ijk) - 1), axis=1)
+    return (ijk[seen] if np.any(seen) else ijk).mean(axis=0)
+
+
 def registration_panels(fixed: Volume, moving: Volume, scan_to_planning: np.ndarray,
                         mask: np.ndarray | None = None) -> np.ndarray:
     """One RGB picture: rows axial / coronal, columns checkerboard / fused / difference."""
     from surgiplan.core.twin.registration import resample_to
 
     res = resample_to(fixed, moving, scan_to_planning)
-    if mask is not None and np.any(mask):
-        c = np.argwhere(mask).mean(axis=0)[::-1]
-    else:
-        c = (np.array(fixed.shape_ijk) - 1) / 2
+    c = _centre(fixed, moving, scan_to_planning, mask)
     f, m = slices_through(fixed, c), slices_through(res, c)
     sk = fixed.spacing[2] / fixed.spacing[1]
     rows = []
