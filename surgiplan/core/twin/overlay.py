@@ -112,3 +112,48 @@ def registration_png(fixed: Volume, moving: Volume, scan_to_planning: np.ndarray
     if scale > 1:
         rgb = np.repeat(np.repeat(rgb, scale, axis=0), scale, axis=1)
     return write_png(rgb, path)
+
+
+def timeline_pair(case, scan_a: str, scan_b: str, mode: str = "fused", bone: str | None = None) -> np.ndarray:
+    """Two registered scans of ``case`` on the planning grid, axial over coronal, in ``mode``.
+
+    Parameters
+    ----------
+    case : Case
+        The case; both scans must be the planning scan or registered to it.
+    scan_a, scan_b : str
+        The two timepoints (``scan_a`` magenta / first tiles, ``scan_b`` green / second tiles).
+    mode : str
+        ``checkerboard``, ``fused`` or ``difference`` (:data:`MODES`).
+    bone : str, optional
+        Cut through the centre of this segment of the planning scan (else where both scans are).
+
+    Returns
+    -------
+    numpy.ndarray
+        RGB uint8 (h, w, 3).
+    """
+    from surgiplan.core.twin.registration import resample_to
+    from surgiplan.core.twin.timeline import bone_mask, scan_to_planning, scan_volume
+
+    if mode not in MODES:
+        raise ValueError(f"unknown overlay mode {mode!r} (use {', '.join(MODES)})")
+    planning = scan_volume(case, None)
+    a_s2p, b_s2p = scan_to_planning(case, scan_a), scan_to_planning(case, scan_b)
+    va, vb = scan_volume(case, scan_a), scan_volume(case, scan_b)
+    ra = planning if scan_a == case.model.scans[0].name else resample_to(planning, va, a_s2p)
+    rb = resample_to(planning, vb, b_s2p)
+    mask = bone_mask(case, bone, 0) if bone else None
+    c = _centre(planning, vb, b_s2p, mask)
+    fa, fb = slices_through(ra, c), slices_through(rb, c)
+    sk = planning.spacing[2] / planning.spacing[1]
+    rows = []
+    for view in ("axial", "coronal"):
+        a, b = window(fa[view]), window(fb[view])
+        if view == "coronal" and abs(sk - 1) > 1e-3:
+            n = max(1, int(round(a.shape[0] * sk)))
+            idx = np.minimum((np.arange(n) / sk).astype(int), a.shape[0] - 1)
+            a, b = a[idx], b[idx]
+        rows.append(blend(a, b, mode))
+    width = max(r.shape[1] for r in rows)
+    return np.concatenate([np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0))) for r in rows], axis=0)

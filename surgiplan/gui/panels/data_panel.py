@@ -79,6 +79,9 @@ class DataPanel(Panel):
         self.scan_label.setWordWrap(True)
         self.scan_label.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
         g.addWidget(self.scan_label)
+        from surgiplan.gui.panels.timeline import TimelineGroup
+
+        self.timeline = TimelineGroup(win, self.group("Timeline"))
         self.finish()
         self.discovery = None
         self.win.volumeChanged.connect(self._describe_volume)

@@ -1,0 +1,124 @@
+"""The Data step's scan timeline: the case's scans (planning, post-op, follow-up), registration of a
+later scan to the planning scan, and any two timepoints shown fused, as a checkerboard or as their
+difference. Thin: the work is :mod:`surgiplan.core.twin` (``register_scan``, ``timeline_pair``), the
+same calls as ``surgiplan case register``."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from surgiplan.gui.panels.common import button, hint, row
+
+MODE_LABELS = {"fused": "Fused colour", "checkerboard": "Checkerboard", "difference": "Difference"}
+
+
+class TimelineGroup:
+    """Widgets of the timeline, put into a panel's group layout ``g``."""
+
+    def __init__(self, win, g: QtWidgets.QVBoxLayout) -> None:
+        self.win = win
+        self.list = QtWidgets.QTreeWidget()
+        self.list.setObjectName("timeline_list")
+        self.list.setHeaderLabels(["Scan", "Kind", "Date", "Registered"])
+        self.list.setRootIsDecorated(False)
+        self.list.setMinimumHeight(70)
+        self.list.setMaximumHeight(110)
+        g.addWidget(self.list)
+        self.a_combo, self.b_combo = QtWidgets.QComboBox(), QtWidgets.QComboBox()
+        self.a_combo.setObjectName("timeline_a")
+        self.b_combo.setObjectName("timeline_b")
+        self.mode_combo = QtWidgets.QComboBox()
+        self.mode_combo.setObjectName("timeline_mode")
+        for key, label in MODE_LABELS.items():
+            self.mode_combo.addItem(label, key)
+        self.bone_combo = QtWidgets.QComboBox()
+        self.bone_combo.setObjectName("timeline_bone")
+        self.bone_combo.setToolTip("Register on this bone of the planning scan only (or the whole scan)")
+        g.addLayout(row(QtWidgets.QLabel("A"), self.a_combo, QtWidgets.QLabel("B"), self.b_combo))
+        g.addLayout(row(QtWidgets.QLabel("Show"), self.mode_combo,
+                        button("Show A and B", self.show_pair, "Both scans on the planning grid, axial "
+                               "over coronal", name="timeline_show")))
+        g.addLayout(row(QtWidgets.QLabel("Bone"), self.bone_combo,
+                        button("Register B", self.register_b, "Register scan B rigidly to the planning "
+                               "scan (writes to_planning.tfm)", name="timeline_register")))
+        self.picture = QtWidgets.QLabel()
+        self.picture.setObjectName("timeline_picture")
+        self.picture.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        g.addWidget(self.picture)
+        self.note = hint("Open a case; add later scans with `surgiplan case add-scan`.")
+        self.note.setObjectName("timeline_note")
+        g.addWidget(self.note)
+        self.last_rgb: np.ndarray | None = None
+        win.caseChanged.connect(self.refresh)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Fill the list and the pickers from the open case."""
+        from surgiplan.core.twin.timeline import timeline
+
+        case = self.win.case
+        self.list.clear()
+        for c in (self.a_combo, self.b_combo, self.bone_combo):
+            c.clear()
+        rows = timeline(case) if case is not None else []
+        for t in rows:
+            self.list.addTopLevelItem(QtWidgets.QTreeWidgetItem(
+                [t["name"], t["kind"], t["date"] or "-", "yes" if t["registered"] else "no"]))
+            self.a_combo.addItem(t["name"])
+            self.b_combo.addItem(t["name"])
+        if len(rows) > 1:
+            self.b_combo.setCurrentIndex(len(rows) - 1)
+        self.bone_combo.addItem("whole scan", None)
+        if case is not None and rows and case.model.scans[0].segmentation:
+            try:
+                for n in case.segmentation(None).names:
+                    self.bone_combo.addItem(n, n)
+            except Exception:  # noqa: BLE001 - a damaged segmentation must not break the list
+                pass
+        self.note.setText("" if len(rows) > 1 else "The case has no later scan: add one with "
+                          "`surgiplan case add-scan CASE DICOM_DIR --date YYYY-MM-DD`.")
+
+    def show_pair(self) -> None:
+        """Compute (in the background) and show A and B in the chosen mode."""
+        case, a, b, mode = self.win.case, self.a_combo.currentText(), self.b_combo.currentText(), \
+            self.mode_combo.currentData()
+        if case is None or not a or not b:
+            return
+
+        def job(progress):
+            from surgiplan.core.twin.overlay import timeline_pair
+
+            progress.update(0.1, f"{a} and {b}")
+            return timeline_pair(case, a, b, mode)
+
+        self.win.run_job(f"Showing {a} and {b}", job, self._show)
+
+    def _show(self, rgb: np.ndarray) -> None:
+        self.last_rgb = rgb
+        h, w, _ = rgb.shape
+        data = np.ascontiguousarray(rgb)
+        img = QtGui.QImage(data.data, w, h, 3 * w, QtGui.QImage.Format.Format_RGB888).copy()
+        width = max(200, self.list.width())
+        self.picture.setPixmap(QtGui.QPixmap.fromImage(img).scaledToWidth(
+            width, QtCore.Qt.TransformationMode.SmoothTransformation))
+
+    def register_b(self) -> None:
+        """Register scan B to the planning scan (core ``register_scan``, as ``surgiplan case register``)."""
+        case, b, bone = self.win.case, self.b_combo.currentText(), self.bone_combo.currentData()
+        if case is None or not b:
+            return
+
+        def job(progress):
+            from surgiplan.core.twin.timeline import register_scan
+
+            return register_scan(case, b, bone, progress=progress)
+
+        def done(reg):
+            self.refresh()
+            self.b_combo.setCurrentText(b)
+            self.win.status(f"Registered {b} to the planning scan: rotation {reg.rotation_deg:.2f} deg, "
+                            f"{reg.metric} {reg.final_metric:.4g}; save the case to keep it")
+            self.win.update_title()
+
+        self.win.run_job(f"Registering {b}", job, done)
