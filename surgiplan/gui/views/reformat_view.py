@@ -149,7 +149,11 @@ class _Canvas(QtWidgets.QWidget):
                     + f" · pixel {r.spacing:.2f} mm")
         else:
             info = "Reformat: pick two points (Reformat tool) or select an implant"
+        title = "Reformat" + (f" – {v.title}" if v.title else "")
+        fm = QtGui.QFontMetricsF(p.font())
+        w = max(fm.horizontalAdvance(title), fm.horizontalAdvance(info)) + 12
+        p.fillRect(QtCore.QRectF(4, 4, w, 36), QtGui.QColor(0, 0, 0, 150))  # legible over the image
         p.setPen(pen)
-        p.drawText(QtCore.QPointF(10, 18), "Reformat" + (f" – {v.title}" if v.title else ""))
+        p.drawText(QtCore.QPointF(10, 18), title)
         p.drawText(QtCore.QPointF(10, 34), info)
         p.end()
