@@ -66,7 +66,13 @@ def pdf_page_images(data: bytes, width_px: int = PAGE_PX) -> list[QtGui.QImage]:
     for i in range(doc.pageCount()):
         size = doc.pagePointSize(i)
         h = int(round(width_px * size.height() / max(size.width(), 1.0)))
-        out.append(doc.render(i, QtCore.QSize(width_px, h)))
+        page = doc.render(i, QtCore.QSize(width_px, h))  # transparent where the PDF draws nothing
+        paper = QtGui.QImage(page.size(), QtGui.QImage.Format.Format_RGB32)
+        paper.fill(QtGui.QColor("white"))
+        painter = QtGui.QPainter(paper)
+        painter.drawImage(0, 0, page)
+        painter.end()
+        out.append(paper)
     doc.close()
     return out
 
