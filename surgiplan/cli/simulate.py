@@ -1,9 +1,19 @@
-"""``surgiplan simulate``: run a study file (optionally on N MPI ranks) with a progress bar."""
+"""``surgiplan simulate``: a study file, a case study on a saved plan, or a vessel lumen, with progress.
+
+    surgiplan simulate --list
+    surgiplan simulate CASE --plan A --study hip-walking [--np 2] [--out DIR] [--option degree=1] [--json]
+    surgiplan simulate STUDY.json [--np N] [--out DIR] [--json]
+    surgiplan simulate --lumen LUMEN --inlet X,Y,Z --flow-mL-s Q [--density] [--viscosity] [--np] [--out] [--json]
+
+Progress is a bar on a terminal and plain lines (``  40% meshing the implanted femur``) in a log or
+a pipe.
+"""
 
 from __future__ import annotations
 
 import json
 import signal
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,28 +24,170 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command("simulate")
     def simulate(
-        target: Path = typer.Argument(..., help="A study JSON file (a case folder later, with --plan/--study)."),
+        target: Path = typer.Argument(None, help="A study JSON file, or a case folder (with --plan and --study)."),
+        list_: bool = typer.Option(False, "--list", help="List the case studies and whether this build runs them."),
+        plan: str = typer.Option(None, "--plan", help="Plan name (case studies)."),
+        study: str = typer.Option(None, "--study", help="Study preset (case studies), e.g. hip-walking."),
+        option: list[str] = typer.Option(None, "--option", help="Study option KEY=VALUE (repeatable), "
+                                         "e.g. degree=1, element_size_mm=5, body_mass_kg=82."),
+        lumen: Path = typer.Option(None, "--lumen", help="A vessel lumen surface (blood-flow study)."),
+        inlet: str = typer.Option(None, "--inlet", help="Inlet point X,Y,Z (LPS mm) with --lumen."),
+        flow: float = typer.Option(None, "--flow-mL-s", help="Inlet flow rate (mL/s) with --lumen."),
+        density: float = typer.Option(1060.0, "--density", help="Blood density (kg/m^3) with --lumen."),
+        viscosity: float = typer.Option(0.0035, "--viscosity", help="Blood viscosity (Pa s) with --lumen."),
         np_: int = typer.Option(1, "--np", min=1, help="Number of MPI ranks (mpiexec -n N)."),
-        out: Path = typer.Option(None, "--out", help="Result folder (default: the study's folder)."),
-        plan: str = typer.Option(None, "--plan", help="Plan name (case-based studies; next release)."),
-        study: str = typer.Option(None, "--study", help="Study preset (case-based studies; next release)."),
-        as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+        out: Path = typer.Option(None, "--out", help="Result folder (default: the study's folder, or "
+                                 "CASE/studies/<plan>--<study>)."),
+        as_json: bool = typer.Option(False, "--json", help="Print the summary (or the list) as JSON."),
     ) -> None:
-        """Run a simulation study; Ctrl+C or SIGTERM cancels cleanly (status 'cancelled', exit 130)."""
-        from surgiplan.cli.progress import terminal_progress
+        """Run a simulation; Ctrl+C or SIGTERM cancels cleanly (status 'cancelled', exit 130)."""
         from surgiplan.core.errors import InputError
-        from surgiplan.core.simulation.runner import run_study_process
 
-        if target.is_dir() or plan or study:
-            raise InputError(
-                "case-based studies (surgiplan simulate CASE --plan NAME --study PRESET) are not "
-                "available yet", path=target, hint="Give a study JSON file for now.")
-        with terminal_progress(f"simulating {target.name}") as bar, _stop_on_signals(bar.token):
-            summary = run_study_process(target, out, np_, bar)
-        if as_json:
-            typer.echo(json.dumps(summary, indent=1))
+        if list_:
+            _list(as_json)
             return
-        _print_summary(summary, out or target.resolve().parent)
+        if lumen is not None:
+            summary, where = _lumen(lumen, inlet, flow, density, viscosity, np_, out)
+        elif target is None:
+            raise InputError("nothing to simulate", hint="Give a study JSON file, a case folder with --plan "
+                             "and --study, --lumen, or --list.")
+        elif target.is_dir() or plan or study:
+            if not (plan and study):
+                raise InputError("a case study needs both --plan and --study", path=target,
+                                 hint="e.g. surgiplan simulate CASE --plan A --study hip-walking")
+            summary, where = _case(target, plan, study, np_, out, _parse_options(option or []))
+        else:
+            if option:
+                raise InputError("--option is for case studies; edit the study file instead", path=target)
+            from surgiplan.core.simulation.runner import run_study_process
+
+            with _progress(f"simulating {target.name}") as bar, _stop_on_signals(bar.token):
+                summary = run_study_process(target, out, np_, bar)
+            where = out or target.resolve().parent
+        if as_json:
+            typer.echo(json.dumps(summary, indent=1, default=str))
+            return
+        _print_summary(summary, where)
+
+
+def _parse_options(items: list[str]) -> dict:
+    from surgiplan.core.errors import InputError
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--option {item!r} is not KEY=VALUE")
+        v = value.strip()
+        try:
+            out[key.strip()] = json.loads(v)
+        except ValueError:
+            out[key.strip()] = v
+    return out
+
+
+def _list(as_json: bool) -> None:
+    from surgiplan.core.simulation.case_studies import list_studies
+
+    rows = list_studies()
+    if as_json:
+        typer.echo(json.dumps(rows, indent=1))
+        return
+    for r in rows:
+        state = "" if r["available"] else "  (not available in this build)"
+        typer.echo(f"{r['name']:<16} {r['anatomy']:<9} {r['physics']:<10} {r['description']}{state}")
+
+
+def _case(case_dir: Path, plan: str, study: str, n: int, out: Path | None, options: dict):
+    from surgiplan.core.simulation.case_studies import default_out_dir, run_case_study
+
+    with _progress(f"{study} on plan {plan}") as bar, _stop_on_signals(bar.token):
+        summary = run_case_study(case_dir, plan, study, n_ranks=n, out_dir=out, progress=bar, options=options)
+    return summary, out or default_out_dir(case_dir, plan, study)
+
+
+def _lumen(lumen: Path, inlet: str | None, flow: float | None, density: float, viscosity: float, n: int,
+           out: Path | None):
+    from surgiplan.core.errors import InputError
+
+    if inlet is None or flow is None:
+        raise InputError("--lumen needs --inlet X,Y,Z and --flow-mL-s Q", path=lumen)
+    try:
+        point = tuple(float(v) for v in inlet.split(","))
+        assert len(point) == 3
+    except (ValueError, AssertionError):
+        raise InputError(f"--inlet {inlet!r} is not X,Y,Z in mm") from None
+    try:
+        from surgiplan.core.simulation.vessel.lumen_study import run_lumen_study
+    except ImportError:
+        raise InputError("blood-flow studies of a lumen are not available in this build") from None
+    out = out or lumen.resolve().parent / f"{lumen.stem}-flow"
+    with _progress(f"blood flow in {lumen.name}") as bar, _stop_on_signals(bar.token):
+        summary = run_lumen_study(lumen, point, flow, density=density, viscosity=viscosity, n_ranks=n,
+                                  out_dir=out, progress=bar)
+    return summary, out
+
+
+class LineProgress:
+    """Progress as plain lines on stderr (``  40% meshing femur``) for logs and pipes.
+
+    A line is printed when the message changes or the percentage moved by 5 or more, at most
+    twice a second (and always at 100 %).
+    """
+
+    def __init__(self, description: str, stream=None, min_interval_s: float = 0.5):
+        from surgiplan.core.jobs import CancelToken
+
+        self.token = CancelToken()
+        self.stream = stream or sys.stderr
+        self.min_interval_s = min_interval_s
+        self._last = (-100, None, 0.0)
+        self.stream.write(f"{description}\n")
+        self.stream.flush()
+
+    def update(self, fraction: float, message: str = "") -> None:
+        pct = int(round(100 * max(0.0, min(1.0, float(fraction)))))
+        last_pct, last_msg, last_t = self._last
+        now = time.monotonic()
+        moved = message != last_msg or pct - last_pct >= 5
+        if pct >= 100 or (moved and now - last_t >= self.min_interval_s):
+            if (pct, message) != (last_pct, last_msg):
+                self.stream.write(f"  {pct:3d}% {message}\n")
+                self.stream.flush()
+            self._last = (pct, message, now)
+
+    @property
+    def cancelled(self) -> bool:
+        return self.token.cancelled
+
+
+@contextmanager
+def _progress(description: str):
+    """A bar on a terminal, plain lines otherwise; Ctrl+C asks the job to stop."""
+    if sys.stderr.isatty():
+        from surgiplan.cli.progress import terminal_progress
+
+        with terminal_progress(description) as bar:
+            yield bar
+        return
+    bar = LineProgress(description)
+    previous = signal.getsignal(signal.SIGINT)
+
+    def _on_sigint(signum, frame):
+        bar.token.cancel()
+        signal.signal(signal.SIGINT, previous)
+
+    try:
+        signal.signal(signal.SIGINT, _on_sigint)
+    except ValueError:
+        pass
+    try:
+        yield bar
+    finally:
+        try:
+            signal.signal(signal.SIGINT, previous)
+        except ValueError:
+            pass
 
 
 @contextmanager
@@ -77,7 +229,10 @@ def _stop_on_signals(token):
 def _print_summary(s: dict, out: Path) -> None:
     typer.echo(f"{s.get('physics')} study {s.get('study')!r}: complete on {s.get('ranks')} rank(s) "
                f"in {s.get('wall_time_s', 0):.1f} s; {s['solver'].get('dofs')} DOFs ({s['solver'].get('method')})")
-    if s.get("physics") == "elasticity":
+    if s.get("key_results"):
+        for r in s["key_results"]:
+            typer.echo(f"  {_printable(r['region'])}: {_printable(r['label'])} {r['value']:.4g} {r['unit']}")
+    elif s.get("physics") == "elasticity":
         for name, r in s.get("regions", {}).items():
             typer.echo(f"  {_printable(name)}: von Mises peak {r['von_mises_peak_MPa']:.3g} MPa, p99 "
                        f"{r['von_mises_p99_MPa']:.3g} MPa, max displacement {r['max_displacement_mm']:.4g} mm, "
@@ -92,7 +247,7 @@ def _print_summary(s: dict, out: Path) -> None:
                    f"{f.get('area_wss_above_2.5_Pa_mm2', float('nan')):.1f} mm^2")
         for name, q in f.get("outlet_flow_mL_per_s", {}).items():
             typer.echo(f"  outlet {_printable(name)}: {q:.4g} mL/s")
-    typer.echo(f"  results: {out / 'results.xdmf'}, {out / 'summary.json'}")
+    typer.echo(f"  results: {out}")
 
 
 def _printable(name: object) -> str:

@@ -52,6 +52,9 @@ from surgiplan.core.samples.sdf import (
 )
 from surgiplan.core.samples.tissues import COLORS, CT
 
+#: lowest slice of the scan (mm, LPS z): the shaft down to 60 mm below the tip of the longest planned
+#: stem (simulation studies crop the femur there)
+Z_BOTTOM_MM = -240.0
 JOINT_MM = 5.0  # radial gap between femoral head and acetabular bone (cartilage + joint)
 
 # Per side: head radius (mm), neck-shaft angle, femoral anteversion, cup inclination/anteversion (deg)
@@ -223,7 +226,9 @@ def soft_tissue_layers(z0: float, z1: float) -> list[Layer]:
 
 def build(size: str, seed: int) -> Scene:
     """The hip CT scene at ``size`` ('small' or 'full')."""
-    grid = axial_grid((0.0, 12.0), 400.0, (-160.0, 132.0), size, small_mm=2.0, small_fov_mm=380.0)
+    # z from 240 mm below the head centres: the longest catalog stem (tip ~170 mm below) plus the
+    # 60 mm of shaft a biomechanics study keeps below the stem tip fit in the scan
+    grid = axial_grid((0.0, 12.0), 400.0, (Z_BOTTOM_MM, 132.0), size, small_mm=2.0, small_fov_mm=380.0)
     truth = Truth()
     lab = {
         "pelvis": truth.label(1, "pelvis", COLORS["pelvis"]),

@@ -119,6 +119,11 @@ def material_fields(tm: TaggedMesh, spec: ElasticitySpec, cell_modulus_MPa: np.n
         cells = _cells_of(tm, m.region)
         E.x.array[cells] = m.youngs_modulus_MPa
         nu.x.array[cells] = m.poissons_ratio
+    if spec.ct_material is not None:
+        ct = spec.ct_material
+        cells = _cells_of(tm, ct.region)
+        E.x.array[cells] = ct_cell_modulus(tm, cells, ct)
+        nu.x.array[cells] = ct.poissons_ratio
     if cell_modulus_MPa is not None:
         cm = np.asarray(cell_modulus_MPa, dtype=float)
         if np.any(~(cm > 0)):
@@ -131,6 +136,38 @@ def material_fields(tm: TaggedMesh, spec: ElasticitySpec, cell_modulus_MPa: np.n
                          path=tm.source or None,
                          hint="Add a material for every region (or one with region 'all').")
     return E, nu
+
+
+def ct_cell_modulus(tm: TaggedMesh, cells: np.ndarray, ct) -> np.ndarray:
+    """E (MPa) of the local ``cells`` integrated from the CT of ``ct`` (a study's ``ct_material``).
+
+    Reads the CT on every rank (each maps its own cells). Raises InputError naming the file
+    when it cannot be read; SolverError when the cells lie outside the scan.
+    """
+    from surgiplan.core.imaging import read_volume
+    from surgiplan.core.simulation.biomech.bone_material import BoneMapping, cell_modulus
+
+    mesh = tm.mesh
+    volume = read_volume(ct.volume)
+    mapping = BoneMapping(law=ct.law, calibration_slope_g_cm3_per_HU=ct.calibration_slope_g_cm3_per_HU,
+                          calibration_intercept_g_cm3=ct.calibration_intercept_g_cm3, ash_slope=ct.ash_slope,
+                          ash_intercept_g_cm3=ct.ash_intercept_g_cm3, ash_to_apparent=ct.ash_to_apparent,
+                          strain_rate_per_s=ct.strain_rate_per_s, min_modulus_MPa=ct.min_modulus_MPa)
+    dofmap = mesh.geometry.dofmap
+    nodes = dofmap[cells][:, :4]  # the vertices (the first four geometry nodes of a tetrahedron)
+    xyz = mesh.geometry.x[nodes]
+    if len(xyz):
+        lo = volume.world_corners().min(axis=0) - 1e-6
+        hi = volume.world_corners().max(axis=0) + 1e-6
+        centroids = xyz.mean(axis=1)
+        outside = int(np.sum(np.any((centroids < lo) | (centroids > hi), axis=1)))
+    else:
+        outside = 0
+    outside = mesh.comm.allreduce(outside, MPI.SUM)
+    if outside:
+        raise SolverError(f"{outside} cells of the CT-mapped region lie outside the scan {ct.volume}",
+                          hint="Crop the model to the scanned region or give a scan that covers it.")
+    return cell_modulus(xyz, volume, mapping, ct.quadrature_degree) if len(xyz) else np.zeros(0)
 
 
 def _form_materials(E: fem.Function, nu: fem.Function):

@@ -172,6 +172,12 @@ def region_summary(mesh, cells: np.ndarray, cf: CellFields, u_nodal_norm_cells: 
         "max_displacement_mm": umax,
         "strain_energy_mJ": energy,
         "strain_energy_density_mean_mJ_per_mm3": energy / volume if volume > 0 else float("nan"),
+        # principal strains (1): the volume-weighted 99th percentile of the largest (tension) and the
+        # 1st percentile of the smallest (compression)
+        "max_principal_strain_p99": weighted_percentile(
+            np.concatenate(comm.allgather(cf.principal_strain[cells, 2])), vol, 99.0),
+        "min_principal_strain_p1": weighted_percentile(
+            np.concatenate(comm.allgather(cf.principal_strain[cells, 0])), vol, 1.0),
     }
 
 

@@ -151,11 +151,36 @@ class Force(_Model):
 ElasticBC = Annotated[Fixed | Displacement | Traction | Pressure | Force, Field(discriminator="type")]
 
 
+class CtMaterial(_Model):
+    """Bone modulus mapped from a CT (see :mod:`surgiplan.core.simulation.biomech.bone_material`).
+
+    The cells of ``region`` get E integrated over each cell from ``volume`` (HU) by the chain
+    HU -> rho_QCT (linear calibration) -> rho_ash -> rho_app -> E (``law``), at least
+    ``min_modulus_MPa``; their Poisson ratio is ``poissons_ratio``. Overrides ``materials`` there.
+    """
+
+    volume: Annotated[str, StringConstraints(min_length=1, max_length=4096)] = Field(
+        description="CT volume file (NRRD/NIfTI/MHA, HU); relative paths start at the study's folder")
+    region: Tag = "all"
+    law: Literal["morgan2003_femoral_neck", "morgan2003_pooled", "keyak_falkinstein2003",
+                 "carter_hayes1977"] = "morgan2003_femoral_neck"
+    calibration_slope_g_cm3_per_HU: float = Field(0.0008, gt=0, le=1.0)
+    calibration_intercept_g_cm3: float = Field(0.0, ge=-10, le=10)
+    ash_slope: float = Field(0.877, gt=0, le=10)
+    ash_intercept_g_cm3: float = Field(0.079, ge=-10, le=10)
+    ash_to_apparent: float = Field(0.6, gt=0, le=1.0)
+    strain_rate_per_s: float = Field(1.0, gt=0, le=1e3)
+    min_modulus_MPa: float = Field(10.0, gt=0, le=1e5)
+    poissons_ratio: float = Field(0.3, gt=-1, lt=0.5)
+    quadrature_degree: int = Field(3, ge=0, le=8)
+
+
 class ElasticitySpec(_Model):
     degree: Literal[1, 2] = 1
     materials: list[Material] = Field(min_length=1, max_length=1000)
     boundary_conditions: list[ElasticBC] = Field(min_length=1, max_length=1000)
     body_force_N_per_mm3: tuple[_bounded(-1e3, 1e3), _bounded(-1e3, 1e3), _bounded(-1e3, 1e3)] | None = None
+    ct_material: CtMaterial | None = None
 
 
 _CARREAU = ("mu0_Pa_s", "mu_inf_Pa_s", "lambda_s", "n", "a")
@@ -517,4 +542,14 @@ def load_study(path: str | Path) -> tuple[Study, Path]:
     if not mesh_path.is_file():
         raise InputError(f"mesh file {mesh_path} not found", path=path,
                          hint="Fix 'mesh.file' (relative paths start at the study's folder).")
+    ct = study.elasticity.ct_material if study.elasticity is not None else None
+    if ct is not None:
+        ct_path = Path(ct.volume)
+        if not ct_path.is_absolute():
+            ct_path = (path.parent / ct_path).resolve()
+        if not ct_path.is_file():
+            raise InputError(f"CT volume {ct_path} of elasticity.ct_material not found", path=path,
+                             hint="Fix 'elasticity.ct_material.volume' (relative paths start at the study's "
+                                  "folder).")
+        ct.volume = str(ct_path)
     return study, mesh_path

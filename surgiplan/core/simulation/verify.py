@@ -598,6 +598,47 @@ def _verify_convection(reference: Path | None):
     return run
 
 
+# ------------------------------------------------------------------------------ CT material mapping
+def verify_hu_mapping(cases: dict, progress=None) -> list[CaseResult]:
+    """HU -> rho_QCT -> rho_ash -> rho_app -> E of biomech.bone_material against the reference table.
+
+    Every tabulated density and modulus (each law, Carter-Hayes at both strain rates) is one row;
+    the calibration of the reference (0 + 0.0008 HU) is parsed from its parameters text.
+    """
+    from surgiplan.core.simulation.biomech.bone_material import BoneMapping, densities, modulus_unclipped
+
+    c = _Case(cases, "hu_density_modulus_mapping")
+    m = re.match(r"\s*rho_QCT\s*=\s*([-+0-9.eE]+)\s*\+\s*([-+0-9.eE]+)\s*\*\s*HU",
+                 c.c["parameters"]["calibration"]["value"])
+    if not m:
+        raise InputError("cannot read the calibration of the reference case hu_density_modulus_mapping")
+    intercept, slope = float(m.group(1)), float(m.group(2))
+    tol = c.tol
+    laws = {"E_morgan2003_femoral_neck_MPa": ("morgan2003_femoral_neck", 1.0),
+            "E_morgan2003_pooled_MPa": ("morgan2003_pooled", 1.0),
+            "E_keyak_falkinstein2003_MPa": ("keyak_falkinstein2003", 1.0),
+            "E_carter_hayes1977_rate1_MPa": ("carter_hayes1977", 1.0),
+            "E_carter_hayes1977_rate0.01_MPa": ("carter_hayes1977", 0.01)}
+    rows = []
+    for entry in c.c["table"]:
+        hu = float(entry["HU"])
+        base = BoneMapping(calibration_slope_g_cm3_per_HU=slope, calibration_intercept_g_cm3=intercept)
+        qct, ash, app = (float(x[0]) for x in densities(np.array([hu]), base))
+        for key, val in (("rho_QCT_g_per_cm3", qct), ("rho_ash_g_per_cm3", ash), ("rho_app_g_per_cm3", app)):
+            rows.append(_row(c.name, "material", f"{key} at {hu:g} HU", val, entry[key], "g/cm^3", tol))
+        for key, (law, rate) in laws.items():
+            if key not in entry:
+                continue
+            mp = BoneMapping(law=law, calibration_slope_g_cm3_per_HU=slope, calibration_intercept_g_cm3=intercept,
+                             strain_rate_per_s=rate)
+            e = float(modulus_unclipped(np.array([hu]), mp)[0])
+            rows.append(_row(c.name, "material", f"{key} at {hu:g} HU", e, entry[key], "MPa", tol))
+    rows.append(_row(c.name, "material", "carter_hayes_rate_factor_0.01_per_s", 0.01 ** 0.06,
+                     c.q("carter_hayes_rate_factor_0.01_per_s"), "1", tol))
+    report(progress, 1.0, "HU mapping verified")
+    return rows
+
+
 def run_verification(reference: Path | None = None, quick: bool = False,
                      progress: Progress | None = None, only: str | None = None) -> list[CaseResult]:
     """Run every verification case (or those whose group name contains ``only``)."""
@@ -605,7 +646,8 @@ def run_verification(reference: Path | None = None, quick: bool = False,
     groups = [("cantilever", verify_cantilevers, True), ("patch", verify_patch, False),
               ("lame", verify_lame, True), ("convergence_elasticity", verify_elastic_convergence, True),
               ("poiseuille", verify_poiseuille, True), ("womersley", verify_womersley, True),
-              ("navier_stokes_convection", _verify_convection(reference), True)]
+              ("navier_stokes_convection", _verify_convection(reference), True),
+              ("hu_density_modulus_mapping", verify_hu_mapping, False)]
     rows: list[CaseResult] = []
     selected = [g for g in groups if only is None or only in g[0]]
     for k, (name, fn, takes_quick) in enumerate(selected):
