@@ -96,44 +96,55 @@ class SceneFigures:
         """3D renders of plan ``plan_name`` from ``views`` (default AP, lateral from the operated
         side, axial from above), framed on the implants' region (``bounds`` overrides it)."""
         views = views or ("anterior", lateral_view(side), "superior")
-        implants = _implant_meshes(case, plan_name, self.catalog)
-        models = {n: case.get_model(n) for n in case.model_names}
-        box = bounds
-        if box is None:
-            box = implant_region(_union_bounds(list(implants.values())),
-                                 _union_bounds([*models.values(), *implants.values()]))
-        p = self._plotter()
-        try:
-            opacity = 0.4 if implants else 1.0
-            for n, m in models.items():
-                add_surface(p, m, f"model:{n}", color=VESSEL if n.startswith("vessel") else BONE, opacity=opacity)
-            for iid, m in implants.items():
-                add_surface(p, m, f"implant:{iid}", color=IMPLANT)
-            plan = case.plan(plan_name)
-            for rs in plan.resections.values():
-                centre = np.asarray(case.get_model(rs.model).center) if rs.model in models else None
-                add_surface(p, cut_plane_mesh(rs.origin, rs.normal, 90.0, centre), f"cut:{rs.name}",
-                            color=CUT, opacity=0.55)
-            out = []
-            for view in views:
-                fit_camera(p, np.asarray(box).ravel(), view, 1.0)
-                img = self._shot(p)
-                out.append(Figure(img, CAPTIONS.get(view, view), view_edges(view)))
-            return out
-        finally:
-            p.close()
+        return self._render_plans(case, [(plan_name, views)], bounds)
 
     def comparison_views(self, case, plans: list[str], side: str = "LEFT") -> list[Figure]:
         """AP renders of each plan with one camera (the union of their implants' regions)."""
         meshes = [m for p in plans for m in _implant_meshes(case, p, self.catalog).values()]
         models = [case.get_model(n) for n in case.model_names]
         box = implant_region(_union_bounds(meshes), _union_bounds([*models, *meshes]))
-        out = []
-        for p in plans:
-            f = self.plan_views(case, p, side, views=("anterior",), bounds=box)[0]
+        out = self._render_plans(case, [(p, ("anterior",)) for p in plans], box)
+        for p, f in zip(plans, out, strict=True):
             f.caption = f"Plan {p}: AP view"
-            out.append(f)
         return out
+
+    def _render_plans(self, case, jobs, bounds=None) -> list[Figure]:
+        """One off-screen plotter with the case's models; per (plan, views): its implants and cuts
+        swapped in, one render per view (framed on ``bounds`` or the plan's implants' region)."""
+        models = {n: case.get_model(n) for n in case.model_names}
+        p = self._plotter()
+        out = []
+        try:
+            shown: list[str] = []
+            for k, (plan_name, views) in enumerate(jobs):
+                implants = _implant_meshes(case, plan_name, self.catalog)
+                if k == 0:
+                    opacity = 0.4 if implants else 1.0
+                    for n, m in models.items():
+                        add_surface(p, m, f"model:{n}", color=VESSEL if n.startswith("vessel") else BONE,
+                                    opacity=opacity)
+                for name in shown:
+                    p.remove_actor(name, render=False)
+                shown = []
+                for iid, m in implants.items():
+                    add_surface(p, m, f"implant:{iid}", color=IMPLANT)
+                    shown.append(f"implant:{iid}")
+                for rs in case.plan(plan_name).resections.values():
+                    centre = np.asarray(case.get_model(rs.model).center) if rs.model in models else None
+                    add_surface(p, cut_plane_mesh(rs.origin, rs.normal, 90.0, centre), f"cut:{rs.name}",
+                                color=CUT, opacity=0.55)
+                    shown.append(f"cut:{rs.name}")
+                box = bounds
+                if box is None:
+                    box = implant_region(_union_bounds(list(implants.values())),
+                                         _union_bounds([*models.values(), *implants.values()]))
+                for view in views:
+                    fit_camera(p, np.asarray(box).ravel(), view, 1.0)
+                    img = self._shot(p)
+                    out.append(Figure(img, CAPTIONS.get(view, view), view_edges(view)))
+            return out
+        finally:
+            p.close()
 
     # --------------------------------------------------------------- slices
     def _volume(self, case):

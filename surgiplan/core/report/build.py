@@ -145,7 +145,15 @@ def _story(case, c: ReportContent, st, width, figures, compare, progress):  # no
     s.append(Paragraph("Every measurement of the plan with its unit. Status: ✓ in range, ▲ HIGH / ▼ LOW = "
                        "outside the surgeon's target range (bold, boxed).", st["small"]))
     s.append(Spacer(1, 3))
-    s.append(tb.measurement_table(c, st, width))
+    mt = tb.measurement_table(c, st, width)
+    if mt is not None:
+        s.append(mt)
+    if c.screws:
+        s.append(Paragraph("The pedicle screws' measurements are in the summary's screw table; its columns mean:",
+                           st["body"]))
+        sd = tb.screw_definitions_table(c, st, width)
+        if sd is not None:
+            s.append(sd)
     # ------------------------------------------------------------- simulation
     report(progress, 0.7, "simulation results")
     s.append(CondPageBreak(80 * 2.83))

@@ -119,7 +119,20 @@ def native_table(content, st, width: float) -> Table | None:
     return grid_table(rows, [0.66 * width, 0.34 * width])
 
 
-def measurement_table(content, st, width: float, exclude=("screw_",)) -> Table:
+def screw_definitions_table(content, st, width: float) -> Table | None:
+    """What each column of the screw table means (the measurements' own definitions)."""
+    defs = {}
+    for s in content.screws:
+        for key, m in s.values.items():
+            defs.setdefault(key, m)
+    names = dict(SCREW_COLS)
+    rows = [head(["Screw table column", "Definition"], st)]
+    rows += [[P(names.get(k, k), st["cell"]), P(defs[k].definition, st["cell_small"])]
+             for k, _ in SCREW_COLS if k in defs]
+    return grid_table(rows, [0.22 * width, 0.78 * width]) if len(rows) > 1 else None
+
+
+def measurement_table(content, st, width: float, exclude=("screw_",)) -> Table | None:
     """Every measurement grouped (planned, bone preparation, native...), with definitions."""
     rows = [head(["Measurement", "Planned value", "Target range", "Status", "Native / contralateral",
                   "Definition"], st)]
@@ -139,6 +152,8 @@ def measurement_table(content, st, width: float, exclude=("screw_",)) -> Table:
         for m in groups[g]:
             rows.append(measure_row(m, st))
             lines.append(m)
+    if len(rows) == 1:
+        return None
     extra += _flag_styles(lines, 0, 3)
     f = [0.2, 0.12, 0.11, 0.09, 0.14, 0.34]
     return grid_table(rows, [x * width for x in f], zebra=False, extra=extra)
