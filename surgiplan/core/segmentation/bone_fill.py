@@ -49,7 +49,7 @@ def fill_planes(mask: np.ndarray, axes=(1, 2)) -> np.ndarray:
 
 def solid_bone(volume: Volume, *, low: float = 200.0, sigma_mm: float = 0.6, close_mm: float = 1.5,
                min_island_ml: float = 1.0, exclude: np.ndarray | None = None, image: np.ndarray | None = None,
-               progress: Progress | None = None) -> np.ndarray:
+               lids: bool = False, progress: Progress | None = None) -> np.ndarray:
     """Bone with its cancellous core filled, for the anatomy presets.
 
     Parameters
@@ -68,6 +68,9 @@ def solid_bone(volume: Volume, *, low: float = 200.0, sigma_mm: float = 0.6, clo
         Voxels never bone (the table, metal).
     image : ndarray, optional
         The smoothed CT when the caller already has it.
+    lids : bool
+        Count a cavity cut open by the scan's first or last slice as closed (a femoral neck or
+        a sacrum cut by the field of view); off where a tube runs through the scan (the canal).
 
     Returns
     -------
@@ -98,7 +101,12 @@ def solid_bone(volume: Volume, *, low: float = 200.0, sigma_mm: float = 0.6, clo
         closed = closed[pad[0]:-pad[0], pad[1]:-pad[1], pad[2]:-pad[2]] | sub
     else:
         closed = sub
-    filled = fill_planes(ndimage.binary_fill_holes(closed), axes=(1, 2))
+    if lids:  # a bone cut by the scan's first or last slice: cap it with that slice's filled outline
+        caps = [ndimage.binary_fill_holes(closed[0])[None], ndimage.binary_fill_holes(closed[-1])[None]]
+        capped = np.concatenate([caps[0], closed, caps[1]])
+        filled = fill_planes(ndimage.binary_fill_holes(capped), axes=(1, 2))[1:-1]
+    else:
+        filled = fill_planes(ndimage.binary_fill_holes(closed), axes=(1, 2))
     inner = filled & ~closed
     # the closing only seals: keep its bridges next to what they enclose, not on the outside
     out[box] = sub | inner | (closed & ndimage.binary_dilation(inner, iterations=1))

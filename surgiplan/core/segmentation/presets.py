@@ -45,7 +45,7 @@ from surgiplan.core.errors import InputError
 from surgiplan.core.imaging.volume import Volume
 from surgiplan.core.jobs import Progress, report, sub_progress
 from surgiplan.core.segmentation import islands, morphology
-from surgiplan.core.segmentation.grow import split_by_intensity_valleys, watershed_from_seeds
+from surgiplan.core.segmentation.grow import watershed_from_seeds
 from surgiplan.core.segmentation.segmentation import Segmentation
 from surgiplan.core.segmentation.threshold import threshold
 from surgiplan.core.segmentation.vessel_preset import THICK_ML, _vessel  # noqa: F401 - the vessel preset
@@ -170,33 +170,61 @@ def _axial_slab(volume: Volume, mask: np.ndarray, z_lo: float, z_hi: float, xyz)
     return mask & (xyz[2] >= z_lo) & (xyz[2] <= z_hi)
 
 
-def _hip(volume, progress=None, low: float = 500.0, **_):
-    bone = bone_mask(volume, low, progress=sub_progress(progress, 0, 0.4))
-    xyz = _world_axes(volume)
-    z = np.where(bone, xyz[2], np.nan)
-    zmin, zmax = np.nanmin(z), np.nanmax(z)
-    # midline: centre of the bone mass in x
-    x_mid = float(np.mean(xyz[0][bone] if isinstance(xyz[0], np.ndarray) and xyz[0].shape == bone.shape
-                          else np.broadcast_to(xyz[0], bone.shape)[bone]))
-    x_full = np.broadcast_to(xyz[0], bone.shape)
-    # seeds on bright cortex (the fatty marrow canal is dark and would start the fronts last)
-    cortex = bone & (volume.array >= 500)
-    slab = _axial_slab(volume, cortex, zmin, zmin + 20.0, xyz)
-    seeds: dict[str, np.ndarray] = {}
-    for name, side in (("femur_left", x_full > x_mid), ("femur_right", x_full < x_mid)):
-        pts = np.argwhere(islands.keep_largest(slab & side)) if (slab & side).any() else np.zeros((0, 3), int)
-        if not len(pts):
-            raise InputError(f"hip-bones: no {name.replace('_', ' ')} shaft found at the bottom of the scan",
-                             hint="The scan should include both proximal femurs.")
-        seeds[name] = pts
-    top = _axial_slab(volume, cortex, zmax - 20.0, zmax, xyz)
-    if not top.any():
-        raise InputError("hip-bones: no pelvis found at the top of the scan")
-    seeds["pelvis"] = np.argwhere(top)
-    report(progress, 0.5, "separating femoral heads from the acetabula")
-    parts = split_by_intensity_valleys(volume, bone, seeds, rest="pelvis",
-                                       progress=sub_progress(progress, 0.5, 0.95))
-    return {"pelvis": parts["pelvis"], "femur_left": parts["femur_left"], "femur_right": parts["femur_right"]}
+HIP_ML = {"femur": 15.0, "pelvis": 40.0}  # least plausible volumes in view (mL)
+
+
+def _hip(volume, progress=None, low: float = 300.0, **_):
+    """Femurs and hip bone by anatomy (:mod:`hip_anatomy`): femoral heads as spheres in their
+    sockets (no shaft needed), the femur cut from the hip bone along the joint space, named
+    left/right from the head's side of the body's midline (LPS +x is patient left). The table
+    is left out; metal is its own segment and counts as bone while splitting (a stem never cuts
+    a femur in two). Refused with advice when no head is found or a bone is implausibly small."""
+    from surgiplan.core.segmentation import hip_anatomy
+    from surgiplan.core.segmentation.bone_fill import smoothed, solid_bone
+    from surgiplan.core.segmentation.metal import metal_mask
+    from surgiplan.core.segmentation.scan_axes import axis_signs, spacing_kji
+    from surgiplan.core.segmentation.table import body_mask, table_mask
+
+    axis_signs(volume, "hip-bones")
+    sp = spacing_kji(volume)
+    report(progress, 0.05, "body, table and metal")
+    body = body_mask(volume)
+    exclude = table_mask(volume, body=body) | ~body
+    metal = metal_mask(volume)
+    img = smoothed(volume, 0.6)
+    bone = solid_bone(volume, low=low, image=img, exclude=exclude, lids=True,
+                      progress=sub_progress(progress, 0.1, 0.3))
+    bone = _partial_volume_surface(volume, bone, exclude, progress=sub_progress(progress, 0.3, 0.4))
+    bone |= metal
+    report(progress, 0.4, "femoral heads: spheres in their sockets")
+    mid_i = float(np.nonzero(body.any(axis=(0, 1)))[0].mean()) if body.any() else None
+    if body.any():
+        cols = np.nonzero(body)[2]
+        mid_i = float(cols.mean())
+    heads = hip_anatomy.find_heads(img, sp, midline_i=mid_i)
+    if not heads:
+        raise InputError("hip-bones: no femoral head found (a sphere of 18-30 mm radius in its socket)",
+                         hint="Check that the scan shows the hip joints, or place one seed in each femur "
+                              "and one in the hip bone.")
+    heads = [hip_anatomy.Head(h.centre, h.radius_mm, hip_anatomy.joint_radius(img, sp, h, low), h.score)
+             for h in heads]
+    femurs, rest = hip_anatomy.split_femur(img, bone, sp, heads, progress=sub_progress(progress, 0.5, 0.9))
+    x_mid = float(volume.index_to_world(np.array([[mid_i, 0.0, 0.0]]))[0, 0]) if mid_i is not None else 0.0
+    out: dict[str, np.ndarray] = {}
+    vml = volume.voxel_volume_mm3 / 1000.0
+    pelvis = islands.remove_small(rest & ~metal, 5000.0, volume.spacing)
+    out["pelvis"] = pelvis
+    for h, f in zip(heads, femurs, strict=True):
+        x = float(volume.index_to_world(np.array([h.centre[::-1]]))[0, 0])
+        name = "femur_left" if x > x_mid else "femur_right"
+        out[name] = islands.keep_largest(f) & ~metal
+    small = {n: float(m.sum() * vml) for n, m in out.items() if m.sum() * vml < HIP_ML[n.split("_")[0]]}
+    if small:
+        raise InputError("hip-bones: implausible result (" + ", ".join(f"{n} {ml:.1f} mL" for n, ml in small.items())
+                         + ")", hint="Place one seed in each femur and one in the hip bone.")
+    if metal.any():
+        out["metal"] = metal
+    return out
 
 
 def _knee(volume, progress=None, low: float = 500.0, **_):
@@ -221,6 +249,17 @@ def _knee(volume, progress=None, low: float = 500.0, **_):
         yf = np.broadcast_to(xyz[1], bone.shape)
         out["patella"] = min(pieces[:3], key=lambda p: float(yf[p].mean()))  # most anterior (-y)
     return out
+
+
+def _partial_volume_surface(volume, rough, exclude, progress=None):
+    """The bone's surface moved to half-way between the local cortex and soft tissue
+    (:func:`partial_volume.refine_bone_mask`), where that module is present."""
+    try:
+        from surgiplan.core.segmentation.partial_volume import refine_bone_mask
+    except ImportError:
+        return rough
+    out = refine_bone_mask(volume.array, rough, volume.spacing, progress=progress)
+    return out & ~exclude
 
 
 LUMBAR_ML = (15.0, 160.0)  # a lumbar vertebra with its posterior elements (adult: tens of mL)

@@ -30,8 +30,9 @@ def _upsample(m: np.ndarray, f: int, shape) -> np.ndarray:
 
 
 def body_mask(volume: Volume, air_hu: float = -400.0) -> np.ndarray:
-    """The patient's body: per axial slice, the largest connected region above ``air_hu``, holes
-    (lungs, bowel gas) filled. Boolean [k, j, i] (found on every 2nd pixel of sub-1.5 mm slices)."""
+    """The patient's body: per axial slice, the connected regions above ``air_hu`` of at least 15 %
+    of the largest (both thighs below the pelvis), holes (lungs, bowel gas) filled. Boolean
+    [k, j, i] (found on every 2nd pixel of sub-1.5 mm slices)."""
     f = _step(volume)
     full = np.asarray(volume.array).shape
     a = np.asarray(volume.array)[:, ::f, ::f]
@@ -47,13 +48,13 @@ def body_mask(volume: Volume, air_hu: float = -400.0) -> np.ndarray:
     objs = ndimage.find_objects(lab)
     best: dict[int, int] = {}
     for c, sl in enumerate(objs, start=1):
-        if sl is None:
-            continue
-        k = sl[0].start
-        if sizes[c] > sizes[best.get(k, 0)]:
-            best[k] = c
+        if sl is not None:
+            k = sl[0].start
+            best[k] = max(best.get(k, 0), int(sizes[c]))
     keep = np.zeros(n + 1, bool)
-    keep[list(best.values())] = True
+    for c, sl in enumerate(objs, start=1):  # both legs below the pelvis: every large region
+        if sl is not None and sizes[c] >= 0.15 * best[sl[0].start]:
+            keep[c] = True
     return _upsample(ndimage.binary_fill_holes(keep[lab], st), f, full)
 
 

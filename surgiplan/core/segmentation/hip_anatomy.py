@@ -1,0 +1,254 @@
+"""Femoral heads found as spheres in their sockets, and the femur cut from the hip bone there.
+
+No femoral shaft needs to be in view (a scan ending at the femoral necks, a prosthesis stem).
+
+1. **Sphere votes** (:func:`find_heads`): every strong edge of the smoothed CT (its gradient
+   points into the bone) votes for centres at distances ``radius_mm`` (18-30 mm) along its
+   gradient, on a 2 mm grid. A femoral head is a convex sphere, so its whole surface votes for
+   one centre and one radius; the acetabulum's concave surface votes away from it, a shaft
+   or a vertebral body only along a line. The strongest peaks with a sphere's share of
+   votes are heads (at most one per side of the body's midline).
+2. **Sphere fit**: the edge points within 3 mm of the voted sphere whose gradient points to its
+   centre are fitted by least squares (centre, radius; sub-voxel by averaging).
+3. **Joint space** (:func:`joint_radius`): the radius, between 0.9 R and R + 6 mm, where the mean
+   CT over the covered directions is lowest: the dark shell between head and socket.
+4. **Split** (:func:`split_femur`): watershed on the negated smoothed CT inside the bone from a
+   femur marker (bone inside the head to 0.5 mm below its surface, cortex included) and a
+   hip-bone marker (bone 3 mm deep beyond the joint space (as far beyond the joint radius as
+   the head's surface is within it) in the directions where the CT at the joint radius
+   is darker than the bone on both sides: the socket, not the neck); the fronts meet in the
+   joint space, and the neck and shaft follow the head.
+
+Index space [k, j, i]; mm from the spacing; left/right from the direction matrix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from surgiplan.core.errors import InputError
+from surgiplan.core.jobs import Progress, report
+
+
+@dataclass(frozen=True)
+class Head:
+    """A femoral head: centre (k, j, i) index, radius mm, joint radius mm, votes (share)."""
+
+    centre: tuple[float, float, float]
+    radius_mm: float
+    joint_mm: float
+    score: float
+
+
+def _edges(img: np.ndarray, sp: np.ndarray, min_grad: float, bone_hu: float):
+    """Edge points (index), unit gradients and magnitudes where bone (>= ``bone_hu`` 1.5 mm
+    along the gradient) borders darker tissue."""
+    g = np.stack(np.gradient(img, *sp))  # HU/mm along k, j, i
+    mag = np.sqrt((g**2).sum(axis=0))
+    pts = np.argwhere(mag >= min_grad)
+    if len(pts) > 600_000:  # keep the strongest
+        vals = mag[tuple(pts.T)]
+        pts = pts[np.argsort(vals)[-600_000:]]
+    n = g[:, pts[:, 0], pts[:, 1], pts[:, 2]].T / mag[tuple(pts.T)][:, None]
+    inner = ndimage.map_coordinates(img, (pts + 1.5 * n / sp).T, order=1, mode="nearest")
+    ok = inner >= bone_hu
+    return pts[ok].astype(float), n[ok], mag[tuple(pts[ok].T)]
+
+
+def find_heads(img: np.ndarray, sp: np.ndarray, *, radius_mm=(18.0, 30.0), min_grad: float = 150.0,
+               bone_hu: float = 300.0, grid_mm: float = 2.0, max_heads: int = 2,
+               midline_i: float | None = None) -> list[Head]:
+    """Femoral heads by sphere votes (see the module docstring); at most one per side of
+    ``midline_i`` (array column of the body's midline)."""
+    pts, nrm, mag = _edges(img, sp, min_grad, bone_hu)
+    if not len(pts):
+        return []
+    shape = np.ceil(np.array(img.shape) * sp / grid_mm).astype(int) + 1
+    radii = np.arange(radius_mm[0], radius_mm[1] + 1e-6, 1.0)
+    acc = np.zeros((len(radii), *shape), np.float32)
+    pm = pts * sp
+    for n, r in enumerate(radii):
+        c = np.round((pm + r * nrm) / grid_mm).astype(int)
+        ok = np.all((c >= 0) & (c < shape), axis=1)
+        np.add.at(acc[n], tuple(c[ok].T), 1.0 / r**2)  # per unit area of the sphere
+    acc = ndimage.gaussian_filter(acc, (0.7, 1.0, 1.0, 1.0))
+    heads: list[Head] = []
+    taken = np.zeros(shape, bool)
+    best = float(acc.max())
+    for _ in range(8):
+        flat = np.where(taken[None], 0.0, acc)
+        n, *c = np.unravel_index(int(np.argmax(flat)), acc.shape)
+        v = float(flat[(n, *c)])
+        if v < 0.4 * best or len(heads) >= max_heads:
+            break
+        cen = np.array(c, float) * grid_mm / sp  # index
+        # concentric spheres (the socket's cortex beyond the joint) vote for the same centre:
+        # the head is the innermost radius with a strong share of the votes there
+        prof = acc[:, c[0], c[1], c[2]]
+        peaks = [q for q in range(len(radii)) if prof[q] >= 0.5 * prof.max()
+                 and prof[q] >= prof[max(q - 1, 0)] and prof[q] >= prof[min(q + 1, len(radii) - 1)]]
+        if peaks:
+            n = peaks[0]
+        lo = [max(0, int(x - 40.0 / grid_mm)) for x in c]
+        taken[lo[0]:int(c[0] + 40 / grid_mm), lo[1]:int(c[1] + 40 / grid_mm), lo[2]:int(c[2] + 40 / grid_mm)] = True
+        fit = fit_sphere(pts, nrm, sp, cen, float(radii[n]))
+        if fit is None:
+            continue
+        if midline_i is not None and any((h.centre[2] - midline_i) * (fit[0][2] - midline_i) > 0 for h in heads):
+            continue  # one head per side
+        if not radius_mm[0] - 2 <= fit[1] <= radius_mm[1] + 2:
+            continue
+        cen, r = fit
+        r2 = surface_radius(img, sp, cen, r)
+        if r2 is not None:
+            fit2 = fit_sphere(pts, nrm, sp, cen, r2, band_mm=1.5, iterations=2)
+            if fit2 is not None:
+                cen = fit2[0]
+                r = surface_radius(img, sp, cen, r2) or r2
+        heads.append(Head(tuple(float(x) for x in cen), float(r), float(r), v / best))
+    return heads
+
+
+def surface_radius(img: np.ndarray, sp: np.ndarray, centre_idx, r_guess: float) -> float | None:
+    """The head's radius (mm) from the CT along rays from its centre: over the directions where
+    a dark joint space follows the head's cortex, the radius where the mean profile falls half-way
+    from the cortex peak to the joint minimum (partial volume: the surface is where a voxel is
+    half bone). None when no joint space is seen."""
+    radii = np.arange(max(5.0, r_guess - 8.0), r_guess + 8.0, 0.25)
+    vals, _ = _ray_samples(img, sp, centre_idx, radii)
+    n0 = int(np.searchsorted(radii, r_guess - 5.0))
+    peak_at = n0 + np.argmax(vals[:, n0:], axis=1)  # the cortex, per ray
+    keep = []
+    for n in range(len(vals)):
+        p = peak_at[n]
+        after = vals[n, p:]
+        if len(after) < 4:
+            continue
+        m = p + int(np.argmin(after[: int(6.0 / 0.25)]))
+        if vals[n, p] - vals[n, m] > 200.0 and m < len(radii) - 1 and vals[n, m + 1:].max() > vals[n, m] + 100.0:
+            keep.append(n)  # cortex, then a dark gap, then bone again: the socket
+    if len(keep) < 20:
+        return None
+    rs = []
+    for n in keep:
+        p = peak_at[n]
+        m = p + int(np.argmin(vals[n, p:p + int(6.0 / 0.25)]))
+        half = 0.5 * (vals[n, p] + vals[n, m])
+        seg = vals[n, p:m + 1]
+        q = int(np.argmax(seg < half))
+        if q == 0:
+            continue
+        a, b = seg[q - 1], seg[q]
+        rs.append(radii[p + q - 1] + 0.25 * (a - half) / max(a - b, 1e-6))
+    return float(np.median(rs)) if rs else None
+
+
+def fit_sphere(pts: np.ndarray, nrm: np.ndarray, sp: np.ndarray, centre_idx: np.ndarray, r: float,
+               band_mm: float = 3.0, iterations: int = 3):
+    """Least-squares sphere through the edge points near the sphere (centre index, r mm) whose
+    gradient points to its centre: (centre index, radius mm) or None."""
+    pm = pts * sp
+    c = centre_idx * sp
+    for _ in range(iterations):
+        d = pm - c
+        dist = np.linalg.norm(d, axis=1)
+        u = d / np.maximum(dist[:, None], 1e-9)
+        sel = (np.abs(dist - r) <= band_mm) & ((nrm * -u).sum(axis=1) > 0.8)
+        if sel.sum() < 30:
+            return None
+        p = pm[sel]
+        a = np.column_stack([2 * p, np.ones(len(p))])
+        b = (p**2).sum(axis=1)
+        sol, *_ = np.linalg.lstsq(a, b, rcond=None)
+        c = sol[:3]
+        r = float(np.sqrt(max(sol[3] + c @ c, 1.0)))
+        band_mm = max(1.5, band_mm * 0.7)
+    return c / sp, r
+
+
+def _ray_samples(img: np.ndarray, sp: np.ndarray, centre_idx, radii_mm, n_dir: int = 400):
+    """CT along ``n_dir`` rays from the centre at ``radii_mm``: (n_dir, n_r), and the unit dirs."""
+    gold = np.pi * (3 - np.sqrt(5))
+    t = np.arange(n_dir)
+    z = 1 - 2 * (t + 0.5) / n_dir
+    rr = np.sqrt(1 - z * z)
+    dirs = np.column_stack([z, rr * np.cos(gold * t), rr * np.sin(gold * t)])  # k, j, i
+    c = np.asarray(centre_idx, float) * sp
+    pts = c[None, None, :] + dirs[:, None, :] * np.asarray(radii_mm)[None, :, None]
+    idx = (pts / sp).reshape(-1, 3).T
+    vals = ndimage.map_coordinates(img, idx, order=1, mode="nearest").reshape(n_dir, len(radii_mm))
+    return vals, dirs
+
+
+def joint_radius(img: np.ndarray, sp: np.ndarray, head: Head, bone_hu: float) -> float:
+    """Radius (mm) of the dark joint shell around ``head`` (see the module docstring)."""
+    radii = np.arange(0.85 * head.radius_mm, head.radius_mm + 6.0, 0.25)
+    vals, _ = _ray_samples(img, sp, head.centre, radii)
+    covered = (vals[:, -1] >= bone_hu) & (vals[:, 0] >= bone_hu)  # bone on both sides: the socket
+    if covered.sum() < 10:
+        return head.radius_mm + 1.0
+    prof = vals[covered].mean(axis=0)
+    n0 = int(np.searchsorted(radii, head.radius_mm - 1.0))
+    return float(radii[n0 + int(np.argmin(prof[n0:]))])
+
+
+def neck_direction(img: np.ndarray, sp: np.ndarray, head: Head, bone_hu: float):
+    """Unit vector (mm, k j i) from the head's centre along its neck: the mean of the ray
+    directions where bone continues without a gap across the joint radius; None if none."""
+    vals, dirs = _ray_samples(img, sp, head.centre, [head.joint_mm, head.joint_mm + 4.0, head.joint_mm + 8.0])
+    neck = np.all(vals >= bone_hu, axis=1)
+    if neck.sum() < 5:
+        return None
+    d = dirs[neck].mean(axis=0)
+    n = np.linalg.norm(d)
+    return d / n if n > 1e-6 else None
+
+
+def split_femur(img: np.ndarray, bone: np.ndarray, sp: np.ndarray, heads: list[Head], *,
+                dark_hu: float = 100.0, bone_hu: float = 300.0, progress: Progress | None = None
+                ) -> tuple[list[np.ndarray], np.ndarray]:
+    """(one femur mask per head, the rest of the bone: hip bone) by the watershed of the module
+    docstring."""
+    from skimage.segmentation import watershed
+
+    markers = np.zeros(bone.shape, np.int32)
+    kk, jj, ii = np.indices(bone.shape, sparse=True)
+    rest = len(heads) + 1
+    for n, h in enumerate(heads, start=1):
+        c = np.asarray(h.centre)
+        rj = h.joint_mm
+        pad = [int(np.ceil((rj + 14.0) / s)) for s in sp]
+        box = tuple(slice(max(0, int(c[a]) - pad[a]), min(bone.shape[a], int(c[a]) + pad[a] + 1)) for a in range(3))
+        d = np.sqrt(((kk[box[0]] - c[0]) * sp[0]) ** 2 + ((jj[:, box[1]] - c[1]) * sp[1]) ** 2
+                    + ((ii[:, :, box[2]] - c[2]) * sp[2]) ** 2)
+        sub = bone[box]
+        m = markers[box]
+        # the head with its cortex (to half a mm below its surface), the socket beyond the gap
+        m[sub & (d <= h.radius_mm - 0.5)] = n
+        beyond = rj + max(rj - h.radius_mm, 0.0) + 0.5
+        shell = sub & (d >= beyond) & (d <= beyond + 3.0)
+        if shell.any():
+            # the point on the joint sphere along each shell voxel's ray: dark = socket
+            q = np.argwhere(shell).astype(float) + np.array([b.start for b in box])
+            u = (q - c) * sp
+            u /= np.linalg.norm(u, axis=1, keepdims=True)
+            pj = (c * sp + u * rj) / sp
+            at = ndimage.map_coordinates(img, pj.T, order=1, mode="nearest")
+            here = img[tuple(np.round(q).astype(int).T)]
+            sock = (at < here - dark_hu) & (at < 0.5 * (here + dark_hu))
+            u_neck = neck_direction(img, sp, h, bone_hu)
+            if u_neck is not None:  # the socket is the hemisphere away from the neck
+                sock &= (u @ u_neck) < 0.0
+            qs = np.round(q[sock]).astype(int) - np.array([b.start for b in box])
+            sel = m[tuple(qs.T)] == 0
+            m[tuple(qs[sel].T)] = rest
+    if not (markers == rest).any():
+        raise InputError("hip-bones: no joint space found around the femoral head",
+                         hint="Place one seed in the femur and one in the hip bone.")
+    report(progress, 0.7, "separating the femurs from the hip bone along the joint space")
+    lab = watershed(-img, markers, mask=bone)
+    femurs = [lab == n for n in range(1, len(heads) + 1)]
+    return femurs, bone & ((lab == rest) | (lab == 0))
