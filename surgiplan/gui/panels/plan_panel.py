@@ -16,6 +16,7 @@ from surgiplan.core.planning.operations import preview_pose
 from surgiplan.gui.panels.common import Panel, button, hint, row
 from surgiplan.gui.panels.plan_hip import HipSection
 from surgiplan.gui.panels.plan_resection import ResectionSection
+from surgiplan.gui.panels.plan_spine import SpineSection
 from surgiplan.gui.panels.wrap_delegate import WrapDelegate
 
 IMPLANT_COLOR = (0.70, 0.78, 0.90)
@@ -195,6 +196,10 @@ class PlanPanel(Panel):
         g.addWidget(hint("Keys in this panel: arrows / Page Up/Down move 1 mm along L/P/S "
                          "(Shift 0.1 mm); with Alt they rotate 1° (Shift 0.1°)."))
         self.hip = HipSection(self, g_angles, g_sizes)
+        # ----------------------------------------------------- spine screws
+        g = self.group("Pedicle screws (spine)")
+        self.spine_box = g.parentWidget()
+        self.spine = SpineSection(self, g)
         # ------------------------------------------------------- resections
         g = self.group("Resections (knee)")
         self.resection_box = g.parentWidget()  # shown for knee cases only (anatomy registry)
@@ -282,6 +287,8 @@ class PlanPanel(Panel):
         self.resection_box.setVisible(anat.name == "knee")  # knee cuts do not belong in a hip plan
         self.hip_angles_box.setVisible(anat.name == "hip")  # nor cup angles in a knee or spine plan
         self.hip_sizes_box.setVisible(anat.name == "hip")
+        self.spine_box.setVisible(anat.name == "spine")
+        self.spine.draw_levels(anat.name == "spine")
         self.fit_button.setText(anat.fit_label)
         self.fit_button.setToolTip(anat.fit_tooltip)
 
@@ -345,8 +352,11 @@ class PlanPanel(Panel):
         self.lock_label.setText("" if plan is None or plan.locked is None else
                                 f"🔒 approved by {plan.locked.by} at {plan.locked.at}")
         lms = case.all_landmarks(self.session.current_plan if plan else None) if case is not None else {}
-        self.lm_label.setText(f"{len(lms)} landmarks: " + ", ".join(human_name(k) for k in sorted(lms)) if lms
-                              else "No landmarks yet.")
+        names = ", ".join(human_name(k) for k in sorted(lms))
+        # a long list (45 spine landmarks) would push the panel down: its count, the names on hover
+        self.lm_label.setText("No landmarks yet." if not lms else f"{len(lms)} landmarks: {names}" if len(lms) <= 20
+                              else f"{len(lms)} landmarks (hover for the list)")
+        self.lm_label.setToolTip(names)
         cur = self.implant_combo.currentData()
         self.implant_combo.blockSignals(True)
         self.implant_combo.clear()
@@ -428,6 +438,8 @@ class PlanPanel(Panel):
         self.win.status(f"Landmark {human_name(name)} at ({pos[0]:.1f}, {pos[1]:.1f}, {pos[2]:.1f}) mm LPS")
 
     def _pick_toggled(self, on: bool) -> None:
+        if on and self.spine.pick.isChecked():
+            self.spine.pick.setChecked(False)  # one click action at a time
         self.win.view3d.set_click_callback(self.landmark_picked if on else None)
         if on:
             self.win.status("Click on a bone in the 3D view to place "
@@ -451,6 +463,7 @@ class PlanPanel(Panel):
 
     def hideEvent(self, event) -> None:  # noqa: N802 - Qt API
         self.pick3d.setChecked(False)  # clicks in 3D turn the view again outside this panel
+        self.spine.pick.setChecked(False)
         try:
             if (strip := getattr(self.win, "key_strip", None)) is not None:
                 strip.set_rows([])  # the key measurements belong to the Plan step
