@@ -289,6 +289,10 @@ class PlanPanel(Panel):
         self.hip_sizes_box.setVisible(anat.name == "hip")
         self.spine_box.setVisible(anat.name == "spine")
         self.spine.draw_levels(anat.name == "spine")
+        # the catalog opens on the case's anatomy; the others stay one click away (a plate in a hip case)
+        for i in range(self.cat_tree.topLevelItemCount()):
+            it = self.cat_tree.topLevelItem(i)
+            it.setExpanded(it.text(0).lower() == anat.name)
         self.fit_button.setText(anat.fit_label)
         self.fit_button.setToolTip(anat.fit_tooltip)
 
