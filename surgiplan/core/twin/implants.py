@@ -7,6 +7,8 @@ the metal surface is the iso-surface at ``threshold_hu`` (marching cubes; open
 where the scan's edge cuts the implant, so a partly scanned implant gives no false
 cap), and the catalog model is fitted to it by trimmed point-to-plane ICP
 (:mod:`surgiplan.core.twin.icp`). Streaks and other implants near it are trimmed.
+A cup's axis comes from its rim: a scan that cuts off the rim (not the dome) leaves
+only part of a sphere, whose centre is found but whose axis is not.
 """
 
 from __future__ import annotations
