@@ -55,8 +55,9 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"Comparison:        {r.comparison_json}")
         typer.echo(f"                   {r.comparison_csv}")
         for st in r.studies:
-            typer.echo(f"Simulation:        {st.get('study', st.get('name', '?'))} of plan {st.get('plan', '?')}: "
-                       f"{st.get('out_dir', st.get('folder', ''))}")
+            cs = st.get("case_study", {})
+            typer.echo(f"Simulation:        {cs.get('study', '?')} of plan {cs.get('plan', '?')}: "
+                       f"{r.case_dir / 'studies' / (cs.get('plan', '?') + '--' + cs.get('study', '?'))}")
         if r.report_pdf is not None:
             typer.echo(f"OR plan report:    {r.report_pdf}")
         typer.echo(f"Open it in the window: surgiplan gui {r.case_dir}")

@@ -268,3 +268,24 @@ def lock(case_path: Path = CaseArg, plan: str = typer.Argument(...), note: str =
 
 def register(root: typer.Typer) -> None:
     root.add_typer(app, name="plan")
+
+
+@app.command("neck-cut")
+def neck_cut(case_path: Path = CaseArg, plan: str = typer.Argument(..., help="Plan name."),
+             side: str = typer.Option("left", "--side", help="left or right."),
+             level: float = typer.Option(15.0, "--level-above-lt", help="mm above the lesser trochanter."),
+             angle: float = typer.Option(45.0, "--angle", help="deg between the cut and the shaft axis."),
+             as_json: bool = JsonOpt) -> None:
+    """Set the femoral neck cut of a hip plan from the landmarks (level and angle)."""
+    from surgiplan.core.case import Case
+    from surgiplan.core.planning.neck_resection import neck_cut_facts, neck_resection
+
+    case = Case.open(case_path)
+    lms = case.all_landmarks(plan)
+    res = neck_resection(lms, side, level_above_lt_mm=level, angle_to_shaft_deg=angle)
+    case.set_resection(plan, res)
+    case.save()
+    facts = neck_cut_facts(res, lms, side)
+    _out(facts, as_json, f"plan {plan!r}: neck cut {res.name} at {level:g} mm above the lesser trochanter, "
+         f"{facts['angle_to_shaft_deg']:g} deg to the shaft; head centre {facts['head_centre_to_plane_mm']:g} mm "
+         "above the cut")

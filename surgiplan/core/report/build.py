@@ -208,13 +208,22 @@ def _story(case, c: ReportContent, st, width, figures, compare, progress):  # no
 
 
 def _study_rows(case, plans) -> list[dict]:
-    """Study rows of the comparison from the simulation registry, when it exists (contract)."""
+    """Study rows of the comparison from the simulation registry, when it exists (contract):
+    its rows (one per plan and key result) pivoted to one line per quantity with a value per plan."""
     try:
         from surgiplan.core.simulation import case_studies
     except ImportError:
         return []
     fn = getattr(case_studies, "study_rows", None)
-    return list(fn(case, plans)) if fn is not None else []
+    if fn is None:
+        return []
+    lines: dict[tuple, dict] = {}
+    for r in fn(case, plans):
+        label = f"{r.get('study', '')}: {r.get('label', '')}" + (f" ({r['region']})" if r.get("region") else "")
+        key = (label, r.get("unit") or "")
+        line = lines.setdefault(key, {"quantity": label, "unit": r.get("unit") or "", "values": {}})
+        line["values"][r.get("plan")] = r.get("value")
+    return list(lines.values())
 
 
 def _plain(v) -> str:

@@ -167,8 +167,12 @@ def test_a_finished_study_is_shown_as_the_contract_says(knee_case, knee_copy, tm
     case.dirty = True
     case.save()
     case = open_copy(knee_copy, knee_case)
-    data = render_report(case, "A", figures=SceneFigures(size_px=200))
+    data = render_report(case, "A", compare="B", figures=SceneFigures(size_px=200))
     text = " ".join(pdf_text(data, tmp_path, "-raw").split())
+    layout = pdf_text(data, tmp_path)
+    comp = layout[layout.index("Plan comparison: A and B"):]
+    row = next(line for line in comp.splitlines() if "Peak von Mises stress" in line)
+    assert "knee-standing" in row and "11.9 MPa" in row and "–" in row  # plan B has no study
     assert "Study: knee-standing" in text
     assert "Peak von Mises stress 11.9 MPa tibia" in text and "-23.4 %" in text
     assert "2.5 x body weight (Bergmann 2016)" in text and "14 of 14 cases passed" in text
