@@ -375,9 +375,11 @@ def solve_steady(tm: TaggedMesh, spec: FlowSpec, solver: SolverSpec | None = Non
             f = min(1.0, state["done"] + state["df"])
             s.set_inflow(q_target * f)
             s.p_in.value = (spec.inlet.pressure_Pa or 0.0) * f
-            _update_outlets(s, spec, w, f, steady=True)
-            ok = True
-            for _ in range(_outlet_iterations(spec)):
+            coupled = _guess_outlets(s, spec, q_target * f, f)
+            reason = 0
+
+            def newton(f=f) -> bool:
+                nonlocal reason
                 for _attempt in range(2 if reuse else 1):
                     _set_lag_preconditioner(snes, 1)  # fresh factorisations at the start of each solve
                     try:
@@ -398,11 +400,12 @@ def solve_steady(tm: TaggedMesh, spec: FlowSpec, solver: SolverSpec | None = Non
                         break
                     state["refactor"] += 1  # GMRES stalled on the kept factorisation: start again from here
                 reason = snes.getConvergedReason()
-                if reason < 0 or not np.all(np.isfinite(w.x.array)):
-                    ok = False
-                    break
-                if not _update_outlets(s, spec, w, f, steady=True):
-                    break
+                return reason >= 0 and bool(np.all(np.isfinite(w.x.array)))
+
+            ok = newton()
+            its = snes.getIterationNumber()
+            if ok and coupled and f >= 1.0 - 1e-12:
+                ok = _match_resistances(s, spec, w, coupled, newton, state)
             if not ok:
                 failures.append({"factor": f, "reynolds": s.reynolds(q_target * f), "snes_reason": int(reason)})
                 w.x.array[:] = saved
@@ -418,7 +421,6 @@ def solve_steady(tm: TaggedMesh, spec: FlowSpec, solver: SolverSpec | None = Non
                         hint="The flow may be unsteady at this Reynolds number, or the mesh too coarse for it; "
                              "refine the mesh or lower the flow rate.")
                 continue
-            its = snes.getIterationNumber()
             history.append({"factor": f, "reynolds": s.reynolds(q_target * f), "newton_iterations": its,
                             # wall time of each Newton step (Jacobian, factorisation if any, GMRES)
                             "newton_step_times_s": [round(float(d), 3) for d in state["steps"]]})
@@ -444,6 +446,7 @@ def solve_steady(tm: TaggedMesh, spec: FlowSpec, solver: SolverSpec | None = Non
             "factorisation_reuse": reuse, "reuse_restarts": state["refactor"],
             "time_setup_s": t1 - t0, "time_solve_s": time.perf_counter() - t1,
             "reynolds_inlet": re_target, "continuation_retries": failures,
+            "resistance_iterations": state.get("resistance_iterations", 0),
             "mesh_quality": quality.to_dict()}
     report(progress, 1.0, f"steady flow solved ({info['newton_iterations_total']} Newton iterations)")
     sol = FlowSolution(uh, ph, tm, spec, info)
@@ -502,6 +505,75 @@ def _set_lag_preconditioner(snes, lag: int) -> bool:
 
 
 _PETSC_LIB = None
+
+
+def _resistance(o) -> float:
+    return o.resistance_Pa_s_m3 if o.type == "resistance" else (
+        o.proximal_resistance_Pa_s_m3 + o.distal_resistance_Pa_s_m3)
+
+
+def _guess_outlets(s: _Setup, spec: FlowSpec, q_in: float, factor: float) -> list[int]:
+    """Outlet pressures before a steady solve: traction values x factor; resistance (and, steady,
+    Windkessel) outlets all at P0 + Q / sum(1 / R_i), the pressure of parallel resistances taking the
+    whole inflow. Returns the indices of the resistance-type outlets."""
+    coupled = [i for i, o in enumerate(spec.outlets) if o.type != "traction"]
+    g = sum(1.0 / max(_resistance(spec.outlets[i]), 1e-30) for i in coupled)
+    for i, o in enumerate(spec.outlets):
+        if o.type == "traction":
+            s.p_out[i].value = o.pressure_Pa * factor
+        else:
+            s.p_out[i].value = o.pressure_Pa + (q_in / g if g > 0 else 0.0)
+    return coupled
+
+
+def _match_resistances(s: _Setup, spec: FlowSpec, w, idx: list[int], newton, state: dict,
+                       max_iter: int = 5) -> bool:
+    """Solve p_i = P0_i + R_i Q_i(p) for the resistance outlets by Newton on the outlet pressures.
+
+    Outlet resistances are usually far larger than the vessel's own, so the fixed point p <- P0 + R Q(p)
+    diverges (its gain is R / R_vessel); here the sensitivity dQ/dp comes from one extra solve per outlet
+    (each a small step from a converged state) and is reused for the updates.
+    """
+    R = np.array([_resistance(spec.outlets[i]) for i in idx])
+    P0 = np.array([spec.outlets[i].pressure_Pa for i in idx])
+
+    def flows():
+        return np.array([s.flux(w.sub(0), s.outlet_tags[i]) for i in idx])
+
+    def setp(p):
+        for k, i in enumerate(idx):
+            s.p_out[i].value = float(p[k])
+
+    p = np.array([float(s.p_out[i].value) for i in idx])
+    Q = flows()
+    F = p - (P0 + R * Q)
+    scale = max(1.0, float(np.max(np.abs(p))))
+    if np.max(np.abs(F)) < 1e-6 * scale:
+        return True
+    base = w.x.array.copy()
+    J = np.zeros((len(idx), len(idx)))
+    delta = max(1e-3, 1e-4 * scale)
+    for k in range(len(idx)):
+        pk = p.copy()
+        pk[k] += delta
+        setp(pk)
+        if not newton():
+            return False
+        J[:, k] = (flows() - Q) / delta
+        w.x.array[:] = base
+    JF = np.eye(len(idx)) - R[:, None] * J
+    for _ in range(max_iter):
+        p = p - np.linalg.solve(JF, F)
+        setp(p)
+        if not newton():
+            return False
+        Q = flows()
+        F = p - (P0 + R * Q)
+        state.setdefault("resistance_iterations", 0)
+        state["resistance_iterations"] += 1
+        if np.max(np.abs(F)) < 1e-6 * max(1.0, float(np.max(np.abs(p)))):
+            break
+    return True
 
 
 def _outlet_iterations(spec: FlowSpec) -> int:

@@ -1,0 +1,1 @@
+"""Blood flow in a patient's vessels: case studies ``vessel-rest`` / ``vessel-exercise`` and lumen studies."""
