@@ -70,8 +70,39 @@ def test_simulate_runs_a_study_and_reports_bad_input(tmp_path):
     assert r.returncode == 1
     assert "non-positive Young's modulus" in r.stderr
     assert json.loads((tmp_path / "out2" / "status.json").read_text())["status"] == "failed"
+    assert "% reading mesh box.msh\n" in r.stderr  # progress as plain lines when not on a terminal
     r = _cli("simulate", str(tmp_path), "--plan", "A")
-    assert r.returncode == 1 and "not available yet" in r.stderr
+    assert r.returncode == 1 and "needs both --plan and --study" in r.stderr
+
+
+def test_simulate_list_and_case_study_errors(tmp_path):
+    r = _cli("simulate", "--list", "--json")
+    assert r.returncode == 0, r.stderr
+    rows = {x["name"]: x for x in json.loads(r.stdout)}
+    assert rows["hip-walking"]["available"] is True and rows["spine-flexion"]["available"] is False
+    r = _cli("simulate", "--list")
+    assert "hip-stairs" in r.stdout and "not available in this build" in r.stdout
+    r = _cli("simulate", str(tmp_path), "--plan", "A", "--study", "hip-walking")
+    assert r.returncode == 1 and "case" in r.stderr.lower() and "Traceback" not in r.stderr
+    r = _cli("simulate", str(tmp_path), "--plan", "A", "--study", "hip-walking", "--option", "degree")
+    assert r.returncode == 1 and "KEY=VALUE" in r.stderr
+    r = _cli("simulate")
+    assert r.returncode == 1 and "nothing to simulate" in r.stderr
+
+
+def test_line_progress_prints_plain_lines():
+    import io
+
+    from surgiplan.cli.simulate import LineProgress
+
+    buf = io.StringIO()
+    p = LineProgress("hip-walking on plan A", stream=buf, min_interval_s=0.0)
+    p.update(0.0, "meshing the implanted femur")
+    p.update(0.01, "meshing the implanted femur")  # < 5 %: not repeated
+    p.update(0.4, "solving")
+    p.update(1.0, "done")
+    assert buf.getvalue().splitlines() == ["hip-walking on plan A", "    0% meshing the implanted femur",
+                                           "   40% solving", "  100% done"]
 
 
 @pytest.mark.parametrize("arg", ["missing.json"])

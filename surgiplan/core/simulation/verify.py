@@ -625,15 +625,15 @@ def verify_hu_mapping(cases: dict, progress=None) -> list[CaseResult]:
         base = BoneMapping(calibration_slope_g_cm3_per_HU=slope, calibration_intercept_g_cm3=intercept)
         qct, ash, app = (float(x[0]) for x in densities(np.array([hu]), base))
         for key, val in (("rho_QCT_g_per_cm3", qct), ("rho_ash_g_per_cm3", ash), ("rho_app_g_per_cm3", app)):
-            rows.append(_row(c.name, "material", f"{key} at {hu:g} HU", val, entry[key], "g/cm^3", tol))
+            rows.append(_row(c.name, "elasticity", f"{key} at {hu:g} HU", val, entry[key], "g/cm^3", tol))
         for key, (law, rate) in laws.items():
             if key not in entry:
                 continue
             mp = BoneMapping(law=law, calibration_slope_g_cm3_per_HU=slope, calibration_intercept_g_cm3=intercept,
                              strain_rate_per_s=rate)
             e = float(modulus_unclipped(np.array([hu]), mp)[0])
-            rows.append(_row(c.name, "material", f"{key} at {hu:g} HU", e, entry[key], "MPa", tol))
-    rows.append(_row(c.name, "material", "carter_hayes_rate_factor_0.01_per_s", 0.01 ** 0.06,
+            rows.append(_row(c.name, "elasticity", f"{key} at {hu:g} HU", e, entry[key], "MPa", tol))
+    rows.append(_row(c.name, "elasticity", "carter_hayes_rate_factor_0.01_per_s", 0.01 ** 0.06,
                      c.q("carter_hayes_rate_factor_0.01_per_s"), "1", tol))
     report(progress, 1.0, "HU mapping verified")
     return rows

@@ -25,6 +25,7 @@ from surgiplan.core.simulation.biomech.surface_ops import (
     remesh_uniform,
     retriangulate_plane,
     to_manifold,
+    voxel_remesh,
 )
 
 
@@ -67,24 +68,6 @@ class HipGeometryInput:
     bone_edge_mm: float = 3.0
     stem_edge_mm: float = 2.0
     abductor_radius_mm: float = 15.0
-
-
-def implicit_surface(man, edge_mm: float) -> pv.PolyData:
-    """A closed, evenly triangulated surface of a solid: voxelized at edge_mm / 4, contoured,
-    Taubin-smoothed and remeshed to ``edge_mm`` (sharp catalog edges and fan caps become
-    well-shaped triangles; corners are rounded by about the voxel size)."""
-    pts, tri, _ = manifold_triangles(man)
-    mask = polydata(pts, tri).voxelize_binary_mask(spacing=edge_mm / 4.0)
-    mask = mask.pad_image(0, pad_size=2)
-    name = mask.array_names[0]
-    mask[name] = np.asarray(mask[name], dtype=np.float32)
-    iso = mask.contour([0.5], scalars=name).triangulate().clean()
-    iso = iso.smooth_taubin(n_iter=30, pass_band=0.1)
-    out = remesh_uniform(iso, edge_mm, "the implant")
-    if not out.is_manifold:
-        raise MeshingError("the implant's surface could not be remeshed into a closed surface",
-                           hint="Try another element size.")
-    return out
 
 
 def _cells_centroids(points, tris):
@@ -146,7 +129,8 @@ def build_hip_surfaces(g: HipGeometryInput) -> TaggedSurfaces:
         if len(stem.decompose()) != 1:
             raise GeometryError(f"the stem's parts ({', '.join(stem_parts)}) do not form one solid",
                                 hint="Check the implant's geometry in the catalog.")
-        stem = to_manifold(implicit_surface(stem, g.stem_edge_mm), "the stem")
+        sp, st_, _ = manifold_triangles(stem)
+        stem = to_manifold(voxel_remesh(polydata(sp, st_), g.stem_edge_mm, "the stem"), "the stem")
         stem_ids = {stem.original_id()}
         cavity = bone - stem
         union = bone + stem

@@ -23,10 +23,29 @@ def polydata(points: np.ndarray, tris: np.ndarray) -> pv.PolyData:
     return pv.PolyData(np.asarray(points, dtype=float), np.hstack([np.full((len(tris), 1), 3), tris]).ravel())
 
 
-def remesh_uniform(mesh: pv.PolyData, edge_mm: float, name: str = "surface") -> pv.PolyData:
+def voxel_remesh(mesh: pv.PolyData, edge_mm: float, name: str = "surface") -> pv.PolyData:
+    """A closed surface rebuilt through a voxel mask of edge_mm / 4: contoured, Taubin-smoothed and
+    remeshed to ``edge_mm`` (sharp edges and fan caps become well-shaped triangles; corners are
+    rounded by about the voxel size)."""
+    mask = mesh.triangulate().clean().voxelize_binary_mask(spacing=edge_mm / 4.0)
+    mask = mask.pad_image(0, pad_size=2)
+    key = mask.array_names[0]
+    mask[key] = np.asarray(mask[key], dtype=np.float32)
+    iso = mask.contour([0.5], scalars=key).triangulate().clean()
+    iso = iso.smooth_taubin(n_iter=30, pass_band=0.1)
+    out = remesh_uniform(iso, edge_mm, name, fallback=False)
+    if out is None:
+        raise MeshingError(f"{name} could not be remeshed into a closed surface",
+                           hint="Try another element size.")
+    return out
+
+
+def remesh_uniform(mesh: pv.PolyData, edge_mm: float, name: str = "surface", fallback: bool = True):
     """A closed surface remeshed to near-equilateral triangles of edge ~``edge_mm`` (pyacvd).
 
-    Falls back to the input (cleaned) when the clustering does not give a closed manifold.
+    When the clustering does not give a closed manifold (it can pinch thin or sharp-edged parts),
+    the surface is rebuilt through a voxel mask (:func:`voxel_remesh`); with ``fallback`` False,
+    None is returned instead.
     """
     import pyacvd
 
@@ -35,17 +54,30 @@ def remesh_uniform(mesh: pv.PolyData, edge_mm: float, name: str = "surface") -> 
     if n < 50:
         raise MeshingError(f"{name} is too small ({mesh.area:.0f} mm^2) for elements of {edge_mm:g} mm",
                            hint="Use a smaller element size.")
-    cl = pyacvd.Clustering(mesh)
-    k = 0
-    while mesh.n_points * 4 ** k < 2 * n and k < 4:
-        k += 1
-    if k:
-        cl.subdivide(k)
-    cl.cluster(n)
-    out = cl.create_mesh(moveclus=False, clean=False).clean()
-    if out.n_cells and out.is_manifold:
+    import warnings
+
+    with warnings.catch_warnings():  # pyacvd 0.4 uses a pyvista attribute pyvista 0.49 deprecates
+        warnings.simplefilter("ignore", DeprecationWarning)
+        cl = pyacvd.Clustering(mesh)
+        k = 0
+        while mesh.n_points * 4 ** k < 2 * n and k < 4:
+            k += 1
+        if k:
+            cl.subdivide(k)
+        cl.cluster(n)
+        out = cl.create_mesh(moveclus=False, clean=False).clean()
+    if out.n_cells and out.is_manifold and _is_closed_manifold(out):
         return out
-    return mesh
+    return voxel_remesh(mesh, edge_mm, name) if fallback else None
+
+
+def _is_closed_manifold(mesh: pv.PolyData) -> bool:
+    import manifold3d as m3
+
+    m = m3.Mesh64(vert_properties=np.asarray(mesh.points, dtype=np.float64),
+                  tri_verts=faces_of(mesh).astype(np.uint64))
+    m.merge()
+    return m3.Manifold(m).status() == m3.Error.NoError
 
 
 def to_manifold(mesh: pv.PolyData, name: str):

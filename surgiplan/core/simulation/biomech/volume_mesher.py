@@ -19,6 +19,8 @@ from surgiplan.core.simulation.biomech.hip_model import TaggedSurfaces
 #: gmsh's 2D algorithm for remeshing the parametrized patches (1: MeshAdapt, robust on patches whose
 #: parametrization comes from a poor input triangulation; 6: Frontal-Delaunay)
 ALGORITHM_2D = 6
+#: 3D algorithms tried in turn
+ALGORITHMS_3D = ((1, "Delaunay"), (10, "HXT"))
 
 
 @dataclass
@@ -163,7 +165,7 @@ def _mesh(surf: TaggedSurfaces, *, coarse_mm: float, fine_mm: float, refine_near
     t0 = time.perf_counter()
     errors = []
     algorithm = None
-    for alg, label in ((10, "HXT"), (1, "Delaunay")):
+    for alg, label in ALGORITHMS_3D:
         gmsh.option.setNumber("Mesh.Algorithm3D", alg)
         try:
             gmsh.model.mesh.clear([(3, t) for t in vol_tag.values()])
