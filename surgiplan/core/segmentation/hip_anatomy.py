@@ -108,6 +108,8 @@ def find_heads(img: np.ndarray, sp: np.ndarray, *, radius_mm=(18.0, 30.0), min_g
             if fit2 is not None:
                 cen = fit2[0]
                 r = surface_radius(img, sp, cen, r2) or r2
+        if not radius_mm[0] - 0.5 <= r <= radius_mm[1] + 0.5:
+            continue  # not a femoral head (issue 23: 18-30 mm)
         heads.append(Head(tuple(float(x) for x in cen), float(r), float(r), v / best))
     return heads
 
@@ -195,11 +197,13 @@ def joint_radius(img: np.ndarray, sp: np.ndarray, head: Head, bone_hu: float) ->
     return float(radii[n0 + int(np.argmin(prof[n0:]))])
 
 
-def neck_direction(img: np.ndarray, sp: np.ndarray, head: Head, bone_hu: float):
+def neck_direction(bone: np.ndarray, sp: np.ndarray, head: Head):
     """Unit vector (mm, k j i) from the head's centre along its neck: the mean of the ray
-    directions where bone continues without a gap across the joint radius; None if none."""
-    vals, dirs = _ray_samples(img, sp, head.centre, [head.joint_mm, head.joint_mm + 4.0, head.joint_mm + 8.0])
-    neck = np.all(vals >= bone_hu, axis=1)
+    directions where the (solid, filled) bone continues without a gap across the joint radius;
+    None if none."""
+    vals, dirs = _ray_samples(bone.astype(np.float32), sp, head.centre,
+                              [head.joint_mm, head.joint_mm + 4.0, head.joint_mm + 8.0])
+    neck = np.all(vals >= 0.5, axis=1)
     if neck.sum() < 5:
         return None
     d = dirs[neck].mean(axis=0)
@@ -239,7 +243,7 @@ def split_femur(img: np.ndarray, bone: np.ndarray, sp: np.ndarray, heads: list[H
             at = ndimage.map_coordinates(img, pj.T, order=1, mode="nearest")
             here = img[tuple(np.round(q).astype(int).T)]
             sock = (at < here - dark_hu) & (at < 0.5 * (here + dark_hu))
-            u_neck = neck_direction(img, sp, h, bone_hu)
+            u_neck = neck_direction(bone, sp, h)
             if u_neck is not None:  # the socket is the hemisphere away from the neck
                 sock &= (u @ u_neck) < 0.0
             qs = np.round(q[sock]).astype(int) - np.array([b.start for b in box])

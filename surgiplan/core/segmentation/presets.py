@@ -214,14 +214,22 @@ def _hip(volume, progress=None, low: float = 300.0, **_):
     vml = volume.voxel_volume_mm3 / 1000.0
     pelvis = islands.remove_small(rest & ~metal, 5000.0, volume.spacing)
     out["pelvis"] = pelvis
+    doubts = []
     for h, f in zip(heads, femurs, strict=True):
-        x = float(volume.index_to_world(np.array([h.centre[::-1]]))[0, 0])
-        name = "femur_left" if x > x_mid else "femur_right"
+        cw = volume.index_to_world(np.array([h.centre[::-1]]))[0]
+        name = "femur_left" if cw[0] > x_mid else "femur_right"
         out[name] = islands.keep_largest(f) & ~metal
-    small = {n: float(m.sum() * vml) for n, m in out.items() if m.sum() * vml < HIP_ML[n.split("_")[0]]}
-    if small:
-        raise InputError("hip-bones: implausible result (" + ", ".join(f"{n} {ml:.1f} mL" for n, ml in small.items())
-                         + ")", hint="Place one seed in each femur and one in the hip bone.")
+        # a femur hangs below its head: bone well above the head's top is the ilium
+        kk = np.nonzero(out[name])[0]
+        if len(kk):
+            z = volume.index_to_world(np.column_stack([np.zeros((len(kk), 2)), kk]).astype(float))[:, 2]
+            above = float(np.mean(z > cw[2] + h.radius_mm + 10.0))
+            if above > 0.15:
+                doubts.append(f"{name}: {100 * above:.0f} % of it lies above its head (radius {h.radius_mm:.1f} mm)")
+    doubts += [f"{n} {m.sum() * vml:.1f} mL" for n, m in out.items() if m.sum() * vml < HIP_ML[n.split("_")[0]]]
+    if doubts:
+        raise InputError("hip-bones: implausible result (" + "; ".join(doubts) + ")",
+                         hint="Place one seed in each femur and one in the hip bone.")
     if metal.any():
         out["metal"] = metal
     return out
