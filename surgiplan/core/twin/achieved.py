@@ -223,6 +223,18 @@ def _comparison(case, plan: Plan, found, results, catalog, progress) -> Comparis
     return Comparison(case.model.name, list(COLUMNS), rows, "achieved minus planned")
 
 
-def achieved_rows(case, plan_name: str, scan: str, **kw) -> list[Row]:
-    """The comparison rows (planned / achieved / difference) for the comparison table and the report."""
+def latest_postop_scan(case) -> str | None:
+    """The last registered post-operative scan of the timeline (None when there is none)."""
+    later = [s for s in case.model.scans[1:] if s.kind == "post-op" and s.to_planning is not None]
+    return later[-1].name if later else None
+
+
+def achieved_rows(case, plan_name: str, scan: str | None = None, **kw) -> list[Row]:
+    """The comparison rows (planned / achieved / difference) for the comparison table and the report.
+
+    ``scan`` defaults to the latest registered post-operative scan; no rows without one.
+    """
+    scan = scan or latest_postop_scan(case)
+    if scan is None:
+        return []
     return achieved_vs_planned(case, plan_name, scan, **kw).comparison.rows

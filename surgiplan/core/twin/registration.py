@@ -3,7 +3,8 @@
 The planning scan is *fixed*, the later scan *moving*. The metric is Mattes mutual
 information when the modalities differ (MR to CT) and mean squares for CT to CT;
 the optimiser is regular-step gradient descent over a three-level pyramid
-(shrink 4, 2, 1; smoothing 2, 1, 0 mm), with parameter scales from physical shifts.
+(shrink 4, 2, 1; smoothing 2, 1, 0 mm; for mutual information only the levels that keep
+enough voxels for its histogram), with parameter scales from physical shifts.
 The start is chosen among the identity (both scans in the scanner's LPS), the
 images' geometric centres and their moments, by the metric's value at the
 coarsest level. A mask of one bone in the planning scan (``fixed_mask``) makes
@@ -33,6 +34,8 @@ MAX_ROTATION_DEG = 30.0
 MAX_TRANSLATION_MM = 150.0
 #: Smallest fraction of the fixed (masked) voxels that must land inside the later scan.
 MIN_OVERLAP = 0.2
+#: Fewest fixed voxels a pyramid level of a mutual-information fit must hold.
+MI_LEVEL_SAMPLES = 4000
 #: Voxels the metric samples at full resolution by default (all of them for one vertebra).
 SAMPLES = 50_000
 
@@ -281,8 +284,12 @@ def register_rigid(
     reg.SetOptimizerAsRegularStepGradientDescent(learningRate=1.0, minStep=1e-3, numberOfIterations=iterations,
                                                  relaxationFactor=0.6, gradientMagnitudeTolerance=1e-8)
     reg.SetOptimizerScalesFromPhysicalShift()
-    reg.SetShrinkFactorsPerLevel([4, 2, 1])
-    reg.SetSmoothingSigmasPerLevel([2.0, 1.0, 0.0])
+    shrinks = [4, 2, 1]
+    if metric == "mutual_information":  # a joint histogram needs samples: skip levels with too few
+        n = int(np.count_nonzero(fixed_mask)) if fixed_mask is not None else fixed.array.size
+        shrinks = [f for f in shrinks if f == 1 or n / f**3 >= MI_LEVEL_SAMPLES]
+    reg.SetShrinkFactorsPerLevel(shrinks)
+    reg.SetSmoothingSigmasPerLevel([{4: 2.0, 2: 1.0, 1: 0.0}[f] for f in shrinks])
     reg.SmoothingSigmasAreSpecifiedInPhysicalUnitsOn()
     reg.SetInitialTransform(init, inPlace=False)
     per_level: list[int] = []
@@ -296,7 +303,8 @@ def register_rigid(
         state["level"] += 1
         if state["level"] > 0:
             per_level.append(int(reg.GetOptimizerIteration()))
-        report(progress, 0.1 + 0.28 * state["level"], f"registration level {state['level'] + 1} of 3")
+        report(progress, 0.1 + 0.85 * state["level"] / len(shrinks),
+               f"registration level {state['level'] + 1} of {len(shrinks)}")
 
     reg.AddCommand(sitk.sitkIterationEvent, on_iteration)
     reg.AddCommand(sitk.sitkMultiResolutionIterationEvent, on_level)

@@ -14,7 +14,14 @@ from surgiplan.core.case import Case
 from surgiplan.core.errors import GeometryError, InputError
 from surgiplan.core.planning import transforms as tf
 from surgiplan.core.samples.postop import build_planning_case, postop_sample_path
-from surgiplan.core.twin import achieved_vs_planned, add_later_scan, register_scan, scan_to_planning, timeline
+from surgiplan.core.twin import (
+    achieved_rows,
+    achieved_vs_planned,
+    add_later_scan,
+    register_scan,
+    scan_to_planning,
+    timeline,
+)
 
 SCAN = "post-op-2026-03-02"
 BONE = {"hip": "pelvis", "spine": "L3"}
@@ -60,6 +67,7 @@ def test_achieved_matches_the_known_offsets(registered):
         assert r.partly_scanned  # the cup's dome / the screw heads lie outside the field of view
     comp = rep.comparison
     assert comp.plans == ["planned", "achieved"]
+    assert [r.to_dict() for r in achieved_rows(case, "planned")] == [r.to_dict() for r in comp.rows]
     if name == "hip":
         inc, ant = comp.row("cup_inclination"), comp.row("cup_anteversion")
         assert abs(inc.values["planned"] - 40.0) < 1e-6 and abs(inc.difference) < 0.5

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from surgiplan.core.errors import GeometryError, InputError
 from surgiplan.core.imaging.volume import Volume
@@ -51,6 +52,22 @@ def test_ct_registered_to_a_moved_copy_of_itself(spine):
     assert rot < 0.5 and dist < 0.5, (rot, dist, reg.to_dict())
     assert reg.metric == "mean_squares" and reg.initialisation in reg.details["start_metrics"]
     assert reg.to_dict()["iterations"] == reg.iterations and len(reg.iterations) == 3
+
+
+def test_mr_like_scan_registered_by_mutual_information(spine):
+    """A moved copy whose intensities are remapped as in a T1 MR (fat bright, bone dark, not
+    monotonic in HU): mean squares cannot match it, Mattes mutual information does."""
+    vol, l3 = spine
+    truth = tf.translation([-2.0, 3.0, -4.0]) @ tf.rotation([1.0, -0.4, 0.3], 3.0, (0.0, 30.0, -20.0))
+    ct = moved_copy(vol, truth).array
+    mr = np.interp(ct, [-1024, -150, -60, 20, 80, 300, 1200, 3000], [0, 950, 1000, 380, 330, 600, 60, 30])
+    moving = vol.with_array(mr.astype(np.float32), metadata={"modality": "MR"})
+    around = ndimage.binary_dilation(l3, iterations=3)  # L3 and 6 mm around it: MI needs the context
+    reg = register_rigid(vol, moving, fixed_mask=around, mask_name="L3")
+    assert reg.metric == "mutual_information"
+    pts = vol.index_to_world(np.argwhere(l3)[:, ::-1].astype(float))
+    rot, dist = errors(reg.scan_to_planning, truth, pts)
+    assert rot < 0.5 and dist < 0.5, (rot, dist)
 
 
 def test_stopped_early_is_not_converged(spine):
