@@ -184,49 +184,78 @@ def _mesh(surf: TaggedSurfaces, *, coarse_mm: float, fine_mm: float, refine_near
                            hint="The surfaces may intersect themselves or each other (an implant piercing the "
                                 "bone surface at a grazing angle); move the implant or change the element size.")
     seconds = time.perf_counter() - t0
-    if remesh:
-        report_tags = _retag_boundary(gmsh, names, tree, grp_all)
-    else:
-        report_tags = {n: i + 1 for i, n in enumerate(names)}
-    for vname, t in vol_tag.items():
-        gmsh.model.addPhysicalGroup(3, [t], name=vname)
-    for n, t in report_tags.items():
-        gmsh.model.addPhysicalGroup(2, [t], name=n)
     node_tags, coords, _ = gmsh.model.mesh.getNodes()
     pts = np.zeros((int(node_tags.max()) + 1, 3))
     pts[node_tags.astype(np.int64)] = coords.reshape(-1, 3)
-    tets, per_region = [], {}
+    by_region = {}
     for v, t in vol_tag.items():
         _, _, conn = gmsh.model.mesh.getElements(3, t)
-        c = np.asarray(conn[0], dtype=np.int64).reshape(-1, 4)
-        per_region[v] = int(len(c))
-        tets.append(c)
-    tets = np.vstack(tets)
+        by_region[v] = np.asarray(conn[0], dtype=np.int64).reshape(-1, 4)
+    faces = _boundary_faces(by_region, pts, names, tree, grp_all)
+    pts, by_region, faces = _rebuild_model(gmsh, pts, by_region, faces)
+    per_region = {v: int(len(c)) for v, c in by_region.items()}
+    tets = np.vstack(list(by_region.values()))
     dmin, aspect = tet_quality(pts, tets)
-    return MeshQuality(int(len(tets)), int(len(node_tags)), float(dmin.min()), float(np.percentile(dmin, 1)),
+    return MeshQuality(int(len(tets)), int(len(pts) - 1), float(dmin.min()), float(np.percentile(dmin, 1)),
                        float(aspect.max()), float(np.percentile(aspect, 99)), per_region, algorithm, seconds)
 
 
-def _retag_boundary(gmsh, names: list[str], tree, grp_all: np.ndarray) -> dict[str, int]:
-    """Move every boundary triangle into a new discrete surface of its input group; {name: tag}."""
-    node_tags, coords, _ = gmsh.model.mesh.getNodes()
-    xyz = np.zeros((int(node_tags.max()) + 1, 3))
-    xyz[node_tags.astype(np.int64)] = coords.reshape(-1, 3)
-    tris = []
-    for _, t in gmsh.model.getEntities(2):
-        _, _, conn = gmsh.model.mesh.getElements(2, t)
-        if conn and len(conn[0]):
-            tris.append(np.asarray(conn[0], dtype=np.int64).reshape(-1, 3))
-        gmsh.model.mesh.removeElements(2, t)
-    tris = np.vstack(tris)
-    group = grp_all[tree.query(xyz[tris].mean(axis=1))[1]]
+def _boundary_faces(by_region: dict, pts: np.ndarray, names: list[str], tree, grp_all) -> dict[str, np.ndarray]:
+    """The tetrahedra's boundary triangles by group: faces used once are on the outside (group of the
+    nearest input triangle); faces shared by tetrahedra of two regions are the interface. Built from
+    the tetrahedra themselves, so they always match (a mesher's Steiner points on a surface can leave
+    its triangles out of step with the volume)."""
+    faces, owner = [], []
+    for k, tets in enumerate(by_region.values()):
+        f = np.vstack([tets[:, [0, 2, 1]], tets[:, [0, 1, 3]], tets[:, [0, 3, 2]], tets[:, [1, 2, 3]]])
+        faces.append(f)
+        owner.append(np.full(len(f), k))
+    faces, owner = np.vstack(faces), np.concatenate(owner)
+    key = np.sort(faces, axis=1)
+    _, inv, cnt = np.unique(key, axis=0, return_inverse=True, return_counts=True)
+    once = cnt[inv] == 1
     out = {}
-    base = max(t for _, t in gmsh.model.getEntities(2)) + 1
+    outer = faces[once]
+    grp = grp_all[tree.query(pts[outer].mean(axis=1))[1]]
     for i, n in enumerate(names):
-        sel = tris[group == i]
-        if len(sel) == 0:
+        if n == "interface":
             continue
-        tag = gmsh.model.addDiscreteEntity(2, base + i)
-        gmsh.model.mesh.addElementsByType(tag, 2, [], sel.ravel().tolist())
-        out[n] = tag
+        sel = outer[grp == i]
+        if len(sel):
+            out[n] = sel
+    if "interface" in names:
+        twice = ~once
+        # one copy of each shared face, from the first region (the faces of two regions, seen twice)
+        first = twice & (owner == 0)
+        shared = faces[first]
+        shared_key = np.sort(shared, axis=1)
+        other = {tuple(k) for k in key[twice & (owner != 0)].tolist()}
+        mask = np.array([tuple(k) in other for k in shared_key.tolist()], dtype=bool)
+        out["interface"] = shared[mask]
     return out
+
+
+def _rebuild_model(gmsh, pts: np.ndarray, by_region: dict, faces: dict):
+    """A fresh gmsh model with only the referenced nodes (contiguous tags), the tetrahedra by region
+    and the boundary triangles by group, each as a physical group of its name."""
+    used = np.unique(np.concatenate([t.ravel() for t in by_region.values()]))
+    new_id = np.zeros(len(pts), dtype=np.int64)
+    new_id[used] = np.arange(1, len(used) + 1)
+    gmsh.model.remove()
+    gmsh.model.add("study")
+    out_regions, out_faces = {}, {}
+    gmsh.model.addDiscreteEntity(3, 1)
+    gmsh.model.mesh.addNodes(3, 1, new_id[used].tolist(), pts[used].ravel().tolist())
+    for k, (v, tets) in enumerate(by_region.items()):
+        tag = 1 if k == 0 else gmsh.model.addDiscreteEntity(3, k + 1)
+        gmsh.model.mesh.addElementsByType(tag, 4, [], new_id[tets].ravel().tolist())
+        gmsh.model.addPhysicalGroup(3, [tag], name=v)
+        out_regions[v] = new_id[tets]
+    for k, (n, tri) in enumerate(sorted(faces.items())):
+        tag = gmsh.model.addDiscreteEntity(2, k + 1)
+        gmsh.model.mesh.addElementsByType(tag, 2, [], new_id[tri].ravel().tolist())
+        gmsh.model.addPhysicalGroup(2, [tag], name=n)
+        out_faces[n] = new_id[tri]
+    new_pts = np.zeros((len(used) + 1, 3))
+    new_pts[1:] = pts[used]
+    return new_pts, out_regions, out_faces
