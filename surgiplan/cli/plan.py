@@ -266,6 +266,58 @@ def lock(case_path: Path = CaseArg, plan: str = typer.Argument(...), note: str =
     _out(info.model_dump(), as_json, f"plan {plan!r} locked by {info.by} at {info.at}")
 
 
+@app.command("propose-sizes")
+def propose_sizes(
+    case_path: Path = CaseArg,
+    plan: str = typer.Option(..., "--plan", help="Plan name (its landmarks count too)."),
+    side: str = typer.Option(..., "--side", help="left or right."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Propose the cup and stem sizes from the anatomy, with the next size down and up (as the window)."""
+    from surgiplan.core.case import Case
+    from surgiplan.core.errors import InputError
+    from surgiplan.core.planning.size_proposal import propose_cup, propose_stem
+
+    if side not in ("left", "right"):
+        raise InputError(f"--side must be left or right, got {side!r}")
+    case = Case.open(case_path)
+    case.plan(plan)
+    out, errors = {}, {}
+    for kind, fn in (("cup", propose_cup), ("stem", propose_stem)):
+        try:
+            out[kind] = fn(case, plan, side)
+        except InputError as exc:
+            errors[kind] = str(exc)
+    if not out:
+        raise InputError(f"no size could be proposed for the {side} hip: " + "; ".join(errors.values()))
+    data = {k: v.to_dict() for k, v in out.items()} | {"errors": errors}
+    text = "\n".join(f"{k}: {v.size} (smaller {v.smaller}, larger {v.larger}) - {v.reason}" for k, v in out.items())
+    _out(data, as_json, text + "".join(f"\n{k}: not proposed ({e})" for k, e in errors.items()))
+
+
+@app.command("snap-screw")
+def snap_screw_cmd(
+    case_path: Path = CaseArg,
+    plan: str = typer.Option(..., "--plan", help="Plan name."),
+    at: str = typer.Option(..., "--at", help="X,Y,Z in LPS mm: the point clicked on a vertebra."),
+    size: str = typer.Option(None, "--size", help="Screw size DxL (default: the largest the pedicle holds)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Place a pedicle screw snapped to the level and pedicle axis nearest a point (as a click in the window)."""
+    from surgiplan.core.case import Case
+    from surgiplan.core.planning.names import human_name
+    from surgiplan.core.planning.screw_snap import place_snapped_screw, snap_screw
+
+    case = Case.open(case_path)
+    case.plan(plan)
+    snap = snap_screw(case, plan, _floats(at, 3, "--at"), size=size)
+    imp = place_snapped_screw(case, plan, snap)
+    case.save()
+    data = snap.to_dict() | {"implant": imp.id}
+    _out(data, as_json, f"{human_name(imp.id)} in plan {plan!r}: {snap.level} {snap.side}, {snap.size} mm, breach "
+         f"{snap.breach_mm:.1f} mm (grade {snap.grade}); entry ({', '.join(f'{x:.1f}' for x in snap.entry)}) mm LPS")
+
+
 def register(root: typer.Typer) -> None:
     root.add_typer(app, name="plan")
 

@@ -115,6 +115,20 @@ def test_set_angles_types_the_cup_angles(case_dir):
                                         "--convention", "anatomical", "--inclination", "42")
 
 
+def test_propose_sizes_cli(case_dir):
+    c = Case.open(case_dir)
+    c.set_landmark("acetabular_radius_left", (28.5, 0, 0))  # x = the socket sphere radius, mm
+    c.save()
+    ok("plan", "new", case_dir, "A")
+    d = json.loads(ok("plan", "propose-sizes", case_dir, "--plan", "A", "--side", "left", "--json"))
+    assert (d["cup"]["size"], d["cup"]["smaller"], d["cup"]["larger"]) == ("60", "58", "62")
+    assert "stem" not in d and "femoral_canal_axis_left" in d["errors"]["stem"]  # no canal axis: said why
+    r = runner.invoke(app, ["plan", "propose-sizes", str(case_dir), "--plan", "A", "--side", "right"])
+    assert r.exit_code != 0 and "acetabular_radius_right" in str(r.exception)
+    r = runner.invoke(app, ["plan", "propose-sizes", str(case_dir), "--plan", "A", "--side", "up"])
+    assert r.exit_code != 0 and "left or right" in str(r.exception)
+
+
 def test_damaged_case_refused_by_cli(case_dir):
     (case_dir / "case.json").write_text('{"format": "surgiplan-case", "schema_version": 2, "name": "x"}')
     before = (case_dir / "case.json").read_bytes()

@@ -77,3 +77,28 @@ def test_breach_of_a_shifted_screw_and_bad_input(spine, tmp_path):
     empty = Case.new(tmp_path / "Empty", user="t")
     with pytest.raises(InputError, match="no vertebra model"):
         snap_screw(empty, None, (0, 0, 0))
+
+
+def test_snap_screw_cli_prints_the_core_snap(spine):
+    """`surgiplan plan snap-screw --json` is the core snap placed and saved (parity with the window)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from surgiplan.cli.main import app
+
+    case, gt = spine
+    case.save()
+    e = np.asarray(gt["landmarks"]["pedicle_entry_L4_right"]["position"]) + 1.0
+    r = CliRunner().invoke(app, ["plan", "snap-screw", str(case.root), "--plan", "A", "--at",
+                                 ",".join(f"{x:.6f}" for x in e), "--json"])
+    assert r.exit_code == 0, (r.output, r.exception)
+    d = json.loads(r.output)
+    want = snap_screw(case, "A", e).to_dict()
+    assert d["implant"] == "screw_L4_right"
+    for k in ("level", "side", "size", "grade", "breach_mm"):
+        assert d[k] == want[k]
+    np.testing.assert_allclose(d["transform"], want["transform"], atol=1e-6)
+    assert "screw_L4_right" in Case.open(case.root).plan("A").implants
+    bad = CliRunner().invoke(app, ["plan", "snap-screw", str(case.root), "--plan", "A", "--at", "1,2"])
+    assert bad.exit_code != 0 and "3 numbers" in str(bad.exception)
