@@ -42,15 +42,16 @@ def _tool(ruler, angle, diameter, circle) -> tuple[str, list[list[float]]] | Non
 
 def measure_cmd(
     case_path: Path = typer.Argument(..., metavar="CASE", help="Case folder."),
-    plan_arg: str = typer.Argument(None, metavar="[PLAN]", help="Plan name (or --plan)."),
+    plan_arg: str = typer.Argument(None, metavar="PLAN", help="Plan name (or --plan)."),
     plan_opt: str = typer.Option(None, "--plan", help="Plan name."),
-    ruler: tuple[str, str] | None = typer.Option(None, "--ruler", help="Two points X,Y,Z X,Y,Z (LPS mm): length."),
-    angle: tuple[str, str, str] | None = typer.Option(None, "--angle",
+    ruler: tuple[str, str] | None = typer.Option(None, "--ruler", metavar="X,Y,Z X,Y,Z",
+                                                help="Two points (LPS mm): the length."),
+    angle: tuple[str, str, str] | None = typer.Option(None, "--angle", metavar="X,Y,Z X,Y,Z X,Y,Z",
                                                 help="Three points A V B (LPS mm): the angle at V, deg."),
-    diameter: tuple[str, str] | None = typer.Option(None, "--diameter",
+    diameter: tuple[str, str] | None = typer.Option(None, "--diameter", metavar="X,Y,Z X,Y,Z",
                                              help="Two points across the lumen X,Y,Z X,Y,Z (LPS mm): diameter."),
-    circle: list[str] = typer.Option(None, "--circle", help="A point X,Y,Z on the wall (repeat, >= 3): "
-                                     "diameter of the fitted circle."),
+    circle: list[str] = typer.Option(None, "--circle", metavar="X,Y,Z",
+                                     help="A point on the wall (repeat, >= 3): diameter of the fitted circle."),
     name: str = typer.Option(None, "--name", help="Name of the hand measurement (default Ruler 1, Angle 1, ...)."),
     replace: bool = typer.Option(False, "--replace", help="Replace a hand measurement of the same name."),
     remove: str = typer.Option(None, "--remove", help="Remove the hand measurement of this name."),
