@@ -174,17 +174,18 @@ def set_angles(
     """
     from surgiplan.core.case import Case
     from surgiplan.core.planning.hip_angles import set_hip_angles
+    from surgiplan.core.planning.names import human_name
 
     case = Case.open(case_path)
     r = set_hip_angles(case, plan, implant_id, inclination=inclination, anteversion=anteversion,
                        convention=convention, version=version, depth=depth)
     case.save()
     if "inclination_deg" in r:
-        text = (f"{implant_id} in plan {plan!r}: inclination {r['inclination_deg']:.1f} deg, anteversion "
+        text = (f"{human_name(implant_id)} in plan {plan!r}: inclination {r['inclination_deg']:.1f} deg, anteversion "
                 f"{r['anteversion_deg']:.1f} deg ({r['convention']}, {r['reference']})")
     else:
         dep = "n/a" if r["depth_mm"] is None else f"{r['depth_mm']:.1f} mm"
-        text = (f"{implant_id} in plan {plan!r}: version {r['version_deg']:.1f} deg, depth {dep} "
+        text = (f"{human_name(implant_id)} in plan {plan!r}: version {r['version_deg']:.1f} deg, depth {dep} "
                 f"({r['reference']})")
     _out(r, as_json, text)
 
@@ -207,7 +208,9 @@ def cut(
     set_knee_cut(case, plan, cut_name, depth, varus, slope)
     case.save()
     r = knee_cut_readout(case, plan, cut_name)
-    _out(r.to_dict(), as_json, f"{cut_name} in plan {plan!r}: depth {r.depth_mm:.1f} mm, varus/valgus "
+    from surgiplan.core.planning.names import human_name
+
+    _out(r.to_dict(), as_json, f"{human_name(cut_name)} in plan {plan!r}: depth {r.depth_mm:.1f} mm, varus/valgus "
          f"{r.varus_valgus_deg:.1f} deg, slope {r.slope_deg:.1f} deg; resected thickness lateral "
          f"{r.thickness_mm['lateral']:.1f} mm, medial {r.thickness_mm['medial']:.1f} mm")
 
