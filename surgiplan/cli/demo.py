@@ -56,8 +56,9 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"                   {r.comparison_csv}")
         for st in r.studies:
             cs = st.get("case_study", {})
+            where = r.case_dir / "studies" / f"{cs.get('plan', '?')}--{cs.get('study', '?')}"
             typer.echo(f"Simulation:        {cs.get('study', '?')} of plan {cs.get('plan', '?')}: "
-                       f"{r.case_dir / 'studies' / (cs.get('plan', '?') + '--' + cs.get('study', '?'))}")
+                       + (f"FAILED ({st['error']})" if "error" in st else str(where)))
         if r.report_pdf is not None:
             typer.echo(f"OR plan report:    {r.report_pdf}")
         typer.echo(f"Open it in the window: surgiplan gui {r.case_dir}")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from surgiplan.core.errors import InputError
+from surgiplan.core.errors import Cancelled, InputError
 from surgiplan.core.jobs import Progress, report, sub_progress
 
 REGISTRY = "surgiplan.core.simulation.case_studies"
@@ -47,8 +47,9 @@ def simulate_plans(case_dir: str | Path, plans: list[str], anatomy: str, *, stud
                    n_ranks: int = 1, progress: Progress | None = None) -> list[dict]:
     """Run ``studies`` (default: the first available study of ``anatomy``) for every plan.
 
-    Returns the summaries (one per plan and study). InputError when the registry is missing or
-    has no study for the anatomy.
+    Returns the summaries (one per plan and study); a study that fails gives
+    ``{"case_study": {"plan", "study"}, "error": "..."}`` instead, and the others still run.
+    InputError when the registry is missing or has no study for the anatomy.
     """
     reg = _registry()
     if reg is None:
@@ -62,7 +63,12 @@ def simulate_plans(case_dir: str | Path, plans: list[str], anatomy: str, *, stud
     out = []
     for i, (plan, study) in enumerate(jobs):
         report(progress, i / len(jobs), f"simulating {study} for plan {plan}")
-        out.append(reg.run_case_study(Path(case_dir), plan, study, n_ranks=n_ranks,
-                                      progress=sub_progress(progress, i / len(jobs), (i + 1) / len(jobs))))
+        try:
+            out.append(reg.run_case_study(Path(case_dir), plan, study, n_ranks=n_ranks,
+                                          progress=sub_progress(progress, i / len(jobs), (i + 1) / len(jobs))))
+        except Cancelled:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one failed study must not lose the others and the report
+            out.append({"case_study": {"plan": plan, "study": study}, "error": f"{type(exc).__name__}: {exc}"})
     report(progress, 1.0, "simulations done")
     return out
