@@ -4,9 +4,10 @@ Quality of a tetrahedron: ``q = 6 sqrt(2) V / l_rms^3`` (V its volume, l_rms the
 root mean square of its six edge lengths, from its four vertices); 1 for the
 regular tetrahedron, 0 for a flat one (a sliver has four well-spaced vertices
 nearly in a plane, so its edges look fine while its volume vanishes). gmsh's
-Delaunay/HXT meshes of vessels have minimum q around 0.1-0.3; below
-``SLIVER_QUALITY`` a P2-P1 Navier-Stokes system is (nearly) singular (MUMPS
-error -10) or its pressure oscillates.
+Delaunay/HXT meshes of vessels have minimum q around 0.01-0.3 (a few tetrahedra at
+the rim of a flat cap reach 0.008); below ``SLIVER_QUALITY`` (1/200 of the volume a
+regular tetrahedron with those edges would have) a P2-P1 Navier-Stokes system is
+near-singular (MUMPS error -10) or its pressure oscillates.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 
 from surgiplan.core.errors import MeshingError
 
-SLIVER_QUALITY = 0.01
+SLIVER_QUALITY = 0.005
 
 
 @dataclass
