@@ -102,3 +102,17 @@ def test_snap_screw_cli_prints_the_core_snap(spine):
     assert "screw_L4_right" in Case.open(case.root).plan("A").implants
     bad = CliRunner().invoke(app, ["plan", "snap-screw", str(case.root), "--plan", "A", "--at", "1,2"])
     assert bad.exit_code != 0 and "3 numbers" in str(bad.exception)
+
+
+def test_without_spine_landmarks_the_pedicle_is_fitted_on_the_model(spine, tmp_path):
+    case, gt = spine
+    bare = Case.new(tmp_path / "Bare", user="t")
+    bare.add_model("L3", case.get_model("L3"))  # the model only: no landmarks at all
+    e = np.asarray(gt["landmarks"]["pedicle_entry_L3_right"]["position"])
+    snap = snap_screw(bare, None, e + np.array([-1.0, 1.5, 1.0]))
+    assert (snap.level, snap.side, snap.trajectory_source) == ("L3", "right", "fitted now")
+    d = np.asarray(gt["axes"]["pedicle_axis_L3_right"]["direction"])
+    assert tf.angle_between_deg(snap.direction, d) < 3.0  # the fit on a 2 mm-voxel model
+    assert np.linalg.norm(snap.entry - e) < 3.0
+    assert not bare.landmarks  # pure: the fitted landmarks are returned, not set
+    assert "pedicle_axis_L3_right" in snap.fitted
