@@ -330,6 +330,7 @@ def finish(case, plan_name: str, study: str, out_dir: Path, summary: dict, progr
         del surf.cell_data[n]
     _save(surf, out_dir / "surface.vtp")
     ref_vtu = ref.copy()
+    ref_vtu.cell_data["region_id"] = (ref_vtu.cell_data["region"] == "stem").astype(np.int32)
     del ref_vtu.cell_data["region"]
     _save(ref_vtu, out_dir / "intact" / "results.vtu")
 
