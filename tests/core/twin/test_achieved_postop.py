@@ -148,3 +148,24 @@ def _identity_tfm(path):
     import SimpleITK as sitk
 
     sitk.WriteTransform(sitk.Euler3DTransform(), str(path))
+
+
+def test_overlay_difference_is_smaller_when_registered(registered):
+    """The difference picture of the registered pair is flatter than with the scan 3 mm off."""
+    from surgiplan.core.twin.overlay import registration_panels, timeline_pair
+    from surgiplan.core.twin.timeline import scan_volume
+
+    name, pp, case, _ = registered
+    good = timeline_pair(case, "planning", SCAN, "difference").astype(float)
+    s2p = scan_to_planning(case, SCAN)
+
+    fixed, moving = scan_volume(case, None), scan_volume(case, SCAN)
+    off = registration_panels(fixed, moving, tf.translation([3.0, 0, 0]) @ s2p)
+    on = registration_panels(fixed, moving, s2p)
+    w = on.shape[1] // 3  # columns: checkerboard, fused, difference
+
+    def agreeing(rgb):  # difference pixels within 2 % of the window of mid-grey: the scans agree there
+        return int(np.count_nonzero(np.abs(rgb[:, 2 * w:, 0].astype(float) - 128.0) <= 4))
+
+    assert agreeing(on) > 1.05 * agreeing(off), (agreeing(on), agreeing(off))
+    assert good.shape[2] == 3 and achieved_rows(case, "planned", scan=None)  # the post-op scan by default
