@@ -110,9 +110,10 @@ class MainWindow(QtWidgets.QMainWindow):
         from surgiplan.gui.panels.plan_panel import PlanPanel
         from surgiplan.gui.panels.report_panel import ReportPanel
         from surgiplan.gui.panels.segment_panel import SegmentPanel
+        from surgiplan.gui.panels.simulate_panel import SimulatePanel
 
-        for name, cls in zip(STEPS, (DataPanel, SegmentPanel, ModelsPanel, PlanPanel, ComparePanel, ReportPanel),
-                             strict=True):
+        for name, cls in zip(STEPS, (DataPanel, SegmentPanel, ModelsPanel, PlanPanel, ComparePanel, ReportPanel,
+                                     SimulatePanel), strict=True):
             panel = cls(self)
             guard_wheel(panel)
             panel.setObjectName(f"panel_{name}")

@@ -1,16 +1,14 @@
-"""The workflow sidebar: Data -> Segment -> Models -> Plan -> Compare -> Report (then the later stages).
+"""The workflow sidebar: Data -> Segment -> Models -> Plan -> Compare -> Report -> Simulate.
 
-Simulation is shown after them, disabled, with a tooltip saying it arrives in a later version.
+Stages of a later version (LATER, none now) are shown after them, disabled, with a tooltip.
 """
 
 from __future__ import annotations
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-STEPS = ("Data", "Segment", "Models", "Plan", "Compare", "Report")
-LATER = {
-    "Simulate": "Biomechanics and blood-flow simulation arrive in a later version of surgiplan.",
-}
+STEPS = ("Data", "Segment", "Models", "Plan", "Compare", "Report", "Simulate")
+LATER: dict[str, str] = {}
 
 
 class WorkflowSidebar(QtWidgets.QFrame):

@@ -340,7 +340,9 @@ def finish(case, plan_name: str, study: str, out_dir: Path, summary: dict, progr
         return [float(np.percentile(a, 1)), float(np.percentile(a, 99))] if len(a) else [0.0, 1.0]
 
     display = [
-        {"name": "von_mises_MPa", "label": "von Mises stress", "unit": "MPa", "range": rng(surf["von_mises_MPa"])},
+        # the bone's range (the stem's stresses are ten times higher and would leave the bone in one colour)
+        {"name": "von_mises_MPa", "label": "von Mises stress", "unit": "MPa",
+         "range": rng(np.asarray(surf["von_mises_MPa"])[np.asarray(surf["region_id"]) < 0.5])},
         {"name": "displacement_magnitude_mm", "label": "displacement", "unit": "mm",
          "range": rng(surf["displacement_magnitude_mm"])},
         {"name": "sed_change_percent_by_gruen_zone", "label": "strain energy density vs intact (Gruen zone)",
