@@ -197,10 +197,7 @@ def _hip(volume, progress=None, low: float = 300.0, **_):
     bone = _partial_volume_surface(volume, bone, exclude, progress=sub_progress(progress, 0.3, 0.4))
     bone |= metal
     report(progress, 0.4, "femoral heads: spheres in their sockets")
-    mid_i = float(np.nonzero(body.any(axis=(0, 1)))[0].mean()) if body.any() else None
-    if body.any():
-        cols = np.nonzero(body)[2]
-        mid_i = float(cols.mean())
+    mid_i = _midline_column(volume, body)
     heads = hip_anatomy.find_heads(img, sp, midline_i=mid_i)
     if not heads:
         raise InputError("hip-bones: no femoral head found (a sphere of 18-30 mm radius in its socket)",
@@ -209,7 +206,7 @@ def _hip(volume, progress=None, low: float = 300.0, **_):
     heads = [hip_anatomy.Head(h.centre, h.radius_mm, hip_anatomy.joint_radius(img, sp, h, low), h.score)
              for h in heads]
     femurs, rest = hip_anatomy.split_femur(img, bone, sp, heads, progress=sub_progress(progress, 0.5, 0.9))
-    x_mid = float(volume.index_to_world(np.array([[mid_i, 0.0, 0.0]]))[0, 0]) if mid_i is not None else 0.0
+    x_mid = float(volume.index_to_world(np.array([[mid_i, 0.0, 0.0]]))[0, 0])
     out: dict[str, np.ndarray] = {}
     vml = volume.voxel_volume_mm3 / 1000.0
     pelvis = islands.remove_small(rest & ~metal, 5000.0, volume.spacing)
@@ -257,6 +254,16 @@ def _knee(volume, progress=None, low: float = 500.0, **_):
         yf = np.broadcast_to(xyz[1], bone.shape)
         out["patella"] = min(pieces[:3], key=lambda p: float(yf[p].mean()))  # most anterior (-y)
     return out
+
+
+def _midline_column(volume, body: np.ndarray) -> float:
+    """Array column (i) of the patient's midline: the body's centre when the whole width of the
+    body is in view, else the scanner's isocentre (LPS x = 0: a field of view of one hip cuts
+    the body, and its centre would lie on that hip's side)."""
+    cols = np.nonzero(body.any(axis=(0, 1)))[0]
+    if len(cols) and cols[0] > 0 and cols[-1] < body.shape[2] - 1:
+        return float(np.nonzero(body)[2].mean())
+    return float(volume.world_to_index(np.array([[0.0, 0.0, volume.origin[2]]]))[0, 0])
 
 
 def _partial_volume_surface(volume, rough, exclude, progress=None):
