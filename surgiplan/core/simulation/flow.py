@@ -334,7 +334,8 @@ def solve_steady(tm: TaggedMesh, spec: FlowSpec, solver: SolverSpec | None = Non
         if reuse:
             opts["mat_mumps_cntl_7"] = KEPT_FACTOR_BLR_DROP
         opts.update(solver.petsc_options)
-    opts.update({"snes_type": "newtonls", "snes_linesearch_type": "basic",
+    opts.update({"snes_type": "newtonls",
+                 "snes_linesearch_type": solver.petsc_options.get("snes_linesearch_type", "basic"),
                  "snes_rtol": solver.newton_rtol, "snes_atol": 1e-12,
                  "snes_max_it": solver.newton_max_iterations})
     problem = fem_petsc.NonlinearProblem(F, w, bcs=s.bcs, P=P, petsc_options_prefix="surgiplan_ns_",

@@ -57,9 +57,10 @@ def flow_study_dict(info: dict, flow_mL_s: float, mean_pressure_mmHg: float, *, 
                  "outlets": outlets, "walls": ["wall"],
                  "probe_points_m": (np.asarray(probe_points_mm) * 1e-3).tolist() if probe_points_mm is not None
                  else []},
-        # exact Newton (a fresh MUMPS LU each step): on patient vessels the kept, BLR-compressed
-        # factorisation made GMRES stall and Newton stagnate near 1e-4
-        "solver": {"method": "direct", "petsc_options": {"ksp_type": "preonly"}},
+        # exact Newton (a fresh MUMPS LU each step) with a backtracking line search: on the stenosed
+        # sample the kept BLR factorisation made GMRES stall, and full Newton steps diverged
+        "solver": {"method": "direct",
+                   "petsc_options": {"ksp_type": "preonly", "snes_linesearch_type": "bt"}},
     }
     bc = {"inflow_mL_s": flow_mL_s, "mean_pressure_mmHg": mean_pressure_mmHg, "split": split, "split_rule": how,
           "resistances_Pa_s_m3": [o["resistance_Pa_s_m3"] for o in outlets]}
