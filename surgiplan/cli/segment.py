@@ -30,24 +30,49 @@ def segment(
     preset: str = typer.Option("bone", "--preset", "-p", help="bone | hip-bones | knee-bones | spine-bones | vessel"),
     output: Path = typer.Option(..., "--output", "-o",
                                 help="Output segmentation (.seg.nrrd, or .nrrd/.nii.gz label map)."),
+    seed: list[str] = typer.Option(None, "--seed", "-s", metavar="NAME=X,Y,Z",
+                                   help="A point (LPS mm) anywhere inside bone NAME; repeat per bone (and for "
+                                        "more points). The preset's bone is separated and named from the seeds."),
+    strict: bool = typer.Option(False, "--strict", help="Refuse (write nothing, exit non-zero) when the result "
+                                                        "is doubtful against anatomy."),
     overwrite: bool = OverwriteOpt,
 ) -> None:
-    """Segment SCAN with a preset and write the segmentation; prints per-segment statistics."""
+    """Segment SCAN with a preset and write the segmentation; prints per-segment statistics.
+
+    Every result is checked against anatomy (volume per bone, left/right symmetry, femoral head
+    radius, pieces): doubts are printed as a WARNING block with what to do, and the result is
+    written anyway unless --strict.
+    """
     from surgiplan.cli.progress import terminal_progress
+    from surgiplan.core.errors import InputError
     from surgiplan.core.jobs import sub_progress
     from surgiplan.core.segmentation import write_segmentation
+    from surgiplan.core.segmentation.plausibility import check_anatomy, check_bone_segments
     from surgiplan.core.segmentation.presets import apply_preset
     from surgiplan.core.segmentation.scan_source import load_scan
+    from surgiplan.core.segmentation.seeded import preset_with_seeds, seeds_from_texts
 
+    seeds = seeds_from_texts(seed) if seed else None  # malformed seeds fail before any work
     for out in segmentation_outputs(output):
         check_file(out, [scan], overwrite=overwrite)
     with terminal_progress(f"segment {preset}") as bar:
         volume = load_scan(scan, progress=sub_progress(bar, 0.0, 0.3))
-        seg = apply_preset(volume, preset, progress=sub_progress(bar, 0.3, 0.95))
+        if seeds:
+            seg = preset_with_seeds(volume, preset, seeds, progress=sub_progress(bar, 0.3, 0.9))
+        else:
+            seg = apply_preset(volume, preset, progress=sub_progress(bar, 0.3, 0.9))
+        doubts = check_bone_segments(volume, seg) + check_anatomy(volume, seg)
+        if doubts and strict:
+            raise InputError("the segmentation is doubtful (--strict): " + " | ".join(d.message for d in doubts),
+                             path=scan, hint="Add seeds (--seed NAME=X,Y,Z) or drop --strict to write it anyway.")
         write_segmentation(seg, output)
     for st in seg.statistics(volume):
         hu = f", {st.mean:.0f} +/- {st.sd:.0f} HU" if st.mean is not None else ""
         typer.echo(f"{st.name}: {st.voxels} voxels, {st.volume_ml:.1f} mL{hu}")
+    if doubts:
+        typer.echo("WARNING: this segmentation is doubtful:", err=True)
+        for d in doubts:
+            typer.echo(f"WARNING:   {d.message}", err=True)
     typer.echo(f"wrote {output}")
 
 
