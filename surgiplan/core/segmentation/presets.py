@@ -5,7 +5,8 @@ morphology -> seeded watershed) with anatomical seeds found automatically from
 the patient axes (LPS: +x patient left, +y posterior, +z superior), so it works
 on any scan orientation. Parameters are in HU and mm.
 
-* ``bone``: CT >= 200 HU, closed cavities filled, islands < 1 mL removed.
+* ``bone``: partial-volume-correct bone (rough mask >= 150 HU, boundary half-way between the
+  local cortex and soft tissue, joint spaces out), cavities filled, islands < 1 mL removed.
 * ``hip-bones``: bone at >= 500 HU (the half-way value between cortex, ~1000+ HU,
   and soft tissue, so the surface sits where a voxel is half bone), cavities
   filled, then split into ``pelvis``, ``femur_left``, ``femur_right``: seeds on
@@ -136,12 +137,19 @@ def _z_of(volume: Volume, mask: np.ndarray) -> np.ndarray:
 
 
 def bone_mask(volume: Volume, low: float = 200.0, min_island_ml: float = 1.0, progress: Progress | None = None,
-              fill_marrow: bool = True) -> np.ndarray:
+              fill_marrow: bool = True, partial_volume: bool = False) -> np.ndarray:
     """CT bone: >= ``low`` HU, closed cavities filled, islands < ``min_island_ml`` removed.
 
     ``fill_marrow``: also fill holes slice by slice (axial), which makes long bones
     solid (marrow canal) but would fill a skull's cranial cavity: off for ``bone``.
+    ``partial_volume``: ``low`` is only the rough mask; the boundary then sits half-way between
+    the local cortex and soft-tissue values and joint spaces are left out
+    (:func:`surgiplan.core.segmentation.partial_volume.partial_volume_bone`).
     """
+    if partial_volume:
+        from surgiplan.core.segmentation.partial_volume import partial_volume_bone
+
+        return partial_volume_bone(volume, low, min_island_ml, fill_per_slice=fill_marrow, progress=progress)
     report(progress, 0.05, f"threshold >= {low:g} HU")
     m = threshold(volume, low, None)
     if not m.any():
@@ -155,8 +163,11 @@ def bone_mask(volume: Volume, low: float = 200.0, min_island_ml: float = 1.0, pr
     return m
 
 
-def _bone(volume, progress=None, low: float = 200.0, min_island_ml: float = 1.0, **_):
-    return {"bone": bone_mask(volume, low, min_island_ml, progress, fill_marrow=False)}
+def _bone(volume, progress=None, low: float = 150.0, min_island_ml: float = 1.0, partial_volume: bool = True, **_):
+    """All bone, its boundary partial-volume correct (``low``: the rough mask's HU; issue 23: a
+    fixed 200 HU surface sat 0.5-1 mm outside the bone, +19 % volume on a CT phantom)."""
+    return {"bone": bone_mask(volume, low, min_island_ml, progress, fill_marrow=False,
+                              partial_volume=partial_volume)}
 
 
 def _seed_at_max_distance(mask2d_or_3d: np.ndarray, spacing_kji) -> tuple[int, ...] | None:
