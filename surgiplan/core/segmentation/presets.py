@@ -305,9 +305,12 @@ def _spine(volume, progress=None, low: float = 500.0, names=None, min_ml: float 
 
     vml = volume.voxel_volume_mm3 / 1000.0
     if anatomy is not True:
-        out = _spine_islands(volume, sub_progress(progress, 0, 0.3), low, names, min_ml)
-        if anatomy is False or names or _plausible_spine(out, vml):
-            return out
+        coarse = _coarse(volume)  # a quick look first: a big trunk scan rarely falls apart cleanly
+        if anatomy is False or names or coarse is volume or _plausible_spine(
+                _spine_islands(coarse, None, low, None, min_ml), coarse.voxel_volume_mm3 / 1000.0):
+            out = _spine_islands(volume, sub_progress(progress, 0, 0.3), low, names, min_ml)
+            if anatomy is False or names or _plausible_spine(out, vml):
+                return out
     report(progress, 0.3, "finding the spine by its anatomy")
     body = body_mask(volume)
     metal = metal_mask(volume)
@@ -326,6 +329,14 @@ def _spine(volume, progress=None, low: float = 500.0, names=None, min_ml: float 
     if metal.any():
         masks["metal"] = metal
     return masks
+
+
+def _coarse(volume: Volume) -> Volume:
+    """Every 2nd pixel in plane of a scan with more than 8 M voxels (the same volume otherwise)."""
+    if volume.array.size <= 8_000_000:
+        return volume
+    sp = (volume.spacing[0] * 2, volume.spacing[1] * 2, volume.spacing[2])
+    return Volume(volume.array[:, ::2, ::2], sp, volume.origin, volume.direction)
 
 
 def _plausible_spine(masks: dict, vml: float) -> bool:

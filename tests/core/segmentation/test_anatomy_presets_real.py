@@ -43,6 +43,7 @@ def tcia():
     return load_scan(require_shared("ct", "ct_abdomen_spine_tcia", "dicom"))
 
 
+@pytest.mark.slow
 def test_tcia_spine_five_lumbar_vertebrae_named_up_from_the_sacrum(tcia):
     seg = apply_preset(tcia, "spine-bones")
     ml = {n: float(seg.mask(n).sum() * tcia.voxel_volume_mm3 / 1000.0) for n in seg.names}
@@ -84,6 +85,7 @@ def test_issue_case_hip_refused_with_advice():
     assert "seed" in str(e.value).lower() or "seed" in (e.value.hint or "").lower()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed,overrides", [
     (11, {"pixel_mm": 1.0, "slice_mm": 2.5}),  # thin trabecular bone (144 HU), 2 mm joint space
     (4, {"pixel_mm": 1.0, "slice_mm": 3.0}),  # 3 mm slices, field of view ends in the neck, no shaft
