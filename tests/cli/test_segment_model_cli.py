@@ -217,3 +217,52 @@ def test_import_model_bad_input(tmp_path, case_dir):
     assert res.exit_code != 0 and str(tmp_path) in str(res.exception)
     assert _tree_digest(case_dir) == before  # nothing written into the case
     assert Case.open(case_dir).model_names == []
+
+
+# ------------------------------------------------------------------ seeds and doubts (issue 23)
+def test_segment_with_seeds_in_the_middle_of_each_bone(tmp_path):
+    from scipy import ndimage
+
+    from surgiplan.core.samples.ct_phantom import make_ct_phantom
+
+    vol, truth = make_ct_phantom(2, pixel_mm=1.0, slice_mm=2.5, metal=None, cut_top=False, cut_bottom=False)
+    path = write_volume(vol, tmp_path / "hip.nrrd")
+    args = []
+    for n, m in truth["masks"].items():
+        d = ndimage.distance_transform_edt(m, sampling=tuple(vol.spacing)[::-1])
+        kji = np.unravel_index(int(np.argmax(d)), d.shape)
+        x, y, z = vol.index_to_world(np.array([kji[::-1]], float))[0]
+        args += ["--seed", f"{n}={x:.2f},{y:.2f},{z:.2f}"]
+    out = tmp_path / "hip.seg.nrrd"
+    res = runner.invoke(app, ["segment", str(path), "--preset", "bone", *args, "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    seg = read_segmentation(out)
+    assert sorted(seg.names) == sorted(truth["masks"])
+    for n, g in truth["masks"].items():
+        m = seg.mask(n)
+        assert 2 * (m & g).sum() / (m.sum() + g.sum()) >= 0.95, n
+    # bad seeds: refused before anything is written, the message says what is wrong
+    for bad, words in ((["--seed", "pelvis=1,2"], "NAME=X,Y,Z"), (["--seed", "pelvis=9999,0,0"], "outside the scan"),
+                       (["--seed", f"pelvis={x:.1f},{y:.1f},{z + 400:.1f}"], "outside the scan")):
+        o = tmp_path / "bad.seg.nrrd"
+        res = runner.invoke(app, ["segment", str(path), "--preset", "bone", *bad, "-o", str(o)])
+        assert res.exit_code != 0 and words in str(res.exception), (bad, res.exception)
+        assert not o.exists()
+    corner = vol.index_to_world(np.array([[0.0, 0.0, 0.0]]))[0]
+    res = runner.invoke(app, ["segment", str(path), "--preset", "bone", "--seed",
+                              "pelvis={:.1f},{:.1f},{:.1f}".format(*corner), "-o", str(tmp_path / "air.seg.nrrd")])
+    assert res.exit_code != 0 and "from bone" in str(res.exception)
+    assert not (tmp_path / "air.seg.nrrd").exists()
+
+
+def test_doubtful_result_warns_or_is_refused_with_strict(tmp_path, scan):
+    path, bone = scan
+    centre = "femur_right=0,55,130"  # the 7 mL sphere called a femur: smaller than any femoral head
+    out = tmp_path / "strict.seg.nrrd"
+    res = runner.invoke(app, ["segment", str(path), "--seed", centre, "--strict", "-o", str(out)])
+    assert res.exit_code != 0 and "doubtful" in str(res.exception) and "seed" in str(res.exception)
+    assert not out.exists()
+    out = tmp_path / "warn.seg.nrrd"
+    res = runner.invoke(app, ["segment", str(path), "--seed", centre, "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "WARNING" in res.output and "femur_right" in res.output and out.exists()
