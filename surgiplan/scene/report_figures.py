@@ -324,14 +324,14 @@ class SceneFigures:
             name = fld.get("name")
             if name not in mesh.point_data:
                 continue
-            title = f"{fld.get('label', name)} [{fld.get('unit', '')}]"
+            title = fld.get("unit", "") or " "  # the caption names the field; a long title is cut off
             clim = fld.get("range")
             for view in ("anterior", lateral_view(side)):
                 p = self._plotter()
                 try:
                     p.add_mesh(mesh, scalars=name, cmap="viridis", clim=clim, smooth_shading=True,
                                scalar_bar_args={"title": title, "color": "black", "title_font_size": 26,
-                                                "label_font_size": 22, "vertical": True, "position_x": 0.82,
+                                                "label_font_size": 22, "vertical": True, "position_x": 0.84,
                                                 "position_y": 0.1, "height": 0.8, "width": 0.08, "fmt": "%.3g"})
                     fit_camera(p, np.asarray(mesh.bounds), view, 1.0, margin=1.15)
                     img = self._shot(p)
