@@ -56,7 +56,9 @@ def evaluate(seed: int, **overrides) -> dict:
         row[f"dice_{name}"] = round(float(2 * (ours & gt).sum() / (ours.sum() + gt.sum())), 4)
         row[f"vol_err_{name}_pct"] = round(100 * (ours.sum() * vv / truth["volume_mm3"][name] - 1), 2)
     img = smoothed(vol, 0.6)
-    heads = hip_anatomy.find_heads(img, spacing_kji(vol), midline_i=float(np.nonzero(body_mask(vol))[2].mean()))
+    from surgiplan.core.segmentation.presets import _midline_column
+
+    heads = hip_anatomy.find_heads(img, spacing_kji(vol), midline_i=_midline_column(vol, body_mask(vol)))
     for femur, c in truth["femoral_head_centre_lps"].items():
         if not heads:
             row[f"centre_err_{femur}_mm"] = None

@@ -43,11 +43,13 @@ class Head:
     score: float
 
 
-def _edges(img: np.ndarray, sp: np.ndarray, min_grad: float, bone_hu: float):
+def _edges(img: np.ndarray, sp: np.ndarray, min_grad: float, bone_hu: float, ignore: np.ndarray | None = None):
     """Edge points (index), unit gradients and magnitudes where bone (>= ``bone_hu`` 1.5 mm
-    along the gradient) borders darker tissue."""
+    along the gradient) borders darker tissue; none in ``ignore`` (metal and its surroundings)."""
     g = np.stack(np.gradient(img, *sp))  # HU/mm along k, j, i
     mag = np.sqrt((g**2).sum(axis=0))
+    if ignore is not None:
+        mag[ignore] = 0.0
     pts = np.argwhere(mag >= min_grad)
     if len(pts) > 600_000:  # keep the strongest
         vals = mag[tuple(pts.T)]
@@ -60,10 +62,11 @@ def _edges(img: np.ndarray, sp: np.ndarray, min_grad: float, bone_hu: float):
 
 def find_heads(img: np.ndarray, sp: np.ndarray, *, radius_mm=(18.0, 30.0), min_grad: float = 150.0,
                bone_hu: float = 300.0, grid_mm: float = 2.0, max_heads: int = 2,
-               midline_i: float | None = None) -> list[Head]:
+               midline_i: float | None = None, ignore: np.ndarray | None = None) -> list[Head]:
     """Femoral heads by sphere votes (see the module docstring); at most one per side of
-    ``midline_i`` (array column of the body's midline)."""
-    pts, nrm, mag = _edges(img, sp, min_grad, bone_hu)
+    ``midline_i`` (array column of the body's midline); edges in ``ignore`` (metal: a screw's
+    strong edges would outvote the head) do not vote."""
+    pts, nrm, mag = _edges(img, sp, min_grad, bone_hu, ignore)
     if not len(pts):
         return []
     shape = np.ceil(np.array(img.shape) * sp / grid_mm).astype(int) + 1

@@ -209,7 +209,8 @@ def _hip(volume, progress=None, low: float = 300.0, **_):
     bone |= metal
     report(progress, 0.4, "femoral heads: spheres in their sockets")
     mid_i = _midline_column(volume, body)
-    heads = hip_anatomy.find_heads(img, sp, midline_i=mid_i)
+    near_metal = morphology.margin(metal, 3.0, volume.spacing) if metal.any() else None
+    heads = hip_anatomy.find_heads(img, sp, midline_i=mid_i, ignore=near_metal)
     if not heads:
         raise InputError("hip-bones: no femoral head found (a sphere of 18-30 mm radius in its socket)",
                          hint="Check that the scan shows the hip joints, or place one seed in each femur "

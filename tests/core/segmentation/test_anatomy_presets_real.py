@@ -21,7 +21,7 @@ import pytest
 from surgiplan.core.errors import InputError
 from surgiplan.core.segmentation import hip_anatomy, islands
 from surgiplan.core.segmentation.bone_fill import smoothed
-from surgiplan.core.segmentation.presets import apply_preset
+from surgiplan.core.segmentation.presets import _midline_column, apply_preset
 from surgiplan.core.segmentation.scan_axes import spacing_kji
 from surgiplan.core.segmentation.scan_source import load_scan
 from surgiplan.core.segmentation.table import body_mask, table_mask
@@ -101,7 +101,7 @@ def test_hip_preset_on_ct_phantoms(seed, overrides):
         assert dice >= 0.95, f"seed {seed} {name}: Dice {dice:.3f}"
     img = smoothed(vol, 0.6)
     sp = spacing_kji(vol)
-    heads = hip_anatomy.find_heads(img, sp, midline_i=float(np.nonzero(body_mask(vol))[2].mean()))
+    heads = hip_anatomy.find_heads(img, sp, midline_i=_midline_column(vol, body_mask(vol)))
     (femur, centre), = truth["femoral_head_centre_lps"].items()
     found = [vol.index_to_world(np.array([h.centre[::-1]]))[0] for h in heads]
     err = min(np.linalg.norm(f - np.array(centre)) for f in found)
