@@ -57,7 +57,7 @@ def remesh_uniform(mesh: pv.PolyData, edge_mm: float, name: str = "surface", fal
     import warnings
 
     with warnings.catch_warnings():  # pyacvd 0.4 uses a pyvista attribute pyvista 0.49 deprecates
-        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore")
         cl = pyacvd.Clustering(mesh)
         k = 0
         while mesh.n_points * 4 ** k < 2 * n and k < 4:
