@@ -59,9 +59,10 @@ def seeds_to_index(volume: Volume, seeds: dict, bone: np.ndarray | None = None,
                 kji = _snap(bone, kji, sp, snap_mm)
                 if kji is None:
                     hu = float(volume.array[tuple(np.round(volume.world_to_index(p[None])[0][::-1]).astype(int))])
+                    where = f"more than {snap_mm:g} mm from bone" if snap_mm > 0 else "not inside the bone"
                     raise InputError(
-                        f"seed '{name}' at ({p[0]:.1f}, {p[1]:.1f}, {p[2]:.1f}) mm lies at {hu:.0f} HU, more than "
-                        f"{snap_mm:g} mm from bone", hint="Place the seed inside the bone you name.")
+                        f"seed '{name}' at ({p[0]:.1f}, {p[1]:.1f}, {p[2]:.1f}) mm lies at {hu:.0f} HU, {where}",
+                        hint="Place the seed inside the bone you name.")
             key = tuple(int(v) for v in kji)
             if key in taken and taken[key] != name:
                 raise InputError(f"seeds '{taken[key]}' and '{name}' fall in the same voxel",

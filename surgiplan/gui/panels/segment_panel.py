@@ -290,10 +290,11 @@ class SegmentPanel(Panel):
     def check_plausible(self, seg, names) -> list:
         """Say (non-blocking box and status bar) what the core's plausibility check doubts
         about the bone segments ``names``; returns the doubts."""
-        from surgiplan.core.segmentation.plausibility import check_bone_segments, is_bone_name
+        from surgiplan.core.segmentation.plausibility import check_anatomy, check_bone_segments, is_bone_name
 
         vol = self.win.state.volume
-        doubts = check_bone_segments(vol, seg, [n for n in names if is_bone_name(n)])
+        bones = [n for n in names if is_bone_name(n)]
+        doubts = check_bone_segments(vol, seg, bones) + check_anatomy(vol, seg, bones)
         self.last_doubts = doubts
         if doubts:
             text = "\n\n".join(d.message for d in doubts)

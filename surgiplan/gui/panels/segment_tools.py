@@ -82,7 +82,7 @@ def _dot(p: QtGui.QPainter, pos: QtCore.QPointF, color: QtGui.QColor, r: float) 
 class SeedSeparation:
     """Seeds per target name (LPS mm points) and the separation job."""
 
-    METHODS = {"joint": "Joint space (CT)", "neck": "Narrowest contact"}
+    METHODS = {"joint": "Joint space (CT)", "anywhere": "Seeds anywhere inside (CT)", "neck": "Narrowest contact"}
 
     def __init__(self, win, on_change=None) -> None:
         self.win = win
@@ -186,6 +186,10 @@ class SeedSeparation:
 
             if method == "neck":
                 return separate_touching(mask, seeds_kji, vol.spacing, progress=progress)
+            if method == "anywhere":  # seeds in cancellous bone too (core seeded.py, issue 23)
+                from surgiplan.core.segmentation.seeded import separate_from_seeds
+
+                return separate_from_seeds(vol, mask, seeds, snap_mm=0.0, progress=progress)
             return split_by_intensity_valleys(vol, mask, seeds_kji, progress=progress)
 
         def done(parts) -> None:

@@ -1,0 +1,163 @@
+"""Benchmark: the bone pipeline's island steps, and ``surgiplan segment`` + ``surgiplan model``, vs the libraries.
+
+The CT is bench_segment_surface's synthetic 512 x 512 x 600 int16 (a femur-like bone and a
+separate small bone in noisy soft tissue). Each measurement runs in a fresh process
+(``--child STEP IMPL``), median of ``--runs`` (>= 3):
+
+* label: ours ``islands.label_components(mask)`` (labels + sizes); library: SimpleITK
+  ConnectedComponent + RelabelComponent + GetArrayFromImage.
+* remove_small: ours ``islands.remove_small(mask, 1 mL)``; library: SimpleITK ConnectedComponent +
+  RelabelComponent(minimum object size) + BinaryThreshold.
+* pipeline: ours ``surgiplan segment SCAN --preset bone`` then ``surgiplan model`` (two processes,
+  start-up included); library, one process: SimpleITK read, threshold 200 HU, ConnectedComponent +
+  Relabel + largest, VTK flying edges, windowed sinc, fast-simplification to 200k, STL.
+
+Peak RSS (MB) of each child above its baseline after imports. Timings on the shared 2-core
+machine are noisy: compare the ratio, not the seconds. Note that ``--preset bone`` is the
+partial-volume-correct bone (issue 23) which has no library counterpart: its extra work is
+reported, not hidden.
+
+Run: ``.venv/bin/python benchmarks/bench_segment_model.py [--runs 3] [--shape 600 512 512] [--steps label ...]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+STEPS = ("label", "remove_small", "pipeline")
+
+
+def _rss_peak_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def child(step: str, impl: str, data: Path, work: Path) -> dict:
+    import SimpleITK as sitk
+
+    from surgiplan.core.segmentation import islands
+
+    if step == "pipeline" and impl == "ours":
+        exe = [sys.executable, "-m", "surgiplan.cli.main"]
+        seg = work / "bone.seg.nrrd"
+        t0 = time.perf_counter()
+        subprocess.run([*exe, "segment", str(data.with_suffix(".nrrd")), "--preset", "bone", "-o", str(seg),
+                        "--overwrite"], check=True, capture_output=True)
+        t_seg = time.perf_counter() - t0
+        subprocess.run([*exe, "model", str(seg), "-o", str(work / "models"), "--decimate", "200000",
+                        "--overwrite"], check=True, capture_output=True)
+        return {"seconds": time.perf_counter() - t0, "segment_seconds": t_seg, "peak_mb": float("nan")}
+    if step == "pipeline":
+        import fast_simplification
+        import pyvista as pv
+        from vtkmodules.vtkFiltersCore import vtkFlyingEdges3D, vtkWindowedSincPolyDataFilter
+
+        base = _rss_peak_mb()
+        t0 = time.perf_counter()
+        img = sitk.ReadImage(str(data.with_suffix(".nrrd")))
+        m = sitk.BinaryThreshold(img, 200, 32767, 1, 0)
+        cc = sitk.RelabelComponent(sitk.ConnectedComponent(m, True), sortByObjectSize=True)
+        keep = sitk.BinaryThreshold(cc, 1, 1, 1, 0)
+        arr = np.pad(sitk.GetArrayViewFromImage(keep), 1)
+        im = pv.ImageData(dimensions=arr.shape[::-1], spacing=img.GetSpacing())
+        im.point_data["m"] = arr.ravel()
+        fe = vtkFlyingEdges3D()
+        fe.SetInputData(im)
+        fe.SetValue(0, 0.5)
+        fe.Update()
+        ws = vtkWindowedSincPolyDataFilter()
+        ws.SetInputData(fe.GetOutput())
+        ws.SetNumberOfIterations(20)
+        ws.SetPassBand(0.01)
+        ws.NormalizeCoordinatesOn()
+        ws.Update()
+        surf = pv.wrap(ws.GetOutput())
+        pts, faces = fast_simplification.simplify(surf.points, surf.faces.reshape(-1, 4)[:, 1:],
+                                                  target_reduction=max(0.0, 1 - 200_000 / surf.n_cells))
+        pv.PolyData(pts, np.hstack([np.full((len(faces), 1), 3), faces])).save(str(work / "lib.stl"))
+        return {"seconds": time.perf_counter() - t0, "peak_mb": _rss_peak_mb() - base}
+    arr = np.load(data)
+    mask = arr >= 300
+    del arr
+    base = _rss_peak_mb()
+    t0 = time.perf_counter()
+    if step == "label":
+        if impl == "ours":
+            lab, sizes = islands.label_components(mask)
+        else:
+            cc = sitk.RelabelComponent(sitk.ConnectedComponent(sitk.GetImageFromArray(mask.view(np.uint8)), True),
+                                       sortByObjectSize=True)
+            lab = sitk.GetArrayFromImage(cc)
+        n = int(lab.max())
+    else:
+        vox_ml = 1000.0 / 0.125  # 1 mL in 0.5 mm voxels
+        if impl == "ours":
+            out = islands.remove_small(mask, 1000.0, (0.5, 0.5, 0.5))
+        else:
+            rel = sitk.RelabelComponentImageFilter()
+            rel.SetSortByObjectSize(True)
+            rel.SetMinimumObjectSize(int(vox_ml))
+            keep = sitk.BinaryThreshold(rel.Execute(sitk.ConnectedComponent(
+                sitk.GetImageFromArray(mask.view(np.uint8)), True)), 1, 2**31 - 1, 1, 0)
+            out = sitk.GetArrayViewFromImage(keep).view(bool)
+        n = int(out.sum())
+    return {"seconds": time.perf_counter() - t0, "peak_mb": _rss_peak_mb() - base, "n": n}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--shape", type=int, nargs=3, default=(600, 512, 512))
+    ap.add_argument("--steps", nargs="*", default=list(STEPS))
+    ap.add_argument("--child", nargs=4, metavar=("STEP", "IMPL", "DATA", "WORK"))
+    a = ap.parse_args()
+    if a.child:
+        print(json.dumps(child(a.child[0], a.child[1], Path(a.child[2]), Path(a.child[3]))))
+        return
+    sys.path.insert(0, str(HERE))
+    from bench_segment_surface import SPACING, make_ct
+
+    with tempfile.TemporaryDirectory() as td:
+        data = Path(td) / "ct.npy"
+        make_ct(tuple(a.shape), data)
+        if "pipeline" in a.steps:
+            import SimpleITK as sitk
+
+            img = sitk.GetImageFromArray(np.load(data, mmap_mode="r")[...])
+            img.SetSpacing(SPACING)
+            sitk.WriteImage(img, str(data.with_suffix(".nrrd")), False)  # raw: the read is what we time
+            del img
+        print(f"{'step':14s} {'ours s':>8s} {'lib s':>8s} {'ratio':>6s} {'ours MB':>8s} {'lib MB':>8s}")
+        for step in a.steps:
+            res = {}
+            for impl in ("ours", "lib"):
+                runs = []
+                for _ in range(max(3, a.runs)):
+                    out = subprocess.run([sys.executable, __file__, "--child", step, impl, str(data), td],
+                                         capture_output=True, text=True, timeout=1800)
+                    if out.returncode:
+                        raise SystemExit(out.stderr[-3000:])
+                    runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+                res[impl] = runs
+            med = {k: statistics.median(r["seconds"] for r in v) for k, v in res.items()}
+            mb = {k: max(r["peak_mb"] for r in v) for k, v in res.items()}
+            extra = ""
+            if step == "pipeline":
+                extra = f"  (segment alone {statistics.median(r['segment_seconds'] for r in res['ours']):.1f} s)"
+            print(f"{step:14s} {med['ours']:8.2f} {med['lib']:8.2f} {med['ours'] / med['lib']:6.2f} "
+                  f"{mb['ours']:8.0f} {mb['lib']:8.0f}{extra}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
