@@ -154,6 +154,18 @@ def _story(case, c: ReportContent, st, width, figures, compare, progress):  # no
         sd = tb.screw_definitions_table(c, st, width)
         if sd is not None:
             s.append(sd)
+    # ---------------------------------------------------- achieved vs planned
+    scan, achieved = achieved_comparison(case, c.plan)
+    if scan is not None:
+        s.append(CondPageBreak(80 * 2.83))
+        s.append(Paragraph(f"Achieved vs planned (post-operative scan {_esc(scan)})", st["h1"]))
+        if isinstance(achieved, str):
+            s.append(Paragraph(f"Cannot be shown: {_esc(achieved)}", st["body"]))
+        else:
+            s.append(Paragraph(f"Implants found in the post-operative scan's metal, registered to the planning "
+                               f"scan. Difference = {achieved.difference_definition}; translations along the "
+                               "patient's anatomical axes.", st["small"]))
+            s.append(tb.comparison_table(achieved, st, width, column_prefix=""))
     # ------------------------------------------------------------- simulation
     report(progress, 0.7, "simulation results")
     s.append(CondPageBreak(80 * 2.83))
@@ -205,6 +217,22 @@ def _story(case, c: ReportContent, st, width, figures, compare, progress):  # no
                        f"{c.software}; {c.landmark_count} landmarks.", st["small"])]
     s.append(KeepTogether(block))
     return s
+
+
+def achieved_comparison(case, plan: str):
+    """``(scan, comparison)`` of the plan's implants as found in the case's latest registered
+    post-operative scan (``surgiplan.core.twin``); ``(None, None)`` without such a scan, and the
+    reason as text in place of the comparison when the implants cannot be measured."""
+    from surgiplan.core.errors import SurgiplanError
+    from surgiplan.core.twin.achieved import achieved_vs_planned, latest_postop_scan
+
+    scan = latest_postop_scan(case)
+    if scan is None:
+        return None, None
+    try:
+        return scan, achieved_vs_planned(case, plan, scan).comparison
+    except SurgiplanError as e:
+        return scan, str(e)
 
 
 def _study_rows(case, plans) -> list[dict]:

@@ -219,13 +219,14 @@ def key_results_table(results, st, width: float) -> Table:
     return grid_table(rows, [0.45 * width, 0.25 * width, 0.3 * width])
 
 
-def comparison_table(comparison, st, width: float, extra_rows=()) -> Table:
-    """The plan comparison (core ``compare_plans``) by section, values with units, status per plan."""
+def comparison_table(comparison, st, width: float, extra_rows=(), column_prefix: str = "Plan ") -> Table:
+    """The plan comparison (core ``compare_plans``) by section, values with units, status per plan;
+    the column headings are ``column_prefix`` + the column's name (``""`` for planned / achieved)."""
     from surgiplan.core.planning.comparison import ordered_lines
     from surgiplan.core.units import format_difference, format_target, human_label
 
     plans = comparison.plans
-    rows = [head(["Quantity", *[f"Plan {p}" for p in plans], "Difference", "Target"], st)]
+    rows = [head(["Quantity", *[f"{column_prefix}{p}" for p in plans], "Difference", "Target"], st)]
     extra = []
     n = len(plans)
     for line in ordered_lines(comparison.rows):

@@ -169,3 +169,30 @@ def test_overlay_difference_is_smaller_when_registered(registered):
 
     assert agreeing(on) > 1.05 * agreeing(off), (agreeing(on), agreeing(off))
     assert good.shape[2] == 3 and achieved_rows(case, "planned", scan=None)  # the post-op scan by default
+
+
+def test_the_report_shows_achieved_vs_planned(registered, tmp_path):
+    """The OR report's post-operative page: the same rows as ``achieved_rows``, with units."""
+    import shutil
+    import subprocess
+
+    from surgiplan.core.report.build import render_report
+
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) is not installed")
+    name, pp, case, _ = registered
+    out = tmp_path / "r.pdf"
+    out.write_bytes(render_report(case, "planned"))
+    text = subprocess.run(["pdftotext", "-layout", str(out), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    head = f"Achieved vs planned (post-operative scan {SCAN})"
+    assert head in text
+    text = text[text.index(head):]  # the page itself, not the plan's measurement table
+    comp = achieved_vs_planned(case, "planned", SCAN).comparison
+    if name == "hip":
+        ant = comp.row("cup_anteversion")
+        line = next(x for x in text.splitlines() if "anteversion" in x.lower() and "°" in x)
+        assert f"{ant.values['achieved']:.1f}" in line and f"{ant.values['planned']:.1f}" in line, line
+    else:
+        med = comp.row("screw_medial_angle_L3_right")
+        assert f"{med.values['achieved']:.1f}" in text
