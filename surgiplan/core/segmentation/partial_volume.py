@@ -105,8 +105,7 @@ def refine_bone_mask(ct: np.ndarray, rough: np.ndarray, spacing, *, band_mm: flo
     report(progress, 0.1, "partial volume: local values")
     a_s = ndimage.gaussian_filter(a, _sig(smooth_mm, sp), mode="nearest")
     # distances (mm) outside and inside the rough boundary
-    d_out = ndimage.distance_transform_edt(~m0, sampling=sp).astype(np.float32)
-    d_in = ndimage.distance_transform_edt(m0, sampling=sp).astype(np.float32)
+    d_out, d_in = _distances(m0, sp)
     band = (d_out <= band_mm) & (d_in <= band_mm)
     shell = (d_out > gap_mm) & (d_out <= gap_mm + shell_mm)
     soft, w_soft = _norm_conv(a, shell, _sig(spread_mm, sp))
@@ -142,9 +141,9 @@ def refine_bone_mask(ct: np.ndarray, rough: np.ndarray, spacing, *, band_mm: flo
     valley &= m
     # a joint space is a thin sheet; a thick "valley" is cancellous bone behind a bright cortex,
     # and it and its rim are never taken away (a valley through a thin cortex would empty a bone)
-    core_v = ndimage.distance_transform_edt(valley, sampling=sp) > joint_mm
+    core_v = _distances(valley, sp)[1] > joint_mm if valley.any() else valley
     if core_v.any():
-        valley &= ndimage.distance_transform_edt(~core_v, sampling=sp) > joint_mm + max(sp)
+        valley &= _distances(core_v, sp)[0] > joint_mm + max(sp)
     outside = ndimage.binary_dilation(~m) & valley
     if outside.any():
         m &= ~ndimage.binary_propagation(outside, mask=valley)
@@ -152,6 +151,24 @@ def refine_bone_mask(ct: np.ndarray, rough: np.ndarray, spacing, *, band_mm: flo
     del d_out, d_in, soft, peak, peak_l, mid
     out[box] = m
     return out
+
+
+def _distances(m: np.ndarray, sp) -> tuple[np.ndarray, np.ndarray]:
+    """(distance outside, distance inside) of mask ``m`` in mm, float32 [k, j, i]: outside, to the
+    nearest voxel of ``m``; inside, to the nearest voxel not in ``m`` (0 on the other side), as
+    scipy's EDT gives them, by SimpleITK's signed Maurer distance (multi-threaded; the EDT took
+    most of the time)."""
+    import SimpleITK as sitk
+
+    def outside(x: np.ndarray) -> np.ndarray:
+        img = sitk.GetImageFromArray(np.ascontiguousarray(x).view(np.uint8))
+        img.SetSpacing(tuple(float(s) for s in sp[::-1]))
+        sd = sitk.SignedMaurerDistanceMap(img, insideIsPositive=False, squaredDistance=False,
+                                          useImageSpacing=True, backgroundValue=0)
+        return np.maximum(sitk.GetArrayViewFromImage(sd), 0.0).astype(np.float32)
+
+    m = np.asarray(m, bool)
+    return outside(m), outside(~m)
 
 
 def _fill(m: np.ndarray, per_slice: bool) -> np.ndarray:
