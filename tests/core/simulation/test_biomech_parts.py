@@ -116,3 +116,19 @@ def test_gruen_zones_of_known_points():
                     [50, 0, 60], [0, 0, 130], [0, 0, -40]], float)
     z = gruen_zones(pts, np.zeros(3), axis, medial, top=120.0, tip=0.0, radius_mm=30, below_tip_mm=20)
     assert z.tolist() == [1, 2, 3, 4, 5, 6, 7, 0, 0, 0]
+
+
+def test_remeshing_input_keeps_triangles_only():
+    """A collapsed triangle (a line after cleaning) is dropped, not handed to the clustering (which refuses it)."""
+    import pyvista as pv
+
+    from surgiplan.core.simulation.biomech.surface_ops import remesh_uniform, triangles_only
+
+    m = pv.PolyData(np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [1, 1, 0]], float),
+                    np.array([3, 0, 1, 2, 3, 1, 3, 3]))
+    out = triangles_only(m)
+    assert out.is_all_triangles and out.n_cells == 1
+    sphere = pv.Sphere(radius=20.0)
+    sphere = sphere.merge(pv.PolyData(sphere.points[:2], lines=np.array([2, 0, 1])))  # a stray line
+    r = remesh_uniform(sphere, 3.0)
+    assert r.is_all_triangles and r.is_manifold and abs(r.volume - 4 / 3 * np.pi * 20**3) < 0.03 * r.volume

@@ -23,6 +23,23 @@ def polydata(points: np.ndarray, tris: np.ndarray) -> pv.PolyData:
     return pv.PolyData(np.asarray(points, dtype=float), np.hstack([np.full((len(tris), 1), 3), tris]).ravel())
 
 
+def triangles_only(mesh: pv.PolyData) -> pv.PolyData:
+    """The triangles of ``mesh`` alone, cleaned (cleaning turns collapsed triangles into lines and
+    points, which the clustering refuses: they are dropped)."""
+    mesh = mesh.triangulate().clean()
+    if mesh.is_all_triangles:
+        return mesh
+    faces = np.asarray(mesh.faces)
+    tri = []
+    k = 0
+    while k < len(faces):  # polys only: lines and vertices are not in .faces
+        n = int(faces[k])
+        if n == 3:
+            tri.append(faces[k + 1:k + 4])
+        k += n + 1
+    return polydata(np.asarray(mesh.points), np.asarray(tri, dtype=np.int64).reshape(-1, 3)).clean()
+
+
 def voxel_remesh(mesh: pv.PolyData, edge_mm: float, name: str = "surface") -> pv.PolyData:
     """A closed surface rebuilt through a voxel mask of edge_mm / 4: contoured, Taubin-smoothed and
     remeshed to ``edge_mm`` (sharp edges and fan caps become well-shaped triangles; corners are
@@ -49,7 +66,7 @@ def remesh_uniform(mesh: pv.PolyData, edge_mm: float, name: str = "surface", fal
     """
     import pyacvd
 
-    mesh = mesh.triangulate().clean()
+    mesh = triangles_only(mesh)
     n = int(mesh.area / (0.433 * edge_mm * edge_mm))
     if n < 50:
         raise MeshingError(f"{name} is too small ({mesh.area:.0f} mm^2) for elements of {edge_mm:g} mm",
