@@ -553,6 +553,7 @@ def _match_resistances(s: _Setup, spec: FlowSpec, w, idx: list[int], newton, sta
         return True
     base = w.x.array.copy()
     J = np.zeros((len(idx), len(idx)))
+    dw = []
     delta = max(1e-3, 1e-4 * scale)
     for k in range(len(idx)):
         pk = p.copy()
@@ -561,11 +562,15 @@ def _match_resistances(s: _Setup, spec: FlowSpec, w, idx: list[int], newton, sta
         if not newton():
             return False
         J[:, k] = (flows() - Q) / delta
+        dw.append((w.x.array - base) / delta)  # sensitivity of the whole state to p_k
         w.x.array[:] = base
     JF = np.eye(len(idx)) - R[:, None] * J
     for _ in range(max_iter):
-        p = p - np.linalg.solve(JF, F)
+        dp = -np.linalg.solve(JF, F)
+        p = p + dp
         setp(p)
+        # predictor: the linearised state for the new pressures, so Newton starts next to the solution
+        w.x.array[:] = w.x.array + sum(d * c for d, c in zip(dp, dw, strict=True))
         if not newton():
             return False
         Q = flows()
