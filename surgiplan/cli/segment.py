@@ -33,6 +33,9 @@ def segment(
     seed: list[str] = typer.Option(None, "--seed", "-s", metavar="NAME=X,Y,Z",
                                    help="A point (LPS mm) anywhere inside bone NAME; repeat per bone (and for "
                                         "more points). The preset's bone is separated and named from the seeds."),
+    partial_volume: bool = typer.Option(False, "--partial-volume",
+                                        help="bone preset: put the boundary half-way between the local cortex and "
+                                             "soft tissue (right volume and area; slower)."),
     strict: bool = typer.Option(False, "--strict", help="Refuse (write nothing, exit non-zero) when the result "
                                                         "is doubtful against anatomy."),
     overwrite: bool = OverwriteOpt,
@@ -57,10 +60,11 @@ def segment(
         check_file(out, [scan], overwrite=overwrite)
     with terminal_progress(f"segment {preset}") as bar:
         volume = load_scan(scan, progress=sub_progress(bar, 0.0, 0.3))
+        opts = {"partial_volume": True} if partial_volume else {}
         if seeds:
-            seg = preset_with_seeds(volume, preset, seeds, progress=sub_progress(bar, 0.3, 0.9))
+            seg = preset_with_seeds(volume, preset, seeds, progress=sub_progress(bar, 0.3, 0.9), **opts)
         else:
-            seg = apply_preset(volume, preset, progress=sub_progress(bar, 0.3, 0.9))
+            seg = apply_preset(volume, preset, progress=sub_progress(bar, 0.3, 0.9), **opts)
         doubts = check_bone_segments(volume, seg) + check_anatomy(volume, seg)
         if doubts and strict:
             raise InputError("the segmentation is doubtful (--strict): " + " | ".join(d.message for d in doubts),

@@ -234,7 +234,7 @@ def test_segment_with_seeds_in_the_middle_of_each_bone(tmp_path):
         x, y, z = vol.index_to_world(np.array([kji[::-1]], float))[0]
         args += ["--seed", f"{n}={x:.2f},{y:.2f},{z:.2f}"]
     out = tmp_path / "hip.seg.nrrd"
-    res = runner.invoke(app, ["segment", str(path), "--preset", "bone", *args, "-o", str(out)])
+    res = runner.invoke(app, ["segment", str(path), "--preset", "bone", "--partial-volume", *args, "-o", str(out)])
     assert res.exit_code == 0, res.output
     seg = read_segmentation(out)
     assert sorted(seg.names) == sorted(truth["masks"])

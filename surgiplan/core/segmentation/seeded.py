@@ -254,7 +254,7 @@ def apply_seeds(volume: Volume, seg, seeds: dict, progress: Progress | None = No
     return out
 
 
-def preset_with_seeds(volume: Volume, preset: str, seeds: dict, progress: Progress | None = None):
+def preset_with_seeds(volume: Volume, preset: str, seeds: dict, progress: Progress | None = None, **options):
     """Run ``preset``, then separate its bone from ``seeds`` (:func:`apply_seeds`). When the preset
     cannot find its anatomy (InputError), the seeds separate the ``bone`` preset's bone instead:
     seeds are what the user gives when automatic cannot be sure."""
@@ -262,10 +262,10 @@ def preset_with_seeds(volume: Volume, preset: str, seeds: dict, progress: Progre
     from surgiplan.core.segmentation.presets import apply_preset
 
     try:
-        seg = apply_preset(volume, preset, progress=sub_progress(progress, 0.0, 0.6))
+        seg = apply_preset(volume, preset, progress=sub_progress(progress, 0.0, 0.6), **options)
     except InputError as e:
         if preset == "bone" or "reach" in str(e):
             raise
         report(progress, 0.5, f"{preset}: {e}; separating all bone from the seeds")
-        seg = apply_preset(volume, "bone", progress=sub_progress(progress, 0.0, 0.6))
+        seg = apply_preset(volume, "bone", progress=sub_progress(progress, 0.0, 0.6), **options)
     return apply_seeds(volume, seg, seeds, progress=sub_progress(progress, 0.6, 1.0))
