@@ -70,6 +70,17 @@ def flow_study_dict(info: dict, flow_mL_s: float, mean_pressure_mmHg: float, *, 
     return study, bc
 
 
+def _section_flow(info: dict, flows: dict, ci: int, arc_mm: float, q_in: float) -> float:
+    """Flow (mL/s) through a section of centreline ``ci``: the inflow upstream of its branch point,
+    the flow of its own outlet downstream (two outlets per branch point; mass conservation)."""
+    cl = info["centrelines"][ci]
+    arc0 = cl["arc_mm"][cl["inlet_cut_index"]]
+    split = min((b["arc_mm"] for b in info["branch_points"] if ci in b["centrelines"]), default=None)
+    if split is None or arc_mm + arc0 < split:
+        return q_in
+    return flows.get(cl["outlet"], q_in)
+
+
 def _section_values(info: dict, probes: list[dict]) -> list[dict]:
     rows = []
     cursor = 0
@@ -186,6 +197,12 @@ def vessel_results(out_dir: Path, info: dict, bc: dict, solver_summary: dict) ->
     fs = solver_summary.get("final_state", {})
     probes = fs.get("probes", [])
     table = _section_values(info, probes)
+    flows0 = fs.get("outlet_flow_mL_per_s", {})
+    q_in = fs.get("inlet_flow_mL_per_s", sum(flows0.values()))
+    for row in table:  # the cross-section mean from mass conservation (the ring samples miss the wall layer)
+        q = _section_flow(info, flows0, row["centreline"], row["arc_mm"], q_in)
+        row["flow_mL_s"] = round(q, 4)
+        row["mean_velocity_m_s"] = round(q * 1e-6 / (math.pi * (row["radius_mm"] * 1e-3) ** 2), 4)
     lesions = lesion_pressures(info, table)
     surf = wall_surface(out_dir / "results.xdmf", info)
     ws = wss_stats(surf)
