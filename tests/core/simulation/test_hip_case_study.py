@@ -56,6 +56,9 @@ def test_interface_is_conforming(case_dir):
 
 
 def test_study_runs_from_the_saved_plan(case_dir):
+    import subprocess
+    import sys
+
     import meshio
     import pyvista as pv
 
@@ -63,10 +66,6 @@ def test_study_runs_from_the_saved_plan(case_dir):
     from surgiplan.core.simulation.biomech.bone_material import BoneMapping, modulus
     from surgiplan.core.simulation.biomech.implant_materials import material_for
     from surgiplan.core.simulation.case_studies import run_case_study, study_rows
-
-    import subprocess
-    import sys
-
     from tests.conftest import REPO_ROOT
 
     r = subprocess.run([sys.executable, "-m", "surgiplan", "plan", "neck-cut", str(case_dir), "A", "--angle", "50",
