@@ -22,6 +22,7 @@ from surgiplan.core.jobs import Progress, report, sub_progress
 
 BIOMECH = "surgiplan.core.simulation.biomech.case_study"
 VESSEL = "surgiplan.core.simulation.vessel.case_study"
+SPINE = "surgiplan.core.simulation.biomech.spine_case_study"
 
 #: name -> (module, physics, anatomy, description)
 STUDIES: dict[str, tuple[str, str, str, str]] = {
@@ -30,9 +31,13 @@ STUDIES: dict[str, tuple[str, str, str, str]] = {
                     "(OrthoLoad); stress, stress shielding per Gruen zone vs the intact femur"),
     "hip-stairs": (BIOMECH, "elasticity", "hip",
                    "as hip-walking with the stair-climbing peak force (Bergmann 2001)"),
-    "spine-standing": (BIOMECH, "elasticity", "spine", "instrumented lumbar vertebra, standing follower load"),
-    "spine-flexion": (BIOMECH, "elasticity", "spine", "instrumented lumbar vertebra, flexion moment"),
-    "spine-lifting": (BIOMECH, "elasticity", "spine", "instrumented lumbar vertebra, lifting"),
+    "spine-standing": (SPINE, "elasticity", "spine",
+                       "instrumented lumbar vertebra + planned pedicle screws, standing: 500 N follower load "
+                       "(Dreischarf 2014); stress in bone and screws, screw fatigue safety factor"),
+    "spine-flexion": (SPINE, "elasticity", "spine",
+                      "as spine-standing, flexion: 1175 N follower load + 7.5 N m (Dreischarf 2014)"),
+    "spine-lifting": (SPINE, "elasticity", "spine", "instrumented lumbar vertebra, lifting (no published load "
+                      "pair looked up yet)"),
     "vessel-rest": (VESSEL, "flow", "vascular", "blood flow through the planned vessel at rest"),
     "vessel-exercise": (VESSEL, "flow", "vascular", "blood flow through the planned vessel during exercise"),
 }
