@@ -107,7 +107,7 @@ def test_study_runs_from_the_saved_plan(case_dir):
 @pytest.mark.parametrize("plan,study,options,message", [
     ("A", "hip-running", {}, "unknown study"),
     ("Z", "hip-walking", {}, "no plan 'Z'"),
-    ("A", "spine-flexion", {}, "not available"),
+    ("A", "spine-lifting", {}, "not available"),
     ("A", "hip-walking", {"element_size": 3}, "unknown study option"),
 ])
 def test_bad_requests_are_refused(case_dir, plan, study, options, message):
@@ -123,4 +123,4 @@ def test_list_studies():
     rows = {r["name"]: r for r in list_studies()}
     assert rows["hip-walking"]["available"] and rows["hip-stairs"]["available"]
     assert rows["hip-walking"]["anatomy"] == "hip" and rows["vessel-rest"]["physics"] == "flow"
-    assert not rows["spine-standing"]["available"]
+    assert not rows["spine-lifting"]["available"]
