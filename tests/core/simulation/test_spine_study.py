@@ -24,7 +24,7 @@ def _cylinder():
     return pv.PolyData(pts, np.hstack([np.full((len(tri), 1), 3), tri]).ravel()).clean()
 
 
-def make_case(root, screws: bool = True):
+def make_case(root, screws: bool = True, superior: bool = True):
     from surgiplan.core.case import Case
     from surgiplan.core.imaging import Volume
     from surgiplan.core.planning.placement import screw_pose
@@ -34,7 +34,8 @@ def make_case(root, screws: bool = True):
     case.add_scan("planning", Volume(np.full((26, 20, 20), 1000, dtype=np.int16), (3.0, 3.0, 3.0),
                                      (-30.0, -30.0, -9.0)))
     case.add_model("L4", _cylinder())
-    case.set_landmark("superior_endplate_centre_L4", [0.0, 0.0, H])
+    if superior:
+        case.set_landmark("superior_endplate_centre_L4", [0.0, 0.0, H])
     case.set_landmark("inferior_endplate_centre_L4", [0.0, 0.0, 0.0])
     case.set_landmark("vertebral_body_centre_L4", [0.0, 0.0, H / 2])
     case.new_plan("A")
@@ -139,3 +140,12 @@ def test_list_studies():
     rows = {r["name"]: r for r in list_studies()}
     assert rows["spine-standing"]["available"] and rows["spine-flexion"]["available"]
     assert rows["spine-standing"]["anatomy"] == "spine" and not rows["spine-lifting"]["available"]
+
+
+def test_missing_end_plate_landmarks_are_refused(tmp_path):
+    from surgiplan.core.simulation.case_studies import run_case_study
+
+    make_case(tmp_path / "case", superior=False)
+    with pytest.raises(InputError, match="lacks the landmarks superior_endplate_centre_L4"):
+        run_case_study(tmp_path / "case", "A", "spine-standing", out_dir=tmp_path / "out")
+    assert not (tmp_path / "out" / "study.json").exists()
