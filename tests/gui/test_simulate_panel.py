@@ -26,8 +26,8 @@ def test_simulate_step_runs_and_shows_the_summary(window, qtbot, tmp_path):
     win.show_step("Simulate")
     panel = win.panels["Simulate"]
     studies = [panel.study.itemText(i) for i in range(panel.study.count())]
-    assert "hip-walking" in studies and "spine-flexion" in studies
-    assert not panel.study.model().item(studies.index("spine-flexion")).isEnabled()  # not in this build
+    assert "hip-walking" in studies and "spine-lifting" in studies
+    assert not panel.study.model().item(studies.index("spine-lifting")).isEnabled()  # not in this build
     panel.study.setCurrentText("hip-walking")
     panel.plan.setCurrentText("A")
     assert panel.table.rowCount() == 0 and "Run it" in panel.info.text()
