@@ -79,7 +79,7 @@ def test_simulate_list_and_case_study_errors(tmp_path):
     r = _cli("simulate", "--list", "--json")
     assert r.returncode == 0, r.stderr
     rows = {x["name"]: x for x in json.loads(r.stdout)}
-    assert rows["hip-walking"]["available"] is True and rows["spine-flexion"]["available"] is False
+    assert rows["hip-walking"]["available"] is True and rows["spine-lifting"]["available"] is False
     r = _cli("simulate", "--list")
     assert "hip-stairs" in r.stdout and "not available in this build" in r.stdout
     r = _cli("simulate", str(tmp_path), "--plan", "A", "--study", "hip-walking")
