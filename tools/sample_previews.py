@@ -64,7 +64,10 @@ def previews(root: Path, out: Path, name: str, window=(400, 1800), soft=(40, 400
         soft = window
     # a focus point: first landmark
     key = FOCUS.get(gt["name"])
-    focus = np.array(gt["landmarks"][key]["position"]) if key in gt["landmarks"] else np.array(org) + np.array(sp) * np.array([nx, ny, nz]) / 2
+    if key in gt["landmarks"]:
+        focus = np.array(gt["landmarks"][key]["position"])
+    else:
+        focus = np.array(org) + np.array(sp) * np.array([nx, ny, nz]) / 2
     fi = np.clip(np.round((focus - org) / sp).astype(int), 0, [nx - 1, ny - 1, nz - 1])
 
     def win(img, w):
