@@ -112,16 +112,26 @@ def test_only_the_chosen_landmark_is_named_and_a_click_places_it(window, qtbot, 
     assert np.linalg.norm(centre(p.actors["landmark_selected"]) - lm.position) < 0.1
     plan.pick3d.setChecked(False)
 
-    # the catalog: every name shown in full (wrapped where the panel is narrow) and in its tooltip
+    # the catalog (open on the case's anatomy, the other groups folded): every name shown in full
+    # (wrapped where the panel is narrow) and in its tooltip
     plan.activated()
     tree = plan.cat_tree
+    knee = [tree.topLevelItem(i) for i in range(tree.topLevelItemCount())
+            if tree.topLevelItem(i).isExpanded()]
+    assert [g.text(0) for g in knee] == ["Knee"]  # the case's anatomy
+    tree.expandAll()  # then every group, to check every name
+    qtbot.wait(20)
     it = QtWidgets.QTreeWidgetItemIterator(tree)
-    wrapped = 0
+    wrapped = shown = 0
     while it.value():
         item = it.value()
         it += 1
         if item.parent() is None:
             continue
+        assert name_in_tooltip(item)
+        if not item.parent().isExpanded():
+            continue
+        shown += 1
         name = item.text(0)
         rect = tree.visualItemRect(item)
         need = tree.fontMetrics().boundingRect(QtCore.QRect(0, 0, rect.width() - 8, 10_000),
@@ -129,7 +139,7 @@ def test_only_the_chosen_landmark_is_named_and_a_click_places_it(window, qtbot, 
         assert need.height() <= rect.height(), name
         wrapped += need.height() > tree.fontMetrics().height() * 1.5
         assert name in item.toolTip(0) and "sizes" in item.toolTip(0)
-    assert wrapped >= 1  # the longest names do not fit on one line of this panel
+    assert shown >= 3 and wrapped >= 1  # the longest names do not fit on one line of this panel
 
     folder = os.environ.get("SURGIPLAN_SCREENSHOTS")
     if folder:
@@ -162,3 +172,8 @@ def test_landmark_fit_button_follows_the_knee_case(window, qtbot, knee_case_dir)
     win.undo.undo()  # one step: the ground-truth landmarks come back
     assert case.landmarks["knee_centre_femur"].source == "ground_truth"
     assert np.array_equal(case.landmarks["knee_centre_femur"].position, truth["knee_centre_femur"])
+
+
+def name_in_tooltip(item) -> bool:
+    """A catalog entry's tooltip repeats its full name and lists its sizes."""
+    return item.text(0) in item.toolTip(0) and "sizes" in item.toolTip(0)

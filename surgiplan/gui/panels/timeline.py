@@ -18,6 +18,14 @@ class TimelineGroup:
 
     def __init__(self, win, g: QtWidgets.QVBoxLayout) -> None:
         self.win = win
+        self.box = g.parentWidget()  # the group box: hidden while no case is open
+        # the controls show only when the case has a later scan to compare (the panel stays short,
+        # without a scroll bar, for the usual one-scan case)
+        self.controls = QtWidgets.QWidget()
+        self.controls.setObjectName("timeline_controls")
+        outer, g = g, QtWidgets.QVBoxLayout(self.controls)
+        g.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.controls)
         self.list = QtWidgets.QTreeWidget()
         self.list.setObjectName("timeline_list")
         self.list.setHeaderLabels(["Scan", "Kind", "Date", "Registered"])
@@ -48,7 +56,7 @@ class TimelineGroup:
         g.addWidget(self.picture)
         self.note = hint("Open a case; add later scans with `surgiplan case add-scan`.")
         self.note.setObjectName("timeline_note")
-        g.addWidget(self.note)
+        outer.addWidget(self.note)
         self.last_rgb: np.ndarray | None = None
         win.caseChanged.connect(self.refresh)
         self.refresh()
@@ -78,6 +86,10 @@ class TimelineGroup:
                 pass
         self.note.setText("" if len(rows) > 1 else "The case has no later scan: add one with "
                           "`surgiplan case add-scan CASE DICOM_DIR --date YYYY-MM-DD`.")
+        self.note.setVisible(len(rows) <= 1)
+        self.controls.setVisible(len(rows) > 1)
+        if self.box is not None:
+            self.box.setVisible(case is not None)
 
     def show_pair(self) -> None:
         """Compute (in the background) and show A and B in the chosen mode."""

@@ -22,6 +22,21 @@ def test_tet_quality_of_regular_flat_and_sliver_tetrahedra():
     assert q[1] == 0.0 and 0 < q[2] < 0.02
 
 
+def test_a_stretched_wedge_is_not_a_sliver_but_a_flat_cell_is():
+    """An extruded pipe's long wedges (aspect 20) have a low q but are not degenerate."""
+    from surgiplan.core.simulation.mesh_quality import SLIVER_QUALITY, tet_degeneracy, tet_quality
+
+    reg = np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]], float)
+    wedge = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 20.0]])  # a corner of a 1 x 1 x 20 prism
+    flat = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [1, 1, 0]], float)
+    sliver = flat + np.array([[0, 0, 0], [0, 0, 0.002], [0, 0, 0.002], [0, 0, 0]])
+    q = tet_quality(np.stack([reg, wedge, sliver]))
+    d = tet_degeneracy(np.stack([reg, wedge, flat, sliver]))
+    assert d[0] == pytest.approx(1.0, abs=1e-12)
+    assert q[1] < 0.05 and d[1] > 0.1  # long, not degenerate
+    assert d[2] == 0.0 and d[3] < SLIVER_QUALITY and q[2] < SLIVER_QUALITY
+
+
 def _pipe():
     from surgiplan.core.simulation import meshes
     from surgiplan.core.simulation.volume_mesh_io import mesh_from_gmsh
