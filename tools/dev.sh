@@ -60,7 +60,7 @@ case "$cmd" in
         if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
             exec .venv/bin/surgiplan gui --sample hip "$@"
         else
-            exec .venv/bin/surgiplan demo --overwrite "$@"
+            exec .venv/bin/surgiplan demo --overwrite --simulate "$@"
         fi
         ;;
     test)

@@ -181,7 +181,8 @@ def _story(case, c: ReportContent, st, width, figures, compare, progress):  # no
         setup = summ.get("setup", {})
         if isinstance(setup, dict) and setup:
             s.append(Paragraph("Set-up", st["body"]))
-            s.append(tb.kv_table([(str(k).replace("_", " "), _plain(v)) for k, v in setup.items()], st, width))
+            s.append(tb.kv_table([(str(k).replace("_", " "), _setup_text(v)) for k, v in setup.items()
+                                  if k not in ENGINEER_ONLY], st, width))
         s.append(Paragraph("Key results", st["body"]))
         s.append(tb.key_results_table(summ.get("key_results", []), st, width))
         s.append(Paragraph(f"<b>Solver verification:</b> {_esc(_plain(summ.get('verification', 'not stated')))}",
@@ -252,6 +253,20 @@ def _study_rows(case, plans) -> list[dict]:
         line = lines.setdefault(key, {"quantity": label, "unit": r.get("unit") or "", "values": {}})
         line["values"][r.get("plan")] = r.get("value")
     return list(lines.values())
+
+
+#: set-up entries kept out of the OR report (an engineer's detail, summarised in another row and
+#: stored in the study's summary.json)
+ENGINEER_ONLY = frozenset({"mesh_quality"})
+#: longest set-up text printed (characters); longer ones end with a pointer to summary.json
+SETUP_TEXT_MAX = 400
+
+
+def _setup_text(v) -> str:
+    text = _plain(v)
+    if len(text) <= SETUP_TEXT_MAX:
+        return text
+    return text[:SETUP_TEXT_MAX].rsplit(" ", 1)[0] + " … (in full in the study's summary.json)"
 
 
 def _plain(v) -> str:
