@@ -639,6 +639,13 @@ def verify_hu_mapping(cases: dict, progress=None) -> list[CaseResult]:
     return rows
 
 
+def _verify_remodelling(cases: dict, progress=None) -> list[CaseResult]:
+    """The remodelling rule (surgiplan.core.twin.remodel_verify, helper T's module)."""
+    from surgiplan.core.twin.remodel_verify import verify_remodelling
+
+    return verify_remodelling(cases, progress)
+
+
 def run_verification(reference: Path | None = None, quick: bool = False,
                      progress: Progress | None = None, only: str | None = None) -> list[CaseResult]:
     """Run every verification case (or those whose group name contains ``only``)."""
@@ -647,7 +654,8 @@ def run_verification(reference: Path | None = None, quick: bool = False,
               ("lame", verify_lame, True), ("convergence_elasticity", verify_elastic_convergence, True),
               ("poiseuille", verify_poiseuille, True), ("womersley", verify_womersley, True),
               ("navier_stokes_convection", _verify_convection(reference), True),
-              ("hu_density_modulus_mapping", verify_hu_mapping, False)]
+              ("hu_density_modulus_mapping", verify_hu_mapping, False),
+              ("bone_remodelling_uniform_bar", _verify_remodelling, False)]
     rows: list[CaseResult] = []
     selected = [g for g in groups if only is None or only in g[0]]
     for k, (name, fn, takes_quick) in enumerate(selected):
