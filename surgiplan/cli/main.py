@@ -12,8 +12,6 @@ import sys
 
 import typer
 
-from surgiplan import __version__
-
 GROUPS = (
     "scan",
     "samples",
@@ -40,7 +38,9 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"surgiplan {__version__}")
+        from surgiplan.core.appinfo import version_text
+
+        typer.echo(version_text())
         raise typer.Exit()
 
 
@@ -70,14 +70,21 @@ for _name in GROUPS:
 
 def run() -> None:
     """Console-script entry point: SurgiplanError becomes a one-line message, exit 1."""
+    import logging
+
+    from surgiplan.core.appdirs import setup_logging
     from surgiplan.core.errors import Cancelled, SurgiplanError
 
+    if "--version" not in sys.argv[1:]:
+        setup_logging("cli " + " ".join(sys.argv[1:3]))
+    log = logging.getLogger("surgiplan.cli")
     try:
         app()
     except Cancelled as exc:
         typer.echo(f"surgiplan: {exc}", err=True)
         sys.exit(130)
     except SurgiplanError as exc:
+        log.error("%s: %s", type(exc).__name__, exc)
         typer.echo(f"surgiplan: error: {exc}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:

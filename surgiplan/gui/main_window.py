@@ -265,6 +265,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
         hm = mb.addMenu("&Help")
         self._action(hm, "Keyboard shortcuts", self.show_shortcuts, "F1")
+        self._action(hm, "Open log folder", self.open_log_folder)
         self._action(hm, "About surgiplan", self.show_about)
 
     def _fill_recent(self) -> None:
@@ -286,13 +287,35 @@ class MainWindow(QtWidgets.QMainWindow):
         )
         QtWidgets.QMessageBox.information(self, "Keyboard shortcuts", text)
 
-    def show_about(self) -> None:
-        from surgiplan import __version__
+    def about_text(self) -> str:
+        """Help > About: version, build (commit, date), Python and platform, log folder."""
+        from html import escape
 
-        QtWidgets.QMessageBox.about(
-            self, "About surgiplan",
-            f"<b>surgiplan {__version__}</b><br>3D surgical planning workstation.<br>"
-            "Not a medical device: for research and education.")
+        from surgiplan.core.appdirs import log_dir
+        from surgiplan.core.appinfo import build_info
+
+        b = build_info()
+        build = escape(b["kind"] + (f", commit {b['commit']}" if b["commit"] else "")
+                       + (f", built {b['date']}" if b["date"] else ""))
+        return (f"<b>surgiplan {escape(b['version'])}</b><br>3D surgical planning workstation.<br>"
+                f"Build: {build}<br>Python {escape(b['python'])} on {escape(b['platform'])}<br>"
+                f"Log folder: {escape(str(log_dir()))}<br>"
+                "Not a medical device: for research and education.")
+
+    def show_about(self) -> None:
+        QtWidgets.QMessageBox.about(self, "About surgiplan", self.about_text())
+
+    def open_log_folder(self) -> None:
+        """Help > Open log folder: the folder of surgiplan.log in the file manager."""
+        from PySide6 import QtCore, QtGui
+
+        from surgiplan.core.appdirs import log_dir, setup_logging
+
+        setup_logging("gui")
+        folder = log_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        if not QtGui.QDesktopServices.openUrl(QtCore.QUrl.fromLocalFile(str(folder))):
+            QtWidgets.QMessageBox.information(self, "Log folder", f"The log files are in {folder}")
 
     def set_theme(self, theme: str) -> None:
         from surgiplan.gui.app import apply_theme

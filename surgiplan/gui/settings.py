@@ -15,12 +15,9 @@ MAX_RECENT = 10
 
 
 def config_dir() -> Path:
-    env = os.environ.get("SURGIPLAN_CONFIG_DIR")
-    if env:
-        return Path(env)
-    import platformdirs
+    from surgiplan.core.appdirs import config_dir as _config_dir
 
-    return Path(platformdirs.user_config_dir("surgiplan", appauthor=False))
+    return _config_dir()
 
 
 def cases_dir() -> Path:

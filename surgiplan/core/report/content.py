@@ -398,7 +398,7 @@ def gather_report(case, plan_name: str, *, deidentify: bool = True, catalog=None
     InputError
         The case has no such plan (the message lists its plans).
     """
-    from surgiplan import __version__
+    from surgiplan.core.appinfo import build_id
     from surgiplan.core.case.audit import now_iso
     from surgiplan.core.jobs import report
     from surgiplan.core.planning.anatomy import anatomy_of_models
@@ -431,7 +431,7 @@ def gather_report(case, plan_name: str, *, deidentify: bool = True, catalog=None
         anatomy=anatomy, procedure=procedure, side=operated_side(case, plan), plan=plan.name,
         plan_note=plan.note, plan_version=plan.modified or plan.created or "unsaved",
         plan_sha256=sha, plan_saved=saved, planner=planner, modified_by=modifier, generated=now_iso(),
-        lock=plan.locked, software=f"surgiplan {__version__}",
+        lock=plan.locked, software=f"surgiplan {build_id()}",
         implants=implant_lines(case, plan, catalog), measurements=measurements,
         resections=resection_lines(case, plan), screws=screws, studies=study_lines(case, plan_name),
         landmark_count=len(case.all_landmarks(plan_name)),

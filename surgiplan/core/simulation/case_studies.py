@@ -75,7 +75,9 @@ def run_case_study(case_dir: Path, plan: str, study: str, *, n_ranks: int = 1, o
     """
     from surgiplan.core.case import Case
     from surgiplan.core.simulation.runner import run_study_process
+    from surgiplan.core.simulation.solver_env import require_solver
 
+    require_solver(f"study {study!r}")
     if study not in STUDIES:
         raise InputError(f"unknown study {study!r}", hint=f"Choose one of: {', '.join(STUDIES)} "
                          "(surgiplan simulate --list).")

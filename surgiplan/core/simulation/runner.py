@@ -79,6 +79,9 @@ def run_study_process(study: str | Path, out_dir: str | Path | None = None, n_ra
                          f"holds its own solver; at most {MAX_RANKS_PER_CORE * cores} are accepted)",
                          hint="Use --np up to the number of cores; on a cluster, start mpiexec/srun yourself.")
     load_study(study)
+    from surgiplan.core.simulation.solver_env import require_solver
+
+    require_solver(f"study {study.name}")
     out = Path(out_dir).resolve() if out_dir is not None else study.parent
     cmd = study_command(study, out, n_ranks)
     env = dict(os.environ)
