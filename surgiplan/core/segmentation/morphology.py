@@ -97,8 +97,23 @@ def fill_holes(mask: np.ndarray, *, per_slice: bool = False) -> np.ndarray:
         filled = np.stack([ndimage.binary_fill_holes(s) for s in sub])
         out[box] = filled
     else:
-        out[box] = ndimage.binary_fill_holes(mask[box])
+        out[box] = _fill_holes_3d(mask[box])
     return out
+
+
+def _fill_holes_3d(sub: np.ndarray) -> np.ndarray:
+    """``ndimage.binary_fill_holes(sub)`` (background 6-connected, the outside of the array is
+    background) by one multi-threaded SimpleITK labelling of the background: on a 512 x 512 x 600
+    bone mask 0.6 s against scipy's 4-5 s of repeated dilations (benchmarks/bench_segment_model.py)."""
+    import SimpleITK as sitk
+
+    bg = np.pad(~sub, 1, constant_values=True).view(np.uint8)
+    lab = sitk.ConnectedComponent(sitk.GetImageFromArray(bg), False)  # faces only, as scipy's fill
+    del bg
+    outside = int(sitk.GetArrayViewFromImage(lab)[0, 0, 0])
+    keep = sitk.BinaryThreshold(lab, outside, outside, 0, 1)  # 1 where not the outside
+    del lab
+    return sitk.GetArrayViewFromImage(keep)[1:-1, 1:-1, 1:-1].view(bool).copy()
 
 
 def fill_holes_lidded(mask: np.ndarray) -> np.ndarray:
