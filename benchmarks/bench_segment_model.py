@@ -140,16 +140,14 @@ def main() -> None:
             del img
         print(f"{'step':14s} {'ours s':>8s} {'lib s':>8s} {'ratio':>6s} {'ours MB':>8s} {'lib MB':>8s}")
         for step in a.steps:
-            res = {}
-            for impl in ("ours", "lib"):
-                runs = []
-                for _ in range(max(3, a.runs)):
+            res: dict[str, list] = {"ours": [], "lib": []}
+            for _ in range(max(3, a.runs)):
+                for impl in ("ours", "lib"):  # interleaved: the load of a shared machine hits both alike
                     out = subprocess.run([sys.executable, __file__, "--child", step, impl, str(data), td],
                                          capture_output=True, text=True, timeout=1800)
                     if out.returncode:
                         raise SystemExit(out.stderr[-3000:])
-                    runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
-                res[impl] = runs
+                    res[impl].append(json.loads(out.stdout.strip().splitlines()[-1]))
             med = {k: statistics.median(r["seconds"] for r in v) for k, v in res.items()}
             mb = {k: max(r["peak_mb"] for r in v) for k, v in res.items()}
             extra = ""
