@@ -61,7 +61,7 @@ def test_simulate_runs_a_study_and_reports_bad_input(tmp_path):
     assert "complete on 2 rank(s)" in r.stdout and "MPa" in r.stdout
     assert json.loads((tmp_path / "out" / "status.json").read_text())["status"] == "complete"
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert names == ["results.h5", "results.xdmf", "status.json", "summary.json"]  # no temporaries
+    assert names == ["results.h5", "results.vtu", "results.xdmf", "status.json", "summary.json"]  # no temporaries
     for name in names:
         assert (tmp_path / "out" / name).stat().st_mode & 0o777 == 0o644, name
     study["elasticity"]["materials"][0]["youngs_modulus_MPa"] = -5

@@ -2,7 +2,9 @@
 
 Layout of an output folder::
 
-    results.xdmf + results.h5   fields on the mesh (ParaView; pyvista.read)
+    results.xdmf + results.h5   fields on the mesh: one temporal collection holding one grid with every
+                                field (ParaView, ``pyvista.read``, ``meshio.xdmf.TimeSeriesReader``)
+    results.vtu                 the same fields in one VTK file (ParaView, ``pyvista.read``, ``meshio.read``)
     summary.json                numbers with units in their keys
     status.json                 {"status": running|complete|failed|cancelled, "message", "updated_utc"}
 
@@ -30,7 +32,7 @@ from surgiplan.core.jobs import pid_alive
 
 STATUSES = ("running", "complete", "failed", "cancelled")
 #: The files of the fields, in the order they are renamed in (the .xdmf points at the .h5).
-FIELD_FILES = ("results.h5", "results.xdmf")
+FIELD_FILES = ("results.h5", "results.vtu", "results.xdmf")
 _STAGING_RE = re.compile(r"^\..+\.(\d+)\.[0-9a-f]{8}\.sptmp\.d$")
 
 
@@ -158,6 +160,16 @@ def _verify_xdmf(path: Path) -> None:
         raise InputError(f"the XDMF file is not valid XML ({exc})", path=path) from None
 
 
+def _verify_vtu(path: Path) -> None:
+    head = path.read_bytes()[:200]
+    if b"<VTKFile" not in head or b"UnstructuredGrid" not in head:
+        raise InputError("the VTU file is not a VTK unstructured grid", path=path)
+
+
+def _verifier(name: str):
+    return {".h5": _verify_h5, ".vtu": _verify_vtu}.get(Path(name).suffix, _verify_xdmf)
+
+
 def check_targets(out_dir: Path) -> None:
     """Refuse, before a run starts, result targets that could never be written (a link, a folder)."""
     for name in (*FIELD_FILES, "summary.json", "status.json"):
@@ -176,7 +188,7 @@ def publish(staging: Path, out_dir: Path) -> list[str]:
     for name in FIELD_FILES:
         src = Path(staging) / name
         if src.is_file():
-            _move_in(src, Path(out_dir) / name, _verify_h5 if name.endswith(".h5") else _verify_xdmf)
+            _move_in(src, Path(out_dir) / name, _verifier(name))
             done.append(name)
     return done
 
@@ -214,11 +226,14 @@ def root_call(comm, fn):
 
 
 def write_fields_xdmf(out_dir: Path, mesh, functions: list, name: str = "results") -> Path:
-    """Write ``functions`` (P1 / DG0 on ``mesh``) to ``out_dir/name.xdmf`` + ``.h5`` atomically.
+    """Write ``functions`` (P1 / DG0 on ``mesh``) to ``out_dir/name.xdmf`` + ``.h5`` + ``.vtu`` atomically.
 
-    Collective. The two files are written together into a hidden folder (the
-    .xdmf names the .h5), then renamed in through :mod:`surgiplan.core.fileio`,
-    the .h5 first.
+    Collective. dolfinx writes the HDF5 data and an XDMF file with one temporal collection per
+    field (which VTK's XDMF reader, hence ``pyvista.read`` and ParaView's reader, crashes on and
+    ``meshio`` rejects); rank 0 then rewrites the XDMF as one temporal collection holding a single
+    grid with every field (:func:`single_grid_xdmf`) and writes the same fields to a ``.vtu``.
+    All files are made in a hidden folder, then renamed in through :mod:`surgiplan.core.fileio`,
+    the .h5 first and the .xdmf last.
     """
     from dolfinx.io import XDMFFile
 
@@ -227,7 +242,7 @@ def write_fields_xdmf(out_dir: Path, mesh, functions: list, name: str = "results
     tmp = root_call(comm, lambda: make_staging(out_dir))
     try:
         try:
-            with XDMFFile(comm, str(tmp / f"{name}.xdmf"), "w") as f:
+            with XDMFFile(comm, str(tmp / f"{name}.dolfinx.xdmf"), "w") as f:
                 f.write_mesh(mesh)
                 for fn in functions:
                     f.write_function(fn)
@@ -241,14 +256,63 @@ def write_fields_xdmf(out_dir: Path, mesh, functions: list, name: str = "results
                                     hint="Check the free space and the folder's permissions.")
 
         def _commit():
-            for suffix, verify in ((".h5", _verify_h5), (".xdmf", _verify_xdmf)):  # .xdmf last
-                _move_in(tmp / f"{name}{suffix}", out_dir / f"{name}{suffix}", verify)
+            text = single_grid_xdmf(tmp / f"{name}.dolfinx.xdmf", f"{name}.h5")
+            os.replace(tmp / f"{name}.dolfinx.h5", tmp / f"{name}.h5")
+            fileio.atomic_write_text(tmp / f"{name}.xdmf", text)
+            grid = read_results(tmp / f"{name}.xdmf")
+            fileio.atomic_write(tmp / f"{name}.vtu", lambda t: grid.save(str(t), binary=True))
+            for suffix in (".h5", ".vtu", ".xdmf"):  # .xdmf last: it names the .h5
+                _move_in(tmp / f"{name}{suffix}", out_dir / f"{name}{suffix}", _verifier(f"{name}{suffix}"))
 
         root_call(comm, _commit)
     finally:
         if comm.rank == 0:
             remove_staging(tmp)
     return out_dir / f"{name}.xdmf"
+
+
+def single_grid_xdmf(dolfinx_xdmf: Path, h5_name: str) -> str:
+    """XDMF text with one temporal collection holding one grid (time 0) that has every field.
+
+    ``dolfinx_xdmf``: a file written by dolfinx's XDMFFile (the mesh grid, then one temporal
+    collection per function); each function's last time step is kept, its data item renamed to
+    point at ``h5_name``. This is the layout ParaView, ``pyvista.read`` (VTK's XDMF3 reader needs
+    a time value) and ``meshio.xdmf.TimeSeriesReader`` all read.
+    """
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(dolfinx_xdmf).getroot()
+    domain = root.find("Domain")
+    grids = domain.findall("Grid") if domain is not None else []
+    mesh_grid = next((g for g in grids if g.get("GridType") == "Uniform"), None)
+    if mesh_grid is None or mesh_grid.find("Topology") is None or mesh_grid.find("Geometry") is None:
+        raise InputError("the XDMF file has no mesh grid", path=dolfinx_xdmf)
+    attributes = []
+    for g in grids:
+        if g.get("GridType") == "Collection":
+            steps = g.findall("Grid")
+            if steps:
+                attributes.extend(steps[-1].findall("Attribute"))
+    out = ET.Element("Xdmf", Version="3.0")
+    coll = ET.SubElement(ET.SubElement(out, "Domain"), "Grid", Name="results", GridType="Collection",
+                         CollectionType="Temporal")
+    grid = ET.SubElement(coll, "Grid", Name=mesh_grid.get("Name", "mesh"), GridType="Uniform")
+    ET.SubElement(grid, "Time", Value="0")
+    for el in (mesh_grid.find("Topology"), mesh_grid.find("Geometry"), *attributes):
+        grid.append(el)
+    import h5py
+
+    with h5py.File(Path(dolfinx_xdmf).with_suffix(".h5"), "r") as h5:
+        for item in grid.iter("DataItem"):
+            if item.get("Format") == "HDF" and item.text and ":" in item.text:
+                dataset = item.text.split(":", 1)[1].strip()
+                item.text = f"{h5_name}:{dataset}"
+                # XDMF's default is 4-byte floats: without Precision VTK reads doubles as float32
+                dtype = h5[dataset].dtype
+                item.set("NumberType", "Float" if dtype.kind == "f" else "Int" if dtype.kind == "i" else "UInt")
+                item.set("Precision", str(dtype.itemsize))
+    ET.indent(out)
+    return '<?xml version="1.0"?>\n' + ET.tostring(out, encoding="unicode") + "\n"
 
 
 def read_results(path: Path):
