@@ -23,6 +23,7 @@ from surgiplan.core.jobs import Progress, report, sub_progress
 BIOMECH = "surgiplan.core.simulation.biomech.case_study"
 VESSEL = "surgiplan.core.simulation.vessel.case_study"
 SPINE = "surgiplan.core.simulation.biomech.spine_case_study"
+REMODEL = "surgiplan.core.twin.remodel_study"  # helper T (the living twin)
 
 #: name -> (module, physics, anatomy, description)
 STUDIES: dict[str, tuple[str, str, str, str]] = {
@@ -31,6 +32,9 @@ STUDIES: dict[str, tuple[str, str, str, str]] = {
                     "(OrthoLoad); stress, stress shielding per Gruen zone vs the intact femur"),
     "hip-stairs": (BIOMECH, "elasticity", "hip",
                    "as hip-walking with the stair-climbing peak force (Bergmann 2001)"),
+    "hip-remodelling": (REMODEL, "elasticity", "hip",
+                        "MODEL PREDICTION of bone density change around the planned stem at 3, 12, 24 months "
+                        "(Huiskes strain-adaptive remodelling from the intact vs implanted femur, walking load)"),
     "spine-standing": (SPINE, "elasticity", "spine",
                        "instrumented lumbar vertebra + planned pedicle screws, standing: 500 N follower load "
                        "(Dreischarf 2014); stress in bone and screws, screw fatigue safety factor"),

@@ -36,10 +36,12 @@ class RemodelParams:
     * ``reference``: ``"site-specific"`` (the intact femur's stimulus element by element, the
       approach of Huiskes 1992 / Kerner 1999 for post-operative adaptation) or ``"constant"``
       with ``reference_stimulus_J_per_g`` (Weinans 1992: of order 0.004 J/g).
-    * ``rate_constant`` B: Huiskes/Weinans give no physiological time unit; we define the time
-      unit as one month and choose B so that fully unloaded bone at a typical reference stimulus
-      loses most of its change within 6-12 months (clinical DXA: the largest loss in the first
-      3-6 months). This mapping of iterations to time is an assumption, stated in every summary.
+    * ``rate_constant`` B = 15 (g/cm^3)^2 / (MPa month): Huiskes/Weinans give no physiological time
+      unit. We take one month as the unit and set B from disuse: bone with no load (S = 0) at a
+      reference stimulus of 0.004 J/g and density 1 g/cm^3 then loses B (1 - s) k = 0.015 g/cm^3,
+      1.5 % a month, the hip BMD loss rate of astronauts on the ISS (1.4-1.5 % a month, Lang et al.
+      2004, J. Bone Miner. Res. 19:1006, as quoted by later papers). This mapping of iterations to
+      months is an assumption, stated in every summary.
     * ``density_min`` 0.01 and ``density_max`` 1.92 g/cm^3: the bounds of the reference case's
       description (``0.01 .. 1.92 g/cm^3 when a solver clips``); an element whose CT density is
       above ``density_max`` keeps its own value as its upper bound.
@@ -49,7 +51,7 @@ class RemodelParams:
     """
 
     lazy_zone_half_width: float = 0.75
-    rate_constant: float = 20.0
+    rate_constant: float = 15.0
     reference: str = "site-specific"
     reference_stimulus_J_per_g: float = 0.004
     density_min: float = 0.01
