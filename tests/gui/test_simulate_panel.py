@@ -48,6 +48,15 @@ def test_simulate_step_runs_and_shows_the_summary(window, qtbot, tmp_path):
     assert panel.scalar_bar_title in win.view3d.plotter.scalar_bars
     panel.field.setCurrentIndex(1)
     assert panel.scalar_bar_title.endswith("(mm)")
+    # leaving the step removes the colour map and its scalar bar; coming back shows them again
+    title = panel.scalar_bar_title
+    win.show_step("Plan")
+    assert "simulation:surface" not in win.view3d.plotter.actors
+    assert title not in win.view3d.plotter.scalar_bars and panel.scalar_bar_title is None
+    win.show_step("Simulate")
+    qtbot.waitUntil(lambda: "simulation:surface" in win.view3d.plotter.actors, timeout=5000)
+    assert panel.scalar_bar_title in win.view3d.plotter.scalar_bars  # the step's first field again
+    assert panel.scalar_bar_title == "von Mises stress (MPa)"
     # an unsaved change: the study would not see it, so it is refused with the reason
     win.session.case.annotate_plan("A", "changed")
     assert panel.run() is False and "Save the case first" in win.last_error

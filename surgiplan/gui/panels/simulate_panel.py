@@ -65,10 +65,15 @@ class SimulatePanel(Panel):
         self.quick_options = dict(QUICK)
         self.summary: dict | None = None
         self.folder: Path | None = None
+        self.scalar_bar_title: str | None = None
         self.study.currentTextChanged.connect(lambda _: self.refresh_results())
         self.plan.currentTextChanged.connect(lambda _: self.refresh_results())
         self.compare.currentTextChanged.connect(lambda _: self._fill_table())
         self.field.currentIndexChanged.connect(lambda _: self.show_surface())
+        # leaving the step takes the result surface and its scalar bar out of the 3D view
+        stack = getattr(win, "panel_stack", None)
+        if stack is not None:
+            stack.currentChanged.connect(lambda _: None if stack.currentWidget() is self else self.hide_surface())
 
     # ------------------------------------------------------------------ lists
     def activated(self) -> None:
@@ -187,16 +192,28 @@ class SimulatePanel(Panel):
                 self.table.setItem(i, j, QtWidgets.QTableWidgetItem(text))
         self.table.resizeColumnsToContents()
 
-    def show_surface(self) -> None:
-        """surface.vtp coloured by the chosen field, with a scalar bar titled with the field and unit."""
-        plotter = getattr(self.win.view3d, "plotter", None)
-        if plotter is None:
-            return
+    def _remove_surface(self, plotter) -> None:
         plotter.remove_actor("simulation:surface", reset_camera=False, render=False)
         old = getattr(self, "scalar_bar_title", None)
         if old and old in plotter.scalar_bars:
             plotter.remove_scalar_bar(old, render=False)
         self.scalar_bar_title = None
+
+    def hide_surface(self) -> None:
+        """Take the result surface and its scalar bar out of the 3D view (on leaving the step)."""
+        plotter = getattr(self.win.view3d, "plotter", None)
+        if plotter is None or ("simulation:surface" not in plotter.actors and not self.scalar_bar_title):
+            return
+        self._remove_surface(plotter)
+        self.win.view3d.set_opacity_prefixed("model:", 1.0)  # the window then sets its step's opacity
+        plotter.render()
+
+    def show_surface(self) -> None:
+        """surface.vtp coloured by the chosen field, with a scalar bar titled with the field and unit."""
+        plotter = getattr(self.win.view3d, "plotter", None)
+        if plotter is None:
+            return
+        self._remove_surface(plotter)
         f = self.field.currentData()
         if not f or self.folder is None or not (self.folder / "surface.vtp").is_file():
             self.win.view3d.set_opacity_prefixed("model:", 1.0)
