@@ -84,7 +84,7 @@ def run(config: dict, progress=None) -> dict:
     spec = study.elasticity
     E0_fn, _ = material_fields(tm, spec)  # the CT-mapped start (the same mapping as the runner's solve)
     E_all = np.array(E0_fn.x.array, dtype=float)
-    bone = np.sort(tm.cell_tags.find(tm.resolve("bone", 3, "material region")))
+    bone = np.sort(tm.cell_tags.find(tm.resolve(config.get("region", "bone"), 3, "material region")))
     fixed_spec = spec.model_copy(update={"ct_material": None})
     mesh = tm.mesh
     nodes = mesh.geometry.dofmap[bone][:, :4]
