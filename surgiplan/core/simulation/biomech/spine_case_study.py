@@ -6,7 +6,10 @@ end plate fixed, the preset's compressive follower load (and flexion moment, as 
 equivalent split between the anterior and posterior halves of the superior end plate) from
 ``resources/loads/spine.json``, CT-mapped bone modulus, the screws' material from the table;
 written as ``study.json``.
-finish: per-region stresses (bone, each screw), the screws' fatigue safety factor, ``surface.vtp``
+The same vertebra without screws (``intact/``: same surface, loads and CT mapping) is meshed too.
+finish: the intact vertebra is solved as well (the screws' effect on the bone: strain energy density
+instrumented vs intact within ``peri_screw_mm`` of the screws and in the rest of the vertebra);
+per-region stresses (bone, each screw), the screws' fatigue safety factor, ``surface.vtp``
 (vertebra and screw surfaces with point fields) and ``results.vtu``.
 """
 
@@ -38,6 +41,8 @@ DEFAULTS = {
     "bone_poissons_ratio": 0.3,
     "follower_load_N": None,  # None: the preset's value
     "flexion_moment_Nm": None,
+    "intact": True,  # also solve the vertebra without screws (the screws' effect on the bone)
+    "peri_screw_mm": 5.0,  # bone within this distance of a screw is the peri-screw zone
 }
 
 
@@ -121,19 +126,27 @@ def prepare(case, plan_name: str, study: str, out_dir: Path, progress, options: 
         geo = spec.geometry(imp.size, imp.options).transformed(imp.transform)
         contact = spec.model.bone_contact_parts or list(geo.parts)
         parts[side] = geo.parts[contact[0]]
-    report(progress, 0.05, f"meshing vertebra {level} with {len(parts)} screws")
-    surf = build_spine_surfaces(SpineGeometryInput(
-        vertebra=case.get_model(level), superior_centre=sup, inferior_centre=inf, anterior=ant, screws=parts,
-        bone_edge_mm=float(o["bone_surface_edge_mm"]), screw_edge_mm=float(o["implant_element_size_mm"])))
-    try:
-        q = mesh_volumes(surf, coarse_mm=float(o["element_size_mm"]), fine_mm=float(o["implant_element_size_mm"]),
-                         refine_near=tuple(f"interface_{s}" for s in parts))
-        write_msh(out_dir / "mesh.msh")
-    finally:
-        finish()
     loads = _loads(study, o)
-    fa, fp = split_load(loads["follower_load_N"], 1000.0 * loads["flexion_moment_Nm"],
-                        surf.facts["load_anterior_centroid_ap_mm"], surf.facts["load_posterior_centroid_ap_mm"])
+    meshed = {}
+    variants = [("instrumented", out_dir, parts)] + ([("intact", out_dir / "intact", {})] if o["intact"] else [])
+    for k, (kind, folder, screw_parts) in enumerate(variants):
+        report(progress, 0.05 + 0.45 * k, f"meshing vertebra {level} "
+               + (f"with {len(parts)} screws" if screw_parts else "without screws (intact)"))
+        fileio.ensure_folder(folder)
+        surf = build_spine_surfaces(SpineGeometryInput(
+            vertebra=case.get_model(level), superior_centre=sup, inferior_centre=inf, anterior=ant,
+            screws=screw_parts, bone_edge_mm=float(o["bone_surface_edge_mm"]),
+            screw_edge_mm=float(o["implant_element_size_mm"])))
+        try:
+            q = mesh_volumes(surf, coarse_mm=float(o["element_size_mm"]), fine_mm=float(o["implant_element_size_mm"]),
+                             refine_near=tuple(f"interface_{s}" for s in screw_parts))
+            write_msh(folder / "mesh.msh")
+        finally:
+            finish()
+        fa, fp = split_load(loads["follower_load_N"], 1000.0 * loads["flexion_moment_Nm"],
+                            surf.facts["load_anterior_centroid_ap_mm"], surf.facts["load_posterior_centroid_ap_mm"])
+        meshed[kind] = (folder, surf, q, fa, fp)
+    _folder, surf, q, fa, fp = meshed["instrumented"]
     mats = [{"region": "bone", "youngs_modulus_MPa": 1000.0, "poissons_ratio": float(o["bone_poissons_ratio"]),
              "name": "bone (E replaced by the CT mapping)"}]
     screw_mats = {}
@@ -143,31 +156,34 @@ def prepare(case, plan_name: str, study: str, out_dir: Path, progress, options: 
         mats.append({"region": f"screw_{side}", "youngs_modulus_MPa": m.youngs_modulus_MPa,
                      "poissons_ratio": m.poissons_ratio, "name": m.name})
         screw_mats[side] = spec.model.material
-    doc = {
-        "schema_version": 1, "name": f"{plan_name} {study} {level}", "physics": "elasticity",
-        "mesh": {"file": "mesh.msh", "unit": "mm"},
-        "elasticity": {
-            "degree": int(o["degree"]), "materials": mats,
-            "boundary_conditions": [
-                {"type": "fixed", "boundary": "fixed"},
-                {"type": "force", "boundary": "load_anterior", "force_N": (-fa * up).tolist()},
-                {"type": "force", "boundary": "load_posterior", "force_N": (-fp * up).tolist()},
-            ],
-            "ct_material": {"volume": os.path.relpath(ct, out_dir.resolve()), "region": "bone",
-                            "law": o["modulus_law"],
-                            "calibration_slope_g_cm3_per_HU": float(o["calibration_slope_g_cm3_per_HU"]),
-                            "calibration_intercept_g_cm3": float(o["calibration_intercept_g_cm3"]),
-                            "min_modulus_MPa": float(o["min_modulus_MPa"]),
-                            "poissons_ratio": float(o["bone_poissons_ratio"])},
-        },
-        "solver": {"method": "auto"},
-    }
-    fileio.atomic_write_text(out_dir / "study.json", json.dumps(doc, indent=1))
+    for kind, (folder, _surf, _q, f_a, f_p) in meshed.items():
+        doc = {
+            "schema_version": 1, "name": f"{plan_name} {study} {level} {kind}", "physics": "elasticity",
+            "mesh": {"file": "mesh.msh", "unit": "mm"},
+            "elasticity": {
+                "degree": int(o["degree"]), "materials": mats if kind == "instrumented" else mats[:1],
+                "boundary_conditions": [
+                    {"type": "fixed", "boundary": "fixed"},
+                    {"type": "force", "boundary": "load_anterior", "force_N": (-f_a * up).tolist()},
+                    {"type": "force", "boundary": "load_posterior", "force_N": (-f_p * up).tolist()},
+                ],
+                "ct_material": {"volume": os.path.relpath(ct, folder.resolve()), "region": "bone",
+                                "law": o["modulus_law"],
+                                "calibration_slope_g_cm3_per_HU": float(o["calibration_slope_g_cm3_per_HU"]),
+                                "calibration_intercept_g_cm3": float(o["calibration_intercept_g_cm3"]),
+                                "min_modulus_MPa": float(o["min_modulus_MPa"]),
+                                "poissons_ratio": float(o["bone_poissons_ratio"])},
+            },
+            "solver": {"method": "auto"},
+        }
+        fileio.atomic_write_text(folder / "study.json", json.dumps(doc, indent=1))
     setup = {"options": o, "n_ranks": int(options.get("n_ranks", 1)), "level": level, "up": up.tolist(),
              "anterior": ant.tolist(), "loads": loads, "force_anterior_N": fa, "force_posterior_N": fp,
              "screws": {s: {"catalog_id": imp.catalog_id, "size": imp.size, "material": screw_mats[s]}
                         for s, (imp, _) in screws.items()},
-             "mesh": {"quality": q.to_dict(), "surfaces": surf.facts}}
+             "mesh": {"quality": q.to_dict(), "surfaces": surf.facts},
+             "intact_mesh": ({"quality": meshed["intact"][2].to_dict(), "surfaces": meshed["intact"][1].facts}
+                             if "intact" in meshed else None)}
     fileio.atomic_write_text(out_dir / "setup.json", json.dumps(setup, indent=1))
     report(progress, 1.0, "study file written")
     return out_dir / "study.json"
@@ -207,8 +223,29 @@ def finish(case, plan_name: str, study: str, out_dir: Path, summary: dict, progr
             row("fatigue safety factor (fatigue strength / peak von Mises)", sf, "1", label)
             screw_text.append(f"{name}: {s['catalog_id']} {s['size']} ({mat.name}: E {mat.youngs_modulus_MPa:g} MPa, "
                               f"nu {mat.poissons_ratio:g}, fatigue strength {mat.fatigue_strength_MPa} MPa)")
-    report(progress, 0.5, "writing surface.vtp and results.vtu")
     grid = _read(out_dir)
+    intact = None
+    if setup.get("intact_mesh") and (out_dir / "intact" / "study.json").is_file():
+        from surgiplan.core.jobs import sub_progress
+        from surgiplan.core.simulation.runner import run_study_process
+
+        report(progress, 0.05, "solving the intact vertebra (the screws' effect on the bone)")
+        intact_summary = run_study_process(out_dir / "intact" / "study.json", out_dir / "intact",
+                                           setup["n_ranks"], sub_progress(progress, 0.05, 0.45))
+        ref = _read(out_dir / "intact")
+        zones = _screw_effect(grid, ref, float(setup["options"]["peri_screw_mm"]))
+        ib = intact_summary.get("regions", {}).get("bone", {})
+        if ib:
+            row("von Mises stress, 99th percentile", ib["von_mises_p99_MPa"], "MPa", "intact bone")
+            row("max displacement", ib["max_displacement_mm"], "mm", "intact bone")
+        for z in zones:
+            row(f"strain energy density change vs intact, {z['zone']}", z["change_percent"], "%", "bone")
+        ref_vtu = ref.copy()
+        del ref_vtu.cell_data["region"]
+        _save(ref_vtu, out_dir / "intact" / "results.vtu")
+        intact = {"regions": intact_summary.get("regions", {}), "solver": intact_summary.get("solver", {}),
+                  "wall_time_s": intact_summary.get("wall_time_s"), "strain_energy_density_by_zone": zones}
+    report(progress, 0.5, "writing surface.vtp and results.vtu")
     disp = np.asarray(grid.point_data["displacement_mm"]).reshape(-1, 3)
     grid.point_data["displacement_magnitude_mm"] = np.linalg.norm(disp, axis=1)
     grid.cell_data["region_id"] = (grid.cell_data["region"] != "bone").astype(np.int32)
@@ -243,6 +280,8 @@ def finish(case, plan_name: str, study: str, out_dir: Path, summary: dict, progr
     o = setup["options"]
     ld = setup["loads"]
     result = dict(summary)
+    if intact is not None:
+        result["intact"] = intact
     result.update({
         "key_results": key,
         "display_fields": display,
@@ -255,7 +294,10 @@ def finish(case, plan_name: str, study: str, out_dir: Path, summary: dict, progr
                       "end plate (uniform traction on each half); inferior end plate fixed"),
             "load_source": ld["source"], "load_check": ld["check"],
             "bone_material": _bone_text(o),
-            "model": f"vertebra {setup['level']} alone (no disc, facets or ligaments), screws' shanks only, no rods",
+            "model": f"vertebra {setup['level']} alone (no disc, facets or ligaments), screws' shanks only, no rods"
+                     + ("; the same vertebra without screws solved as the intact reference (same surface, loads "
+                        f"and CT mapping; peri-screw zone: bone within {o['peri_screw_mm']:g} mm of a screw)"
+                        if intact is not None else ""),
             "interface": "bonded, conforming (the bone and each screw share the interface triangles; threads "
                          "not modelled)",
             "mesh": (f"{q['elements']} tetrahedra ({q['elements_per_region']}), {q['nodes']} nodes, P{o['degree']}; "
@@ -269,3 +311,36 @@ def finish(case, plan_name: str, study: str, out_dir: Path, summary: dict, progr
     })
     report(progress, 1.0, "done")
     return result
+
+
+def _screw_effect(grid, ref, radius_mm: float) -> list[dict]:
+    """Volume-weighted mean strain energy density of the bone, instrumented (``grid``) vs intact
+    (``ref``), in the peri-screw zone (bone cells whose centre lies within ``radius_mm`` of a screw
+    node of the instrumented mesh) and in the rest of the vertebra; also sets the ``peri_screw``
+    cell array (1 in the zone) on both grids."""
+    from scipy.spatial import cKDTree
+
+    screw_cells = np.flatnonzero(np.asarray(grid.cell_data["region"]) != "bone")
+    screw_pts = np.asarray(grid.extract_cells(screw_cells).points)
+    tree = cKDTree(screw_pts)
+    out = {}
+    for key, g in (("instrumented", grid), ("intact", ref)):
+        centres = np.asarray(g.cell_centers().points)
+        bone = np.asarray(g.cell_data["region"]) == "bone"
+        near = bone & (tree.query(centres, k=1)[0] <= radius_mm)
+        g.cell_data["peri_screw"] = near.astype(np.int32)
+        vol = g.compute_cell_sizes(length=False, area=False, volume=True).cell_data["Volume"]
+        sed = np.asarray(g.cell_data["strain_energy_density_mJ_per_mm3"])
+        for zone, sel in (("peri-screw", near), ("rest of the vertebra", bone & ~near)):
+            out.setdefault(zone, {})[key] = (float(np.sum(sed[sel] * vol[sel]) / np.sum(vol[sel]))
+                                             if np.any(sel) else float("nan"))
+            out[zone][f"{key}_volume_mm3"] = float(np.sum(vol[sel]))
+    rows = []
+    for zone, v in out.items():
+        change = (100.0 * (v["instrumented"] - v["intact"]) / v["intact"]
+                  if v["intact"] > 0 else float("nan"))
+        rows.append({"zone": f"{zone} bone", "sed_instrumented_mJ_per_mm3": v["instrumented"],
+                     "sed_intact_mJ_per_mm3": v["intact"], "change_percent": change,
+                     "volume_instrumented_mm3": v["instrumented_volume_mm3"],
+                     "volume_intact_mm3": v["intact_volume_mm3"]})
+    return rows
