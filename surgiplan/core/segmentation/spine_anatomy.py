@@ -124,6 +124,28 @@ def track_canal(img: np.ndarray, bone: np.ndarray, sp: np.ndarray, ant_sign: int
     return SpineFrame(canal=canal, body=np.full((nk, 2), np.nan), seen=seen)
 
 
+def steady_ends(frame: SpineFrame, sp: np.ndarray, n_near: int = 5, jump_mm: float = 6.0) -> SpineFrame:
+    """The canal with every seen slice more than ``jump_mm`` from the median of its ``n_near``
+    nearest seen slices dropped (a sacral foramen taken for the canal at the end of the track,
+    where the running median of :func:`track_canal` has no neighbours on one side), then
+    interpolated again (constant beyond the ends)."""
+    ks = np.nonzero(frame.seen)[0]
+    if len(ks) <= n_near:
+        return frame
+    keep = np.ones(len(ks), bool)
+    for n, k in enumerate(ks):
+        near = ks[np.argsort(np.abs(ks - k))[1:n_near + 1]]
+        med = np.median(frame.canal[near], axis=0)
+        keep[n] = np.all(np.abs(frame.canal[k] - med) * sp[1:] <= jump_mm)
+    canal = np.full_like(frame.canal, np.nan)
+    canal[ks[keep]] = frame.canal[ks[keep]]
+    for a in range(2):
+        canal[:, a] = _interp_nan(canal[:, a])
+    seen = np.zeros_like(frame.seen)
+    seen[ks[keep]] = True
+    return SpineFrame(canal=canal, body=frame.body, seen=seen)
+
+
 def _strip(bone2d: np.ndarray, cj: float, ci: float, sign: int, d0: float, d1: float, sp: np.ndarray,
            half_mm: float = 8.0) -> float:
     """Fraction of bone in the strip ``d0``..``d1`` mm from (cj, ci) along j (``sign``), +-``half_mm``."""
@@ -209,11 +231,36 @@ def find_discs(prof: np.ndarray, step_mm: float = 1.0, *, min_dip_hu: float = 40
     return peaks
 
 
-def bone_span(prof: np.ndarray, min_hu: float = 120.0, step_mm: float = 1.0, run_mm: float = 10.0):
+def find_discs_narrow(prof: np.ndarray, step_mm: float = 1.0, *, width_mm: float = 11.0, min_dip_hu: float = 15.0,
+                      min_level_mm: float = 22.0) -> np.ndarray:
+    """Arc-length indices of the discs of an osteoporotic spine: dips of ``prof`` narrower than
+    ``width_mm`` (a grey closing's black top-hat at least ``min_dip_hu`` or a tenth of the bodies'
+    contrast to soft tissue deep).
+
+    Low-density vertebral bodies are darkest in their centre (cancellous bone ~100 HU, as dark as
+    a disc): a plain dip also finds every mid-body. A disc is a narrow dip between the bright
+    endplates (a 3-8 mm gap); a hollow body is a broad one (20-30 mm) and the top-hat ignores it.
+    """
+    f = ndimage.gaussian_filter1d(prof, 1.0 / step_mm)
+    bodies = float(np.percentile(f, 75))
+    size = max(3, int(round(width_mm / step_mm)))
+    hat = ndimage.grey_closing(f, size=size) - f
+    peaks, _ = signal.find_peaks(hat, height=max(min_dip_hu, (bodies - 40.0) / 10.0),
+                                 distance=max(1, int(min_level_mm / step_mm)))
+    return peaks
+
+
+def bone_span(prof: np.ndarray, min_hu: float = 120.0, step_mm: float = 1.0, run_mm: float = 10.0,
+              longest: bool = False):
     """(first, last) arc index of the curve inside bone: the ends where the profile stays below
-    ``min_hu`` for ``run_mm`` or more (the curve extrapolated beyond the spine) are cut off."""
+    ``min_hu`` for ``run_mm`` or more (the curve extrapolated beyond the spine) are cut off.
+    ``longest``: the longest such run of bone only (a curve extrapolated below the sacrum through
+    soft tissue into other bone)."""
     f = ndimage.gaussian_filter1d(prof, 2.0 / step_mm)
     inside = ndimage.binary_closing(f >= min_hu, iterations=int(run_mm / step_mm))
+    if longest and inside.any():
+        lab, n = ndimage.label(inside)
+        inside = lab == 1 + int(np.argmax(ndimage.sum_labels(inside, lab, np.arange(1, n + 1))))
     idx = np.nonzero(inside)[0]
     if not len(idx):
         return 0, len(prof) - 1
@@ -301,12 +348,16 @@ def level_markers(solid: np.ndarray, levels: list[Level], canal: np.ndarray, sp:
 
 
 def split_vertebrae(img: np.ndarray, solid: np.ndarray, levels: list[Level], sp: np.ndarray, canal: np.ndarray,
-                    *, lateral_mm: float = 65.0, progress: Progress | None = None) -> dict[str, np.ndarray]:
+                    *, lateral_mm: float = 65.0, extra: dict[int, np.ndarray] | None = None,
+                    progress: Progress | None = None) -> dict[str, np.ndarray]:
     """One mask per level: watershed on the negated smoothed CT inside ``solid`` from
-    :func:`level_markers` and from the far lateral bone (ribs, iliac wings: ``rest``)."""
+    :func:`level_markers` and from the far lateral bone (ribs, iliac wings: ``rest``).
+    ``extra``: more marker voxels for level n (index into ``levels``), where not yet marked."""
     from skimage.segmentation import watershed
 
     markers = level_markers(solid, levels, canal, sp)
+    for n, m in (extra or {}).items():
+        markers[m & solid & (markers == 0)] = n + 1
     ii = np.arange(solid.shape[2])[None, None, :]
     mid = np.asarray(canal[:, 1], float)[:, None, None]
     far = solid & (np.abs(ii - mid) * sp[2] > lateral_mm)
@@ -324,11 +375,16 @@ def keep_main_piece(mask: np.ndarray) -> np.ndarray:
 
 def find_vertebrae(volume, *, low: float = 250.0, cortex_hu: float = 250.0, sigma_mm: float = 0.7,
                    crop_mm: float = 100.0, sacrum_width_mm: float = 80.0, exclude: np.ndarray | None = None,
+                   low_density_hu: tuple[float, ...] = (180.0, 130.0), low_density_sigma_mm: float = 1.5,
                    progress: Progress | None = None):
     """Vertebrae of ``volume`` by anatomy: (masks by level name, notes).
 
     ``low``: solid bone threshold (HU) on the CT smoothed by ``sigma_mm``; ``cortex_hu``: the
-    bone ring around the canal; ``exclude``: voxels never bone (table, outside the body).
+    bone ring around the canal; ``exclude``: voxels never bone (table, outside the body). When no
+    canal is ringed at ``cortex_hu`` (osteoporotic bone: a thin cortex blurred below it), it is
+    sought again at each of ``low_density_hu`` on the CT smoothed by ``low_density_sigma_mm`` (the
+    level seeing it in most slices is kept), solid bone starts 5 HU below that level and discs are
+    found as narrow dips (:func:`find_discs_narrow`).
     ``notes`` are sentences about what was assumed (e.g. how the levels were named).
     """
     from surgiplan.core.segmentation.bone_fill import smoothed, solid_bone
@@ -340,15 +396,40 @@ def find_vertebrae(volume, *, low: float = 250.0, cortex_hu: float = 250.0, sigm
     report(progress, 0.05, "smoothing")
     img = smoothed(volume, sigma_mm)
     report(progress, 0.2, "following the spinal canal")
-    dense = img >= cortex_hu
-    if exclude is not None:
-        dense &= ~exclude
-    body = (img > -300.0) if exclude is None else (img > -300.0) & ~exclude
     f = 2 if max(sp[1], sp[2]) < 1.5 else 1  # the canal is >= 10 mm across: every 2nd pixel will do
     sub_sp = sp * np.array([1.0, f, f])
-    frame = track_canal(img[:, ::f, ::f], dense[:, ::f, ::f], sub_sp, ant, body=body[:, ::f, ::f])
+
+    def canal_at(image: np.ndarray, hu: float) -> SpineFrame:
+        dense = image >= hu
+        if exclude is not None:
+            dense &= ~exclude
+        body = (image > -300.0) if exclude is None else (image > -300.0) & ~exclude
+        return track_canal(image[:, ::f, ::f], dense[:, ::f, ::f], sub_sp, ant, body=body[:, ::f, ::f])
+
+    notes = []
+    try:
+        frame = canal_at(img, cortex_hu)
+        low_density = False
+    except InputError:
+        # osteoporotic bone: a thin cortex blurred below cortex_hu does not ring the canal; look
+        # again on a smoother CT at lower bone levels and keep the level that sees the canal most
+        img = smoothed(volume, low_density_sigma_mm)
+        frame, used = None, None
+        for hu in low_density_hu:
+            try:
+                fr = canal_at(img, hu)
+            except InputError:
+                continue
+            if frame is None or fr.seen.sum() > frame.seen.sum():
+                frame, used = fr, hu
+        if frame is None:
+            raise
+        low_density = True
+        frame = steady_ends(frame, sub_sp)
+        low = min(low, used - 5.0)
+        notes.append(f"low-density bone: canal ringed at {used:g} HU, bone from {low:g} HU "
+                     f"(CT smoothed {low_density_sigma_mm:g} mm), discs as narrow dips between endplates")
     frame.canal *= f
-    del dense, body
     # work in a box around the spine: +-crop_mm across and front to back of the canal
     box = []
     for a in (1, 2):
@@ -360,6 +441,8 @@ def find_vertebrae(volume, *, low: float = 250.0, cortex_hu: float = 250.0, sigm
     off = np.array([0, box[1].start, box[2].start], float)
     full_shape = img.shape
     img = img[box]
+    # the watershed runs on the CT smoothed less (sigma_mm): the joints between the arches are a voxel wide
+    img_fine = smoothed(volume, sigma_mm)[box] if low_density else img
     frame.canal = frame.canal - off[1:]
     report(progress, 0.3, "solid bone around the spine")
     solid = solid_bone(volume, low=low, image=img, exclude=None if exclude is None else exclude[box],
@@ -368,8 +451,9 @@ def find_vertebrae(volume, *, low: float = 250.0, cortex_hu: float = 250.0, sigm
     report(progress, 0.45, "discs along the body column")
     pts, tan, s = curve_samples(body, sp)
     prof = profile(img, pts, tan, sp)
-    first, last = bone_span(prof)
-    discs = np.array([d for d in find_discs(prof) if first < d < last], int)
+    first, last = bone_span(prof, min_hu=min(120.0, low - 20.0), longest=low_density)
+    disc_finder = find_discs_narrow if low_density else find_discs
+    discs = np.array([d for d in disc_finder(prof) if first < d < last], int)
     bounds = [first, *discs.tolist(), last]
     segs = []
     for a, b in zip(bounds[:-1], bounds[1:], strict=True):
@@ -381,6 +465,8 @@ def find_vertebrae(volume, *, low: float = 250.0, cortex_hu: float = 250.0, sigm
         if len(p):
             idx = np.clip(np.round(p).astype(int), 0, np.array(solid.shape) - 1)
             p = p[solid[tuple(idx.T)]]
+        if len(p) < 3 and low_density:  # a hollow body: its centre line below ``low`` in places
+            p = pts[inner & (prof >= low - 40.0)]
         if len(p) >= 3:
             segs.append((float(s[a]), float(s[b]), p))
     if not segs:
@@ -391,7 +477,6 @@ def find_vertebrae(volume, *, low: float = 250.0, cortex_hu: float = 250.0, sigm
     if sk < 0:  # k grows toward inferior: the curve starts at the top; order inferior to superior
         segs = segs[::-1]
     drop_top = top_open and len(segs) > 1
-    notes = []
     lowest = segs[0][2]
     width = max(bone_width_mm(solid, lowest[n], sp) for n in np.linspace(0, len(lowest) - 1, 7).astype(int))
     sacrum = width > sacrum_width_mm and len(segs) >= 2
@@ -404,7 +489,18 @@ def find_vertebrae(volume, *, low: float = 250.0, cortex_hu: float = 250.0, sigm
         names[-1] = "_top"
     levels = [Level(n, a, b, p) for n, (a, b, p) in zip(names, segs, strict=True) if n]
     report(progress, 0.55, f"{len(levels)} levels; splitting at the discs and joints")
-    masks = split_vertebrae(img, solid, levels, sp, frame.canal, progress=progress)
+    extra = {}
+    if low_density and sacrum and len(levels) >= 2 and levels[0].name == "sacrum":
+        # the sacrum's dorsal wall lies far from its body marker and L5's arch would flood it:
+        # bone within 35 mm of the midline below the L5-S1 disc's centre starts as sacrum
+        k_disc = float(pts[int(np.argmin(np.abs(s - levels[1].s_lo))), 0])
+        kk = np.arange(solid.shape[0])[:, None, None]
+        near = np.abs(np.arange(solid.shape[2])[None, None, :] - frame.canal[:, 1][:, None, None]) * sp[2] < 35.0
+        extra[0] = near & ((kk < k_disc) if sk > 0 else (kk > k_disc))
+    # lateral_mm: an osteoporotic sacrum's alae and the iliac crests next to L5 are as dark as the
+    # vertebrae; a lumbar transverse process ends ~45 mm from the midline
+    masks = split_vertebrae(img_fine, solid, levels, sp, frame.canal, extra=extra, progress=progress,
+                            lateral_mm=45.0 if low_density else 65.0)
     from surgiplan.core.segmentation.bone_fill import fill_planes
     from surgiplan.core.segmentation.morphology import fill_holes
 
