@@ -355,10 +355,11 @@ class ComparePanel(Panel):
             return
 
         def job(progress):
-            from surgiplan.core.planning.comparison import compare_plans
+            # the core comparison plus stored study results and achieved vs planned (the living twin)
+            from surgiplan.core.twin.compare_rows import extended_comparison
 
             progress.update(0.1, f"comparing {a} and {b}")
-            return compare_plans(case, [a, b])
+            return extended_comparison(case, [a, b])
 
         self.win.run_job("Comparing plans", job, self.show_comparison)
 

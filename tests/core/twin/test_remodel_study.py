@@ -56,6 +56,16 @@ def test_remodelling_runs_from_the_saved_plan(case_dir):
     rows = study_rows(Case.open(case_dir), ["A"])
     assert any(x["study"] == "hip-remodelling" and "Gruen zone 7" in x["label"] for x in rows)
     assert json.loads((out / "summary.json").read_text())["remodelling"]["solves"] == 2
+    # the window's comparison: the prediction as rows with a value per plan (B has no study yet)
+    from surgiplan.core.twin.compare_rows import extended_comparison
+
+    case = Case.open(case_dir)
+    case.copy_plan("A", "B")
+    comp = extended_comparison(case, ["A", "B"])
+    sim = [x for x in comp.rows if x.group == "simulation"]
+    z7 = next(x for x in sim if "3 months, Gruen zone 7" in x.quantity)
+    assert z7.values == {"A": pytest.approx(zones[7]["change_3_months_percent"])} and z7.difference is None
+    assert not [x for x in comp.rows if x.group == "achieved"]  # no post-operative scan in this case
 
 
 @pytest.mark.parametrize("options,message", [
