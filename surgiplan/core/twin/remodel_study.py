@@ -220,7 +220,7 @@ def finish(case, plan_name: str, study: str, out_dir: Path, summary: dict, progr
                 else f"{p['reference_stimulus_J_per_g']:g} J/g")
     n_solves = int(res["solves"])
     display = [{"name": f"density_change_{m:g}_months_percent",
-                "label": f"predicted density change %, {m:g} months (model prediction)", "unit": "%",
+                "label": f"predicted density change, {m:g} months (model prediction)", "unit": "%",
                 "range": [-40.0, 40.0]} for m in months]
     result = dict(base)
     result["stress_shielding"] = {"key_results": base.get("key_results", []), "gruen_zones": base.get("gruen_zones")}
