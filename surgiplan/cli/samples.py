@@ -19,6 +19,9 @@ def register(app: typer.Typer) -> None:
         size: str = typer.Option("small", "--size", help="small (seconds, for tests) or full (512 x 512)."),
         overwrite: bool = typer.Option(False, "--overwrite",
                                        help="Generate again a sample that exists but is out of date."),
+        postop: bool = typer.Option(False, "--postop",
+                                    help="Also the post-operative variant of hip and spine (small): implants at "
+                                         "known offsets from its plan.json, metal artefacts, the patient moved."),
     ) -> None:
         """Generate sample scans with their exact ground truth and print where they went.
 
@@ -48,3 +51,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"  volume       : {paths.volume}")
             typer.echo(f"  label map    : {paths.labels} (names and colours in {paths.labels_json.name})")
             typer.echo(f"  ground truth : {paths.ground_truth}")
+            if postop:
+                from surgiplan.cli.samples_postop import write_postop
+
+                write_postop(n, target, overwrite)
