@@ -224,6 +224,19 @@ def seeds_from_texts(texts) -> dict[str, list[tuple[float, float, float]]]:
 #: segments a bone separation never takes apart or hands out (not bone)
 NOT_BONE = ("metal", "vessel", "vessel_branches", "table")
 
+#: The bones a preset names, in the order a user would seed them when the preset is unsure.
+SEED_TARGETS = {
+    "hip-bones": ("femur_left", "femur_right", "pelvis"),
+    "spine-bones": ("sacrum", "L5", "L4", "L3", "L2", "L1"),
+    "knee-bones": ("femur", "tibia", "patella", "fibula"),
+}
+
+
+def seed_targets(preset: str) -> list[str]:
+    """The bones to seed for ``preset`` (``hip-bones`` -> femur_left, femur_right, pelvis);
+    [] for a preset that names no separate bones (``bone``, ``vessel``)."""
+    return list(SEED_TARGETS.get(str(preset).lower().replace("_", "-"), ()))
+
 
 def apply_seeds(volume: Volume, seg, seeds: dict, progress: Progress | None = None):
     """A new Segmentation: the bone of ``seg`` (all segments but :data:`NOT_BONE`) around the seeds

@@ -188,6 +188,12 @@ class SegmentPanel(Panel):
         self.target_combo.setInsertPolicy(QtWidgets.QComboBox.InsertPolicy.NoInsert)
         self.target_combo.setMinimumContentsLength(10)
         g.addLayout(row(QtWidgets.QLabel("Structure"), self.target_combo, self.sep_seed_btn))
+        self.seed_offer = QtWidgets.QLabel("")
+        self.seed_offer.setObjectName("seed_offer")
+        self.seed_offer.setWordWrap(True)
+        self.seed_offer.hide()
+        self.seed_targets: list[str] = []
+        g.addWidget(self.seed_offer)
         self.seed_summary = QtWidgets.QLabel("No seeds yet.")
         self.seed_summary.setObjectName("seed_summary")
         self.seed_summary.setProperty("role", "hint")
@@ -254,13 +260,25 @@ class SegmentPanel(Panel):
         vol = self.win.state.volume
 
         def job(progress):
+            from surgiplan.core.errors import InputError
             from surgiplan.core.segmentation.presets import apply_preset
+            from surgiplan.core.segmentation.seeded import seed_targets
 
-            return apply_preset(vol, preset, progress=progress)
+            try:
+                return apply_preset(vol, preset, progress=progress), None
+            except InputError as exc:
+                if not seed_targets(preset):
+                    raise
+                # the preset cannot find its anatomy: all bone as one segment, to be split from seeds
+                return apply_preset(vol, "bone", progress=progress), str(exc)
 
-        def done(result):
+        def done(outcome):
+            result, refused = outcome
+            self.seed_offer.hide()
             before = self.session.segmentation
             details = {"preset": preset, "mode": mode}
+            if refused:
+                details["refused"] = refused
             if mode == "add" and before is not None and before.segments and before.matches(vol):
                 from surgiplan.core.segmentation.edits import merge_segmentation
 
@@ -282,14 +300,18 @@ class SegmentPanel(Panel):
             if seg is before:
                 cmd._show()
             self.win.status(f"Preset {preset}: {', '.join(names)}")
-            if preset != "vessel":
-                self.check_plausible(seg, names)
+            if refused:
+                self.table.selectRow(seg.names.index(names[0]))
+                self.offer_seeds([refused + " All bone was segmented as one piece instead."], preset=preset)
+            elif preset != "vessel":
+                self.check_plausible(seg, names, preset=preset)
 
         self.win.run_job(f"Segmenting ({preset})", job, done)
 
-    def check_plausible(self, seg, names) -> list:
+    def check_plausible(self, seg, names, preset: str | None = None) -> list:
         """Say (non-blocking box and status bar) what the core's plausibility check doubts
-        about the bone segments ``names``; returns the doubts."""
+        about the bone segments ``names``, and offer seeds (:meth:`offer_seeds`) for the bones of
+        ``preset`` (or ``names``); returns the doubts."""
         from surgiplan.core.segmentation.plausibility import check_anatomy, check_bone_segments, is_bone_name
 
         vol = self.win.state.volume
@@ -300,7 +322,29 @@ class SegmentPanel(Panel):
             text = "\n\n".join(d.message for d in doubts)
             self.win.status(doubts[0].message)
             self.win.show_error(text)
+            self.offer_seeds([d.message for d in doubts], preset=preset, targets=bones)
         return doubts
+
+    def offer_seeds(self, reasons: list[str], preset: str | None = None, targets: list[str] | None = None) -> None:
+        """The preset is unsure (``reasons``: what it doubts, or why it refused): switch the
+        separation to "Seeds anywhere inside (CT)", put the bones to seed (``preset``'s, else
+        ``targets``) first in the structure list and say what to click (label ``seed_offer``)."""
+        from surgiplan.core.segmentation.seeded import seed_targets
+
+        bones = seed_targets(preset) if preset else []
+        bones = bones or list(dict.fromkeys(targets or []))
+        self.sep_method.setCurrentIndex(self.sep_method.findData("anywhere"))
+        self.seed_targets = bones
+        self._fill_targets()
+        if bones:
+            self.target_combo.setCurrentText(bones[0])
+        source = self.selected_segment() or "the segment to split"
+        self.seed_offer.setText(
+            "The preset is unsure: " + " ".join(reasons)
+            + (f"\nSeeds anywhere inside (CT): click 'Place seeds', then one click inside each of "
+               f"{', '.join(bones)} (pick the name under Structure first); select {source} and click "
+               "Separate." if bones else ""))
+        self.seed_offer.show()
 
     # ----------------------------------------------------------------- table
     def refresh(self) -> None:
@@ -548,7 +592,8 @@ class SegmentPanel(Panel):
     def _fill_targets(self) -> None:
         current = self.target_combo.currentText()
         seg = self.session.segmentation
-        names = list(seg.names) if seg is not None else []
+        names = [n for n in getattr(self, "seed_targets", [])]  # the bones an unsure preset asks for
+        names += [n for n in (seg.names if seg is not None else []) if n not in names]
         names += [n for n in BONE_NAMES if n not in names]  # the registry's bones
         self.target_combo.blockSignals(True)
         self.target_combo.clear()
