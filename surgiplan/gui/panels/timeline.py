@@ -1,7 +1,8 @@
 """The Data step's scan timeline: the case's scans (planning, post-op, follow-up), registration of a
 later scan to the planning scan, and any two timepoints shown fused, as a checkerboard or as their
-difference. Thin: the work is :mod:`surgiplan.core.twin` (``register_scan``, ``timeline_pair``), the
-same calls as ``surgiplan case register``."""
+difference; the implants found in a registered post-op scan drawn beside the planned ones in the 3D
+view. Thin: the work is :mod:`surgiplan.core.twin` (``register_scan``, ``timeline_pair``,
+``achieved_vs_planned``), the same calls as ``surgiplan case register`` and ``surgiplan plan achieved``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from surgiplan.gui.panels.common import button, hint, row
 
 MODE_LABELS = {"fused": "Fused colour", "checkerboard": "Checkerboard", "difference": "Difference"}
+#: 3D colours of the planned (blue) and achieved (gold) implants, as in docs/images/twin
+PLANNED_COLOR, ACHIEVED_COLOR = (0.35, 0.55, 0.95), (0.95, 0.75, 0.25)
 
 
 class TimelineGroup:
@@ -50,6 +53,10 @@ class TimelineGroup:
         g.addLayout(row(QtWidgets.QLabel("Bone"), self.bone_combo,
                         button("Register B", self.register_b, "Register scan B rigidly to the planning "
                                "scan (writes to_planning.tfm)", name="timeline_register")))
+        g.addLayout(row(button("Show achieved implants", self.show_achieved, "Find the current plan's implants "
+                               "in scan B (registered post-op CT) and draw them (gold) beside the planned ones "
+                               "(blue) in the 3D view", name="timeline_achieved")))
+        self.achieved = None  # the last AchievedReport shown
         self.picture = QtWidgets.QLabel()
         self.picture.setObjectName("timeline_picture")
         self.picture.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
@@ -134,3 +141,51 @@ class TimelineGroup:
             self.win.update_title()
 
         self.win.run_job(f"Registering {b}", job, done)
+
+    def show_achieved(self) -> None:
+        """Find the current plan's implants in scan B (core ``achieved_vs_planned``, as ``surgiplan plan
+        achieved``) and draw planned and achieved implants in the 3D view."""
+        case, b = self.win.case, self.b_combo.currentText()
+        if case is None or not b:
+            return
+        plan = self.win.current_plan if self.win.current_plan in case.plans else next(iter(case.plans), None)
+        if plan is None:
+            self.win.status("The case has no plan: make one first, then find its implants in the post-op scan.")
+            return
+
+        def job(progress):
+            from surgiplan.core.twin.achieved import achieved_vs_planned
+
+            return achieved_vs_planned(case, plan, b, progress=progress)
+
+        self.win.run_job(f"Finding the implants of {plan} in {b}", job, self._draw_achieved)
+
+    def _draw_achieved(self, rep) -> None:
+        from surgiplan.core.planning.catalog import default_catalog
+
+        self.achieved = rep
+        cat = default_catalog()
+        plan = self.win.case.plan(rep.plan)
+        v3 = self.win.view3d
+        with v3.batch():
+            v3.set_opacity_prefixed("model:", 0.45)  # the implants sit inside the bone
+            v3.remove_prefixed("twin_planned:")
+            v3.remove_prefixed("twin_achieved:")
+            for r in rep.implants:
+                imp = plan.implants.get(r.id)
+                if imp is None or imp.catalog_id not in cat:
+                    continue
+                geo = cat.get(imp.catalog_id).geometry(imp.size, imp.options or None)
+                v3.set_surface(f"twin_planned:{r.id}", geo.transformed(r.planned).merged(), PLANNED_COLOR,
+                               opacity=0.5, render=False)
+                if r.found and r.achieved is not None:
+                    v3.set_surface(f"twin_achieved:{r.id}", geo.transformed(r.achieved).merged(), ACHIEVED_COLOR,
+                                   render=False)
+        found = [r for r in rep.implants if r.found]
+        worst = max(found, key=lambda r: np.linalg.norm(list(r.translation_mm.values())), default=None)
+        text = (f"{len(found)} of {len(rep.implants)} implants of {rep.plan} found in {rep.scan} (gold: achieved, "
+                "blue: planned)")
+        if worst is not None:
+            text += (f"; largest offset {worst.id}: {np.linalg.norm(list(worst.translation_mm.values())):.1f} mm, "
+                     f"{worst.rotation_deg:.1f} deg")
+        self.win.status(text)
