@@ -47,26 +47,31 @@ def _len(x, y, z):
 
 
 def _sphere(p, c, r):
-    return _len(p[0] - c[0], p[1] - c[1], p[2] - c[2]) - r
+    c = [float(v) for v in c]  # Python floats keep float32 grids float32 (NumPy 2 promotion)
+    return _len(p[0] - c[0], p[1] - c[1], p[2] - c[2]) - float(r)
 
 
 def _capsule(p, a, b, ra, rb=None):
     """Segment a-b swept by a radius growing linearly from ``ra`` to ``rb`` (approximate SDF)."""
-    rb = ra if rb is None else rb
+    rb = float(ra if rb is None else rb)
+    ra = float(ra)
     a = np.asarray(a, float)
-    ab = np.asarray(b, float) - a
-    L2 = float(ab @ ab)
+    abv = np.asarray(b, float) - a
+    L2 = float(abv @ abv)
+    a, ab = a.tolist(), abv.tolist()  # Python floats keep float32 grids float32 (NumPy 2 promotion)
     px, py, pz = p[0] - a[0], p[1] - a[1], p[2] - a[2]
-    t = np.clip((px * ab[0] + py * ab[1] + pz * ab[2]) / L2, 0.0, 1.0)
+    t = np.clip((px * ab[0] + py * ab[1] + pz * ab[2]) * (1.0 / L2), 0.0, 1.0)
     return _len(px - t * ab[0], py - t * ab[1], pz - t * ab[2]) - (ra + t * (rb - ra))
 
 
 def _ellipsoid(p, c, radii, rot=None):
     """Ellipsoid (approximate SDF, exact on the axes); ``rot`` 3x3 maps local to world axes."""
+    c = [float(v) for v in c]  # Python floats keep float32 grids float32 (NumPy 2 promotion)
     q = [p[0] - c[0], p[1] - c[1], p[2] - c[2]]
     if rot is not None:
-        q = [rot[0, a] * q[0] + rot[1, a] * q[1] + rot[2, a] * q[2] for a in range(3)]
-    r = np.asarray(radii, float)
+        rt = np.asarray(rot, float).tolist()
+        q = [rt[0][a] * q[0] + rt[1][a] * q[1] + rt[2][a] * q[2] for a in range(3)]
+    r = [float(v) for v in radii]
     k0 = _len(q[0] / r[0], q[1] / r[1], q[2] / r[2])
     k1 = _len(q[0] / r[0] ** 2, q[1] / r[1] ** 2, q[2] / r[2] ** 2)
     return k0 * (k0 - 1.0) / np.maximum(k1, 1e-9)
@@ -74,6 +79,7 @@ def _ellipsoid(p, c, radii, rot=None):
 
 def _smin(a, b, k):
     """Smooth union (polynomial smooth minimum, blend width ``k`` mm)."""
+    k = float(k)
     if k <= 0:
         return np.minimum(a, b)
     h = np.clip(0.5 + 0.5 * (b - a) / k, 0.0, 1.0)
@@ -279,9 +285,37 @@ def make_ct_phantom(seed: int, **overrides) -> tuple[Volume, dict]:
         a = h0.block_c + np.array([0.0, 0.0, 0.9 * R + gap])
         metal = ("capsule", a, a + np.array([-h0.s * 8.0, 5.0, 35.0]), rng.uniform(2.5, 3.5))
 
-    # fine grid (fi x fi x fk per scan voxel) where the image is painted; the shapes are evaluated on
-    # a grid of the scan's pixels and <= 1 mm along z and interpolated linearly to the fine grid
-    # (the truth is that interpolated shape: image and truth agree exactly)
+    names = (["pelvis"] + [f"femur_{s}" for s in sides])
+    arr, masks, metal_mask, vol_mm3, area_mm2 = _render(
+        lambda P: _shape_fields(P, hips, sacrum, metal, body_c, body_r, p["fat_mm"]), names, p,
+        (nk, nj, ni), origin, zlo, metal is not None, rng, int(overrides.get("slab_slices", 8)))
+    truth = {
+        "masks": masks,
+        "metal_mask": metal_mask,
+        "volume_mm3": vol_mm3,
+        "area_mm2": area_mm2,
+        "femoral_head_centre_lps": {f"femur_{s}": tuple(float(v) for v in hips[s].c) for s in sides},
+        "femoral_head_radius_mm": {f"femur_{s}": float(R) for s in sides},
+        "params": {k: (v if not isinstance(v, np.floating) else float(v)) for k, v in p.items()},
+    }
+    vol = Volume(arr, spacing, origin, np.eye(3), metadata={"modality": "CT", "phantom": dict(truth["params"]),
+                                                            "phantom_seed": int(seed)})
+    return vol, truth
+
+
+def _render(shape_fields, names, p: dict, shape, origin, zlo: float, has_metal: bool,
+            rng: np.random.Generator, step: int = 8):
+    """Paint, blur, average down and add noise: the scan and the truth of bones ``names``.
+
+    ``shape_fields(P)`` gives the signed distances (mm) of every structure on the eval grid ``P``
+    (``skin``, ``metal``, each bone, ``canal_<side>`` / ``canal``). The image is made on a fine
+    grid (2 x 2 fine pixels per scan pixel in plane, slices of <= 1 mm along z); the shapes are
+    evaluated on a grid of the scan's pixels and interpolated linearly to the fine grid (the
+    truth is that interpolated shape: image and truth agree exactly). Returns (int16 HU array,
+    masks {name: bool}, metal mask, volume_mm3 {name}, area_mm2 {name}).
+    """
+    nk, nj, ni = shape
+    px, sk = float(p["pixel"]), float(p["slice"])
     fi = 2
     fk = int(np.ceil(sk / 1.0))
     hxy, hz = px / fi, sk / fk
@@ -291,24 +325,21 @@ def make_ct_phantom(seed: int, **overrides) -> tuple[Volume, dict]:
     halo = int(np.ceil(3 * sig_z)) + 1
     ex = (origin[0] + np.arange(-1, ni + 1) * px).astype(np.float32)
     ey = (origin[1] + np.arange(-1, nj + 1) * px).astype(np.float32)
-
-    names = (["pelvis"] + [f"femur_{s}" for s in sides])
     img = np.empty((nk, nj, ni), np.float32)
     occ_coarse = {n: np.empty((nk, nj, ni), np.float32) for n in names}
     metal_coarse = np.zeros((nk, nj, ni), np.float32)
     fine_occ = {n: np.empty((nk * fk, nj * fi, ni * fi), np.uint8) for n in names}
     tex_rng = np.random.default_rng(rng.integers(2**32))
-    step = int(overrides.get("slab_slices", 8))
     for k0 in range(0, nk, step):
         k1 = min(nk, k0 + step)
         kf0, kf1 = k0 * fk - halo, k1 * fk + halo  # fine slices of this slab, with the blur's halo
         ez = (zlo + (np.arange(kf0, kf1) + 0.5) * hz).astype(np.float32)
         P = (ex[None, None, :], ey[None, :, None], ez[:, None, None])
-        fields = _shape_fields(P, hips, sacrum, metal, body_c, body_r, p["fat_mm"])
+        fields = shape_fields(P)
         tex = tex_rng.standard_normal((kf1 - kf0, nj + 2, ni + 2)).astype(np.float32)
         fields["tex"] = ndimage.gaussian_filter(tex, (1.0 / hz, 1.0 / px, 1.0 / px))
         fine = {n: _upsample(f, fi) for n, f in fields.items() if f is not None}
-        if metal is None:
+        if not has_metal:
             fine["metal"] = None
         hu, occ, met = _paint(fine, names, p, h_f)
         del fine
@@ -323,38 +354,35 @@ def make_ct_phantom(seed: int, **overrides) -> tuple[Volume, dict]:
             metal_coarse[k0:k1] = _block_mean(met[inner], fk, fi)
     img += rng.normal(0.0, p["noise"], img.shape).astype(np.float32)
     arr = np.clip(np.round(img), -1024, 32767).astype(np.int16)
-
     masks = {n: occ_coarse[n] >= 0.5 for n in names}
-    metal_mask = metal_coarse >= 0.5
     fine_vox = hxy * hxy * hz
     zc0, zc1 = origin[2], origin[2] + (nk - 1) * sk
-    truth = {
-        "masks": masks,
-        "metal_mask": metal_mask,
-        "volume_mm3": {n: float(fine_occ[n].sum(dtype=np.int64) / 255.0 * fine_vox) for n in names},
-        "area_mm2": {n: _fine_area(fine_occ[n], (hz, hxy, hxy), zlo, zc0, zc1) for n in names},
-        "femoral_head_centre_lps": {f"femur_{s}": tuple(float(v) for v in hips[s].c) for s in sides},
-        "femoral_head_radius_mm": {f"femur_{s}": float(R) for s in sides},
-        "params": {k: (v if not isinstance(v, np.floating) else float(v)) for k, v in p.items()},
-    }
-    vol = Volume(arr, spacing, origin, np.eye(3), metadata={"modality": "CT", "phantom": dict(truth["params"]),
-                                                            "phantom_seed": int(seed)})
-    return vol, truth
+    vol_mm3 = {n: float(fine_occ[n].sum(dtype=np.int64) / 255.0 * fine_vox) for n in names}
+    area_mm2 = {n: _fine_area(fine_occ[n], (hz, hxy, hxy), zlo, zc0, zc1) for n in names}
+    return arr, masks, metal_coarse >= 0.5, vol_mm3, area_mm2
 
 
 def _upsample(f: np.ndarray, fi: int) -> np.ndarray:
     """Linear interpolation in plane of an eval-grid field (nodes at the scan's pixels with one node
-    of margin) to the fine grid (``fi`` fine pixels per scan pixel)."""
+    of margin) to the fine grid (``fi`` fine pixels per scan pixel). Each of the ``fi`` phases of the
+    fine grid is a weighted sum of two shifted slices (no gathers)."""
+    f = np.asarray(f, np.float32)
     for ax in (1, 2):
         n = f.shape[ax] - 2
-        u = (np.arange(n * fi) + 0.5) / fi - 0.5 + 1.0
-        i0 = np.floor(u).astype(int)
-        w = (u - i0).astype(np.float32)
-        shape = [1, 1, 1]
-        shape[ax] = -1
-        w = w.reshape(shape)
-        f = np.take(f, i0, axis=ax) * (1 - w) + np.take(f, i0 + 1, axis=ax) * w
-    return f.astype(np.float32, copy=False)
+        shape = list(f.shape)
+        shape[ax] = n * fi
+        out = np.empty(shape, np.float32)
+        for r in range(fi):
+            u = (r + 0.5) / fi + 0.5  # fine pixel r of scan pixel m sits at node m + u
+            c = int(np.floor(u))
+            w = np.float32(u - c)
+            lo = [slice(None)] * 3
+            hi = [slice(None)] * 3
+            dst = [slice(None)] * 3
+            lo[ax], hi[ax], dst[ax] = slice(c, c + n), slice(c + 1, c + 1 + n), slice(r, None, fi)
+            out[tuple(dst)] = f[tuple(lo)] * (np.float32(1) - w) + f[tuple(hi)] * w
+        f = out
+    return f
 
 
 def _block_mean(a: np.ndarray, fk: int, fi: int) -> np.ndarray:

@@ -13,8 +13,9 @@ on any scan orientation. Parameters are in HU and mm.
   the femoral shaft cortex in the lowest 20 mm left and right of the midline and
   on the pelvic cortex in the highest 20 mm; a watershed on the smoothed CT
   separates the femoral heads from the acetabula along the dark joint space.
-* ``knee-bones``: ``femur`` (top), ``tibia`` and ``fibula`` (bottom, larger and
-  smaller), ``patella`` (the anterior piece at the joint level).
+* ``knee-bones``: ``femur``, ``tibia``, ``patella``, ``fibula`` by anatomy (:mod:`knee_anatomy`:
+  cores apart at the joint spaces, named from the scan axes, split by a watershed on the
+  joint-space map), ``metal`` as its own segment.
 * ``spine-bones``: >= 500 HU, closed cavities filled (not slice by slice: the
   neural arch rings the canal; a cavity cut open by the scan's first or last
   slice counts as closed: the sacrum's marrow), vertebrae as separate pieces;
@@ -46,7 +47,6 @@ from surgiplan.core.errors import InputError
 from surgiplan.core.imaging.volume import Volume
 from surgiplan.core.jobs import Progress, report, sub_progress
 from surgiplan.core.segmentation import islands, morphology
-from surgiplan.core.segmentation.grow import watershed_from_seeds
 from surgiplan.core.segmentation.segmentation import Segmentation
 from surgiplan.core.segmentation.threshold import threshold
 from surgiplan.core.segmentation.vessel_preset import THICK_ML, _vessel  # noqa: F401 - the vessel preset
@@ -249,27 +249,34 @@ def _hip(volume, progress=None, low: float = 300.0, **_):
     return out
 
 
-def _knee(volume, progress=None, low: float = 500.0, **_):
-    bone = bone_mask(volume, low, progress=sub_progress(progress, 0, 0.4))
-    xyz = _world_axes(volume)
-    zf = np.broadcast_to(xyz[2], bone.shape)
-    zmin, zmax = float(zf[bone].min()), float(zf[bone].max())
-    sp = tuple(volume.spacing[::-1])
-    top = _axial_slab(volume, bone, zmax - 15.0, zmax, xyz)
-    bottom = islands.split_islands(_axial_slab(volume, bone, zmin, zmin + 15.0, xyz), min_voxels=20)
-    if not bottom or not top.any():
-        raise InputError("knee-bones: the scan must include the femoral and tibial shafts")
-    seeds = {"femur": [_seed_at_max_distance(top, sp)], "tibia": [_seed_at_max_distance(bottom[0], sp)]}
-    if len(bottom) > 1:
-        seeds["fibula"] = [_seed_at_max_distance(bottom[1], sp)]
-    report(progress, 0.5, "separating femur, tibia and fibula")
-    parts = watershed_from_seeds(bone, seeds, volume.spacing, progress=sub_progress(progress, 0.5, 0.9))
-    rest = bone & ~np.any(np.stack(list(parts.values())), axis=0)
-    out = dict(parts)
-    pieces = islands.split_islands(rest, min_voxels=int(1000.0 / volume.voxel_volume_mm3))
-    if pieces:
-        yf = np.broadcast_to(xyz[1], bone.shape)
-        out["patella"] = min(pieces[:3], key=lambda p: float(yf[p].mean()))  # most anterior (-y)
+def _knee(volume, progress=None, low: float = 300.0, **_):
+    """Femur, tibia, patella and fibula by anatomy (:mod:`knee_anatomy`): separated along the
+    joint spaces (a watershed on the joint-space map), named from the scan axes (the femur is
+    the bone above, whatever the slice order) and the patella in front of the femur. Solid bone
+    (cancellous core filled) with its boundary half-way between local cortex and soft tissue; the
+    table is left out; metal is its own segment and counts as bone while splitting. A partial
+    field of view (no shafts) is fine; an implausible result is refused with advice."""
+    from surgiplan.core.segmentation import knee_anatomy
+    from surgiplan.core.segmentation.bone_fill import smoothed
+    from surgiplan.core.segmentation.metal import metal_mask
+    from surgiplan.core.segmentation.table import body_mask, table_mask
+
+    report(progress, 0.05, "body, table and metal")
+    body = body_mask(volume)
+    exclude = table_mask(volume, body=body) | ~body
+    metal = metal_mask(volume)
+    report(progress, 0.1, f"bone >= {low:g} HU, cancellous core filled")
+    bone = knee_anatomy.solid_knee_bone(volume, smoothed(volume, 0.6), low=low, exclude=exclude)
+    bone = _partial_volume_surface(volume, bone, exclude, progress=sub_progress(progress, 0.3, 0.45))
+    bone |= metal
+    parts, _notes = knee_anatomy.find_knee_bones(volume, bone, progress=sub_progress(progress, 0.45, 0.95))
+    out = {n: islands.keep_largest(m & ~metal) for n, m in parts.items()}
+    doubts = knee_anatomy.knee_doubts(volume, out)
+    if doubts:
+        raise InputError("knee-bones: implausible result (" + "; ".join(doubts) + ")",
+                         hint="Place one seed in each bone (--seed femur=X,Y,Z --seed tibia=... --seed patella=...).")
+    if metal.any():
+        out["metal"] = metal
     return out
 
 
