@@ -112,6 +112,10 @@ def prepare(case, plan_name: str, study: str, out_dir: Path, progress, options: 
     remodel, biomech = _split(options)
     months = _months(remodel["months"])
     params = _params(remodel, biomech)
+    off = [m for m in months if abs(m / params.time_step_months - round(m / params.time_step_months)) > 1e-6]
+    if off:
+        raise InputError(f"month {off[0]:g} is not a whole number of time steps of {params.time_step_months:g} "
+                         "month(s)", hint="Give months that are multiples of time_step_months.")
     if months[-1] / params.time_step_months > 600:
         raise InputError(f"{months[-1]:g} months in steps of {params.time_step_months:g} would take "
                          f"{months[-1] / params.time_step_months:.0f} FE solves (at most 600)",

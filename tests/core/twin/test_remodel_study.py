@@ -75,6 +75,7 @@ def test_remodelling_runs_from_the_saved_plan(case_dir):
     ({"lazy_zone_half_width": 1.5}, "lazy_zone_half_width"),
     ({"rate_constant": -1}, "rate_constant"),
     ({"months": "240", "time_step_months": 0.1}, "FE solves"),
+    ({"months": "3,12", "time_step_months": 2}, "whole number of time steps"),
 ])
 def test_bad_options_are_refused_before_anything_is_written(case_dir, options, message):
     from surgiplan.core.simulation.case_studies import run_case_study
