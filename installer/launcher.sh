@@ -8,7 +8,7 @@ self="$(readlink -f -- "$0")"
 APP="$(cd -- "$(dirname -- "$self")/.." && pwd)"
 export SURGIPLAN_RESOURCES="$APP/share/surgiplan/resources"
 export SURGIPLAN_BUNDLE="$APP"
-export PYTHONDONTWRITEBYTECODE=1 PYTHONNOUSERSITE=1
+export PYTHONDONTWRITEBYTECODE=1 PYTHONNOUSERSITE=1 PYTHONSAFEPATH=1
 unset PYTHONHOME PYTHONPATH
 # the precompiled FFCx forms (a study then solves without a C compiler); cp -n keeps the user's files
 seed="$APP/share/surgiplan/fenics-cache"

@@ -109,6 +109,30 @@ def patch_rpath(py_prefix: Path, tools: Path) -> None:
             subprocess.run([str(patchelf), "--remove-rpath", str(so)], check=True)
 
 
+def copy_venv(venv: Path, dest: Path, ver: str) -> None:
+    """Copy a venv's site-packages (without surgiplan's editable install) and its bin/ tools (mpiexec)."""
+    src = venv / "lib" / ver / "site-packages"
+    if not src.is_dir():
+        raise SystemExit(f"--site-from {venv}: no lib/{ver}/site-packages there")
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        top = Path(folder) == src
+        return {n for n in names if n == "__pycache__" or (top and (n.startswith(("__editable__", "surgiplan"))
+                                                                     or n in ("pip", "_pytest", "pytest", "ruff")))}
+
+    shutil.copytree(src, dest / "lib" / ver / "site-packages", ignore=ignore, symlinks=True, dirs_exist_ok=True)
+    for f in (venv / "lib").iterdir():  # wheels' data files: libmpi (MPICH), libgmsh, ...
+        if f.name != ver:
+            (shutil.copytree(f, dest / "lib" / f.name, symlinks=True, dirs_exist_ok=True) if f.is_dir()
+             else shutil.copy2(f, dest / "lib" / f.name, follow_symlinks=False))
+    for f in (venv / "include").iterdir() if (venv / "include").is_dir() else []:
+        if f.is_file():
+            shutil.copy2(f, dest / "include" / f.name)
+    for f in (venv / "bin").iterdir():
+        if f.is_file() and not f.name.startswith(("python", "activate", "Activate", "pip", "surgiplan", "ruff", "py")):
+            shutil.copy2(f, dest / "bin" / f.name)
+
+
 def bundle_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV", "SURGIPLAN_"))}
     env.update(PYTHONNOUSERSITE="1", PIP_ROOT_USER_ACTION="ignore", PIP_DISABLE_PIP_VERSION_CHECK="1")
@@ -184,6 +208,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dist", type=Path, default=ROOT / "dist")
     ap.add_argument("--no-precompile", action="store_true", help="skip the FFCx form cache (smoke tests)")
     ap.add_argument("--no-tarball", action="store_true")
+    ap.add_argument("--site-from", type=Path, default=None,
+                    help="copy the dependencies from this venv (same Python, installed from the same pins) "
+                         "instead of pip-installing them: the quick reduced build of the smoke test")
+    ap.add_argument("--no-compile", action="store_true", help="skip byte-compiling (smoke tests)")
     ap.add_argument("--reuse", action="store_true",
                     help="keep the Python and dependencies of an earlier build; reinstall surgiplan only")
     args = ap.parse_args(argv)
@@ -211,9 +239,14 @@ def main(argv: list[str] | None = None) -> int:
         log(f"copying Python {sys.version.split()[0]} from {sys.base_prefix}")
         py = copy_python(app / "python")
         patch_rpath(app / "python", work / "tools")
-        log("pip install surgiplan and its pinned dependencies into the bundle")
         subprocess.run([str(py), "-m", "ensurepip", "--default-pip"], env=env, check=True, capture_output=True)
-        subprocess.run(pip + [str(ROOT)], env=env, check=True)
+        if args.site_from is not None:
+            log(f"copying the dependencies of {args.site_from}")
+            copy_venv(args.site_from.resolve(), app / "python", py.name)
+            subprocess.run(pip + ["--no-deps", "--no-build-isolation", str(ROOT)], env=env, check=True)
+        else:
+            log("pip install surgiplan and its pinned dependencies into the bundle")
+            subprocess.run(pip + [str(ROOT)], env=env, check=True)
     relocatable_scripts(app / "python" / "bin")
     share = app / "share" / "surgiplan"
     share.mkdir(parents=True, exist_ok=True)
@@ -225,9 +258,10 @@ def main(argv: list[str] | None = None) -> int:
     (site / "surgiplan" / "_build_info.json").write_text(json.dumps(build, indent=1), encoding="utf-8")
     write_launcher(app)
     desktop_files(app)
-    log("byte-compiling (nothing is written into the bundle at run time)")
-    subprocess.run([str(py), "-m", "compileall", "-q", "-j", "2", "--invalidation-mode", "unchecked-hash",
-                    str(app / "python" / "lib")], env=env, check=False, stdout=subprocess.DEVNULL)
+    if not args.no_compile:
+        log("byte-compiling (nothing is written into the bundle at run time)")
+        subprocess.run([str(py), "-m", "compileall", "-q", "-j", "2", "--invalidation-mode", "unchecked-hash",
+                        str(app / "python" / "lib")], env=env, check=False, stdout=subprocess.DEVNULL)
     stats = {"build": build}
     if not args.no_precompile:
         stats["precompile"] = precompile_forms(app, work)
