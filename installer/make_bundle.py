@@ -179,7 +179,7 @@ def precompile_forms(app: Path, work: Path) -> dict:
         log(f"precompiled forms of the {anatomy} studies in {times[anatomy]} s")
     seed = app / "share" / "surgiplan" / "fenics-cache"
     src = cache_home / "fenics"
-    shutil.copytree(src, seed, ignore=shutil.ignore_patterns("*.c", "*.o", "__pycache__"))
+    shutil.copytree(src, seed, ignore=shutil.ignore_patterns("*.o", "__pycache__"))
     n = len(list(seed.glob("*.so")))
     log(f"{n} compiled form modules in share/surgiplan/fenics-cache")
     return {"demo_seconds": times, "forms": n}

@@ -336,6 +336,13 @@ def _solve(study, tm, out_dir, progress, study_path) -> dict:
         if "JIT" not in str(exc):
             raise
         raise _jit_timeout(exc) from None
+    except Exception as exc:  # no C compiler for a form that is not in the cache (installer/README.md)
+        from surgiplan.core.simulation.solver_env import compiler_error
+
+        err = compiler_error(exc)
+        if err is None:
+            raise
+        raise err from None
     raise InputError(f"unsupported physics {study.physics!r}", path=study_path)  # the schema forbids it
 
 

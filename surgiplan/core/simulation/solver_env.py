@@ -40,3 +40,18 @@ def require_solver(what: str = "the simulation") -> None:
     if missing:
         raise SolverError(f"{what} cannot run: this surgiplan has no solver environment "
                           f"({', '.join(missing)} not installed)", hint=MISSING_HINT)
+
+
+COMPILER_HINT = ("dolfinx compiles each new form of a study with a C compiler once (FFCx + CFFI; the forms of "
+                 "the studies shipped with the Linux bundle are precompiled). Install one (Debian/Ubuntu: "
+                 "`sudo apt-get install gcc`; RHEL/Rocky: `sudo dnf install gcc`) and run the study again, or run "
+                 "it with its default options.")
+
+
+def compiler_error(exc: BaseException) -> SolverError | None:
+    """The form compiler's failure to find or run a C compiler as a SolverError (else None)."""
+    if type(exc).__name__ != "VerificationError" or "CompileError" not in str(exc):
+        return None
+    detail = str(exc).replace("CompileError: ", "")
+    return SolverError(f"the form compiler could not build this study's equations: no working C compiler ({detail})",
+                       hint=COMPILER_HINT)

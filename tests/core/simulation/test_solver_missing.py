@@ -62,3 +62,30 @@ def test_missing_solver_modules_in_process():
     from surgiplan.core.simulation.solver_env import missing_solver_modules
 
     assert missing_solver_modules() == []
+
+
+NO_CC = '''
+from mpi4py import MPI
+import dolfinx.fem, dolfinx.mesh, ufl
+from surgiplan.core.simulation.solver_env import compiler_error
+m = dolfinx.mesh.create_unit_square(MPI.COMM_SELF, 2, 2)
+x = ufl.SpatialCoordinate(m)
+try:
+    dolfinx.fem.form(x[0] * x[1] * x[1] * 7.25 * ufl.dx(domain=m))
+except Exception as exc:
+    err = compiler_error(exc)
+    print("CONVERTED" if err is not None else "OTHER", err if err is not None else repr(exc))
+else:
+    print("COMPILED")
+'''
+
+
+def test_no_c_compiler_is_named(tmp_path):
+    """A form not in the cache, with no C compiler: a SolverError that says to install one."""
+    env = {**os.environ, "CC": str(tmp_path / "no-such-cc"), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    r = subprocess.run([sys.executable, "-c", NO_CC], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert "CONVERTED" in r.stdout, r.stdout + r.stderr
+    assert "no working C compiler" in r.stdout and "apt-get install gcc" in r.stdout
+    env["CC"] = "cc"  # the same form with the compiler compiles (the conversion is not a false alarm)
+    r = subprocess.run([sys.executable, "-c", NO_CC], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert "COMPILED" in r.stdout, r.stdout + r.stderr
