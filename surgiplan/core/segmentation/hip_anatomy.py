@@ -117,6 +117,69 @@ def find_heads(img: np.ndarray, sp: np.ndarray, *, radius_mm=(18.0, 30.0), min_g
     return heads
 
 
+def head_from_seed(img: np.ndarray, sp: np.ndarray, seed_idx, *, r_max_mm: float = 34.0, min_drop_hu: float = 60.0,
+                   min_rise_hu: float = 40.0, min_bone_hu: float = 100.0, iterations: int = 4,
+                   n_dir: int = 400) -> Head | None:
+    """The femoral head around a point a user clicked inside it (index k, j, i), for scans where
+    the sphere votes of :func:`find_heads` fail (osteoporotic bone in 3 mm slices: edges too weak).
+
+    Along ``n_dir`` rays from the point, the head's surface is where the CT falls half-way from a
+    bright peak (the head's cortex) to a dip at least ``min_drop_hu`` lower within 6 mm (the joint
+    space) that is followed by a rise of ``min_rise_hu`` (the socket). A sphere is fitted to those
+    points by least squares, dropping outliers (residual above 2.5 x the median, at least 2 mm),
+    and the search is repeated from the fitted centre ``iterations`` times (the point need not be
+    the centre: within ~6 mm of it converges on the issue's real CT). None when fewer than 30
+    rays see a joint space, the radius falls outside 15-32 mm, the click lies outside the fitted
+    sphere, or the CT inside it (median) is below ``min_bone_hu`` (not bone).
+
+    Measured on TotalSegmentator's example CT (3 mm, osteoporotic) against the hand reference of 5
+    slices (tests/data/hip_reference_totalseg_ct), from a click 1-2 voxels off each centre: Dice of
+    the fitted sphere 0.82-0.92 (left head) and 0.77-0.81 (right head) per slice. A click in a
+    vertebral body (round bone between dark discs) also returns a sphere: the caller says it is
+    a femoral head.
+    """
+    radii = np.arange(4.0, r_max_mm, 0.5)
+    c = np.asarray(seed_idx, float)
+    best = None
+    for _ in range(iterations):
+        vals, dirs = _ray_samples(img, sp, c, radii, n_dir=n_dir)
+        pts = []
+        for v, u in zip(vals, dirs, strict=True):
+            for p in range(2, len(v) - 14):
+                if v[p] < v[p - 1] or v[p] < v[p + 1]:
+                    continue
+                m = p + int(np.argmin(v[p:p + 13]))
+                if v[p] - v[m] >= min_drop_hu and v[m + 1:m + 13].max(initial=-1e9) >= v[m] + min_rise_hu:
+                    half = 0.5 * (v[p] + v[m])
+                    seg = v[p:m + 1]
+                    q = int(np.argmax(seg < half))
+                    r = radii[p + q - 1] + 0.5 * (seg[q - 1] - half) / max(seg[q - 1] - seg[q], 1e-6) if q else radii[p]
+                    pts.append(c * sp + u * r)
+                    break
+        if len(pts) < 30:
+            break
+        pts = np.array(pts)
+        keep = np.ones(len(pts), bool)
+        for _ in range(6):
+            q = pts[keep]
+            a = np.column_stack([2 * q, np.ones(len(q))])
+            sol, *_ = np.linalg.lstsq(a, (q**2).sum(axis=1), rcond=None)
+            centre = sol[:3]
+            r = float(np.sqrt(max(sol[3] + centre @ centre, 1.0)))
+            res = np.abs(np.linalg.norm(pts - centre, axis=1) - r)
+            keep = res <= max(2.0, 2.5 * float(np.median(res[keep])))
+        c = centre / sp
+        best = Head(tuple(float(x) for x in c), r, r, float(keep.mean()))
+    if best is None or not 15.0 <= best.radius_mm <= 32.0:
+        return None
+    if np.linalg.norm((np.asarray(best.centre) - np.asarray(seed_idx, float)) * sp) > best.radius_mm:
+        return None  # the sphere drifted off the click: not the head it was placed in
+    inner, _ = _ray_samples(img, sp, best.centre, np.arange(0.0, best.radius_mm - 4.0, 2.0), n_dir=100)
+    if float(np.median(inner)) < min_bone_hu:
+        return None  # not bone inside (bowel, bladder ringed by brighter walls)
+    return best
+
+
 def surface_radius(img: np.ndarray, sp: np.ndarray, centre_idx, r_guess: float) -> float | None:
     """The head's radius (mm) from the CT along rays from its centre: over the directions where
     a dark joint space follows the head's cortex, the radius where the mean profile falls half-way
