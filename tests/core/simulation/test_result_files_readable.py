@@ -17,7 +17,7 @@ import pytest
 from mpi4py import MPI  # noqa: F401
 
 from surgiplan.core.simulation.runner import run_study_process
-from tests.core.simulation._studies import elasticity_study, write_study
+from tests.core.simulation._studies import elasticity_study, flow_study, write_study
 
 _READ = textwrap.dedent("""
     import json, sys
@@ -58,6 +58,21 @@ def result_folder(tmp_path_factory, beam_msh):
     return tmp / "out", summary
 
 
+@pytest.fixture(scope="module")
+def flow_folder(tmp_path_factory, pipe_msh):
+    tmp = tmp_path_factory.mktemp("readable_flow")
+    study = write_study(tmp, flow_study(pipe_msh))
+    summary = run_study_process(study, tmp / "out", 1)
+    return tmp / "out", summary
+
+
+def _read_in_child(folder, which) -> dict:
+    proc = subprocess.run([sys.executable, "-c", _READ, str(folder), which], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, f"{which} failed (code {proc.returncode}): {proc.stderr[-2000:]}"
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def _h5_fields(folder):
     with h5py.File(folder / "results.h5", "r") as f:
         geom = np.asarray(f["Mesh"][next(iter(f["Mesh"]))]["geometry"])
@@ -71,10 +86,7 @@ def _h5_fields(folder):
 @pytest.mark.parametrize("which", ["pyvista-xdmf", "meshio-xdmf", "pyvista-vtu", "meshio-vtu"])
 def test_result_file_reads_with_every_field(result_folder, which):
     folder, summary = result_folder
-    proc = subprocess.run([sys.executable, "-c", _READ, str(folder), which], capture_output=True, text=True,
-                          timeout=300)
-    assert proc.returncode == 0, f"{which} failed (code {proc.returncode}): {proc.stderr[-2000:]}"
-    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    got = _read_in_child(folder, which)
     geom, fields = _h5_fields(folder)
     written = summary["files"]["written"]
     assert set(fields) == set(written)  # the h5 holds what the solver wrote
@@ -98,3 +110,17 @@ def test_result_folder_holds_the_three_field_files(result_folder):
     assert names == ["results.h5", "results.vtu", "results.xdmf", "status.json", "summary.json"]
     text = (folder / "results.xdmf").read_text()
     assert text.count("<Grid ") == 2 and "xpointer" not in text  # one collection, one grid, no includes
+
+
+@pytest.mark.parametrize("which", ["pyvista-xdmf", "meshio-xdmf", "pyvista-vtu", "meshio-vtu"])
+def test_flow_result_files_read_with_every_field(flow_folder, which):
+    folder, summary = flow_folder
+    got = _read_in_child(folder, which)
+    geom, fields = _h5_fields(folder)
+    assert got["n_points"] == len(geom)
+    got_fields = got["point"] | got["cell"]
+    assert set(summary["files"]["written"]) <= set(got_fields)
+    for name in summary["files"]["written"]:
+        a = np.asarray(got_fields[name], dtype=float)
+        np.testing.assert_array_equal(a.reshape(fields[name].shape), fields[name], err_msg=f"{which} {name}")
+    assert {"velocity_m_per_s", "pressure_Pa"} <= set(got["point"]) and "wall_shear_stress_Pa" in got["cell"]
