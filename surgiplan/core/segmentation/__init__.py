@@ -6,11 +6,22 @@ Tools live in small modules returning new boolean masks [k, j, i]:
 ``LabelPatch`` commands.
 """
 
-from surgiplan.core.segmentation.dicom_seg import export_dicom_seg
 from surgiplan.core.segmentation.patch import LabelPatch
-from surgiplan.core.segmentation.presets import PRESETS, apply_preset
 from surgiplan.core.segmentation.segmentation import Segment, Segmentation, SegmentStats
 from surgiplan.core.segmentation.segmentation_io import read_segmentation, write_segmentation
+
+#: imported on first use (PEP 562): ``surgiplan model`` reads a segmentation without loading the
+#: presets (SimpleITK, the vessel tracker) or DICOM SEG (highdicom)
+_LAZY = {"PRESETS": "presets", "apply_preset": "presets", "export_dicom_seg": "dicom_seg"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"surgiplan.core.segmentation.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "PRESETS",
