@@ -30,7 +30,8 @@ def test_postop_variant_written_kept_and_refused_when_damaged(tmp_path):
     assert (root / "ground_truth.json").read_text() == "{", "nothing replaced without --overwrite"
 
 
-def test_postop_of_a_sample_without_one_is_named(tmp_path):
-    res = runner.invoke(app, ["samples", "knee_mri", "--out", str(tmp_path), "--postop"])
-    assert res.exit_code == 0, res.output
-    assert "none for knee_mri" in res.output and not list(tmp_path.glob("*postop*"))
+def test_postop_of_a_sample_without_one_is_named(tmp_path, capsys):
+    from surgiplan.cli.samples_postop import write_postop
+
+    write_postop("knee_mri", tmp_path, overwrite=False)
+    assert "none for knee_mri" in capsys.readouterr().out and list(tmp_path.iterdir()) == []
