@@ -133,6 +133,54 @@ def copy_venv(venv: Path, dest: Path, ver: str) -> None:
             shutil.copy2(f, dest / "bin" / f.name)
 
 
+#: parts of the PySide6 wheel the app never loads (measured: the window loads QtCore, QtGui, QtWidgets,
+#: QtOpenGL(Widgets), QtDataVisualization, DBus, the xcb platform): web engine, Quick 3D, multimedia
+#: with its ffmpeg, PDF, Designer and the Qt tools; globs under site-packages/PySide6
+QT_PRUNE = (
+    "Qt/lib/libQt6WebEngine*", "Qt/lib/libQt6Pdf*", "Qt/lib/libQt63D*", "Qt/lib/libQt6Quick3D*",
+    "Qt/lib/libQt6Multimedia*", "Qt/lib/libav*", "Qt/lib/libsw*", "Qt/lib/libQt6Designer*",
+    "Qt/lib/libQt6SpatialAudio*", "Qt/lib/libQt6TextToSpeech*", "Qt/lib/libQt6Location*", "Qt/libexec",
+    "Qt/resources", "Qt/qml", "Qt/lib/libQt6FFmpegStub*", "Qt/translations/qtwebengine*", "Qt/plugins/multimedia",
+    "Qt/plugins/sceneparsers", "Qt/plugins/assetimporters", "Qt/plugins/renderers", "Qt/plugins/renderplugins",
+    "Qt/plugins/geometryloaders", "Qt/plugins/designer", "Qt/plugins/webview", "Qt/plugins/texttospeech",
+    "Qt/plugins/geoservices", "Qt/plugins/qmltooling", "Qt/plugins/imageformats/libqpdf.so", "QtWebEngine*",
+    "QtPdf*", "Qt3D*", "QtQuick3D*", "QtMultimedia*", "QtDesigner*", "QtSpatialAudio*", "QtTextToSpeech*",
+    "QtLocation*", "QtGraphs*", "Qt/lib/libQt6Graphs*", "designer", "assistant", "linguist", "qmlls", "qmlformat",
+    "qmllint", "balsam*", "svgtoqml", "qsb", "include", "typesystems", "glue",
+)
+
+
+def prune_qt(site: Path) -> int:
+    """Remove :data:`QT_PRUNE` from the bundle's PySide6; bytes freed. Refuses (keeps all) when a kept
+    library still needs a pruned one."""
+    qt = site / "PySide6"
+    doomed = sorted({p for g in QT_PRUNE for p in qt.glob(g)})
+    names = {p.name for p in doomed if p.is_file()}
+    kept = [p for p in qt.rglob("*.so*") if p.is_file() and not any(p.is_relative_to(d) for d in doomed)]
+    blocked = []
+    for lib in kept:
+        try:
+            out = subprocess.run(["readelf", "-d", str(lib)], capture_output=True, text=True).stdout
+        except OSError:
+            log("readelf not found: the Qt parts are kept")
+            return 0
+        need = set(re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", out))
+        if need & names:
+            blocked.append(f"{lib.name} needs {sorted(need & names)}")
+    if blocked:
+        log("not pruning Qt: " + "; ".join(blocked))
+        return 0
+    freed = 0
+    for p in doomed:
+        if p.is_dir():
+            freed += du(p)
+            shutil.rmtree(p)
+        elif p.exists():
+            freed += p.lstat().st_size
+            p.unlink()
+    return freed
+
+
 def bundle_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV", "SURGIPLAN_"))}
     env.update(PYTHONNOUSERSITE="1", PIP_ROOT_USER_ACTION="ignore", PIP_DISABLE_PIP_VERSION_CHECK="1")
@@ -212,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="copy the dependencies from this venv (same Python, installed from the same pins) "
                          "instead of pip-installing them: the quick reduced build of the smoke test")
     ap.add_argument("--no-compile", action="store_true", help="skip byte-compiling (smoke tests)")
+    ap.add_argument("--keep-qt", action="store_true", help="keep the whole PySide6 wheel (no pruning)")
     ap.add_argument("--reuse", action="store_true",
                     help="keep the Python and dependencies of an earlier build; reinstall surgiplan only")
     args = ap.parse_args(argv)
@@ -248,13 +297,15 @@ def main(argv: list[str] | None = None) -> int:
             log("pip install surgiplan and its pinned dependencies into the bundle")
             subprocess.run(pip + [str(ROOT)], env=env, check=True)
     relocatable_scripts(app / "python" / "bin")
+    site = app / "python" / "lib" / py.name / "site-packages"
+    if not args.keep_qt:
+        log(f"pruned {prune_qt(site) / 2**20:.0f} MiB of unused Qt parts")
     share = app / "share" / "surgiplan"
     share.mkdir(parents=True, exist_ok=True)
     shutil.copytree(ROOT / "resources", share / "resources", ignore=shutil.ignore_patterns("__pycache__"))
     build = {"version": ver, "commit": git_commit(),
              "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
              "python": sys.version.split()[0], "platform": "linux-x86_64", "kind": "bundle"}
-    site = app / "python" / "lib" / py.name / "site-packages"
     (site / "surgiplan" / "_build_info.json").write_text(json.dumps(build, indent=1), encoding="utf-8")
     write_launcher(app)
     desktop_files(app)
