@@ -206,7 +206,7 @@ def write_launcher(app: Path) -> None:
     launcher.chmod(0o755)
 
 
-def precompile_forms(app: Path, work: Path) -> dict:
+def precompile_forms(app: Path, work: Path, anatomies: list[str]) -> dict:
     """Run the demo studies once so FFCx compiles their forms into the bundle's seed cache."""
     cache_home = work / "jit-cache-home"
     shutil.rmtree(cache_home, ignore_errors=True)
@@ -216,7 +216,7 @@ def precompile_forms(app: Path, work: Path) -> dict:
                SURGIPLAN_LOG_DIR=str(work / "logs"), MPLCONFIGDIR=str(work / "mpl"))
     env.pop("DISPLAY", None)
     times = {}
-    for anatomy in ("hip", "spine", "vascular"):
+    for anatomy in anatomies:
         t0 = time.perf_counter()
         r = subprocess.run([str(app / "bin" / "surgiplan"), "demo", "--case", anatomy, "--simulate", "--no-report",
                             "--overwrite", "--out", str(work / f"demo-{anatomy}")], env=env,
@@ -255,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--build-dir", type=Path, required=True)
     ap.add_argument("--dist", type=Path, default=ROOT / "dist")
     ap.add_argument("--no-precompile", action="store_true", help="skip the FFCx form cache (smoke tests)")
+    ap.add_argument("--precompile", default="hip,spine,vascular",
+                    help="the demos whose studies' forms are precompiled (comma-separated anatomies)")
     ap.add_argument("--no-tarball", action="store_true")
     ap.add_argument("--site-from", type=Path, default=None,
                     help="copy the dependencies from this venv (same Python, installed from the same pins) "
@@ -315,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
                         str(app / "python" / "lib")], env=env, check=False, stdout=subprocess.DEVNULL)
     stats = {"build": build}
     if not args.no_precompile:
-        stats["precompile"] = precompile_forms(app, work)
+        stats["precompile"] = precompile_forms(app, work, args.precompile.split(","))
     stats["bundle_bytes"] = du(app)
     stats["build_seconds"] = round(time.perf_counter() - t_start, 1)
     log(f"bundle {stats['bundle_bytes'] / 2**20:.0f} MiB in {app}")
