@@ -8,6 +8,9 @@ separate small bone in noisy soft tissue). Each measurement runs in a fresh proc
   ConnectedComponent + RelabelComponent + GetArrayFromImage.
 * remove_small: ours ``islands.remove_small(mask, 1 mL)``; library: SimpleITK ConnectedComponent +
   RelabelComponent(minimum object size) + BinaryThreshold.
+* steps: each step in one process (imports first), ours (the core calls the two commands make)
+  beside the library's; steps without a library counterpart (the plausibility check, reading
+  the segmentation back, debris removal, the watertight report) are listed on their own.
 * pipeline: ours ``surgiplan segment SCAN --preset bone`` then ``surgiplan model`` (two processes,
   start-up included); library, one process: SimpleITK read, threshold 200 HU, ConnectedComponent +
   Relabel + largest, VTK flying edges, windowed sinc, fast-simplification to 200k, STL.
@@ -34,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-STEPS = ("label", "remove_small", "pipeline")
+STEPS = ("label", "remove_small", "pipeline", "steps")
 
 
 def _rss_peak_mb() -> float:
@@ -58,6 +61,8 @@ def child(step: str, impl: str, data: Path, work: Path) -> dict:
         subprocess.run([*exe, "model", str(seg), "-o", str(work / "models"), "--decimate", "200000",
                         "--overwrite"], check=True, capture_output=True)
         return {"seconds": time.perf_counter() - t0, "segment_seconds": t_seg, "peak_mb": float("nan")}
+    if step == "steps":
+        return _steps(impl, data, work)
     if step == "pipeline":
         import fast_simplification
         import pyvista as pv
@@ -115,6 +120,96 @@ def child(step: str, impl: str, data: Path, work: Path) -> dict:
     return {"seconds": time.perf_counter() - t0, "peak_mb": _rss_peak_mb() - base, "n": n}
 
 
+#: (our step, the library call(s) it stands for) in ``--steps steps``
+STEP_PAIRS = (("read", "read"), ("bone", "threshold+cc"), ("check", None), ("write_seg", "write_seg"),
+              ("read_seg", None), ("surface", "surface"), ("debris", None), ("decimate", "decimate"),
+              ("report", None), ("write_mesh", "write_mesh"))
+
+
+def _steps(impl: str, data: Path, work: Path) -> dict:
+    """Each step of the pipeline timed in one process (imports done first): ours are the core calls
+    ``surgiplan segment``/``model`` make, the library's the calls of the one-process script."""
+    import fast_simplification
+    import pyvista as pv
+    import SimpleITK as sitk
+    from vtkmodules.vtkFiltersCore import vtkFlyingEdges3D, vtkWindowedSincPolyDataFilter
+
+    from surgiplan.core.segmentation import read_segmentation, write_segmentation
+    from surgiplan.core.segmentation.plausibility import check_anatomy, check_bone_segments
+    from surgiplan.core.segmentation.presets import apply_preset
+    from surgiplan.core.segmentation.scan_source import load_scan
+    from surgiplan.core.surfaces.decimate import decimate
+    from surgiplan.core.surfaces.extract import segment_to_surface
+    from surgiplan.core.surfaces.mesh_io import write_mesh
+    from surgiplan.core.surfaces.repair import remove_debris, watertight_report
+
+    t: dict[str, float] = {}
+
+    def tick(name, t0):
+        t[name] = time.perf_counter() - t0
+        return time.perf_counter()
+
+    nrrd = data.with_suffix(".nrrd")
+    t0 = time.perf_counter()
+    if impl == "ours":
+        vol = load_scan(nrrd)
+        t0 = tick("read", t0)
+        seg = apply_preset(vol, "bone")
+        t0 = tick("bone", t0)
+        check_bone_segments(vol, seg)
+        check_anatomy(vol, seg)
+        t0 = tick("check", t0)
+        write_segmentation(seg, work / "steps.seg.nrrd")
+        t0 = tick("write_seg", t0)
+        seg = read_segmentation(work / "steps.seg.nrrd")
+        t0 = tick("read_seg", t0)
+        mesh = segment_to_surface(seg, "bone", smooth=True)
+        t0 = tick("surface", t0)
+        mesh, _ = remove_debris(mesh, min_volume_mm3=10.0, min_fraction=0.01)
+        t0 = tick("debris", t0)
+        mesh = decimate(mesh, 200_000)
+        t0 = tick("decimate", t0)
+        watertight_report(mesh)
+        t0 = tick("report", t0)
+        write_mesh(mesh, work / "steps.stl", frame="LPS", name="bone")
+        tick("write_mesh", t0)
+    else:
+        img = sitk.ReadImage(str(nrrd))
+        t0 = tick("read", t0)
+        m = sitk.BinaryThreshold(img, 200, 32767, 1, 0)
+        cc = sitk.RelabelComponent(sitk.ConnectedComponent(m, True), sortByObjectSize=True)
+        keep = sitk.BinaryThreshold(cc, 1, 1, 1, 0)
+        arr = sitk.GetArrayFromImage(keep)
+        t0 = tick("threshold+cc", t0)
+        out = sitk.GetImageFromArray(arr)
+        out.CopyInformation(img)
+        sitk.WriteImage(out, str(work / "lib.seg.nrrd"), True)
+        t0 = tick("write_seg", t0)
+        arr = np.pad(arr, 1)
+        im = pv.ImageData(dimensions=arr.shape[::-1], spacing=img.GetSpacing())
+        im.point_data["m"] = arr.ravel()
+        fe = vtkFlyingEdges3D()
+        fe.SetInputData(im)
+        fe.SetValue(0, 0.5)
+        fe.Update()
+        ws = vtkWindowedSincPolyDataFilter()
+        ws.SetInputData(fe.GetOutput())
+        ws.SetNumberOfIterations(20)
+        ws.SetPassBand(0.01)
+        ws.NormalizeCoordinatesOn()
+        ws.Update()
+        surf = pv.wrap(ws.GetOutput())
+        t0 = tick("surface", t0)
+        pts, faces = fast_simplification.simplify(surf.points, surf.faces.reshape(-1, 4)[:, 1:],
+                                                  target_reduction=max(0.0, 1 - 200_000 / surf.n_cells))
+        t0 = tick("decimate", t0)
+        pv.PolyData(pts, np.hstack([np.full((len(faces), 1), 3), faces])).save(str(work / "lib.stl"))
+        tick("write_mesh", t0)
+    t["seconds"] = sum(t.values())
+    t["peak_mb"] = float("nan")
+    return t
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=3)
@@ -131,7 +226,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as td:
         data = Path(td) / "ct.npy"
         make_ct(tuple(a.shape), data)
-        if "pipeline" in a.steps:
+        if "pipeline" in a.steps or "steps" in a.steps:
             import SimpleITK as sitk
 
             img = sitk.GetImageFromArray(np.load(data, mmap_mode="r")[...])
@@ -148,6 +243,9 @@ def main() -> None:
                     if out.returncode:
                         raise SystemExit(out.stderr[-3000:])
                     res[impl].append(json.loads(out.stdout.strip().splitlines()[-1]))
+            if step == "steps":
+                _print_steps(res)
+                continue
             med = {k: statistics.median(r["seconds"] for r in v) for k, v in res.items()}
             mb = {k: max(r["peak_mb"] for r in v) for k, v in res.items()}
             extra = ""
@@ -155,6 +253,19 @@ def main() -> None:
                 extra = f"  (segment alone {statistics.median(r['segment_seconds'] for r in res['ours']):.1f} s)"
             print(f"{step:14s} {med['ours']:8.2f} {med['lib']:8.2f} {med['ours'] / med['lib']:6.2f} "
                   f"{mb['ours']:8.0f} {mb['lib']:8.0f}{extra}", flush=True)
+
+
+def _print_steps(res: dict) -> None:
+    print(f"{'  step (ours / library)':30s} {'ours s':>8s} {'lib s':>8s} {'ratio':>6s}")
+    for ours, lib in STEP_PAIRS:
+        o = statistics.median(r[ours] for r in res["ours"])
+        if lib is None:
+            print(f"  {ours:28s} {o:8.2f} {'-':>8s} {'-':>6s}  (no library counterpart)")
+            continue
+        v = statistics.median(r[lib] for r in res["lib"])
+        print(f"  {ours + ' / ' + lib:28s} {o:8.2f} {v:8.2f} {o / v:6.2f}")
+    o, v = (statistics.median(r["seconds"] for r in res[k]) for k in ("ours", "lib"))
+    print(f"  {'all steps, one process':28s} {o:8.2f} {v:8.2f} {o / v:6.2f}", flush=True)
 
 
 if __name__ == "__main__":
