@@ -299,6 +299,8 @@ class FlowSpec(_Model):
     reynolds_steps: int = Field(0, ge=0, le=1000, description="continuation steps; 0 = automatic")
     convection: bool = Field(True, description="False: (unsteady) Stokes flow")
     backflow_stabilization: Literal["tangential", "full", "none"] = "tangential"
+    stabilization: Literal["auto", "supg", "none"] = Field(
+        "auto", description="steady solve: consistent SUPG + grad-div ('auto': with convection, Newtonian)")
     pulsatile: Pulsatile | None = None
     probe_points_m: list[Point_m] = Field(
         default_factory=list, max_length=10_000, description="points (m) whose final velocity is reported")

@@ -96,9 +96,12 @@ def _np_eval(expr: str, names: dict):
 
 def solve_exact_problem(mesh, u_ex, p_ex, nu: float, dirichlet_facets, traction_facets=None,
                         slip_facets=None, f=None, convection: bool = True, degree_raise: int = 3,
-                        pin_pressure_at=None, nu_continuation=(16.0, 4.0, 1.0)):
+                        pin_pressure_at=None, nu_continuation=(16.0, 4.0, 1.0), stabilised: bool = True):
     """Steady NS with Dirichlet u = u_ex, exact traction nu grad(u_ex) n - p_ex n on ``traction_facets``,
-    w = 0 on ``slip_facets`` (z faces of a slab) and body force ``f``; returns (u, p) (P2, P1)."""
+    w = 0 on ``slip_facets`` (z faces of a slab) and body force ``f``; returns (u, p) (P2, P1).
+
+    ``stabilised`` adds the steady solver's SUPG + grad-div terms (its default with convection), so
+    the verified form is the one the vessel studies solve."""
     import basix.ufl
     import ufl
     from dolfinx import fem
@@ -136,7 +139,7 @@ def solve_exact_problem(mesh, u_ex, p_ex, nu: float, dirichlet_facets, traction_
     nu_c = fem.Constant(mesh, float(nu))
     if f is not None and not isinstance(f, ufl.core.expr.Expr):  # a function of the viscosity
         f = f(nu_c)
-    F = navier_stokes_residual(u, p, v, q, rho, nu_c, convection)
+    F = navier_stokes_residual(u, p, v, q, rho, nu_c, convection, stabilised=stabilised, mesh=mesh, f=f)
     dxq = ufl.dx(metadata={"quadrature_degree": 4 + degree_raise})
     if f is not None:
         F -= ufl.dot(f, v) * dxq
