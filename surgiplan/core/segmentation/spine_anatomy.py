@@ -146,6 +146,24 @@ def steady_ends(frame: SpineFrame, sp: np.ndarray, n_near: int = 5, jump_mm: flo
     return SpineFrame(canal=canal, body=frame.body, seen=seen)
 
 
+def disc_slabs(img: np.ndarray, pts: np.ndarray, tan: np.ndarray, discs, sp: np.ndarray, *, hu: float,
+               half_mm: float = 3.0, radius_mm: float = 28.0) -> np.ndarray:
+    """Voxels of the discs: within ``half_mm`` of each disc's plane (normal to the body curve at
+    arc index ``discs``), within ``radius_mm`` of the curve, and darker than ``hu``."""
+    out = np.zeros(img.shape, bool)
+    for d in discs:
+        c, t = pts[d], tan[d]
+        lo = np.maximum(0, np.floor(c - (radius_mm + half_mm) / sp).astype(int))
+        hi = np.minimum(img.shape, np.ceil(c + (radius_mm + half_mm) / sp).astype(int) + 1)
+        box = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
+        g = np.stack(np.meshgrid(*[np.arange(a, b) for a, b in zip(lo, hi, strict=True)], indexing="ij"), -1)
+        v = (g - c) * sp
+        along = v @ t
+        across = np.linalg.norm(v - along[..., None] * t, axis=-1)
+        out[box] |= (np.abs(along) <= half_mm) & (across <= radius_mm) & (img[box] < hu)
+    return out
+
+
 def _strip(bone2d: np.ndarray, cj: float, ci: float, sign: int, d0: float, d1: float, sp: np.ndarray,
            half_mm: float = 8.0) -> float:
     """Fraction of bone in the strip ``d0``..``d1`` mm from (cj, ci) along j (``sign``), +-``half_mm``."""
@@ -492,11 +510,16 @@ def find_vertebrae(volume, *, low: float = 250.0, cortex_hu: float = 250.0, sigm
     extra = {}
     if low_density and sacrum and len(levels) >= 2 and levels[0].name == "sacrum":
         # the sacrum's dorsal wall lies far from its body marker and L5's arch would flood it:
-        # bone within 35 mm of the midline below the L5-S1 disc's centre starts as sacrum
-        k_disc = float(pts[int(np.argmin(np.abs(s - levels[1].s_lo))), 0])
-        kk = np.arange(solid.shape[0])[:, None, None]
+        # bone within 35 mm of the midline below the L5-S1 disc's plane starts as sacrum
+        n_disc = int(np.argmin(np.abs(s - levels[1].s_lo)))
+        kk, jj = np.arange(solid.shape[0])[:, None, None], np.arange(solid.shape[1])[None, :, None]
         near = np.abs(np.arange(solid.shape[2])[None, None, :] - frame.canal[:, 1][:, None, None]) * sp[2] < 35.0
-        extra[0] = near & ((kk < k_disc) if sk > 0 else (kk > k_disc))
+        t = tan[n_disc] * (1 if sk > 0 else -1)  # toward superior
+        c = pts[n_disc]
+        below = ((kk - c[0]) * sp[0] * t[0] + (jj - c[1]) * sp[1] * t[1]) < 0.0
+        extra[0] = near & below
+    if low_density:  # a disc next to hollow bodies reaches ``low`` on the smoothed CT: carve it out
+        solid = solid & ~disc_slabs(img_fine, pts, tan, discs, sp, hu=low + 20.0, half_mm=3.0)
     # lateral_mm: an osteoporotic sacrum's alae and the iliac crests next to L5 are as dark as the
     # vertebrae; a lumbar transverse process ends ~45 mm from the midline
     masks = split_vertebrae(img_fine, solid, levels, sp, frame.canal, extra=extra, progress=progress,
