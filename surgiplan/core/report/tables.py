@@ -223,7 +223,7 @@ def comparison_table(comparison, st, width: float, extra_rows=(), column_prefix:
     """The plan comparison (core ``compare_plans``) by section, values with units, status per plan;
     the column headings are ``column_prefix`` + the column's name (``""`` for planned / achieved)."""
     from surgiplan.core.planning.comparison import ordered_lines
-    from surgiplan.core.units import format_difference, format_target, human_label
+    from surgiplan.core.units import display_unit, format_difference, format_target, human_label
 
     plans = comparison.plans
     rows = [head(["Quantity", *[f"{column_prefix}{p}" for p in plans], "Difference", "Target"], st)]
@@ -251,8 +251,13 @@ def comparison_table(comparison, st, width: float, extra_rows=(), column_prefix:
     for r in extra_rows:
         vals = r.get("values", {})
         unit = r.get("unit", "")
+        nums = [vals.get(p) for p in plans]  # study rows: last minus first plan, as the comparison's difference
+        diff = "–"
+        if len(plans) == 2 and all(isinstance(v, int | float) and not isinstance(v, bool) for v in nums):
+            d = float(nums[-1]) - float(nums[0])
+            diff = f"{d if round(d, 1) else 0.0:+.1f}{display_unit(unit)}"  # no "-0.0"
         rows.append([P(r.get("quantity") or r.get("label", ""), st["cell"]),
-                     *[P(format_value(vals.get(p), unit), st["cell"]) for p in plans], P("–", st["cell"]),
+                     *[P(format_value(vals.get(p), unit), st["cell"]) for p in plans], P(diff, st["cell"]),
                      P("–", st["cell"])])
     qw = 0.34
     rest = (1 - qw) / (n + 2)
