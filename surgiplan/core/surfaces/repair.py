@@ -83,36 +83,38 @@ def _edge_stats(f: np.ndarray):
 
 
 def _non_manifold_vertices(f: np.ndarray, n_points: int) -> int:
-    """Vertices whose incident triangles form more than one edge-connected fan."""
+    """Vertices whose incident triangles form more than one edge-connected fan.
+
+    Nodes are the (vertex, triangle) incidences, numbered ``corner * nt + t`` (corner 0-2 of
+    triangle t); two incidences of one vertex are linked when their triangles share an edge at
+    it. One sort of 64-bit edge keys, no searches (a 200k-triangle model: 0.5 s, was 2.5 s)."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
     nt = len(f)
-    # for each (vertex, triangle) incidence, link triangles sharing an edge at that vertex
-    corners = np.concatenate([np.stack([f[:, c], np.arange(nt)], 1) for c in range(3)])
-    # edges (a, b) with triangle t; link incidences (a, t) and (b, t) neighbouring through edge key
-    e = np.concatenate([np.stack([f[:, a], f[:, b], np.arange(nt)], 1) for a, b in ((0, 1), (1, 2), (2, 0))])
-    und = np.sort(e[:, :2], axis=1)
-    order = np.lexsort((und[:, 1], und[:, 0]))
-    und, tri = und[order], e[order, 2]
-    same = np.all(und[1:] == und[:-1], axis=1)
-    t1, t2 = tri[:-1][same], tri[1:][same]
-    v1, v2 = und[:-1][same, 0], und[:-1][same, 1]
-    # node id of incidence (v, t): index in corners sorted
-    ckey = corners[:, 0].astype(np.int64) * nt + corners[:, 1]
-    sorter = np.argsort(ckey)
-    ck = ckey[sorter]
-
-    def node(v, t):
-        return sorter[np.searchsorted(ck, v.astype(np.int64) * nt + t)]
-
-    rows = np.concatenate([node(v1, t1), node(v2, t1)])
-    cols = np.concatenate([node(v1, t2), node(v2, t2)])
-    n = len(corners)
-    g = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
+    t_all = np.arange(nt, dtype=np.int64)
+    pairs = ((0, 1), (1, 2), (2, 0))
+    a = np.concatenate([f[:, i] for i, _ in pairs]).astype(np.int64)
+    b = np.concatenate([f[:, j] for _, j in pairs]).astype(np.int64)
+    # a vertex twice in a (degenerate) triangle: its edges link through its first corner
+    first = np.stack([np.zeros(nt, np.int64), np.where(f[:, 1] == f[:, 0], 0, 1),
+                      np.where(f[:, 2] == f[:, 0], 0, np.where(f[:, 2] == f[:, 1], 1, 2))], 1)
+    na = np.concatenate([first[:, i] * nt + t_all for i, _ in pairs])  # node of (a, t)
+    nb = np.concatenate([first[:, j] * nt + t_all for _, j in pairs])  # node of (b, t)
+    lo_first = a <= b
+    lo_node, hi_node = np.where(lo_first, na, nb), np.where(lo_first, nb, na)
+    key = np.minimum(a, b) * (int(n_points) + 1) + np.maximum(a, b)
+    order = np.argsort(key, kind="stable")
+    key, lo_node, hi_node = key[order], lo_node[order], hi_node[order]
+    same = key[1:] == key[:-1]
+    rows = np.concatenate([lo_node[:-1][same], hi_node[:-1][same]])
+    cols = np.concatenate([lo_node[1:][same], hi_node[1:][same]])
+    n = 3 * nt
+    g = coo_matrix((np.ones(len(rows), np.int8), (rows, cols)), shape=(n, n))
     _, lab = connected_components(g, directed=False)
-    fans = np.unique(np.stack([corners[:, 0], lab], 1), axis=0)
-    per_vertex = np.bincount(fans[:, 0], minlength=n_points)
+    vert = f.T.reshape(-1).astype(np.int64)  # vertex of node corner * nt + t
+    fans = np.unique(vert * n + lab)
+    per_vertex = np.bincount(fans // n, minlength=n_points)
     return int(np.count_nonzero(per_vertex > 1))
 
 
