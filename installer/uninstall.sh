@@ -35,6 +35,14 @@ while IFS=' ' read -r kind path; do
         case "$path" in */surgiplan-*) rm -rf -- "$path" ;; *) echo "uninstall.sh: refusing to remove $path" >&2 ;; esac
     fi
 done < "$LIST"
+# the desktop databases that install.sh caused in folders it made itself go too
+if [ -n "$DATADIR" ]; then
+    if grep -qx "dir $DATADIR/mime" "$LIST" && [ -z "$(ls -A "$DATADIR/mime/packages" 2>/dev/null)" ]; then
+        rm -rf -- "$DATADIR/mime"
+    fi
+    if grep -qx "dir $DATADIR/icons/hicolor" "$LIST"; then rm -f -- "$DATADIR/icons/hicolor/icon-theme.cache"; fi
+    if grep -qx "dir $DATADIR/applications" "$LIST"; then rm -f -- "$DATADIR/applications/mimeinfo.cache"; fi
+fi
 grep '^dir ' "$LIST" | cut -c5- | awk '{ print length($0) " " $0 }' | sort -rn | cut -d' ' -f2- |
 while IFS= read -r d; do rmdir -- "$d" 2>/dev/null || true; done
 if [ -n "$DATADIR" ]; then
