@@ -6,7 +6,10 @@ this package itself stays light so that the CLI starts fast.
 
 # mpi4py must be loaded before dolfinx (it brings libmpi into the process); every
 # module of this package that imports dolfinx is imported after this line.
-from mpi4py import MPI  # noqa: F401
+try:
+    from mpi4py import MPI  # noqa: F401
+except (ImportError, RuntimeError):  # no MPI here (Windows, macOS): solver_env.require_solver says so
+    pass
 
 from surgiplan.core.simulation.study_schema import Study, load_study
 

@@ -11,8 +11,8 @@ import importlib.util
 
 from surgiplan.core.errors import SolverError
 
-#: the modules a study's child process imports
-SOLVER_MODULES = ("mpi4py", "petsc4py", "dolfinx")
+#: the modules a study's child process imports (mpi4py.MPI: finding it loads libmpi)
+SOLVER_MODULES = ("mpi4py.MPI", "petsc4py", "dolfinx")
 
 MISSING_HINT = ("Simulations need the Linux solver environment (FEniCSx/dolfinx 0.11 with PETSc and MPI, "
                 "the surgiplan Linux bundle or `pip install dolfinx-solver-real` on Linux x86-64). Planning, "
@@ -27,10 +27,10 @@ def missing_solver_modules() -> list[str]:
     for name in SOLVER_MODULES:
         try:
             spec = importlib.util.find_spec(name)
-        except (ImportError, ValueError):
+        except (ImportError, ValueError, RuntimeError):  # RuntimeError: mpi4py found no MPI library
             spec = None
         if spec is None:
-            missing.append(name)
+            missing.append(name.split(".")[0])
     return missing
 
 

@@ -14,10 +14,10 @@ import sys
 
 
 class _NoSolver:
-    """Makes dolfinx unimportable, as on a machine without the Linux solver wheel."""
+    """Makes the solver stack unimportable, as on a machine without the Linux solver wheel."""
 
     def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] == "dolfinx":
+        if name.split(".")[0] in ("dolfinx", "mpi4py", "petsc4py"):
             raise ModuleNotFoundError(f"No module named {name!r}", name=name)
         return None
 
@@ -42,7 +42,7 @@ def test_case_study_without_dolfinx_names_the_solver_environment(tmp_path):
     r = _run(["simulate", str(case), "--plan", "A", "--study", "hip-walking"], tmp_path)
     assert r.returncode == 1, r.stdout + r.stderr
     assert "Traceback" not in r.stderr
-    assert "no solver environment (dolfinx not installed)" in r.stderr
+    assert "no solver environment (mpi4py, petsc4py, dolfinx not installed)" in r.stderr
     assert "Simulations need the Linux solver environment" in r.stderr
     assert list(case.iterdir()) == []  # nothing written
 
