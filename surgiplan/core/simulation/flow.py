@@ -58,6 +58,8 @@ KEPT_FACTOR_BLR_DROP = 1e-3
 # first continuation increment (inlet Reynolds number per step; later steps adapt) and the stall test
 RE_PER_STEP = 250.0
 STALL_WINDOW = 4
+# smoothing velocity of the steady backflow term, as a fraction of the mean inlet velocity
+BACKFLOW_SMOOTHING = 0.01
 
 
 @dataclass
@@ -291,19 +293,23 @@ class _Setup:
             tags.append(self.inlet_tag)
         return tags
 
-    def backflow(self, a, u, v, rho):
+    def backflow(self, a, u, v, rho, smooth=None):
         """Tangential backflow stabilisation on open boundaries (beta = 1).
 
         -rho/2 min(a.n, 0) u_t . v_t: removes the energy that inflow through an
         open boundary would feed into transverse velocity, without touching a
         developed profile (whose tangential velocity is zero there).
+        ``smooth`` (a velocity scale, m/s; steady Newton) replaces min(a.n, 0) by the smooth
+        (a.n - sqrt((a.n)^2 + smooth^2)) / 2: the kink of min at a.n = 0 (every outlet has
+        a.n -> 0 at its rim) makes the residual non-differentiable and Newton converge only
+        linearly, then stall, near 1e-5.
         """
         n = self.n
         mode = self.spec.backflow_stabilization
         if mode == "none" or not self.spec.convection:
             return 0
         an = ufl.dot(a, n)
-        neg = 0.5 * (an - abs(an))
+        neg = 0.5 * (an - abs(an)) if smooth is None else 0.5 * (an - ufl.sqrt(an * an + smooth * smooth))
         ut = u - ufl.dot(u, n) * n if mode == "tangential" else u
         vt = v - ufl.dot(v, n) * n if mode == "tangential" else v
         terms = 0
@@ -372,8 +378,9 @@ def solve_steady(tm: TaggedMesh, spec: FlowSpec, solver: SolverSpec | None = Non
     v, q = ufl.TestFunctions(s.W)
     mu = viscosity(spec, u)
     stabilised = use_stabilisation(spec)
+    u_smooth = fem.Constant(mesh, default_scalar_type(0.0))  # backflow smoothing velocity, set per step
     F = (navier_stokes_residual(u, p, v, q, rho, mu, spec.convection, spec, stabilised=stabilised, mesh=mesh)
-         + s.boundary_terms(v) + s.backflow(u, u, v, rho))
+         + s.boundary_terms(v) + s.backflow(u, u, v, rho, smooth=u_smooth))
     method, opts = _solver_options(s, solver)
     P = None
     if method == "iterative":
@@ -446,6 +453,7 @@ def solve_steady(tm: TaggedMesh, spec: FlowSpec, solver: SolverSpec | None = Non
         while state["done"] < 1.0 - 1e-12:
             f = min(1.0, state["done"] + state["df"])
             s.set_inflow(q_target * f)
+            u_smooth.value = max(BACKFLOW_SMOOTHING * abs(q_target * f) / s.inlet.area, 1e-6)
             s.p_in.value = (spec.inlet.pressure_Pa or 0.0) * f
             coupled = _guess_outlets(s, spec, q_target * f, f)
             reason = 0
