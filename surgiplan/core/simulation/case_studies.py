@@ -37,11 +37,14 @@ STUDIES: dict[str, tuple[str, str, str, str]] = {
                         "(Huiskes strain-adaptive remodelling from the intact vs implanted femur, walking load)"),
     "spine-standing": (SPINE, "elasticity", "spine",
                        "instrumented lumbar vertebra + planned pedicle screws, standing: 500 N follower load "
-                       "(Dreischarf 2014); stress in bone and screws, screw fatigue safety factor"),
+                       "(Dreischarf 2014); stress in bone and screws, screw fatigue safety factor, bone strain "
+                       "energy density vs the intact vertebra"),
     "spine-flexion": (SPINE, "elasticity", "spine",
                       "as spine-standing, flexion: 1175 N follower load + 7.5 N m (Dreischarf 2014)"),
-    "spine-lifting": (SPINE, "elasticity", "spine", "instrumented lumbar vertebra, lifting (no published load "
-                      "pair looked up yet)"),
+    "spine-lifting": (SPINE, "elasticity", "spine", "instrumented lumbar vertebra, lifting: not offered, no "
+                      "published follower load / moment pair for lifting was found (searched: Dreischarf 2014, "
+                      "the 2014 PLoS ONE telemetry study of high spinal loads, Bender 2024, Wilke 1999; see "
+                      "resources/loads/spine.json)"),
     "vessel-rest": (VESSEL, "flow", "vascular", "blood flow through the planned vessel at rest"),
     "vessel-exercise": (VESSEL, "flow", "vascular", "blood flow through the planned vessel during exercise"),
 }
