@@ -2,7 +2,9 @@
 
 ``add-scan`` puts a post-operative or follow-up scan (DICOM folder or volume file) on the
 timeline with its date; ``register`` aligns it rigidly to the planning scan (optionally on one
-bone) and writes ``scans/<scan>/to_planning.tfm`` with a report and an overlay picture. Both
+bone) and writes ``scans/<scan>/to_planning.tfm`` with a report and an overlay picture; with
+``--bone`` the transform is that bone's own, ``to_planning.<bone>.tfm`` (one per vertebra for
+pedicle screws), and the first registration of a scan is also its scan transform. Both
 call :mod:`surgiplan.core.twin.timeline`, as the window's Data panel does.
 """
 
@@ -49,7 +51,8 @@ def register_cmd(
     metric: str = typer.Option("auto", "--metric", help="auto, mean_squares, correlation or mutual_information."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Register a later scan rigidly to the planning scan; writes to_planning.tfm, a report and a PNG."""
+    """Register a later scan rigidly to the planning scan; writes to_planning.tfm (with --bone:
+    to_planning.<bone>.tfm, that bone's own), a report and a PNG."""
     from surgiplan.cli.progress import terminal_progress
     from surgiplan.core.case import Case
     from surgiplan.core.twin.timeline import register_scan
@@ -60,7 +63,12 @@ def register_cmd(
     case.save()
     d = {"scan": scan, "bone": bone or "", **reg.to_dict()}
     t = reg.scan_to_planning[:3, 3]
+    where = []
+    if bone:
+        where.append(f"{bone}'s transform {case.root / reg.details['bone_transform']}")
+    if reg.details.get("scan_transform", True):
+        where.append(f"scan transform {case.root / 'scans' / scan / 'to_planning.tfm'}")
     _print(d, as_json, f"registered {scan!r} to the planning scan{' on ' + bone if bone else ''}: rotation "
            f"{reg.rotation_deg:.2f} deg, translation ({t[0]:.2f}, {t[1]:.2f}, {t[2]:.2f}) mm LPS; "
            f"{reg.metric} {reg.final_metric:.4g} after {sum(reg.iterations)} iterations; "
-           f"overlay {case.root / reg.details['overlay_png']}")
+           f"wrote {' and '.join(where)}; overlay {case.root / reg.details['overlay_png']}")

@@ -40,6 +40,8 @@ def achieved_cmd(
             continue
         t = r.translation_mm
         part = ", partly scanned" if r.partly_scanned else ""
+        via = "the scan's" if r.registration == "scan" else f"{r.registration}'s"
+        part += f", through {via} transform"
         lines.append(f"  {r.id}: lateral {t['lateral']:+.2f} mm, anterior {t['anterior']:+.2f} mm, superior "
                      f"{t['superior']:+.2f} mm ({r.frame}); rotation {r.rotation_deg:.2f} deg; fit rms "
                      f"{r.fit_rms_mm:.2f} mm{part}")

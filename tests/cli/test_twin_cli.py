@@ -42,8 +42,13 @@ def test_post_op_spine_one_command_per_step(tmp_path):
     truth = np.array(pp.load_ground_truth()["scan_to_planning"])
     assert np.abs(np.array(reg["scan_to_planning"]) - truth).max() < 0.5
     assert (case_dir / reg["overlay_png"]).is_file() and (case_dir / reg["report_json"]).is_file()
+    # L4 on its own: its own transform file, the scan's (L3's) stays
+    text = ok("case", "register", case_dir, SCAN, "--bone", "L4")
+    assert "to_planning.L4.tfm" in text and "scan transform" not in text
+    assert (case_dir / "scans" / SCAN / "to_planning.L4.tfm").is_file()
     text = ok("plan", "achieved", case_dir, "--plan", "planned", "--scan", SCAN)
     assert "L4_left: lateral -" in text and "Screw medial angle (L3 right)" in text
+    assert "through L4's transform" in text and "through L3's transform" in text
     rep = json.loads(ok("plan", "achieved", case_dir, "--plan", "planned", "--scan", SCAN, "--json"))
     gt = pp.load_ground_truth()["implants"]
     for imp in rep["implants"]:

@@ -1,7 +1,9 @@
 """Achieved vs planned: where the implants of a plan are in a registered post-operative CT.
 
 ``achieved_vs_planned(case, plan, scan)`` carries each planned implant into the
-post-op scan through the scan's registration (``to_planning.tfm``), fits its catalog
+post-op scan through the registration of its bone (``to_planning.<bone>.tfm``, e.g. one
+per vertebra for pedicle screws) or, when the bone has none, the scan's
+(``to_planning.tfm``), fits its catalog
 model to the metal there (:mod:`surgiplan.core.twin.implants`), brings the fitted
 pose back into the planning scan's LPS and reports per implant:
 
@@ -54,6 +56,7 @@ class ImplantResult:
     fit_rms_mm: float | None = None
     partly_scanned: bool = False
     note: str = ""
+    registration: str = "scan"
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "catalog_id": self.catalog_id, "kind": self.kind, "found": self.found,
@@ -65,7 +68,7 @@ class ImplantResult:
                 "rotation_error_deg": None if self.rotation_deg is None else round(self.rotation_deg, 4),
                 "rotation_definition": self.rotation_definition, "frame": self.frame,
                 "fit_rms_mm": None if self.fit_rms_mm is None else round(self.fit_rms_mm, 4),
-                "partly_scanned": self.partly_scanned, "note": self.note}
+                "partly_scanned": self.partly_scanned, "note": self.note, "registration": self.registration}
 
 
 @dataclass
@@ -142,16 +145,15 @@ def achieved_vs_planned(case, plan_name: str, scan: str, *, threshold_hu: float 
     progress : Progress, optional
         Progress and cancellation.
     """
-    from surgiplan.core.twin.timeline import scan_to_planning, scan_volume
+    from surgiplan.core.twin.timeline import scan_to_planning, scan_volume, transform_source
 
     catalog = catalog or default_catalog()
     plan = case.plan(plan_name)
     if not plan.implants:
         raise InputError(f"plan {plan_name!r} has no implants to look for", path=case.root)
-    s2p = scan_to_planning(case, scan)
+    scan_to_planning(case, scan)  # the scan is registered (clear error otherwise)
     report(progress, 0.05, f"reading scan {scan}")
     volume = scan_volume(case, scan)
-    p2s = tf.inverse(s2p)
     landmarks = case.all_landmarks(plan_name)
     results: list[ImplantResult] = []
     found: dict[str, np.ndarray] = {}
@@ -161,12 +163,15 @@ def achieved_vs_planned(case, plan_name: str, scan: str, *, threshold_hu: float 
         report(progress, 0.1 + 0.6 * i / n, f"finding {imp.id}")
         spec = catalog.get(imp.catalog_id)
         kind = spec.model.kind
-        res = ImplantResult(imp.id, imp.catalog_id, kind, False, imp.transform.copy())
+        res = ImplantResult(imp.id, imp.catalog_id, kind, False, imp.transform.copy(),
+                            registration=transform_source(case, scan, imp.bone or None))
         results.append(res)
         if not shows_in_ct(spec.model.material):
             res.note = f"{spec.model.material} does not show in CT; not looked for"
             continue
         geom = spec.geometry(imp.size, imp.options)
+        s2p = scan_to_planning(case, scan, imp.bone or None)  # the bone's own transform when it has one
+        p2s = tf.inverse(s2p)
         try:
             f = find_implant(volume, imp, geom, p2s @ imp.transform, kind=kind, threshold_hu=threshold_hu)
         except GeometryError as exc:

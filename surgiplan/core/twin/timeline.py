@@ -8,12 +8,22 @@ points, i.e. the transform that resamples the later scan onto the planning grid 
 LPS mm -> planning LPS mm. Beside it the registration writes ``registration.json``
 (metric, transform, iterations, stop condition) and ``registration.png`` (checkerboard
 and fused overlay of the planning scan and the registered scan).
+
+Per bone: a registration restricted to one bone (``--bone L4``) also writes
+``scans/<scan>/to_planning.<bone>.tfm`` (with ``registration.<bone>.json`` and
+``registration.<bone>.png``), so that each vertebra of a spine, which moves on its own
+between two scans, is mapped by its own transform; :func:`scan_to_planning` with
+``bone=`` reads it and falls back to the scan's transform for a bone without one. The
+first registration of a scan (whole or one bone) is also its scan transform
+``to_planning.tfm``; a later whole-scan registration replaces that, a later bone
+registration does not.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -91,13 +101,43 @@ def add_later_scan(case, source: str | Path | Volume, date: str, kind: str = "po
 
 
 def timeline(case) -> list[dict[str, Any]]:
-    """The case's scans in timeline order: name, kind, date, series, registered or not."""
+    """The case's scans in timeline order: name, kind, date, series, registered or not, and the
+    bones with a transform of their own."""
     out = []
     for i, s in enumerate(case.model.scans):
         out.append({"name": s.name, "kind": "planning" if i == 0 else s.kind, "date": s.date,
                     "series_uid": s.series_uid, "registered": i == 0 or s.to_planning is not None,
-                    "to_planning": s.to_planning})
+                    "to_planning": s.to_planning, "bones": [] if i == 0 else bone_registrations(case, s.name)})
     return out
+
+
+_BONE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_+-]{0,63}$")
+
+
+def check_bone_name(bone: str) -> str:
+    """``bone`` checked as usable in a file name (``to_planning.<bone>.tfm``)."""
+    if not isinstance(bone, str) or not _BONE_RE.match(bone):
+        raise InputError(f"bone name {bone!r} cannot name a per-bone transform: use letters, digits, _ + - "
+                         "(e.g. L4, femur_left)")
+    return bone
+
+
+def bone_transform_relpath(scan: str, bone: str) -> str:
+    """Case-relative path of the transform of ``bone`` in scan ``scan``: ``scans/<scan>/to_planning.<bone>.tfm``."""
+    return f"scans/{scan}/to_planning.{check_bone_name(bone)}.tfm"
+
+
+def bone_registrations(case, scan: str) -> list[str]:
+    """The bones of later scan ``scan`` that have their own transform (sorted)."""
+    folder = case.root / "scans" / case._scan(scan).name
+    if not folder.is_dir():
+        return []
+    out = []
+    for p in folder.glob("to_planning.*.tfm"):
+        bone = p.name[len("to_planning."):-len(".tfm")]
+        if _BONE_RE.match(bone) and p.is_file():
+            out.append(bone)
+    return sorted(out)
 
 
 def scan_volume(case, scan: str | None = None) -> Volume:
@@ -111,17 +151,23 @@ def scan_volume(case, scan: str | None = None) -> Volume:
     return case.derived[key]
 
 
-def scan_to_planning(case, scan: str) -> np.ndarray:
-    """4x4 rigid transform later scan LPS mm -> planning LPS mm (identity for the planning scan)."""
+def scan_to_planning(case, scan: str, bone: str | None = None) -> np.ndarray:
+    """4x4 rigid transform later scan LPS mm -> planning LPS mm (identity for the planning scan).
+
+    With ``bone``, the bone's own transform (``to_planning.<bone>.tfm``) when the scan has
+    one, the scan's transform otherwise (see :func:`transform_source`).
+    """
     import SimpleITK as sitk
 
     sm = case._scan(scan)
     if sm is case.model.scans[0]:
         return np.eye(4)
-    if sm.to_planning is None:
+    own = bool(bone) and bone in bone_registrations(case, sm.name)
+    if sm.to_planning is None and not own:
         raise InputError(f"scan {sm.name!r} is not registered to the planning scan yet", path=case.root,
                          hint=f"Run: surgiplan case register {case.root} {sm.name}")
-    path = fileio.check_inside(case.root, sm.to_planning, "registration transform")
+    rel = bone_transform_relpath(sm.name, bone) if own else sm.to_planning
+    path = fileio.check_inside(case.root, rel, "registration transform")
     try:
         tx = sitk.ReadTransform(str(path))
         p2s = euler_to_matrix(sitk.Euler3DTransform(tx))
@@ -131,6 +177,11 @@ def scan_to_planning(case, scan: str) -> np.ndarray:
     if not np.all(np.isfinite(p2s)) or abs(np.linalg.det(p2s[:3, :3]) - 1) > 1e-4:
         raise InputError("the registration transform is not rigid", path=path, hint="Register the scan again.")
     return np.linalg.inv(p2s)
+
+
+def transform_source(case, scan: str, bone: str | None) -> str:
+    """Which transform maps ``bone`` of ``scan``: the bone's name when it has its own, else ``scan``."""
+    return bone if bone and bone in bone_registrations(case, scan) else "scan"
 
 
 def bone_mask(case, bone: str, dilate_voxels: int = 2) -> np.ndarray:
@@ -154,9 +205,12 @@ def register_scan(case, scan: str, bone: str | None = None, *, metric: str = "au
 
     Metal (> :data:`METAL_EXCLUDE_HU` in a CT, grown by 3 voxels) is left out of the
     moving scan's samples. With ``bone``, only that segment of the planning scan drives
-    the fit. Writes ``scans/<scan>/to_planning.tfm``, ``registration.json`` and
-    ``registration.png`` now (case.json records it at the next save). GeometryError when
-    the registration does not converge (nothing is written then).
+    the fit and the result is the bone's own transform ``scans/<scan>/to_planning.<bone>.tfm``
+    (report ``registration.<bone>.json``, picture ``registration.<bone>.png``); it is also
+    the scan's ``to_planning.tfm`` when the scan had none. Without ``bone`` it writes
+    ``to_planning.tfm``, ``registration.json`` and ``registration.png``. Files are written
+    now (case.json records the scan transform at the next save). GeometryError when the
+    registration does not converge (nothing is written then).
     """
     import SimpleITK as sitk
     from scipy import ndimage
@@ -166,6 +220,8 @@ def register_scan(case, scan: str, bone: str | None = None, *, metric: str = "au
     sm = case._scan(scan)
     if sm is case.model.scans[0]:
         raise InputError(f"scan {scan!r} is the planning scan; register a later scan to it")
+    if bone:
+        check_bone_name(bone)
     report(progress, 0.0, "reading the scans")
     fixed, moving = scan_volume(case, None), scan_volume(case, scan)
     mask = bone_mask(case, bone) if bone else None
@@ -183,12 +239,26 @@ def register_scan(case, scan: str, bone: str | None = None, *, metric: str = "au
 
     report(progress, 0.9, "writing the registration")
     folder = case.root / "scans" / sm.name
-    reg.details["report_json"] = f"scans/{sm.name}/registration.json"
-    reg.details["overlay_png"] = f"scans/{sm.name}/registration.png"
-    registration_png(fixed, moving, reg.scan_to_planning, folder / "registration.png", mask=mask)
-    fileio.atomic_write_text(folder / "registration.json",
-                             json.dumps({"scan": sm.name, "bone": bone or "", **reg.to_dict()}, indent=1) + "\n")
-    case.set_scan_registration(sm.name, write_tfm, {"bone": bone or "", "metric": reg.metric,
-                                                    "final_metric": reg.final_metric})
+    as_scan = not bone or sm.to_planning is None  # the scan's transform too
+    tag = f".{bone}" if bone else ""
+    reg.details["report_json"] = f"scans/{sm.name}/registration{tag}.json"
+    reg.details["overlay_png"] = f"scans/{sm.name}/registration{tag}.png"
+    reg.details["bone_transform"] = bone_transform_relpath(sm.name, bone) if bone else ""
+    reg.details["scan_transform"] = as_scan
+    text = json.dumps({"scan": sm.name, "bone": bone or "", **reg.to_dict()}, indent=1) + "\n"
+    registration_png(fixed, moving, reg.scan_to_planning, case.root / reg.details["overlay_png"], mask=mask)
+    fileio.atomic_write_text(case.root / reg.details["report_json"], text)
+    if bone:
+        fileio.atomic_write(case.root / reg.details["bone_transform"], write_tfm, min_size=16)
+    if as_scan:
+        if bone:
+            registration_png(fixed, moving, reg.scan_to_planning, folder / "registration.png", mask=mask)
+            fileio.atomic_write_text(folder / "registration.json", text)
+        case.set_scan_registration(sm.name, write_tfm, {"bone": bone or "", "metric": reg.metric,
+                                                        "final_metric": reg.final_metric})
+    else:
+        case._log(f"register bone {bone} of scan {sm.name} to the planning scan", scan=sm.name, bone=bone,
+                  metric=reg.metric, final_metric=reg.final_metric)
+        case.dirty = True  # the audit entry is written at the next save
     report(progress, 1.0, "registered")
     return reg
