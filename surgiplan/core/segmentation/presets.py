@@ -187,6 +187,7 @@ def _axial_slab(volume: Volume, mask: np.ndarray, z_lo: float, z_hi: float, xyz)
 
 
 HIP_ML = {"femur": 15.0, "pelvis": 40.0}  # least plausible volumes in view (mL)
+SOFT_BONE_HU = 150.0  # bone threshold when the heads were found by rays (osteoporotic, issue 23)
 
 
 def _hip(volume, progress=None, low: float = 300.0, **_):
@@ -216,13 +217,23 @@ def _hip(volume, progress=None, low: float = 300.0, **_):
     mid_i = _midline_column(volume, body)
     near_metal = morphology.margin(metal, 3.0, volume.spacing) if metal.any() else None
     heads = hip_anatomy.find_heads(img, sp, midline_i=mid_i, ignore=near_metal)
+    soft = False
+    if not heads:  # osteoporotic bone in thick slices: too few strong edges to vote (issue 23)
+        heads = hip_anatomy.find_heads_by_rays(img, sp, mid_i, progress=sub_progress(progress, 0.4, 0.5))
+        soft = bool(heads)
     if not heads:
         raise InputError("hip-bones: no femoral head found (a sphere of 18-30 mm radius in its socket)",
                          hint="Check that the scan shows the hip joints, or place one seed in each femur "
                               "and one in the hip bone.")
-    heads = [hip_anatomy.Head(h.centre, h.radius_mm, hip_anatomy.joint_radius(img, sp, h, low), h.score)
-             for h in heads]
-    femurs, rest = hip_anatomy.split_femur(img, bone, sp, heads, progress=sub_progress(progress, 0.5, 0.9))
+    if soft:
+        # cancellous bone ~100-200 HU: bone filled from 150 HU, the joint space by its valley (issue 23)
+        soft_bone = solid_bone(volume, low=SOFT_BONE_HU, image=img, exclude=exclude, lids=True) | metal
+        femurs, rest = hip_anatomy.split_femur_soft(np.asarray(volume.array), soft_bone, sp, heads,
+                                                    progress=sub_progress(progress, 0.5, 0.9))
+    else:
+        heads = [hip_anatomy.Head(h.centre, h.radius_mm, hip_anatomy.joint_radius(img, sp, h, low), h.score)
+                 for h in heads]
+        femurs, rest = hip_anatomy.split_femur(img, bone, sp, heads, progress=sub_progress(progress, 0.5, 0.9))
     x_mid = float(volume.index_to_world(np.array([[mid_i, 0.0, 0.0]]))[0, 0])
     out: dict[str, np.ndarray] = {}
     vml = volume.voxel_volume_mm3 / 1000.0

@@ -4,8 +4,8 @@
   separate from the sacrum, named up from it, the table out, Dice per vertebra on a hand
   reference of the mid-sagittal slice;
 * TotalSegmentator's example CT (optional, ``SURGIPLAN_EXTRA_DATA``/totalseg_example_ct: an
-  older patient, 3 mm, a hip prosthesis, the scan ending at the femoral heads): the hip preset
-  refuses with advice instead of the garbage of issue 23;
+  older patient, 3 mm, a hip prosthesis, the scan ending at the femoral heads): see
+  test_hip_preset_real.py (the preset now finds the heads there);
 * CT phantoms with analytic truth (:mod:`surgiplan.core.samples.ct_phantom`): femur and hip
   bone Dice >= 0.95, femoral head centre within 1 mm and radius within 0.5 mm.
 """
@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from surgiplan.core.errors import InputError
 from surgiplan.core.segmentation import hip_anatomy, islands
 from surgiplan.core.segmentation.bone_fill import smoothed
 from surgiplan.core.segmentation.presets import _midline_column, apply_preset
@@ -75,14 +74,6 @@ def test_tcia_spine_five_lumbar_vertebrae_named_up_from_the_sacrum(tcia):
         o = seg.mask(str(name))[:, j0:j1, i]
         dice = 2 * (r & o).sum() / (r.sum() + o.sum())
         assert dice >= 0.85, f"{name}: Dice {dice:.3f} on the reference slice"
-
-
-def test_issue_case_hip_refused_with_advice():
-    ct = extra_data("totalseg_example_ct", "example_ct.nii.gz")
-    vol = load_scan(ct)
-    with pytest.raises(InputError) as e:
-        apply_preset(vol, "hip-bones")
-    assert "seed" in str(e.value).lower() or "seed" in (e.value.hint or "").lower()
 
 
 @pytest.mark.slow
