@@ -157,3 +157,15 @@ def timeline_pair(case, scan_a: str, scan_b: str, mode: str = "fused", bone: str
         rows.append(blend(a, b, mode))
     width = max(r.shape[1] for r in rows)
     return np.concatenate([np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0))) for r in rows], axis=0)
+
+
+def pair_on_grid(case, scan_a: str, scan_b: str, bone: str | None = None) -> tuple[Volume, Volume]:
+    """Scan ``scan_a`` and scan ``scan_b`` resampled onto ``scan_a``'s grid through the registration
+    (:func:`surgiplan.core.twin.timeline.timepoint_map`), for fused / checkerboard / difference
+    slice views; voxels ``scan_b`` does not cover are -1024 HU."""
+    from surgiplan.core.twin.registration import resample_to
+    from surgiplan.core.twin.timeline import scan_volume, timepoint_map
+
+    va, vb = scan_volume(case, scan_a), scan_volume(case, scan_b)
+    b_to_a = timepoint_map(case, scan_b, scan_a, bone)
+    return va, resample_to(va, vb, b_to_a)

@@ -179,6 +179,18 @@ def scan_to_planning(case, scan: str, bone: str | None = None) -> np.ndarray:
     return np.linalg.inv(p2s)
 
 
+def timepoint_map(case, scan_from: str, scan_to: str, bone: str | None = None) -> np.ndarray:
+    """4x4 rigid map of LPS mm points of scan ``scan_from`` to the same anatomical points in scan
+    ``scan_to``, through the planning scan (``bone``: that bone's own transforms where they exist).
+
+    This is what links two timepoints' slice views: a cursor at ``p`` in ``scan_from`` sits
+    at ``M @ p`` in ``scan_to``.
+    """
+    a2p = scan_to_planning(case, scan_from, bone)
+    b2p = scan_to_planning(case, scan_to, bone)
+    return np.linalg.inv(b2p) @ a2p
+
+
 def transform_source(case, scan: str, bone: str | None) -> str:
     """Which transform maps ``bone`` of ``scan``: the bone's name when it has its own, else ``scan``."""
     return bone if bone and bone in bone_registrations(case, scan) else "scan"

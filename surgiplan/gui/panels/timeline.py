@@ -53,6 +53,10 @@ class TimelineGroup:
         g.addLayout(row(QtWidgets.QLabel("Bone"), self.bone_combo,
                         button("Register B", self.register_b, "Register scan B rigidly to the planning "
                                "scan (writes to_planning.tfm)", name="timeline_register")))
+        g.addLayout(row(button("Link A and B", self.link_pair, "Scans A and B side by side in slice views with "
+                               "the cursor linked through the registration; A can show B fused, as a "
+                               "checkerboard or as their difference", name="timeline_link")))
+        self.linked = None  # the LinkedTimepoints window, made on first use
         g.addLayout(row(button("Show achieved implants", self.show_achieved, "Find the current plan's implants "
                                "in scan B (registered post-op CT) and draw them (gold) beside the planned ones "
                                "(blue) in the 3D view", name="timeline_achieved")))
@@ -121,6 +125,37 @@ class TimelineGroup:
         width = max(200, self.list.width())
         self.picture.setPixmap(QtGui.QPixmap.fromImage(img).scaledToWidth(
             width, QtCore.Qt.TransformationMode.SmoothTransformation))
+
+    def link_pair(self) -> None:
+        """Open A and B in linked slice views (core ``timepoint_map`` and ``pair_on_grid``; the chosen
+        bone's own transform when it has one)."""
+        case, a, b, bone = self.win.case, self.a_combo.currentText(), self.b_combo.currentText(), \
+            self.bone_combo.currentData()
+        if case is None or not a or not b:
+            return
+
+        def job(progress):
+            from surgiplan.core.twin.overlay import pair_on_grid
+            from surgiplan.core.twin.timeline import scan_volume, timepoint_map
+
+            progress.update(0.1, f"{b} on the grid of {a}")
+            a_to_b = timepoint_map(case, a, b, bone)
+            va, b_on_a = pair_on_grid(case, a, b, bone)
+            return va, scan_volume(case, b), b_on_a, a_to_b
+
+        def done(res):
+            from surgiplan.gui.panels.timeline_linked import LinkedTimepoints
+
+            va, vb, b_on_a, a_to_b = res
+            if self.linked is None:
+                self.linked = LinkedTimepoints(self.win)
+            self.linked.mode_combo.setCurrentIndex(self.linked.mode_combo.findData(
+                self.mode_combo.currentData()))
+            self.linked.set_pair((a, b), va, vb, b_on_a, a_to_b)
+            self.linked.show()
+            self.linked.raise_()
+
+        self.win.run_job(f"Linking {a} and {b}", job, done)
 
     def register_b(self) -> None:
         """Register scan B to the planning scan (core ``register_scan``, as ``surgiplan case register``)."""
