@@ -466,8 +466,15 @@ def solve_steady(tm: TaggedMesh, spec: FlowSpec, solver: SolverSpec | None = Non
                     try:
                         problem.solve()
                     except PETSc.Error as exc:
+                        cause = _petsc_failure(snes, exc)
+                        if not cause.startswith("MUMPS"):
+                            # a Newton step that blew up (Inf/NaN residual, seen at inlet Re 483 on a stenosed
+                            # pipe): a failed continuation step, retried from a smaller flow increment
+                            state["last_error"] = cause
+                            reason = int(PETSc.SNES.ConvergedReason.DIVERGED_FNORM_NAN)
+                            return False
                         raise SolverError(
-                            f"the flow solver failed ({_petsc_failure(snes, exc)}) at Re = "
+                            f"the flow solver failed ({cause}) at Re = "
                             f"{s.reynolds(q_target * f):.0f}; the mesh passed the quality check (min quality "
                             f"{quality.min_quality:.2f})",
                             hint="A singular system usually means a missing boundary tag (an open end that is "
@@ -498,7 +505,8 @@ def solve_steady(tm: TaggedMesh, spec: FlowSpec, solver: SolverSpec | None = Non
                     raise SolverError(
                         f"Newton did not converge at Re = {s.reynolds(q_target * f):.0f} even with continuation "
                         f"steps of {100 * state['df'] * 2:.2g} % of the flow ({len(failures)} retries; last "
-                        f"converged at Re = {s.reynolds(q_target * state['done']):.0f})",
+                        f"converged at Re = {s.reynolds(q_target * state['done']):.0f}"
+                        + (f"; last PETSc error: {state['last_error']}" if state.get("last_error") else "") + ")",
                         hint="The flow may be unsteady at this Reynolds number, or the mesh too coarse for it; "
                              "refine the mesh or lower the flow rate.")
                 continue
