@@ -42,8 +42,10 @@ def test_knee_phantom_truth_is_consistent(nail_knee):
         for b in names[i + 1:]:
             assert not (truth["masks"][a] & truth["masks"][b]).any(), (a, b)
     # the femur lies above the joint line (z = 0), the tibia below, the patella in front of the femur
-    z = {n: vol.index_to_world(np.argwhere(m)[::50, ::-1].astype(float))[:, 2].mean() for n, m in truth["masks"].items()}
-    y = {n: vol.index_to_world(np.argwhere(m)[::50, ::-1].astype(float))[:, 1].mean() for n, m in truth["masks"].items()}
+    c = {n: vol.index_to_world(np.argwhere(m)[::50, ::-1].astype(float)).mean(axis=0)
+         for n, m in truth["masks"].items()}
+    z = {n: v[2] for n, v in c.items()}
+    y = {n: v[1] for n, v in c.items()}
     assert z["femur"] > 0 > z["tibia"] and z["fibula"] < 0 and y["patella"] < y["femur"] - 20
     assert vol.array[truth["metal_mask"]].mean() > 2500
     with pytest.raises(TypeError, match="colour"):
