@@ -20,6 +20,7 @@ figures less a margin, so a regression fails.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from scipy import ndimage
 
 from surgiplan.core.segmentation.presets import apply_preset
@@ -28,12 +29,17 @@ from tests.core.segmentation.test_anatomy_presets_real import extra_data
 from tests.core.segmentation.test_hip_real_reference import REF, reference_slices
 
 
-def test_hip_preset_finds_both_heads_and_splits_femurs_on_the_osteoporotic_ct():
+@pytest.fixture(scope="module")
+def preset_run():
+    vol = load_scan(extra_data("totalseg_example_ct", "example_ct.nii.gz"))
+    return vol, apply_preset(vol, "hip-bones")
+
+
+def test_hip_preset_finds_both_heads_and_splits_femurs_on_the_osteoporotic_ct(preset_run):
     import json
 
-    vol = load_scan(extra_data("totalseg_example_ct", "example_ct.nii.gz"))
+    vol, seg = preset_run
     ct = np.asarray(vol.array)
-    seg = apply_preset(vol, "hip-bones")
     assert {"femur_left", "femur_right", "pelvis", "metal"} <= set(seg.names)
     vml = seg.voxel_volume_mm3 / 1000.0
     ml = {n: float(seg.mask(n).sum() * vml) for n in seg.names}
@@ -54,3 +60,45 @@ def test_hip_preset_finds_both_heads_and_splits_femurs_on_the_osteoporotic_ct():
                 for k, r in reference_slices(ct).items()]
         print(name, np.round(dice, 3))
         assert min(dice) >= bar, f"{name}: Dice per slice {np.round(dice, 3)}"
+
+
+def test_pelvis_split_into_hip_bones_and_sacrum_on_the_osteoporotic_ct(preset_run):
+    """Left/right hip bones and the sacrum (:func:`pelvis_split.split_pelvis`): hip bone volumes
+    of an adult (~300-450 mL; measured 319 and 320 mL) and alike, the low-i one on the patient's
+    left; against TotalSegmentator's S1 (a model's output, not truth): 71 % of it in our sacrum,
+    2 % in a hip bone. Known miss (bars below say so): 57 % of its L5 also goes to our sacrum."""
+    from surgiplan.core.segmentation import hip_anatomy
+    from surgiplan.core.segmentation.bone_fill import smoothed
+    from surgiplan.core.segmentation.pelvis_split import split_pelvis
+    from surgiplan.core.segmentation.presets import _midline_column
+    from surgiplan.core.segmentation.scan_axes import axis_signs, spacing_kji
+    from surgiplan.core.segmentation.table import body_mask
+
+    vol, seg = preset_run
+    sp = spacing_kji(vol)
+    si, sj, sk = axis_signs(vol)
+    mid = _midline_column(vol, body_mask(vol))
+    heads = hip_anatomy.find_heads_by_rays(smoothed(vol, 0.6), sp, mid)
+    parts = split_pelvis(np.asarray(vol.array), seg.mask("pelvis"), sp, heads, mid, up_sign=sk, ant_sign=-sj)
+    vml = seg.voxel_volume_mm3 / 1000.0
+    ml = {n: float(m.sum() * vml) for n, m in parts.items()}
+    print({n: round(v, 1) for n, v in ml.items()})
+    assert si == -1  # low i is the patient's left here: the screw side (see the test above)
+    for n in ("hip_bone_low_i", "hip_bone_high_i"):
+        assert 280.0 <= ml[n] <= 450.0, f"{n}: {ml[n]:.0f} mL"
+    assert max(ml["hip_bone_low_i"], ml["hip_bone_high_i"]) / min(ml["hip_bone_low_i"], ml["hip_bone_high_i"]) < 1.1
+    assert 100.0 <= ml["sacrum"] <= 250.0
+    ts = np.asarray(load_scan(extra_data("totalseg_example_ct", "example_ct_totalseg_vertebrae.nii.gz")).array)
+    s1, l5 = ts == 26, ts == 27
+    hips = parts["hip_bone_low_i"] | parts["hip_bone_high_i"]
+    share = {"S1 in sacrum": (s1 & parts["sacrum"]).sum() / s1.sum(), "S1 in hip bones": (s1 & hips).sum() / s1.sum(),
+             "L5 in sacrum": (l5 & parts["sacrum"]).sum() / l5.sum()}
+    print({k: round(float(v), 3) for k, v in share.items()})
+    assert share["S1 in sacrum"] >= 0.65 and share["S1 in hip bones"] <= 0.05
+    assert share["L5 in sacrum"] <= 0.65  # measured 0.57: the L5-S1 boundary is not found yet
+    # each hip bone stays on its side of the midline (they meet at the pubic symphysis, where one
+    # crosses by a few voxels: measured 0 % and 1.2 %)
+    ii = np.arange(seg.mask("pelvis").shape[2])
+    for n, wrong in (("hip_bone_low_i", ii >= mid), ("hip_bone_high_i", ii < mid)):
+        frac = parts[n][:, :, wrong].sum() / parts[n].sum()
+        assert frac <= 0.03, f"{n}: {100 * frac:.1f} % across the midline"
