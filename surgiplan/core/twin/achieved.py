@@ -120,12 +120,57 @@ def _measure(case, plan_name: str, plan: Plan, catalog, expensive: bool = False)
     return out
 
 
-def achieved_plan(plan: Plan, achieved: dict[str, np.ndarray]) -> Plan:
-    """A copy of ``plan`` named ``<plan> achieved`` with the found implants at their achieved poses."""
+def achieved_plan(plan: Plan, achieved: dict[str, np.ndarray], catalog=None) -> Plan:
+    """A copy of ``plan`` named ``<plan> achieved`` with the found implants at their achieved poses.
+
+    A knee component sits on its cut (:data:`surgiplan.core.planning.cut_components.CUT_OF_KIND`):
+    the cut moves rigidly with the found component seated on it (the achieved resection), and
+    components on that cut that were not found (a polyethylene insert) move with it too.
+    """
+    from surgiplan.core.planning.cut_components import CUT_OF_KIND
+    from surgiplan.core.planning.plan import Resection
+
+    catalog = catalog or default_catalog()
     p = plan.duplicate(f"{plan.name} achieved", plan.created)
+
+    def kind(imp) -> str:
+        return catalog.get(imp.catalog_id).model.kind if imp.catalog_id in catalog else ""
+
+    moves: dict[str, np.ndarray] = {}  # cut -> rigid move planned -> achieved of its first found component
     for k, t in achieved.items():
         p.implants[k].transform = np.asarray(t, float).copy()
+        cut = CUT_OF_KIND.get(kind(plan.implants[k]))
+        if cut in plan.resections and cut not in moves:
+            moves[cut] = np.asarray(t, float) @ tf.inverse(plan.implants[k].transform)
+    for cut, m in moves.items():
+        rs = plan.resections[cut]
+        p.resections[cut] = Resection(rs.name, rs.model, tf.apply(m, rs.origin), m[:3, :3] @ rs.normal)
+        for k, imp in plan.implants.items():
+            if k not in achieved and CUT_OF_KIND.get(kind(imp)) == cut:
+                p.implants[k].transform = m @ imp.transform
     return p
+
+
+def cut_changes(planned: Plan, achieved: Plan, at: dict | None = None) -> dict[str, dict[str, float]]:
+    """Per resection that moved: ``depth_mm`` and ``angle_deg``.
+
+    ``depth_mm``: where the planned plane's normal through point ``at[cut]`` (LPS mm; the planned
+    origin of the component seated on the cut, else the plane's origin) meets the achieved plane,
+    minus that point, along the normal: positive = more bone removed (the normal points to the kept
+    bone). ``angle_deg``: between the planned and achieved normals.
+    """
+    out = {}
+    for name, rs in planned.resections.items():
+        a = achieved.resections.get(name)
+        if a is None or (np.allclose(a.origin, rs.origin) and np.allclose(a.normal, rs.normal)):
+            continue
+        n, na = tf.unit(rs.normal), tf.unit(a.normal)
+        p = np.asarray((at or {}).get(name, rs.origin), float)
+        p = p - ((p - rs.origin) @ n) * n  # on the planned plane
+        denom = float(n @ na)
+        depth = float((np.asarray(a.origin) - p) @ na / denom) if abs(denom) > 1e-9 else float("nan")
+        out[name] = {"depth_mm": depth, "angle_deg": tf.angle_between_deg(n, na)}
+    return out
 
 
 def achieved_vs_planned(case, plan_name: str, scan: str, *, threshold_hu: float = METAL_HU,
@@ -178,12 +223,8 @@ def achieved_vs_planned(case, plan_name: str, scan: str, *, threshold_hu: float 
             res.note = exc.message
             continue
         a = s2p @ f.in_scan
-        res.found, res.achieved, res.fit_rms_mm, res.partly_scanned = True, a, f.fit.rms_mm, f.cut_by_scan_edge
-        axes, res.frame = implant_frame(landmarks, imp.bone, kind)
-        mid = landmarks.get(f"vertebral_body_centre_{imp.bone}")
-        sign = side_sign(imp.side, imp.transform[:3, 3], None if mid is None else float(mid.position[0]))
-        res.translation_mm = offset_components(a[:3, 3] - imp.transform[:3, 3], axes, sign)
-        res.rotation_deg, res.rotation_definition = _rotation_error(imp.transform, a, kind in SYMMETRIC_KINDS)
+        res.fit_rms_mm, res.partly_scanned = f.fit.rms_mm, f.cut_by_scan_edge
+        _set_achieved(res, imp, a, landmarks, kind)
         found[imp.id] = a
     if not found:
         raise GeometryError(f"none of the implants of plan {plan_name!r} was found in scan {scan!r}: "
@@ -193,6 +234,40 @@ def achieved_vs_planned(case, plan_name: str, scan: str, *, threshold_hu: float 
     comp = _comparison(case, plan, found, results, catalog, sub_progress(progress, 0.75, 1.0))
     report(progress, 1.0, f"{len(found)} of {n} implants found")
     return AchievedReport(case.model.name, plan_name, scan, results, comp, threshold_hu)
+
+
+def _set_achieved(res: ImplantResult, imp, a: np.ndarray, landmarks: dict, kind: str) -> None:
+    """Fill ``res`` with achieved pose ``a`` (planning LPS) of planned implant ``imp`` and its offsets."""
+    res.found, res.achieved = True, np.asarray(a, float)
+    axes, res.frame = implant_frame(landmarks, imp.bone, kind)
+    mid = landmarks.get(f"vertebral_body_centre_{imp.bone}")
+    sign = side_sign(imp.side, imp.transform[:3, 3], None if mid is None else float(mid.position[0]))
+    res.translation_mm = offset_components(res.achieved[:3, 3] - imp.transform[:3, 3], axes, sign)
+    res.rotation_deg, res.rotation_definition = _rotation_error(imp.transform, res.achieved,
+                                                                kind in SYMMETRIC_KINDS)
+
+
+def compare_poses(case, plan_name: str, achieved: dict[str, np.ndarray], *, catalog=None, scan: str = "",
+                  progress: Progress | None = None) -> AchievedReport:
+    """Achieved vs planned from known achieved poses (planning LPS), e.g. from navigation or a
+    fit made elsewhere: the same offsets, measurements and rows as :func:`achieved_vs_planned`."""
+    catalog = catalog or default_catalog()
+    plan = case.plan(plan_name)
+    unknown = sorted(set(achieved) - set(plan.implants))
+    if unknown:
+        raise InputError(f"plan {plan_name!r} has no implant(s) {', '.join(unknown)}", path=case.root)
+    landmarks = case.all_landmarks(plan_name)
+    results = []
+    for imp in plan.implants.values():
+        kind = catalog.get(imp.catalog_id).model.kind
+        res = ImplantResult(imp.id, imp.catalog_id, kind, False, imp.transform.copy())
+        if imp.id in achieved:
+            _set_achieved(res, imp, achieved[imp.id], landmarks, kind)
+        else:
+            res.note = "no achieved pose given"
+        results.append(res)
+    comp = _comparison(case, plan, dict(achieved), results, catalog, progress)
+    return AchievedReport(case.model.name, plan_name, scan, results, comp, float("nan"))
 
 
 def _comparison(case, plan: Plan, found, results, catalog, progress) -> Comparison:
@@ -213,7 +288,20 @@ def _comparison(case, plan: Plan, found, results, catalog, progress) -> Comparis
                 f"achieved minus planned implant origin along the {r.frame} frame ({axis} positive)", "achieved")
         row(f"achieved:{r.id}:rotation", f"{r.id} rotation", "deg", 0.0, float(r.rotation_deg),
             r.rotation_definition, "achieved")
-    ach = achieved_plan(plan, found)
+    from surgiplan.core.planning.cut_components import CUT_OF_KIND
+
+    ach = achieved_plan(plan, found, catalog)
+    at = {}
+    for r in results:
+        cut = CUT_OF_KIND.get(r.kind)
+        if r.found and cut and cut not in at:
+            at[cut] = r.planned[:3, 3]
+    for cut, ch in cut_changes(plan, ach, at).items():
+        row(f"achieved:cut:{cut}:depth", f"{cut} resection depth", "mm", 0.0, ch["depth_mm"],
+            "achieved minus planned resection plane (moved with the component seated on it) along the planned "
+            "normal through the component's planned origin: positive = more bone removed", "achieved")
+        row(f"achieved:cut:{cut}:angle", f"{cut} resection angle", "deg", 0.0, ch["angle_deg"],
+            "angle between the planned and achieved resection planes", "achieved")
     planned_m = _measure(case, plan.name, plan, catalog)
     report(progress, 0.5, "measuring the achieved implants")
     achieved_m = _measure(case, plan.name, ach, catalog)

@@ -9,6 +9,9 @@ superior of the anatomy the implant sits in (the same convention as the pelvic f
 * vertebra ``<L>`` (pedicle screw with ``bone = L``): medio-lateral = the scanner's x axis,
   superior = from ``inferior_endplate_centre_<L>`` to ``superior_endplate_centre_<L>``
   (orthogonalised), as the spine measurements use;
+* knee components (femoral component, tibial tray, insert): the knee's mechanical frame
+  (:func:`surgiplan.core.planning.knee_frame.knee_frame`; superior along the femoral, resp.
+  tibial, mechanical axis) when the case has its landmarks;
 * otherwise the scanner's LPS axes.
 
 :func:`offset_components` turns an LPS displacement into lateral / anterior / superior
@@ -38,6 +41,10 @@ def implant_frame(landmarks: dict, bone: str, catalog_kind: str = "") -> tuple[n
         app = pelvic_frame_from_landmarks(landmarks)
         if app is not None:
             return app[:3, :3].copy(), "anterior pelvic plane"
+    if catalog_kind in KNEE_KINDS:
+        knee = _knee_axes(landmarks, catalog_kind)
+        if knee is not None:
+            return knee
     sup, inf = landmarks.get(f"superior_endplate_centre_{bone}"), landmarks.get(f"inferior_endplate_centre_{bone}")
     if sup is not None and inf is not None:
         ml = np.array([1.0, 0.0, 0.0])
@@ -48,6 +55,27 @@ def implant_frame(landmarks: dict, bone: str, catalog_kind: str = "") -> tuple[n
             y = np.cross(z, ml)  # S x L = posterior
             return np.stack([ml, y, z], axis=1), f"{bone} end plates"
     return np.eye(3), "scanner axes"
+
+
+KNEE_KINDS = ("femoral_component", "tibial_tray", "tibial_insert")
+
+
+def _knee_axes(landmarks: dict, kind: str) -> tuple[np.ndarray, str] | None:
+    from surgiplan.core.errors import InputError
+    from surgiplan.core.planning.knee_frame import knee_frame
+
+    try:
+        fr = knee_frame(landmarks, "left")
+    except InputError:
+        return None
+    z = np.asarray(fr.femoral_axis if kind == "femoral_component" else fr.tibial_axis, float)
+    z = z / np.linalg.norm(z)
+    y = -np.asarray(fr.anterior, float)
+    y = y - (y @ z) * z
+    y /= np.linalg.norm(y)
+    x = np.cross(y, z)  # P x S = L
+    name = "femoral mechanical" if kind == "femoral_component" else "tibial mechanical"
+    return np.stack([x, y, z], axis=1), name
 
 
 def side_sign(side: str, position, midline_x: float | None = None) -> float:

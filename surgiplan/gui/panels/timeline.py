@@ -82,8 +82,11 @@ class TimelineGroup:
             c.clear()
         rows = timeline(case) if case is not None else []
         for t in rows:
-            self.list.addTopLevelItem(QtWidgets.QTreeWidgetItem(
-                [t["name"], t["kind"], t["date"] or "-", "yes" if t["registered"] else "no"]))
+            item = QtWidgets.QTreeWidgetItem([t["name"], t["kind"], t["date"] or "-",
+                                              "yes" if t["registered"] else "no"])
+            if t.get("bones"):  # bones registered on their own (to_planning.<bone>.tfm)
+                item.setToolTip(3, "own transforms for: " + ", ".join(t["bones"]))
+            self.list.addTopLevelItem(item)
             self.a_combo.addItem(t["name"])
             self.b_combo.addItem(t["name"])
         if len(rows) > 1:
