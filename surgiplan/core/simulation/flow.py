@@ -173,6 +173,16 @@ STAB_QUADRATURE = 4
 STAB_H_SCALE = 0.5  # element length h_K / k for the P2 velocity (k = 2)
 
 
+def cell_diameter(mesh) -> fem.Function:
+    """Largest vertex distance of every cell (mesh units) as a DG0 function: ufl.CellDiameter is not
+    available on curved (P2 geometry) cells, such as the verification's swirling pipe."""
+    tdim = mesh.topology.dim
+    imap = mesh.topology.index_map(tdim)
+    h = fem.Function(fem.functionspace(mesh, ("DG", 0)))
+    h.x.array[:] = mesh.h(tdim, np.arange(imap.size_local + imap.num_ghosts, dtype=np.int32))
+    return h
+
+
 def stabilisation_terms(mesh, u, p, v, rho, mu, f=None):
     """Consistent residual-based stabilisation of the steady momentum equation (Newtonian).
 
@@ -186,7 +196,7 @@ def stabilisation_terms(mesh, u, p, v, rho, mu, f=None):
     P2-P1 is inf-sup stable, so no PSPG term. The quadrature degree is fixed (``STAB_QUADRATURE``): tau
     is not a polynomial.
     """
-    h = STAB_H_SCALE * ufl.CellDiameter(mesh)
+    h = STAB_H_SCALE * cell_diameter(mesh)
     nu = mu / rho
     speed2 = ufl.dot(u, u) + (1e-6 * nu / h) ** 2  # smooth |u|^2, no kink at u = 0
     tau_m = 1.0 / ufl.sqrt(4.0 * speed2 / h**2 + (STAB_CI * nu / h**2) ** 2)
