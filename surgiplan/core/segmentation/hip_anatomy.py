@@ -19,6 +19,13 @@ No femoral shaft needs to be in view (a scan ending at the femoral necks, a pros
    is darker than the bone on both sides: the socket, not the neck); the fronts meet in the
    joint space, and the neck and shaft follow the head.
 
+Osteoporotic bone in thick slices (issue 23's real CT: cancellous 100-300 HU, cortex blurred
+below 500 HU) gives too few strong edges for step 1. Then :func:`find_heads_by_rays` tries points
+deep in bone either side of the midline as clicks for :func:`head_from_seed` (cortex, dark joint
+space and socket seen along rays) and keeps the best-supported sphere per side, and
+:func:`split_femur_soft` cuts the femur from the hip bone by a seeded watershed on the
+joint-space valley map (bone filled from 150 HU).
+
 Index space [k, j, i]; mm from the spacing; left/right from the direction matrix.
 """
 

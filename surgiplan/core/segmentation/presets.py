@@ -195,7 +195,10 @@ def _hip(volume, progress=None, low: float = 300.0, **_):
     sockets (no shaft needed), the femur cut from the hip bone along the joint space, named
     left/right from the head's side of the body's midline (LPS +x is patient left). The table
     is left out; metal is its own segment and counts as bone while splitting (a stem never cuts
-    a femur in two). Refused with advice when no head is found or a bone is implausibly small."""
+    a femur in two). Refused with advice when no head is found or a bone is implausibly small.
+    When the sphere votes find no head (osteoporotic bone, 3 mm slices), the heads are found by
+    rays and the femurs cut by the joint-space valley (issue 23; :func:`hip_anatomy.find_heads_by_rays`,
+    :func:`hip_anatomy.split_femur_soft`)."""
     from surgiplan.core.segmentation import hip_anatomy
     from surgiplan.core.segmentation.bone_fill import smoothed, solid_bone
     from surgiplan.core.segmentation.metal import metal_mask

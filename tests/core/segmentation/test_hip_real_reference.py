@@ -2,7 +2,8 @@
 
 TotalSegmentator's example CT (optional data, ``SURGIPLAN_EXTRA_DATA``/totalseg_example_ct; skipped
 when absent, in CI too): an older patient, 3 mm voxels, osteoporotic bone, a dynamic hip screw in
-the left femur. The hip preset still refuses it (no head found by sphere votes) and advises seeds;
+the left femur. The sphere votes find no head there (the preset now falls back to rays: see
+test_hip_preset_real.py);
 :func:`hip_anatomy.head_from_seed` fits each head from one click inside it. The reference
 (tests/data/hip_reference_totalseg_ct: circles placed by eye, see its README) is rebuilt here.
 
