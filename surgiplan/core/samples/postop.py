@@ -1,4 +1,4 @@
-"""Post-operative variants of the hip and spine samples: implants at a KNOWN offset from a plan.
+"""Post-operative variants of the hip, spine and knee samples: implants at a KNOWN offset from a plan.
 
 The planning scan is the ordinary sample (``hip-small`` / ``spine-small``). The
 post-operative scan is the same digital patient, re-rendered
@@ -10,6 +10,8 @@ post-operative scan is the same digital patient, re-rendered
   anterior pelvic plane frame), a ceramic head and a polyethylene liner in it;
   spine: pedicle screws at L3 and L4, the left L4 screw 2 mm medial, the right L3 screw
   turned 4 deg more convergent about its entry point, the others as planned;
+  knee (right): femoral component, tibial tray and insert on 9 mm cuts; the femoral component
+  2 mm proximal (a distal cut 2 mm deeper), the tray turned 3 deg into varus about its origin;
 * as a scanner shows metal: titanium ~7000 HU clipped at 3071 HU, streaks, beam hardening
   and photon starvation (:func:`surgiplan.core.samples.metal.metal_artefacts`), on a
   smaller field of view that cuts through an implant (the top of the cup's dome, the
@@ -47,8 +49,8 @@ from surgiplan.core.samples.scene import axial_grid
 from surgiplan.core.samples.sdf import HalfSpace, Intersect, Sphere, Subtract, Union
 from surgiplan.core.twin.frames import implant_frame, offset_components, side_sign
 
-POSTOP_NAMES = ("hip", "spine")
-POSTOP_SEEDS = {"hip": 2001, "spine": 2003}
+POSTOP_NAMES = ("hip", "spine", "knee")
+POSTOP_SEEDS = {"hip": 2001, "spine": 2003, "knee": 2005}
 PLAN_NAME = "planned"
 
 #: Known patient movement between the scans: (rotation axis, angle deg) pairs applied in order
@@ -58,6 +60,8 @@ PATIENT_POSE = {
             "shift": (6.0, -8.0, 12.0), "centre": (0.0, 0.0, 0.0)},
     "spine": {"rotations": [((0, 0, 1), 3.0), ((1, 0, 0), -2.0)],
               "shift": (-5.0, 7.0, -9.0), "centre": (0.0, 30.0, -20.0)},
+    "knee": {"rotations": [((0, 0, 1), -3.0), ((0, 1, 0), 2.0)],
+             "shift": (4.0, 6.0, -7.0), "centre": (-95.0, 15.0, -455.0)},
 }
 
 
@@ -190,6 +194,60 @@ def spine_case(gt: dict, catalog=None) -> PostopCase:
     return PostopCase("spine", plan, achieved, offsets, pose, grid, layers, list(layers), lms)
 
 
+def knee_case(gt: dict, catalog=None) -> PostopCase:
+    """The post-operative right knee: the femoral component 2 mm proximal of plan (a distal cut 2 mm
+    deeper), the tibial tray turned 3 deg in the coronal plane (varus) about its origin, the insert on
+    the tray. Plan as :func:`surgiplan.demo.knee.place_knee` makes it (9 mm cuts, 3 deg slope), from the
+    true landmarks (the distal reference is the more distal condyle landmark, the tibial one the
+    higher plateau centre). Both metal parts are rendered as titanium (the CoCr of a real femoral
+    component streaks more)."""
+    from surgiplan.core.planning.knee_frame import knee_frame
+    from surgiplan.core.planning.placement import limb_pose
+    from surgiplan.core.planning.plan import Resection
+    from surgiplan.core.planning.resection import plane_from_angles
+
+    catalog = catalog or default_catalog()
+    lms = _truth_landmarks(gt)
+    side = "right"
+    fr = knee_frame(lms, side)
+    kf, kt, f_axis, t_axis, anterior = fr.knee_femur, fr.knee_tibia, fr.femoral_axis, fr.tibial_axis, fr.anterior
+    distal = min((lms[k].position for k in ("medial_condyle_distal", "lateral_condyle_distal")),
+                 key=lambda p: float(p @ f_axis))
+    top = max((lms[k].position for k in ("medial_plateau_centre", "lateral_plateau_centre")),
+              key=lambda p: float(p @ t_axis))
+    o_f, n_f = plane_from_angles(distal, f_axis, anterior, 9.0, side=side, distal=True)
+    o_t, n_t = plane_from_angles(top, t_axis, anterior, 9.0, 0.0, 3.0, side=side, distal=False)
+    t_fem = limb_pose(kf + ((o_f - kf) @ f_axis) * f_axis, f_axis, anterior)
+    t_tib = limb_pose(kt + ((o_t - kt) @ n_t) * n_t, -n_t, anterior)
+    plan = Plan(PLAN_NAME, note="reference plan of the post-operative knee sample: 9 mm cuts, 3 deg slope")
+    plan.resections["distal_femur"] = Resection("distal_femur", "femur", o_f, n_f)
+    plan.resections["proximal_tibia"] = Resection("proximal_tibia", "tibia", o_t, n_t)
+    fem = PlacedImplant("femoral", "knee_femoral", "4", t_fem, side, "femur")
+    tray = PlacedImplant("tray", "knee_tibial_tray", "4", t_tib, side, "tibia")
+    insert = PlacedImplant("insert", "knee_insert", "10", t_tib.copy(), side, "", options={"tray_size": "4"})
+    for imp in (fem, tray, insert):
+        plan.implants[imp.id] = imp
+    fem_a = tf.translation(2.0 * f_axis) @ t_fem
+    # varus of a right knee's tray: its medial (+x) side down, i.e. turned about the anterior axis
+    cand = [tf.rotation(anterior, sgn * 3.0, t_tib[:3, 3]) @ t_tib for sgn in (1, -1)]
+    medial = -np.asarray(fr.lateral, float)
+    tray_a = max(cand, key=lambda t: float(t[:3, 2] @ medial))  # its axis leans medially: medial side lower
+    ins_a = tray_a @ tf.inverse(t_tib) @ insert.transform
+    achieved = {"femoral": fem_a, "tray": tray_a}
+    offsets = {"femoral": _offset_record(lms, fem, t_fem, fem_a, catalog),
+               "tray": _offset_record(lms, tray, t_tib, tray_a, catalog)}
+    offsets["femoral"]["distal_cut_deeper_mm"] = 2.0
+    offsets["tray"]["coronal_turn_deg"] = 3.0
+    metal = [Layer("femoral component", _metal_shape(catalog, fem, fem_a), "titanium"),
+             Layer("tibial tray", _metal_shape(catalog, tray, tray_a), "titanium")]
+    layers = [Layer("insert", _metal_shape(catalog, insert, ins_a), "polyethylene"), *metal]
+    pose = patient_pose("knee")
+    c = tf.apply(pose, 0.5 * (kf + kt))
+    # the scan ends 25 mm above the knee centre: the top of the femoral component's anterior flange is cut
+    grid = axial_grid((c[0], c[1]), 150.0, (c[2] - 70.0, c[2] + 25.0), "small", small_mm=1.0)
+    return PostopCase("knee", plan, achieved, offsets, pose, grid, layers, metal, lms)
+
+
 def _virtual_grid(grid: Grid, planning_to_scan: np.ndarray) -> Grid:
     """The scanner grid expressed in planning coordinates (what the anatomy is painted on)."""
     inv = tf.inverse(planning_to_scan)
@@ -228,7 +286,7 @@ def build_postop(name: str, progress: Progress | None = None):
     gt = sample_path(name, "small", progress=sub_progress(progress, 0.0, 0.2)).load_ground_truth()
     report(progress, 0.2, f"building the {name} anatomy")
     scene = build_scene(name, "small")
-    pc = hip_case(gt) if name == "hip" else spine_case(gt)
+    pc = {"hip": hip_case, "spine": spine_case, "knee": knee_case}[name](gt)
     arr = render_postop(pc, scene, POSTOP_SEEDS[name], sub_progress(progress, 0.3, 0.95))
     g = pc.grid
     meta = {"modality": "CT", "patient_name": scene.header.patient_name, "patient_id": scene.header.patient_id,
@@ -288,7 +346,7 @@ def _truth_json(pc: PostopCase, name: str, version: str) -> dict:
         "scan_to_planning": m(tf.inverse(pc.planning_to_scan)),
         "scan_to_planning_definition": "4x4: post-op scanner LPS mm -> planning scan LPS mm",
         "implants": {k: {"planned": m(pc.plan.implants[k].transform), "achieved": m(pc.achieved[k]),
-                         **pc.offsets[k]} for k in pc.plan.implants},
+                         **pc.offsets[k]} for k in pc.achieved},  # metal parts (a knee insert is not)
         "offset_definition": "achieved minus planned implant origin (mm) along the anatomical frame "
                              "(surgiplan.core.twin.frames, from the true landmarks): lateral + away from "
                              "the midline, anterior +, superior +; axis_angle_deg between the implant axes",
@@ -401,6 +459,8 @@ def build_planning_case(name: str, case_dir: str | Path, progress: Progress | No
     case.new_plan(plan.name, note=plan.note)
     for imp in plan.implants.values():
         case.add_implant(plan.name, imp)
+    for rs in plan.resections.values():  # the knee's cuts
+        case.set_resection(plan.name, rs)
     case.save()
     report(progress, 1.0, "planning case ready")
     return case
