@@ -439,19 +439,45 @@ def solve_steady(tm: TaggedMesh, spec: FlowSpec, solver: SolverSpec | None = Non
         # instead of spending the remaining iterations (each a factorisation) on it
         if it >= STALL_WINDOW + 1 and fnorm > 0.5 * norms[it - STALL_WINDOW]:
             state["stalled"] = state.get("stalled", 0) + 1
-            snes_.setTolerances(max_it=it)
+            state["stop"] = True
         state["stamps"].append(time.perf_counter())
         if reuse and it == 1:  # factorise once more now (at the Stokes solution), then keep it
             _set_lag_preconditioner(snes_, -2)
         if progress is not None and progress.cancelled:
             state["cancel"] = True
-            snes_.setTolerances(max_it=it)
+            state["stop"] = True
         f_now = min(1.0, state["done"] + state["df"])
         report(progress, 0.05 + 0.9 * (state["done"] + (f_now - state["done"]) * min(it, 5) / 6),
                f"Newton at {100 * f_now:.0f} % of the flow (Re {s.reynolds(q_target * f_now):.0f}), "
                f"iteration {it}, residual {fnorm:.2e}")
 
     snes.setMonitor(monitor)
+    R = PETSc.SNES.ConvergedReason
+    start = {}
+
+    def converged(snes_, it, norms):
+        """PETSc's default test (absolute, relative, step, iterations, NaN) plus the monitor's stop flag
+        (cancel, stall): NEWTONLS copies max_it when it starts, so lowering it from the monitor does not
+        end the solve."""
+        _xnorm, ynorm, fnorm = norms
+        if it == 0:
+            start["f0"] = fnorm
+            state["stop"] = False
+        if not math.isfinite(fnorm):
+            return R.DIVERGED_FNORM_NAN
+        if fnorm < 1e-12:
+            return R.CONVERGED_FNORM_ABS
+        if it > 0 and state.get("stop"):
+            return R.DIVERGED_DTOL
+        if it > 0 and fnorm <= solver.newton_rtol * start["f0"]:
+            return R.CONVERGED_FNORM_RELATIVE
+        if it > 0 and ynorm < 1e-8 * max(_xnorm, 1e-300):
+            return R.CONVERGED_SNORM_RELATIVE
+        if it >= solver.newton_max_iterations:
+            return R.DIVERGED_MAX_IT
+        return R.CONVERGED_ITERATING
+
+    snes.setConvergenceTest(converged)
     t1 = time.perf_counter()
     history = []
     failures = []
@@ -472,7 +498,6 @@ def solve_steady(tm: TaggedMesh, spec: FlowSpec, solver: SolverSpec | None = Non
                 nonlocal reason
                 for _attempt in range(2 if reuse else 1):
                     _set_lag_preconditioner(snes, 1)  # fresh factorisations at the start of each solve
-                    snes.setTolerances(max_it=solver.newton_max_iterations)  # the stall test may have cut it
                     try:
                         problem.solve()
                     except PETSc.Error as exc:
