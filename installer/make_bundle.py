@@ -120,7 +120,16 @@ def copy_venv(venv: Path, dest: Path, ver: str) -> None:
         return {n for n in names if n == "__pycache__" or (top and (n.startswith(("__editable__", "surgiplan"))
                                                                      or n in ("pip", "_pytest", "pytest", "ruff")))}
 
-    shutil.copytree(src, dest / "lib" / ver / "site-packages", ignore=ignore, symlinks=True, dirs_exist_ok=True)
+    def link_or_copy(a: str, b: str) -> None:
+        # hard links when on the same file system: the quick build only adds and removes files in
+        # site-packages, it never rewrites one in place (install.sh then makes a real copy)
+        try:
+            os.link(a, b)
+        except OSError:
+            shutil.copy2(a, b)
+
+    shutil.copytree(src, dest / "lib" / ver / "site-packages", ignore=ignore, symlinks=True, dirs_exist_ok=True,
+                    copy_function=link_or_copy)
     for f in (venv / "lib").iterdir():  # wheels' data files: libmpi (MPICH), libgmsh, ...
         if f.name != ver:
             (shutil.copytree(f, dest / "lib" / f.name, symlinks=True, dirs_exist_ok=True) if f.is_dir()
