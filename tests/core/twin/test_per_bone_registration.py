@@ -70,7 +70,8 @@ def test_one_transform_per_vertebra(spine):
 def test_screws_use_their_vertebra_transform(spine):
     pp, case, _ = spine
     gt = pp.load_ground_truth()["implants"]
-    # replace the scan's transform with one 3 mm off (along S, across the screws): only a screw mapped through it would move
+    # replace the scan's transform with one 3 mm off (along S, across the screws): only a screw
+    # mapped through it would move
     wrong = scan_to_planning(case, SCAN).copy()
     wrong[:3, 3] += (0.0, 0.0, 3.0)
     tx = matrix_to_euler(np.linalg.inv(wrong))
