@@ -464,7 +464,7 @@ def solve_steady(tm: TaggedMesh, spec: FlowSpec, solver: SolverSpec | None = Non
             start["f0"] = fnorm
             state["stop"] = False
         if not math.isfinite(fnorm):
-            return R.DIVERGED_FNORM_NAN
+            return R.DIVERGED_FUNCTION_NANORINF
         if fnorm < 1e-12:
             return R.CONVERGED_FNORM_ABS
         if it > 0 and state.get("stop"):
@@ -506,7 +506,7 @@ def solve_steady(tm: TaggedMesh, spec: FlowSpec, solver: SolverSpec | None = Non
                             # a Newton step that blew up (Inf/NaN residual, seen at inlet Re 483 on a stenosed
                             # pipe): a failed continuation step, retried from a smaller flow increment
                             state["last_error"] = cause
-                            reason = int(PETSc.SNES.ConvergedReason.DIVERGED_FNORM_NAN)
+                            reason = int(PETSc.SNES.ConvergedReason.DIVERGED_FUNCTION_NANORINF)
                             return False
                         raise SolverError(
                             f"the flow solver failed ({cause}) at Re = "
