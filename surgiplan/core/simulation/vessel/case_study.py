@@ -119,7 +119,7 @@ def setup_facts(info: dict, bc: dict, summary: dict) -> dict:
                 f"local radius ({info['mesh']['lesion_size_per_radius']:g} x at the lesion), max "
                 f"{info['mesh']['h_max_mm']:g} mm",
         "discretisation": f"Taylor-Hood P2-P1, {solver.get('dofs', '?')} DOFs; steady Newton with adaptive "
-                          "Reynolds continuation",
+                          "Reynolds continuation; stabilisation: " + str(solver.get("stabilisation", "none")),
         "software": f"dolfinx {dolfinx.__version__}, gmsh {gmsh.__version__}",
     }
 
