@@ -112,6 +112,11 @@ def find_knee_bones(volume: Volume, bone: np.ndarray, *, joint_hu: float = 200.0
         raise InputError("knee-bones: femur and tibia not found apart (no joint space between a bone above "
                          "and a bone below)", hint="Check that the scan shows the knee joint, or place one "
                                                   "seed in each bone (--seed femur=X,Y,Z --seed tibia=...).")
+    keep_off_tibia = None
+    if "fibula" not in named:  # its head bridged to the tibia: look for its shaft apart lower down
+        fib = _fibula_shaft(volume, named, sub & (valley < joint_hu), org, vml)
+        if fib is not None:
+            named["fibula"], keep_off_tibia = fib
     notes = [f"no {n} found" for n in ("patella", "fibula") if n not in named]
     report(progress, 0.55, "separating the bones along the joint spaces")
     from skimage.segmentation import watershed
@@ -125,6 +130,8 @@ def find_knee_bones(volume: Volume, bone: np.ndarray, *, joint_hu: float = 200.0
         markers[named[n].mask] = list(named).index(n) + 1
     for n in ("femur", "tibia"):
         m = named[n].mask & (markers == 0)
+        if n == "tibia" and keep_off_tibia is not None:
+            m &= ~keep_off_tibia
         for o in small:
             if (m & named[o].mask).any():
                 m &= ~morphology.margin(named[o].mask, named[o].shrunk_mm + 2.0, volume.spacing)
@@ -230,6 +237,42 @@ def _fibula(femur: _Piece, tibia: _Piece, rest: list[_Piece]) -> _Piece | None:
     cands = [p for p in rest if p.ml >= KNEE_MIN_ML["fibula"] and p.z_hi < femur.z_lo
              and abs(p.centre[0] - tibia.centre[0]) >= 15.0 and p.ml < 0.5 * tibia.ml]
     return max(cands, key=lambda p: p.ml) if cands else None
+
+
+def _fibula_shaft(volume: Volume, named: dict[str, _Piece], core: np.ndarray, org, vml: float,
+                  below_mm: float = 35.0, head_mm: float = 15.0):
+    """(fibula piece, voxels kept off the tibia's marker) or None: when the fibular head is bridged
+    to the tibia in every try, its shaft still stands apart in the unshrunk ``core`` more than
+    ``below_mm`` below the tibia's top. The shaft is the piece there 15 mm or more to the side of
+    the tibial shaft; the tibia's marker then leaves out ``head_mm`` around the shaft's axis
+    carried up to the head, so the watershed can give the head to the fibula."""
+    tib = named["tibia"]
+    nk = tib.mask.shape[0]
+    kk = np.arange(nk, dtype=float) + org[0]
+    z = volume.index_to_world(np.column_stack([np.zeros((nk, 2)), kk]))[:, 2]
+    slab = core & (z < tib.z_hi - below_mm)[:, None, None]
+    pieces = _pieces(volume, slab, org, vml)
+    if len(pieces) < 2:
+        return None
+    shaft = pieces[0]  # the tibial shaft: the largest
+    cands = [p for p in pieces[1:] if abs(p.centre[0] - shaft.centre[0]) >= 15.0
+             and p.ml >= KNEE_MIN_ML["fibula"] and p.ml < 0.5 * shaft.ml]
+    if not cands:
+        return None
+    fib = max(cands, key=lambda p: p.ml)
+    idx = np.argwhere(fib.mask).astype(float) + org
+    if len(np.unique(idx[:, 0])) < 3:
+        return None
+    w = volume.index_to_world(idx[:, ::-1])
+    fx = np.polyfit(w[:, 2], w[:, 0], 1)
+    fy = np.polyfit(w[:, 2], w[:, 1], 1)
+    sp = np.asarray(volume.spacing, float)
+    near = np.zeros(tib.mask.shape, bool)
+    jj, ii = np.ogrid[: tib.mask.shape[1], : tib.mask.shape[2]]
+    for k in np.nonzero(z >= fib.z_lo)[0]:
+        c = volume.world_to_index(np.array([[np.polyval(fx, z[k]), np.polyval(fy, z[k]), z[k]]]))[0]
+        near[k] = (((ii + org[2] - c[0]) * sp[0]) ** 2 + ((jj + org[1] - c[1]) * sp[1]) ** 2) < head_mm ** 2
+    return fib, near
 
 
 def knee_doubts(volume: Volume, masks: dict[str, np.ndarray]) -> list[str]:
