@@ -68,16 +68,34 @@ def is_bone_name(name: str) -> bool:
 
 
 def _exposed_blobs(a: np.ndarray, m: np.ndarray, spacing, core_mm: float):
-    """(mL, exposed fraction, median HU) of each thick region of ``m`` below BLOOD_MAX_HU."""
+    """(mL, exposed fraction, median HU) of each thick region of ``m`` below BLOOD_MAX_HU.
+
+    Works on the bounding box of ``m`` (plus one voxel) and finds the thick cores with a
+    taxicab distance map instead of repeated erosions: a voxel survives ``k`` erosions by the
+    6-neighbour cross exactly when its taxicab distance to the nearest voxel outside the region
+    (or outside the scan) exceeds ``k``. Same result as the full-grid scipy version, a fraction
+    of its time and memory on a 512 x 512 x 600 scan (issue 23, speed).
+    """
+    from surgiplan.core.segmentation.islands import label_components
+    from surgiplan.core.segmentation.patch import changed_box
+
+    box = changed_box(m)
+    if box is None:
+        return []
+    box = tuple(slice(max(s.start - 1, 0), min(s.stop + 1, n)) for s, n in zip(box, m.shape, strict=True))
+    a, m = a[box], np.asarray(m[box], bool)
     low = m & (a < BLOOD_MAX_HU)
     if not low.any():
         return []
     vv = float(np.prod(spacing)) / 1000.0
     it = max(1, int(round(core_mm / min(spacing))))
-    core = ndimage.binary_erosion(low, iterations=it)
+    # zero layer all round: the scan's edge counts as outside, as binary_erosion's border does
+    dist = ndimage.distance_transform_cdt(np.pad(low, 1), metric="taxicab")[1:-1, 1:-1, 1:-1]
+    core = dist > it
+    del dist
     if not core.any():
         return []
-    lab, _ = ndimage.label(low)
+    lab, _ = label_components(low, connectivity=6)
     out = []
     for c, sl in enumerate(ndimage.find_objects(lab), start=1):
         if sl is None or not core[sl][lab[sl] == c].any():
