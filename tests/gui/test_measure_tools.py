@@ -24,7 +24,7 @@ TILT = np.array([np.sin(np.radians(30)), 0.0, np.cos(np.radians(30))])
 
 
 def _shots() -> bool:
-    return os.environ.get("SURGIPLAN_SHOTS", "1") == "1"
+    return os.environ.get("SURGIPLAN_SHOTS") == "1"
 
 
 @pytest.fixture

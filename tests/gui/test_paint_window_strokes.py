@@ -67,7 +67,7 @@ def test_fast_drag_paints_a_continuous_stroke_in_one_undo_step(painting, qtbot):
     area = sl.sum()
     length = sum(np.linalg.norm(b - a) for a, b in zip(path[:-1], path[1:], strict=True))
     assert area == pytest.approx(4.0 * length + np.pi * 4, rel=0.25)
-    if os.environ.get("SURGIPLAN_SHOTS", "1") == "1":
+    if os.environ.get("SURGIPLAN_SHOTS") == "1":
         SHOTS.mkdir(parents=True, exist_ok=True)
         ax.grab().save(str(SHOTS / "paint_fast_stroke.png"))
     win.undo.undo()  # the whole stroke is one step
@@ -93,7 +93,7 @@ def test_brush_outline_is_a_circle_of_the_radius_under_the_cursor(painting, qtbo
     expect = 6.0 * t.m11()  # 1 mm pixels: widget px per mm
     near = np.abs(dist - expect) < 3
     assert near.sum() > 2 * np.pi * expect * 0.6  # a full ring at the brush radius
-    if os.environ.get("SURGIPLAN_SHOTS", "1") == "1":
+    if os.environ.get("SURGIPLAN_SHOTS") == "1":
         SHOTS.mkdir(parents=True, exist_ok=True)
         img.save(str(SHOTS / "paint_brush_outline.png"))
     # no outline once the tool is off
