@@ -404,13 +404,18 @@ def solve_steady(tm: TaggedMesh, spec: FlowSpec, solver: SolverSpec | None = Non
     # factorised twice (at zero: the Stokes step; at the Stokes solution) and the second
     # factorisation is kept for the remaining Newton steps; GMRES stalling on it (60 iterations)
     # starts Newton again from the current state with fresh factorisations.
-    wrapped = method == "direct" and solver.petsc_options.get("ksp_type", "gmres") != "preonly"
+    has_resistance = any(o.type != "traction" for o in spec.outlets)
+    wrapped = method == "direct" and (solver.petsc_options.get("ksp_type", "gmres") != "preonly" or has_resistance)
     reuse = wrapped and spec.convection and spec.fluid.model == "newtonian"
     if wrapped:
         opts.update(STEADY_DIRECT)
         if reuse:
             opts["mat_mumps_cntl_7"] = KEPT_FACTOR_BLR_DROP
         opts.update(solver.petsc_options)
+        if has_resistance:
+            # the outlets' rank-k term lives only in the operator (not in the factorised matrix), so a Krylov
+            # method must wrap the factorisation even where plain MUMPS was asked for
+            opts["ksp_type"] = "gmres"
     opts.update({"snes_type": "newtonls",
                  "snes_linesearch_type": solver.petsc_options.get("snes_linesearch_type", "basic"),
                  "snes_rtol": solver.newton_rtol, "snes_atol": 1e-12,
@@ -420,6 +425,7 @@ def solve_steady(tm: TaggedMesh, spec: FlowSpec, solver: SolverSpec | None = Non
     snes = problem.solver
     if method == "iterative":
         _fieldsplit(s, snes.getKSP())
+    coupling = ResistanceCoupling(s, spec, problem) if any(o.type != "traction" for o in spec.outlets) else None
     q_target = (spec.inlet.flow_rate_mL_s or 0.0) * 1e-6
     re_target = s.reynolds(q_target) if spec.inlet.type == "flow_rate" else 0.0
     fixed = spec.reynolds_steps > 0
@@ -491,7 +497,7 @@ def solve_steady(tm: TaggedMesh, spec: FlowSpec, solver: SolverSpec | None = Non
             s.set_inflow(q_target * f)
             u_smooth.value = max(BACKFLOW_SMOOTHING * abs(q_target * f) / s.inlet.area, 1e-6)
             s.p_in.value = (spec.inlet.pressure_Pa or 0.0) * f
-            coupled = _guess_outlets(s, spec, q_target * f, f)
+            _guess_outlets(s, spec, q_target * f, f)
             reason = 0
 
             def newton(f=f) -> bool:
@@ -527,8 +533,8 @@ def solve_steady(tm: TaggedMesh, spec: FlowSpec, solver: SolverSpec | None = Non
 
             ok = newton()
             its = snes.getIterationNumber()
-            if ok and coupled and f >= 1.0 - 1e-12:
-                ok = _match_resistances(s, spec, w, coupled, newton, state)
+            if ok and coupling is not None:
+                coupling.update(w)  # the outlet pressures of the converged state
             if not ok:
                 failures.append({"factor": f, "reynolds": s.reynolds(q_target * f), "snes_reason": int(reason)})
                 w.x.array[:] = saved
@@ -555,6 +561,10 @@ def solve_steady(tm: TaggedMesh, spec: FlowSpec, solver: SolverSpec | None = Non
             if its <= 4 and not fixed:
                 state["df"] *= 2.0
     finally:
+        outlet_info = "traction"
+        if coupling is not None:
+            outlet_info = coupling.summary(w)
+            coupling.destroy()
         # dolfinx's NonlinearProblem leaves its options in the database (its clean-up under a pushed
         # prefix deletes nothing): remove them so they cannot leak into a later solve
         _clear_options("surgiplan_ns_", opts)
@@ -572,7 +582,7 @@ def solve_steady(tm: TaggedMesh, spec: FlowSpec, solver: SolverSpec | None = Non
             "reynolds_inlet": re_target, "continuation_retries": failures,
             "stabilisation": "SUPG + grad-div (residual-based, consistent)" if stabilised else "none",
             "stalled_newton_solves": state.get("stalled", 0),
-            "resistance_iterations": state.get("resistance_iterations", 0),
+            "outlets": outlet_info,
             "mesh_quality": quality.to_dict()}
     report(progress, 1.0, f"steady flow solved ({info['newton_iterations_total']} Newton iterations)")
     sol = FlowSolution(uh, ph, tm, spec, info)
@@ -652,59 +662,89 @@ def _guess_outlets(s: _Setup, spec: FlowSpec, q_in: float, factor: float) -> lis
     return coupled
 
 
-def _match_resistances(s: _Setup, spec: FlowSpec, w, idx: list[int], newton, state: dict,
-                       max_iter: int = 5) -> bool:
-    """Solve p_i = P0_i + R_i Q_i(p) for the resistance outlets by Newton on the outlet pressures.
+class ResistanceCoupling:
+    """Resistance (and, steady, Windkessel) outlets coupled implicitly into the Newton system.
 
-    Outlet resistances are usually far larger than the vessel's own, so the fixed point p <- P0 + R Q(p)
-    diverges (its gain is R / R_vessel); here the sensitivity dQ/dp comes from one extra solve per outlet
-    (each a small step from a converged state) and is reused for the updates.
+    The outlet condition p_i = P0_i + R_i Q_i(u) makes the outlet traction term of the residual,
+    p_i int_Gi v . n ds, depend on the whole outlet flux Q_i = int_Gi u . n ds = b_i . x (a linear
+    functional of the dofs). Its Jacobian is the rank-k term sum_i R_i b_i b_i^T, which is dense on the
+    outlet faces and so never assembled: the Newton operator is PETSc's low-rank-correction matrix
+    (MATLRC) A + B diag(R) B^T, and the preconditioner factorises the sparse A alone. GMRES with the exact
+    LU of A converges on the rank-k perturbation in at most k more iterations. Newton then sees the
+    outlet condition exactly (quadratic convergence), however large R is against the vessel's own
+    resistance, where the fixed point p <- P0 + R Q(p) diverges and an outer loop on the outlet pressures
+    stalls at the inner Newton tolerance.
+
+    Units: R in Pa s / m^3, Q in m^3/s, pressures in Pa.
     """
-    R = np.array([_resistance(spec.outlets[i]) for i in idx])
-    P0 = np.array([spec.outlets[i].pressure_Pa for i in idx])
 
-    def flows():
-        return np.array([s.flux(w.sub(0), s.outlet_tags[i]) for i in idx])
+    def __init__(self, s: _Setup, spec: FlowSpec, problem):
+        self.s, self.problem = s, problem
+        self.idx = [i for i, o in enumerate(spec.outlets) if o.type != "traction"]
+        self.R = np.array([_resistance(spec.outlets[i]) for i in self.idx])
+        self.P0 = np.array([spec.outlets[i].pressure_Pa for i in self.idx])
+        comm = s.tm.mesh.comm
+        v, _q = ufl.TestFunctions(s.W)
+        A = problem.A
+        self.b_full = []
+        k = len(self.idx)
+        nloc, nglob = A.getLocalSize()[0], A.getSize()[0]
+        self.U = PETSc.Mat().createDense([[nloc, nglob], [PETSc.DECIDE, k]], comm=comm)
+        self.U.setUp()
+        cols = self.U.getDenseArray()
+        for j, i in enumerate(self.idx):
+            b = fem_petsc.assemble_vector(fem.form(ufl.dot(v, s.n) * s.ds(s.outlet_tags[i])))
+            b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+            self.b_full.append(b)
+            col = b.array_r.copy()
+            for bc in s.bcs:  # Dirichlet rows keep the identity: no coupling there
+                dofs, first_ghost = bc.dof_indices()
+                col[dofs[:first_ghost]] = 0.0
+            cols[:, j] = col
+        self.U.assemble()
+        self.c = PETSc.Vec().createSeq(k, comm=PETSc.COMM_SELF)
+        self.c.array[:] = self.R
+        P = problem.P_mat if problem.P_mat is not None else A
+        self.op = PETSc.Mat().createLRC(A, self.U, self.c, self.U)
+        self.op.setUp()
+        snes = problem.solver
+        ctx_f = {"u": problem.u, "residual": problem.F, "jacobian": problem.J, "bcs": s.bcs}
+        ctx_j = {"u": problem.u, "jacobian": problem.J, "preconditioner": problem.preconditioner, "bcs": s.bcs}
 
-    def setp(p):
-        for k, i in enumerate(idx):
-            s.p_out[i].value = float(p[k])
+        def residual(snes_, x, b):
+            self._set_pressures(x)
+            fem_petsc.assemble_residual(snes_, x, b, **ctx_f)
 
-    p = np.array([float(s.p_out[i].value) for i in idx])
-    Q = flows()
-    F = p - (P0 + R * Q)
-    scale = max(1.0, float(np.max(np.abs(p))))
-    if np.max(np.abs(F)) < 1e-6 * scale:
-        return True
-    base = w.x.array.copy()
-    J = np.zeros((len(idx), len(idx)))
-    dw = []
-    delta = max(1e-3, 1e-4 * scale)
-    for k in range(len(idx)):
-        pk = p.copy()
-        pk[k] += delta
-        setp(pk)
-        if not newton():
-            return False
-        J[:, k] = (flows() - Q) / delta
-        dw.append((w.x.array - base) / delta)  # sensitivity of the whole state to p_k
-        w.x.array[:] = base
-    JF = np.eye(len(idx)) - R[:, None] * J
-    for _ in range(max_iter):
-        dp = -np.linalg.solve(JF, F)
-        p = p + dp
-        setp(p)
-        # predictor: the linearised state for the new pressures, so Newton starts next to the solution
-        w.x.array[:] = w.x.array + sum(d * c for d, c in zip(dp, dw, strict=True))
-        if not newton():
-            return False
-        Q = flows()
-        F = p - (P0 + R * Q)
-        state.setdefault("resistance_iterations", 0)
-        state["resistance_iterations"] += 1
-        if np.max(np.abs(F)) < 1e-6 * max(1.0, float(np.max(np.abs(p)))):
-            break
-    return True
+        def jacobian(snes_, x, J, Pm):
+            fem_petsc.assemble_jacobian(snes_, x, A, problem.P_mat, **ctx_j)
+            self.op.assemble()
+
+        snes.setFunction(residual, problem.b)
+        snes.setJacobian(jacobian, self.op, P)
+
+    def flows(self, x) -> np.ndarray:
+        """Outlet fluxes Q_i = b_i . x (m^3/s) of a PETSc vector of the mixed space."""
+        return np.array([b.dot(x) for b in self.b_full])
+
+    def _set_pressures(self, x) -> np.ndarray:
+        p = self.P0 + self.R * self.flows(x)
+        for k, i in enumerate(self.idx):
+            self.s.p_out[i].value = float(p[k])
+        return p
+
+    def update(self, w) -> np.ndarray:
+        """Set the outlet pressure constants from the state ``w`` (after a solve)."""
+        return self._set_pressures(w.x.petsc_vec)
+
+    def summary(self, w) -> dict:
+        """Outlet traction pressures P0 + R Q (Pa) and flows (mL/s) of the state ``w``."""
+        q = self.flows(w.x.petsc_vec)
+        return {"type": "resistance coupled in the Newton system (rank-k low-rank correction)",
+                "pressures_Pa": [float(v) for v in self.P0 + self.R * q], "flows_mL_s": [float(v) * 1e6 for v in q]}
+
+    def destroy(self) -> None:
+        for obj in (self.op, self.U, self.c, *self.b_full):
+            obj.destroy()
 
 
 def _outlet_iterations(spec: FlowSpec) -> int:
