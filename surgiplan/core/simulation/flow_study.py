@@ -89,9 +89,16 @@ def run_flow_study(study: Study, tm: TaggedMesh, out_dir: Path | None,
         s_period = puls.steps_per_cycle
         pts = np.array(puls.probe_points_m) if puls.probe_points_m else None
         last_cycle_from = (puls.cycles - 1) * puls.period_s + 0.5 * puls.period_s / s_period
+        cycle = []  # TAWSS / OSI over the last cycle (vessel/wall_shear_cycle.py)
 
         def sample(t, u, p, setup):
             rec = {"t_s": t, "inlet_flow_mL_per_s": -setup.flux(u, setup.inlet_tag) * 1e6}
+            if t >= last_cycle_from:
+                if not cycle:
+                    from surgiplan.core.simulation.vessel.wall_shear_cycle import WallShearCycle
+
+                    cycle.append(WallShearCycle(setup, u))
+                cycle[0].add(puls.period_s / s_period)
             if pts is not None and t >= last_cycle_from:  # probes over the last cycle only
                 rec["probes"] = [{"velocity_m_per_s": v[:3].tolist(), "pressure_Pa": float(q[0])}
                                  for v, q in zip(probe(u, pts), probe(p, pts), strict=True)]
@@ -104,6 +111,8 @@ def run_flow_study(study: Study, tm: TaggedMesh, out_dir: Path | None,
                    "last_cycle_mean_inlet_flow_mL_per_s": float(np.mean([r["inlet_flow_mL_per_s"] for r in last]))}
         if pts is not None:
             summary["last_cycle_probe_points_m"] = [list(pt) for pt in puls.probe_points_m]
+        if cycle:
+            summary["wall_shear_cycle"] = cycle[0].summary()
     report(progress, 0.88, "pressure drop, wall shear stress, flows")
     summary["final_state"] = flow_quantities(sol)
     wanted = study.output_fields()
@@ -126,6 +135,8 @@ def run_flow_study(study: Study, tm: TaggedMesh, out_dir: Path | None,
             wmag.x.array[:n_owned] = np.linalg.norm(wss, axis=1)
             wmag.x.scatter_forward()
             out.append(wmag)
+            if spec.pulsatile is not None and cycle:
+                out += cycle[0].functions()  # tawss_Pa, osi (DG0, wall-adjacent cells)
         write_fields_xdmf(out_dir, mesh, out)
         summary["files"] = {"fields": "results.xdmf", "written": [f.name for f in out],
                             "note": "wall_shear_stress_Pa is the facet-averaged WSS of wall-adjacent cells"}
