@@ -117,7 +117,7 @@ class SimulatePanel(Panel):
             return self._error("Open a case with a plan first.")
         if case.dirty:
             return self._error("Save the case first: the study runs on the saved plan (File > Save).")
-        options = dict(self.quick_options) if self.quick.isChecked() else {}
+        options = dict(self.quick_options) if self.quick.isChecked() and not self.quick.isHidden() else {}
         root = Path(case.root)
 
         def job(progress):
@@ -156,6 +156,9 @@ class SimulatePanel(Panel):
         study, plan = self.study.currentText(), self.plan.currentText()
         s = self._studies.get(study) if hasattr(self, "_studies") else None
         self.describe.setText(s["description"] if s else "")
+        # the Quick settings (P1, coarse elements) belong to the elasticity studies; a flow study's mesh
+        # follows the vessel radius and its P2-P1 element cannot be lowered, so the box is hidden there
+        self.quick.setVisible(not s or s.get("physics") != "flow")
         self.summary, self.folder = self._summary_of(plan, study)
         case = self.session.case
         self.compare.blockSignals(True)
