@@ -8,9 +8,17 @@ inside their commands so that ``surgiplan --help`` and the window start fast.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
-import typer
+# Before numpy is imported (it reads this once): no transparent huge pages for numpy's large arrays.
+# Zeroing a fresh 2 MB page cost 5-10x the CPU of 4 kB pages on the project's (virtual) machine:
+# `surgiplan segment --preset bone` on a 512 x 512 x 600 CT spent 4.5 s of CPU in the bone step with
+# them and 0.8 s without, its plausibility check 3.8 s against 1.0 s (benchmarks/bench_segment_model.py).
+# SimpleITK and VTK never ask for huge pages. NUMPY_MADVISE_HUGEPAGE=1 in the environment still wins.
+os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
+
+import typer  # noqa: E402 - after the environment above
 
 GROUPS = (
     "scan",

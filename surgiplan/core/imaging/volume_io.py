@@ -71,16 +71,50 @@ def to_sitk(volume: Volume):
     return img
 
 
-def from_sitk(image, metadata: dict | None = None) -> Volume:
-    """A Volume from a 3D SimpleITK image (LPS geometry as ITK gives it)."""
+class _ImageBuffer:
+    """The pixel buffer of a SimpleITK image, handed to numpy with the image kept alive.
+
+    ``np.asarray(_ImageBuffer(image))`` is an array on the image's own memory whose ``base``
+    holds the image, so the buffer lives as long as any array on it (SimpleITK's own
+    ``GetArrayViewFromImage`` does not keep the image: a view outliving it reads freed memory).
+    """
+
+    def __init__(self, image) -> None:
+        import SimpleITK as sitk
+
+        view = sitk.GetArrayViewFromImage(image)  # MakeUnique: the buffer is this image's alone
+        self.image = image
+        face = dict(view.__array_interface__)
+        face["data"] = (face["data"][0], False)  # SimpleITK's view is read-only; the buffer is ours
+        self.__array_interface__ = face
+
+
+def array_from_image(image, *, take: bool = False) -> np.ndarray:
+    """The voxels of a SimpleITK ``image`` as a numpy array [k, j, i] (components last).
+
+    ``take=True`` hands the image's buffer over without a copy (the image must not be changed
+    afterwards; the array keeps it alive): reading a 512 x 512 x 600 CT then allocates its
+    630 MB once instead of twice. ``take=False`` returns an independent copy.
+    """
     import SimpleITK as sitk
 
+    if not take:
+        return sitk.GetArrayFromImage(image)
+    return np.asarray(_ImageBuffer(image))
+
+
+def from_sitk(image, metadata: dict | None = None, *, take: bool = False) -> Volume:
+    """A Volume from a 3D SimpleITK image (LPS geometry as ITK gives it).
+
+    ``take=True``: the Volume's array is the image's own buffer (no copy; see
+    :func:`array_from_image`), for an image nobody else uses, such as one just read.
+    """
     if image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() != 1:
         raise InputError(
             f"expected a 3D single-component image, got {image.GetDimension()}D with "
             f"{image.GetNumberOfComponentsPerPixel()} components"
         )
-    arr = sitk.GetArrayFromImage(image)
+    arr = array_from_image(image, take=take)
     return Volume(
         array=arr,
         spacing=image.GetSpacing(),
@@ -459,7 +493,7 @@ def read_volume(path: str | Path) -> Volume:
         if key in ("modality", "surgiplan_modality"):
             meta["modality"] = img.GetMetaData(key)
     try:
-        return from_sitk(img, meta)
+        return from_sitk(img, meta, take=True)  # the image read here is used by nobody else: no copy
     except SurgiplanError as exc:
         raise InputError(exc.message, path=path) from None
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from surgiplan.core.errors import InputError
+from surgiplan.core.imaging.volume_io import array_from_image
 
 
 def _dtype_for(n: int):
@@ -65,9 +66,19 @@ def label_components(mask: np.ndarray, connectivity: int = 26) -> tuple[np.ndarr
     box, img, sizes = r
     dt = _dtype_for(len(sizes))
     img = sitk.Cast(img, {np.uint8: sitk.sitkUInt8, np.uint16: sitk.sitkUInt16, np.uint32: sitk.sitkUInt32}[dt])
-    lab = np.zeros(np.shape(mask), dt)
-    lab[box] = sitk.GetArrayViewFromImage(img)
-    return lab, sizes
+    return _placed(img, box, np.shape(mask), dt), sizes
+
+
+def _placed(img, box, shape, dtype) -> np.ndarray:
+    """The sitk image of ``box`` as a numpy array of the full ``shape``: ITK's own buffer when the
+    box is the whole grid (no copy), else zeros with the box pasted in."""
+    import SimpleITK as sitk
+
+    if all(b.start == 0 and b.stop == n for b, n in zip(box, shape, strict=True)):
+        return array_from_image(img, take=True).view(dtype)
+    out = np.zeros(shape, dtype)
+    out[box] = sitk.GetArrayViewFromImage(img).view(dtype)
+    return out
 
 
 def keep_largest(mask: np.ndarray, connectivity: int = 26, n: int = 1) -> np.ndarray:
@@ -81,10 +92,9 @@ def keep_largest(mask: np.ndarray, connectivity: int = 26, n: int = 1) -> np.nda
     from surgiplan.core.segmentation.patch import changed_box
 
     mask = np.asarray(mask, bool)
-    out = np.zeros(mask.shape, bool)
     box = changed_box(mask)
     if box is None:
-        return out
+        return np.zeros(mask.shape, bool)
     img = sitk.GetImageFromArray(mask[box].view(np.uint8))
     cc = sitk.ConnectedComponent(img, connectivity == 26)
     del img
@@ -92,8 +102,7 @@ def keep_largest(mask: np.ndarray, connectivity: int = 26, n: int = 1) -> np.nda
     del cc
     keep = sitk.BinaryThreshold(rel, 1, n, 1, 0)
     del rel
-    out[box] = sitk.GetArrayViewFromImage(keep).view(bool)
-    return out
+    return _placed(keep, box, mask.shape, bool)
 
 
 def keep_at_seed(mask: np.ndarray, seeds_kji, connectivity: int = 26) -> np.ndarray:
@@ -125,12 +134,10 @@ def remove_small(mask: np.ndarray, min_size_mm3: float, spacing, connectivity: i
 
     vox = float(np.prod(spacing))
     min_vox = int(np.ceil(float(min_size_mm3) / vox - 1e-9))
-    out = np.zeros(np.shape(mask), bool)
     r = _relabelled(mask, connectivity, max(min_vox, 1))
     if r is None or len(r[2]) < 2:
-        return out
+        return np.zeros(np.shape(mask), bool)
     box, img, _ = r
     keep = sitk.BinaryThreshold(img, 1, 2**31 - 1, 1, 0)
     del img
-    out[box] = sitk.GetArrayViewFromImage(keep).view(bool)
-    return out
+    return _placed(keep, box, np.shape(mask), bool)
