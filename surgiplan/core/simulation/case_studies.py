@@ -22,6 +22,7 @@ from surgiplan.core.jobs import Progress, report, sub_progress
 
 BIOMECH = "surgiplan.core.simulation.biomech.case_study"
 VESSEL = "surgiplan.core.simulation.vessel.case_study"
+VESSEL_PULSATILE = "surgiplan.core.simulation.vessel.pulsatile_study"
 SPINE = "surgiplan.core.simulation.biomech.spine_case_study"
 REMODEL = "surgiplan.core.twin.remodel_study"  # helper T (the living twin)
 
@@ -47,6 +48,8 @@ STUDIES: dict[str, tuple[str, str, str, str]] = {
                       "resources/loads/spine.json)"),
     "vessel-rest": (VESSEL, "flow", "vascular", "blood flow through the planned vessel at rest"),
     "vessel-exercise": (VESSEL, "flow", "vascular", "blood flow through the planned vessel during exercise"),
+    "vessel-pulsatile": (VESSEL_PULSATILE, "flow", "vascular",
+                         "pulsatile blood flow at rest (infrarenal waveform, 3 cycles): time-averaged WSS and OSI"),
 }
 
 

@@ -58,6 +58,9 @@ def prepare(case, plan_name: str, study: str, out_dir: Path, progress: Progress 
     if study not in STUDIES:
         raise InputError(f"unknown vessel study {study!r}", hint=f"Use one of {', '.join(STUDIES)}.")
     options = dict(options or {})
+    from surgiplan.core.simulation.vessel.blood_models import apply_blood_model, blood_model
+
+    blood = blood_model(options)  # checked before the (slow) vessel model
     defaults = STUDIES[study]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -70,9 +73,10 @@ def prepare(case, plan_name: str, study: str, out_dir: Path, progress: Progress 
     study_dict, bc = flow_study_dict(
         model.info, float(options.get("flow_mL_s", defaults["flow_mL_s"])),
         float(options.get("mean_pressure_mmHg", defaults["mean_pressure_mmHg"])),
-        density=float(options.get("density", 1060.0)), viscosity=float(options.get("viscosity", 0.0035)),
+        density=blood.density_kg_m3, viscosity=blood.viscosity_Pa_s,
         split=options.get("split"), probe_points_mm=model.probe_points_mm, name=study)
-    bc.update({"density": float(options.get("density", 1060.0)), "viscosity": float(options.get("viscosity", 0.0035)),
+    apply_blood_model(study_dict, blood)
+    bc.update({"density": blood.density_kg_m3, "viscosity": blood.viscosity_Pa_s, "blood_model": blood.label(),
                "plan": plan_name, "study": study, "stent_applied": stent is not None,
                "case": case.model.name})
     geo = json_safe({"geometry": model.info, "boundary_conditions": bc})
@@ -109,7 +113,8 @@ def setup_facts(info: dict, bc: dict, summary: dict) -> dict:
         "inflow": f"{bc['inflow_mL_s']:g} mL/s, developed (parabolic) profile on the inlet section",
         "outlets": f"resistances R = P_mean / Q_i, P_mean {bc['mean_pressure_mmHg']:g} mmHg; split "
                    f"{', '.join(f'{100 * f:.1f} %' for f in bc['split'])} ({bc['split_rule']})",
-        "blood": f"Newtonian, {bc.get('density', 1060.0):g} kg/m^3, {1e3 * bc.get('viscosity', 0.0035):g} mPa s",
+        "blood": bc.get("blood_model")
+        or f"Newtonian, {bc.get('density', 1060.0):g} kg/m^3, {1e3 * bc.get('viscosity', 0.0035):g} mPa s",
         "walls": "rigid, no slip",
         "stent": "none (native lumen)" if not st else
                  f"{st['name']}: lumen opened to {st['diameter_mm']:g} mm over {st['length_mm']:g} mm (2 mm tapers)",
