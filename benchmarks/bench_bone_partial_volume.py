@@ -14,8 +14,12 @@ boundary is judged, not the separation of touching bones; metal voxels left out)
 With ``--seeded``: :func:`surgiplan.core.segmentation.seeded.separate_from_seeds` from one
 seed in the middle of each bone (the point deepest inside it), Dice per bone.
 
-Usage: ``python benchmarks/bench_bone_partial_volume.py --cases 200 [--start 0] [--seeded]``
-(about 10-20 s a case on the shared 2-core machine; timings are not the point here).
+Usage: ``python benchmarks/bench_bone_partial_volume.py --cases 200 [--start 0] [--seeded] [--jsonl F]``
+(about 10-20 s a case on the shared 2-core machine; timings are not the point here). ``--jsonl``
+appends each case as one JSON line as soon as it is done (a long run can be stopped and
+summarised: ``--summary F``). The partial-volume mask is the ``bone`` preset's
+(:func:`surgiplan.core.segmentation.partial_volume.partial_volume_bone`: the 200 HU bone with its
+boundary moved by at most 1.5 mm / one voxel to the local half-way value).
 """
 
 from __future__ import annotations
@@ -86,7 +90,13 @@ def main() -> None:
     ap.add_argument("--start", type=int, default=0)
     ap.add_argument("--seeded", action="store_true")
     ap.add_argument("--json", default=None, help="write every case's figures to this file")
+    ap.add_argument("--jsonl", default=None, help="append each case as one JSON line to this file")
+    ap.add_argument("--summary", default=None, help="only summarise this JSONL file")
     args = ap.parse_args()
+    if args.summary:
+        with open(args.summary) as f:
+            summarise([json.loads(x) for x in f if x.strip()])
+        return
     from surgiplan.core.samples.ct_phantom import make_ct_phantom
     from surgiplan.core.segmentation.partial_volume import partial_volume_bone
 
@@ -109,11 +119,18 @@ def main() -> None:
             row["seeded"] = {n: float(2 * (parts[n] & truth["masks"][n]).sum()
                                       / max(parts[n].sum() + truth["masks"][n].sum(), 1)) for n in truth["masks"]}
         rows.append(row)
+        if args.jsonl:
+            with open(args.jsonl, "a") as f:  # a benchmark's own scratch output, not a surgiplan file
+                f.write(json.dumps(row, default=_plain) + "\n")
         print(json.dumps({k: v for k, v in row.items() if k != "params"}), flush=True)
     if args.json:
         with open(args.json, "w") as f:  # a benchmark's own scratch output, not a surgiplan file
             json.dump(rows, f)
     summarise(rows)
+
+
+def _plain(x):
+    return x.tolist() if hasattr(x, "tolist") else str(x)
 
 
 def summarise(rows) -> None:
