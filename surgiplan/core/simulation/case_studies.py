@@ -127,6 +127,7 @@ def _json_default(o):
 
 def _record(case, plan: str, study: str, out: Path) -> None:
     """Add (or refresh) the StudyRef of ``out`` in case.json and save the case."""
+    from surgiplan.core.case import Case
     from surgiplan.core.case.schema import StudyRef
 
     try:
@@ -134,6 +135,8 @@ def _record(case, plan: str, study: str, out: Path) -> None:
     except ValueError:
         return  # a folder outside the case (--out elsewhere) is not recorded in it
     name = f"{plan}--{study}"
+    # the case as saved now: a study that finished meanwhile (another plan's, run in parallel) keeps its ref
+    case = Case.open(case.root)
     case.model.studies = [s for s in case.model.studies if not (s.name == name and s.plan == plan)]
     case.model.studies.append(StudyRef(name=name, path=rel, plan=plan))
     case.save()
