@@ -15,18 +15,24 @@ separate small bone in noisy soft tissue). Each measurement runs in a fresh proc
   start-up included); library, one process: SimpleITK read, threshold 200 HU, ConnectedComponent +
   Relabel + largest, VTK flying edges, windowed sinc, fast-simplification to 200k, STL.
 
-Peak RSS (MB) of each child above its baseline after imports. Timings on the shared 2-core
-machine are noisy: compare the ratio, not the seconds. Note that ``--preset bone`` is the
+Peak RSS (MB) of each child above its baseline after imports; for the pipeline also each
+process's CPU time (user + sys, from ``wait4``), which a loaded machine disturbs far less than
+the wall clock, and its absolute peak RSS. Our children run with ``NUMPY_MADVISE_HUGEPAGE=0`` as
+``surgiplan`` sets it (see ``surgiplan/cli/main.py``); the library's with the environment as
+given (``--lib-hugepage 0`` to give it the same). Timings on the shared 2-core machine are
+noisy: compare the ratio, not the seconds, and read the CPU columns beside them. Note that ``--preset bone`` is the
 partial-volume-correct bone (issue 23) which has no library counterpart: its extra work is
 reported, not hidden.
 
-Run: ``.venv/bin/python benchmarks/bench_segment_model.py [--runs 3] [--shape 600 512 512] [--steps label ...]``
+Run: ``.venv/bin/python benchmarks/bench_segment_model.py [--runs 3] [--shape 600 512 512] [--steps label ...]
+[--lib-hugepage 0]``
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -46,6 +52,35 @@ def _rss_peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def _cpu() -> float:
+    """CPU seconds (user + sys, all threads) of this process so far."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _run_measured(cmd: list[str], env: dict | None = None, timeout: float = 1800) -> dict:
+    """Run ``cmd``; its stdout, and from ``wait4`` its CPU seconds (user + sys) and peak RSS (MB)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
+        deadline = time.monotonic() + timeout
+        while True:
+            pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise SystemExit(f"timed out: {' '.join(cmd)}")
+            time.sleep(0.02)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode:
+            raise SystemExit(f"{' '.join(cmd[:6])} failed:\n{err.read().decode(errors='replace')[-3000:]}")
+        return {"stdout": out.read().decode(), "cpu": ru.ru_utime + ru.ru_stime, "rss_mb": ru.ru_maxrss / 1024.0}
+
+
 def child(step: str, impl: str, data: Path, work: Path) -> dict:
     import SimpleITK as sitk
 
@@ -55,12 +90,15 @@ def child(step: str, impl: str, data: Path, work: Path) -> dict:
         exe = [sys.executable, "-m", "surgiplan.cli.main"]
         seg = work / "bone.seg.nrrd"
         t0 = time.perf_counter()
-        subprocess.run([*exe, "segment", str(data.with_suffix(".nrrd")), "--preset", "bone", "-o", str(seg),
-                        "--overwrite"], check=True, capture_output=True)
+        seg_run = _run_measured([*exe, "segment", str(data.with_suffix(".nrrd")), "--preset", "bone", "-o",
+                                 str(seg), "--overwrite"])
         t_seg = time.perf_counter() - t0
-        subprocess.run([*exe, "model", str(seg), "-o", str(work / "models"), "--decimate", "200000",
-                        "--overwrite"], check=True, capture_output=True)
-        return {"seconds": time.perf_counter() - t0, "segment_seconds": t_seg, "peak_mb": float("nan")}
+        mod_run = _run_measured([*exe, "model", str(seg), "-o", str(work / "models"), "--decimate", "200000",
+                                 "--overwrite"])
+        return {"seconds": time.perf_counter() - t0, "segment_seconds": t_seg, "peak_mb": float("nan"),
+                "cpu": seg_run["cpu"] + mod_run["cpu"], "segment_cpu": seg_run["cpu"], "model_cpu": mod_run["cpu"],
+                "rss_mb": max(seg_run["rss_mb"], mod_run["rss_mb"]), "segment_rss_mb": seg_run["rss_mb"],
+                "model_rss_mb": mod_run["rss_mb"]}
     if step == "steps":
         return _steps(impl, data, work)
     if step == "pipeline":
@@ -70,6 +108,7 @@ def child(step: str, impl: str, data: Path, work: Path) -> dict:
 
         base = _rss_peak_mb()
         t0 = time.perf_counter()
+        c0 = _cpu()
         img = sitk.ReadImage(str(data.with_suffix(".nrrd")))
         m = sitk.BinaryThreshold(img, 200, 32767, 1, 0)
         cc = sitk.RelabelComponent(sitk.ConnectedComponent(m, True), sortByObjectSize=True)
@@ -91,7 +130,8 @@ def child(step: str, impl: str, data: Path, work: Path) -> dict:
         pts, faces = fast_simplification.simplify(surf.points, surf.faces.reshape(-1, 4)[:, 1:],
                                                   target_reduction=max(0.0, 1 - 200_000 / surf.n_cells))
         pv.PolyData(pts, np.hstack([np.full((len(faces), 1), 3), faces])).save(str(work / "lib.stl"))
-        return {"seconds": time.perf_counter() - t0, "peak_mb": _rss_peak_mb() - base}
+        return {"seconds": time.perf_counter() - t0, "peak_mb": _rss_peak_mb() - base, "cpu": _cpu() - c0,
+                "rss_mb": _rss_peak_mb()}
     arr = np.load(data)
     mask = arr >= 300
     del arr
@@ -144,13 +184,18 @@ def _steps(impl: str, data: Path, work: Path) -> dict:
     from surgiplan.core.surfaces.repair import remove_debris, watertight_report
 
     t: dict[str, float] = {}
+    cpu = {"last": time.process_time()}
 
     def tick(name, t0):
         t[name] = time.perf_counter() - t0
+        now = time.process_time()  # CPU of all threads, user + sys
+        t[name + "_cpu"] = now - cpu["last"]
+        cpu["last"] = now
         return time.perf_counter()
 
     nrrd = data.with_suffix(".nrrd")
     t0 = time.perf_counter()
+    cpu["last"] = time.process_time()
     if impl == "ours":
         vol = load_scan(nrrd)
         t0 = tick("read", t0)
@@ -205,7 +250,8 @@ def _steps(impl: str, data: Path, work: Path) -> dict:
         t0 = tick("decimate", t0)
         pv.PolyData(pts, np.hstack([np.full((len(faces), 1), 3), faces])).save(str(work / "lib.stl"))
         tick("write_mesh", t0)
-    t["seconds"] = sum(t.values())
+    t["seconds"] = sum(v for k, v in t.items() if not k.endswith("_cpu"))
+    t["cpu"] = sum(v for k, v in t.items() if k.endswith("_cpu"))
     t["peak_mb"] = float("nan")
     return t
 
@@ -216,6 +262,8 @@ def main() -> None:
     ap.add_argument("--shape", type=int, nargs=3, default=(600, 512, 512))
     ap.add_argument("--steps", nargs="*", default=list(STEPS))
     ap.add_argument("--child", nargs=4, metavar=("STEP", "IMPL", "DATA", "WORK"))
+    ap.add_argument("--lib-hugepage", choices=("default", "0", "1"), default="default",
+                    help="NUMPY_MADVISE_HUGEPAGE for the library's children (ours get 0, as surgiplan sets it)")
     a = ap.parse_args()
     if a.child:
         print(json.dumps(child(a.child[0], a.child[1], Path(a.child[2]), Path(a.child[3]))))
@@ -233,16 +281,22 @@ def main() -> None:
             img.SetSpacing(SPACING)
             sitk.WriteImage(img, str(data.with_suffix(".nrrd")), False)  # raw: the read is what we time
             del img
+        envs = {"ours": dict(os.environ, NUMPY_MADVISE_HUGEPAGE="0"), "lib": dict(os.environ)}
+        if a.lib_hugepage != "default":
+            envs["lib"]["NUMPY_MADVISE_HUGEPAGE"] = a.lib_hugepage
+        print(f"load average at the start: {os.getloadavg()[0]:.1f} (1 min) on {os.cpu_count()} CPUs; "
+              f"library NUMPY_MADVISE_HUGEPAGE={envs['lib'].get('NUMPY_MADVISE_HUGEPAGE', 'unset')}")
         print(f"{'step':14s} {'ours s':>8s} {'lib s':>8s} {'ratio':>6s} {'ours MB':>8s} {'lib MB':>8s}")
         for step in a.steps:
             res: dict[str, list] = {"ours": [], "lib": []}
             for _ in range(max(3, a.runs)):
                 for impl in ("ours", "lib"):  # interleaved: the load of a shared machine hits both alike
-                    out = subprocess.run([sys.executable, __file__, "--child", step, impl, str(data), td],
-                                         capture_output=True, text=True, timeout=1800)
-                    if out.returncode:
-                        raise SystemExit(out.stderr[-3000:])
-                    res[impl].append(json.loads(out.stdout.strip().splitlines()[-1]))
+                    out = _run_measured([sys.executable, __file__, "--child", step, impl, str(data), td],
+                                        env=envs[impl])
+                    r = json.loads(out["stdout"].strip().splitlines()[-1])
+                    r.setdefault("cpu", out["cpu"])
+                    r.setdefault("rss_mb", out["rss_mb"])
+                    res[impl].append(r)
             if step == "steps":
                 _print_steps(res)
                 continue
@@ -253,19 +307,36 @@ def main() -> None:
                 extra = f"  (segment alone {statistics.median(r['segment_seconds'] for r in res['ours']):.1f} s)"
             print(f"{step:14s} {med['ours']:8.2f} {med['lib']:8.2f} {med['ours'] / med['lib']:6.2f} "
                   f"{mb['ours']:8.0f} {mb['lib']:8.0f}{extra}", flush=True)
+            if step == "pipeline":
+                cpu = {k: statistics.median(r["cpu"] for r in v) for k, v in res.items()}
+                o = res["ours"]
+                print(f"{'  CPU s (u+s)':14s} {cpu['ours']:8.2f} {cpu['lib']:8.2f} {cpu['ours'] / cpu['lib']:6.2f}"
+                      f"  (segment {statistics.median(r['segment_cpu'] for r in o):.1f} s, model "
+                      f"{statistics.median(r['model_cpu'] for r in o):.1f} s)")
+                print(f"{'  peak RSS MB':14s} {max(r['rss_mb'] for r in o):8.0f} "
+                      f"{max(r['rss_mb'] for r in res['lib']):8.0f}        (segment "
+                      f"{max(r['segment_rss_mb'] for r in o):.0f} MB, model {max(r['model_rss_mb'] for r in o):.0f} "
+                      f"MB; the library's one process)", flush=True)
+            print(f"load average now: {os.getloadavg()[0]:.1f}", flush=True)
 
 
 def _print_steps(res: dict) -> None:
-    print(f"{'  step (ours / library)':30s} {'ours s':>8s} {'lib s':>8s} {'ratio':>6s}")
+    def med(impl, key):
+        return statistics.median(r[key] for r in res[impl])
+
+    print(f"{'  step (ours / library)':30s} {'ours s':>8s} {'lib s':>8s} {'ratio':>6s} {'ours cpu':>9s} "
+          f"{'lib cpu':>8s} {'ratio':>6s}")
     for ours, lib in STEP_PAIRS:
-        o = statistics.median(r[ours] for r in res["ours"])
+        o, oc = med("ours", ours), med("ours", ours + "_cpu")
         if lib is None:
-            print(f"  {ours:28s} {o:8.2f} {'-':>8s} {'-':>6s}  (no library counterpart)")
+            print(f"  {ours:28s} {o:8.2f} {'-':>8s} {'-':>6s} {oc:9.2f} {'-':>8s} {'-':>6s}  (no library counterpart)")
             continue
-        v = statistics.median(r[lib] for r in res["lib"])
-        print(f"  {ours + ' / ' + lib:28s} {o:8.2f} {v:8.2f} {o / v:6.2f}")
-    o, v = (statistics.median(r["seconds"] for r in res[k]) for k in ("ours", "lib"))
-    print(f"  {'all steps, one process':28s} {o:8.2f} {v:8.2f} {o / v:6.2f}", flush=True)
+        v, vc = med("lib", lib), med("lib", lib + "_cpu")
+        print(f"  {ours + ' / ' + lib:28s} {o:8.2f} {v:8.2f} {o / v:6.2f} {oc:9.2f} {vc:8.2f} {oc / vc:6.2f}")
+    o, v = med("ours", "seconds"), med("lib", "seconds")
+    oc, vc = med("ours", "cpu"), med("lib", "cpu")
+    print(f"  {'all steps, one process':28s} {o:8.2f} {v:8.2f} {o / v:6.2f} {oc:9.2f} {vc:8.2f} {oc / vc:6.2f}",
+          flush=True)
 
 
 if __name__ == "__main__":
