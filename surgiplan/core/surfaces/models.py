@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from surgiplan.core.errors import InputError
 from surgiplan.core.jobs import Progress, report, sub_progress
 from surgiplan.core.surfaces.decimate import decimate
@@ -78,7 +80,7 @@ def build_model(seg, name: str, *, smooth: bool = True, decimate_to: int | None 
     True
     """
     seg.segment(name)  # an unknown name fails before any work
-    if not seg.mask(name).any():
+    if _is_empty(seg, name):
         raise InputError(f"segment '{name}' is empty: no model can be made from it",
                          hint="Remove it or build the other segments.")
     report(progress, 0.0, f"{name}: surface")
@@ -93,6 +95,17 @@ def build_model(seg, name: str, *, smooth: bool = True, decimate_to: int | None 
     return BuiltModel(name, mesh, watertight_report(mesh), debris)
 
 
+def _is_empty(seg, name: str, slab: int = 16) -> bool:
+    """True when segment ``name`` has no voxel: slab by slab, stopping at the first voxel found
+    (no full-size mask; a bone's first slab is usually found in a few slices)."""
+    s = seg.segment(name)
+    layer = seg.layers[s.layer]
+    for k0 in range(0, layer.shape[0], slab):
+        if np.any(layer[k0:k0 + slab] == s.label):
+            return False
+    return True
+
+
 def build_models(seg, names: list[str] | None = None, *, smooth: bool = True,
                  decimate_to: int | None = None, debris_mm3: float | None = DEBRIS_MM3,
                  debris_fraction: float = DEBRIS_FRACTION,
@@ -103,7 +116,7 @@ def build_models(seg, names: list[str] | None = None, *, smooth: bool = True,
         raise InputError("the segmentation has no segments to build models from")
     for n in names:
         seg.segment(n)
-        if not seg.mask(n).any():
+        if _is_empty(seg, n):
             raise InputError(f"segment '{n}' is empty: no model can be made from it",
                              hint="Remove it or build the other segments.")
     return [build_model(seg, n, smooth=smooth, decimate_to=decimate_to, debris_mm3=debris_mm3,
