@@ -146,11 +146,18 @@ def test_v1_and_v2_heads_agree_on_the_left_and_disagree_on_the_right(scan):
     v2 = v2_slices(ct)
     for side in ("left", "right"):
         name = f"femur_{side}"
-        dice = {k: 2 * (v1[k][name] & v2[k][name]).sum() / (v1[k][name].sum() + v2[k][name].sum())
-                for k in (13, 14, 15, 17, 19)}
+        dice = {
+            k: 2 * (v1[k][name] & v2[k][name]).sum() / (v1[k][name].sum() + v2[k][name].sum())
+            for k in (13, 14, 15, 17, 19)
+        }
         shift = {k: _centroid(v2[k][name])[1] - v1_circles[name][str(k)][1] for k in (13, 14, 15, 17)}
-        print(name, "v1/v2 Dice", {k: round(d, 3) for k, d in dice.items()},
-              "v2 - v1 centre i", {k: round(s, 2) for k, s in shift.items()})
+        print(
+            name,
+            "v1/v2 Dice",
+            {k: round(d, 3) for k, d in dice.items()},
+            "v2 - v1 centre i",
+            {k: round(s, 2) for k, s in shift.items()},
+        )
         if side == "left":
             assert min(dice.values()) >= 0.80 and max(abs(s) for s in shift.values()) <= 1.0
         else:  # v2 puts the right head 1.5-3.5 voxels medial (lower i) of v1's circles
@@ -180,10 +187,14 @@ def test_hip_preset_dice_against_both_readers_printed(scan):
     for label, ref in (("v1", reference_slices(ct)), ("v2", v2_slices(ct))):
         for name in BONES:
             ks = sorted(k for k in ref if name in ref[k])
-            d = [2 * (ref[k][name] & preset_mask(name, k)).sum() / (ref[k][name].sum() + preset_mask(name, k).sum())
-                 for k in ks]
+            d = [
+                2 * (ref[k][name] & preset_mask(name, k)).sum() / (ref[k][name].sum() + preset_mask(name, k).sum())
+                for k in ks
+            ]
             tot_i = sum((ref[k][name] & preset_mask(name, k)).sum() for k in ks)
             tot = sum(ref[k][name].sum() + preset_mask(name, k).sum() for k in ks)
-            print(f"{label} {name}: Dice over slices {2 * tot_i / tot:.3f}; per slice k {ks[0]}..{ks[-1]}:",
-                  np.round(d, 2))
+            print(
+                f"{label} {name}: Dice over slices {2 * tot_i / tot:.3f}; per slice k {ks[0]}..{ks[-1]}:",
+                np.round(d, 2),
+            )
             assert all(ref[k][name].any() for k in ks) and tot > 0
