@@ -236,6 +236,8 @@ def partial_volume_bone(volume, low: float = 200.0, min_island_ml: float = 1.0, 
 
 #: a band voxel is re-decided only where the local peak reaches this (cortex, not enhanced soft tissue)
 BONE_LIKE_PEAK_HU = 350.0
+#: a local peak this bright is cortex (contrast blood in a portal-venous or late phase stays below)
+CORTEX_HU = 700.0
 #: soft tissue below this (lung, air, gas) counts as this when the local soft-tissue level is measured
 SOFT_FLOOR_HU = -200.0
 
@@ -244,21 +246,24 @@ def refine_band(ct: np.ndarray, rough: np.ndarray, spacing, *, cap_mm: float = 1
                 gap_mm: float = 1.5,
                 shell_mm: float = 3.0, cell_mm: float = 2.0, spread_mm: float = 4.0, smooth_mm: float = 0.4,
                 min_contrast_hu: float = 150.0, bone_peak_hu: float = BONE_LIKE_PEAK_HU,
-                progress: Progress | None = None) -> np.ndarray:
-    """The rough bone mask's boundary moved by at most ``cap_vox`` voxels to the local half-way value.
+                cortex_hu: float = CORTEX_HU, close_mm: float = 3.0, progress: Progress | None = None) -> np.ndarray:
+    """The rough bone mask's boundary moved by at most ``cap_mm`` (>= 1 voxel) to the local half-way value.
 
     The fast and conservative sibling of :func:`refine_bone_mask` for whole clinical CTs (the
-    ``bone`` preset). Only voxels within ``cap_vox`` voxels of the rough boundary are re-decided
-    (< 1.41: the 6 face neighbours; < 1.73: 18 neighbours; else 26), so the surface never grows
+    ``bone`` preset). Only voxels within ``cap_mm`` of the rough boundary along each axis (at
+    least one voxel; a box neighbourhood) are re-decided, so the surface never grows
     into enhanced soft tissue by more than that, and only where the local cortex peak is bone-like
-    (>= ``bone_peak_hu``; metal, > ``BONE_PEAK_CAP_HU``, and the cells around it excluded) and
-    stands ``min_contrast_hu`` above the local soft tissue; elsewhere the rough boundary stays.
+    (>= ``cortex_hu``, or >= ``bone_peak_hu`` and ``min_contrast_hu`` above the bone 1-2 x
+    ``ridge_mm`` inside it, which a pool of contrast blood is not; metal, > ``BONE_PEAK_CAP_HU``,
+    and the cells around it excluded) and stands ``min_contrast_hu`` above the local soft tissue,
+    and only on the surface that faces the outside (not the walls of holes and notches that a
+    ``close_mm`` closing of the rough mask shuts); elsewhere the rough boundary stays.
     A band voxel is bone when its CT, smoothed by a ``smooth_mm`` Gaussian, is at least half-way
     between
 
-    * the local cortex peak: the brightest bone voxel of the two outer layers of the rough mask in
-      cells of about ``cell_mm`` mm and their neighbour cells, averaged along the surface with a
-      ``spread_mm`` mm Gaussian, and
+    * the local cortex peak: the brightest bone voxel of the outer ``ridge_mm`` mm of the rough
+      mask in cells of about ``cell_mm`` mm and their neighbour cells (along axes where a cell is
+      at most 2.5 mm), averaged along the surface with a ``spread_mm`` mm Gaussian, and
     * the local soft tissue: the mean CT (lung and air counted as ``SOFT_FLOOR_HU``) in the
       box-shaped shell ``gap_mm`` .. ``gap_mm + shell_mm`` mm (at least a voxel each) outside the
       rough boundary, spread likewise.
@@ -294,12 +299,22 @@ def refine_band(ct: np.ndarray, rough: np.ndarray, spacing, *, cap_mm: float = 1
     shape = m0.shape
     report(progress, 0.1, "partial volume: band around the surface")
     c = [max(1, int(cap_mm / s + 1e-6)) for s in sp]
-    band_idx = np.flatnonzero((_box_dilate(m0, c) & _box_dilate(~m0, c)).ravel())
+    # the outside: not in the rough mask closed by ``close_mm`` and filled (holes of cancellous
+    # bone below the threshold and narrow notches are inside; their walls are not the surface)
+    k = [max(1, int(round(close_mm / s))) for s in sp]
+    ext = ~_fill(~_box_dilate(~_box_dilate(m0, k), k), False)
+    band = _box_dilate(m0, c) & _box_dilate(~m0, c) & _box_dilate(ext, c)
+    band_idx = np.flatnonzero(band.ravel())
+    del band
     d = [max(1, int(round(ridge_mm / s))) for s in sp]
-    ridge_idx = np.flatnonzero((m0 & _box_dilate(~m0, d)).ravel())
+    rim = _box_dilate(~m0, d)
+    ridge_idx = np.flatnonzero((m0 & rim).ravel())
+    deep_idx = np.flatnonzero((m0 & ~rim & _box_dilate(~m0, [2 * x for x in d])).ravel())
+    del rim
     near = _box_dilate(m0, g)
-    shell_idx = np.flatnonzero((_box_dilate(near, [ri - gi for ri, gi in zip(r, g, strict=True)]) & ~near).ravel())
-    del near
+    shell_idx = np.flatnonzero((_box_dilate(near, [ri - gi for ri, gi in zip(r, g, strict=True)]) & ~near
+                                & ext).ravel())
+    del near, ext
     report(progress, 0.4, "partial volume: local cortex and soft tissue")
     f = tuple(max(1, int(round(cell_mm / s))) for s in sp)
     cshape = tuple(-(-n // fa) for n, fa in zip(shape, f, strict=True))
@@ -311,7 +326,7 @@ def refine_band(ct: np.ndarray, rough: np.ndarray, spacing, *, cap_mm: float = 1
     cmax = cmax.reshape(cshape)
     metal_c = ndimage.maximum_filter(cmax > BONE_PEAK_CAP_HU, size=3)
     cmax = ndimage.maximum_filter(np.where(metal_c, -1000.0, cmax).astype(np.float32),
-                                  size=[3 if fa * s < 2.5 else 1 for fa, s in zip(f, sp, strict=True)])
+                                  size=[3 if fa * s <= 2.5 else 1 for fa, s in zip(f, sp, strict=True)])
     w_r = np.bincount(rc, minlength=cmax.size).reshape(cshape).astype(np.float32) * ~metal_c
     del rc
     sc = _cells(shell_idx, shape, f, cshape)
@@ -320,17 +335,26 @@ def refine_band(ct: np.ndarray, rough: np.ndarray, spacing, *, cap_mm: float = 1
     v_s = v_s.astype(np.float32).reshape(cshape)
     soft_global = float(v_s.sum() / max(w_s.sum(), 1.0))
     del sc, shell_idx
+    dc = _cells(deep_idx, shape, f, cshape)
+    w_d = np.bincount(dc, minlength=cmax.size).astype(np.float32).reshape(cshape)
+    v_d = np.bincount(dc, weights=av[deep_idx], minlength=cmax.size).astype(np.float32).reshape(cshape)
+    del dc, deep_idx
     coords = _cell_coords(band_idx, shape, f)
     sig = tuple(spread_mm / (s * fa) for s, fa in zip(sp, f, strict=True))
     peak_l, wp = _smooth_ratio(cmax * w_r, w_r, sig, coords)
     soft_l, ws = _smooth_ratio(v_s, w_s, sig, coords)
     soft_l = np.where(ws > 1e-3, soft_l, soft_global)
+    deep_l, wd = _smooth_ratio(v_d, w_d, sig, coords)
+    deep_l = np.where(wd > 1e-3, deep_l, -np.inf)  # a thin bone has no inside: its shell is the cortex
     metal_b = ndimage.map_coordinates(metal_c.astype(np.float32), coords, order=0, mode="nearest") > 0
     del coords
     report(progress, 0.75, "partial volume: boundary")
     val = _smoothed_at(a, band_idx, _sig(smooth_mm, sp))
     mid = np.maximum(0.5 * (peak_l + soft_l), soft_l + 0.5 * min_contrast_hu)
-    movable = (wp > 1e-3) & (peak_l >= bone_peak_hu) & (peak_l - soft_l >= min_contrast_hu) & ~metal_b
+    # bone-like: a bright cortex, or a cortex brighter than the bone inside it (a pool of contrast
+    # blood is as bright inside as at its rim)
+    bone_like = (peak_l >= cortex_hu) | ((peak_l >= bone_peak_hu) & (peak_l - deep_l >= min_contrast_hu))
+    movable = (wp > 1e-3) & bone_like & (peak_l - soft_l >= min_contrast_hu) & ~metal_b
     m = m0.copy()
     m.reshape(-1)[band_idx[movable]] = val[movable] >= mid[movable]
     m = _fill(m, False)
@@ -384,10 +408,10 @@ def _cell_coords(flat_idx: np.ndarray, shape, f) -> np.ndarray:
 def _smooth_ratio(v: np.ndarray, w: np.ndarray, sig, coords) -> tuple[np.ndarray, np.ndarray]:
     """Gaussian-weighted mean sum(v) / sum(w) on the cell grid read at ``coords`` (linear), and
     the smoothed weight there."""
-    w = ndimage.gaussian_filter(w, sig, mode="constant")
-    v = ndimage.gaussian_filter(v, sig, mode="constant")
-    wi = ndimage.map_coordinates(w, coords, order=1, mode="nearest")
-    vi = ndimage.map_coordinates(v, coords, order=1, mode="nearest")
+    w = ndimage.gaussian_filter(w, sig, mode="constant", truncate=2.5)
+    v = ndimage.gaussian_filter(v, sig, mode="constant", truncate=2.5)
+    wi = ndimage.map_coordinates(w, coords, order=1, mode="nearest", prefilter=False)
+    vi = ndimage.map_coordinates(v, coords, order=1, mode="nearest", prefilter=False)
     with np.errstate(invalid="ignore", divide="ignore"):
         return vi / wi, wi
 
