@@ -246,15 +246,16 @@ def refine_band(ct: np.ndarray, rough: np.ndarray, spacing, *, cap_mm: float = 1
                 gap_mm: float = 1.5,
                 shell_mm: float = 3.0, cell_mm: float = 2.0, spread_mm: float = 4.0, smooth_mm: float = 0.4,
                 min_contrast_hu: float = 150.0, bone_peak_hu: float = BONE_LIKE_PEAK_HU,
-                cortex_hu: float = CORTEX_HU, close_mm: float = 3.0, progress: Progress | None = None) -> np.ndarray:
+                cortex_hu: float = CORTEX_HU, ridge_hu: float = 80.0, close_mm: float = 3.0,
+                progress: Progress | None = None) -> np.ndarray:
     """The rough bone mask's boundary moved by at most ``cap_mm`` (>= 1 voxel) to the local half-way value.
 
     The fast and conservative sibling of :func:`refine_bone_mask` for whole clinical CTs (the
     ``bone`` preset). Only voxels within ``cap_mm`` of the rough boundary along each axis (at
     least one voxel; a box neighbourhood) are re-decided, so the surface never grows
     into enhanced soft tissue by more than that, and only where the local cortex peak is bone-like
-    (>= ``cortex_hu``, or >= ``bone_peak_hu`` and ``min_contrast_hu`` above the bone 1-2 x
-    ``ridge_mm`` inside it, which a pool of contrast blood is not; metal, > ``BONE_PEAK_CAP_HU``,
+    (>= ``cortex_hu``, or >= ``bone_peak_hu`` and ``ridge_hu`` above the bone 1-2 x ``ridge_mm``
+    inside it, which a pool of contrast blood is not; metal, > ``BONE_PEAK_CAP_HU``,
     and the cells around it excluded) and stands ``min_contrast_hu`` above the local soft tissue,
     and only on the surface that faces the outside (not the walls of holes and notches that a
     ``close_mm`` closing of the rough mask shuts); elsewhere the rough boundary stays.
@@ -353,7 +354,7 @@ def refine_band(ct: np.ndarray, rough: np.ndarray, spacing, *, cap_mm: float = 1
     mid = np.maximum(0.5 * (peak_l + soft_l), soft_l + 0.5 * min_contrast_hu)
     # bone-like: a bright cortex, or a cortex brighter than the bone inside it (a pool of contrast
     # blood is as bright inside as at its rim)
-    bone_like = (peak_l >= cortex_hu) | ((peak_l >= bone_peak_hu) & (peak_l - deep_l >= min_contrast_hu))
+    bone_like = (peak_l >= cortex_hu) | ((peak_l >= bone_peak_hu) & (peak_l - deep_l >= ridge_hu))
     movable = (wp > 1e-3) & bone_like & (peak_l - soft_l >= min_contrast_hu) & ~metal_b
     m = m0.copy()
     m.reshape(-1)[band_idx[movable]] = val[movable] >= mid[movable]
