@@ -47,7 +47,7 @@ def register(app: typer.Typer) -> None:
             _list(as_json)
             return
         if lumen is not None:
-            summary, where = _lumen(lumen, inlet, flow, density, viscosity, np_, out)
+            summary, where = _lumen(lumen, inlet, flow, density, viscosity, np_, out, _parse_options(option or []))
         elif target is None:
             raise InputError("nothing to simulate", hint="Give a study JSON file, a case folder with --plan "
                              "and --study, --lumen, or --list.")
@@ -107,7 +107,7 @@ def _case(case_dir: Path, plan: str, study: str, n: int, out: Path | None, optio
 
 
 def _lumen(lumen: Path, inlet: str | None, flow: float | None, density: float, viscosity: float, n: int,
-           out: Path | None):
+           out: Path | None, options: dict | None = None):
     from surgiplan.core.errors import InputError
 
     if inlet is None or flow is None:
@@ -124,7 +124,7 @@ def _lumen(lumen: Path, inlet: str | None, flow: float | None, density: float, v
     out = out or lumen.resolve().parent / f"{lumen.stem}-flow"
     with _progress(f"blood flow in {lumen.name}") as bar, _stop_on_signals(bar.token):
         summary = run_lumen_study(lumen, point, flow, density=density, viscosity=viscosity, n_ranks=n,
-                                  out_dir=out, progress=bar)
+                                  out_dir=out, progress=bar, options=options)
     return summary, out
 
 

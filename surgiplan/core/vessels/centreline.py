@@ -240,8 +240,15 @@ def loop_area(P: np.ndarray, normal) -> float:
     return 0.5 * abs(float(cr @ normal))
 
 
-def measure_radius(surface, cl: Centreline) -> Centreline:
-    """Fill ``cl.radius_mm`` with the equivalent radius of each cross-section."""
+def measure_radius(surface, cl: Centreline, refine_narrow: bool = True) -> Centreline:
+    """Fill ``cl.radius_mm`` with the equivalent radius of each cross-section.
+
+    ``refine_narrow``: where the lumen narrows (radius below ``NARROW_FRACTION`` of the median over
+    +-``NARROW_WINDOW_MM``), the section's normal is also tilted up to ``TILT_MAX_DEG`` from the
+    centreline tangent and the smallest area kept: the narrowest section of a tube is perpendicular to
+    its axis, and a path through a narrow lumen on a 1 mm grid bends there (a 15 deg tilt adds 3.5 %
+    of area).
+    """
     cutter = _Cutter(surface)
     r = np.full(len(cl.points), np.nan)
     for k, (p, t) in enumerate(zip(cl.points, cl.tangents, strict=True)):
@@ -249,7 +256,41 @@ def measure_radius(surface, cl: Centreline) -> Centreline:
         if loop is not None:
             r[k] = np.sqrt(loop_area(loop, t) / np.pi)
     cl.radius_mm = r
+    if refine_narrow and np.isfinite(r).sum() > 5:
+        w = int(round(NARROW_WINDOW_MM / STEP_MM))
+        for k in np.nonzero(np.isfinite(r))[0]:
+            ref = np.nanmedian(r[max(0, k - w):k + w + 1])
+            if r[k] < NARROW_FRACTION * ref:
+                r[k] = _min_tilted_radius(surface, cl.points[k], cl.tangents[k], r[k], cutter)
     return cl
+
+
+NARROW_FRACTION = 0.8
+NARROW_WINDOW_MM = 15.0
+TILT_MAX_DEG = 24.0
+
+
+def _min_tilted_radius(surface, p, t, r0: float, cutter) -> float:
+    """The smallest equivalent radius over section normals tilted from ``t`` (a coarse-to-fine search)."""
+    e1 = np.cross(t, [1.0, 0.0, 0.0] if abs(t[0]) < 0.9 else [0.0, 1.0, 0.0])
+    e1 /= np.linalg.norm(e1)
+    e2 = np.cross(t, e1)
+    best, ab = r0, (0.0, 0.0)
+    for step in np.radians([TILT_MAX_DEG / 2, TILT_MAX_DEG / 4, TILT_MAX_DEG / 8]):
+        a0, b0 = ab
+        for a in (a0 - step, a0, a0 + step):
+            for b in (b0 - step, b0, b0 + step):
+                if (a, b) == (a0, b0) or np.hypot(a, b) > np.radians(TILT_MAX_DEG) + 1e-9:
+                    continue
+                n = t + np.tan(a) * e1 + np.tan(b) * e2
+                n /= np.linalg.norm(n)
+                loop = section_loop(surface, p, n, cutter)
+                if loop is None:
+                    continue
+                rr = np.sqrt(loop_area(loop, n) / np.pi)
+                if rr < best:
+                    best, ab = rr, (a, b)
+    return float(best)
 
 
 def branch_points(cls: list[Centreline]) -> list[dict]:

@@ -27,6 +27,8 @@ INLET_EXTENSION = 3.0
 OUTLET_EXTENSION = 5.0
 SIZE_PER_RADIUS = 0.45
 LESION_SIZE_PER_RADIUS = 0.3
+WALL_SIZE_RATIO = 1.0 / 3.0
+WALL_BAND_CELLS = 1.0
 
 
 @dataclass
@@ -172,11 +174,14 @@ def build_closed_surface(surface, cuts: list[Cut], extensions: list[float]):
 
 
 def mesh_lumen(closed, cuts: list[Cut], size_fn, msh_path=None, h_min: float = 0.3, h_max: float = 3.0,
-               progress=None):
+               progress=None, wall_ratio: float | None = None, wall_band: float = WALL_BAND_CELLS):
     """gmsh tetrahedral mesh of the closed surface (``patch`` cell data: 0 wall, i > 0 cut i - 1).
 
-    ``size_fn(points (n, 3)) -> sizes (n,)`` gives the target edge length (mm). Leaves the model in gmsh
-    (call :func:`surgiplan.core.simulation.meshes.finish`); writes ``msh_path`` when given.
+    ``size_fn(points (n, 3)) -> sizes (n,)`` gives the target edge length (mm) in the core of the lumen.
+    ``wall_ratio`` (e.g. 1/3): cells at the wall are that fraction of the core size, growing linearly to
+    the core size over ``wall_band`` core cells from the wall (distance to the wall's vertices); None:
+    no wall refinement. Leaves the model in gmsh (call :func:`surgiplan.core.simulation.meshes.finish`);
+    writes ``msh_path`` when given.
     """
     import gmsh
 
@@ -190,8 +195,12 @@ def mesh_lumen(closed, cuts: list[Cut], size_fn, msh_path=None, h_min: float = 0
     gmsh.model.mesh.addNodes(2, tag, np.arange(1, closed.n_points + 1), np.asarray(closed.points).ravel())
     gmsh.model.mesh.addElementsByType(tag, 2, [], (tris + 1).ravel())
     # split at the sharp cap rims (40 deg), patches that can be re-parametrised, then re-mesh them
-    gmsh.model.mesh.classifySurfaces(40 * np.pi / 180, True, True, np.pi)
-    gmsh.model.mesh.createGeometry()
+    try:
+        gmsh.model.mesh.classifySurfaces(40 * np.pi / 180, True, True, np.pi)
+        gmsh.model.mesh.createGeometry()
+    except Exception as exc:  # gmsh raises plain Exception
+        raise MeshingError(f"gmsh could not parametrise the vessel surface: {exc}",
+                           hint="The lumen surface may fold or self-intersect; smooth the segmentation.") from exc
     ents = gmsh.model.getEntities(2)
     tagged = {"wall": []}
     for c in cuts:
@@ -220,13 +229,27 @@ def mesh_lumen(closed, cuts: list[Cut], size_fn, msh_path=None, h_min: float = 0
     gmsh.option.setNumber("Mesh.Algorithm3D", 1)
     import time
 
-    # the size field on a 1 mm grid (numpy), looked up in gmsh's size callback without numpy calls
+    # the size field on a grid (numpy), looked up in gmsh's size callback without numpy calls; the grid
+    # step resolves the smallest wall cell (at most 1 mm, at most ~16 M grid points)
     lo = closed.points.min(axis=0) - 2.0
     hi = closed.points.max(axis=0) + 2.0
     step = 1.0
+    if wall_ratio is not None:
+        h_wall = max(h_min, float(np.min(np.clip(size_fn(np.asarray(closed.points)), h_min, h_max))) * wall_ratio)
+        step = float(np.clip(h_wall, (np.prod(hi - lo) / 16e6) ** (1 / 3), 1.0))
     n = np.ceil((hi - lo) / step).astype(int) + 1
     g = np.stack(np.meshgrid(*[lo[a] + step * np.arange(n[a]) for a in range(3)], indexing="ij"), axis=-1)
-    grid = np.clip(size_fn(g.reshape(-1, 3)), h_min, h_max).reshape(tuple(n))
+    g = g.reshape(-1, 3)
+    grid = np.clip(size_fn(g), h_min, h_max)
+    if wall_ratio is not None:
+        from scipy.spatial import cKDTree
+
+        wall_pts = np.asarray(closed.points)[np.unique(closed.faces.reshape(-1, 4)[:, 1:][
+            np.asarray(closed.cell_data["patch"]) == 0])]
+        d, _ = cKDTree(wall_pts).query(g, workers=1)
+        grid = grid * (wall_ratio + (1.0 - wall_ratio) * np.clip(d / (wall_band * grid), 0.0, 1.0))
+        grid = np.maximum(grid, h_min)
+    grid = grid.reshape(tuple(n))
     flat = grid.ravel().tolist()
     nx, ny, nz = (int(v) for v in n)
     x0, y0, z0 = (float(v) for v in lo)

@@ -72,4 +72,10 @@ def test_bad_lumen_inputs(tmp_path, tube_stl):
         run_lumen_study(tube_stl, (0, float("nan"), 0), 1.0, out_dir=out)
     with pytest.raises(InputError, match="density and viscosity"):
         run_lumen_study(tube_stl, (0, 0, 0), 1.0, viscosity=0.0, out_dir=out)
+    with pytest.raises(InputError, match="unknown lumen-study option"):
+        run_lumen_study(tube_stl, (0, 0, 0), 1.0, out_dir=out, options={"hmax": 2})
+    with pytest.raises(InputError, match="h_max_mm must be"):
+        run_lumen_study(tube_stl, (0, 0, 0), 1.0, out_dir=out, options={"h_max_mm": "big"})
+    with pytest.raises(InputError, match="wall_ratio must be"):
+        run_lumen_study(tube_stl, (0, 0, 0), 1.0, out_dir=out, options={"wall_ratio": 3})
     assert not out.exists()  # nothing written for a refused input

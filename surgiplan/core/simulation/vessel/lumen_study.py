@@ -26,13 +26,21 @@ from surgiplan.core.jobs import Progress, report, sub_progress
 
 SURFACE_SUFFIXES = (".stl", ".vtp", ".obj", ".ply")
 STEP_MM = 0.5
+MASK_BLUR_VOXELS = 0.6
+TIP_MIN_STUB_MM = 20.0
+TIP_MIN_STUB_RADII = 3.0
+TIP_MIN_RADIUS_MM = 1.0
 
 
 def _field_from_mask(mask: np.ndarray, spacing, origin, direction):
+    from scipy import ndimage as ndi
+
     from surgiplan.core.imaging.volume import Volume
     from surgiplan.core.vessels.lumen_surface import lumen_field
 
-    img = np.where(mask, 300, 0).astype(np.int16)
+    # a label map is a staircase: blurred by MASK_BLUR_VOXELS (as a scanner blurs a lumen) its
+    # half-maximum is a smooth surface at the mask's edge (a flat edge does not move)
+    img = ndi.gaussian_filter(np.where(mask, 300.0, 0.0).astype(np.float32), MASK_BLUR_VOXELS)
     vol = Volume(img, spacing, origin, direction)
     return lumen_field(vol, mask, STEP_MM)
 
@@ -93,8 +101,12 @@ def _hole_ends(surf):
 
 def run_lumen_study(lumen: Path, inlet_lps, flow_mL_s: float, *, density: float = 1060.0,
                     viscosity: float = 0.0035, n_ranks: int = 1, out_dir: Path,
-                    progress: Progress | None = None) -> dict:
-    """Mesh the lumen, solve steady flow, return the summary (also written to ``out_dir/summary.json``)."""
+                    progress: Progress | None = None, options: dict | None = None) -> dict:
+    """Mesh the lumen, solve steady flow, return the summary (also written to ``out_dir/summary.json``).
+
+    ``options``: ``h_max_mm`` (largest cell, mm; default 2.5), ``wall_ratio`` (wall cells / core cells;
+    0: no wall refinement).
+    """
     from surgiplan.core.fileio import atomic_write_text
     from surgiplan.core.simulation.runner import run_study_process
     from surgiplan.core.simulation.vessel.case_study import setup_facts, verification_status
@@ -110,6 +122,30 @@ def run_lumen_study(lumen: Path, inlet_lps, flow_mL_s: float, *, density: float 
     if not (np.isfinite(density) and np.isfinite(viscosity) and density > 0 and viscosity > 0):
         raise InputError(f"density and viscosity must be positive (got {density} kg/m^3, {viscosity} Pa s)",
                          hint="Blood: --density 1060 --viscosity 0.0035.")
+    options = dict(options or {})
+    unknown = set(options) - {"h_max_mm", "wall_ratio"}
+    if unknown:
+        raise InputError(f"unknown lumen-study option(s): {', '.join(sorted(unknown))}",
+                         hint="Known: h_max_mm, wall_ratio.")
+    from surgiplan.core.simulation.vessel.geometry import WALL_RATIO_DEFAULT
+
+    wall_ratio = options.get("wall_ratio", WALL_RATIO_DEFAULT)
+    if wall_ratio is not None:
+        try:
+            wall_ratio = float(wall_ratio)
+        except (TypeError, ValueError):
+            wall_ratio = float("nan")
+        if not (np.isfinite(wall_ratio) and 0.0 <= wall_ratio <= 1.0):
+            raise InputError(f"wall_ratio must be a fraction between 0 and 1 (got {options.get('wall_ratio')})",
+                             hint="0 or 1: no wall refinement; 0.33: wall cells a third of the core size.")
+        if wall_ratio in (0.0, 1.0):
+            wall_ratio = None
+    try:
+        h_max = float(options.get("h_max_mm", 2.5))
+    except (TypeError, ValueError):
+        h_max = float("nan")
+    if not (np.isfinite(h_max) and 0.2 <= h_max <= 50.0):
+        raise InputError(f"h_max_mm must be a cell size in mm between 0.2 and 50 (got {options.get('h_max_mm')})")
     out_dir = Path(out_dir)
     name = lumen.name.lower()
     report(progress, 0.0, f"reading {lumen.name}")
@@ -146,7 +182,7 @@ def run_lumen_study(lumen: Path, inlet_lps, flow_mL_s: float, *, density: float 
         if len(ends) < 2:
             ends = _tip_ends(lf, inlet, ends)
     try:
-        model = build_vessel_model(lf, out_dir, inlet_point=inlet, ends=ends,
+        model = build_vessel_model(lf, out_dir, inlet_point=inlet, ends=ends, h_max=h_max, wall_ratio=wall_ratio,
                                    progress=sub_progress(progress, 0.02, 0.4))
     except GeometryError as exc:
         raise GeometryError(f"{lumen}: {exc.message}", hint=exc.hint) from exc
@@ -169,7 +205,14 @@ def run_lumen_study(lumen: Path, inlet_lps, flow_mL_s: float, *, density: float 
 
 
 def _tip_ends(lf, inlet_point, ends):
-    """Ends of a closed lumen: successive geodesically farthest tips (see module docstring)."""
+    """Ends of a lumen closed at (some of) its tips: the inlet tip, then successive geodesically farthest
+    tips from the centreline paths found so far (see module docstring).
+
+    A tip is an end only when it lies at the end of a real vessel: its stub beyond the parent's wall
+    (geodesic distance from the paths minus the parent's radius there) is longer than
+    ``TIP_MIN_STUB_RADII`` of its own radius and than ``TIP_MIN_STUB_MM``, and its radius is at least
+    ``TIP_MIN_RADIUS_MM``. Bumps of a noisy or crescent-shaped lumen (a dissection's true lumen) fail that.
+    """
     from scipy import ndimage as ndi
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import dijkstra
@@ -183,32 +226,63 @@ def _tip_ends(lf, inlet_point, ends):
     if len(pts) < 10:
         raise GeometryError("the lumen is too small")
     edt = ndi.distance_transform_edt(inside) * h
+    r_node = edt[tuple(pts.T)]
     ids = -np.ones(inside.shape, np.int64)
     ids[tuple(pts.T)] = np.arange(len(pts))
-    rows, cols, w = [], [], []
+    rows, cols, w, wc = [], [], [], []
     for o in [(a, b, c) for a in (-1, 0, 1) for b in (-1, 0, 1) for c in (-1, 0, 1) if (a, b, c) > (0, 0, 0)]:
         q = pts + o
         ok = np.all((q >= 0) & (q < inside.shape), axis=1)
         j = ids[tuple(q[ok].T)]
         g = j >= 0
-        rows.append(ids[tuple(pts[ok][g].T)])
+        i0 = ids[tuple(pts[ok][g].T)]
+        rows.append(i0)
         cols.append(j[g])
         w.append(np.full(g.sum(), h * np.sqrt(sum(x * x for x in o))))
+        wc.append(w[-1] / (0.5 * (r_node[i0] + r_node[j[g]])) ** 2)  # centred paths (as the centrelines)
     n = len(pts)
-    graph = coo_matrix((np.concatenate(w), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)).tocsr()
+    rc = (np.concatenate(rows), np.concatenate(cols))
+    length = coo_matrix((np.concatenate(w), rc), shape=(n, n)).tocsr()
+    centred = coo_matrix((np.concatenate(wc), rc), shape=(n, n)).tocsr()
     xyz = lf.world(pts[:, ::-1].astype(float) * f)
     src = int(np.argmin(np.linalg.norm(xyz - inlet_point, axis=1)))
-    tips = [src]
-    dist = dijkstra(graph, directed=False, indices=src)
+    # paths from the inlet to the known open ends: the tips are searched away from them
+    _, pred = dijkstra(centred, directed=False, indices=src, return_predecessors=True)
+
+    def chain(node, pred_, stop):
+        c = [node]
+        while c[-1] not in stop and pred_[c[-1]] >= 0:
+            c.append(int(pred_[c[-1]]))
+        return c
+
+    on_path = {src}
+    for e in ends:
+        k = int(np.argmin(np.linalg.norm(xyz - e.centre, axis=1)))
+        on_path.update(chain(k, pred, {src}))
+    # the inlet is a closed tip unless the point lies at a known open end
+    at_end = any(np.linalg.norm(e.centre - xyz[src]) < max(10.0, 2.0 * np.sqrt(e.area_mm2 / np.pi)) for e in ends)
+    tips = [] if at_end else [src]
     for _ in range(8):
-        cand = np.where(np.isfinite(dist), dist, -1)
+        dist, pr, _ = dijkstra(length, directed=False, indices=sorted(on_path), min_only=True,
+                               return_predecessors=True)
+        cand = np.where(np.isfinite(dist), dist, -1.0)
         k = int(np.argmax(cand))
-        if cand[k] < 3 * max(2.0, float(edt[tuple(pts[k])])) or cand[k] < 10.0:
+        if cand[k] <= 0:
+            break
+        c = chain(k, pr, on_path)  # tip -> the paths
+        attach = c[-1]
+        r_parent = float(r_node[attach])
+        beyond = np.array(c)[(dist[np.array(c)] > r_parent)]
+        r_branch = float(np.median(r_node[beyond])) if len(beyond) else 0.0
+        stub = float(cand[k]) - r_parent
+        if stub < max(TIP_MIN_STUB_RADII * r_branch, TIP_MIN_STUB_MM) or r_branch < TIP_MIN_RADIUS_MM:
             break
         tips.append(k)
-        dist = np.minimum(dist, dijkstra(graph, directed=False, indices=k))
-    if len(tips) < 2:
-        raise GeometryError("could not find two ends of the closed lumen")
+        on_path.update(chain(k, pred, {src}))
+    if len(tips) + len(ends) < 2:
+        raise GeometryError("could not find two ends of the closed lumen (an inlet and an outlet)",
+                            hint="Give a lumen whose outlet reaches the edge of the label map, or a surface "
+                                 "with open ends.")
     out = list(ends)
     for t in tips:
         p = xyz[t]
