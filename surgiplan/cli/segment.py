@@ -38,6 +38,8 @@ def segment(
                                              "soft tissue (right volume and area; slower)."),
     strict: bool = typer.Option(False, "--strict", help="Refuse (write nothing, exit non-zero) when the result "
                                                         "is doubtful against anatomy."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output: the segments (name, voxels, "
+                                                         "mL, mean HU), the doubts and the file written."),
     overwrite: bool = OverwriteOpt,
 ) -> None:
     """Segment SCAN with a preset and write the segmentation; prints per-segment statistics.
@@ -70,6 +72,17 @@ def segment(
             raise InputError("the segmentation is doubtful (--strict): " + " | ".join(d.message for d in doubts),
                              path=scan, hint="Add seeds (--seed NAME=X,Y,Z) or drop --strict to write it anyway.")
         write_segmentation(seg, output)
+    if as_json:
+        import json
+
+        typer.echo(json.dumps({
+            "preset": preset, "output": str(output),
+            "segments": [{"name": st.name, "voxels": int(st.voxels), "volume_ml": round(float(st.volume_ml), 3),
+                          "mean_hu": None if st.mean is None else round(float(st.mean), 1)}
+                         for st in seg.statistics(volume)],
+            "doubts": [{"segment": d.segment, "kind": d.kind, "message": d.message} for d in doubts],
+        }, indent=2))
+        return
     for st in seg.statistics(volume):
         hu = f", {st.mean:.0f} +/- {st.sd:.0f} HU" if st.mean is not None else ""
         typer.echo(f"{st.name}: {st.voxels} voxels, {st.volume_ml:.1f} mL{hu}")

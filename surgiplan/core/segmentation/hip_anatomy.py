@@ -31,6 +31,7 @@ Index space [k, j, i]; mm from the spacing; left/right from the direction matrix
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -403,9 +404,54 @@ def find_heads_by_rays(img: np.ndarray, sp: np.ndarray, midline_i: float, *, bon
     return heads
 
 
+def head_surface(img: np.ndarray, sp: np.ndarray, head: Head, shape, *, n_dir: int = 1000, tol_mm: float = 4.0,
+                 neighbours: int = 15, min_hits: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """The head's own surface instead of its fitted sphere: (inside, socket_side) boolean masks of
+    ``shape`` [k, j, i] (``img``: smoothed CT in HU; ``sp`` spacing mm).
+
+    Along ``n_dir`` rays from the centre, the surface is where the CT falls half-way from the
+    head's cortex to the dark joint space that is followed by the socket (:func:`_joint_hits`),
+    kept within ``tol_mm`` of the fitted radius; per ray the median of its ``neighbours``
+    nearest rays' hits (at least ``min_hits`` of them), else the sphere's radius (the neck, where
+    no joint space is seen). ``inside``: voxels within that radius of their ray. ``socket_side``:
+    voxels beyond it (up to ``tol_mm`` + 6 mm past the sphere) on rays where the joint space was
+    seen: the acetabulum's side of the joint, hip bone whatever the watershed said.
+    """
+    from scipy.spatial import cKDTree
+
+    r0 = head.radius_mm
+    radii = np.arange(4.0, r0 + 10.0, 0.5)
+    vals, dirs = _ray_samples(img, sp, head.centre, radii, n_dir=n_dir)
+    hit = _joint_hits(vals, radii, 60.0, 40.0)
+    ok = np.abs(hit - r0) <= tol_mm  # nan compares False
+    tree = cKDTree(dirs)
+    _, nn = tree.query(dirs, neighbours)
+    n_ok = ok[nn].sum(axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-nan rows: no joint seen nearby
+        r_dir = np.nanmedian(np.where(ok[nn], hit[nn], np.nan), axis=1)
+    seen = n_ok >= min_hits
+    r_dir = np.where(seen & np.isfinite(r_dir), r_dir, r0)
+    c = np.asarray(head.centre, float)
+    reach = r0 + tol_mm + 6.0
+    box = tuple(slice(max(0, int(np.floor(c[a] - reach / sp[a]))),
+                      min(shape[a], int(np.ceil(c[a] + reach / sp[a])) + 1)) for a in range(3))
+    g = np.stack(np.meshgrid(*[(np.arange(b.start, b.stop) - c[a]) * sp[a] for a, b in enumerate(box)],
+                             indexing="ij"), axis=-1)
+    d = np.linalg.norm(g, axis=-1)
+    _, q = tree.query((g / np.maximum(d[..., None], 1e-6)).reshape(-1, 3))
+    q = q.reshape(d.shape)
+    inside = np.zeros(shape, bool)
+    socket = np.zeros(shape, bool)
+    inside[box] = d <= r_dir[q]
+    socket[box] = seen[q] & (d > r_dir[q]) & (d <= reach)
+    return inside, socket
+
+
 def split_femur_soft(ct: np.ndarray, bone: np.ndarray, sp: np.ndarray, heads: list[Head], *,
                      inner_mm: float = 1.5, gap_mm: float = 1.5, shell_mm: float = 5.5,
-                     progress: Progress | None = None) -> tuple[list[np.ndarray], np.ndarray]:
+                     img: np.ndarray | None = None, progress: Progress | None = None
+                     ) -> tuple[list[np.ndarray], np.ndarray]:
     """(one femur mask per head, the rest: hip bone) for osteoporotic bone, where the head's
     cancellous core is about as dark as the joint space (CT in HU, [k, j, i]; spacing ``sp``
     mm; ``bone`` filled at a low threshold; the heads from :func:`find_heads_by_rays`).
@@ -415,9 +461,12 @@ def split_femur_soft(ct: np.ndarray, bone: np.ndarray, sp: np.ndarray, heads: li
     grows from its head (``inner_mm`` inside the fitted sphere), the hip bone from a shell
     ``gap_mm`` + 1.5 mm to ``gap_mm`` + 1.5 mm + ``shell_mm`` beyond the sphere on the side of
     the head's top half (the socket, axis k up; the neck leaves the head below it). Then the
-    fitted ball is the femur's whatever the watershed said, and femur outside the ball above
-    the head's centre goes to the hip bone (the socket's roof, not the neck). The neck and
-    trochanter follow the head below.
+    head inside its own surface (:func:`head_surface` on ``img``, the smoothed CT; the fitted
+    sphere where no joint space is seen) is the femur's whatever the watershed said; femur beyond
+    that surface on the rays that see the joint space, and femur outside the sphere above the
+    head's centre, go to the hip bone (the socket, not the neck). The neck and trochanters follow
+    the head below; the femur's cancellous holes (below the bone threshold, enclosed by its
+    cortex in an axial slice) are filled.
     """
     from skimage.segmentation import watershed
 
@@ -442,15 +491,22 @@ def split_femur_soft(ct: np.ndarray, bone: np.ndarray, sp: np.ndarray, heads: li
     lab = watershed(valley_depth(ct, sp), markers, mask=bone)
     femurs = [lab == n for n in range(1, rest)]
     hip = bone & ((lab == rest) | (lab == 0))
-    for f, (ball, c) in zip(femurs, balls, strict=True):
-        above = f & ~ball & (kk >= c[0])
-        f &= ~above
-        hip |= above
-    for f, (ball, _c) in zip(femurs, balls, strict=True):
+    image = np.asarray(ct, np.float32) if img is None else img
+    heads_in = []
+    for h, f, (ball, c) in zip(heads, femurs, balls, strict=True):
+        inside, socket = head_surface(image, sp, h, bone.shape)
+        to_hip = f & ~inside & (socket | (~ball & (kk >= c[0])))
+        f &= ~to_hip
+        hip |= to_hip & bone
+        heads_in.append(inside)
+    for f, inside in zip(femurs, heads_in, strict=True):
         for g in femurs:
             if g is not f:
-                g &= ~ball
-        f |= ball  # the fitted head, its darker cancellous core included
-        hip &= ~ball
+                g &= ~inside
+        f |= inside  # the head inside its surface, its darker cancellous core included
+        hip &= ~inside
+    for f in femurs:  # cancellous bone below the threshold, enclosed by the femur's cortex
+        filled = np.stack([ndimage.binary_fill_holes(s) for s in f])
+        f |= filled & ~hip
     report(progress, 1.0, "femur and hip bone split")
     return femurs, hip

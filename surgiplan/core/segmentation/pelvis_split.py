@@ -16,10 +16,11 @@ The fronts meet in the joint spaces. Bone connected to none of the markers (ribs
 rest. Index space [k, j, i] with k up (``scan_axes`` gives the sign), j anterior when
 ``ant_sign`` is +1.
 
-Measured on TotalSegmentator's example CT (3 mm, osteoporotic): hip bones 319 and 326 mL
-(adult hip bone ~300-450 mL), sacrum 131 mL; of TotalSegmentator's S1 mask 71 % lies in our
-sacrum and 2 % in a hip bone, but 57 % of its L5 also goes to our sacrum (the L5-S1 boundary
-is not found: both discs are valleys of equal depth, see the module's test).
+With ``lumbar`` (the vertebrae L5 and up from :func:`spine_anatomy.find_vertebrae`, split at
+the discs found along the body column), they seed the lumbar spine and the sacrum's marker stays
+clear of them: the L5-S1 disc is the boundary. Without it the L5-S1 and L4-L5 discs are valleys
+of equal depth and the sacrum took 57 % of TotalSegmentator's L5 on the example CT (3 mm,
+osteoporotic), where the split gave hip bones of 319 and 326 mL (adult hip bone ~300-450 mL).
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ from surgiplan.core.segmentation.plausibility import MAX_LR_RATIO
 def split_pelvis(ct: np.ndarray, pelvis: np.ndarray, sp, heads: list[Head], midline_i: float, *,
                  up_sign: int = 1, ant_sign: int = 1, sacrum_half_width_mm: float = 20.0,
                  sacrum_from_mm: float = 20.0, sacrum_to_mm: float = 100.0, spine_from_mm: float = 150.0,
-                 compactness: float = 0.0, progress: Progress | None = None) -> dict[str, np.ndarray]:
+                 compactness: float = 0.0, lumbar: np.ndarray | None = None,
+                 progress: Progress | None = None) -> dict[str, np.ndarray]:
     """{"hip_bone_low_i", "hip_bone_high_i", "sacrum", "spine", "rest"} masks of ``pelvis``.
 
     Parameters
@@ -55,6 +57,10 @@ def split_pelvis(ct: np.ndarray, pelvis: np.ndarray, sp, heads: list[Head], midl
     compactness : float
         skimage's compact watershed (0: plain). Tried 0.5-3 on the real CT and the hip sample:
         no value helped both, so 0.
+    lumbar : ndarray of bool, optional
+        The lumbar vertebrae (L5 and up) split at their discs by
+        :func:`spine_anatomy.find_vertebrae`: they seed the spine, and the sacrum's marker stays
+        below them, so the L5-S1 disc (a valley as deep as any other disc) is the boundary.
 
     Returns
     -------
@@ -66,7 +72,8 @@ def split_pelvis(ct: np.ndarray, pelvis: np.ndarray, sp, heads: list[Head], midl
     Raises
     ------
     InputError
-        Not two heads either side of the midline; or the two hip bones differ by more than
+        ``ct`` or ``lumbar`` not on the pelvis' grid; not two heads either side of the midline; or
+        the two hip bones differ by more than
         :data:`plausibility.MAX_LR_RATIO` in volume (no joint spaces seen: surgiplan's own hip
         sample, whose pelvis is one ring without sacroiliac joints, gives 57 and 198 mL).
     """
@@ -78,6 +85,10 @@ def split_pelvis(ct: np.ndarray, pelvis: np.ndarray, sp, heads: list[Head], midl
     if len(heads) != 2 or (heads[0].centre[2] - midline_i) * (heads[1].centre[2] - midline_i) >= 0:
         raise InputError("pelvis split: needs both femoral heads, one either side of the midline",
                          hint="Segment both hips with the hip-bones preset (or seeds) first.")
+    for what, arr in (("the CT", ct), ("the lumbar spine mask", lumbar)):
+        if arr is not None and np.shape(arr) != np.shape(pelvis):
+            raise InputError(f"pelvis split: {what} is {np.shape(arr)} voxels, the pelvis mask {np.shape(pelvis)}",
+                             hint="Pass masks made on the same scan grid as the CT.")
     sp = np.asarray(sp, float)
     report(progress, 0.0, "pelvis: markers in the sockets and along the midline")
     kk, jj, ii = np.indices(pelvis.shape, sparse=True)
@@ -91,7 +102,14 @@ def split_pelvis(ct: np.ndarray, pelvis: np.ndarray, sp, heads: list[Head], midl
     hj = float(np.mean([h.centre[1] for h in heads]))
     up = up_sign * (kk - hk) * sp[0]
     strip = pelvis & (np.abs(ii - midline_i) * sp[2] <= sacrum_half_width_mm) & (ant_sign * (jj - hj) <= 0)
-    markers[strip & (up >= sacrum_from_mm) & (up <= sacrum_to_mm) & (markers == 0)] = 3
+    sacrum_strip = strip & (up >= sacrum_from_mm) & (up <= sacrum_to_mm) & (markers == 0)
+    if lumbar is not None and lumbar.any():
+        from scipy import ndimage
+
+        near = ndimage.binary_dilation(lumbar, iterations=2)
+        markers[pelvis & lumbar & (markers == 0)] = 4
+        sacrum_strip &= ~near
+    markers[sacrum_strip] = 3
     markers[strip & (up >= spine_from_mm) & (markers == 0)] = 4
     report(progress, 0.3, "pelvis: watershed along the sacroiliac joints and the symphysis")
     lab = watershed(valley_depth(ct, sp), markers, mask=pelvis, compactness=compactness)

@@ -175,7 +175,10 @@ def check_bone_segments(volume: Volume, seg, names=None, *, core_mm: float = 4.0
 #: * femur: a whole adult femur is ~400-700 mL (cortical + marrow, CT); a proximal femur in a
 #:   hip scan holds at least the head (4/3 pi 18^3 = 24 mL for the smallest head radius).
 #: * lumbar vertebra incl. posterior elements: 20-90 mL (brief of issue 23; L1 ~30-45 mL,
-#:   L5 ~45-70 mL in adult CT volumetry), sacrum 100-400 mL, patella 10-40 mL.
+#:   L5 ~45-70 mL in adult CT volumetry), sacrum 60-400 mL, patella 10-40 mL. The sacrum's lower
+#:   bound was 100 mL; an osteoporotic sacrum loses its alae's trabecular bone first ("alar voids"
+#:   of fat, Wagner, Kamer and Rommens on CT models of 92 sacra), and on issue 23's CT the sacrum
+#:   below the L5-S1 disc measures 92 mL while TotalSegmentator's S1 alone is 47 mL.
 #: These are working ranges from the literature as summarised in the issue, not a norm table:
 #: widen them rather than refuse a real patient.
 VOLUME_ML: dict[str, tuple[float, float]] = {
@@ -183,7 +186,7 @@ VOLUME_ML: dict[str, tuple[float, float]] = {
     "pelvis": (200.0, 1400.0),
     "femur": (24.0, 800.0),
     "vertebra": (20.0, 90.0),
-    "sacrum": (100.0, 400.0),
+    "sacrum": (60.0, 400.0),
     "patella": (8.0, 45.0),
     "tibia": (60.0, 700.0),
     "fibula": (8.0, 150.0),
@@ -252,7 +255,9 @@ def check_anatomy(volume: Volume, seg, names=None, *, expected_vertebrae: int | 
     Returns
     -------
     list of Doubt
-        ``kind`` is "volume", "symmetry", "head-radius", "pieces" or "count".
+        ``kind`` is "volume", "symmetry", "head-radius", "pieces", "count", or "split" (what the
+        preset itself was unsure of, from ``seg.metadata["preset_doubts"]``: e.g. the pelvis kept in
+        one piece, and why).
     """
     from surgiplan.core.segmentation import islands
 
@@ -318,6 +323,8 @@ def check_anatomy(volume: Volume, seg, names=None, *, expected_vertebrae: int | 
                 f"adult femoral head's {HEAD_RADIUS_MM[0]:.0f}-{HEAD_RADIUS_MM[1]:.0f} mm: the head may be merged "
                 f"with the acetabulum or cut. Add a seed in the femoral head and one in the hip bone and separate "
                 f"from seeds.")))
+    for why in getattr(seg, "metadata", {}).get("preset_doubts", []):  # what the preset itself was unsure of
+        doubts.append(Doubt("pelvis" if "pelvis" in why else "-", "split", 0.0, why))
     if expected_vertebrae is not None:
         found = [n for n in names if _kind(n) == "vertebra"]
         if len(found) != expected_vertebrae:

@@ -5,14 +5,16 @@ morphology -> seeded watershed) with anatomical seeds found automatically from
 the patient axes (LPS: +x patient left, +y posterior, +z superior), so it works
 on any scan orientation. Parameters are in HU and mm.
 
-* ``bone``: CT >= 200 HU, closed cavities filled, islands < 1 mL removed; ``partial_volume=True``:
-  rough mask >= 150 HU, boundary half-way between the local cortex and soft tissue, joint spaces out.
-* ``hip-bones``: bone at >= 500 HU (the half-way value between cortex, ~1000+ HU,
-  and soft tissue, so the surface sits where a voxel is half bone), cavities
-  filled, then split into ``pelvis``, ``femur_left``, ``femur_right``: seeds on
-  the femoral shaft cortex in the lowest 20 mm left and right of the midline and
-  on the pelvic cortex in the highest 20 mm; a watershed on the smoothed CT
-  separates the femoral heads from the acetabula along the dark joint space.
+* ``bone``: CT >= 200 HU, closed cavities filled, islands < 1 mL removed, then its outer surface
+  moved (by at most 1.5 mm / one voxel, only at a bone-like cortex) to half-way between the local
+  cortex and soft tissue (issue 23); ``partial_volume=False`` (CLI ``--fixed-threshold``): 200 HU.
+* ``hip-bones``: femoral heads found as spheres in their sockets (:mod:`hip_anatomy`; no shaft
+  needed), each femur (head, neck, trochanters) cut from the hip bone along the joint space,
+  ``femur_left`` / ``femur_right`` named from the head's side of the midline, ``metal`` its own
+  segment. With both hips and the sacrum in view the pelvis comes as ``hip_bone_left``,
+  ``hip_bone_right``, ``sacrum`` and ``lumbar_spine`` (split at the sacroiliac joints, the pubic
+  symphysis and the L5-S1 disc), else as one ``pelvis`` with the reason as a doubt
+  (``split_pelvis=False``: always one ``pelvis``).
 * ``knee-bones``: ``femur``, ``tibia``, ``patella``, ``fibula`` by anatomy (:mod:`knee_anatomy`:
   cores apart at the joint spaces, named from the scan axes, split by a watershed on the
   joint-space map), ``metal`` as its own segment.
@@ -69,6 +71,10 @@ def apply_preset(volume: Volume, preset: str, progress: Progress | None = None, 
         raise InputError(f"unknown preset '{preset}'", hint=f"Use one of: {', '.join(PRESETS)}.")
     seg = Segmentation.from_volume(volume)
     masks = funcs[key](volume, progress=progress, **options)
+    if isinstance(masks, tuple):  # (masks, what the preset doubts: see plausibility.check_anatomy)
+        masks, doubts = masks
+        if doubts:
+            seg.metadata["preset_doubts"] = list(doubts)
     for name, m in masks.items():
         if not m.any():
             raise InputError(f"preset '{preset}': found no '{name}' in this scan",
@@ -190,7 +196,7 @@ HIP_ML = {"femur": 15.0, "pelvis": 40.0}  # least plausible volumes in view (mL)
 SOFT_BONE_HU = 150.0  # bone threshold when the heads were found by rays (osteoporotic, issue 23)
 
 
-def _hip(volume, progress=None, low: float = 300.0, **_):
+def _hip(volume, progress=None, low: float = 300.0, split_pelvis: bool = True, **_):
     """Femurs and hip bone by anatomy (:mod:`hip_anatomy`): femoral heads as spheres in their
     sockets (no shaft needed), the femur cut from the hip bone along the joint space, named
     left/right from the head's side of the body's midline (LPS +x is patient left). The table
@@ -198,7 +204,13 @@ def _hip(volume, progress=None, low: float = 300.0, **_):
     a femur in two). Refused with advice when no head is found or a bone is implausibly small.
     When the sphere votes find no head (osteoporotic bone, 3 mm slices), the heads are found by
     rays and the femurs cut by the joint-space valley (issue 23; :func:`hip_anatomy.find_heads_by_rays`,
-    :func:`hip_anatomy.split_femur_soft`)."""
+    :func:`hip_anatomy.split_femur_soft`). Holes of the thin iliac wings are spanned
+    (:func:`_fill_wing_holes`).
+
+    With both hips and the sacrum in view (``split_pelvis``), the pelvis is returned as
+    ``hip_bone_left``, ``hip_bone_right``, ``sacrum`` and the ``lumbar_spine`` above the L5-S1 disc
+    (:func:`_split_pelvis_parts`); when that split is not sure, one ``pelvis`` and the reason, which
+    :func:`plausibility.check_anatomy` reports."""
     from surgiplan.core.segmentation import hip_anatomy
     from surgiplan.core.segmentation.bone_fill import smoothed, solid_bone
     from surgiplan.core.segmentation.metal import metal_mask
@@ -231,7 +243,7 @@ def _hip(volume, progress=None, low: float = 300.0, **_):
     if soft:
         # cancellous bone ~100-200 HU: bone filled from 150 HU, the joint space by its valley (issue 23)
         soft_bone = solid_bone(volume, low=SOFT_BONE_HU, image=img, exclude=exclude, lids=True) | metal
-        femurs, rest = hip_anatomy.split_femur_soft(np.asarray(volume.array), soft_bone, sp, heads,
+        femurs, rest = hip_anatomy.split_femur_soft(np.asarray(volume.array), soft_bone, sp, heads, img=img,
                                                     progress=sub_progress(progress, 0.5, 0.9))
     else:
         heads = [hip_anatomy.Head(h.centre, h.radius_mm, hip_anatomy.joint_radius(img, sp, h, low), h.score)
@@ -241,6 +253,9 @@ def _hip(volume, progress=None, low: float = 300.0, **_):
     out: dict[str, np.ndarray] = {}
     vml = volume.voxel_volume_mm3 / 1000.0
     pelvis = islands.remove_small(rest & ~metal, 5000.0, volume.spacing)
+    pelvis = _fill_wing_holes(pelvis, sp, heads, mid_i, up_sign=axis_signs(volume)[2]) & ~metal & ~exclude
+    for f in femurs:
+        pelvis &= ~f
     out["pelvis"] = pelvis
     doubts = []
     for h, f in zip(heads, femurs, strict=True):
@@ -258,8 +273,84 @@ def _hip(volume, progress=None, low: float = 300.0, **_):
     if doubts:
         raise InputError("hip-bones: implausible result (" + "; ".join(doubts) + ")",
                          hint="Place one seed in each femur and one in the hip bone.")
+    unsure = []
+    if split_pelvis and len(heads) == 2:
+        parts, why = _split_pelvis_parts(volume, pelvis, sp, heads, mid_i, exclude,
+                                         progress=sub_progress(progress, 0.9, 1.0))
+        if parts:
+            del out["pelvis"]
+            out = parts | out
+        elif why:
+            unsure.append(why)
     if metal.any():
         out["metal"] = metal
+    return out, unsure
+
+
+def _split_pelvis_parts(volume, pelvis: np.ndarray, sp, heads, mid_i: float, exclude: np.ndarray,
+                        progress=None) -> tuple[dict | None, str | None]:
+    """The pelvis as {"hip_bone_left", "hip_bone_right", "sacrum", "lumbar_spine", "other_bone"}
+    (:func:`pelvis_split.split_pelvis`, the lumbar vertebrae from
+    :func:`spine_anatomy.find_vertebrae` so that the L5-S1 disc bounds the sacrum), or (None,
+    why) when the split is not sure: no sacrum found along the spine, the split refused, or a
+    hip bone or the sacrum outside :data:`plausibility.VOLUME_ML` (a lumbar spine or other bone
+    of under 1 mL is left out of the dict)."""
+    from surgiplan.core.segmentation import spine_anatomy
+    from surgiplan.core.segmentation.pelvis_split import split_pelvis
+    from surgiplan.core.segmentation.plausibility import VOLUME_ML
+    from surgiplan.core.segmentation.scan_axes import axis_signs
+
+    si, sj, sk = axis_signs(volume)
+    head = "pelvis kept in one piece (not split into hip bones and sacrum)"
+    report(progress, 0.0, "pelvis: the spine's discs above the sacrum")
+    try:
+        levels, _notes, _dbg = spine_anatomy.find_vertebrae(volume, exclude=exclude)
+    except InputError as exc:
+        return None, f"{head}: no spine found above it ({exc})"
+    if "sacrum" not in levels:
+        return None, f"{head}: no sacrum found at the bottom of the spine"
+    lumbar = np.zeros(pelvis.shape, bool)
+    for name, m in levels.items():
+        if name != "sacrum":
+            lumbar |= m
+    try:
+        parts = split_pelvis(np.asarray(volume.array), pelvis, sp, heads, mid_i, up_sign=sk, ant_sign=-sj,
+                             lumbar=lumbar, progress=sub_progress(progress, 0.4, 1.0))
+    except InputError as exc:
+        return None, f"{head}: {exc}"
+    vml = volume.voxel_volume_mm3 / 1000.0
+    # +i points to the patient's left when si = +1: then the low-i hip bone is the right one
+    low_name, high_name = ("hip_bone_right", "hip_bone_left") if si > 0 else ("hip_bone_left", "hip_bone_right")
+    out = {low_name: parts["hip_bone_low_i"], high_name: parts["hip_bone_high_i"], "sacrum": parts["sacrum"]}
+    for name, kind in (("hip_bone_left", "hip_bone"), ("hip_bone_right", "hip_bone"), ("sacrum", "sacrum")):
+        ml = float(out[name].sum() * vml)
+        lo, hi = VOLUME_ML[kind]
+        if not lo <= ml <= hi:
+            return None, (f"{head}: the split gave {name} {ml:.0f} mL, outside {lo:.0f}-{hi:.0f} mL; place one "
+                          "seed in each hip bone and one in the sacrum and separate from seeds")
+    for name, key in (("lumbar_spine", "spine"), ("other_bone", "rest")):
+        if parts[key].sum() * vml >= 1.0:
+            out[name] = parts[key]
+    return out, None
+
+
+WING_ABOVE_MM = 30.0  # the iliac wings: above the femoral heads' centres by this much (mm)
+WING_LATERAL_MM = 40.0  # and this far from the midline (the sacrum and the spine lie nearer)
+
+
+def _fill_wing_holes(pelvis: np.ndarray, sp, heads, mid_i: float, up_sign: int = 1) -> np.ndarray:
+    """The iliac wings' holes (thin bone below the threshold, issue 23) spanned by the wing
+    (:func:`plate_holes.fill_plate_holes_tiled`), on each side: bone ``WING_ABOVE_MM`` above the
+    heads' centres and ``WING_LATERAL_MM`` from the midline column ``mid_i``."""
+    from surgiplan.core.segmentation.plate_holes import fill_plate_holes_tiled
+
+    kk, _jj, ii = np.indices(pelvis.shape, sparse=True)
+    top = max(up_sign * h.centre[0] for h in heads)
+    above = up_sign * kk * sp[0] >= top * sp[0] + WING_ABOVE_MM
+    out = pelvis
+    for side in (-1, 1):
+        region = above & (side * (ii - mid_i) * sp[2] >= WING_LATERAL_MM)
+        out = fill_plate_holes_tiled(out, sp, region, tile_mm=90.0)
     return out
 
 

@@ -17,7 +17,7 @@ from surgiplan.gui.panels.segment_tools import (
     view_normal,
 )
 
-PRESET_LABELS = {"hip-bones": "Hip bones (pelvis, femora)", "bone": "All bone",
+PRESET_LABELS = {"hip-bones": "Hip bones (femora; hip bones and sacrum, or pelvis)", "bone": "All bone",
                  "knee-bones": "Knee bones", "spine-bones": "Vertebrae", "vessel": "Vessel lumen (CTA)"}
 
 class _SwapSegmentation:
