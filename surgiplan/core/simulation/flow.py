@@ -55,10 +55,6 @@ STEADY_DIRECT = {"ksp_type": "gmres", "ksp_gmres_restart": 60, "ksp_max_it": 60,
 # Newton step refactorises (Stokes, Carreau-Yasuda) 1e-4 stays: a looser factor there made the linear
 # Stokes solve take a second Newton step and factorisation.
 KEPT_FACTOR_BLR_DROP = 1e-3
-# GMRES around an exact LU when resistance outlets add their rank-k term to the operator (Y pipe, k = 2:
-# relative residual 1e-9 after 3 iterations, then a round-off floor near 1e-10)
-RANK_K_GMRES = {"ksp_type": "gmres", "ksp_gmres_restart": 40, "ksp_max_it": 40, "ksp_rtol": 1e-8,
-                "ksp_atol": 1e-14}
 # first continuation increment (inlet Reynolds number per step; later steps adapt) and the stall test
 RE_PER_STEP = 250.0
 STALL_WINDOW = 4
@@ -408,7 +404,6 @@ def solve_steady(tm: TaggedMesh, spec: FlowSpec, solver: SolverSpec | None = Non
     # factorised twice (at zero: the Stokes step; at the Stokes solution) and the second
     # factorisation is kept for the remaining Newton steps; GMRES stalling on it (60 iterations)
     # starts Newton again from the current state with fresh factorisations.
-    has_resistance = any(o.type != "traction" for o in spec.outlets)
     wrapped = method == "direct" and solver.petsc_options.get("ksp_type", "gmres") != "preonly"
     reuse = wrapped and spec.convection and spec.fluid.model == "newtonian"
     if wrapped:
@@ -416,11 +411,6 @@ def solve_steady(tm: TaggedMesh, spec: FlowSpec, solver: SolverSpec | None = Non
         if reuse:
             opts["mat_mumps_cntl_7"] = KEPT_FACTOR_BLR_DROP
         opts.update(solver.petsc_options)
-    if has_resistance and opts.get("ksp_type") == "preonly":
-        # the outlets' rank-k term lives only in the operator, not in the factorised matrix: where plain MUMPS
-        # (a fresh LU each Newton step) was asked for, GMRES wraps it and converges on the rank-k term in
-        # about k + 1 iterations
-        opts.update(RANK_K_GMRES)
     opts.update({"snes_type": "newtonls",
                  "snes_linesearch_type": solver.petsc_options.get("snes_linesearch_type", "basic"),
                  "snes_rtol": solver.newton_rtol, "snes_atol": 1e-12,
@@ -599,6 +589,8 @@ def _petsc_failure(snes, exc) -> str:
     """A readable cause of a PETSc error in the linear solve (MUMPS INFOG(1) where available)."""
     try:
         pc = snes.getKSP().getPC()
+        if pc.getType() == PETSc.PC.Type.PYTHON:  # resistance outlets: the LU inside Woodbury's preconditioner
+            pc = pc.getPythonContext().inner
         mat = pc.getFactorMatrix()
         info = mat.getMumpsInfog(1)
         if info == -10:
@@ -674,11 +666,14 @@ class ResistanceCoupling:
     p_i int_Gi v . n ds, depend on the whole outlet flux Q_i = int_Gi u . n ds = b_i . x (a linear
     functional of the dofs). Its Jacobian is the rank-k term sum_i R_i b_i b_i^T, which is dense on the
     outlet faces and so never assembled: the Newton operator is PETSc's low-rank-correction matrix
-    (MATLRC) A + B diag(R) B^T, and the preconditioner factorises the sparse A alone. GMRES with the exact
-    LU of A converges on the rank-k perturbation in at most k more iterations. Newton then sees the
-    outlet condition exactly (quadratic convergence), however large R is against the vessel's own
-    resistance, where the fixed point p <- P0 + R Q(p) diverges and an outer loop on the outlet pressures
-    stalls at the inner Newton tolerance.
+    (MATLRC) A + B diag(R) B^T. The preconditioner factorises the sparse A alone and adds the rank-k term
+    exactly by the Sherman-Morrison-Woodbury formula (:class:`_WoodburyPC`: k extra triangular solves per
+    factorisation), so plain MUMPS (``ksp_type preonly``) stays an exact Newton step. (GMRES around the LU
+    of A alone needs k + 1 iterations, but its round-off floor grows with R / R_vessel: at R 1e11 Pa s/m^3
+    on a Y pipe it stayed above 1e-8 and Newton failed.) Newton sees the outlet condition exactly
+    (quadratic convergence), however large R is against the vessel's own resistance, where the fixed
+    point p <- P0 + R Q(p) diverges and an outer loop on the outlet pressures stalls at the inner Newton
+    tolerance.
 
     Units: R in Pa s / m^3, Q in m^3/s, pressures in Pa.
     """
@@ -726,6 +721,16 @@ class ResistanceCoupling:
 
         snes.setFunction(residual, problem.b)
         snes.setJacobian(jacobian, self.op, P)
+        # the configured preconditioner (MUMPS LU, or the field split) becomes the inner solve of Woodbury's
+        ksp = snes.getKSP()
+        self.inner = ksp.getPC()
+        self.inner.incRef()
+        outer = PETSc.PC().create(comm)
+        outer.setType(PETSc.PC.Type.PYTHON)
+        self.woodbury = _WoodburyPC(self.inner, self.U, self.R)
+        outer.setPythonContext(self.woodbury)
+        ksp.setPC(outer)
+        self.outer = outer
 
     def flows(self, x) -> np.ndarray:
         """Outlet fluxes Q_i = b_i . x (m^3/s) of a PETSc vector of the mixed space."""
@@ -748,8 +753,48 @@ class ResistanceCoupling:
                 "pressures_Pa": [float(v) for v in self.P0 + self.R * q], "flows_mL_s": [float(v) * 1e6 for v in q]}
 
     def destroy(self) -> None:
-        for obj in (self.op, self.U, self.c, *self.b_full):
+        self.woodbury.destroy()
+        for obj in (self.op, self.U, self.c, *self.b_full, self.inner):
             obj.destroy()
+
+
+class _WoodburyPC:
+    """PETSc python preconditioner for A + U diag(R) U^T from an inner preconditioner of A (Woodbury).
+
+    (A + U C U^T)^-1 = A^-1 - Z (C^-1 + U^T Z)^-1 U^T A^-1, Z = A^-1 U (k inner solves per set-up). With an
+    exact inner LU this is the exact inverse; with an approximate one (BLR, a kept factorisation, a field
+    split) GMRES corrects it as it corrects the inner preconditioner alone.
+    """
+
+    def __init__(self, inner, U, R: np.ndarray):
+        self.inner, self.R = inner, np.asarray(R, float)
+        cols = U.getDenseArray()
+        self.u = []
+        for j in range(cols.shape[1]):
+            vec = U.createVecLeft()
+            vec.array[:] = cols[:, j]
+            self.u.append(vec)
+        self.z = [u.duplicate() for u in self.u]
+        self.S = None
+
+    def setUp(self, pc) -> None:  # noqa: N802 - petsc4py API
+        _A, P = pc.getOperators()
+        self.inner.setOperators(P, P)
+        self.inner.setUp()
+        for u, z in zip(self.u, self.z, strict=True):
+            self.inner.apply(u, z)
+        k = len(self.u)
+        self.S = np.diag(1.0 / self.R) + np.array([[self.u[i].dot(self.z[j]) for j in range(k)] for i in range(k)])
+
+    def apply(self, pc, x, y) -> None:
+        self.inner.apply(x, y)
+        s = np.linalg.solve(self.S, np.array([u.dot(y) for u in self.u]))
+        for sj, z in zip(s, self.z, strict=True):
+            y.axpy(-float(sj), z)
+
+    def destroy(self) -> None:
+        for v in (*self.u, *self.z):
+            v.destroy()
 
 
 def _outlet_iterations(spec: FlowSpec) -> int:
