@@ -13,7 +13,9 @@ separate small bone in noisy soft tissue). Each measurement runs in a fresh proc
   the segmentation back, debris removal, the watertight report) are listed on their own.
 * pipeline: ours ``surgiplan segment SCAN --preset bone`` then ``surgiplan model`` (two processes,
   start-up included); library, one process: SimpleITK read, threshold 200 HU, ConnectedComponent +
-  Relabel + largest, VTK flying edges, windowed sinc, fast-simplification to 200k, STL.
+  Relabel + largest, VTK flying edges, windowed sinc, fast-simplification to 200k, STL. The
+  library's calls are timed after its imports; the "lib script" line is its whole process
+  (interpreter start-up and imports included, as ours are).
 
 Peak RSS (MB) of each child above its baseline after imports; for the pipeline also each
 process's CPU time (user + sys, from ``wait4``), which a loaded machine disturbs far less than
@@ -84,8 +86,6 @@ def _run_measured(cmd: list[str], env: dict | None = None, timeout: float = 1800
 def child(step: str, impl: str, data: Path, work: Path) -> dict:
     import SimpleITK as sitk
 
-    from surgiplan.core.segmentation import islands
-
     if step == "pipeline" and impl == "ours":
         exe = [sys.executable, "-m", "surgiplan.cli.main"]
         seg = work / "bone.seg.nrrd"
@@ -132,6 +132,8 @@ def child(step: str, impl: str, data: Path, work: Path) -> dict:
         pv.PolyData(pts, np.hstack([np.full((len(faces), 1), 3), faces])).save(str(work / "lib.stl"))
         return {"seconds": time.perf_counter() - t0, "peak_mb": _rss_peak_mb() - base, "cpu": _cpu() - c0,
                 "rss_mb": _rss_peak_mb()}
+    from surgiplan.core.segmentation import islands
+
     arr = np.load(data)
     mask = arr >= 300
     del arr
@@ -291,9 +293,11 @@ def main() -> None:
             res: dict[str, list] = {"ours": [], "lib": []}
             for _ in range(max(3, a.runs)):
                 for impl in ("ours", "lib"):  # interleaved: the load of a shared machine hits both alike
+                    w0 = time.perf_counter()
                     out = _run_measured([sys.executable, __file__, "--child", step, impl, str(data), td],
                                         env=envs[impl])
                     r = json.loads(out["stdout"].strip().splitlines()[-1])
+                    r["proc_seconds"], r["proc_cpu"] = time.perf_counter() - w0, out["cpu"]
                     r.setdefault("cpu", out["cpu"])
                     r.setdefault("rss_mb", out["rss_mb"])
                     res[impl].append(r)
@@ -317,6 +321,11 @@ def main() -> None:
                       f"{max(r['rss_mb'] for r in res['lib']):8.0f}        (segment "
                       f"{max(r['segment_rss_mb'] for r in o):.0f} MB, model {max(r['model_rss_mb'] for r in o):.0f} "
                       f"MB; the library's one process)", flush=True)
+                lw = statistics.median(r["proc_seconds"] for r in res["lib"])
+                lc = statistics.median(r["proc_cpu"] for r in res["lib"])
+                print(f"{'  lib script':14s} {'':8s} {lw:8.2f} {med['ours'] / lw:6.2f}  CPU {lc:.2f} s, ratio "
+                      f"{cpu['ours'] / lc:.2f}: the library's whole process (start-up and imports included, as "
+                      f"ours)", flush=True)
             print(f"load average now: {os.getloadavg()[0]:.1f}", flush=True)
 
 
