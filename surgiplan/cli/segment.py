@@ -33,9 +33,10 @@ def segment(
     seed: list[str] = typer.Option(None, "--seed", "-s", metavar="NAME=X,Y,Z",
                                    help="A point (LPS mm) anywhere inside bone NAME; repeat per bone (and for "
                                         "more points). The preset's bone is separated and named from the seeds."),
-    partial_volume: bool = typer.Option(False, "--partial-volume",
-                                        help="bone preset: put the boundary half-way between the local cortex and "
-                                             "soft tissue (right volume and area; slower)."),
+    partial_volume: bool = typer.Option(True, "--partial-volume/--fixed-threshold",
+                                        help="bone preset: move the 200 HU surface (by at most 1.5 mm) to half-way "
+                                             "between the local cortex and soft tissue (the default: right volume "
+                                             "and area), or keep the fixed 200 HU surface."),
     strict: bool = typer.Option(False, "--strict", help="Refuse (write nothing, exit non-zero) when the result "
                                                         "is doubtful against anatomy."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output: the segments (name, voxels, "
@@ -62,7 +63,7 @@ def segment(
         check_file(out, [scan], overwrite=overwrite)
     with terminal_progress(f"segment {preset}") as bar:
         volume = load_scan(scan, progress=sub_progress(bar, 0.0, 0.3))
-        opts = {"partial_volume": True} if partial_volume else {}
+        opts = {} if partial_volume else {"partial_volume": False}
         if seeds:
             seg = preset_with_seeds(volume, preset, seeds, progress=sub_progress(bar, 0.3, 0.9), **opts)
         else:

@@ -288,7 +288,12 @@ def refine_band(ct: np.ndarray, rough: np.ndarray, spacing, *, cap_mm: float = 1
     ndarray of bool [k, j, i]
         The refined mask (same shape); equal to ``rough`` away from its boundary.
     """
+    from surgiplan.core.errors import InputError
+
     rough = np.asarray(rough, bool)
+    if np.shape(ct) != rough.shape or rough.ndim != 3:
+        raise InputError(f"the CT ({np.shape(ct)}) and the rough bone mask ({rough.shape}) are not the same 3D grid",
+                         hint="Refine a mask made on this CT.")
     if not rough.any():
         return rough.copy()
     sp = tuple(float(s) for s in spacing)[::-1]  # (k, j, i) mm
