@@ -2,13 +2,17 @@
 (.seg.nrrd / NRRD / NIfTI, the first segment = lumen).
 
 The lumen becomes a normalised field on a 0.5 mm grid (a surface: its signed distance, clipped to
-+-1 grid step; a label map: its mask, through the same half-maximum field as a CT, with the mask as
-the image) and then follows the case studies' path (:func:`build_vessel_model`). Ends:
++-1 grid step; a label map: its mask blurred by 0.6 voxel, through the same half-maximum field as a
+CT, with the blurred mask as the image: a smooth surface instead of the voxel staircase) and then
+follows the case studies' path (:func:`build_vessel_model`). Ends:
 
 * a surface with holes: each hole is an open end (its loop's centre and normal);
 * a label map or a closed surface: the lumen's ends at the edge of its grid (a label map cut by the
-  image's edge) and, for a closed surface, its tips: the points geodesically farthest from the inlet
-  and from the centrelines found so far (each more than 3 radii away);
+  image's edge) and, when fewer than two, its closed tips (:func:`_tip_ends`): the inlet point itself
+  when it is not at an open end (an aortic root), then the points geodesically farthest from the
+  centred paths found so far, each kept only when it ends a real vessel (a stub > 20 mm and > 3 own
+  radii beyond the parent's wall: a noisy or crescent-shaped lumen, e.g. a dissection's true lumen,
+  has many bumps that are not outlets);
 
 the open end nearest ``inlet_lps`` is the inlet, the others are outlets (flow split by Murray's law of
 their radii; mean pressure 93 mmHg).
