@@ -78,7 +78,12 @@ class SegmentPanel(Panel):
         g.addLayout(row(self.preset_combo, button("Apply preset", self.apply_preset,
                                                   "Run the preset segmentation (background job)",
                                                   primary=True, name="apply_preset")))
-        g.addLayout(row(self.preset_mode, None))
+        self.bone_fixed = QtWidgets.QCheckBox("Fixed 200 HU surface")
+        self.bone_fixed.setObjectName("bone_fixed")
+        self.bone_fixed.setToolTip("All bone: keep the surface at 200 HU instead of moving it (by at most "
+                                   "1.5 mm) to half-way between the local cortex and soft tissue, as "
+                                   "'surgiplan segment --fixed-threshold' does")
+        g.addLayout(row(self.preset_mode, self.bone_fixed))
 
         g = self.group("Segments")
         self.table = QtWidgets.QTableWidget(0, 4)
@@ -258,6 +263,7 @@ class SegmentPanel(Panel):
         preset = self.preset_combo.currentData()
         mode = self.preset_mode.currentData()
         vol = self.win.state.volume
+        bone_opts = {"partial_volume": False} if self.bone_fixed.isChecked() else {}
 
         def job(progress):
             from surgiplan.core.errors import InputError
@@ -265,18 +271,19 @@ class SegmentPanel(Panel):
             from surgiplan.core.segmentation.seeded import seed_targets
 
             try:
-                return apply_preset(vol, preset, progress=progress), None
+                return apply_preset(vol, preset, progress=progress, **(bone_opts if preset == "bone" else {})), None
             except InputError as exc:
                 if not seed_targets(preset):
                     raise
                 # the preset cannot find its anatomy: all bone as one segment, to be split from seeds
-                return apply_preset(vol, "bone", progress=progress), str(exc)
+                return apply_preset(vol, "bone", progress=progress, **bone_opts), str(exc)
 
         def done(outcome):
             result, refused = outcome
             self.seed_offer.hide()
             before = self.session.segmentation
-            details = {"preset": preset, "mode": mode}
+            details = {"preset": preset, "mode": mode} | ({"fixed_threshold": True} if bone_opts and preset == "bone"
+                                                           else {})
             if refused:
                 details["refused"] = refused
             if mode == "add" and before is not None and before.segments and before.matches(vol):
