@@ -309,6 +309,22 @@ def branch_points(cls: list[Centreline]) -> list[dict]:
     return out
 
 
+def _vertex_min(r: np.ndarray, k: int) -> float:
+    """The radius profile's minimum near sample ``k`` from the parabola through k - 1, k, k + 1: the sections
+    are ``STEP_MM`` apart and the narrowest one falls between two (a cosine lesion 14 mm long to 1.75 mm
+    is 0.04 mm wider in radius half a step away)."""
+    if k <= 0 or k >= len(r) - 1 or not np.all(np.isfinite(r[k - 1:k + 2])):
+        return float(r[k])
+    a, b, c = (float(v) for v in r[k - 1:k + 2])
+    curv = a - 2 * b + c
+    if curv <= 0:
+        return b
+    x = 0.5 * (a - c) / curv  # vertex offset in steps
+    if abs(x) > 0.5:
+        return b
+    return float(b - 0.125 * (a - c) ** 2 / curv)
+
+
 def find_stenoses(cls: list[Centreline], branches: list[dict], min_percent: float = 20.0) -> list[StenosisFinding]:
     """Narrowest section of each centreline's own branch (after its branch point) vs its healthy reference."""
     found = []
@@ -328,7 +344,7 @@ def find_stenoses(cls: list[Centreline], branches: list[dict], min_percent: floa
         if far.sum() < 3:
             continue
         ref = float(np.median(r[far]))
-        dmin, dref = 2 * r[k], 2 * ref
+        dmin, dref = 2 * _vertex_min(r, k), 2 * ref
         pct = 100 * (1 - dmin / dref)
         if pct < min_percent:
             continue

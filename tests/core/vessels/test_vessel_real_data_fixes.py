@@ -166,3 +166,16 @@ def test_wall_refinement_makes_the_wall_cells_smaller():
     assert wall1 < 0.7 * wall0
     assert core1 == pytest.approx(core0, rel=0.25)
     assert n1 > 2 * n0
+
+
+def test_narrowest_radius_between_two_sections():
+    """The vascular sample's lesion profile (cosine, 14 mm, 5 -> 1.75 mm) sampled every 1 mm with its
+    narrowest point half-way between two samples: the parabola's vertex recovers it."""
+    from surgiplan.core.vessels.centreline import _vertex_min
+
+    s = np.arange(-10.0, 10.0, 1.0) + 0.5
+    r = 5.0 - 3.25 * 0.5 * (1 + np.cos(np.pi * np.clip(s / 7.0, -1, 1)))
+    k = int(np.argmin(r))
+    assert r[k] > 1.75 + 0.03  # the nearest sample misses the throat
+    assert _vertex_min(r, k) == pytest.approx(1.75, abs=0.005)
+    assert _vertex_min(r, 0) == r[0]  # no neighbour: the sample itself
