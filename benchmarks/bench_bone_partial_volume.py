@@ -53,15 +53,22 @@ def area_in_view(mask, volume) -> float:
     return float(a[(c >= zc0) & (c <= zc1)].sum())
 
 
-def per_bone(volume, truth, pred: np.ndarray, with_area: bool = True) -> dict:
-    """{bone: (dice, volume error, area error)} of a union bone mask, split by nearest truth bone."""
+def nearest_truth(truth) -> np.ndarray:
+    """Label (1..n, in ``truth["masks"]`` order) of the nearest truth bone of every voxel."""
     names = list(truth["masks"])
-    lab = np.zeros(pred.shape, np.uint8)
+    lab = np.zeros(truth["masks"][names[0]].shape, np.uint8)
     for i, n in enumerate(names):
         lab[truth["masks"][n]] = i + 1
     idx = ndimage.distance_transform_edt(lab == 0, return_distances=False, return_indices=True)
-    near = lab[tuple(idx)]
-    del idx
+    return lab[tuple(idx)]
+
+
+def per_bone(volume, truth, pred: np.ndarray, with_area: bool = True, near: np.ndarray | None = None) -> dict:
+    """{bone: (dice, volume error, area error)} of a union bone mask, split by nearest truth bone
+    (``near``: :func:`nearest_truth`, computed when not given)."""
+    names = list(truth["masks"])
+    if near is None:
+        near = nearest_truth(truth)
     valid = ~truth["metal_mask"]
     vv = float(np.prod(volume.spacing))
     out = {}
@@ -122,7 +129,8 @@ else:
     img.SetSpacing(tuple(float(s) for s in vol.spacing))
     vox = int(round(1000.0 / float(np.prod(vol.spacing))))
     cc = sitk.RelabelComponent(sitk.ConnectedComponent(sitk.BinaryThreshold(img, 200, 32767, 1, 0)), vox)
-    m = sitk.GetArrayViewFromImage(sitk.BinaryFillhole(cc > 0)).astype(bool)
+    filled = sitk.BinaryFillhole(cc > 0)  # kept alive: the array view below reads its buffer
+    m = sitk.GetArrayViewFromImage(filled).astype(bool)
 dt = time.perf_counter() - t
 print(json.dumps({"seconds": dt, "peak_mb": rss_mb("VmHWM:") - base,
                   "ml": float(m.sum() * np.prod(vol.spacing) / 1000.0)}))
@@ -183,9 +191,10 @@ def main() -> None:
         t0 = time.perf_counter()
         pv_mask = partial_volume_bone(vol)
         t_pv = time.perf_counter() - t0
+        near = nearest_truth(truth)
         row = {"seed": seed, "params": truth["params"], "t_pv_s": t_pv,
-               "thr200": per_bone(vol, truth, thr200(vol), not metal and not args.fast),
-               "pv": per_bone(vol, truth, pv_mask, not metal)}
+               "thr200": per_bone(vol, truth, thr200(vol), not metal and not args.fast, near),
+               "pv": per_bone(vol, truth, pv_mask, not metal, near)}
         if args.seeded:
             from surgiplan.core.segmentation.seeded import separate_from_seeds
 
