@@ -56,9 +56,17 @@ def evaluate(seed: int, **overrides) -> dict:
         row[f"dice_{name}"] = round(float(2 * (ours & gt).sum() / (ours.sum() + gt.sum())), 4)
         row[f"vol_err_{name}_pct"] = round(100 * (ours.sum() * vv / truth["volume_mm3"][name] - 1), 2)
     img = smoothed(vol, 0.6)
+    from surgiplan.core.segmentation import morphology
+    from surgiplan.core.segmentation.metal import metal_mask
     from surgiplan.core.segmentation.presets import _midline_column
 
-    heads = hip_anatomy.find_heads(img, spacing_kji(vol), midline_i=_midline_column(vol, body_mask(vol)))
+    # the heads as the preset finds them: metal edges do not vote, a head near metal is refitted by rays
+    metal = metal_mask(vol)
+    near = morphology.margin(metal, 3.0, vol.spacing) if metal.any() else None
+    sp = spacing_kji(vol)
+    heads = hip_anatomy.find_heads(img, sp, midline_i=_midline_column(vol, body_mask(vol)), ignore=near)
+    if near is not None:
+        heads = [hip_anatomy.refine_near_metal(img, sp, h, near) for h in heads]
     for femur, c in truth["femoral_head_centre_lps"].items():
         if not heads:
             row[f"centre_err_{femur}_mm"] = None

@@ -404,6 +404,35 @@ def find_heads_by_rays(img: np.ndarray, sp: np.ndarray, midline_i: float, *, bon
     return heads
 
 
+def refine_near_metal(img: np.ndarray, sp: np.ndarray, head: Head, metal_near: np.ndarray, *,
+                      reach_mm: float = 15.0, max_radius_change_mm: float = 1.5, min_support: float = 0.3) -> Head:
+    """``head`` refitted by rays (:func:`head_from_seed` from its centre) when metal lies within
+    ``reach_mm`` of its sphere: the sphere votes ignore the edges near metal (an iliac screw by the
+    socket), and what remains of the socket's edges pulls the voted centre off (CT phantoms 5 and 9
+    of benchmarks/eval_hip_phantoms.py: 4.5 and 3.1 mm). The metal and its surroundings
+    (``metal_near``) count as plain bone along the rays. The refit is kept when its radius is
+    within ``max_radius_change_mm`` of the voted one and at least ``min_support`` of the rays see
+    the joint space; else ``head`` is returned unchanged.
+
+    Measured: phantom 5 centre error 4.45 -> 0.04 mm; phantom 9's refit (radius 8 mm smaller: an
+    inner ring) is rejected; heads with no metal near are not touched.
+    """
+    c = np.asarray(head.centre, float)
+    pts = np.argwhere(metal_near)
+    if not len(pts):
+        return head
+    d = np.linalg.norm((pts - c) * sp, axis=1)
+    if d.min() > head.radius_mm + reach_mm:
+        return head
+    plain = np.asarray(img, np.float32).copy()
+    bone = plain[~metal_near & (plain > 100.0)]
+    plain[metal_near] = float(np.median(bone)) if bone.size else 300.0
+    f = head_from_seed(plain, sp, c)
+    if f is None or abs(f.radius_mm - head.radius_mm) > max_radius_change_mm or f.score < min_support:
+        return head
+    return Head(f.centre, f.radius_mm, f.radius_mm, head.score)
+
+
 def head_surface(img: np.ndarray, sp: np.ndarray, head: Head, shape, *, n_dir: int = 1000, tol_mm: float = 4.0,
                  neighbours: int = 15, min_hits: int = 4) -> tuple[np.ndarray, np.ndarray]:
     """The head's own surface instead of its fitted sphere: (inside, socket_side) boolean masks of

@@ -234,6 +234,8 @@ def _hip(volume, progress=None, low: float = 300.0, split_pelvis: bool = True, *
     mid_i = _midline_column(volume, body)
     near_metal = morphology.margin(metal, 3.0, volume.spacing) if metal.any() else None
     heads = hip_anatomy.find_heads(img, sp, midline_i=mid_i, ignore=near_metal)
+    if near_metal is not None:  # an iliac screw by the socket pulls the voted centre off
+        heads = [hip_anatomy.refine_near_metal(img, sp, h, near_metal) for h in heads]
     soft = False
     if not heads:  # osteoporotic bone in thick slices: too few strong edges to vote (issue 23)
         heads = hip_anatomy.find_heads_by_rays(img, sp, mid_i, progress=sub_progress(progress, 0.4, 0.5))
