@@ -401,8 +401,10 @@ def _dilate(m: np.ndarray, conn: int) -> np.ndarray:
 
 
 def _cells(flat_idx: np.ndarray, shape, f, cshape) -> np.ndarray:
-    kji = np.unravel_index(flat_idx, shape)
-    return np.ravel_multi_index(tuple(c // fa for c, fa in zip(kji, f, strict=True)), cshape)
+    """Flat cell number (cells of ``f`` voxels, grid ``cshape``) of the voxels ``flat_idx``."""
+    k, rem = np.divmod(flat_idx, shape[1] * shape[2])
+    j, i = np.divmod(rem, shape[2])
+    return ((k // f[0]) * cshape[1] + j // f[1]) * cshape[2] + i // f[2]
 
 
 def _cell_coords(flat_idx: np.ndarray, shape, f) -> np.ndarray:
@@ -424,20 +426,24 @@ def _smooth_ratio(v: np.ndarray, w: np.ndarray, sig, coords) -> tuple[np.ndarray
 
 def _smoothed_at(a: np.ndarray, flat_idx: np.ndarray, sig) -> np.ndarray:
     """``gaussian_filter(a, sig)`` (3 x 3 x 3 support, edges repeated) at the voxels ``flat_idx``."""
-    kji = np.unravel_index(flat_idx, a.shape)
+    nk, nj, ni = a.shape
+    k, rem = np.divmod(flat_idx, nj * ni)
+    j, i = np.divmod(rem, ni)
     w1 = []
     for s in sig:
         e = float(np.exp(-0.5 / s ** 2)) if s > 0 else 0.0
         w1.append(np.array([e, 1.0, e]) / (1.0 + 2.0 * e))
+    # flat offsets of the clipped neighbours along each axis (edges repeated)
+    ok = [np.clip(k + d, 0, nk - 1) * (nj * ni) for d in (-1, 0, 1)]
+    oj = [np.clip(j + d, 0, nj - 1) * ni for d in (-1, 0, 1)]
+    oi = [np.clip(i + d, 0, ni - 1) for d in (-1, 0, 1)]
+    av = a.ravel()
     out = np.zeros(len(flat_idx), np.float32)
-    for dk in (-1, 0, 1):
-        kk = np.clip(kji[0] + dk, 0, a.shape[0] - 1)
-        for dj in (-1, 0, 1):
-            jj = np.clip(kji[1] + dj, 0, a.shape[1] - 1)
-            for di in (-1, 0, 1):
-                wgt = w1[0][dk + 1] * w1[1][dj + 1] * w1[2][di + 1]
+    for dk in range(3):
+        for dj in range(3):
+            for di in range(3):
+                wgt = w1[0][dk] * w1[1][dj] * w1[2][di]
                 if wgt < 1e-6:
                     continue
-                ii = np.clip(kji[2] + di, 0, a.shape[2] - 1)
-                out += np.float32(wgt) * a[kk, jj, ii]
+                out += np.float32(wgt) * av[ok[dk] + oj[dj] + oi[di]]
     return out
