@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from surgiplan.core.errors import GeometryError, InputError, MeshingError
-from surgiplan.core.jobs import Progress, report, sub_progress
+from surgiplan.core.jobs import Progress, report
 
 SECTION_STEP_MM = 2.0
 COARSE_MIN_RADIUS_MM = 4.0
@@ -72,7 +72,6 @@ def build_vessel_model(lf, out_dir: Path, *, inlet_point=None, ends=None, stent:
     ``wall_ratio``: cells at the wall are this fraction of the core size (None: no wall refinement;
     :func:`surgiplan.core.vessels.flow_mesh.mesh_lumen`).
     """
-    from surgiplan.core.simulation import meshes
     from surgiplan.core.vessels import centreline as C
     from surgiplan.core.vessels import flow_mesh as FM
     from surgiplan.core.vessels.lumen_surface import open_with_stent, surface_from_field
@@ -144,18 +143,12 @@ def build_vessel_model(lf, out_dir: Path, *, inlet_point=None, ends=None, stent:
     for i, (how, cand) in enumerate(candidates):
         closed = FM.build_closed_surface(cand, cuts, exts)
         try:
-            mt = FM.mesh_lumen(closed, cuts, size_fn, msh, h_min=h_min, h_max=h_max,
-                               progress=sub_progress(progress, 0.35, 0.9), wall_ratio=wall_ratio)
+            mt, n_tets = _mesh_in_child(closed, cuts, size_fn, msh, h_min=h_min, h_max=h_max, wall_ratio=wall_ratio)
             meshed_from = how
             break
         except MeshingError:
-            meshes.finish()
             if i == len(candidates) - 1:
                 raise
-    import gmsh
-
-    n_tets = sum(len(t) for t in gmsh.model.mesh.getElementsByType(4)[0:1])
-    meshes.finish()
     times.update({"closing_s": time.perf_counter() - t2 - sum(mt.values()), **{f"mesh_{k}": v for k, v in mt.items()}})
     # probe points: sections every SECTION_STEP_MM between the cuts (inside the closed surface)
     report(progress, 0.92, "cross-section sample points")
@@ -213,6 +206,49 @@ def build_vessel_model(lf, out_dir: Path, *, inlet_point=None, ends=None, stent:
     }
     keep = pts[inside]
     return VesselModel(msh, info, keep, surface)
+
+
+def _mesh_in_child(closed, cuts, size_fn, msh: Path, **kw) -> tuple[dict, int]:
+    """:func:`surgiplan.core.vessels.flow_mesh.mesh_lumen` in a forked child process: gmsh can crash
+    (a segmentation fault in its 3D mesher on some real lumens) and must not take the application with
+    it. Returns (timings, number of tetrahedra); MeshingError when gmsh fails or crashes."""
+    import multiprocessing as mp
+
+    from surgiplan.core.simulation import meshes
+    from surgiplan.core.vessels import flow_mesh as FM
+
+    ctx = mp.get_context("fork")
+    recv, send = ctx.Pipe(duplex=False)
+
+    def work():
+        try:
+            import gmsh
+
+            mt = FM.mesh_lumen(closed, cuts, size_fn, msh, **kw)
+            n = int(len(gmsh.model.mesh.getElementsByType(4)[0]))
+            meshes.finish()
+            send.send(("ok", mt, n))
+        except MeshingError as exc:
+            send.send(("error", exc.message, exc.hint))
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent as a meshing failure
+            send.send(("error", f"gmsh could not mesh the vessel: {exc}", None))
+
+    proc = ctx.Process(target=work, daemon=True)
+    proc.start()
+    send.close()
+    try:
+        msg = recv.recv()
+    except EOFError:
+        msg = None
+    proc.join()
+    recv.close()
+    if msg is None:
+        Path(msh).unlink(missing_ok=True)
+        raise MeshingError(f"gmsh crashed meshing the vessel (exit code {proc.exitcode})",
+                           hint="The lumen surface may self-intersect; check the segmentation.")
+    if msg[0] == "error":
+        raise MeshingError(msg[1], hint=msg[2])
+    return msg[1], msg[2]
 
 
 def _meshing_surfaces(lf, surface, radii: np.ndarray) -> list[tuple[str, object]]:
