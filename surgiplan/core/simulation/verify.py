@@ -444,6 +444,16 @@ def _pipe(R_mm, L_mm, n_radial, layers, wall_size=None):
     return tm.scaled(1e-3, "m")
 
 
+# Poiseuille: what the P2-P1 solver achieves, tighter than the reference file's 2 % (which still caps it).
+# Measured at the quick (coarsest checked) level, 4 radial cells on R (largest over the four cases):
+# pressure drop 0.105 %, centreline velocity 2.6e-5, wall-mean WSS 0.255 %, Reynolds number 3.5e-6
+# (it follows from the inlet flux); the full run's finer level is more accurate (orders 3.2 / 2.4).
+# About 2-4x those errors, so a gmsh or dolfinx update that moves the mesh or the solver slightly still
+# passes and a real regression (e.g. a P1 velocity, a wrong inlet profile) does not.
+POISEUILLE_TOLERANCE = {"pressure_drop": 3e-3, "pressure_drop_mmHg": 3e-3, "centreline_velocity": 1e-4,
+                        "wall_shear_stress (wall mean)": 6e-3, "reynolds_number": 1e-4}
+
+
 def verify_poiseuille(cases: dict, quick: bool, progress=None) -> list[CaseResult]:
     from surgiplan.core.simulation.fields import probe
     from surgiplan.core.simulation.flow import solve_steady
@@ -474,16 +484,20 @@ def verify_poiseuille(cases: dict, quick: bool, progress=None) -> list[CaseResul
                 errs[cc.name]["dp"].append(abs(qv["pressure_drop_Pa"] / cc.q("pressure_drop") - 1))
                 errs[cc.name]["wss"].append(abs(qv["wss_mean_Pa"] / cc.q("wall_shear_stress") - 1))
                 if li == len(levels) - 1:
+                    def tol(quantity, cc=cc):
+                        return min(cc.tol, POISEUILLE_TOLERANCE[quantity])
+
                     rows += [
                         _row(cc.name, "flow", "pressure_drop", qv["pressure_drop_Pa"],
-                             cc.q("pressure_drop"), "Pa", cc.tol),
+                             cc.q("pressure_drop"), "Pa", tol("pressure_drop")),
                         _row(cc.name, "flow", "pressure_drop_mmHg", qv["pressure_drop_mmHg"],
-                             cc.q("pressure_drop_mmHg"), "mmHg", cc.tol),
-                        _row(cc.name, "flow", "centreline_velocity", uc, cc.q("centreline_velocity"), "m/s", cc.tol),
+                             cc.q("pressure_drop_mmHg"), "mmHg", tol("pressure_drop_mmHg")),
+                        _row(cc.name, "flow", "centreline_velocity", uc, cc.q("centreline_velocity"), "m/s",
+                             tol("centreline_velocity")),
                         _row(cc.name, "flow", "wall_shear_stress (wall mean)", qv["wss_mean_Pa"],
-                             cc.q("wall_shear_stress"), "Pa", cc.tol),
+                             cc.q("wall_shear_stress"), "Pa", tol("wall_shear_stress (wall mean)")),
                         _row(cc.name, "flow", "reynolds_number", qv["reynolds_number"],
-                             cc.q("reynolds_number"), "1", cc.tol),
+                             cc.q("reynolds_number"), "1", tol("reynolds_number")),
                     ]
         conv.update(errs)
     # convergence of the R 4 mm, Q 20 mL/s case (highest Reynolds number)
