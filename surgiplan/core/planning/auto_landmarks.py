@@ -31,6 +31,7 @@ from surgiplan.core.planning.fitting import (
     femoral_head_centre,
     prominence_tip,
 )
+from surgiplan.core.planning.pelvis_parts import pelvis_model_names, pelvis_surface
 from surgiplan.core.planning.placement import pelvic_frame, radiographic_angles
 from surgiplan.core.planning.plan import Landmark
 
@@ -179,8 +180,9 @@ def check_landmark_inputs(case, anatomy: str = "hip", plan: str | None = None) -
                                   "lie outside a knee CT: from a long-leg or hip/ankle study, "
                                   "case set-landmark) first.")
     elif anatomy == "hip":
-        if "pelvis" not in names or not any(f"femur_{s}" in names for s in SIDES):
-            raise InputError(f"case {case.model.name!r} needs the models 'pelvis' and a femur "
+        if not pelvis_model_names(names) or not any(f"femur_{s}" in names for s in SIDES):
+            raise InputError(f"case {case.model.name!r} needs the models 'pelvis' (or the hip bones "
+                             f"'hip_bone_left'/'hip_bone_right') and a femur "
                              f"(models: {', '.join(names) or 'none'})",
                              hint="Build the pelvis and femur models first (Segment: Hip bones, then Models).")
     else:
@@ -238,7 +240,7 @@ def compute_case_landmarks(case, anatomy: str = "hip", plan: str | None = None,
         return fit_knee_landmarks(case.get_model("femur"), case.get_model("tibia"), L["hip_centre"].position,
                                   L["ankle_centre"].position, operative_side(case, plan), progress)
     femurs = {s: case.get_model(f"femur_{s}") for s in SIDES if f"femur_{s}" in case.model_names}
-    return fit_hip_landmarks(case.get_model("pelvis"), femurs, progress)
+    return fit_hip_landmarks(pelvis_surface(case), femurs, progress)
 
 
 def fit_case_landmarks(case, anatomy: str = "hip", progress: Progress | None = None,

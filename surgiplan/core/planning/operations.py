@@ -14,6 +14,7 @@ from surgiplan.core.errors import InputError
 from surgiplan.core.planning import placement as pl
 from surgiplan.core.planning import transforms as tf
 from surgiplan.core.planning.catalog import default_catalog
+from surgiplan.core.planning.pelvis_parts import cup_bone
 from surgiplan.core.planning.plan import PlacedImplant
 
 PELVIC = pl.PELVIC_LANDMARKS
@@ -46,6 +47,8 @@ def next_implant_id(case, plan: str, base: str) -> str:
 def default_bone(case, kind: str, side: str) -> str:
     """The bone model an implant of ``kind`` on ``side`` sits in by default ('' when the case lacks it)."""
     bone = DEFAULT_BONE.get(kind, "").format(side=side)
+    if bone == "pelvis":  # a split pelvis: the cup sits in the hip bone of its side
+        return cup_bone(case.model_names, side)
     return bone if bone in case.model_names else ""
 
 

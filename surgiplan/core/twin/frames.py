@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from surgiplan.core.planning.pelvis_parts import is_pelvis_model
 from surgiplan.core.planning.placement import pelvic_frame_from_landmarks
 
 
@@ -37,7 +38,7 @@ def implant_frame(landmarks: dict, bone: str, catalog_kind: str = "") -> tuple[n
     catalog_kind : str
         The catalog kind (``cup``, ``stem``, ``pedicle_screw``, ...).
     """
-    if catalog_kind in ("cup", "liner") or bone == "pelvis":
+    if catalog_kind in ("cup", "liner") or is_pelvis_model(bone):
         app = pelvic_frame_from_landmarks(landmarks)
         if app is not None:
             return app[:3, :3].copy(), "anterior pelvic plane"
