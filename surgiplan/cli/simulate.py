@@ -29,7 +29,8 @@ def register(app: typer.Typer) -> None:
         plan: str = typer.Option(None, "--plan", help="Plan name (case studies)."),
         study: str = typer.Option(None, "--study", help="Study preset (case studies), e.g. hip-walking."),
         option: list[str] = typer.Option(None, "--option", help="Study option KEY=VALUE (repeatable), "
-                                         "e.g. degree=1, element_size_mm=5, body_mass_kg=82."),
+                                         "e.g. degree=1, element_size_mm=5, body_mass_kg=82; "
+                                         "with --lumen: h_max_mm=4, wall_ratio=0.33."),
         lumen: Path = typer.Option(None, "--lumen", help="A vessel lumen surface (blood-flow study)."),
         inlet: str = typer.Option(None, "--inlet", help="Inlet point X,Y,Z (LPS mm) with --lumen."),
         flow: float = typer.Option(None, "--flow-mL-s", help="Inlet flow rate (mL/s) with --lumen."),
