@@ -308,7 +308,10 @@ def refine_band(ct: np.ndarray, rough: np.ndarray, spacing, *, cap_mm: float = 1
     # the outside: not in the rough mask closed by ``close_mm`` and filled (holes of cancellous
     # bone below the threshold and narrow notches are inside; their walls are not the surface)
     k = [max(1, int(round(close_mm / s))) for s in sp]
-    ext = ~_fill(~_box_dilate(~_box_dilate(m0, k), k), False)
+    pk = np.pad(m0, [(x, x) for x in k])  # background beyond the grid, so the closing opens at its faces
+    closed = ~_box_dilate(~_box_dilate(pk, k), k)[tuple(slice(x, -x) for x in k)]
+    ext = ~_fill(closed, False)
+    del pk, closed
     band = _box_dilate(m0, c) & _box_dilate(~m0, c) & _box_dilate(ext, c)
     band_idx = np.flatnonzero(band.ravel())
     del band
