@@ -49,7 +49,7 @@ def _table(per: dict[str, list[dict]], extra: tuple[str, ...] = ()) -> list[str]
         cells = [b, str(len(items)), f"{np.median(d):.3f}", f"{np.percentile(d, 5):.3f}", f"{np.mean(d >= 0.95):.0%}",
                  f"{np.median(v):.1f}", f"{np.mean(v <= 5):.0%}"]
         for e in extra:
-            vals = [x[e] for x in items if x.get(e) is not None and np.isfinite(x[e])]
+            vals = [x[e] for x in items if x.get(e) is not None and not np.isnan(x[e])]  # inf: a miss
             lim = {"area": 5.0, "centre": 1.0, "radius": 0.5}[e]
             cells.append(f"{np.mean(np.abs(vals) <= lim):.0%} of {len(vals)}" if vals else "-")
         cells.append(_fmt_seeds([x["seed"] for x in items if x["dice"] < 0.95]))
