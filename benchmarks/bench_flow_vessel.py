@@ -193,12 +193,15 @@ def newton(out: Path) -> dict | None:
             "peak_above_baseline_MB": peak, "peak_rss_per_rank_MB": peaks, "cpu_solve_s_per_rank": cpu}
 
 
-def _run(cmd: list[str], ranks: int, timeout: float = 1800) -> tuple[dict, float, float]:
+TIMEOUT_S = 3600.0
+
+
+def _run(cmd: list[str], ranks: int, timeout: float | None = None) -> tuple[dict, float, float]:
     if ranks > 1:
         cmd = [str(Path(sys.executable).parent / "mpiexec"), "-n", str(ranks)] + cmd
     load = os.getloadavg()[0]
     t0 = time.perf_counter()
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout or TIMEOUT_S)
     wall = time.perf_counter() - t0
     if r.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{r.stderr[-4000:]}")
@@ -218,6 +221,9 @@ def main() -> None:
     ap.add_argument("--skip-e2e", action="store_true", help="only the Newton race against the reference")
     ap.add_argument("--skip-newton", action="store_true")
     ap.add_argument("--keep", help="folder to keep the mesh and results in")
+    ap.add_argument("--reuse", action="store_true", help="reuse the mesh and vessel_geometry.json in --keep "
+                    "(no geometry step)")
+    ap.add_argument("--timeout", type=float, default=3600, help="per measurement (s)")
     ap.add_argument("--table", help="print the table of a saved bench_report.json and stop")
     ap.add_argument("--worker", nargs="+")
     args = ap.parse_args()
@@ -235,11 +241,13 @@ def main() -> None:
         return
 
     ranks = [int(r) for r in args.ranks.split(",")]
+    global TIMEOUT_S
+    TIMEOUT_S = args.timeout
     tmp = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench_flow_vessel_"))
     tmp.mkdir(parents=True, exist_ok=True)
     report: dict = {"h_max_mm": args.h_max, "flow_mL_s": FLOW_ML_S, "runs": args.runs}
     geo_runs = []
-    for _ in range(args.runs):
+    for _ in range(0 if args.reuse else args.runs):
         g, wall, load = _run(_worker_cmd("geometry", tmp, str(args.h_max)), 1)
         g["process_s"], g["load"] = wall, load
         print("geometry", json.dumps(g), flush=True)
@@ -284,19 +292,21 @@ def _med(xs):
 
 def _table(rep: dict, ranks: list[int]) -> None:
     g = rep["geometry"]
-    gt = {k: _med([r["times_s"][k] for r in g]) for k in g[0]["times_s"]}
-    print(f"\nvascular sample (small), h_max {rep['h_max_mm']} mm, {g[0]['tetrahedra']} tetrahedra, "
-          f"{rep['flow_mL_s']} mL/s; median of {rep['runs']} run(s); load average (1 min) shown per run")
-    print("step                              " + "".join(f"{'n=' + str(r):>12}" for r in ranks))
-    geo_rows = [("read CT + label", "read_ct_s"), ("lumen field (half maximum)", "lumen_field_s"),
-                ("lumen surface", "model.surface_s"), ("centrelines, radius, stenosis", "model.centrelines_s"),
-                ("cut ends, extensions, caps", "model.closing_s")]
-    mesh_keys = [k for k in gt if k.startswith("model.mesh_") and k.endswith("_s")]
-    for label, k in geo_rows:
-        print(f"{label:34}" + "".join(f"{gt.get(k, float('nan')):12.1f}" for _ in ranks) + "   (1 process)")
-    print(f"{'gmsh mesh (' + ', '.join(k[11:] for k in mesh_keys) + ')':34}"
-          + "".join(f"{sum(gt[k] for k in mesh_keys):12.1f}" for _ in ranks) + "   (1 process)")
-    geo_total = gt["read_ct_s"] + gt["lumen_field_s"] + gt["vessel_model_s"]
+    geo_total = 0.0
+    if g:
+        gt = {k: _med([r["times_s"][k] for r in g]) for k in g[0]["times_s"]}
+        print(f"\nvascular sample (small), h_max {rep['h_max_mm']} mm, {g[0]['tetrahedra']} tetrahedra, "
+              f"{rep['flow_mL_s']} mL/s; median of {rep['runs']} run(s); load average (1 min) shown per run")
+        print("step                              " + "".join(f"{'n=' + str(r):>12}" for r in ranks))
+        geo_rows = [("read CT + label", "read_ct_s"), ("lumen field (half maximum)", "lumen_field_s"),
+                    ("lumen surface", "model.surface_s"), ("centrelines, radius, stenosis", "model.centrelines_s"),
+                    ("cut ends, extensions, caps", "model.closing_s")]
+        mesh_keys = [k for k in gt if k.startswith("model.mesh_") and k.endswith("_s")]
+        for label, k in geo_rows:
+            print(f"{label:34}" + "".join(f"{gt.get(k, float('nan')):12.1f}" for _ in ranks) + "   (1 process)")
+        print(f"{'gmsh mesh (' + ', '.join(k[11:] for k in mesh_keys) + ')':34}"
+              + "".join(f"{sum(gt[k] for k in mesh_keys):12.1f}" for _ in ranks) + "   (1 process)")
+        geo_total = gt["read_ct_s"] + gt["lumen_field_s"] + gt["vessel_model_s"]
     tot = {}
     for r in ranks:
         runs = rep.get(f"e2e_{r}")
@@ -324,7 +334,8 @@ def _table(rep: dict, ranks: list[int]) -> None:
                       f"per rank {[round(m / 1024, 2) for m in s0['peak_rss_per_rank_MB']]} GB, CPU s/rank "
                       f"{s0.get('cpu_study_s_per_rank')}, load "
                       f"{[round(x['solve']['load'], 1) for x in rep[f'e2e_{r}']]}")
-        print(f"  geometry peak RSS above baseline {max(x['peak_above_baseline_MB'] for x in g) / 1024:.2f} GB")
+        if g:
+            print(f"  geometry peak RSS above baseline {max(x['peak_above_baseline_MB'] for x in g) / 1024:.2f} GB")
     for r in ranks:
         race = rep.get(f"newton_{r}")
         if not race:
