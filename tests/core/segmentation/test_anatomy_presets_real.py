@@ -53,6 +53,12 @@ def test_tcia_spine_five_lumbar_vertebrae_named_up_from_the_sacrum(tcia):
         assert 40.0 <= ml[n] <= 110.0, f"{n} {ml[n]:.1f} mL"
         assert islands.label_components(seg.mask(n))[1].size == 2, f"{n} is not one piece"
     assert 60.0 <= ml["sacrum"] <= 300.0
+    # no false "contrast-filled blood" doubt: the bodies' cortex is below 500 HU at 3 mm, but their
+    # outer voxels are 21-100 HU brighter than their inside (a pool's are not)
+    from surgiplan.core.segmentation.plausibility import check_bone_segments
+
+    blood = [d.segment for d in check_bone_segments(tcia, seg) if d.kind == "contrast-blood"]
+    assert blood == [], blood
     # ordered feet to head: L5 just above the sacrum, L1 the highest lumbar
     zc = {n: float(np.nonzero(seg.mask(n))[0].mean()) for n in ("sacrum", "L5", "L4", "L3", "L2", "L1")}
     order = sorted(zc, key=zc.get)
