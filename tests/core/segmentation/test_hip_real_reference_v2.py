@@ -166,9 +166,10 @@ def test_v1_and_v2_heads_agree_on_the_left_and_disagree_on_the_right(scan):
 
 
 @pytest.mark.slow
-def test_hip_preset_dice_against_both_readers_printed(scan):
-    """Prints the hip-bones preset's Dice per bone and slice against v1 and v2. The score is the preset
-    authors' business; this only checks that each bone is scored on non-empty masks."""
+def test_hip_preset_dice_against_both_readers(scan):
+    """The hip-bones preset's Dice per bone against v1 and v2 (printed per slice), and a floor on the
+    Dice over v2's slices: measured 0.857 / 0.827 femur left / right, 0.811 / 0.773 hip bone left /
+    right (issue 23's target is 0.85: met by the left femur only). The floor is 0.03 below."""
     from surgiplan.core.segmentation.presets import apply_preset
 
     vol, ct = scan
@@ -199,6 +200,9 @@ def test_hip_preset_dice_against_both_readers_printed(scan):
                 np.round(d, 2),
             )
             assert all(ref[k][name].any() for k in ks) and tot > 0
+            if label == "v2":
+                floor = {"femur_left": 0.827, "femur_right": 0.797, "hip_left": 0.781, "hip_right": 0.743}[name]
+                assert 2 * tot_i / tot >= floor, (name, 2 * tot_i / tot)
 
 
 def test_v2_against_totalsegmentator_model_output(scan):
