@@ -144,6 +144,7 @@ def build_vessel_model(lf, out_dir: Path, *, inlet_point=None, ends=None, stent:
         closed = FM.build_closed_surface(cand, cuts, exts)
         try:
             mt, n_tets = _mesh_in_child(closed, cuts, size_fn, msh, h_min=h_min, h_max=h_max, wall_ratio=wall_ratio)
+            boundary = mt.pop("boundary")
             meshed_from = how
             break
         except MeshingError:
@@ -176,7 +177,9 @@ def build_vessel_model(lf, out_dir: Path, *, inlet_point=None, ends=None, stent:
                 # gmsh's re-meshed wall cuts chords inside the surface: keep the samples clear of it
                 margins.append(np.full(len(sp), 0.3 + 0.06 * r))
     pts = np.vstack(pts) if pts else np.zeros((0, 3))
-    inside = _inside(closed, pts, np.concatenate(margins) if margins else np.zeros(0))
+    marg = np.concatenate(margins) if margins else np.zeros(0)
+    # inside the lumen surface AND inside the mesh (gmsh's coarse re-meshed wall can cut off thin parts)
+    inside = _inside(closed, pts, marg) & _inside(_boundary_surface(*boundary), pts, 0.5 * marg)
     cursor = 0
     for s in sections:  # mark the sample points of each section that lie inside the lumen
         if s["probe_start"] is None:
@@ -208,6 +211,15 @@ def build_vessel_model(lf, out_dir: Path, *, inlet_point=None, ends=None, stent:
     return VesselModel(msh, info, keep, surface)
 
 
+def _boundary_surface(points: np.ndarray, tris: np.ndarray):
+    """The mesh's boundary triangles as a consistently (outward) oriented surface."""
+    import pyvista as pv
+
+    m = pv.PolyData(points, np.hstack([np.full((len(tris), 1), 3), tris]).astype(np.int64)).clean()
+    return m.compute_normals(cell_normals=True, point_normals=False, auto_orient_normals=True,
+                             consistent_normals=True, split_vertices=False)
+
+
 def _mesh_in_child(closed, cuts, size_fn, msh: Path, **kw) -> tuple[dict, int]:
     """:func:`surgiplan.core.vessels.flow_mesh.mesh_lumen` in a forked child process: gmsh can crash
     (a segmentation fault in its 3D mesher on some real lumens) and must not take the application with
@@ -226,6 +238,12 @@ def _mesh_in_child(closed, cuts, size_fn, msh: Path, **kw) -> tuple[dict, int]:
 
             mt = FM.mesh_lumen(closed, cuts, size_fn, msh, **kw)
             n = int(len(gmsh.model.mesh.getElementsByType(4)[0]))
+            # the meshed boundary (gmsh's re-meshed wall and caps), for the probe points
+            tags, coords, _ = gmsh.model.mesh.getNodes()
+            order = np.argsort(tags)
+            _, tri = gmsh.model.mesh.getElementsByType(2)
+            tri = order[np.searchsorted(tags[order], np.asarray(tri).reshape(-1, 3))]
+            mt["boundary"] = (np.asarray(coords).reshape(-1, 3), tri)
             meshes.finish()
             send.send(("ok", mt, n))
         except MeshingError as exc:
