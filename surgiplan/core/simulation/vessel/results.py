@@ -211,7 +211,10 @@ def vessel_results(out_dir: Path, info: dict, bc: dict, solver_summary: dict) ->
     write_vtp(out_dir / "surface.vtp", surf)
     rho = bc.get("density", 1060.0)
     mu = bc.get("viscosity", 0.0035)
-    key = []
+    st_info = info.get("stent")
+    # which lumen was solved, so that a plan comparison reads as pre-stent (native) against post-stent
+    key = [{"label": "lumen", "value": f"stented ({st_info['name']})" if st_info else "native (pre-stent)",
+            "unit": "", "region": "lesion"}]
     for les in lesions:
         st = les["stenosis"]
         where = f"stenosis, centreline to {info['centrelines'][st['centreline']]['outlet']}"
