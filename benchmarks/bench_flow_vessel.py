@@ -22,7 +22,26 @@ the same discrete problem); ours is ``solve_steady``.
 
     .venv/bin/python benchmarks/bench_flow_vessel.py [--ranks 1,2] [--runs 1] [--h-max 1.65] [--skip-e2e]
 
-The machine may be shared: the 1-minute load average before each run is printed beside it.
+The machine may be shared: the 1-minute load average before each run is printed beside it, and the CPU
+time per rank beside the wall time (less sensitive to other jobs).
+
+Measured 2026-12-07 on the shared 2-core machine (load 4-16 from other jobs: wall times are noisy):
+
+* geometry, h_max 1.65 mm -> 58 k tetrahedra, 301 433 DOFs: 70 s wall at load 7 (lumen field 9.5 s,
+  surface 2.2, centrelines 7.4, cuts/extensions/caps 13.1, gmsh 33.3 s), peak RSS +0.54 GB; a second run
+  on a working tree with the vessel-meshing changes then in progress took 737 s (caps/extensions 559 s);
+* Newton race at 301 k DOFs, 2 ranks: not finished within 30 min wall at load 14-16 (ours had 6 min CPU
+  per rank after 25 min): no figure;
+* Newton race on plan A's stented lumen, h_max 4 mm, 80 127 DOFs (``--reuse`` of a vessel-pulsatile
+  prepare): both sides 15 Newton iterations (5/4/3/3 over the 4 continuation steps), outlet flows equal
+  to 1e-14 (10.20 / 9.80 mL/s, zero-traction outlets);
+  2 ranks, median of 3 (load 4-8): ours 70.6 s wall (83.6, 70.6, 69.9), 57.1 s CPU summed over the ranks;
+  reference 70.3 s (80.2, 70.0, 70.3), 56.2 s CPU: ratio 1.005 wall, 1.016 CPU; peak RSS per rank
+  0.66/0.46 GB against 0.64/0.44 GB (ours +0.56 GB above its post-import baseline);
+  1 rank: ours 111.2 s wall, 45.8 s CPU; reference 96.4 s, 45.4 s CPU: ratio 1.15 wall (load 4 vs 6 during
+  the runs), 1.01 CPU; peak RSS 0.84 against 0.83 GB;
+* the vessel-rest end-to-end solve (resistance outlets) was not measured (the first attempt ran on the
+  outer resistance iteration that flow.py replaced meanwhile).
 """
 
 from __future__ import annotations
