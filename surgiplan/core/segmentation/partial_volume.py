@@ -301,7 +301,7 @@ def refine_band(ct: np.ndarray, rough: np.ndarray, spacing, *, cap_mm: float = 1
     r = [max(gi + 1, int(round((gap_mm + shell_mm) / s))) for gi, s in zip(g, sp, strict=True)]
     box = _box(rough, [ri + 1 for ri in r])
     m0 = rough[box]
-    a = np.asarray(ct[box])
+    a = np.ascontiguousarray(ct[box])  # one copy; its ravel() views below are then free
     shape = m0.shape
     report(progress, 0.1, "partial volume: band around the surface")
     c = [max(1, int(cap_mm / s + 1e-6)) for s in sp]
