@@ -177,10 +177,21 @@ def _bone(volume, progress=None, low: float | None = None, min_island_ml: float 
     volume on CT phantoms). The move is capped at 1.5 mm (>= 1 voxel) and made only where a
     bone-like cortex faces the outside, so contrast-filled organs and vessels keep their 200 HU
     rim; on the 512 x 512 x 134 TCIA trunk CT the whole preset takes about twice the fixed one's
-    time (benchmarks/bench_bone_partial_volume.py --real)."""
+    time (benchmarks/bench_bone_partial_volume.py --real). The CT table, found by its shape
+    (:func:`table.table_mask`), is left out, as the anatomy presets leave it out."""
     low = 200.0 if low is None else low
-    return {"bone": bone_mask(volume, low, min_island_ml, progress, fill_marrow=False,
-                              partial_volume=partial_volume)}
+    m = bone_mask(volume, low, min_island_ml, progress, fill_marrow=False, partial_volume=partial_volume)
+    if m.shape[0] > 3:  # the CT table (a curved plate behind the patient, 200-1000 HU) is not bone
+        from surgiplan.core.segmentation.table import body_mask, table_mask
+
+        body = body_mask(volume)
+        table = table_mask(volume, body=body)
+        if table.any():
+            # the table is found on a coarser grid: its rails' edge voxels, outside the body, go too
+            st = np.zeros((3, 3, 3), bool)
+            st[1] = True
+            m &= ~(table | (ndimage.binary_dilation(table, st, iterations=2) & ~body))
+    return {"bone": m}
 
 
 def _seed_at_max_distance(mask2d_or_3d: np.ndarray, spacing_kji) -> tuple[int, ...] | None:
