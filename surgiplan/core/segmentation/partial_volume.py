@@ -37,7 +37,7 @@ def _ball(radius_mm: float, spacing_kji) -> np.ndarray:
     r = [max(1, int(np.floor(radius_mm / s))) for s in spacing_kji]
     g = np.ogrid[tuple(slice(-n, n + 1) for n in r)]
     d2 = sum((gi * s) ** 2 for gi, s in zip(g, spacing_kji, strict=True))
-    return d2 <= radius_mm ** 2 + 1e-9
+    return d2 <= radius_mm**2 + 1e-9
 
 
 def _norm_conv(values: np.ndarray, weight: np.ndarray, sigma_vox) -> tuple[np.ndarray, np.ndarray]:
@@ -48,12 +48,25 @@ def _norm_conv(values: np.ndarray, weight: np.ndarray, sigma_vox) -> tuple[np.nd
         return v / w, w
 
 
-def refine_bone_mask(ct: np.ndarray, rough: np.ndarray, spacing, *, band_mm: float = 2.5,
-                     peak_mm: float = 2.0, gap_mm: float = 1.5, shell_mm: float = 3.0,
-                     spread_mm: float = 4.0, smooth_mm: float = 0.4, min_contrast_hu: float = 60.0,
-                     valley_mm: float = 2.5, valley_fraction: float = 0.3, valley_noise: float = 6.0,
-                     joint_mm: float = 2.5,
-                     fill_per_slice: bool = False, progress: Progress | None = None) -> np.ndarray:
+def refine_bone_mask(
+    ct: np.ndarray,
+    rough: np.ndarray,
+    spacing,
+    *,
+    band_mm: float = 2.5,
+    peak_mm: float = 2.0,
+    gap_mm: float = 1.5,
+    shell_mm: float = 3.0,
+    spread_mm: float = 4.0,
+    smooth_mm: float = 0.4,
+    min_contrast_hu: float = 60.0,
+    valley_mm: float = 2.5,
+    valley_fraction: float = 0.3,
+    valley_noise: float = 6.0,
+    joint_mm: float = 2.5,
+    fill_per_slice: bool = False,
+    progress: Progress | None = None,
+) -> np.ndarray:
     """Bone mask whose boundary is half-way between the local cortex and soft-tissue values.
 
     Parameters
@@ -163,8 +176,9 @@ def _distances(m: np.ndarray, sp) -> tuple[np.ndarray, np.ndarray]:
     def outside(x: np.ndarray) -> np.ndarray:
         img = sitk.GetImageFromArray(np.ascontiguousarray(x).view(np.uint8))
         img.SetSpacing(tuple(float(s) for s in sp[::-1]))
-        sd = sitk.SignedMaurerDistanceMap(img, insideIsPositive=False, squaredDistance=False,
-                                          useImageSpacing=True, backgroundValue=0)
+        sd = sitk.SignedMaurerDistanceMap(
+            img, insideIsPositive=False, squaredDistance=False, useImageSpacing=True, backgroundValue=0
+        )
         return np.maximum(sitk.GetArrayViewFromImage(sd), 0.0).astype(np.float32)
 
     m = np.asarray(m, bool)
@@ -201,8 +215,15 @@ def _box(mask: np.ndarray, pad) -> tuple[slice, ...]:
     return tuple(out)
 
 
-def partial_volume_bone(volume, low: float = 200.0, min_island_ml: float = 1.0, *, fill_per_slice: bool = False,
-                        progress: Progress | None = None, **options) -> np.ndarray:
+def partial_volume_bone(
+    volume,
+    low: float = 200.0,
+    min_island_ml: float = 1.0,
+    *,
+    fill_per_slice: bool = False,
+    progress: Progress | None = None,
+    **options,
+) -> np.ndarray:
     """Bone of a CT ``volume`` with a partial-volume-correct boundary (bool [k, j, i]).
 
     The rough mask is the fixed-threshold bone (CT >= ``low`` HU, islands under ``min_island_ml``
@@ -219,12 +240,16 @@ def partial_volume_bone(volume, low: float = 200.0, min_island_ml: float = 1.0, 
     a = np.asarray(volume.array)
     rough = a >= low
     if not rough.any():
-        raise InputError(f"no voxel reaches {low:g} HU: this does not look like a CT with bone",
-                         hint="Open a CT (HU), or segment by hand.")
+        raise InputError(
+            f"no voxel reaches {low:g} HU: this does not look like a CT with bone",
+            hint="Open a CT (HU), or segment by hand.",
+        )
     rough = islands.remove_small(rough, min_island_ml * 1000.0, volume.spacing)
     if not rough.any():
-        raise InputError(f"no bone of at least {min_island_ml:g} mL above {low:g} HU in this scan",
-                         hint="Open a CT with bone, or segment by hand.")
+        raise InputError(
+            f"no bone of at least {min_island_ml:g} mL above {low:g} HU in this scan",
+            hint="Open a CT with bone, or segment by hand.",
+        )
     rough = _fill(rough, False)
     m = refine_band(a, rough, volume.spacing, progress=sub_progress(progress, 0.3, 0.95), **options)
     if fill_per_slice:
@@ -242,12 +267,25 @@ CORTEX_HU = 700.0
 SOFT_FLOOR_HU = -200.0
 
 
-def refine_band(ct: np.ndarray, rough: np.ndarray, spacing, *, cap_mm: float = 1.5, ridge_mm: float = 3.0,
-                gap_mm: float = 1.5,
-                shell_mm: float = 3.0, cell_mm: float = 2.0, spread_mm: float = 4.0, smooth_mm: float = 0.4,
-                min_contrast_hu: float = 150.0, bone_peak_hu: float = BONE_LIKE_PEAK_HU,
-                cortex_hu: float = CORTEX_HU, ridge_hu: float = 80.0, close_mm: float = 3.0,
-                progress: Progress | None = None) -> np.ndarray:
+def refine_band(
+    ct: np.ndarray,
+    rough: np.ndarray,
+    spacing,
+    *,
+    cap_mm: float = 1.5,
+    ridge_mm: float = 3.0,
+    gap_mm: float = 1.5,
+    shell_mm: float = 3.0,
+    cell_mm: float = 2.0,
+    spread_mm: float = 4.0,
+    smooth_mm: float = 0.4,
+    min_contrast_hu: float = 150.0,
+    bone_peak_hu: float = BONE_LIKE_PEAK_HU,
+    cortex_hu: float = CORTEX_HU,
+    ridge_hu: float = 80.0,
+    close_mm: float = 3.0,
+    progress: Progress | None = None,
+) -> np.ndarray:
     """The rough bone mask's boundary moved by at most ``cap_mm`` (>= 1 voxel) to the local half-way value.
 
     The fast and conservative sibling of :func:`refine_bone_mask` for whole clinical CTs (the
@@ -292,8 +330,10 @@ def refine_band(ct: np.ndarray, rough: np.ndarray, spacing, *, cap_mm: float = 1
 
     rough = np.asarray(rough, bool)
     if np.shape(ct) != rough.shape or rough.ndim != 3:
-        raise InputError(f"the CT ({np.shape(ct)}) and the rough bone mask ({rough.shape}) are not the same 3D grid",
-                         hint="Refine a mask made on this CT.")
+        raise InputError(
+            f"the CT ({np.shape(ct)}) and the rough bone mask ({rough.shape}) are not the same 3D grid",
+            hint="Refine a mask made on this CT.",
+        )
     if not rough.any():
         return rough.copy()
     sp = tuple(float(s) for s in spacing)[::-1]  # (k, j, i) mm
@@ -308,22 +348,25 @@ def refine_band(ct: np.ndarray, rough: np.ndarray, spacing, *, cap_mm: float = 1
     # the outside: not in the rough mask closed by ``close_mm`` and filled (holes of cancellous
     # bone below the threshold and narrow notches are inside; their walls are not the surface)
     k = [max(1, int(round(close_mm / s))) for s in sp]
+    n = shape[2]
     pk = np.pad(m0, [(x, x) for x in k])  # background beyond the grid, so the closing opens at its faces
-    closed = ~_box_dilate(~_box_dilate(pk, k), k)[tuple(slice(x, -x) for x in k)]
-    ext = ~_fill(closed, False)
-    del pk, closed
-    band = _box_dilate(m0, c) & _box_dilate(~m0, c) & _box_dilate(ext, c)
-    band_idx = np.flatnonzero(band.ravel())
-    del band
+    npk = pk.shape[2]
+    closed = _pnot(_pdilate(_pnot(_pdilate(_pack(pk), k, npk), npk), k, npk), npk)
+    del pk
+    ext = ~_fill(_unpack(closed, npk)[tuple(slice(x, -x) for x in k)], False)
+    del closed
+    # the masks below on bits (64 voxels a word): the same masks, an eighth of the memory traffic
+    pm, pe = _pack(m0), _pack(ext)
+    pn = _pnot(pm, n)
+    band_idx = _pnonzero(_pdilate(pm, c, n) & _pdilate(pn, c, n) & _pdilate(pe, c, n), n)
     d = [max(1, int(round(ridge_mm / s))) for s in sp]
-    rim = _box_dilate(~m0, d)
-    ridge_idx = np.flatnonzero((m0 & rim).ravel())
-    deep_idx = np.flatnonzero((m0 & ~rim & _box_dilate(~m0, [2 * x for x in d])).ravel())
+    rim = _pdilate(pn, d, n)
+    ridge_idx = _pnonzero(pm & rim, n)
+    deep_idx = _pnonzero(pm & ~rim & _pdilate(pn, [2 * x for x in d], n), n)
     del rim
-    near = _box_dilate(m0, g)
-    shell_idx = np.flatnonzero((_box_dilate(near, [ri - gi for ri, gi in zip(r, g, strict=True)]) & ~near
-                                & ext).ravel())
-    del near, ext
+    near = _pdilate(pm, g, n)
+    shell_idx = _pnonzero(_pdilate(near, [ri - gi for ri, gi in zip(r, g, strict=True)], n) & ~near & pe, n)
+    del near, ext, pm, pe, pn
     report(progress, 0.4, "partial volume: local cortex and soft tissue")
     f = tuple(max(1, int(round(cell_mm / s))) for s in sp)
     cshape = tuple(-(-n // fa) for n, fa in zip(shape, f, strict=True))
@@ -334,8 +377,10 @@ def refine_band(ct: np.ndarray, rough: np.ndarray, spacing, *, cap_mm: float = 1
     np.maximum.at(cmax, rc, av[ridge_idx].astype(np.float32))
     cmax = cmax.reshape(cshape)
     metal_c = ndimage.maximum_filter(cmax > BONE_PEAK_CAP_HU, size=3)
-    cmax = ndimage.maximum_filter(np.where(metal_c, -1000.0, cmax).astype(np.float32),
-                                  size=[3 if fa * s <= 2.5 else 1 for fa, s in zip(f, sp, strict=True)])
+    cmax = ndimage.maximum_filter(
+        np.where(metal_c, -1000.0, cmax).astype(np.float32),
+        size=[3 if fa * s <= 2.5 else 1 for fa, s in zip(f, sp, strict=True)],
+    )
     w_r = np.bincount(rc, minlength=cmax.size).reshape(cshape).astype(np.float32) * ~metal_c
     del rc
     sc = _cells(shell_idx, shape, f, cshape)
@@ -434,7 +479,7 @@ def _smoothed_at(a: np.ndarray, flat_idx: np.ndarray, sig) -> np.ndarray:
     j, i = np.divmod(rem, ni)
     w1 = []
     for s in sig:
-        e = float(np.exp(-0.5 / s ** 2)) if s > 0 else 0.0
+        e = float(np.exp(-0.5 / s**2)) if s > 0 else 0.0
         w1.append(np.array([e, 1.0, e]) / (1.0 + 2.0 * e))
     # flat offsets of the clipped neighbours along each axis (edges repeated)
     ok = [np.clip(k + d, 0, nk - 1) * (nj * ni) for d in (-1, 0, 1)]
@@ -450,3 +495,61 @@ def _smoothed_at(a: np.ndarray, flat_idx: np.ndarray, sig) -> np.ndarray:
                     continue
                 out += np.float32(wgt) * av[ok[dk] + oj[dj] + oi[di]]
     return out
+
+
+# ------------------------------------------------------------------ bit-packed masks (64 voxels a word along i)
+# The band, ridge, deep and shell masks of refine_band are box dilations of the rough mask: on
+# bits they cost an eighth of the memory traffic of bool arrays (bit-for-bit the same masks).
+
+
+def _pack(m: np.ndarray) -> np.ndarray:
+    """bool [k, j, i] as uint64 [k, j, w]: bit t of word w is voxel i = 64 w + t (bits beyond i are 0)."""
+    n = m.shape[2]
+    p = np.packbits(m, axis=2, bitorder="little")
+    buf = np.zeros(m.shape[:2] + (8 * (-(-n // 64)),), np.uint8)
+    buf[..., : p.shape[2]] = p
+    return buf.view("<u8")
+
+
+def _unpack(w: np.ndarray, n: int) -> np.ndarray:
+    return np.unpackbits(w.view(np.uint8), axis=2, count=n, bitorder="little").view(bool)
+
+
+def _clear_tail(w: np.ndarray, n: int) -> np.ndarray:
+    """Zero the bits beyond voxel ``n - 1`` of each row (the outside of the grid is background)."""
+    if n % 64:
+        w[..., -1] &= np.uint64((1 << (n % 64)) - 1)
+    return w
+
+
+def _pnot(w: np.ndarray, n: int) -> np.ndarray:
+    return _clear_tail(~w, n)
+
+
+def _pdilate(w: np.ndarray, r, n: int) -> np.ndarray:
+    """Box dilation by ``r`` voxels per axis (k, j, i) of a packed mask (as :func:`_box_dilate`)."""
+    for ax in (0, 1):
+        if r[ax] > 0:
+            w = _shifted_or(w, ax, int(r[ax]))
+    if r[2] > 0:
+        out = w.copy()
+        for d in range(1, int(r[2]) + 1):
+            s, t = np.uint64(d), np.uint64(64 - d)
+            out |= w >> s  # voxel i takes voxel i + d
+            out[..., :-1] |= w[..., 1:] << t
+            out |= w << s  # voxel i takes voxel i - d
+            out[..., 1:] |= w[..., :-1] >> t
+        w = _clear_tail(out, n)
+    return w
+
+
+def _pnonzero(w: np.ndarray, n: int) -> np.ndarray:
+    """``np.flatnonzero`` of the unpacked mask (int64, ascending) from the non-zero words only."""
+    flat = w.reshape(-1)
+    wi = np.flatnonzero(flat)
+    if wi.size == 0:
+        return wi
+    bits = np.unpackbits(flat[wi].view(np.uint8).reshape(-1, 8), axis=1, bitorder="little")
+    row, col = np.divmod(wi, w.shape[2])
+    wj, t = np.nonzero(bits)
+    return row[wj] * n + 64 * col[wj] + t
