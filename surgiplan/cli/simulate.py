@@ -2,8 +2,14 @@
 
     surgiplan simulate --list
     surgiplan simulate CASE --plan A --study hip-walking [--np 2] [--out DIR] [--option degree=1] [--json]
+    surgiplan simulate CASE --plan A --study vessel-rest [--no-pre] [--option flow_mL_s=6] [--json]
     surgiplan simulate STUDY.json [--np N] [--out DIR] [--json]
     surgiplan simulate --lumen LUMEN --inlet X,Y,Z --flow-mL-s Q [--density] [--viscosity] [--np] [--out] [--json]
+
+A steady vessel study on a plan with a stent runs the native lumen (the case's vessel without the
+stent; stored once per CT, lumen and study options under ``CASE/studies/native--<study>--<key>`` and
+reused by every plan) and the stented lumen with the same inflow and outlet resistances, and stores the
+pre/post comparison in the plan's summary (``pre_post``); ``--no-pre`` runs the plan only.
 
 Progress is a bar on a terminal and plain lines (``  40% meshing the implanted femur``) in a log or
 a pipe.
@@ -36,6 +42,9 @@ def register(app: typer.Typer) -> None:
         flow: float = typer.Option(None, "--flow-mL-s", help="Inlet flow rate (mL/s) with --lumen."),
         density: float = typer.Option(1060.0, "--density", help="Blood density (kg/m^3) with --lumen."),
         viscosity: float = typer.Option(0.0035, "--viscosity", help="Blood viscosity (Pa s) with --lumen."),
+        pre: bool = typer.Option(True, "--pre/--no-pre", help="Vessel studies on a plan with a stent: also "
+                                 "run (or reuse) the native lumen with the same inflow and outlet resistances "
+                                 "and compare pre/post (default); --no-pre runs the plan only."),
         np_: int = typer.Option(1, "--np", min=1, help="Number of MPI ranks (mpiexec -n N)."),
         out: Path = typer.Option(None, "--out", help="Result folder (default: the study's folder, or "
                                  "CASE/studies/<plan>--<study>)."),
@@ -56,7 +65,10 @@ def register(app: typer.Typer) -> None:
             if not (plan and study):
                 raise InputError("a case study needs both --plan and --study", path=target,
                                  hint="e.g. surgiplan simulate CASE --plan A --study hip-walking")
-            summary, where = _case(target, plan, study, np_, out, _parse_options(option or []))
+            opts = _parse_options(option or [])
+            if not pre:
+                opts["pre"] = False
+            summary, where = _case(target, plan, study, np_, out, opts)
         else:
             if option:
                 raise InputError("--option is for case studies; edit the study file instead", path=target)
@@ -248,7 +260,29 @@ def _print_summary(s: dict, out: Path) -> None:
                    f"{f.get('area_wss_above_2.5_Pa_mm2', float('nan')):.1f} mm^2")
         for name, q in f.get("outlet_flow_mL_per_s", {}).items():
             typer.echo(f"  outlet {_printable(name)}: {q:.4g} mL/s")
+    if s.get("pre_post"):
+        _print_pre_post(s["pre_post"])
     typer.echo(f"  results: {out}")
+
+
+def _print_pre_post(pp: dict) -> None:
+    """The pre/post-stent table of a vessel study (native lumen before, the plan's stent after)."""
+    nat = pp.get("native", {})
+    same = pp.get("same_physiology", {})
+    typer.echo(f"  before (native lumen, {nat.get('status')}: {nat.get('folder')}) and after the stent; inflow "
+               f"{same.get('inflow_mL_s')} mL/s, same outlet resistances: "
+               f"{ {True: 'yes', False: 'NO', None: 'unknown'}[same.get('identical_before_and_after')]}")
+    if nat.get("status") == "failed":
+        typer.echo(f"  no native result: {_printable(nat.get('reason'))}")
+        typer.echo(f"    {_printable(nat.get('hint'))}")
+    for r in pp.get("rows", []):
+        pre, post, ch = (_num(r.get(k)) for k in ("pre", "post", "change"))
+        typer.echo(f"  {_printable(r['quantity'])} ({_printable(r.get('region'))}): {pre} -> {post} {r.get('unit')}"
+                   f" (change {ch})")
+
+
+def _num(v) -> str:
+    return f"{v:.4g}" if isinstance(v, int | float) else "-"
 
 
 def _printable(name: object) -> str:

@@ -79,6 +79,9 @@ def run_case_study(case_dir: Path, plan: str, study: str, *, n_ranks: int = 1, o
                    progress: Progress | None = None, options: dict | None = None) -> dict:
     """Run study ``study`` on plan ``plan`` of the case folder ``case_dir``; return the summary.
 
+    A study module with ``run_pre_post`` (the steady vessel studies) runs the plan's stented lumen and
+    the native one (``options["pre"]`` False: the plan only).
+
     Raises InputError for an unknown or unavailable study or plan, and whatever the study raises
     (GeometryError, MeshingError, SolverError, Cancelled). The summary is also written to
     ``out_dir/summary.json`` and the folder is recorded in case.json (StudyRef).
@@ -95,6 +98,11 @@ def run_case_study(case_dir: Path, plan: str, study: str, *, n_ranks: int = 1, o
     if mod is None:
         raise InputError(f"study {study!r} is not available in this build",
                          hint="See surgiplan simulate --list for the studies this build runs.")
+    options = dict(options or {})
+    if options.pop("pre", True) is not False and hasattr(mod, "run_pre_post"):
+        # a vessel study on a plan with a stent: the native lumen too, with the same physiology
+        return mod.run_pre_post(case_dir, plan, study, n_ranks=n_ranks, out_dir=out_dir, progress=progress,
+                                options=options)
     case = Case.open(case_dir)
     if plan not in case.plans:
         raise InputError(f"case {case.model.name!r} has no plan {plan!r} (plans: {', '.join(case.plans) or 'none'})",
@@ -161,4 +169,14 @@ def study_rows(case, plan_names: list[str]) -> list[dict]:
         for r in summary.get("key_results", []):
             rows.append({"plan": ref.plan, "study": study, "label": r.get("label"), "value": r.get("value"),
                          "unit": r.get("unit"), "region": r.get("region")})
+        # a vessel study run before and after the plan's stent: the native lumen's values, same quantities
+        pre_post = summary.get("pre_post") or {}
+        before = f"{study} before the stent (native lumen)"
+        if pre_post and pre_post.get("native", {}).get("status") == "failed":
+            rows.append({"plan": ref.plan, "study": before, "label": "result", "unit": "", "region": None,
+                         "value": f"missing: {pre_post['native'].get('reason', 'the native solve failed')}"})
+        for r in pre_post.get("rows", []):
+            if r.get("pre") is not None:
+                rows.append({"plan": ref.plan, "study": before, "label": r.get("quantity"), "value": r["pre"],
+                             "unit": r.get("unit"), "region": r.get("region")})
     return rows

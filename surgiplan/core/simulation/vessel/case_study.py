@@ -134,3 +134,191 @@ def verification_status() -> dict:
             "flow_cases": ["poiseuille (4 cases, mesh convergence)", "womersley", "kovasznay Re 40/100",
                            "ethier_steinman nu 1/0.01 (pressure)", "manufactured swirling pipe (body force)"],
             "note": "convection verified on exact/manufactured solutions (navier_stokes_exact.json)"}
+
+
+# --------------------------------------------------------------------------------------------------
+# Pre- and post-stent pair from one plan
+# --------------------------------------------------------------------------------------------------
+
+#: bump when the native result's content changes meaning (a cached native of an older version is re-solved)
+NATIVE_CACHE_VERSION = 1
+#: options that do not change the native result (not in its cache key)
+NOT_PHYSICS = frozenset({"n_ranks", "stent", "pre"})
+#: key results compared before/after, in this order (label prefixes; the flow rows follow the outlets)
+PRE_POST_LABELS = ("pressure drop across the lesion", "distal/proximal pressure ratio",
+                   "minimal lumen diameter (model)", "flow through ", "mean wall shear stress",
+                   "maximal wall shear stress", "wall area with WSS < 0.4 Pa", "wall area with WSS > 2.5 Pa",
+                   "Reynolds number at the inlet", "Reynolds number at the lesion")
+
+
+def native_cache_key(volume, mask: np.ndarray, study: str, options: dict) -> str:
+    """SHA-256 (hex) of what the native result depends on: the CT voxels and geometry, the lumen mask,
+    the study and every physics option (flow, pressure, split, blood, mesh size); not the ranks."""
+    import hashlib
+
+    h = hashlib.sha256()
+    h.update(f"native-v{NATIVE_CACHE_VERSION}|{study}|".encode())
+    h.update(json.dumps({k: v for k, v in sorted((options or {}).items()) if k not in NOT_PHYSICS},
+                        sort_keys=True, default=str).encode())
+    arr = np.ascontiguousarray(volume.array)
+    h.update(f"|{arr.dtype.str}{arr.shape}".encode())
+    h.update(arr.tobytes())
+    for v in (volume.spacing, volume.origin, volume.direction):
+        h.update(np.asarray(v, np.float64).round(9).tobytes())
+    m = np.ascontiguousarray(np.asarray(mask, bool))
+    h.update(f"|mask{m.shape}".encode())
+    h.update(np.packbits(m).tobytes())
+    return h.hexdigest()
+
+
+def native_folder(case_root: Path, study: str, key: str) -> Path:
+    """Folder of the native (pre-stent) result of ``study``: ``CASE/studies/native--<study>--<key[:12]>``."""
+    return Path(case_root) / "studies" / f"native--{study}--{key[:12]}"
+
+
+def _cached_native(folder: Path, key: str) -> dict | None:
+    try:
+        s = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    ok = s.get("native_cache", {}).get("key") == key and (folder / "surface.vtp").is_file()
+    return s if ok else None
+
+
+def run_pre_post(case_dir: Path, plan: str, study: str, *, n_ranks: int = 1, out_dir: Path | None = None,
+                 progress: Progress | None = None, options: dict | None = None) -> dict:
+    """``study`` on plan ``plan`` and, when the plan has a stent, on the native lumen too: the summary of
+    the stented lumen with a ``pre_post`` section (native result, comparison rows).
+
+    Both runs have the same inflow (mL/s) and the same outlet resistances (Pa s/m^3: Murray's split from
+    the healthy outlet radii measured on the native lumen, or the given ``split``). The native result
+    is stored once per CT + lumen mask + study + physics options in
+    :func:`native_folder` and reused by every plan (the key in its ``summary.json``). A native solve
+    that fails does not stop the stented one: ``pre_post.native`` then says why (``status`` "failed",
+    ``reason``, ``hint``). Cancel (``progress.cancelled``) stops both. Options: those of :func:`prepare`
+    plus ``pre`` (False: the plan only, as ``surgiplan simulate --no-pre``).
+    """
+    from surgiplan.core import fileio
+    from surgiplan.core.case import Case
+    from surgiplan.core.errors import Cancelled, SurgiplanError
+    from surgiplan.core.simulation.case_studies import run_case_study
+    from surgiplan.core.simulation.vessel.geometry import lumen_mask_from_case
+
+    opts = dict(options or {})
+    opts.pop("pre", None)
+    single = dict(opts, pre=False)
+    case = Case.open(case_dir)
+    if plan not in case.plans:  # the plain run says it clearly
+        return run_case_study(case_dir, plan, study, n_ranks=n_ranks, out_dir=out_dir, progress=progress,
+                              options=single)
+    if opts.get("stent", True) is False or plan_stent(case, plan) is None:
+        return run_case_study(case_dir, plan, study, n_ranks=n_ranks, out_dir=out_dir, progress=progress,
+                              options=single)
+    report(progress, 0.0, "native lumen: looking for a stored result")
+    volume, mask = lumen_mask_from_case(case)
+    key = native_cache_key(volume, mask, study, opts)
+    del volume, mask
+    folder = native_folder(case.root, study, key)
+    native = {"key": key, "folder": folder.relative_to(case.root).as_posix()}
+    pre = _cached_native(folder, key)
+    if pre is not None:
+        native["status"] = "reused"
+        report(progress, 0.5, "native lumen: stored result reused")
+    else:
+        try:
+            pre = _solve_native(case, plan, study, folder, key, n_ranks, sub_progress(progress, 0.0, 0.5), opts)
+            native["status"] = "solved"
+        except Cancelled:
+            raise
+        except SurgiplanError as exc:
+            native.update(status="failed", reason=exc.message, hint=exc.hint or NATIVE_FAILED_HINT)
+        except Exception as exc:  # noqa: BLE001 - the stented result is still worth having; reason kept
+            native.update(status="failed", reason=f"{type(exc).__name__}: {exc}", hint=NATIVE_FAILED_HINT)
+    if pre is None:
+        # a failure is kept beside the cache folder for the record (not reused: the next run tries again)
+        fileio.ensure_folder(folder)
+        fileio.atomic_write_text(folder / "failed.json", json.dumps(native, indent=1))
+    report(progress, 0.5, f"stented lumen of plan {plan}")
+    post = run_case_study(case_dir, plan, study, n_ranks=n_ranks, out_dir=out_dir, progress=sub_progress(
+        progress, 0.5, 0.97), options=single)
+    from surgiplan.core.simulation.case_studies import default_out_dir
+
+    out = Path(out_dir) if out_dir is not None else default_out_dir(case.root, plan, study)
+    post["pre_post"] = pre_post_section(pre, post, native, folder, out)
+    fileio.atomic_write_text(out / "summary.json", json.dumps(post, indent=1, default=_json_default))
+    report(progress, 1.0, f"{study} before and after the stent of plan {plan}: done")
+    return post
+
+
+NATIVE_FAILED_HINT = ("The stented result below is complete. Try a lower flow for both (--option flow_mL_s=6) or a "
+                      "finer mesh (--option h_max_mm=1.5); 'surgiplan simulate CASE --plan P --study S "
+                      "--option stent=false --no-pre' runs the native lumen alone with its full log.")
+
+
+def _json_default(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"{type(o).__name__} is not JSON")
+
+
+def _solve_native(case, plan: str, study: str, folder: Path, key: str, n_ranks: int, progress, opts: dict) -> dict:
+    """The native lumen's study in ``folder`` (prepare with the stent left out, solve, finish)."""
+    from surgiplan.core import fileio
+    from surgiplan.core.simulation.runner import run_study_process
+
+    fileio.ensure_folder(folder)
+    (folder / "failed.json").unlink(missing_ok=True)
+    native_opts = dict(opts, stent=False)
+    native_opts.setdefault("n_ranks", n_ranks)
+    report(progress, 0.0, "native lumen: vessel model")
+    study_json = prepare(case, plan, study, folder, sub_progress(progress, 0.0, 0.35), native_opts)
+    report(progress, 0.35, "native lumen: solving")
+    solver = run_study_process(study_json, folder, n_ranks, sub_progress(progress, 0.35, 0.9))
+    s = finish(case, plan, study, folder, solver, sub_progress(progress, 0.9, 1.0))
+    s["plan"] = None
+    s["case_study"] = {"study": study, "case": case.model.name, "lumen": "native", "first_plan": plan}
+    s["native_cache"] = {"key": key, "version": NATIVE_CACHE_VERSION,
+                         "depends_on": "planning CT voxels and geometry, lumen mask, study, physics options"}
+    fileio.atomic_write_text(folder / "summary.json", json.dumps(s, indent=1, default=_json_default))
+    return s
+
+
+def _bc(folder: Path) -> dict:
+    try:
+        return json.loads((Path(folder) / GEOMETRY_FILE).read_text(encoding="utf-8"))["boundary_conditions"]
+    except (OSError, ValueError, KeyError):
+        return {}
+
+
+def pre_post_rows(pre: dict | None, post: dict) -> list[dict]:
+    """Rows ``{"quantity", "region", "unit", "pre", "post", "change"}`` of the compared key results
+    (``pre`` None: the native is missing, its values are None)."""
+    theirs = {(r["label"], r.get("region")): r for r in (pre or {}).get("key_results", [])}
+    rows = []
+    for prefix in PRE_POST_LABELS:
+        for r in post.get("key_results", []):
+            if not str(r.get("label", "")).startswith(prefix):
+                continue
+            o = theirs.get((r["label"], r.get("region")))
+            a, b = (o or {}).get("value"), r.get("value")
+            num = isinstance(a, int | float) and isinstance(b, int | float)
+            rows.append({"quantity": r["label"], "region": r.get("region"), "unit": r.get("unit"),
+                         "pre": a, "post": b, "change": round(float(b) - float(a), 6) if num else None})
+    return rows
+
+
+def pre_post_section(pre: dict | None, post: dict, native: dict, native_dir: Path, post_dir: Path) -> dict:
+    """The ``pre_post`` section of the plan's summary: the native run's status and folder, whether both
+    runs had the same inflow and resistances, and the comparison rows."""
+    b0, b1 = _bc(native_dir), _bc(post_dir)
+    same = None
+    if b0 and b1:
+        r0, r1 = np.asarray(b0.get("resistances_Pa_s_m3", [])), np.asarray(b1.get("resistances_Pa_s_m3", []))
+        same = bool(b0.get("inflow_mL_s") == b1.get("inflow_mL_s") and r0.shape == r1.shape
+                    and np.allclose(r0, r1, rtol=1e-9))
+    return {"native": native,
+            "same_physiology": {"inflow_mL_s": b1.get("inflow_mL_s"), "resistances_Pa_s_m3": b1.get(
+                "resistances_Pa_s_m3"), "split": b1.get("split"), "identical_before_and_after": same},
+            "rows": pre_post_rows(pre, post)}
