@@ -170,15 +170,17 @@ def bone_mask(volume: Volume, low: float = 200.0, min_island_ml: float = 1.0, pr
 
 
 def _bone(volume, progress=None, low: float | None = None, min_island_ml: float = 1.0, partial_volume: bool = True,
-          **_):
+          split_contrast: bool = True, **_):
     """All bone: >= ``low`` (200) HU, its outer surface moved to half-way between the local cortex
     and soft tissue (:func:`partial_volume.partial_volume_bone`; ``partial_volume=False``: the fixed
     threshold's surface). Issue 23: a fixed 200 HU surface sat 0.5-1 mm outside the bone (+10 %
     volume on CT phantoms). The move is capped at 1.5 mm (>= 1 voxel) and made only where a
     bone-like cortex faces the outside, so contrast-filled organs and vessels keep their 200 HU
-    rim; on the 512 x 512 x 134 TCIA trunk CT the whole preset takes about twice the fixed one's
-    time (benchmarks/bench_bone_partial_volume.py --real). The CT table, found by its shape
-    (:func:`table.table_mask`), is left out, as the anatomy presets leave it out."""
+    rim; on the 512 x 512 x 134 TCIA trunk CT the surface takes about four times the fixed
+    threshold's time (benchmarks/bench_bone_partial_volume.py --real). The CT table, found by its shape
+    (:func:`table.table_mask`), is left out, as the anatomy presets leave it out. Pieces of their own
+    with no cortex rim (contrast-enhanced kidneys, heart: :mod:`contrast_organs`) go to a
+    ``contrast`` segment, with a doubt that says so (``split_contrast=False``: they stay bone)."""
     low = 200.0 if low is None else low
     m = bone_mask(volume, low, min_island_ml, progress, fill_marrow=False, partial_volume=partial_volume)
     if m.shape[0] > 3:  # the CT table (a curved plate behind the patient, 200-1000 HU) is not bone
@@ -191,6 +193,12 @@ def _bone(volume, progress=None, low: float | None = None, min_island_ml: float 
             st = np.zeros((3, 3, 3), bool)
             st[1] = True
             m &= ~(table | (ndimage.binary_dilation(table, st, iterations=2) & ~body))
+    if split_contrast:
+        from surgiplan.core.segmentation.contrast_organs import contrast_pieces, describe
+
+        organs, pieces = contrast_pieces(np.asarray(volume.array), m, volume.spacing)
+        if pieces:
+            return {"bone": m & ~organs, "contrast": organs}, [describe(pieces)]
     return {"bone": m}
 
 

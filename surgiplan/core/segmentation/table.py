@@ -58,8 +58,15 @@ def body_mask(volume: Volume, air_hu: float = -400.0) -> np.ndarray:
     return _upsample(ndimage.binary_fill_holes(keep[lab], st), f, full)
 
 
-def table_mask(volume: Volume, *, min_hu: float = -300.0, body: np.ndarray | None = None,
-               min_z_fraction: float = 0.6, max_thickness_mm: float = 25.0) -> np.ndarray:
+def table_mask(
+    volume: Volume,
+    *,
+    min_hu: float = -300.0,
+    body: np.ndarray | None = None,
+    min_z_fraction: float = 0.6,
+    max_thickness_mm: float = 25.0,
+    max_two_sided: float = 0.25,
+) -> np.ndarray:
     """The table: dense pieces outside the body, long in z and thin in y. Boolean [k, j, i].
 
     Parameters
@@ -74,6 +81,11 @@ def table_mask(volume: Volume, *, min_hu: float = -300.0, body: np.ndarray | Non
         A table piece spans at least this fraction of the slices.
     max_thickness_mm : float
         Its median thickness along y (mm) at each (x, z) column it occupies is at most this.
+    max_two_sided : float
+        A table lies on one side of the body (behind it, or in front when prone): of its voxels in
+        columns along y through the body, the smaller of the shares before and after the body (and
+        between its first and last voxel) is at most this. A shell around the body (the skull of a
+        plastic head phantom, air inside, so that the body found is a few bits) has 0.3-0.5.
     """
     f = _step(volume)
     full = np.asarray(volume.array).shape
@@ -89,6 +101,11 @@ def table_mask(volume: Volume, *, min_hu: float = -300.0, body: np.ndarray | Non
         return _upsample(out, f, full)
     lab, sizes = islands.label_components(cand)
     nk = a.shape[0]
+    bs = body[:, ::f, ::f]
+    has = bs.any(axis=1)  # [k, i]: columns along j through the body
+    nj = bs.shape[1]
+    first = np.where(has, bs.argmax(axis=1), nj)  # the body's first and last j per column
+    last = np.where(has, nj - 1 - bs[:, ::-1, :].argmax(axis=1), -1)
     sy = float(volume.spacing[1]) * f
     objs = ndimage.find_objects(lab)
     for n in range(1, len(sizes)):
@@ -102,5 +119,23 @@ def table_mask(volume: Volume, *, min_hu: float = -300.0, body: np.ndarray | Non
         thick = comp.sum(axis=1)  # voxels along j per (k, i) column
         if np.median(thick[thick > 0]) * sy > max_thickness_mm:
             continue
+        if _two_sided(comp, sl, first, last) > max_two_sided:
+            continue  # around the body, not behind it: a skull whose inside is air (head phantom)
         out[sl] |= comp
     return _upsample(out, f, full)
+
+
+def _two_sided(comp: np.ndarray, sl, first: np.ndarray, last: np.ndarray) -> float:
+    """Share of the piece ``comp`` (box ``sl``) that is not on its main side of the body: in the
+    columns along j through the body, 1 - max(before, after) / all, where before is j < the body's
+    first j and after j > its last (0 when the piece meets no such column)."""
+    k, j, i = np.nonzero(comp)
+    k, j, i = k + sl[0].start, j + sl[1].start, i + sl[2].start
+    lo, hi = first[k, i], last[k, i]
+    seen = hi >= 0
+    n = int(seen.sum())
+    if n == 0:
+        return 0.0
+    before = int((seen & (j < lo)).sum())
+    after = int((seen & (j > hi)).sum())
+    return 1.0 - max(before, after) / n
