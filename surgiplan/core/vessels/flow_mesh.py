@@ -190,27 +190,92 @@ def build_closed_surface(surface, cuts: list[Cut], extensions: list[float]):
     return m
 
 
+@dataclass
+class ClosedSurface:
+    """A closed triangulated surface in plain arrays (picklable without VTK): points (n, 3) in LPS mm,
+    triangles (m, 3) of point indices, and ``patch`` (m,): 0 wall, i > 0 the cap of cut i - 1."""
+
+    points: np.ndarray
+    tris: np.ndarray
+    patch: np.ndarray
+
+    @classmethod
+    def of(cls, closed) -> ClosedSurface:
+        """From the pyvista surface of :func:`build_closed_surface` (or a ClosedSurface, returned as is)."""
+        if isinstance(closed, cls):
+            return closed
+        # the points keep VTK's precision (float32): the size grid's corner, and so the mesh, as before
+        return cls(np.asarray(closed.points).copy(), np.asarray(closed.faces).reshape(-1, 4)[:, 1:].copy(),
+                   np.asarray(closed.cell_data["patch"]).copy())
+
+
+@dataclass
+class SizeGrid:
+    """The target cell size (mm) on a regular grid: ``sizes[i, j, k]`` at ``lo + step * (i, j, k)`` (LPS mm)."""
+
+    lo: np.ndarray
+    step: float
+    sizes: np.ndarray
+
+
+def size_grid(closed, size_fn, h_min: float = 0.3, h_max: float = 3.0, wall_ratio: float | None = None,
+              wall_band: float = WALL_BAND_CELLS) -> SizeGrid:
+    """The size field of :func:`mesh_lumen` on a grid around ``closed`` (2 mm margin).
+
+    ``size_fn(points (n, 3) mm) -> sizes (n,) mm`` is the core size, clipped to [``h_min``, ``h_max``];
+    with ``wall_ratio`` the cells at the wall are that fraction of it, growing linearly to the core size
+    over ``wall_band`` core cells (distance to the wall's vertices). Grid step 1 mm, or the smallest wall
+    cell with wall refinement (at least the step that keeps the grid under ~16 M points).
+    """
+    cs = ClosedSurface.of(closed)
+    lo = cs.points.min(axis=0) - 2.0
+    hi = cs.points.max(axis=0) + 2.0
+    step = 1.0
+    if wall_ratio is not None:
+        h_wall = max(h_min, float(np.min(np.clip(size_fn(cs.points), h_min, h_max))) * wall_ratio)
+        step = float(np.clip(h_wall, (np.prod(hi - lo) / 16e6) ** (1 / 3), 1.0))
+    n = np.ceil((hi - lo) / step).astype(int) + 1
+    g = np.stack(np.meshgrid(*[lo[a] + step * np.arange(n[a]) for a in range(3)], indexing="ij"), axis=-1)
+    g = g.reshape(-1, 3)
+    grid = np.clip(size_fn(g), h_min, h_max)
+    if wall_ratio is not None:
+        from scipy.spatial import cKDTree
+
+        wall_pts = cs.points[np.unique(cs.tris[cs.patch == 0])]
+        d, _ = cKDTree(wall_pts).query(g, workers=1)
+        grid = grid * (wall_ratio + (1.0 - wall_ratio) * np.clip(d / (wall_band * grid), 0.0, 1.0))
+        grid = np.maximum(grid, h_min)
+    return SizeGrid(lo, step, np.asarray(grid, float).reshape(tuple(n)))
+
+
 def mesh_lumen(closed, cuts: list[Cut], size_fn, msh_path=None, h_min: float = 0.3, h_max: float = 3.0,
                progress=None, wall_ratio: float | None = None, wall_band: float = WALL_BAND_CELLS):
     """gmsh tetrahedral mesh of the closed surface (``patch`` cell data: 0 wall, i > 0 cut i - 1).
 
-    ``size_fn(points (n, 3)) -> sizes (n,)`` gives the target edge length (mm) in the core of the lumen.
-    ``wall_ratio`` (e.g. 1/3): cells at the wall are that fraction of the core size, growing linearly to
-    the core size over ``wall_band`` core cells from the wall (distance to the wall's vertices); None:
-    no wall refinement. Leaves the model in gmsh (call :func:`surgiplan.core.simulation.meshes.finish`);
-    writes ``msh_path`` when given.
+    ``closed``: the pyvista surface of :func:`build_closed_surface` or a :class:`ClosedSurface`.
+    ``size_fn(points (n, 3)) -> sizes (n,)`` gives the target edge length (mm) in the core of the lumen,
+    or a :class:`SizeGrid` made beforehand by :func:`size_grid` (then ``h_min``, ``h_max``, ``wall_ratio``
+    and ``wall_band`` are already in it). ``wall_ratio`` (e.g. 1/3): cells at the wall are that fraction of
+    the core size, growing linearly to the core size over ``wall_band`` core cells from the wall (distance
+    to the wall's vertices); None: no wall refinement. Leaves the model in gmsh (call
+    :func:`surgiplan.core.simulation.meshes.finish`); writes ``msh_path`` when given. Returns the timings
+    (s): ``classify_s`` (gmsh's surface classification), ``size_field_s``, ``surface_s``, ``volume_s``,
+    ``repair_s``, ``write_s``, and ``repair_passes`` (a count).
     """
+    import time
+
     import gmsh
 
     from surgiplan.core.jobs import report
     from surgiplan.core.simulation import meshes
 
+    cs = ClosedSurface.of(closed)
+    t0 = time.perf_counter()
     meshes._start("vessel")
     gmsh.option.setNumber("General.NumThreads", 1)
-    tris = closed.faces.reshape(-1, 4)[:, 1:]
     tag = gmsh.model.addDiscreteEntity(2)
-    gmsh.model.mesh.addNodes(2, tag, np.arange(1, closed.n_points + 1), np.asarray(closed.points).ravel())
-    gmsh.model.mesh.addElementsByType(tag, 2, [], (tris + 1).ravel())
+    gmsh.model.mesh.addNodes(2, tag, np.arange(1, len(cs.points) + 1), cs.points.ravel())
+    gmsh.model.mesh.addElementsByType(tag, 2, [], (cs.tris + 1).ravel())
     # split at the sharp cap rims (40 deg), patches that can be re-parametrised, then re-mesh them
     try:
         gmsh.model.mesh.classifySurfaces(40 * np.pi / 180, True, True, np.pi)
@@ -238,38 +303,21 @@ def mesh_lumen(closed, cuts: list[Cut], size_fn, msh_path=None, h_min: float = 0
         if not ts:
             raise MeshingError(f"no surface of the vessel mesh is the {name!r} face")
         gmsh.model.addPhysicalGroup(2, ts, name=name)
+    timings = {"classify_s": time.perf_counter() - t0}
 
     gmsh.option.setNumber("Mesh.MeshSizeExtendFromBoundary", 0)
     gmsh.option.setNumber("Mesh.MeshSizeFromPoints", 0)
     gmsh.option.setNumber("Mesh.MeshSizeFromCurvature", 0)
     gmsh.option.setNumber("Mesh.Algorithm", 6)
     gmsh.option.setNumber("Mesh.Algorithm3D", 1)
-    import time
-
-    # the size field on a grid (numpy), looked up in gmsh's size callback without numpy calls; the grid
-    # step resolves the smallest wall cell (at most 1 mm, at most ~16 M grid points)
-    lo = closed.points.min(axis=0) - 2.0
-    hi = closed.points.max(axis=0) + 2.0
-    step = 1.0
-    if wall_ratio is not None:
-        h_wall = max(h_min, float(np.min(np.clip(size_fn(np.asarray(closed.points)), h_min, h_max))) * wall_ratio)
-        step = float(np.clip(h_wall, (np.prod(hi - lo) / 16e6) ** (1 / 3), 1.0))
-    n = np.ceil((hi - lo) / step).astype(int) + 1
-    g = np.stack(np.meshgrid(*[lo[a] + step * np.arange(n[a]) for a in range(3)], indexing="ij"), axis=-1)
-    g = g.reshape(-1, 3)
-    grid = np.clip(size_fn(g), h_min, h_max)
-    if wall_ratio is not None:
-        from scipy.spatial import cKDTree
-
-        wall_pts = np.asarray(closed.points)[np.unique(closed.faces.reshape(-1, 4)[:, 1:][
-            np.asarray(closed.cell_data["patch"]) == 0])]
-        d, _ = cKDTree(wall_pts).query(g, workers=1)
-        grid = grid * (wall_ratio + (1.0 - wall_ratio) * np.clip(d / (wall_band * grid), 0.0, 1.0))
-        grid = np.maximum(grid, h_min)
-    grid = grid.reshape(tuple(n))
-    flat = grid.ravel().tolist()
-    nx, ny, nz = (int(v) for v in n)
-    x0, y0, z0 = (float(v) for v in lo)
+    # the size field on a grid (numpy), looked up in gmsh's size callback without numpy calls
+    t0 = time.perf_counter()
+    sg = size_fn if isinstance(size_fn, SizeGrid) else size_grid(cs, size_fn, h_min, h_max, wall_ratio, wall_band)
+    step = float(sg.step)
+    flat = sg.sizes.ravel().tolist()
+    nx, ny, nz = (int(v) for v in sg.sizes.shape)
+    x0, y0, z0 = (float(v) for v in sg.lo)
+    timings["size_field_s"] = time.perf_counter() - t0
 
     def cb(dim, tag, x, y, z, lc):
         i = min(max(int((x - x0) / step + 0.5), 0), nx - 1)
@@ -287,7 +335,7 @@ def mesh_lumen(closed, cuts: list[Cut], size_fn, msh_path=None, h_min: float = 0
         t2 = time.perf_counter()
         report(progress, 0.4, "filling the vessel with tetrahedra")
         gmsh.model.mesh.generate(3)
-        timings = {"surface_s": t2 - t1, "volume_s": time.perf_counter() - t2}
+        timings.update({"surface_s": t2 - t1, "volume_s": time.perf_counter() - t2})
         t3 = time.perf_counter()
         timings["repair_passes"] = _repair_slivers()
         timings["repair_s"] = time.perf_counter() - t3
@@ -296,8 +344,10 @@ def mesh_lumen(closed, cuts: list[Cut], size_fn, msh_path=None, h_min: float = 0
     except Exception as exc:  # gmsh raises plain Exception
         raise MeshingError(f"gmsh could not mesh the vessel: {exc}",
                            hint="The lumen surface may self-intersect; check the segmentation.") from exc
+    t4 = time.perf_counter()
     if msh_path is not None:
         meshes.write_msh(msh_path)
+    timings["write_s"] = time.perf_counter() - t4
     return timings
 
 

@@ -179,25 +179,3 @@ def test_narrowest_radius_between_two_sections():
     assert r[k] > 1.75 + 0.03  # the nearest sample misses the throat
     assert _vertex_min(r, k) == pytest.approx(1.75, abs=0.005)
     assert _vertex_min(r, 0) == r[0]  # no neighbour: the sample itself
-
-
-def test_a_crashing_mesher_is_a_meshing_error_not_a_dead_application(monkeypatch, tmp_path):
-    """gmsh's 3D mesher died with SIGSEGV on the whole (true + false lumen) aorta: the meshing runs in a
-    forked child, so a crash there is a MeshingError and no half-written mesh is left."""
-    import os
-    import signal
-
-    from surgiplan.core.errors import MeshingError
-    from surgiplan.core.simulation.vessel.geometry import _mesh_in_child
-    from surgiplan.core.vessels import flow_mesh as FM
-
-    msh = tmp_path / "mesh.msh"
-
-    def crash(closed, cuts, size_fn, path, **kw):
-        path.write_bytes(b"$MeshFormat\n4.1 0 8\n")  # half-written
-        os.kill(os.getpid(), signal.SIGSEGV)
-
-    monkeypatch.setattr(FM, "mesh_lumen", crash)
-    with pytest.raises(MeshingError, match="crashed"):
-        _mesh_in_child(None, [], None, msh)
-    assert not msh.exists()

@@ -9,7 +9,12 @@ One function, :func:`build_vessel_model`, used by the case studies (``vessel-res
    and stenoses (:mod:`surgiplan.core.vessels.centreline`) - stenoses are found on the NATIVE lumen
    (so pre- and post-stent studies compare the same sections);
 3. ends cut perpendicular to the centreline, flow extensions, caps, gmsh mesh
-   (:mod:`surgiplan.core.vessels.flow_mesh`), written to ``mesh.msh``;
+   (:mod:`surgiplan.core.vessels.flow_mesh`), written to ``mesh.msh`` by a spawned child process
+   (:mod:`surgiplan.core.vessels.mesh_child`: a gmsh crash is a MeshingError, not a dead application);
+   ``info["timings_s"]``: ``closing_s`` (the coarse surface, cut ends, extensions and caps),
+   ``mesh_size_field_s`` (the size field on its grid), ``mesh_classify_s`` (gmsh's surface patches),
+   ``mesh_surface_s`` / ``mesh_volume_s`` / ``mesh_repair_s`` / ``mesh_write_s``, ``mesh_process_s``
+   (the child's start-up and data transfer) and ``mesh_failed_candidates_s`` when a surface failed;
 4. cross-section sample points every ``SECTION_STEP_MM`` along each centreline (the centre and three
    equal-area rings of 8 points in the equivalent circle, those inside the lumen kept): the flow
    study probes them and :func:`surgiplan.core.simulation.vessel.results.vessel_results` turns them
@@ -140,17 +145,25 @@ def build_vessel_model(lf, out_dir: Path, *, inlet_point=None, ends=None, stent:
     report(progress, 0.35, "meshing the lumen (gmsh)")
     exts = [FM.INLET_EXTENSION * cuts[0].radius_mm] + [FM.OUTLET_EXTENSION * c.radius_mm for c in cuts[1:]]
     candidates = _meshing_surfaces(lf, surface, rr)
+    times["closing_s"] = time.perf_counter() - t2  # the coarse candidate's marching cubes
+    failed_s = 0.0
     for i, (how, cand) in enumerate(candidates):
+        t3 = time.perf_counter()
         closed = FM.build_closed_surface(cand, cuts, exts)
+        times["closing_s"] += time.perf_counter() - t3
+        t3 = time.perf_counter()
         try:
-            mt, n_tets = _mesh_in_child(closed, cuts, size_fn, msh, h_min=h_min, h_max=h_max, wall_ratio=wall_ratio)
-            boundary = mt.pop("boundary")
+            mt, n_tets, boundary = _mesh_in_child(closed, cuts, size_fn, msh, h_min=h_min, h_max=h_max,
+                                                  wall_ratio=wall_ratio)
             meshed_from = how
             break
         except MeshingError:
+            failed_s += time.perf_counter() - t3
             if i == len(candidates) - 1:
                 raise
-    times.update({"closing_s": time.perf_counter() - t2 - sum(mt.values()), **{f"mesh_{k}": v for k, v in mt.items()}})
+    times.update({f"mesh_{k}": v for k, v in mt.items()})
+    if failed_s:
+        times["mesh_failed_candidates_s"] = failed_s
     # probe points: sections every SECTION_STEP_MM between the cuts (inside the closed surface)
     report(progress, 0.92, "cross-section sample points")
     sections = []
@@ -220,53 +233,23 @@ def _boundary_surface(points: np.ndarray, tris: np.ndarray):
                              consistent_normals=True, split_vertices=False)
 
 
-def _mesh_in_child(closed, cuts, size_fn, msh: Path, **kw) -> tuple[dict, int]:
-    """:func:`surgiplan.core.vessels.flow_mesh.mesh_lumen` in a forked child process: gmsh can crash
-    (a segmentation fault in its 3D mesher on some real lumens) and must not take the application with
-    it. Returns (timings, number of tetrahedra); MeshingError when gmsh fails or crashes."""
-    import multiprocessing as mp
-
-    from surgiplan.core.simulation import meshes
+def _mesh_in_child(closed, cuts, size_fn, msh: Path, *, h_min: float, h_max: float,
+                   wall_ratio: float | None) -> tuple[dict, int, tuple[np.ndarray, np.ndarray]]:
+    """:func:`surgiplan.core.vessels.flow_mesh.mesh_lumen` in a spawned child process
+    (:mod:`surgiplan.core.vessels.mesh_child`): gmsh can crash (a segmentation fault in its 3D mesher on
+    some real lumens) and must not take the application with it, and a forked child of a process holding
+    threads (VTK, OpenMP, MPI) can deadlock. The size field is evaluated here on a grid
+    (:func:`~surgiplan.core.vessels.flow_mesh.size_grid`) and sent with the surface. Returns (timings (s),
+    number of tetrahedra, meshed boundary (points mm, triangles)); MeshingError when gmsh fails or crashes."""
     from surgiplan.core.vessels import flow_mesh as FM
+    from surgiplan.core.vessels.mesh_child import mesh_in_child
 
-    ctx = mp.get_context("fork")
-    recv, send = ctx.Pipe(duplex=False)
-
-    def work():
-        try:
-            import gmsh
-
-            mt = FM.mesh_lumen(closed, cuts, size_fn, msh, **kw)
-            n = int(len(gmsh.model.mesh.getElementsByType(4)[0]))
-            # the meshed boundary (gmsh's re-meshed wall and caps), for the probe points
-            tags, coords, _ = gmsh.model.mesh.getNodes()
-            order = np.argsort(tags)
-            _, tri = gmsh.model.mesh.getElementsByType(2)
-            tri = order[np.searchsorted(tags[order], np.asarray(tri).reshape(-1, 3))]
-            mt["boundary"] = (np.asarray(coords).reshape(-1, 3), tri)
-            meshes.finish()
-            send.send(("ok", mt, n))
-        except MeshingError as exc:
-            send.send(("error", exc.message, exc.hint))
-        except BaseException as exc:  # noqa: BLE001 - reported to the parent as a meshing failure
-            send.send(("error", f"gmsh could not mesh the vessel: {exc}", None))
-
-    proc = ctx.Process(target=work, daemon=True)
-    proc.start()
-    send.close()
-    try:
-        msg = recv.recv()
-    except EOFError:
-        msg = None
-    proc.join()
-    recv.close()
-    if msg is None:
-        Path(msh).unlink(missing_ok=True)
-        raise MeshingError(f"gmsh crashed meshing the vessel (exit code {proc.exitcode})",
-                           hint="The lumen surface may self-intersect; check the segmentation.")
-    if msg[0] == "error":
-        raise MeshingError(msg[1], hint=msg[2])
-    return msg[1], msg[2]
+    t0 = time.perf_counter()
+    grid = FM.size_grid(closed, size_fn, h_min, h_max, wall_ratio)
+    t_grid = time.perf_counter() - t0
+    mt, n, boundary = mesh_in_child(closed, cuts, grid, msh, h_min=h_min, h_max=h_max, wall_ratio=wall_ratio)
+    mt["size_field_s"] = mt.get("size_field_s", 0.0) + t_grid
+    return mt, n, boundary
 
 
 def _meshing_surfaces(lf, surface, radii: np.ndarray) -> list[tuple[str, object]]:
