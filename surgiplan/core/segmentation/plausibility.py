@@ -74,11 +74,15 @@ def _exposed_blobs(a: np.ndarray, m: np.ndarray, spacing, core_mm: float):
     """(mL, exposed fraction, median HU, rim rise HU, std HU) of each thick region of ``m`` below
     BLOOD_MAX_HU (rim rise: median of its outer voxel layer minus that of its inside).
 
-    Works on the bounding box of ``m`` (plus one voxel) and finds the thick cores with a
-    taxicab distance map instead of repeated erosions: a voxel survives ``k`` erosions by the
-    6-neighbour cross exactly when its taxicab distance to the nearest voxel outside the region
-    (or outside the scan) exceeds ``k``. Same result as the full-grid scipy version, a fraction
-    of its time and memory on a 512 x 512 x 600 scan (issue 23, speed).
+    A region is a 6-connected component of the voxels of ``m`` below BLOOD_MAX_HU; it is thick
+    when some voxel survives ``core_mm`` (in voxels) erosions by the 6-neighbour cross, i.e. its
+    taxicab distance to the nearest voxel outside the region (or outside the scan) exceeds that.
+    Only regions of at least MIN_BLOB_ML are looked at, each on its own bounding box: inside a
+    region, the nearest voxel outside it is the nearest one outside all the low voxels (every
+    voxel nearer than that is low and joined to it by a taxicab-shortest path of low voxels), so
+    the distance map of the region alone gives the same cores as the map of all the low voxels
+    (issue 23, speed: 0.6 s -> 0.1 s of CPU on the 512 x 512 x 600 benchmark CT; same result
+    as the full-grid scipy erosions).
     """
     from surgiplan.core.segmentation.islands import label_components
     from surgiplan.core.segmentation.patch import changed_box
@@ -93,19 +97,20 @@ def _exposed_blobs(a: np.ndarray, m: np.ndarray, spacing, core_mm: float):
         return []
     vv = float(np.prod(spacing)) / 1000.0
     it = max(1, int(round(core_mm / min(spacing))))
-    # zero layer all round: the scan's edge counts as outside, as binary_erosion's border does
-    dist = ndimage.distance_transform_cdt(np.pad(low, 1), metric="taxicab")[1:-1, 1:-1, 1:-1]
-    core = dist > it
-    del dist
-    if not core.any():
-        return []
-    lab, _ = label_components(low, connectivity=6)
+    lab, sizes = label_components(low, connectivity=6)
+    del low
     out = []
     for c, sl in enumerate(ndimage.find_objects(lab), start=1):
-        if sl is None or not core[sl][lab[sl] == c].any():
+        if sl is None or sizes[c] * vv < MIN_BLOB_ML:  # comp.sum() * vv below: skipped there too
             continue
         sl = tuple(slice(max(s.start - 1, 0), s.stop + 1) for s in sl)
         comp = lab[sl] == c
+        # zero layer all round: the scan's edge counts as outside, as binary_erosion's border does
+        dist = ndimage.distance_transform_cdt(np.pad(comp, 1), metric="taxicab")
+        thick = bool((dist > it).any())
+        del dist
+        if not thick:
+            continue
         ml = comp.sum() * vv
         if ml < MIN_BLOB_ML:
             continue
@@ -131,6 +136,45 @@ def _blood_like(rim_rise: float, std: float) -> bool:
     An unblurred digital bone (rim = inside) counts as bone when textured (std >= 60 HU).
     """
     return rim_rise < -5.0 or (rim_rise < 5.0 and std < 60.0)
+
+
+def _segment_in_box(seg, name: str, slab: int = 16):
+    """(box, mask) of segment ``name`` on its bounding box plus one voxel (clipped to the grid),
+    (None, None) when it is empty: found slab by slab, without a full-size mask (a fresh
+    512 x 512 x 600 boolean array costs 0.1-0.4 s of CPU in page faults alone).
+    :func:`_exposed_blobs` of the box is that of the whole grid: it works on this box."""
+    s = seg.segment(name)
+    layer = seg.layers[s.layer]
+    ks, plane = [], None
+    for k0 in range(0, layer.shape[0], slab):
+        part = layer[k0:k0 + slab] == s.label
+        hit = np.flatnonzero(part.any(axis=(1, 2)))
+        if len(hit):
+            ks += [k0 + int(hit[0]), k0 + int(hit[-1])]
+            p = part.any(axis=0)
+            plane = p if plane is None else plane | p
+    if plane is None:
+        return None, None
+    jj, ii = np.flatnonzero(plane.any(axis=1)), np.flatnonzero(plane.any(axis=0))
+    box = tuple(slice(max(lo - 1, 0), min(hi + 2, n))
+                for lo, hi, n in zip((ks[0], jj[0], ii[0]), (ks[-1], jj[-1], ii[-1]), layer.shape, strict=True))
+    return box, layer[box] == s.label
+
+
+def _body_ml(a: np.ndarray, vv: float, enough, slab: int = 16) -> tuple[float, bool]:
+    """(mL of the body, whole count?): voxels above -500 HU (``vv`` mL each), counted slab by
+    slab and stopping as soon as ``enough(mL so far)`` is True.
+
+    ``enough`` must stay True for any larger volume (the body is at least what is counted so
+    far), so the verdict it stands for is the one the whole count gives. A 512 x 512 x 600 CT
+    is a 0.15 s pass; a bone far below the limit stops after a few slabs.
+    """
+    n = 0
+    for k0 in range(0, a.shape[0], slab):
+        n += int(np.count_nonzero(a[k0:k0 + slab] > -500))
+        if k0 + slab < a.shape[0] and enough(float(n * vv)):
+            return float(n * vv), False
+    return float(n * vv), True
 
 
 def check_bone_segments(volume: Volume, seg, names=None, *, core_mm: float = 4.0,
@@ -162,14 +206,16 @@ def check_bone_segments(volume: Volume, seg, names=None, *, core_mm: float = 4.0
              (names is not None or is_bone_name(n))]
     vv = seg.voxel_volume_mm3 / 1000.0
     contrast = has_contrast(volume)
-    body_ml = None
+    body_whole = None  # mL of the body, once counted whole
     doubts: list[Doubt] = []
     for name in names:
-        m = seg.mask(name)
+        box, m = _segment_in_box(seg, name)
+        if box is None:
+            continue
         total = float(m.sum() * vv)
         if total == 0:
             continue
-        blobs = [b for b in _exposed_blobs(a, m, seg.spacing, core_mm)
+        blobs = [b for b in _exposed_blobs(a[box], m, seg.spacing, core_mm)
                  if b[1] > max_exposed and _blood_like(b[3], b[4])]
         if blobs:
             ml = sum(b[0] for b in blobs)
@@ -180,8 +226,10 @@ def check_bone_segments(volume: Volume, seg, names=None, *, core_mm: float = 4.0
                 f"{total:.1f} mL is a thick region of about {med:.0f} HU with no cortex around it. Use the "
                 f"anatomy's own preset, raise the lower threshold above the contrast (e.g. 500 HU), "
                 f"or erase it with Paint/Scissors.")))
-        if body_ml is None:
-            body_ml = float((a > -500).sum() * vv)
+        body_ml = body_whole
+        if body_ml is None:  # "too large" needs the whole body only when the bone is near the limit
+            body_ml, whole = _body_ml(a, vv, lambda ml, t=total: not t > max_body_fraction * ml)
+            body_whole = body_ml if whole else None
         if body_ml > 0 and total > max_body_fraction * body_ml:
             doubts.append(Doubt(name, "too-large", total, (
                 f"'{name}' is {total:.1f} mL, {100 * total / body_ml:.0f} % of the body in the scan "
