@@ -70,16 +70,91 @@ class WatertightReport:
         return f"NOT watertight: {'; '.join(issues)}; {head}"
 
 
-def _edge_stats(f: np.ndarray):
-    e = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
-    und = np.sort(e, axis=1)
-    key = und[:, 0].astype(np.int64) * (int(f.max()) + 1) + und[:, 1]
-    _, inv, counts = np.unique(key, return_inverse=True, return_counts=True)
-    # orientation: for an edge shared by two triangles the directed copies must differ
-    dkey = e[:, 0].astype(np.int64) * (int(f.max()) + 1) + e[:, 1]
-    _, dcounts = np.unique(dkey, return_counts=True)
-    inconsistent = int(np.count_nonzero(dcounts > 1))
-    return e, inv, counts, inconsistent
+def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Connected components of the undirected graph on nodes ``0..n-1`` with edges ``a[i]-b[i]``:
+    each node's label is the smallest node of its component.
+
+    Union by the smaller root, then pointer jumping to the root, until no edge joins two
+    roots (numpy only; a surface from marching cubes takes 3 rounds). The same partition as
+    ``scipy.sparse.csgraph.connected_components``, and the labels sort the components the same
+    way (by their smallest node), without importing scipy (0.2 s of CPU in ``surgiplan model``).
+    """
+    lab = np.arange(n, dtype=np.int64)
+    a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
+    while len(a):
+        la, lb = lab[a], lab[b]
+        diff = la != lb
+        if not diff.any():
+            break
+        a, b, la, lb = a[diff], b[diff], la[diff], lb[diff]  # edges within one tree stay within it
+        np.minimum.at(lab, np.maximum(la, lb), np.minimum(la, lb))  # hook the larger root
+        while True:
+            nxt = lab[lab]
+            if np.array_equal(nxt, lab):
+                break
+            lab = nxt
+    return lab
+
+
+@dataclass(frozen=True)
+class _EdgeStats:
+    """Edges of a triangle list from one sort of its half-edges (``h = corner * nt + t`` runs
+    from corner ``c`` of triangle ``t`` to corner ``c + 1``)."""
+
+    edges: int  # distinct undirected edges
+    boundary: int  # edges of one triangle
+    non_manifold: int  # edges of more than two triangles
+    inconsistent: int  # directed edges that occur more than once
+    twin: np.ndarray | None  # the opposite half-edge of each, when every edge has exactly two
+
+
+def _edge_stats(f: np.ndarray) -> _EdgeStats:
+    a = f.T.reshape(-1).astype(np.int64)  # half-edge h = c * nt + t: f[t, c] -> f[t, (c + 1) % 3]
+    b = f[:, [1, 2, 0]].T.reshape(-1).astype(np.int64)
+    m = int(f.max()) + 1
+    # undirected key, and the direction in the lowest bit: equal directed edges sort together
+    key = (np.minimum(a, b) * m + np.maximum(a, b)) * 2 + (a < b)
+    order = np.argsort(key)
+    ks = key[order]
+    und = ks >> 1
+    starts = np.concatenate([[0], np.flatnonzero(und[1:] != und[:-1]) + 1])
+    counts = np.diff(np.concatenate([starts, [len(ks)]]))
+    n_up = np.add.reduceat(ks & 1, starts)
+    inconsistent = int(np.count_nonzero(n_up > 1) + np.count_nonzero(counts - n_up > 1))
+    twin = None
+    if len(counts) * 2 == len(ks) and not (counts != 2).any():
+        twin = np.empty(len(ks), np.int64)
+        twin[order[0::2]] = order[1::2]
+        twin[order[1::2]] = order[0::2]
+    return _EdgeStats(len(counts), int(np.count_nonzero(counts == 1)), int(np.count_nonzero(counts > 2)),
+                      inconsistent, twin)
+
+
+def _non_manifold_vertices_closed(f: np.ndarray, n_points: int, twin: np.ndarray) -> int:
+    """:func:`_non_manifold_vertices` of a closed surface whose every edge has two triangles of
+    opposite direction and no degenerate triangle.
+
+    Around a vertex the triangles then form cycles: from corner ``(v, t)`` across the edge
+    ``v -> next`` to the twin triangle ``t'``, where ``v`` is the corner after the twin
+    half-edge's start. The two neighbours of ``(v, t)`` in the fan graph of
+    :func:`_non_manifold_vertices` are this step and its inverse, so its components are these
+    cycles; each is labelled by its smallest corner by pointer doubling (cycle length at most
+    the vertex's triangle count)."""
+    nt = len(f)
+    n = 3 * nt
+    step = ((twin // nt + 1) % 3) * nt + twin % nt
+    vert = f.T.reshape(-1).astype(np.int64)
+    longest = int(np.bincount(vert, minlength=n_points).max())
+    lab = np.arange(n, dtype=np.int64)
+    jumps = 1
+    while True:
+        lab = np.minimum(lab, lab[step])
+        jumps *= 2
+        if jumps >= longest:
+            break
+        step = step[step]
+    per_vertex = np.bincount(vert[lab == np.arange(n)], minlength=n_points)
+    return int(np.count_nonzero(per_vertex > 1))
 
 
 def _non_manifold_vertices(f: np.ndarray, n_points: int) -> int:
@@ -88,9 +163,6 @@ def _non_manifold_vertices(f: np.ndarray, n_points: int) -> int:
     Nodes are the (vertex, triangle) incidences, numbered ``corner * nt + t`` (corner 0-2 of
     triangle t); two incidences of one vertex are linked when their triangles share an edge at
     it. One sort of 64-bit edge keys, no searches (a 200k-triangle model: 0.5 s, was 2.5 s)."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
     nt = len(f)
     t_all = np.arange(nt, dtype=np.int64)
     pairs = ((0, 1), (1, 2), (2, 0))
@@ -110,8 +182,7 @@ def _non_manifold_vertices(f: np.ndarray, n_points: int) -> int:
     rows = np.concatenate([lo_node[:-1][same], hi_node[:-1][same]])
     cols = np.concatenate([lo_node[1:][same], hi_node[1:][same]])
     n = 3 * nt
-    g = coo_matrix((np.ones(len(rows), np.int8), (rows, cols)), shape=(n, n))
-    _, lab = connected_components(g, directed=False)
+    lab = _components(n, rows, cols)
     vert = f.T.reshape(-1).astype(np.int64)  # vertex of node corner * nt + t
     fans = np.unique(vert * n + lab)
     per_vertex = np.bincount(fans // n, minlength=n_points)
@@ -119,28 +190,32 @@ def _non_manifold_vertices(f: np.ndarray, n_points: int) -> int:
 
 
 def watertight_report(mesh) -> WatertightReport:
-    """Count boundary / non-manifold edges, non-manifold vertices, orientation defects, pieces."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
+    """Count boundary / non-manifold edges, non-manifold vertices, orientation defects, pieces.
 
+    One sort of the half-edges gives the edge counts and, on a closed surface, each
+    half-edge's twin, from which the fans around the vertices follow without a graph
+    (a 200k-triangle model: 0.13 s of CPU, was 0.5 s with scipy's graph components).
+    """
     f = triangles(mesh)
     npts = int(mesh.n_points)
     if len(f) == 0:
         return WatertightReport(npts, 0, 0, 0, 0, 0, 0, 0, 0, 0.0, 0.0)
     degenerate = int(np.count_nonzero((f[:, 0] == f[:, 1]) | (f[:, 1] == f[:, 2]) | (f[:, 0] == f[:, 2])))
-    _, _, counts, inconsistent = _edge_stats(f)
-    used = np.unique(f)
-    g = coo_matrix((np.ones(len(f) * 2), (np.concatenate([f[:, 0], f[:, 1]]), np.concatenate([f[:, 1], f[:, 2]]))),
-                   shape=(npts, npts))
-    ncomp, lab = connected_components(g, directed=False)
-    components = len(np.unique(lab[used]))
-    euler = len(used) - len(counts) + len(f)
+    st = _edge_stats(f)
+    used = np.bincount(f.ravel(), minlength=npts) > 0
+    lab = _components(npts, np.concatenate([f[:, 0], f[:, 1]]), np.concatenate([f[:, 1], f[:, 2]]))
+    components = int(np.count_nonzero(lab[used] == np.flatnonzero(used)))  # one root per piece
+    euler = int(np.count_nonzero(used)) - st.edges + len(f)
+    if st.twin is not None and st.inconsistent == 0 and degenerate == 0:
+        nmv = _non_manifold_vertices_closed(f, npts, st.twin)
+    else:
+        nmv = _non_manifold_vertices(f, npts)
     return WatertightReport(
         n_points=npts, n_triangles=len(f),
-        boundary_edges=int(np.count_nonzero(counts == 1)),
-        non_manifold_edges=int(np.count_nonzero(counts > 2)),
-        non_manifold_vertices=_non_manifold_vertices(f, npts),
-        inconsistent_edges=inconsistent, degenerate_triangles=degenerate,
+        boundary_edges=st.boundary,
+        non_manifold_edges=st.non_manifold,
+        non_manifold_vertices=nmv,
+        inconsistent_edges=st.inconsistent, degenerate_triangles=degenerate,
         components=components, euler_characteristic=int(euler),
         volume_mm3=abs(signed_volume(mesh)), area_mm2=mesh_area(mesh),
     )
@@ -291,13 +366,9 @@ class DebrisRemoval:
 
 
 def _shell_labels(f: np.ndarray, n_points: int) -> tuple[int, np.ndarray]:
-    """Number of edge-connected pieces and the piece of each triangle."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    g = coo_matrix((np.ones(len(f) * 2), (np.concatenate([f[:, 0], f[:, 1]]), np.concatenate([f[:, 1], f[:, 2]]))),
-                   shape=(n_points, n_points))
-    _, lab = connected_components(g, directed=False)
+    """Number of edge-connected pieces and the piece of each triangle (pieces numbered in the
+    order of their smallest point)."""
+    lab = _components(n_points, np.concatenate([f[:, 0], f[:, 1]]), np.concatenate([f[:, 1], f[:, 2]]))
     used, tri_lab = np.unique(lab[f[:, 0]], return_inverse=True)
     return len(used), tri_lab.ravel()
 
