@@ -268,6 +268,8 @@ def _hip(volume, progress=None, low: float = 300.0, split_pelvis: bool = True, *
         soft_bone = solid_bone(volume, low=SOFT_BONE_HU, image=img, exclude=exclude, lids=True) | metal
         femurs, rest = hip_anatomy.split_femur_soft(np.asarray(volume.array), soft_bone, sp, heads, img=img,
                                                     progress=sub_progress(progress, 0.5, 0.9))
+        # the fossa and joint space, filled as bone enclosed by head + socket, are not hip bone
+        rest = hip_anatomy.drop_joint_fat(rest, ((img >= SOFT_BONE_HU) & ~exclude) | metal, femurs)
     else:
         heads = [hip_anatomy.Head(h.centre, h.radius_mm, hip_anatomy.joint_radius(img, sp, h, low), h.score)
                  for h in heads]
