@@ -185,6 +185,8 @@ def _story(case, c: ReportContent, st, width, figures, compare, progress):  # no
                                   if k not in ENGINEER_ONLY], st, width))
         s.append(Paragraph("Key results", st["body"]))
         s.append(tb.key_results_table(summ.get("key_results", []), st, width))
+        if isinstance(summ.get("pre_post"), dict):  # a vessel study run before and after the plan's stent
+            s += _pre_post_flowables(summ["pre_post"], st, width)
         s.append(Paragraph(f"<b>Solver verification:</b> {_esc(_plain(summ.get('verification', 'not stated')))}",
                            st["body"]))
         if figures is not None:
@@ -234,6 +236,29 @@ def achieved_comparison(case, plan: str):
         return scan, achieved_vs_planned(case, plan, scan).comparison
     except SurgiplanError as e:
         return scan, str(e)
+
+
+def _pre_post_flowables(pp: dict, st, width: float) -> list:
+    """The pre/post-stent table of a vessel study (native lumen before, the plan's stent after), or why
+    the native result is missing."""
+    from reportlab.platypus import Paragraph
+
+    from surgiplan.core.report import tables as tb
+    from surgiplan.core.units import format_value
+
+    nat, same = pp.get("native", {}), pp.get("same_physiology", {})
+    out = [Paragraph(f"Before and after the stent (the same inflow, {_esc(same.get('inflow_mL_s'))} mL/s, and the "
+                     "same outlet resistances)", st["body"])]
+    if nat.get("status") == "failed":
+        out.append(Paragraph(f"No native (pre-stent) result: {_esc(nat.get('reason'))}", st["body"]))
+    rows = [tb.head(["Result", "Region", "Before (native)", "After (stent)", "Change"], st)]
+    for r in pp.get("rows", []):
+        cells = [format_value(float(r[k]), r.get("unit") or "") if isinstance(r.get(k), int | float) else "–"
+                 for k in ("pre", "post", "change")]
+        rows.append([tb.P(_esc(r.get("quantity", "")), st["cell"]), tb.P(_esc(r.get("region") or "–"), st["cell"])]
+                    + [tb.P(c, st["cell"]) for c in cells])
+    out.append(tb.grid_table(rows, [0.3 * width, 0.22 * width, 0.16 * width, 0.16 * width, 0.16 * width]))
+    return out
 
 
 def _study_rows(case, plans) -> list[dict]:

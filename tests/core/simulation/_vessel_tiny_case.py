@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 
 R_MM = 2.5  # healthy radius
-LENGTH_MM = 28.0  # the tube crosses the whole scan in z (open ends at the scan's edges)
-LESION_Z_MM, LESION_LENGTH_MM, SEVERITY = 0.0, 8.0, 0.4
+LENGTH_MM = 40.0  # the tube crosses the whole scan in z (open ends at the scan's edges)
+LESION_Z_MM, LESION_LENGTH_MM, SEVERITY = 8.0, 8.0, 0.4  # 12 mm below the inlet
 SPACING_MM = 0.5
 LUMEN_HU, TISSUE_HU = 350.0, 40.0
 
