@@ -2,7 +2,9 @@
 
 Each command group lives in its own module of this package and exposes
 ``register(app: typer.Typer) -> None``. Modules import ``surgiplan.core`` lazily
-inside their commands so that ``surgiplan --help`` and the window start fast.
+inside their commands so that ``surgiplan --help`` and the window start fast, and
+:func:`run` registers only the group of the command it runs (``app``, the whole
+tree, is built when asked for).
 """
 
 from __future__ import annotations
@@ -34,14 +36,9 @@ GROUPS = (
     "gui",
 )
 
-app = typer.Typer(
-    name="surgiplan",
-    help="3D surgical planning: DICOM import, segmentation, models, implant plans, simulation.",
-    no_args_is_help=False,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
+#: commands a group module registers besides the one named like it (kept true by
+#: tests/cli/test_cli_lazy_groups.py)
+OTHER_COMMANDS = {"export-dicom-seg": "segment", "import-model": "model"}
 
 
 def _version(value: bool) -> None:
@@ -52,7 +49,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback(invoke_without_command=True)
 def _root(
     ctx: typer.Context,
     version: bool = typer.Option(
@@ -66,14 +62,48 @@ def _root(
         raise typer.Exit(open_window(None))
 
 
-for _name in GROUPS:
-    try:
-        _mod = importlib.import_module(f"surgiplan.cli.{_name}")
-    except ModuleNotFoundError as _exc:  # a stage not built yet
-        if _exc.name != f"surgiplan.cli.{_name}":
-            raise
-        continue
-    _mod.register(app)
+def build_app(groups=GROUPS) -> typer.Typer:
+    """The ``surgiplan`` Typer app with the commands of ``groups`` (modules of this package)."""
+    app = typer.Typer(
+        name="surgiplan",
+        help="3D surgical planning: DICOM import, segmentation, models, implant plans, simulation.",
+        no_args_is_help=False,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+    )
+    app.callback(invoke_without_command=True)(_root)
+    for name in groups:
+        try:
+            mod = importlib.import_module(f"surgiplan.cli.{name}")
+        except ModuleNotFoundError as exc:  # a stage not built yet
+            if exc.name != f"surgiplan.cli.{name}":
+                raise
+            continue
+        mod.register(app)
+    return app
+
+
+def group_of(args: list[str]) -> str | None:
+    """The group module that holds the command ``args`` run (``segment ...`` -> "segment"),
+    None when it takes the whole app (no command, help, an option first, an unknown name)."""
+    if not args or args[0].startswith("-"):
+        return None
+    name = args[0]
+    return name if name in GROUPS else OTHER_COMMANDS.get(name)
+
+
+_FULL: typer.Typer | None = None
+
+
+def __getattr__(name: str):
+    """``app``: the whole command tree, built on first use (``from surgiplan.cli.main import app``)."""
+    global _FULL
+    if name == "app":
+        if _FULL is None:
+            _FULL = build_app()
+        return _FULL
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def run() -> None:
@@ -86,6 +116,10 @@ def run() -> None:
     if "--version" not in sys.argv[1:]:
         setup_logging("cli " + " ".join(sys.argv[1:3]))
     log = logging.getLogger("surgiplan.cli")
+    # only the group of the command that runs: building the other 30-odd commands' parameters
+    # and importing their modules cost about 0.05 s of CPU at every start (issue 23, speed)
+    group = group_of(sys.argv[1:])
+    app = build_app((group,)) if group else __getattr__("app")
     try:
         app()
     except Cancelled as exc:
