@@ -325,22 +325,57 @@ class SceneFigures:
             if name not in mesh.point_data:
                 continue
             title = fld.get("unit", "") or " "  # the caption names the field; a long title is cut off
-            clim = fld.get("range")
+            clim = tidy_range(fld.get("range"))
+            values = np.asarray(mesh.point_data[name], float).copy()
+            grey_rest = bool(fld.get("bone_only")) and "region_id" in mesh.point_data
+            if grey_rest:  # a bone-only field (e.g. CT-mapped modulus): the implant in grey, not on the scale
+                values[np.asarray(mesh.point_data["region_id"]) >= 0.5] = np.nan
+            shown = mesh.copy(deep=False)
+            shown.point_data["_shown"] = values
+            caption = f"{fld.get('label', name)} ({fld.get('unit', '')})" + ("; implant grey" if grey_rest else "")
             for view in ("anterior", lateral_view(side)):
                 p = self._plotter()
                 try:
-                    p.add_mesh(mesh, scalars=name, cmap="viridis", clim=clim, smooth_shading=True,
-                               scalar_bar_args={"title": title, "color": "black", "title_font_size": 26,
-                                                "label_font_size": 22, "vertical": True, "position_x": 0.84,
-                                                "position_y": 0.1, "height": 0.8, "width": 0.08, "fmt": "%.3g"})
+                    p.add_mesh(shown, scalars="_shown", cmap="viridis", clim=clim, smooth_shading=True,
+                               nan_color="lightgrey", scalar_bar_args=scalar_bar_style(title, clim, self.size_px))
                     fit_camera(p, np.asarray(mesh.bounds), view, 1.0, margin=1.15)
                     img = self._shot(p)
                 finally:
                     p.close()
-                out.append(Figure(img,
-                                  f"{fld.get('label', name)} ({fld.get('unit', '')}), {CAPTIONS.get(view, view)}",
-                                  view_edges(view)))
+                out.append(Figure(img, f"{caption}, {CAPTIONS.get(view, view)}", view_edges(view)))
         return out
+
+
+def tidy_range(clim):
+    """A display range with a lower end that is zero but for round-off (e.g. a displacement's 6.6e-12 mm
+    at the fixed end, which the bar would print as ``6.62e-12``) set to exactly 0; other ranges as given."""
+    if clim is None or len(clim) != 2:
+        return clim
+    lo, hi = float(clim[0]), float(clim[1])
+    if np.isfinite(lo) and np.isfinite(hi) and hi > 0 and 0 <= lo < 1e-6 * hi:
+        lo = 0.0
+    return [lo, hi]
+
+
+def bar_format(clim) -> str:
+    """printf format of a colour bar's labels for the range ``clim`` (data units): whole numbers from 100 up
+    (``20600``, not ``2.06e+04``), three significant digits below, so that no label is wider than the bar's
+    slot of the render."""
+    if clim is None or len(clim) != 2 or not np.all(np.isfinite(clim)):
+        return "%.3g"
+    span = float(max(abs(clim[0]), abs(clim[1])))
+    return "%.0f" if span >= 100.0 else "%.3g"
+
+
+def scalar_bar_style(title: str, clim, size_px: int = 700) -> dict:
+    """pyvista ``scalar_bar_args`` of a report render ``size_px`` wide: a vertical bar in the top-right
+    quadrant, clear of the patient-direction letters at the middle of each edge (R/L, A/P) and at the top and
+    bottom (S/I); fonts scale with the render so that a five-digit label fits at any size."""
+    k = max(size_px, 100) / 700.0
+    return {"title": title, "color": "black", "title_font_size": max(int(26 * k), 8),
+            "label_font_size": max(int(22 * k), 7), "vertical": True,
+            "position_x": 0.80, "position_y": 0.50, "height": 0.40, "width": 0.12, "n_labels": 5,
+            "fmt": bar_format(clim)}
 
 
 def _plane_line(p_origin, p_normal, s_origin, s_normal, box):

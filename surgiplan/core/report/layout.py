@@ -142,6 +142,17 @@ def draw_header_footer(c, h: dict, page: int, total: int) -> None:
     c.drawRightString(right, fy + 0.8 * mm, NOTICE.split(";")[0])
 
 
+def caption_lines(text: str, width: float, max_lines: int = 2) -> list[str]:
+    """A figure caption broken at spaces into at most ``max_lines`` lines of ``width`` points (7.5 pt
+    ``Report`` font); the last line is shortened with an ellipsis when the text is longer still."""
+    from reportlab.lib.utils import simpleSplit
+
+    lines = simpleSplit(str(text), "Report", 7.5, width) or [""]
+    if len(lines) > max_lines:
+        lines = lines[: max_lines - 1] + [" ".join(lines[max_lines - 1:])]
+    return lines
+
+
 class FigureFlowable(Flowable):
     """A :class:`~surgiplan.core.report.figures.Figure` at ``width`` points: the image, its vector
     marks (outlines with a white halo, dashed cut lines, trajectories), orientation letters in
@@ -152,7 +163,8 @@ class FigureFlowable(Flowable):
         self.figure = figure
         self.width = width
         self.img_h = width * figure.aspect
-        self.cap_h = 11
+        self.cap_lines = caption_lines(figure.caption, width)
+        self.cap_h = 11 + 9 * (len(self.cap_lines) - 1)
         self.height = self.img_h + self.cap_h
 
     def wrap(self, avail_w, avail_h):
@@ -203,7 +215,8 @@ class FigureFlowable(Flowable):
             self._scale_bar(w, h, y0)
         c.setFillColor(colors.black)
         c.setFont("Report", 7.5)
-        c.drawString(0, 2, _fit(c, f.caption, "Report", 7.5, w))
+        for i, line in enumerate(self.cap_lines):
+            c.drawString(0, 2 + 9 * (len(self.cap_lines) - 1 - i), _fit(c, line, "Report", 7.5, w))
 
     def _boxed(self, text, x, y, size, anchor, bold=False):
         c = self.canv

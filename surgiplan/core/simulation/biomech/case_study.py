@@ -347,8 +347,10 @@ def finish(case, plan_name: str, study: str, out_dir: Path, summary: dict, progr
          "range": rng(surf["displacement_magnitude_mm"])},
         {"name": "sed_change_percent_by_gruen_zone", "label": "strain energy density vs intact (Gruen zone)",
          "unit": "%", "range": [-100.0, 100.0]},
+        # the bone alone: the stem's 114 GPa would leave every bone value in the bottom colour
         {"name": "youngs_modulus_MPa", "label": "Young's modulus (CT-mapped bone)", "unit": "MPa",
-         "range": rng(surf["youngs_modulus_MPa"])},
+         "range": rng(np.asarray(surf["youngs_modulus_MPa"])[np.asarray(surf["region_id"]) < 0.5]),
+         "bone_only": True},
     ]
     meshes = setup["meshes"]
     qi = meshes["implanted"]["quality"]

@@ -274,7 +274,7 @@ def finish(case, plan_name: str, study: str, out_dir: Path, summary: dict, progr
         {"name": "displacement_magnitude_mm", "label": "displacement", "unit": "mm",
          "range": rng(surf["displacement_magnitude_mm"])},
         {"name": "youngs_modulus_MPa", "label": "Young's modulus (CT-mapped bone)", "unit": "MPa",
-         "range": rng(np.asarray(surf["youngs_modulus_MPa"])[bone_pts])},
+         "range": rng(np.asarray(surf["youngs_modulus_MPa"])[bone_pts]), "bone_only": True},
     ]
     q = setup["mesh"]["quality"]
     o = setup["options"]
