@@ -60,6 +60,8 @@ def test_native_cache_key_follows_ct_lumen_and_physics_not_ranks():
     k = native_cache_key(vol, mask, "vessel-rest", {"flow_mL_s": 6})
     assert k == native_cache_key(vol, mask.copy(), "vessel-rest", {"flow_mL_s": 6, "n_ranks": 2, "pre": True,
                                                                    "stent": True})
+    # the CLI's --option flow_mL_s=6 (int) and the window's 6.0 are the same physics
+    assert k == native_cache_key(vol, mask, "vessel-rest", {"flow_mL_s": 6.0})
     m2 = mask.copy()
     m2[3, 3, 3] = not m2[3, 3, 3]
     a2 = arr.copy()

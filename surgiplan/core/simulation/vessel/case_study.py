@@ -158,8 +158,8 @@ def native_cache_key(volume, mask: np.ndarray, study: str, options: dict) -> str
 
     h = hashlib.sha256()
     h.update(f"native-v{NATIVE_CACHE_VERSION}|{study}|".encode())
-    h.update(json.dumps({k: v for k, v in sorted((options or {}).items()) if k not in NOT_PHYSICS},
-                        sort_keys=True, default=str).encode())
+    physics = {k: _canonical(v) for k, v in (options or {}).items() if k not in NOT_PHYSICS}
+    h.update(json.dumps(physics, sort_keys=True, default=str).encode())
     arr = np.ascontiguousarray(volume.array)
     h.update(f"|{arr.dtype.str}{arr.shape}".encode())
     h.update(arr.tobytes())
@@ -169,6 +169,22 @@ def native_cache_key(volume, mask: np.ndarray, study: str, options: dict) -> str
     h.update(f"|mask{m.shape}".encode())
     h.update(np.packbits(m).tobytes())
     return h.hexdigest()
+
+
+def _canonical(v):
+    """An option value as it is meant (``--option flow_mL_s=6`` gives 6, the window 6.0: one key)."""
+    if isinstance(v, bool) or v is None:
+        return v
+    if isinstance(v, int | float | np.number):
+        return float(v)
+    if isinstance(v, list | tuple):
+        return [_canonical(x) for x in v]
+    if isinstance(v, str):
+        try:
+            return float(v)
+        except ValueError:
+            return v.strip().lower()
+    return str(v)
 
 
 def native_folder(case_root: Path, study: str, key: str) -> Path:
