@@ -221,6 +221,7 @@ def partial_volume_bone(
     min_island_ml: float = 1.0,
     *,
     fill_per_slice: bool = False,
+    joint_mm: float = 3.0,
     progress: Progress | None = None,
     **options,
 ) -> np.ndarray:
@@ -231,6 +232,8 @@ def partial_volume_bone(
     moves its boundary, by at most ``cap_vox`` (1.5) voxels and only where a bone-like cortex is on
     one side, to the local half-way value. ``options`` go to :func:`refine_band`.
     ``fill_per_slice`` also fills marrow canals slice by slice (axial; off for a skull).
+    Joint spaces bridged by blur are then opened (:func:`open_joint_spaces`, cortices within
+    ``joint_mm`` on both sides; ``joint_mm=0``: not).
     """
     from surgiplan.core.errors import InputError
     from surgiplan.core.jobs import sub_progress
@@ -251,9 +254,12 @@ def partial_volume_bone(
             hint="Open a CT with bone, or segment by hand.",
         )
     rough = _fill(rough, False)
-    m = refine_band(a, rough, volume.spacing, progress=sub_progress(progress, 0.3, 0.95), **options)
+    m = refine_band(a, rough, volume.spacing, progress=sub_progress(progress, 0.3, 0.9), **options)
     if fill_per_slice:
         m = morphology.fill_holes(m, per_slice=True)
+    if joint_mm > 0:
+        report(progress, 0.92, "partial volume: joint spaces")
+        m &= ~open_joint_spaces(a, m, volume.spacing, wall_mm=joint_mm)
     return m
 
 
@@ -309,8 +315,8 @@ def refine_band(
 
     The local values live on the grid of cells and are read back at the band voxels (linear);
     cavities closed by the move are filled. Joint spaces bridged by blur at the rough threshold
-    stay bridged (unlike :func:`refine_bone_mask`): on CT phantoms they carry most of the
-    remaining volume excess.
+    stay bridged here (the move only touches the outer surface); :func:`partial_volume_bone`
+    then opens them with :func:`open_joint_spaces`.
 
     Parameters
     ----------
@@ -553,3 +559,108 @@ def _pnonzero(w: np.ndarray, n: int) -> np.ndarray:
     row, col = np.divmod(wi, w.shape[2])
     wj, t = np.nonzero(bits)
     return row[wj] * n + 64 * col[wj] + t
+
+
+# ------------------------------------------------------------------ joint spaces bridged by blur
+
+#: the 13 directions (k, j, i) of a 3 x 3 x 3 neighbourhood, one of each +/- pair
+_DIRECTIONS = tuple(
+    (dk, dj, di)
+    for dk in (0, 1)
+    for dj in (-1, 0, 1)
+    for di in (-1, 0, 1)
+    if (dk, dj, di) > (0, 0, 0) and (dk == 1 or (dj, di) > (0, 0))
+)
+
+
+def open_joint_spaces(
+    ct: np.ndarray,
+    bone: np.ndarray,
+    spacing,
+    *,
+    wall_mm: float = 2.5,
+    behind_mm: float = 3.0,
+    wall_hu: float = 600.0,
+    soft_hu: float = 50.0,
+    smooth_mm: float = 0.4,
+    min_voxels: int = 20,
+) -> np.ndarray:
+    """The voxels of ``bone`` that are a joint space bridged by blur (bool [k, j, i]).
+
+    A joint space 1-3 mm wide between two cortices is lifted above a 200 HU threshold by the
+    scanner's blur and by thick slices, so the bone mask bridges it. A voxel is taken for joint
+    space when, along one of the 13 directions of its 3 x 3 x 3 neighbourhood, the CT profile is
+    bright-dark-bright with bone behind both bright sides:
+
+    * on both sides a cortex, >= ``wall_hu`` (smoothed CT), within ``wall_mm``;
+    * the voxel itself at most half-way between the dimmer of the two cortices and ``soft_hu``
+      (the boundary of the opened space sits half-way down the valley);
+    * bone of the mask behind each cortex, all the way from ``wall_mm`` to ``wall_mm + behind_mm``:
+      a joint lies between two bones. The marrow of a rib, the cancellous layer of the iliac wing
+      and other thin bones between two cortices have the outside behind their cortices, and the
+      cancellous inside of a vertebral body has no cortex within ``wall_mm`` on both sides.
+
+    Pieces of fewer than ``min_voxels`` voxels (26-connected; dark specks of noise) are not taken.
+    The CT is smoothed by a ``smooth_mm`` Gaussian first.
+    """
+    bone = np.asarray(bone, bool)
+    out = np.zeros(bone.shape, bool)
+    if not bone.any():
+        return out
+    sp = tuple(float(s) for s in spacing)[::-1]  # (k, j, i) mm
+    reach = [int(np.ceil((wall_mm + behind_mm) / s)) + 1 for s in sp]
+    box = _box(bone, reach)
+    m = bone[box]
+    x = ndimage.gaussian_filter(np.asarray(ct[box], np.float32), _sig(smooth_mm, sp), mode="nearest")
+    # candidates (a superset): a cortex within wall_mm along each axis (a box dilation, on bits),
+    # and below half-way to the brightest value there is
+    n = x.shape[2]
+    near = _unpack(_pdilate(_pack(x >= wall_hu), [int(round(wall_mm / s)) for s in sp], n), n)
+    cand = m & near & (x <= soft_hu + 0.5 * (float(x.max()) - soft_hu))
+    del near
+    if not cand.any():
+        return out
+    # pad so that every step from a candidate stays in the array (outside: no bone, dark)
+    pad = max(reach)
+    xp = np.pad(x, pad, constant_values=-1000.0)
+    mp = np.pad(m, pad)
+    del x
+    shape = xp.shape
+    idx = np.flatnonzero(np.pad(cand, pad))
+    del cand
+    xv, mv = xp.ravel(), mp.ravel()
+    v0 = xv[idx]
+    found = np.zeros(idx.size, bool)
+    strides = (shape[1] * shape[2], shape[2], 1)
+    for d in _DIRECTIONS:
+        step_mm = float(np.sqrt(sum((di * s) ** 2 for di, s in zip(d, sp, strict=True))))
+        off = sum(di * st for di, st in zip(d, strides, strict=True))
+        n_w = max(1, int(np.floor(wall_mm / step_mm + 1e-6)))
+        n_b = max(1, int(np.ceil(behind_mm / step_mm - 1e-6)))
+        todo = np.flatnonzero(~found)
+        if todo.size == 0:
+            break
+        ii = idx[todo]
+        ok = np.ones(todo.size, bool)
+        walls = []
+        for sign in (1, -1):
+            w = np.full(todo.size, -1000.0, np.float32)
+            for t in range(1, n_w + 1):
+                np.maximum(w, xv[ii + sign * t * off], out=w)
+            for t in range(n_w + 1, n_w + n_b + 1):
+                ok &= mv[ii + sign * t * off]
+            walls.append(w)
+        lo = np.minimum(walls[0], walls[1])
+        ok &= (lo >= wall_hu) & (v0[todo] <= soft_hu + 0.5 * (lo - soft_hu))
+        found[todo[ok]] = True
+    if not found.any():
+        return out
+    hit = np.zeros(shape, bool)
+    hit.ravel()[idx[found]] = True
+    hit = hit[pad:-pad, pad:-pad, pad:-pad]
+    if min_voxels > 1:
+        from surgiplan.core.segmentation.islands import remove_small
+
+        hit = remove_small(hit, min_voxels * float(np.prod(sp)) * (1 - 1e-6), spacing)
+    out[box] = hit
+    return out
