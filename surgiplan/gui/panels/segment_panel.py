@@ -68,10 +68,18 @@ class SegmentPanel(Panel):
         for k, v in PRESET_LABELS.items():
             self.preset_combo.addItem(v, k)
         self.preset_combo.setCurrentIndex(self.preset_combo.findData("bone"))  # no scan, no clue yet
+        # the longest name ("Hip bones (femora; ...)") must not widen the panel past its column and
+        # clip the Apply button: the box shrinks to 14 characters, its list still shows whole names
+        self.preset_combo.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.preset_combo.setMinimumContentsLength(14)
+        self.preset_combo.view().setMinimumWidth(self.preset_combo.view().sizeHintForColumn(0) + 24)
+        self.preset_combo.setToolTip("\n".join(PRESET_LABELS.values()))
         self.preset_mode = QtWidgets.QComboBox()
         self.preset_mode.setObjectName("preset_mode")
         self.preset_mode.addItem("Replace segmentation", "replace")
         self.preset_mode.addItem("Add to existing segments", "add")
+        self.preset_mode.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.preset_mode.setMinimumContentsLength(15)
         self.preset_mode.setToolTip("Replace: the preset's segments become the segmentation. Add: they "
                                     "join the existing segments (names made unique; which voxels they "
                                     "may take follows 'New segment:' under Threshold)")
