@@ -6,6 +6,12 @@ CASE --plan P --study S`` (progress and Cancel in the status bar), and shows the
 its key results as a table (what ``--json`` prints under ``key_results``), and ``surface.vtp``
 coloured by a display field with a scalar bar naming the field and its unit in the 3D view. Two
 plans' stored results of the same study can be shown side by side in the table (Compare with).
+
+A steady vessel study on a plan with a stent runs the native lumen too (the same core call, see
+:func:`surgiplan.core.simulation.vessel.case_study.run_pre_post`): the panel then shows the native
+(before) and stented (after) surfaces side by side in the 3D view, coloured by the same field on the
+same scale and labelled, and the pre/post table (``pre_post.rows`` of ``--json``), or why the native
+result is missing.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 from PySide6 import QtCore, QtWidgets
 
 from surgiplan.gui.panels.common import Panel, button, hint, row
@@ -38,6 +45,20 @@ class SimulatePanel(Panel):
         g.addLayout(row(QtWidgets.QLabel("Study"), self.study))
         g.addLayout(row(QtWidgets.QLabel("Plan"), self.plan))
         g.addWidget(self.quick)
+        # flow studies: the inflow (mL/s); 0 keeps the study's own (20 mL/s at rest, 50 in exercise)
+        self.inflow = QtWidgets.QDoubleSpinBox()
+        self.inflow.setObjectName("simulate_inflow")
+        self.inflow.setRange(0.0, 200.0)
+        self.inflow.setDecimals(1)
+        self.inflow.setSuffix(" mL/s")
+        self.inflow.setSpecialValueText("study default")
+        self.inflow.setToolTip("Inlet flow of a blood-flow study (mL/s); the native and stented lumens get the "
+                               "same inflow and outlet resistances")
+        self.inflow_row = QtWidgets.QWidget()
+        lay = row(QtWidgets.QLabel("Inflow"), self.inflow)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.inflow_row.setLayout(lay)
+        g.addWidget(self.inflow_row)
         self.describe = hint("")
         g.addWidget(self.describe)
         self.run_button = button("Run", self.run, "Run the study in the background (Cancel in the status bar)",
@@ -58,6 +79,19 @@ class SimulatePanel(Panel):
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setMinimumHeight(260)
         r.addWidget(self.table)
+        self.prepost_title = QtWidgets.QLabel("")
+        self.prepost_title.setObjectName("simulate_prepost_title")
+        self.prepost_title.setWordWrap(True)
+        r.addWidget(self.prepost_title)
+        self.prepost = QtWidgets.QTableWidget(0, len(PREPOST_HEADERS))
+        self.prepost.setObjectName("simulate_prepost")
+        self.prepost.setHorizontalHeaderLabels(PREPOST_HEADERS)
+        self.prepost.horizontalHeader().setStretchLastSection(True)
+        self.prepost.setWordWrap(True)
+        self.prepost.verticalHeader().setVisible(False)
+        self.prepost.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.prepost.setMinimumHeight(220)
+        r.addWidget(self.prepost)
         self.info = hint("")
         r.addWidget(self.info)
         self.finish()
@@ -118,6 +152,8 @@ class SimulatePanel(Panel):
         if case.dirty:
             return self._error("Save the case first: the study runs on the saved plan (File > Save).")
         options = dict(self.quick_options) if self.quick.isChecked() and not self.quick.isHidden() else {}
+        if not self.inflow_row.isHidden() and self.inflow.value() > 0:
+            options["flow_mL_s"] = round(float(self.inflow.value()), 3)
         root = Path(case.root)
 
         def job(progress):
@@ -159,6 +195,7 @@ class SimulatePanel(Panel):
         # the Quick settings (P1, coarse elements) belong to the elasticity studies; a flow study's mesh
         # follows the vessel radius and its P2-P1 element cannot be lowered, so the box is hidden there
         self.quick.setVisible(not s or s.get("physics") != "flow")
+        self.inflow_row.setVisible(bool(s) and s.get("physics") == "flow")
         self.summary, self.folder = self._summary_of(plan, study)
         case = self.session.case
         self.compare.blockSignals(True)
@@ -176,6 +213,7 @@ class SimulatePanel(Panel):
         self.field.blockSignals(False)
         self.info.setText("" if self.summary else "No stored result of this study for this plan: Run it.")
         self._fill_table()
+        self._fill_prepost()
         self.show_surface()
 
     def rows(self) -> list[tuple[str, str, str]]:
@@ -195,7 +233,56 @@ class SimulatePanel(Panel):
                 self.table.setItem(i, j, QtWidgets.QTableWidgetItem(text))
         self.table.resizeColumnsToContents()
 
+    def prepost_rows(self) -> list[tuple[str, ...]]:
+        """(quantity, before, after, change) as shown in the pre/post table, in order (the region is the
+        quantity's tooltip)."""
+        rows = ((self.summary or {}).get("pre_post") or {}).get("rows", [])
+        return [(r["quantity"], *(prepost_text(r.get(k), r.get("unit")) for k in ("pre", "post", "change")))
+                for r in rows]
+
+    def _fill_prepost(self) -> None:
+        pp = (self.summary or {}).get("pre_post")
+        self.prepost.setVisible(bool(pp))
+        self.prepost_title.setVisible(bool(pp))
+        if not pp:
+            self.prepost.setRowCount(0)
+            self.prepost_title.setText("")
+            return
+        nat, same = pp.get("native", {}), pp.get("same_physiology", {})
+        if nat.get("status") == "failed":
+            text = (f"<b>Before the stent: no result.</b> The native lumen did not solve: {nat.get('reason')} "
+                    f"{nat.get('hint') or ''}")
+        else:
+            how = "stored result reused" if nat.get("status") == "reused" else "solved with this run"
+            text = (f"<b>Before (native lumen) and after the stent</b>: inflow {same.get('inflow_mL_s')} mL/s, "
+                    f"the same outlet resistances "
+                    f"({'checked' if same.get('identical_before_and_after') else 'NOT identical'}); native {how}.")
+        self.prepost_title.setText(text)
+        rows = self.prepost_rows()
+        regions = [r.get("region") or "" for r in pp.get("rows", [])]
+        self.prepost.setRowCount(len(rows))
+        for i, cells in enumerate(rows):
+            for j, t in enumerate(cells):
+                item = QtWidgets.QTableWidgetItem(t)
+                item.setToolTip(f"{cells[0]} ({regions[i]})" if regions[i] else cells[0])
+                self.prepost.setItem(i, j, item)
+        self.prepost.resizeColumnsToContents()
+        self.prepost.setColumnWidth(0, min(self.prepost.columnWidth(0), 150))  # long names wrap
+        self.prepost.resizeRowsToContents()
+
+    def native_folder(self) -> Path | None:
+        """Folder of the native (pre-stent) result shown beside the plan's, or None."""
+        nat = ((self.summary or {}).get("pre_post") or {}).get("native", {})
+        case = self.session.case
+        if case is None or nat.get("status") == "failed" or not nat.get("folder"):
+            return None
+        folder = Path(case.root) / nat["folder"]
+        return folder if (folder / "surface.vtp").is_file() else None
+
     def _remove_surface(self, plotter) -> None:
+        # pyvista names the label actors '<name>-points' and '<name>-labels'
+        for name in [n for n in plotter.actors if str(n).startswith(("simulation:native", "simulation:label"))]:
+            plotter.remove_actor(name, reset_camera=False, render=False)
         plotter.remove_actor("simulation:surface", reset_camera=False, render=False)
         old = getattr(self, "scalar_bar_title", None)
         if old and old in plotter.scalar_bars:
@@ -205,7 +292,8 @@ class SimulatePanel(Panel):
     def hide_surface(self) -> None:
         """Take the result surface and its scalar bar out of the 3D view (on leaving the step)."""
         plotter = getattr(self.win.view3d, "plotter", None)
-        if plotter is None or ("simulation:surface" not in plotter.actors and not self.scalar_bar_title):
+        if plotter is None or ("simulation:surface" not in plotter.actors and not self.scalar_bar_title
+                               and "simulation:native" not in plotter.actors):
             return
         self._remove_surface(plotter)
         self.win.view3d.set_opacity_prefixed("model:", 1.0)  # the window then sets its step's opacity
@@ -228,11 +316,55 @@ class SimulatePanel(Panel):
 
         surf = pv.read(self.folder / "surface.vtp")
         title = f"{f['label']} ({f['unit']})"
-        plotter.add_mesh(surf, scalars=f["name"], clim=f["range"], cmap="jet", name="simulation:surface",
+        clim = list(f["range"])
+        native = self.native_folder()
+        first_pair = False
+        if native is not None:
+            # before (native lumen) to the patient's right of after (stented), the same field on one scale
+            pre = pv.read(native / "surface.vtp")
+            other = next((g for g in self._native_fields(native) if g["name"] == f["name"]), None)
+            if other is not None:
+                clim = [min(clim[0], other["range"][0]), max(clim[1], other["range"][1])]
+            b0, b1 = surf.bounds, pre.bounds
+            shift = (b1[1] - b0[0]) + 0.25 * (b0[1] - b0[0]) + 10.0  # mm along LPS x
+            pre = pre.translate((-shift, 0.0, 0.0), inplace=False)
+            first_pair = "simulation:native" not in plotter.actors and not getattr(self, "_pair_shown", False)
+            if f["name"] in pre.point_data or f["name"] in pre.cell_data:
+                plotter.add_mesh(pre, scalars=f["name"], clim=clim, cmap="jet", name="simulation:native",
+                                 show_scalar_bar=False, reset_camera=False)
+            stent = (self.summary or {}).get("setup", {}).get("stent", "stent")
+            tops = [(pre.center[0], pre.center[1], pre.bounds[5] + 5.0), (surf.center[0], surf.center[1],
+                                                                          surf.bounds[5] + 5.0)]
+            # one call per label: the label mapper hides labels that would overlap each other
+            size = str(stent).split(":")[0].split()[-1]
+            for tag, top, text in (("pre", tops[0], "before"), ("post", tops[1], f"after (stent {size})")):
+                plotter.add_point_labels(np.array([top]), [text], name=f"simulation:label-{tag}", font_size=14,
+                                         point_size=1, shape_opacity=0.6, always_visible=True, reset_camera=False)
+        plotter.add_mesh(surf, scalars=f["name"], clim=clim, cmap="jet", name="simulation:surface",
                          scalar_bar_args={"title": title, "vertical": True, "position_x": 0.8, "position_y": 0.1,
                                           "height": 0.6, "title_font_size": 14}, reset_camera=False)
         self.scalar_bar_title = title
+        if first_pair:
+            self._pair_shown = True
+            plotter.reset_camera()
         plotter.render()
+
+    @staticmethod
+    def _native_fields(folder: Path) -> list[dict]:
+        try:
+            return json.loads((folder / "summary.json").read_text(encoding="utf-8")).get("display_fields", [])
+        except (OSError, ValueError):
+            return []
+
+
+PREPOST_HEADERS = ["Quantity", "Before", "After", "Change"]
+
+
+def prepost_text(v, unit) -> str:
+    """A pre/post value as shown: 4 significant digits and the unit; '-' when missing."""
+    if not isinstance(v, int | float):
+        return "-"
+    return f"{v:.4g} {'' if unit in (None, '1') else unit}".strip()  # a ratio or Reynolds number has no unit
 
 
 def _fmt(r: dict) -> str:
