@@ -244,7 +244,9 @@ def _print_summary(s: dict, out: Path) -> None:
                f"in {s.get('wall_time_s', 0):.1f} s; {s['solver'].get('dofs')} DOFs ({s['solver'].get('method')})")
     if s.get("key_results"):
         for r in s["key_results"]:
-            typer.echo(f"  {_printable(r['region'])}: {_printable(r['label'])} {r['value']:.4g} {r['unit']}")
+            v = r["value"]  # a number, or text (the vessel study's 'lumen' row: native / stented)
+            v = f"{v:.4g}" if isinstance(v, int | float) else _printable(v)
+            typer.echo(f"  {_printable(r['region'])}: {_printable(r['label'])} {v} {r['unit']}".rstrip())
     elif s.get("physics") == "elasticity":
         for name, r in s.get("regions", {}).items():
             typer.echo(f"  {_printable(name)}: von Mises peak {r['von_mises_peak_MPa']:.3g} MPa, p99 "
@@ -277,7 +279,8 @@ def _print_pre_post(pp: dict) -> None:
         typer.echo(f"    {_printable(nat.get('hint'))}")
     for r in pp.get("rows", []):
         pre, post, ch = (_num(r.get(k)) for k in ("pre", "post", "change"))
-        typer.echo(f"  {_printable(r['quantity'])} ({_printable(r.get('region'))}): {pre} -> {post} {r.get('unit')}"
+        unit = "" if r.get("unit") in (None, "1") else f" {r['unit']}"  # a ratio, a Reynolds number
+        typer.echo(f"  {_printable(r['quantity'])} ({_printable(r.get('region'))}): {pre} -> {post}{unit}"
                    f" (change {ch})")
 
 
