@@ -17,6 +17,8 @@ from scipy import ndimage
 
 from surgiplan.core.errors import InputError
 
+JOINED_FACTOR = 3.0  # a section this many times the limb's size is the tube joined to a neighbour
+
 
 def _components(sl: np.ndarray):
     lab, n = ndimage.label(sl, structure=np.ones((3, 3)))
@@ -40,11 +42,11 @@ def _dilate_square(mask: np.ndarray, r: int) -> np.ndarray:
     by OR-ing shifted views: for the small boxes of the tracking, ~10x less overhead per call."""
     h, w = mask.shape
     pad = np.zeros((h + 2 * r, w + 2 * r), bool)
-    pad[r:r + h, r:r + w] = mask
+    pad[r : r + h, r : r + w] = mask
     out = np.zeros_like(mask)
     for dy in range(2 * r + 1):
         for dx in range(2 * r + 1):
-            out |= pad[dy:dy + h, dx:dx + w]
+            out |= pad[dy : dy + h, dx : dx + w]
     return out
 
 
@@ -57,9 +59,17 @@ def _upper_quartile(values) -> float:
     return float(s[lo] + (pos - lo) * (s[min(lo + 1, len(s) - 1)] - s[lo]))
 
 
-def track_tube(lumen: np.ndarray, seed_kji, *, grow_limit: float = 1.8, shrink_stop: float = 0.3,
-               touch_px: int = 1, round_hull: float = 1.35, fallback: np.ndarray | None = None,
-               split_keep: float = 0.5) -> np.ndarray:
+def track_tube(
+    lumen: np.ndarray,
+    seed_kji,
+    *,
+    grow_limit: float = 1.8,
+    shrink_stop: float = 0.3,
+    touch_px: int = 1,
+    round_hull: float = 1.35,
+    fallback: np.ndarray | None = None,
+    split_keep: float = 0.5,
+) -> np.ndarray:
     """Boolean [k, j, i] tube of ``lumen`` followed from ``seed_kji`` along axis k (axial slices).
 
     ``grow_limit``: a limb whose cross-section grows more than this factor from
@@ -106,7 +116,7 @@ def track_tube(lumen: np.ndarray, seed_kji, *, grow_limit: float = 1.8, shrink_s
         if nxt.sum() < shrink_stop * cur.sum():
             break
         if nxt.sum() > grow_limit * cur.sum():
-            nxt &= ndimage.binary_dilation(cur, grow, iterations=3)
+            nxt = _cut_to(nxt, cur, grow, grow_limit)
         cur = nxt
         out[k] = cur
         top = k
@@ -118,7 +128,7 @@ def track_tube(lumen: np.ndarray, seed_kji, *, grow_limit: float = 1.8, shrink_s
             break
         nxt = np.isin(lab, hit)
         if nxt.sum() > grow_limit * cur.sum():
-            nxt &= ndimage.binary_dilation(cur, grow, iterations=3)
+            nxt = _cut_to(nxt, cur, grow, grow_limit)
         cur = nxt
         out[k] = cur
     # pass 2: from the top down, follow every limb, each stopped when it balloons
@@ -142,6 +152,9 @@ def track_tube(lumen: np.ndarray, seed_kji, *, grow_limit: float = 1.8, shrink_s
             for h in hit:
                 comp = use == h
                 if (comp & out[k]).any():  # the tracked descending part: keep as is
+                    if comp.sum() > JOINED_FACTOR * max(ref, int(out[k].sum())):
+                        # its piece is joined to a vertebral body or a heart chamber: keep the tracked part
+                        comp = comp & out[k]
                     new_limbs.append((comp, [*areas, int(comp.sum())]))
                     continue
                 if comp.sum() > grow_limit * ref:
@@ -164,6 +177,19 @@ def track_tube(lumen: np.ndarray, seed_kji, *, grow_limit: float = 1.8, shrink_s
             if hull.sum() <= round_hull * comp.sum():
                 out[k] |= hull
     return out
+
+
+def _cut_to(nxt: np.ndarray, cur: np.ndarray, grow: np.ndarray, grow_limit: float) -> np.ndarray:
+    """The part of section ``nxt`` continuing ``cur`` when it is over ``grow_limit`` times larger.
+
+    The tube touches a neighbour (a vein, an organ, a bone's marrow) in this slice: cut it off
+    at the neck (:func:`_split_from`); where no neck separates them, keep only what lies within
+    one step of ``cur`` (the tube does not creep into the neighbour slice after slice).
+    """
+    part = _split_from(nxt, cur)
+    if part is not None and part.sum() <= grow_limit * cur.sum():
+        return part
+    return nxt & ndimage.binary_dilation(cur, grow, iterations=1)
 
 
 def _split_from(comp: np.ndarray, prev: np.ndarray) -> np.ndarray | None:
@@ -202,8 +228,19 @@ def _circles_through(p1: np.ndarray, p2: np.ndarray, p3: np.ndarray):
     return ux, uy, np.hypot(x1 - ux, y1 - uy)
 
 
-def _wall_circle(hu: np.ndarray, section: np.ndarray, *, tissue_hu: float, lumen_hu: float, max_ratio: float,
-                 support: float, min_gain: float, min_thick_px: float, trials: int, rng) -> np.ndarray | None:
+def _wall_circle(
+    hu: np.ndarray,
+    section: np.ndarray,
+    *,
+    tissue_hu: float,
+    lumen_hu: float,
+    max_ratio: float,
+    support: float,
+    min_gain: float,
+    min_thick_px: float,
+    trials: int,
+    rng,
+) -> np.ndarray | None:
     """The round outer aortic wall around a bright (true) lumen ``section`` in one axial slice.
 
     RANSAC circle through the soft-tissue / fat-or-lung edge (``hu`` >= ``tissue_hu``)
@@ -248,9 +285,9 @@ def _wall_circle(hu: np.ndarray, section: np.ndarray, *, tissue_hu: float, lumen
     score = np.zeros(len(r), int)
     step = max(1, int(4e6 // max(len(sx), len(ex))))  # bounded temporaries
     for s0 in range(0, len(r), step):
-        u, v, rr = ux[s0:s0 + step, None], uy[s0:s0 + step, None], r[s0:s0 + step, None]
-        held[s0:s0 + step] = np.mean(np.hypot(sx - u, sy - v) <= rr + 1.0, axis=1) >= 0.95
-        score[s0:s0 + step] = np.sum(np.abs(np.hypot(ex - u, ey - v) - rr) <= 1.0, axis=1)
+        u, v, rr = ux[s0 : s0 + step, None], uy[s0 : s0 + step, None], r[s0 : s0 + step, None]
+        held[s0 : s0 + step] = np.mean(np.hypot(sx - u, sy - v) <= rr + 1.0, axis=1) >= 0.95
+        score[s0 : s0 + step] = np.sum(np.abs(np.hypot(ex - u, ey - v) - rr) <= 1.0, axis=1)
     score = np.where(held, score, 0)
     if score.max() <= 0:
         return None
@@ -274,10 +311,22 @@ def _wall_circle(hu: np.ndarray, section: np.ndarray, *, tissue_hu: float, lumen
     return out
 
 
-def restore_false_lumen(tube: np.ndarray, hu: np.ndarray, slice_mm: float, *, pixel_mm: float = 1.0,
-                        smooth_mm: float = 0.0, tissue_hu: float = -30.0, lumen_hu: float = 150.0,
-                        max_ratio: float = 2.5, support: float = 0.35, min_gain: float = 0.2,
-                        min_run_mm: float = 6.0, min_thick_mm: float = 3.0, trials: int = 300) -> np.ndarray:
+def restore_false_lumen(
+    tube: np.ndarray,
+    hu: np.ndarray,
+    slice_mm: float,
+    *,
+    pixel_mm: float = 1.0,
+    smooth_mm: float = 0.0,
+    tissue_hu: float = -30.0,
+    lumen_hu: float = 150.0,
+    max_ratio: float = 2.5,
+    support: float = 0.35,
+    min_gain: float = 0.2,
+    min_run_mm: float = 6.0,
+    min_thick_mm: float = 3.0,
+    trials: int = 300,
+) -> np.ndarray:
     """``tube`` [k, j, i] with an unopacified false lumen of a dissection added inside the round wall.
 
     A dissected aorta's false lumen can hold barely enhanced blood (30-100 HU,
@@ -304,9 +353,18 @@ def restore_false_lumen(tube: np.ndarray, hu: np.ndarray, slice_mm: float, *, pi
             sec = lab == h
             if sec.sum() < 30:
                 continue
-            reg = _wall_circle(sl(int(k)), sec, tissue_hu=tissue_hu, lumen_hu=lumen_hu, max_ratio=max_ratio,
-                               support=support, min_gain=min_gain, min_thick_px=min_thick_mm / pixel_mm,
-                               trials=trials, rng=rng)
+            reg = _wall_circle(
+                sl(int(k)),
+                sec,
+                tissue_hu=tissue_hu,
+                lumen_hu=lumen_hu,
+                max_ratio=max_ratio,
+                support=support,
+                min_gain=min_gain,
+                min_thick_px=min_thick_mm / pixel_mm,
+                trials=trials,
+                rng=rng,
+            )
             if reg is not None:
                 found.append((int(k), reg))
     ks = sorted({k for k, _ in found})
