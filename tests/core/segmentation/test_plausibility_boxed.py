@@ -91,3 +91,39 @@ def test_segment_box_and_body_count():
     assert _body_ml(a, vv, lambda ml: False) == (whole, True)
     ml, complete = _body_ml(a, vv, lambda ml: ml > 10.0)
     assert not complete and 10.0 < ml < whole
+
+
+def _plain_head_fit(volume, femur, pelvis, near_mm=6.0):
+    """femoral_head_fit as it was: erosion and distance map on the whole grid."""
+    from surgiplan.core.planning.fitting import fit_sphere
+
+    sp = tuple(float(s) for s in volume.spacing)[::-1]
+    edge = femur & ~ndimage.binary_erosion(femur)
+    pts = np.zeros((0, 3), int)
+    if pelvis is not None and pelvis.any():
+        pts = np.argwhere(edge & (ndimage.distance_transform_edt(~pelvis, sampling=sp) <= near_mm))
+    if len(pts) < 50:
+        kji = np.argwhere(edge)
+        z = volume.index_to_world(kji[:, ::-1].astype(float))[:, 2]
+        pts = kji[z >= z.max() - 25.0]
+    f = fit_sphere(volume.index_to_world(pts[:, ::-1].astype(float)))
+    return f.centre, f.radius, f.rms
+
+
+def test_head_fit_on_the_box_equals_the_whole_grid():
+    from surgiplan.core.segmentation.plausibility import femoral_head_fit
+
+    k, j, i = np.mgrid[0:70, 0:60, 0:90]
+    vol = Volume(np.zeros(k.shape, np.int16), (1.0, 1.0, 2.0), (0.0, 0.0, 0.0))
+    head = (i - 30) ** 2 + (j - 30) ** 2 + ((k - 20) * 2.0) ** 2 <= 22**2  # a head cut by slice 0
+    shaft = ((i - 30) ** 2 + (j - 30) ** 2 <= 8**2) & (k > 20)
+    femur = head | shaft
+    shell = (i - 30) ** 2 + (j - 30) ** 2 + ((k - 20) * 2.0) ** 2
+    cup = (shell >= 25**2) & (shell <= 30**2) & (k < 18)  # 3 mm joint space
+    far = (i > 80) & (k > 60)  # a hip bone nowhere near
+    for pelvis in (cup, cup | far, far, None):
+        got = femoral_head_fit(vol, femur, pelvis)
+        want = _plain_head_fit(vol, femur, pelvis)
+        assert np.array_equal(got[0], want[0]) and got[1:] == want[1:]
+    assert abs(femoral_head_fit(vol, femur, cup)[1] - 22.0) < 1.5
+    assert femoral_head_fit(vol, np.zeros_like(femur), cup) is None
