@@ -340,7 +340,15 @@ class SimulatePanel(Panel):
             for tag, top, text in (("pre", tops[0], "before"), ("post", tops[1], f"after (stent {size})")):
                 plotter.add_point_labels(np.array([top]), [text], name=f"simulation:label-{tag}", font_size=14,
                                          point_size=1, shape_opacity=0.6, always_visible=True, reset_camera=False)
-        plotter.add_mesh(surf, scalars=f["name"], clim=clim, cmap="jet", name="simulation:surface",
+        scalars = f["name"]
+        if f.get("bone_only") and "region_id" in surf.point_data and f["name"] in surf.point_data:
+            # a bone-only field (CT-mapped modulus): the implant light grey, off the colour scale
+            values = np.asarray(surf.point_data[f["name"]], float).copy()
+            values[np.asarray(surf.point_data["region_id"]) >= 0.5] = np.nan
+            surf.point_data["_shown"] = values
+            scalars = "_shown"
+        plotter.add_mesh(surf, scalars=scalars, clim=clim, cmap="jet", name="simulation:surface",
+                         nan_color="lightgrey",
                          scalar_bar_args={"title": title, "vertical": True, "position_x": 0.8, "position_y": 0.1,
                                           "height": 0.6, "title_font_size": 14}, reset_camera=False)
         self.scalar_bar_title = title
