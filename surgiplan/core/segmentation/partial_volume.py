@@ -15,7 +15,12 @@ shell at an osteoporotic head; muscle or fat outside). :func:`refine_bone_mask` 
    mask's core, and fills the cancellous bone and marrow enclosed by the cortex (3D, with the
    scan's first and last slices as lids, and slice by slice when ``fill_per_slice``).
 
-Measured on :mod:`surgiplan.core.samples.ct_phantom` (benchmarks/bench_bone_partial_volume.py).
+The ``bone`` preset uses the fast, capped sibling :func:`partial_volume_bone` (:func:`refine_band`
+moves only the outer surface), then opens joint spaces bridged by blur with
+:func:`open_joint_spaces` (bright-dark-bright with bone behind both cortices).
+
+Measured on :mod:`surgiplan.core.samples.ct_phantom` (benchmarks/bench_bone_partial_volume.py) and
+on real CTs (docs/bone_surface_partial_volume.md).
 """
 
 from __future__ import annotations
@@ -187,20 +192,44 @@ def _distances(m: np.ndarray, sp) -> tuple[np.ndarray, np.ndarray]:
 
 def _fill(m: np.ndarray, per_slice: bool) -> np.ndarray:
     """Fill cavities; a cavity cut open by any face of the grid (a partial field of view, in z or
-    in plane) counts as closed: each face is capped by its own filled outline first."""
+    in plane) counts as closed: each face is capped by its own filled outline first.
+
+    On the mask's bounding box, by one multi-threaded SimpleITK labelling of the background, built
+    in place with the caps (where the box meets a face of the grid) as a layer round the box and
+    the true outside round that (no padded copies of the whole grid)."""
+    import SimpleITK as sitk
+
     from surgiplan.core.segmentation import morphology
 
-    p = np.pad(m, 1)
-    p[0, 1:-1, 1:-1] = ndimage.binary_fill_holes(m[0])
-    p[-1, 1:-1, 1:-1] = ndimage.binary_fill_holes(m[-1])
-    p[1:-1, 0, 1:-1] = ndimage.binary_fill_holes(m[:, 0])
-    p[1:-1, -1, 1:-1] = ndimage.binary_fill_holes(m[:, -1])
-    p[1:-1, 1:-1, 0] = ndimage.binary_fill_holes(m[:, :, 0])
-    p[1:-1, 1:-1, -1] = ndimage.binary_fill_holes(m[:, :, -1])
-    m = morphology.fill_holes(p)[1:-1, 1:-1, 1:-1] | m
+    m = np.asarray(m, bool)
+    if not m.any():
+        return m.copy()
+    box = _box(m, (0, 0, 0))
+    sub = m[box]
+    bg = np.ones(tuple(n + 4 for n in sub.shape), np.uint8)  # 1: background; layer 0 the outside
+    inner = (slice(2, -2),) * 3
+    np.logical_not(sub, out=bg[inner].view(bool))
+    for ax in range(3):
+        for end, layer in ((0, 1), (-1, -2)):
+            at_face = box[ax].start == 0 if end == 0 else box[ax].stop == m.shape[ax]
+            if not at_face:
+                continue  # the box stops short of this face: beyond it is outside
+            idx = [slice(2, -2)] * 3
+            idx[ax] = layer
+            face = [slice(None)] * 3
+            face[ax] = end
+            bg[tuple(idx)] = ~ndimage.binary_fill_holes(sub[tuple(face)])
+    lab = sitk.ConnectedComponent(sitk.GetImageFromArray(bg), False)  # faces only, as scipy's fill
+    del bg
+    outside = int(sitk.GetArrayViewFromImage(lab)[0, 0, 0])
+    keep = sitk.BinaryThreshold(lab, outside, outside, 0, 1)  # 1 where not the outside
+    del lab
+    out = np.zeros(m.shape, bool)
+    out[box] = sitk.GetArrayViewFromImage(keep)[inner].view(bool)
+    del keep
     if per_slice:
-        m = morphology.fill_holes(m, per_slice=True)
-    return m
+        out = morphology.fill_holes(out, per_slice=True)
+    return out
 
 
 def _size(radius_mm: float, spacing_kji) -> tuple[int, ...]:
