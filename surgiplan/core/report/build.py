@@ -244,7 +244,7 @@ def _pre_post_flowables(pp: dict, st, width: float) -> list:
     from reportlab.platypus import Paragraph
 
     from surgiplan.core.report import tables as tb
-    from surgiplan.core.units import format_value
+    from surgiplan.core.units import display_unit
 
     nat, same = pp.get("native", {}), pp.get("same_physiology", {})
     out = [Paragraph(f"Before and after the stent (the same inflow, {_esc(same.get('inflow_mL_s'))} mL/s, and the "
@@ -253,7 +253,9 @@ def _pre_post_flowables(pp: dict, st, width: float) -> list:
         out.append(Paragraph(f"No native (pre-stent) result: {_esc(nat.get('reason'))}", st["body"]))
     rows = [tb.head(["Result", "Region", "Before (native)", "After (stent)", "Change"], st)]
     for r in pp.get("rows", []):
-        cells = [format_value(float(r[k]), r.get("unit") or "") if isinstance(r.get(k), int | float) else "–"
+        # 4 significant digits: a ratio of 0.9989 or a drop of 0.072 mmHg would read 1.0 and 0.1 at 0.1 precision
+        unit = "" if r.get("unit") in (None, "", "1") else display_unit(r["unit"])
+        cells = [f"{float(r[k]):.4g}{unit}" if isinstance(r.get(k), int | float) else "–"
                  for k in ("pre", "post", "change")]
         rows.append([tb.P(_esc(r.get("quantity", "")), st["cell"]), tb.P(_esc(r.get("region") or "–"), st["cell"])]
                     + [tb.P(c, st["cell"]) for c in cells])

@@ -20,6 +20,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from surgiplan.core.planning.comparison import ordered_lines
 from surgiplan.core.units import (
+    display_unit,
     format_difference,
     format_target,
     format_value,
@@ -416,7 +417,7 @@ class ComparePanel(Panel):
             t.setItem(i, COL_QUANTITY, q)
             for c, p, ok in ((COL_A, a, flags[0]), (COL_B, b, flags[1])):
                 v = r.values.get(p)
-                text = format_value(v, r.unit)
+                text = study_value_text(v, r.unit) if r.group == "simulation" else format_value(v, r.unit)
                 it = QtWidgets.QTableWidgetItem(text)
                 it.setTextAlignment(right if isinstance(v, float) else left)
                 it.setData(ROLE, ok)
@@ -429,7 +430,8 @@ class ComparePanel(Panel):
                     it.setToolTip(f"{p}: {text}, outside the target range {format_target(r)}\n{tip}")
                     out_per_plan[p] += 1
                 t.setItem(i, c, it)
-            d = QtWidgets.QTableWidgetItem(format_difference(r))
+            d = QtWidgets.QTableWidgetItem(study_difference_text(r) if r.group == "simulation"
+                                           else format_difference(r))
             d.setTextAlignment(right if r.difference is not None else left)
             d.setToolTip(f"{b} minus {a}\n{tip}")
             if row_differs(r):
@@ -570,3 +572,22 @@ class ComparePanel(Panel):
     def shutdown(self) -> None:
         if self.view is not None:
             self.view.close_plotters()
+
+
+def _sim_unit(unit: str | None) -> str:
+    return "" if unit in (None, "", "1") else display_unit(unit)
+
+
+def study_value_text(v, unit: str | None) -> str:
+    """A stored study result: 4 significant digits (a pressure ratio 0.9989, a lesion drop 0.072 mmHg
+    would read 1.0 and 0.1 at the plan measurements' 0.1 precision); the unit '1' left out."""
+    if isinstance(v, int | float) and not isinstance(v, bool):
+        return f"{float(v):.4g}{_sim_unit(unit)}"
+    return format_value(v, unit or "")
+
+
+def study_difference_text(row) -> str:
+    """The difference of a stored study result, signed, 4 significant digits."""
+    if row.difference is not None:
+        return f"{row.difference:+.4g}{_sim_unit(row.unit)}"
+    return format_difference(row)
