@@ -1,0 +1,101 @@
+"""The vessel preset on the real TCIA trunk CT: the aorta and iliacs, not the sacrum (issue 29).
+
+Reference: eight outlines on seven axial slices traced around centres placed by eye
+(tests/data/tcia_aorta_manual/README.md). The CT (512 x 512 x 134) is loaded and segmented once.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import ndimage
+from skimage.draw import polygon
+
+from surgiplan.core.segmentation.presets import apply_preset
+from surgiplan.core.segmentation.scan_source import load_scan
+from tests.conftest import require_shared
+
+OUTLINES = Path(__file__).resolve().parents[2] / "data" / "tcia_aorta_manual" / "tcia_aorta_outlines.json"
+
+
+@pytest.fixture(scope="module")
+def trunk():
+    volume = load_scan(require_shared("ct", "ct_abdomen_spine_tcia", "dicom"))
+    return volume, apply_preset(volume, "vessel")
+
+
+def _reference(volume):
+    """(k, name, mask of slice k) for every traced outline, rasterised on the CT's pixel grid."""
+    out = []
+    for s in json.loads(OUTLINES.read_text())["sections"]:
+        xy = np.asarray(s["outline_lps_mm"])
+        ijk = volume.world_to_index(np.column_stack([xy, np.full(len(xy), s["slice_z_mm"])]))
+        k = int(round(float(ijk[0, 2])))
+        m = np.zeros(volume.array.shape[1:], bool)
+        rr, cc = polygon(ijk[:, 1], ijk[:, 0], m.shape)
+        m[rr, cc] = True
+        out.append((k, s["vessel"], m))
+    return out
+
+
+def test_vessel_preset_finds_the_aorta_not_the_sacrum(trunk):
+    volume, seg = trunk
+    vessel = seg.mask("vessel")
+    assert not seg.metadata.get("preset_doubts")
+    ml = vessel.sum() * volume.voxel_volume_mm3 / 1000.0
+    # aorta from the top slice (thorax) down past the bifurcation, with the iliacs: ~136 mL measured;
+    # the sacrum seed gave 506 mL of bone, a vertebral body or heart leak several hundred mL
+    assert 90.0 < ml < 200.0, f"{ml:.1f} mL"
+    ks = np.flatnonzero(vessel.any(axis=(1, 2)))
+    assert ks.min() <= 10 and ks.max() == volume.array.shape[0] - 1
+    # contrast blood, not bone marrow with its cortex: median of the segment 150-300 HU
+    med = float(np.median(volume.array[vessel]))
+    assert 150.0 < med < 300.0, med
+    # two iliacs below the bifurcation (k 25) and one aorta above it (k 55)
+    assert ndimage.label(vessel[25])[1] == 2
+    assert ndimage.label(vessel[55])[1] == 1
+
+
+#: sections the preset gets wrong today (measured Dice 0.66 and 0.75): at k 25 the right common iliac
+#: artery is joined to its vein by the lowered threshold below the aorta's foot (16.6 vs 12.7 mm); at
+#: k 110 the false-lumen restoration puts a wall circle around a normal thoracic aorta (26.0 vs 20.1 mm)
+KNOWN_WRONG = {(25, "right common iliac artery"), (110, "descending thoracic aorta")}
+
+
+def _compare(volume, vessel):
+    px = float(volume.spacing[0])
+    rows = []
+    for k, name, ref in _reference(volume):
+        lab, _ = ndimage.label(vessel[k])
+        hit = np.unique(lab[ref & (lab > 0)])
+        ours = np.isin(lab, hit[hit > 0])  # the preset's section(s) at this vessel
+        dice = 2.0 * (ours & ref).sum() / (ours.sum() + ref.sum())
+        d_ref = 2.0 * np.sqrt(ref.sum() / np.pi) * px
+        d_ours = 2.0 * np.sqrt(ours.sum() / np.pi) * px
+        print(f"k {k:3d} {name:32s} Dice {dice:.3f}  diameter {d_ours:5.1f} mm vs {d_ref:5.1f} mm")
+        rows.append((k, name, dice, d_ours, d_ref))
+    return rows
+
+
+def test_vessel_preset_against_traced_outlines(trunk):
+    volume, seg = trunk
+    rows = _compare(volume, seg.mask("vessel"))
+    assert len(rows) == 8
+    for k, name, dice, d_ours, d_ref in rows:
+        if (k, name) in KNOWN_WRONG:
+            continue
+        # measured: Dice 0.970-0.990, diameters within 0.4 mm (1.07 mm pixels)
+        assert dice >= 0.95, f"{name} at k {k}: Dice {dice:.3f}"
+        assert abs(d_ours - d_ref) <= 1.0, f"{name} at k {k}: {d_ours:.1f} vs {d_ref:.1f} mm"
+        if "aorta" in name:
+            assert 12.0 <= d_ref <= 30.0
+
+
+@pytest.mark.xfail(strict=True, reason="iliac joined to its vein; wall circle on a normal thoracic aorta")
+def test_vessel_preset_known_wrong_sections(trunk):
+    volume, seg = trunk
+    rows = [r for r in _compare(volume, seg.mask("vessel")) if (r[0], r[1]) in KNOWN_WRONG]
+    assert len(rows) == 2 and all(r[2] >= 0.9 for r in rows)
