@@ -42,6 +42,18 @@ Measured 2026-12-07 on the shared 2-core machine (load 4-16 from other jobs: wal
   the runs), 1.01 CPU; peak RSS 0.84 against 0.83 GB;
 * the vessel-rest end-to-end solve (resistance outlets) was not measured (the first attempt ran on the
   outer resistance iteration that flow.py replaced meanwhile).
+
+Measured 2026-12-07 18:19-19:03 UTC, plan A's stented lumen (``--plan A``, the default), h_max 1.65 mm,
+57 053 tetrahedra, 294 529 DOFs, 2 ranks, one run each at load 12-25 (docs/simulation.md has the tables):
+
+* geometry (mesher in a spawned child): 186 s wall at load 19, 29.8 s CPU, +0.96 GB; "cut ends,
+  extensions, caps" 1.9 s (it used to hold gmsh's classification, the size field, the write and the
+  child's start-up: 9.2 s at load 3-5, now each its own key);
+* Newton race: ours 1195 s wall, 217.8 / 219.5 s CPU per rank; reference 1163 s, 211.2 / 211.7 s: ratio
+  1.03 CPU, 1.03 wall; both 15 Newton iterations, outlet flows equal to 5e-15 mL/s, peak RSS 2.40 / 2.30
+  against 2.39 / 2.29 GB per rank above baseline;
+* end to end (vessel-rest, resistance outlets): set-up 13.3 s, Newton 737 s (4 + 2 steps), results 5 +
+  5 s wall at load 20; CPU 126.7 / 126.3 s per rank; peak RSS 2.51 / 2.41 GB per rank (4.9 GB in all).
 """
 
 from __future__ import annotations
@@ -69,9 +81,9 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _cpu_s() -> float:
+def _cpu_s(who: int = resource.RUSAGE_SELF) -> float:
     """User + system CPU time of this process (s): less sensitive to a loaded machine than wall time."""
-    r = resource.getrusage(resource.RUSAGE_SELF)
+    r = resource.getrusage(who)
     return r.ru_utime + r.ru_stime
 
 
@@ -109,6 +121,7 @@ def geometry(out: Path, h_max: float, plan: str = "A") -> dict:
     p = sample_path("vascular", size="small")
     stent = plan_stent_of_sample(plan)
     base = _rss_mb()
+    c0 = _cpu_s()
     t = {}
     t0 = time.perf_counter()
     vol = read_volume(p.volume)
@@ -129,6 +142,7 @@ def geometry(out: Path, h_max: float, plan: str = "A") -> dict:
                       json.dumps(json_safe({"geometry": model.info, "boundary_conditions": bc}), indent=1))
     return {"times_s": t, "tetrahedra": model.info["mesh"]["tetrahedra"], "outlets": len(model.info["outlets"]),
             "stenoses": len(model.info["stenoses"]), "plan": plan, "stent": model.info["stent"],
+            "cpu_s_with_mesher_child": _cpu_s() - c0 + _cpu_s(resource.RUSAGE_CHILDREN),
             "peak_above_baseline_MB": _peak_mb() - base}
 
 
@@ -159,12 +173,15 @@ def solve(out: Path) -> dict | None:
     if comm.rank:
         return None
     (out / "solver_summary.json").write_text(json.dumps(summary, default=str))
-    return {"dofs": info["dofs"], "ranks": comm.size, "times_s": {
+    return {"newton_steps": [{"factor": round(h["factor"], 4), "newton_iterations": h["newton_iterations"]}
+                             for h in info["continuation"]], "pc_type": info.get("pc_type"),
+            "factorisation_reuse": info.get("factorisation_reuse"), "dofs": info["dofs"], "ranks": comm.size,
+            "times_s": {
         "read_mesh_s": t_read, "setup_s": info["time_setup_s"], "newton_s": info["time_solve_s"],
         "results_xdmf_s": t_all - info["time_setup_s"] - info["time_solve_s"]},
         "newton_iterations": info["newton_iterations_total"], "continuation": [round(h["factor"], 4) for h in
                                                                                info["continuation"]],
-        "retries": len(info["continuation_retries"]), "resistance_iterations": info["resistance_iterations"],
+        "retries": len(info["continuation_retries"]), "resistance_iterations": info.get("resistance_iterations"),
         "flows_mL_s": summary["final_state"]["outlet_flow_mL_per_s"],
         "peak_above_baseline_MB": peak, "peak_rss_per_rank_MB": peaks, "peak_above_baseline_per_rank_MB": above,
         "cpu_study_s_per_rank": cpu}
@@ -341,12 +358,15 @@ def _table(rep: dict, ranks: list[int]) -> None:
         print("step                              " + "".join(f"{'n=' + str(r):>12}" for r in ranks))
         geo_rows = [("read CT + label", "read_ct_s"), ("lumen field (half maximum)", "lumen_field_s"),
                     ("lumen surface", "model.surface_s"), ("centrelines, radius, stenosis", "model.centrelines_s"),
-                    ("cut ends, extensions, caps", "model.closing_s")]
-        mesh_keys = [k for k in gt if k.startswith("model.mesh_") and k.endswith("_s")]
+                    ("cut ends, extensions, caps", "model.closing_s"), ("size field on its grid",
+                                                                         "model.mesh_size_field_s"),
+                    ("mesher child start-up, transfer", "model.mesh_process_s")]
+        gmsh_keys = [k for k in gt if k.startswith("model.mesh_") and k.endswith("_s")
+                     and k not in ("model.mesh_size_field_s", "model.mesh_process_s")]
         for label, k in geo_rows:
             print(f"{label:34}" + "".join(f"{gt.get(k, float('nan')):12.1f}" for _ in ranks) + "   (1 process)")
-        print(f"{'gmsh mesh (' + ', '.join(k[11:] for k in mesh_keys) + ')':34}"
-              + "".join(f"{sum(gt[k] for k in mesh_keys):12.1f}" for _ in ranks) + "   (1 process)")
+        print(f"{'gmsh (' + ', '.join(k[11:-2] for k in gmsh_keys) + ')':34}"
+              + "".join(f"{sum(gt[k] for k in gmsh_keys):12.1f}" for _ in ranks) + "   (1 process)")
         geo_total = gt["read_ct_s"] + gt["lumen_field_s"] + gt["vessel_model_s"]
     tot = {}
     for r in ranks:
