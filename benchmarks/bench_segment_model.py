@@ -11,6 +11,9 @@ separate small bone in noisy soft tissue). Each measurement runs in a fresh proc
 * steps: each step in one process (imports first), ours (the core calls the two commands make)
   beside the library's; steps without a library counterpart (the plausibility check, reading
   the segmentation back, debris removal, the watertight report) are listed on their own.
+* startup: CPU of ``surgiplan segment`` + ``surgiplan model`` on a 40 x 48 x 48 CT (start-up,
+  imports and argument parsing, almost no work) beside one interpreter importing the library
+  script's modules.
 * pipeline: ours ``surgiplan segment SCAN --preset bone --fixed-threshold`` (200 HU, the
   library's surface) then ``surgiplan model`` (two processes, start-up included); library, one
   process: SimpleITK read, threshold 200 HU, ConnectedComponent + Relabel + largest, VTK flying
@@ -47,7 +50,7 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-STEPS = ("label", "remove_small", "pipeline", "steps", "pipeline_pv")
+STEPS = ("label", "remove_small", "startup", "pipeline", "steps", "pipeline_pv")
 
 
 def _rss_peak_mb() -> float:
@@ -85,9 +88,38 @@ def _run_measured(cmd: list[str], env: dict | None = None, timeout: float = 1800
         return {"stdout": out.read().decode(), "cpu": ru.ru_utime + ru.ru_stime, "rss_mb": ru.ru_maxrss / 1024.0}
 
 
+def _startup(impl: str, work: Path) -> dict:
+    """Start-up: ours, ``surgiplan segment`` and ``surgiplan model`` on a 40 x 48 x 48 CT (almost
+    no work: interpreter, imports, argument parsing); the library's, one interpreter importing
+    what its script uses. CPU (user + sys) of each process from ``wait4``."""
+    if impl == "lib":
+        r = _run_measured([sys.executable, "-c", "import numpy, SimpleITK, pyvista, fast_simplification; "
+                           "from vtkmodules.vtkFiltersCore import vtkFlyingEdges3D, vtkWindowedSincPolyDataFilter"])
+        return {"seconds": r["cpu"], "peak_mb": float("nan"), "cpu": r["cpu"]}
+    import SimpleITK as sitk
+
+    ct = work / "startup_ct.nrrd"
+    if not ct.exists():
+        a = np.full((40, 48, 48), -1000, np.int16)
+        a[5:35, 8:40, 8:40] = 40
+        a[10:30, 14:34, 14:34] = 900  # an 8 mL bone block
+        img = sitk.GetImageFromArray(a)
+        img.SetSpacing((1.0, 1.0, 1.0))
+        sitk.WriteImage(img, str(ct))
+    exe = [sys.executable, "-m", "surgiplan.cli.main"]
+    seg = work / "startup.seg.nrrd"
+    s = _run_measured([*exe, "segment", str(ct), "--preset", "bone", "--fixed-threshold", "-o", str(seg),
+                       "--overwrite"])
+    m = _run_measured([*exe, "model", str(seg), "-o", str(work / "startup_models"), "--overwrite"])
+    return {"seconds": s["cpu"] + m["cpu"], "peak_mb": float("nan"), "cpu": s["cpu"] + m["cpu"],
+            "segment_cpu": s["cpu"], "model_cpu": m["cpu"]}
+
+
 def child(step: str, impl: str, data: Path, work: Path) -> dict:
     import SimpleITK as sitk
 
+    if step == "startup":
+        return _startup(impl, work)
     if step in ("pipeline", "pipeline_pv") and impl == "ours":
         exe = [sys.executable, "-m", "surgiplan.cli.main"]
         seg = work / "bone.seg.nrrd"
@@ -284,7 +316,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as td:
         data = Path(td) / "ct.npy"
         make_ct(tuple(a.shape), data)
-        if "pipeline" in a.steps or "steps" in a.steps:
+        if {"pipeline", "pipeline_pv", "steps"} & set(a.steps):
             import SimpleITK as sitk
 
             img = sitk.GetImageFromArray(np.load(data, mmap_mode="r")[...])
@@ -317,6 +349,10 @@ def main() -> None:
             extra = ""
             if step in ("pipeline", "pipeline_pv"):
                 extra = f"  (segment alone {statistics.median(r['segment_seconds'] for r in res['ours']):.1f} s)"
+            if step == "startup":
+                sc = statistics.median(r["segment_cpu"] for r in res["ours"])
+                mc = statistics.median(r["model_cpu"] for r in res["ours"])
+                extra = f"  CPU s (segment {sc:.2f} s, model {mc:.2f} s); library: one process importing its modules"
             print(f"{step:14s} {med['ours']:8.2f} {med['lib']:8.2f} {med['ours'] / med['lib']:6.2f} "
                   f"{mb['ours']:8.0f} {mb['lib']:8.0f}{extra}", flush=True)
             if step in ("pipeline", "pipeline_pv"):
