@@ -362,7 +362,12 @@ def split_femur(img: np.ndarray, bone: np.ndarray, sp: np.ndarray, heads: list[H
             pj = (c * sp + u * rj) / sp
             at = ndimage.map_coordinates(img, pj.T, order=1, mode="nearest")
             here = img[tuple(np.round(q).astype(int).T)]
-            sock = (at < here - dark_hu) & (at < 0.5 * (here + dark_hu))
+            # the head's cortex 1 mm inside its surface on the same ray: a joint space is darker
+            # than the bone on both sides; along the neck the CT at the joint radius is the
+            # neck's cancellous bone, as dark as the head's inside there (phantom seed 1000: the
+            # neck got hip-bone markers when the neck direction was off, and went to the pelvis)
+            inner = ndimage.map_coordinates(img, ((c * sp + u * (h.radius_mm - 1.0)) / sp).T, order=1, mode="nearest")
+            sock = (at < here - dark_hu) & (at < 0.5 * (here + dark_hu)) & (at < inner - dark_hu)
             u_neck = neck_direction(bone, sp, h)
             if u_neck is not None:  # the socket is the hemisphere away from the neck
                 sock &= (u @ u_neck) < 0.0
