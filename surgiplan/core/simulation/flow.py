@@ -56,7 +56,7 @@ STEADY_DIRECT = {"ksp_type": "gmres", "ksp_gmres_restart": 60, "ksp_max_it": 60,
 # Stokes solve take a second Newton step and factorisation.
 KEPT_FACTOR_BLR_DROP = 1e-3
 # first continuation increment (inlet Reynolds number per step; later steps adapt) and the stall test
-RE_PER_STEP = 100.0
+RE_PER_STEP = 250.0
 STALL_WINDOW = 4
 # smoothing velocity of the steady backflow term, as a fraction of the mean inlet velocity
 BACKFLOW_SMOOTHING = 0.01
