@@ -1,6 +1,7 @@
 """Slices of a real CT with the ``bone`` preset's two segments: ``bone`` (green) and ``contrast`` (magenta).
 
-Usage: ``python benchmarks/render_bone_contrast.py SCAN OUT.png``. Runs ``apply_preset(volume, "bone")``
+Usage: ``python benchmarks/render_bone_contrast.py SCAN OUT.png [OUT_3D.png]`` (the 3D view, front and
+back, of both segments' smoothed surfaces, needs a display: ``xvfb-run``). Runs ``apply_preset(volume, "bone")``
 and shows three axial slices (through the largest ``contrast`` piece, the slice with the most
 ``contrast`` and the one with the most bone), a coronal and a sagittal slice through the largest
 ``contrast`` piece (or the bone's middle when there is none); prints the segments' volumes and the
@@ -86,6 +87,29 @@ def main() -> None:
     )
     fig.tight_layout()
     fig.savefig(out, dpi=80)  # a benchmark's figure, not a surgiplan output
+    if len(sys.argv) > 3:
+        render_3d(v, seg, sys.argv[3])
+
+
+def render_3d(v, seg, out) -> None:
+    """Front and back views of the ``bone`` (ivory) and ``contrast`` (magenta) surfaces."""
+    import pyvista as pv
+
+    from surgiplan.core.surfaces.extract import mask_to_surface
+
+    p = pv.Plotter(off_screen=True, window_size=(1400, 1000), shape=(1, 2))
+    for col, view in enumerate(("front", "back")):
+        p.subplot(0, col)
+        for name, color in (("bone", "ivory"), ("contrast", "magenta")):
+            if name in seg.names:
+                s = mask_to_surface(seg.mask(name), v.spacing, v.origin, v.direction, smooth=True)
+                p.add_mesh(s, color=color, smooth_shading=True)
+        p.add_text(f"bone preset ({view}): bone ivory, contrast magenta", font_size=10)
+        p.camera_position = "xz"
+        if view == "back":
+            p.camera.azimuth = 180
+        p.camera.zoom(1.3)
+    p.screenshot(out)  # a benchmark's figure, not a surgiplan output
 
 
 if __name__ == "__main__":
