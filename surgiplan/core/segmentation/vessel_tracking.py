@@ -217,6 +217,14 @@ def _split_from(comp: np.ndarray, prev: np.ndarray) -> np.ndarray | None:
     return lab == 1
 
 
+def _is_round(section: np.ndarray, min_aspect: float) -> bool:
+    """Whether 2D ``section`` is round and convex: minor/major axis >= ``min_aspect``, solidity >= 0.85."""
+    from skimage.measure import regionprops
+
+    rp = regionprops(section.astype(np.uint8))[0]
+    return bool(rp.solidity >= 0.85 and rp.axis_minor_length >= min_aspect * rp.axis_major_length)
+
+
 def _circles_through(p1: np.ndarray, p2: np.ndarray, p3: np.ndarray):
     """Centres (x, y) and radii of the circles through rows of three 2D points (NaN when collinear)."""
     (x1, y1), (x2, y2), (x3, y3) = p1.T, p2.T, p3.T
@@ -326,6 +334,7 @@ def restore_false_lumen(
     min_run_mm: float = 6.0,
     min_thick_mm: float = 3.0,
     trials: int = 300,
+    round_skip: float = 0.9,
 ) -> np.ndarray:
     """``tube`` [k, j, i] with an unopacified false lumen of a dissection added inside the round wall.
 
@@ -335,7 +344,10 @@ def restore_false_lumen(
     tube gets the circle of :func:`_wall_circle` (``hu``: the CT, each slice smoothed
     with a Gaussian of ``smooth_mm`` mm for pixels of ``pixel_mm`` mm);
     circles are kept only along runs of >= ``min_run_mm`` mm of consecutive
-    slices (``slice_mm`` apart), as a false lumen is a tube, not one slice.
+    slices (``slice_mm`` apart), as a false lumen is a tube, not one slice. A section that is
+    round (minor/major axis >= ``round_skip``, solidity >= 0.85; 0 turns the test off) is a
+    normal lumen filling its wall and gets no circle: on a normal thoracic aorta the circle
+    otherwise took in the oesophagus and the azygos vein behind it.
     """
     rng = np.random.default_rng(0)
     found: list[tuple[int, np.ndarray]] = []
@@ -351,8 +363,8 @@ def restore_false_lumen(
         lab, n = _components(tube[k])
         for h in range(1, n + 1):
             sec = lab == h
-            if sec.sum() < 30:
-                continue
+            if sec.sum() < 30 or (round_skip and _is_round(sec, round_skip)):
+                continue  # a round, convex bright lumen fills its wall: no flap pressed it aside
             reg = _wall_circle(
                 sl(int(k)),
                 sec,
