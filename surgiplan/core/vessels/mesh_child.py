@@ -48,7 +48,8 @@ def mesh_in_child(closed, cuts, grid, msh: Path, **kw) -> tuple[dict, int, tuple
 
     payload = pickle.dumps({"closed": ClosedSurface.of(closed), "cuts": list(cuts),
                             "grid": grid, "msh": str(msh), "kw": kw}, protocol=pickle.HIGHEST_PROTOCOL)
-    env = dict(os.environ)
+    # a singleton, not a member of the parent's MPI job (it imports mpi4py through surgiplan.core.simulation)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PMI_", "PMIX_", "HYDRA_", "OMPI_", "MPIR_"))}
     env.setdefault("OMP_NUM_THREADS", "1")
     t0 = time.perf_counter()
     proc = subprocess.run(child_command(), input=payload, capture_output=True, env=env)
