@@ -10,8 +10,9 @@ No femoral shaft needs to be in view (a scan ending at the femoral necks, a pros
    votes are heads (at most one per side of the body's midline).
 2. **Sphere fit**: the edge points within 3 mm of the voted sphere whose gradient points to its
    centre are fitted by least squares (centre, radius; sub-voxel by averaging).
-3. **Joint space** (:func:`joint_radius`): the radius, between 0.9 R and R + 6 mm, where the mean
-   CT over the covered directions is lowest: the dark shell between head and socket.
+3. **Joint space** (:func:`joint_radius`): the radius, between 0.9 R and R + 6 mm, of the first dip
+   of the mean CT over the covered directions that bone follows again: the dark shell between head
+   and socket (not the socket's cancellous bone behind its cortex, darker than a blurred joint).
 4. **Split** (:func:`split_femur`): watershed on the negated smoothed CT inside the bone from a
    femur marker (bone inside the head to 0.5 mm below its surface, cortex included) and a
    hip-bone marker (bone 3 mm deep beyond the joint space (as far beyond the joint radius as
@@ -24,7 +25,8 @@ below 500 HU) gives too few strong edges for step 1. Then :func:`find_heads_by_r
 deep in bone either side of the midline as clicks for :func:`head_from_seed` (cortex, dark joint
 space and socket seen along rays) and keeps the best-supported sphere per side, and
 :func:`split_femur_soft` cuts the femur from the hip bone by a seeded watershed on the
-joint-space valley map (bone filled from 150 HU).
+joint-space valley map (bone filled from 150 HU); :func:`drop_joint_fat` then keeps the fossa's fat
+and the joint space, filled as bone enclosed by head + socket, out of the hip bone.
 
 Index space [k, j, i]; mm from the spacing; left/right from the direction matrix.
 """
