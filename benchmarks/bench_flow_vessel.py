@@ -52,6 +52,8 @@ Measured 2026-12-07 18:19-19:03 UTC, plan A's stented lumen (``--plan A``, the d
 * Newton race: ours 1195 s wall, 217.8 / 219.5 s CPU per rank; reference 1163 s, 211.2 / 211.7 s: ratio
   1.03 CPU, 1.03 wall; both 15 Newton iterations, outlet flows equal to 5e-15 mL/s, peak RSS 2.40 / 2.30
   against 2.39 / 2.29 GB per rank above baseline;
+* Newton race, 1 rank, both sides at the same time: ours 1602 s wall, 359.4 s CPU; reference 1612 s,
+  357.3 s: ratio 0.994 wall, 1.006 CPU; 4.17 GB above baseline each;
 * end to end (vessel-rest, resistance outlets): set-up 13.3 s, Newton 737 s (4 + 2 steps), results 5 +
   5 s wall at load 20; CPU 126.7 / 126.3 s per rank; peak RSS 2.51 / 2.41 GB per rank (4.9 GB in all).
 """
