@@ -222,7 +222,7 @@ def seeds_from_texts(texts) -> dict[str, list[tuple[float, float, float]]]:
 
 
 #: segments a bone separation never takes apart or hands out (not bone)
-NOT_BONE = ("metal", "vessel", "vessel_branches", "table")
+NOT_BONE = ("metal", "vessel", "vessel_branches", "table", "contrast")
 
 #: The bones a preset names, in the order a user would seed them when the preset is unsure.
 SEED_TARGETS = {

@@ -201,3 +201,25 @@ def test_anatomy_doubts_say_what_to_do(thick):
     pair.add_segment("femur_right", small)
     sym = [d for d in check_anatomy(vol, pair) if d.kind == "symmetry"]
     assert len(sym) == 1 and sym[0].segment == "femur_right"
+
+
+def test_apply_seeds_leaves_contrast_blood_alone(thick):
+    """Contrast-filled blood (the ``contrast`` segment) touching a bone is not bone: seeds never hand it out."""
+    vol, truth = thick
+    seg = Segmentation.from_volume(vol)
+    bone = partial_volume_bone(vol)
+    seg.add_segment("bone", bone)
+    # a blob of "contrast" in the soft tissue right against the bone's outer surface
+    ring = ndimage.binary_dilation(bone, iterations=3) & ~bone
+    blob = np.zeros_like(bone)
+    kk, jj, ii = np.nonzero(ring)
+    k, j, i = kk[len(kk) // 2], jj[len(kk) // 2], ii[len(kk) // 2]
+    near = (abs(kk - k) <= 2) & (abs(jj - j) <= 6) & (abs(ii - i) <= 6)
+    blob[kk[near], jj[near], ii[near]] = True
+    assert blob.sum() > 20
+    seg.add_segment("contrast", blob)
+    out = apply_seeds(vol, seg, _deepest_points(vol, truth))
+    assert "contrast" in out.names
+    assert np.array_equal(out.mask("contrast"), blob)
+    for n in truth["masks"]:
+        assert not (out.mask(n) & blob).any()
