@@ -75,9 +75,9 @@ class SimulatePanel(Panel):
         self.table = QtWidgets.QTableWidget(0, 4)
         self.table.setObjectName("simulate_table")
         self.table.setHorizontalHeaderLabels(["Region", "Result", "Plan", "Compared"])
-        self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setMinimumHeight(260)
+        fit_columns(self.table, RESULT_WIDTHS)
         r.addWidget(self.table)
         self.prepost_title = QtWidgets.QLabel("")
         self.prepost_title.setObjectName("simulate_prepost_title")
@@ -86,11 +86,9 @@ class SimulatePanel(Panel):
         self.prepost = QtWidgets.QTableWidget(0, len(PREPOST_HEADERS))
         self.prepost.setObjectName("simulate_prepost")
         self.prepost.setHorizontalHeaderLabels(PREPOST_HEADERS)
-        self.prepost.horizontalHeader().setStretchLastSection(True)
-        self.prepost.setWordWrap(True)
-        self.prepost.verticalHeader().setVisible(False)
         self.prepost.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.prepost.setMinimumHeight(220)
+        fit_columns(self.prepost, PREPOST_WIDTHS)
         r.addWidget(self.prepost)
         self.info = hint("")
         r.addWidget(self.info)
@@ -227,11 +225,12 @@ class SimulatePanel(Panel):
         theirs = {(r["region"], r["label"]): r for r in (other or {}).get("key_results", [])}
         rows = (self.summary or {}).get("key_results", [])
         self.table.setRowCount(len(rows))
+        self.table._fit.shares = RESULT_COMPARED_WIDTHS if other is not None else RESULT_WIDTHS
         for i, r in enumerate(rows):
             o = theirs.get((r["region"], r["label"]))
             for j, text in enumerate((r["region"], r["label"], _fmt(r), _fmt(o) if o else "")):
                 self.table.setItem(i, j, QtWidgets.QTableWidgetItem(text))
-        self.table.resizeColumnsToContents()
+        self.table._fit.apply()
 
     def prepost_rows(self) -> list[tuple[str, ...]]:
         """(quantity, before, after, change) as shown in the pre/post table, in order (the region is the
@@ -266,8 +265,6 @@ class SimulatePanel(Panel):
                 item = QtWidgets.QTableWidgetItem(t)
                 item.setToolTip(f"{cells[0]} ({regions[i]})" if regions[i] else cells[0])
                 self.prepost.setItem(i, j, item)
-        self.prepost.resizeColumnsToContents()
-        self.prepost.setColumnWidth(0, min(self.prepost.columnWidth(0), 150))  # long names wrap
         self.prepost.resizeRowsToContents()
 
     def native_folder(self) -> Path | None:
@@ -366,15 +363,64 @@ class SimulatePanel(Panel):
 
 
 PREPOST_HEADERS = ["Quantity", "Before", "After", "Change"]
+#: share of the table's width per column (the panel is 400-520 px wide: no horizontal scrolling; text wraps)
+PREPOST_WIDTHS = (0.37, 0.21, 0.21, 0.21)
+RESULT_WIDTHS = (0.3, 0.4, 0.3, 0.0)  # 'Compared' shown when comparing
+RESULT_COMPARED_WIDTHS = (0.26, 0.3, 0.22, 0.22)
+
+
+class _FitColumns(QtCore.QObject):
+    """Keeps a table's columns at fixed shares of its viewport's width (re-applied on every resize), with
+    word wrap and rows as tall as their text, so a narrow side panel never needs a horizontal scroll bar."""
+
+    def __init__(self, table: QtWidgets.QTableWidget, shares: tuple[float, ...]):
+        super().__init__(table)
+        self.table, self.shares = table, shares
+        table.viewport().installEventFilter(self)
+
+    def apply(self) -> None:
+        t = self.table
+        width = t.viewport().width()
+        shown = [j for j, share in enumerate(self.shares) if share > 0.0]
+        used = 0
+        for j, share in enumerate(self.shares):
+            t.setColumnHidden(j, share <= 0.0)
+            if share <= 0.0:
+                continue
+            w = width - used if j == shown[-1] else int(width * share)
+            t.setColumnWidth(j, max(w, 20))
+            used += w
+        t.resizeRowsToContents()
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt API
+        if event.type() == QtCore.QEvent.Type.Resize:
+            self.apply()
+        return False
+
+
+def fit_columns(table: QtWidgets.QTableWidget, shares: tuple[float, ...]) -> None:
+    """Columns of ``table`` at ``shares`` of its width (summing to 1), text wrapped, no horizontal scroll bar."""
+    table.setWordWrap(True)
+    table.verticalHeader().setVisible(False)
+    table.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    table.horizontalHeader().setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.Fixed)
+    table._fit = _FitColumns(table, shares)
+    table._fit.apply()
 
 
 def prepost_text(v, unit) -> str:
     """A pre/post value as shown: 4 significant digits and the unit; '-' when missing."""
     if not isinstance(v, int | float):
         return "-"
-    return f"{v:.4g} {'' if unit in (None, '1') else unit}".strip()  # a ratio or Reynolds number has no unit
+    return _unbroken(f"{v:.4g} {'' if unit in (None, '1') else unit}".strip())  # a ratio has no unit
+
+
+def _unbroken(text: str) -> str:
+    """``text`` with a word joiner after each '/' so a narrow column wraps "3.13 mL/s" between the number and
+    the unit, never inside "mL/s"."""
+    return text.replace("/", "/\u2060")
 
 
 def _fmt(r: dict) -> str:
     v = r["value"]
-    return f"{v:.4g} {r['unit']}" if isinstance(v, int | float) else f"{v} {r['unit']}"
+    return _unbroken(f"{v:.4g} {r['unit']}" if isinstance(v, int | float) else f"{v} {r['unit']}")
