@@ -43,6 +43,10 @@ Measured 2026-12-07 on the shared 2-core machine (load 4-16 from other jobs: wal
 * the vessel-rest end-to-end solve (resistance outlets) was not measured (the first attempt ran on the
   outer resistance iteration that flow.py replaced meanwhile).
 
+Measured 2026-12-07 22:07-22:11 UTC on a quiet machine (load 0.3-0.6), ``--ranks 2 --skip-newton``, one run:
+end to end 201.3 s wall (geometry 35.8 s, solve process 168.9 s of which Newton 153.5 s (4 + 2 iterations),
+results 2.1 s), 294 529 DOFs; peak RSS 2.51 / 2.32 GB per rank above baseline + 0.91 GB geometry (4.95 GB).
+
 Measured 2026-12-07 18:19-19:03 UTC, plan A's stented lumen (``--plan A``, the default), h_max 1.65 mm,
 57 053 tetrahedra, 294 529 DOFs, 2 ranks, one run each at load 12-25 (docs/simulation.md has the tables):
 
