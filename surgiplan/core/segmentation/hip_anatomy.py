@@ -121,6 +121,10 @@ def find_heads(img: np.ndarray, sp: np.ndarray, *, radius_mm=(18.0, 30.0), min_g
             if fit2 is not None:
                 cen = fit2[0]
                 r = surface_radius(img, sp, cen, r2) or r2
+        if r2 is not None:  # the half-way radius is biased by blur (narrow joint, thin cortex): a layer model
+            from surgiplan.core.segmentation.head_radius import layered_radius
+
+            r = layered_radius(img, sp, cen, r) or r
         if not radius_mm[0] - 0.5 <= r <= radius_mm[1] + 0.5:
             continue  # not a femoral head (issue 23: 18-30 mm)
         heads.append(Head(tuple(float(x) for x in cen), float(r), float(r), v / best))
@@ -235,29 +239,11 @@ def surface_radius(img: np.ndarray, sp: np.ndarray, centre_idx, r_guess: float, 
     CT phantoms, benchmarks/eval_hip_phantoms.py: radius 3.5-5 mm too large, and the femur took
     the socket).
     """
-    step = 0.25
-    radii = np.arange(max(5.0, r_guess - 8.0), r_guess + 8.0, step)
+    from surgiplan.core.segmentation.head_radius import joint_crossings
+
+    radii = np.arange(max(5.0, r_guess - 8.0), r_guess + 8.0, 0.25)
     vals, _ = _ray_samples(img, sp, centre_idx, radii)
-    w = int(6.0 / step)
-    rs = []
-    for v in vals:
-        bright = 0.5 * (float(v.min()) + float(v.max()))  # cortex, not a speck in cancellous bone
-        peaks = np.nonzero((v[1:-1] >= v[:-2]) & (v[1:-1] > v[2:]) & (v[1:-1] >= bright))[0] + 1
-        for p in peaks:
-            seg = v[p + 1:p + w + 2]
-            dips = np.nonzero(seg[:-1] <= seg[1:])[0]  # the first local minimum
-            if not len(dips):
-                continue
-            m = p + 1 + int(dips[0])
-            if v[p] - v[m] <= min_drop_hu or v[m + 1:m + 1 + w].max() <= v[m] + min_rise_hu:
-                continue
-            half = 0.5 * (v[p] + v[m])
-            q = int(np.argmax(v[p:m + 1] < half))
-            if q == 0:
-                continue
-            a, b = v[p + q - 1], v[p + q]
-            rs.append(radii[p + q - 1] + step * (a - half) / max(a - b, 1e-6))
-            break
+    rs = [h[1] for h in joint_crossings(vals, radii, min_drop_hu=min_drop_hu, min_rise_hu=min_rise_hu)]
     if len(rs) < 20:
         return None
     return float(np.median(rs))
