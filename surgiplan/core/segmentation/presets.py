@@ -184,11 +184,12 @@ def _bone(volume, progress=None, low: float | None = None, min_island_ml: float 
     low = 200.0 if low is None else low
     m = bone_mask(volume, low, min_island_ml, progress, fill_marrow=False, partial_volume=partial_volume)
     if m.shape[0] > 3:  # the CT table (a curved plate behind the patient, 200-1000 HU) is not bone
-        from surgiplan.core.segmentation.table import body_mask, table_mask
+        from surgiplan.core.segmentation.table import body_mask, table_mask, to_full
 
-        body = body_mask(volume)
+        body = body_mask(volume, coarse=True)  # on the table's grid: brought to full size only if needed
         table = table_mask(volume, body=body)
         if table.any():
+            body = to_full(body, volume)
             # the table is found on a coarser grid: its rails' edge voxels, outside the body, go too
             st = np.zeros((3, 3, 3), bool)
             st[1] = True

@@ -31,33 +31,101 @@ def _upsample(m: np.ndarray, f: int, shape) -> np.ndarray:
     return up[:, : shape[1], : shape[2]]
 
 
-def body_mask(volume: Volume, air_hu: float = -400.0) -> np.ndarray:
+def body_mask(volume: Volume, air_hu: float = -400.0, *, coarse: bool = False) -> np.ndarray:
     """The patient's body: per axial slice, the connected regions above ``air_hu`` of at least 15 %
     of the largest (both thighs below the pelvis), holes (lungs, bowel gas) filled. Boolean
-    [k, j, i] (found on every 2nd pixel of sub-1.5 mm slices)."""
+    [k, j, i] (found on every 2nd pixel of sub-1.5 mm slices; ``coarse=True`` returns it on that
+    grid, as :func:`table_mask` uses it, and :func:`to_full` brings it to the volume's grid).
+
+    Issue 23 (speed): the in-slice opening is done with shifted array views and each region's slice
+    read from the labels' raster order (a region never spans slices) instead of ``find_objects``:
+    the same voxels as ``ndimage.binary_opening`` + ``label`` + ``find_objects`` (tests/core/
+    segmentation/test_table_fast_body.py), 3.2 s -> ~1 s of CPU on a 512 x 512 x 600 CT."""
     f = _step(volume)
     full = np.asarray(volume.array).shape
     a = np.asarray(volume.array)[:, ::f, ::f]
     st = np.zeros((3, 3, 3), bool)
     st[1] = ndimage.generate_binary_structure(2, 1)  # in-slice neighbours only
-    s = ndimage.binary_opening(a > air_hu, st, iterations=2)  # the table's thin plate breaks off
+    s = _open_cross(_greater(a, air_hu), 2)  # the table's thin plate breaks off
     lab, n = ndimage.label(s, st)
-    out = np.zeros(a.shape, bool)
+    del s
     if n == 0:
-        return out
-    sizes = np.bincount(lab.ravel())
-    sizes[0] = 0
-    objs = ndimage.find_objects(lab)
-    best: dict[int, int] = {}
-    for c, sl in enumerate(objs, start=1):
-        if sl is not None:
-            k = sl[0].start
-            best[k] = max(best.get(k, 0), int(sizes[c]))
-    keep = np.zeros(n + 1, bool)
-    for c, sl in enumerate(objs, start=1):  # both legs below the pelvis: every large region
-        if sl is not None and sizes[c] >= 0.15 * best[sl[0].start]:
-            keep[c] = True
-    return _upsample(fill_holes_in_slices(keep[lab]), f, full)
+        return np.zeros(a.shape if coarse else full, bool)
+    nk = lab.shape[0]
+    flat = lab.reshape(nk, -1)
+    # ndimage.label numbers in raster order and, with in-slice connectivity, no region spans two
+    # slices: slice k holds the labels (top[k - 1], top[k]]
+    top = np.maximum.accumulate(flat.max(axis=1))
+    lo = np.concatenate(([0], top[:-1]))
+    sizes = np.zeros(n + 1, np.int64)
+    for k in np.flatnonzero(top > lo):
+        v = flat[k].astype(np.int64)
+        v -= lo[k]
+        np.maximum(v, 0, out=v)  # background (0) stays 0
+        b = np.bincount(v)
+        sizes[lo[k] + 1 : lo[k] + len(b)] = b[1:]
+    k_of = np.searchsorted(top, np.arange(n + 1), side="left")  # the slice of each label
+    best = np.zeros(nk, np.int64)
+    np.maximum.at(best, k_of[1:], sizes[1:])
+    keep = sizes >= 0.15 * best[k_of]  # both legs below the pelvis: every large region
+    keep[0] = False
+    body = fill_holes_in_slices(keep[lab])
+    del lab
+    return body if coarse else _upsample(body, f, full)
+
+
+def to_full(mask: np.ndarray, volume: Volume) -> np.ndarray:
+    """A mask of the coarse grid (:func:`body_mask` with ``coarse=True``) on the volume's grid."""
+    return _upsample(mask, _step(volume), np.asarray(volume.array).shape)
+
+
+def _greater(a: np.ndarray, level: float) -> np.ndarray:
+    """``a > level``; on integer CT compared as integers (the same voxels, no float64 copy)."""
+    if not (np.issubdtype(a.dtype, np.integer) and np.isfinite(level)):
+        return a > level
+    info = np.iinfo(a.dtype)
+    if level < info.min:
+        return np.ones(a.shape, bool)
+    return a > int(min(np.floor(level), info.max))
+
+
+def _open_cross(m: np.ndarray, iterations: int) -> np.ndarray:
+    """``ndimage.binary_opening(m, st, iterations)`` with ``st`` the in-slice 4-neighbour cross (border
+    value 0): erosions then dilations by shifted views, no per-voxel structuring loop."""
+    e = m
+    for _ in range(iterations):
+        src = e
+        e = src.copy()
+        e[:, 1:, :] &= src[:, :-1, :]
+        e[:, :-1, :] &= src[:, 1:, :]
+        e[:, :, 1:] &= src[:, :, :-1]
+        e[:, :, :-1] &= src[:, :, 1:]
+        e[:, 0, :] = e[:, -1, :] = False  # the border is background
+        e[:, :, 0] = e[:, :, -1] = False
+    for _ in range(iterations):
+        src = e
+        e = src.copy()
+        e[:, 1:, :] |= src[:, :-1, :]
+        e[:, :-1, :] |= src[:, 1:, :]
+        e[:, :, 1:] |= src[:, :, :-1]
+        e[:, :, :-1] |= src[:, :, 1:]
+    return e
+
+
+def _dilate_square(m: np.ndarray, r: int) -> np.ndarray:
+    """``ndimage.binary_dilation(m, st, iterations=r)`` with ``st`` the in-slice 3 x 3 square: the
+    (2r + 1) x (2r + 1) square, one axis after the other by shifted views."""
+    out = m
+    for ax in (1, 2):
+        src = out
+        out = src.copy()
+        for d in range(1, r + 1):
+            lo = [slice(None)] * 3
+            hi = [slice(None)] * 3
+            lo[ax], hi[ax] = slice(d, None), slice(None, -d)
+            out[tuple(lo)] |= src[tuple(hi)]
+            out[tuple(hi)] |= src[tuple(lo)]
+    return out
 
 
 def fill_holes_in_slices(mask: np.ndarray) -> np.ndarray:
@@ -95,7 +163,8 @@ def table_mask(
     min_hu : float
         Table material is denser than this (carbon fibre ~ -100 .. 400 HU, its rails more).
     body : ndarray of bool, optional
-        The body (default :func:`body_mask`).
+        The body (default :func:`body_mask`), on the volume's grid or on the coarse one
+        (``body_mask(volume, coarse=True)``).
     min_z_fraction : float
         A table piece spans at least this fraction of the slices.
     max_thickness_mm : float
@@ -110,17 +179,19 @@ def table_mask(
     full = np.asarray(volume.array).shape
     a = np.asarray(volume.array)[:, ::f, ::f]
     if body is None:
-        body = body_mask(volume)
-    st = np.zeros((3, 3, 3), bool)
-    st[1] = True
-    near = ndimage.binary_dilation(body[:, ::f, ::f], st, iterations=2)
-    cand = (a >= min_hu) & ~near
-    out = np.zeros(a.shape, bool)
+        body = body_mask(volume, coarse=True)
+    bs = body if body.shape == a.shape else body[:, ::f, ::f]
+    near = _dilate_square(bs, 2)
+    cand = a >= min_hu
+    cand &= ~near
+    del near
     if not cand.any():
-        return _upsample(out, f, full)
+        return np.zeros(full, bool)
     lab, sizes = islands.label_components(cand)
+    del cand
+    out = np.zeros(a.shape, bool)
+    found = False
     nk = a.shape[0]
-    bs = body[:, ::f, ::f]
     has = bs.any(axis=1)  # [k, i]: columns along j through the body
     nj = bs.shape[1]
     first = np.where(has, bs.argmax(axis=1), nj)  # the body's first and last j per column
@@ -141,7 +212,8 @@ def table_mask(
         if _two_sided(comp, sl, first, last) > max_two_sided:
             continue  # around the body, not behind it: a skull whose inside is air (head phantom)
         out[sl] |= comp
-    return _upsample(out, f, full)
+        found = True
+    return _upsample(out, f, full) if found else np.zeros(full, bool)
 
 
 def _two_sided(comp: np.ndarray, sl, first: np.ndarray, last: np.ndarray) -> float:
