@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 
 from surgiplan.core import fileio
-from surgiplan.core.errors import InputError
+from surgiplan.core.errors import InputError, SolverError
 from surgiplan.core.jobs import Progress, report, sub_progress
 
 BIOMECH = "surgiplan.core.simulation.biomech.case_study"
@@ -114,7 +114,10 @@ def run_case_study(case_dir: Path, plan: str, study: str, *, n_ranks: int = 1, o
     report(progress, 0.0, f"preparing {study} on plan {plan}")
     study_json = mod.prepare(case, plan, study, out, sub_progress(progress, 0.0, 0.35), opts)
     report(progress, 0.35, "solving")
-    summary = run_study_process(study_json, out, n_ranks, sub_progress(progress, 0.35, 0.7))
+    try:
+        summary = run_study_process(study_json, out, n_ranks, sub_progress(progress, 0.35, 0.7))
+    except SolverError as exc:  # a study may say it in its own terms (vessel: the lesion jet)
+        raise (mod.explain_failure(out, exc) if hasattr(mod, "explain_failure") else exc) from exc
     summary = mod.finish(case, plan, study, out, summary, sub_progress(progress, 0.7, 0.99))
     summary.setdefault("case_study", {}).update({"plan": plan, "study": study, "case": case.model.name})
     fileio.atomic_write_text(out / "summary.json", json.dumps(summary, indent=1, default=_json_default))
