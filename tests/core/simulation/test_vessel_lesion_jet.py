@@ -55,3 +55,31 @@ def test_failed_steady_solve_is_explained_with_the_lesion_and_what_to_do(tmp_pat
     assert explain_failure(tmp_path / "missing", solver) is solver
     bad = InputError("did not converge")
     assert explain_failure(tmp_path, bad) is bad
+
+
+def test_native_study_paces_its_continuation_by_the_lesion_jet_and_the_stented_does_not(tmp_path):
+    """prepare() on the tiny stenosed tube: the native study.json asks for ceil(lesion Re / 65) steps, the
+    stented one keeps the automatic continuation (0)."""
+    from surgiplan.core.case import Case
+    from surgiplan.core.simulation.vessel.case_study import LESION_RE_PER_STEP, lesion_jets, prepare
+    from tests.core.simulation._vessel_tiny_case import tiny_vessel_case
+
+    tiny_vessel_case(tmp_path / "tube")
+    case = Case.open(tmp_path / "tube")
+    steps = {}
+    for stent in (False, True):
+        out = tmp_path / f"stent_{stent}"
+        study = json.loads(prepare(case, "A", "vessel-rest", out, None, {"flow_mL_s": 8.0, "stent": stent})
+                           .read_text())
+        geo = json.loads((out / "vessel_geometry.json").read_text())
+        steps[stent] = study["flow"].get("reynolds_steps", 0)
+        jets = geo["boundary_conditions"]["lesion_jets"]
+        if not stent:
+            (jet,) = jets
+            assert jet == pytest.approx(lesion_jets(geo["geometry"], geo["boundary_conditions"])[0])
+            # the whole 8 mL/s through the one lesion of the tube, about 3 mm wide: Re ~1000
+            assert jet["share"] == pytest.approx(1.0) and 2.7 < jet["minimal_diameter_mm"] < 3.3
+            assert steps[stent] == math.ceil(jet["reynolds"] / LESION_RE_PER_STEP) >= 14
+        else:
+            assert jets == []
+    assert steps[True] == 0
