@@ -37,41 +37,39 @@ def body_mask(volume: Volume, air_hu: float = -400.0, *, coarse: bool = False) -
     [k, j, i] (found on every 2nd pixel of sub-1.5 mm slices; ``coarse=True`` returns it on that
     grid, as :func:`table_mask` uses it, and :func:`to_full` brings it to the volume's grid).
 
-    Issue 23 (speed): the in-slice opening is done with shifted array views and each region's slice
-    read from the labels' raster order (a region never spans slices) instead of ``find_objects``:
-    the same voxels as ``ndimage.binary_opening`` + ``label`` + ``find_objects`` (tests/core/
-    segmentation/test_table_fast_body.py), 3.2 s -> ~1 s of CPU on a 512 x 512 x 600 CT."""
+    Issue 23 (speed): slice by slice (each fits in the processor's cache), the opening by shifted
+    array views: the same voxels as ``ndimage.binary_opening`` + ``label`` + ``find_objects`` +
+    ``binary_fill_holes`` on the whole volume (tests/core/segmentation/test_table_fast_body.py),
+    3.2 s -> 0.5 s of CPU on a 512 x 512 x 600 CT."""
     f = _step(volume)
-    full = np.asarray(volume.array).shape
-    a = np.asarray(volume.array)[:, ::f, ::f]
-    st = np.zeros((3, 3, 3), bool)
-    st[1] = ndimage.generate_binary_structure(2, 1)  # in-slice neighbours only
-    s = _open_cross(_greater(a, air_hu), 2)  # the table's thin plate breaks off
-    lab, n = ndimage.label(s, st)
-    del s
+    a = np.asarray(volume.array)
+    st = ndimage.generate_binary_structure(2, 1)  # in-slice neighbours only
+    out = np.zeros((a.shape[0], *a[0, ::f, ::f].shape), bool)
+    for k in range(a.shape[0]):
+        s = _open_cross(_greater(a[k, ::f, ::f], air_hu), 2)  # the table's thin plate breaks off
+        lab, n = ndimage.label(s, st)
+        if n == 0:
+            continue
+        if n > 1:  # both legs below the pelvis: every region of >= 15 % of the largest
+            sizes = np.bincount(lab.ravel())
+            sizes[0] = 0
+            keep = sizes >= 0.15 * sizes.max()
+            keep[0] = False
+            s = keep[lab]
+        out[k] = _fill_holes_2d(s, st)
+    return out if coarse else _upsample(out, f, a.shape)
+
+
+def _fill_holes_2d(m: np.ndarray, st: np.ndarray) -> np.ndarray:
+    """``ndimage.binary_fill_holes(m, st)`` of one slice, from one labelling of its background."""
+    bg, n = ndimage.label(~m, st)
     if n == 0:
-        return np.zeros(a.shape if coarse else full, bool)
-    nk = lab.shape[0]
-    flat = lab.reshape(nk, -1)
-    # ndimage.label numbers in raster order and, with in-slice connectivity, no region spans two
-    # slices: slice k holds the labels (top[k - 1], top[k]]
-    top = np.maximum.accumulate(flat.max(axis=1))
-    lo = np.concatenate(([0], top[:-1]))
-    sizes = np.zeros(n + 1, np.int64)
-    for k in np.flatnonzero(top > lo):
-        v = flat[k].astype(np.int64)
-        v -= lo[k]
-        np.maximum(v, 0, out=v)  # background (0) stays 0
-        b = np.bincount(v)
-        sizes[lo[k] + 1 : lo[k] + len(b)] = b[1:]
-    k_of = np.searchsorted(top, np.arange(n + 1), side="left")  # the slice of each label
-    best = np.zeros(nk, np.int64)
-    np.maximum.at(best, k_of[1:], sizes[1:])
-    keep = sizes >= 0.15 * best[k_of]  # both legs below the pelvis: every large region
-    keep[0] = False
-    body = fill_holes_in_slices(keep[lab])
-    del lab
-    return body if coarse else _upsample(body, f, full)
+        return m
+    outside = np.zeros(n + 1, bool)
+    for edge in (bg[0], bg[-1], bg[:, 0], bg[:, -1]):
+        outside[edge] = True
+    outside[0] = True  # label 0 is the mask itself
+    return m | ~outside[bg]
 
 
 def to_full(mask: np.ndarray, volume: Volume) -> np.ndarray:
@@ -90,25 +88,26 @@ def _greater(a: np.ndarray, level: float) -> np.ndarray:
 
 
 def _open_cross(m: np.ndarray, iterations: int) -> np.ndarray:
-    """``ndimage.binary_opening(m, st, iterations)`` with ``st`` the in-slice 4-neighbour cross (border
-    value 0): erosions then dilations by shifted views, no per-voxel structuring loop."""
+    """``ndimage.binary_opening(m, st, iterations)`` with ``st`` the 4-neighbour cross in the last two
+    axes (a slice [j, i] or a volume [k, j, i], in-slice), border value 0: erosions then dilations by
+    shifted views, no per-voxel structuring loop."""
     e = m
     for _ in range(iterations):
         src = e
         e = src.copy()
-        e[:, 1:, :] &= src[:, :-1, :]
-        e[:, :-1, :] &= src[:, 1:, :]
-        e[:, :, 1:] &= src[:, :, :-1]
-        e[:, :, :-1] &= src[:, :, 1:]
-        e[:, 0, :] = e[:, -1, :] = False  # the border is background
-        e[:, :, 0] = e[:, :, -1] = False
+        e[..., 1:, :] &= src[..., :-1, :]
+        e[..., :-1, :] &= src[..., 1:, :]
+        e[..., :, 1:] &= src[..., :, :-1]
+        e[..., :, :-1] &= src[..., :, 1:]
+        e[..., 0, :] = e[..., -1, :] = False  # the border is background
+        e[..., :, 0] = e[..., :, -1] = False
     for _ in range(iterations):
         src = e
         e = src.copy()
-        e[:, 1:, :] |= src[:, :-1, :]
-        e[:, :-1, :] |= src[:, 1:, :]
-        e[:, :, 1:] |= src[:, :, :-1]
-        e[:, :, :-1] |= src[:, :, 1:]
+        e[..., 1:, :] |= src[..., :-1, :]
+        e[..., :-1, :] |= src[..., 1:, :]
+        e[..., :, 1:] |= src[..., :, :-1]
+        e[..., :, :-1] |= src[..., :, 1:]
     return e
 
 
