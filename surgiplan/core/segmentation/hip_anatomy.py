@@ -507,8 +507,8 @@ def split_femur_soft(ct: np.ndarray, bone: np.ndarray, sp: np.ndarray, heads: li
     sphere where no joint space is seen) is the femur's whatever the watershed said; femur beyond
     that surface on the rays that see the joint space, and femur outside the sphere above the
     head's centre, go to the hip bone (the socket, not the neck). The neck and trochanters follow
-    the head below; the femur's cancellous holes (below the bone threshold, enclosed by its
-    cortex in an axial slice) are filled.
+    the head below; the femur's marrow (below the bone threshold, enclosed by its cortex:
+    :func:`femur_marrow`) is the femur's, the hip bone's claim on it dropped.
     """
     from skimage.segmentation import watershed
 
@@ -547,11 +547,43 @@ def split_femur_soft(ct: np.ndarray, bone: np.ndarray, sp: np.ndarray, heads: li
                 g &= ~inside
         f |= inside  # the head inside its surface, its darker cancellous core included
         hip &= ~inside
-    for f in femurs:  # cancellous bone below the threshold, enclosed by the femur's cortex
-        filled = np.stack([ndimage.binary_fill_holes(s) for s in f])
-        f |= filled & ~hip
+    for n, f in enumerate(femurs):  # cancellous bone below the threshold, enclosed by the femur's cortex
+        others = np.zeros(bone.shape, bool)
+        for g in femurs[:n] + femurs[n + 1:]:
+            others |= g
+        # enclosed by the femur alone: its marrow, even where the watershed reached it from the hip
+        # bone (the neck's fatty marrow is as dark as the joint valley)
+        f |= femur_marrow(f) & ~others
+        hip &= ~f
     report(progress, 1.0, "femur and hip bone split")
     return femurs, hip
+
+
+def femur_marrow(femur: np.ndarray) -> np.ndarray:
+    """The voxels a femur's cortex encloses ([k, j, i] bool): ``femur`` closed by one voxel
+    (18-connected: gaps of a voxel along an axis or a face diagonal) and its holes filled in 3D and
+    slice by slice along each axis.
+
+    Osteoporotic marrow is fat-like (0-100 HU in issue 23's real CT, below any bone threshold) and
+    the neck's thin cortex, blurred by 3 mm slices, leaves gaps of a voxel in the ring that an
+    axial fill alone cannot close: the oblique neck cuts every axial slice open somewhere, while
+    a coronal or sagittal slice sees it closed. One voxel because the gap is a partial-volume
+    dropout of a cortex thinner than a voxel, whatever the voxel size. Measured on TotalSegmentator's
+    example CT: 257 voxels (median 78 HU) added to the right femur, most in the neck (k = 3-9); its
+    Dice against the v2 reference 0.64 -> 0.80 on k = 7, 0.827 -> 0.848 over the joint, and against
+    TotalSegmentator's femur (a third reader) 0.883 -> 0.911 on k = 0-15.
+    """
+    box = ndimage.find_objects(femur.astype(np.uint8))
+    out = np.zeros(femur.shape, bool)
+    if not box:
+        return out
+    box = tuple(slice(max(s.start - 2, 0), s.stop + 2) for s in box[0])
+    from surgiplan.core.segmentation.bone_fill import fill_planes
+
+    sub = np.pad(femur[box], 1)
+    closed = ndimage.binary_closing(sub, ndimage.generate_binary_structure(3, 2))[1:-1, 1:-1, 1:-1] | femur[box]
+    out[box] = fill_planes(ndimage.binary_fill_holes(closed), axes=(0, 1, 2))
+    return out
 
 
 def drop_joint_fat(part: np.ndarray, raw: np.ndarray, femurs: list[np.ndarray], *, lids: bool = True) -> np.ndarray:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from surgiplan.core.segmentation.scan_source import load_scan
 from tests.core.segmentation.test_anatomy_presets_real import extra_data
@@ -73,6 +74,27 @@ def v2_slices(ct: np.ndarray) -> dict[int, dict[str, np.ndarray]]:
             k = int(key)
             m = rasterise(polys, ct.shape[1:])
             out.setdefault(k, {})[name] = m & (ct[k] < ref["metal_hu"])
+    return out
+
+
+def v2_hip_filled(ct: np.ndarray) -> dict[int, dict[str, np.ndarray]]:
+    """{slice k: {"hip_left"/"hip_right": 2D mask}}: v2's hip bone with the holes its own outline
+    encloses in coronal and sagittal slices (and in 3D) filled, v2's femur kept out. v2 filled its
+    hip bone's holes in axial slices only, where the posterior column's fatty marrow (0-100 HU) is
+    open to the joint; across the other planes v2's own cortex closes around it."""
+    from surgiplan.core.segmentation.bone_fill import fill_planes
+
+    ref = v2_slices(ct)
+    out: dict[int, dict[str, np.ndarray]] = {}
+    for side in ("left", "right"):
+        ks = sorted(k for k in ref if f"hip_{side}" in ref[k])
+        hip = np.zeros(ct.shape, bool)
+        fem = np.zeros(ct.shape, bool)
+        for k in ks:
+            hip[k], fem[k] = ref[k][f"hip_{side}"], ref[k][f"femur_{side}"]
+        filled = fill_planes(ndimage.binary_fill_holes(hip), axes=(1, 2)) & ~fem
+        for k in ks:
+            out.setdefault(k, {})[f"hip_{side}"] = filled[k]
     return out
 
 
@@ -168,10 +190,18 @@ def test_v1_and_v2_heads_agree_on_the_left_and_disagree_on_the_right(scan):
 @pytest.mark.slow
 def test_hip_preset_dice_against_both_readers(scan):
     """The hip-bones preset's Dice per bone against v1 and v2 (printed per slice), and a floor on the
-    Dice over v2's slices: measured 0.857 / 0.827 femur left / right, 0.863 / 0.791 hip bone left /
+    Dice over v2's slices: measured 0.862 / 0.848 femur left / right, 0.868 / 0.792 hip bone left /
     right (issue 23's target is 0.85: met by the left femur and the left hip bone). The floor is 0.03
     below. The hip bones were 0.811 / 0.773 before the acetabular fossa's fat was kept out of them
-    (:func:`hip_anatomy.drop_joint_fat`)."""
+    (:func:`hip_anatomy.drop_joint_fat`); the right femur 0.827 before its neck's fatty marrow,
+    enclosed by a gapped cortex, was filled (:func:`hip_anatomy.femur_marrow`).
+
+    The right hip bone's shortfall is mostly v2's: the posterior column's fatty marrow (472 voxels,
+    median 55 HU, k = 8-18), enclosed by v2's own hip-bone outline in coronal and sagittal slices but
+    not in the axial ones where its hole fill was done, is left out of v2 (the "dark triangles"
+    behind the head). TotalSegmentator's hip bone (a third reader) holds all 472 of those voxels;
+    with them (:func:`v2_hip_filled`) the preset scores 0.866 right, 0.875 left, and that floor
+    is asserted too (0.03 below)."""
     from surgiplan.core.segmentation.presets import apply_preset
 
     vol, ct = scan
@@ -203,8 +233,15 @@ def test_hip_preset_dice_against_both_readers(scan):
             )
             assert all(ref[k][name].any() for k in ks) and tot > 0
             if label == "v2":
-                floor = {"femur_left": 0.827, "femur_right": 0.797, "hip_left": 0.833, "hip_right": 0.761}[name]
+                floor = {"femur_left": 0.832, "femur_right": 0.818, "hip_left": 0.838, "hip_right": 0.762}[name]
                 assert 2 * tot_i / tot >= floor, (name, 2 * tot_i / tot)
+    filled = v2_hip_filled(ct)
+    for name, floor in (("hip_left", 0.845), ("hip_right", 0.836)):
+        ks = sorted(k for k in filled if name in filled[k])
+        tot_i = sum((filled[k][name] & preset_mask(name, k)).sum() for k in ks)
+        tot = sum(filled[k][name].sum() + preset_mask(name, k).sum() for k in ks)
+        print(f"v2 with its hip marrow filled, {name}: Dice over slices {2 * tot_i / tot:.3f}")
+        assert 2 * tot_i / tot >= floor, (name, 2 * tot_i / tot)
 
 
 def test_v2_against_totalsegmentator_model_output(scan):
@@ -217,7 +254,7 @@ def test_v2_against_totalsegmentator_model_output(scan):
     head ~1 voxel lateral of v2's centre, i.e. between v2 (i ~86) and v1 (88.3): a residual uncertainty of
     about one voxel that no reader here resolves at 3 mm."""
     _vol, ct = scan
-    folder = extra_data("totalseg_example_ct", "totalseg_v1_bones_5de6e4dc")
+    folder = extra_data("totalseg_v1_bones_5de6e4dc")
     v2 = v2_slices(ct)
     ts = {n: np.asarray(load_scan(folder / f"{n}.nii.gz").array) > 0 for n in ("femur_left", "femur_right")}
     d = [
@@ -234,3 +271,24 @@ def test_v2_against_totalsegmentator_model_output(scan):
         shift = [(_centroid(ts[name][k])[1] - _centroid(v2[k][name])[1]) * sign for k in (12, 13, 14, 15)]
         print(name, "TotalSegmentator centroid lateral of v2 (voxels):", np.round(shift, 2))
         assert all(1.0 <= s <= 3.0 for s in shift), shift
+
+
+def test_v2_hip_fill_is_marrow_that_totalsegmentator_counts_as_hip_bone(scan):
+    """What :func:`v2_hip_filled` adds to v2's right hip bone is the posterior column's marrow:
+    hundreds of voxels (measured 472), below v2's 150 HU bone level (median 55 HU), and all inside
+    TotalSegmentator's right hip bone (the third reader); the fill brings v2 closer to that reader
+    (Dice 0.644 -> 0.745 on k = 7-20)."""
+    _vol, ct = scan
+    ts = np.asarray(load_scan(extra_data("totalseg_v1_bones_5de6e4dc") / "hip_right.nii.gz")
+                    .array) > 0
+    v2, filled = v2_slices(ct), v2_hip_filled(ct)
+    ks = sorted(k for k in v2 if "hip_right" in v2[k])
+    add = np.stack([filled[k]["hip_right"] & ~v2[k]["hip_right"] for k in ks])
+    hu = ct[ks][add]
+    inside_ts = (add & ts[ks]).sum()
+    d = [2 * (m & ts[ks]).sum() / (m.sum() + ts[ks].sum())
+         for m in (np.stack([v2[k]["hip_right"] for k in ks]), np.stack([filled[k]["hip_right"] for k in ks]))]
+    print(f"right hip fill: {add.sum()} voxels, median {np.median(hu):.0f} HU, {inside_ts} in TotalSegmentator's; "
+          f"v2 vs TotalSegmentator Dice {d[0]:.3f} -> {d[1]:.3f}")
+    assert 300 <= add.sum() <= 700 and np.median(hu) < 150
+    assert inside_ts >= 0.95 * add.sum() and d[1] >= d[0] + 0.05
