@@ -27,7 +27,10 @@ R) free when the gap is narrower than the blur. Same phantoms: the radius error 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+from scipy import ndimage
 
 #: the cortex is below this (metal is brighter), as in :mod:`partial_volume`
 CORTEX_MAX_HU = 2000.0
@@ -88,9 +91,30 @@ def soft_tissue_hu(img: np.ndarray, sp: np.ndarray, centre_idx, r_mm: float) -> 
     return float(0.5 * (edges[k] + edges[k + 1]))
 
 
-def layered_radius(img: np.ndarray, sp: np.ndarray, centre_idx, r_guess: float, *, soft_hu: float | None = None,
-                   n_dir: int = 400, n_bins: int = 3, min_rays: int = 20, max_shift_mm: float = 1.5) -> float | None:
-    """The head's radius (mm) by the blurred layer model of the module docstring.
+@dataclass(frozen=True)
+class LayerFit:
+    """The layers across a hip joint (mm): the head's radius, its cortex, the joint space's width, the
+    socket's cortex; the blur (Gaussian sigma, mm) per ray bin; the unit directions (k, j, i) of the rays
+    that see the joint space."""
+
+    radius_mm: float
+    cortex_mm: float
+    gap_mm: float
+    socket_cortex_mm: float
+    sigma_mm: tuple[float, ...]
+    dirs: np.ndarray
+
+
+def layered_radius(img: np.ndarray, sp: np.ndarray, centre_idx, r_guess: float, **kw) -> float | None:
+    """The head's radius (mm) by the blurred layer model of the module docstring (:func:`fit_layers`);
+    None when the joint space is not seen or the fit is not trusted."""
+    fit = fit_layers(img, sp, centre_idx, r_guess, **kw)
+    return None if fit is None else fit.radius_mm
+
+
+def fit_layers(img: np.ndarray, sp: np.ndarray, centre_idx, r_guess: float, *, soft_hu: float | None = None,
+               n_dir: int = 400, n_bins: int = 3, min_rays: int = 20, max_shift_mm: float = 1.5) -> LayerFit | None:
+    """The layers across the joint by the blurred layer model of the module docstring.
 
     Parameters
     ----------
@@ -113,7 +137,7 @@ def layered_radius(img: np.ndarray, sp: np.ndarray, centre_idx, r_guess: float, 
 
     Returns
     -------
-    float or None
+    LayerFit or None
         None when fewer than ``min_rays`` rays see a joint space or the fit is not trusted.
     """
     from scipy.optimize import least_squares, lsq_linear
@@ -169,7 +193,72 @@ def layered_radius(img: np.ndarray, sp: np.ndarray, centre_idx, r_guess: float, 
         s = least_squares(resid, x0, bounds=(lb, ub), x_scale=0.5)
         if best is None or s.cost < best.cost:
             best = s
-    r = float(best.x[0])
-    if abs(r - r_half) > max_shift_mm:
+    x = best.x
+    if abs(float(x[0]) - r_half) > max_shift_mm:
         return None
-    return r
+    return LayerFit(float(x[0]), float(x[1]), float(x[2]), float(x[3]), tuple(float(v) for v in x[4:]), dirs[idx])
+
+
+def joint_shell(shape, sp: np.ndarray, centre_idx, fit: LayerFit, *, max_angle: float = 0.2,
+                img: np.ndarray | None = None, away_from: np.ndarray | None = None) -> np.ndarray:
+    """The voxels ([k, j, i] bool of ``shape``) whose centres lie in the joint space: between the head's
+    surface (``fit.radius_mm`` from ``centre_idx``) and the socket's (``fit.gap_mm`` further), in the
+    directions within ``max_angle`` (rad; about one ray spacing of 400 rays) of a ray that saw the joint.
+    With ``img`` (smoothed CT), only voxels darker than the mean of the CT mid-way through the head's cortex and
+    the socket's on their ray (a valley, not the neck's bone); with ``away_from`` (unit k, j, i: the neck), only outside
+    a 60 degree cone around it.
+
+    A voxel there is at least half outside the head and half outside the socket, so it is neither
+    bone's; blur lifts a joint space narrower than about twice its sigma above any bone threshold
+    (randomised CT phantoms: the femur and the hip bone each took their half of it, femur +6 to +9 %
+    in volume)."""
+    from scipy.spatial import cKDTree
+
+    out = np.zeros(shape, bool)
+    r0, r1 = fit.radius_mm, fit.radius_mm + fit.gap_mm
+    if fit.gap_mm <= 0.0 or not len(fit.dirs):
+        return out
+    c = np.asarray(centre_idx, float)
+    box = tuple(slice(max(0, int(np.floor(c[a] - r1 / sp[a]))), min(shape[a], int(np.ceil(c[a] + r1 / sp[a])) + 1))
+                for a in range(3))
+    g = np.stack(np.meshgrid(*[(np.arange(b.start, b.stop) - c[a]) * sp[a] for a, b in enumerate(box)],
+                             indexing="ij"), axis=-1)
+    d = np.linalg.norm(g, axis=-1)
+    sel = (d > r0) & (d < r1)
+    if not sel.any():
+        return out
+    u = g[sel] / d[sel][:, None]
+    near, _ = cKDTree(fit.dirs).query(u, distance_upper_bound=2.0 * np.sin(max_angle / 2.0))
+    ok = np.isfinite(near)
+    if away_from is not None:
+        ok &= (u @ np.asarray(away_from, float)) < 0.5  # outside a 60 deg cone: the neck's half-angle is 35-45 deg
+    if img is not None:
+        pos = np.argwhere(sel)[ok] + np.array([b.start for b in box])
+        cs = c * sp
+        inner = (cs + u[ok] * (r0 - 0.5 * fit.cortex_mm)) / sp
+        outer = (cs + u[ok] * (r1 + 0.5 * fit.socket_cortex_mm)) / sp
+        a = ndimage.map_coordinates(img, inner.T, order=1, mode="nearest")
+        b = ndimage.map_coordinates(img, outer.T, order=1, mode="nearest")
+        here = img[tuple(pos.T)]
+        ok[np.nonzero(ok)[0][~(here < 0.5 * (a + b))]] = False
+    sub = np.zeros(d.shape, bool)
+    sub[sel] = ok
+    out[box] = sub
+    return out
+
+
+def open_joint_shells(img: np.ndarray, sp: np.ndarray, heads, femurs: list[np.ndarray],
+                      hip: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """``femurs`` and ``hip`` (bool [k, j, i]) without each head's :func:`joint_shell` (the layers fitted
+    by :func:`fit_layers` from the head's centre and radius; valleys only, outside a cone around the
+    femur's neck: :func:`hip_anatomy.neck_direction`); unchanged where the fit is not trusted."""
+    from surgiplan.core.segmentation.hip_anatomy import neck_direction
+
+    shells = np.zeros(hip.shape, bool)
+    for h, f in zip(heads, femurs, strict=True):
+        fit = fit_layers(img, sp, h.centre, h.radius_mm)
+        if fit is not None:
+            shells |= joint_shell(hip.shape, sp, h.centre, fit, img=img, away_from=neck_direction(f, sp, h))
+    if not shells.any():
+        return femurs, hip
+    return [f & ~shells for f in femurs], hip & ~shells

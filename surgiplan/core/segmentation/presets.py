@@ -235,6 +235,7 @@ def _hip(volume, progress=None, low: float = 300.0, split_pelvis: bool = True, *
     :func:`plausibility.check_anatomy` reports."""
     from surgiplan.core.segmentation import hip_anatomy
     from surgiplan.core.segmentation.bone_fill import smoothed, solid_bone
+    from surgiplan.core.segmentation.head_radius import open_joint_shells
     from surgiplan.core.segmentation.metal import metal_mask
     from surgiplan.core.segmentation.scan_axes import axis_signs, spacing_kji
     from surgiplan.core.segmentation.table import body_mask, table_mask
@@ -275,6 +276,8 @@ def _hip(volume, progress=None, low: float = 300.0, split_pelvis: bool = True, *
         heads = [hip_anatomy.Head(h.centre, h.radius_mm, hip_anatomy.joint_radius(img, sp, h, low), h.score)
                  for h in heads]
         femurs, rest = hip_anatomy.split_femur(img, bone, sp, heads, progress=sub_progress(progress, 0.5, 0.9))
+        # a joint space narrower than the blur is bright enough to be bone: neither bone's (issue 23 phantoms)
+        femurs, rest = open_joint_shells(img, sp, heads, femurs, rest)
     x_mid = float(volume.index_to_world(np.array([[mid_i, 0.0, 0.0]]))[0, 0])
     out: dict[str, np.ndarray] = {}
     vml = volume.voxel_volume_mm3 / 1000.0
