@@ -170,7 +170,7 @@ def bone_mask(volume: Volume, low: float = 200.0, min_island_ml: float = 1.0, pr
 
 
 def _bone(volume, progress=None, low: float | None = None, min_island_ml: float = 1.0, partial_volume: bool = True,
-          split_contrast: bool = True, **_):
+          split_contrast: bool = True, split_touching: bool = True, **_):
     """All bone: >= ``low`` (200) HU, its outer surface moved to half-way between the local cortex
     and soft tissue (:func:`partial_volume.partial_volume_bone`; ``partial_volume=False``: the fixed
     threshold's surface). Issue 23: a fixed 200 HU surface sat 0.5-1 mm outside the bone (+10 %
@@ -180,7 +180,9 @@ def _bone(volume, progress=None, low: float | None = None, min_island_ml: float 
     threshold's time (benchmarks/bench_bone_partial_volume.py --real). The CT table, found by its shape
     (:func:`table.table_mask`), is left out, as the anatomy presets leave it out. Pieces of their own
     with no cortex rim (contrast-enhanced kidneys, heart: :mod:`contrast_organs`) go to a
-    ``contrast`` segment, with a doubt that says so (``split_contrast=False``: they stay bone)."""
+    ``contrast`` segment, with a doubt that says so (``split_contrast=False``: they stay bone); so does
+    contrast blood that touches the skeleton (aorta, heart), cut off at its neck
+    (:func:`contrast_organs.attached_pools`; ``split_touching=False``: only the pieces of their own)."""
     low = 200.0 if low is None else low
     m = bone_mask(volume, low, min_island_ml, progress, fill_marrow=False, partial_volume=partial_volume)
     if m.shape[0] > 3:  # the CT table (a curved plate behind the patient, 200-1000 HU) is not bone
@@ -195,11 +197,17 @@ def _bone(volume, progress=None, low: float | None = None, min_island_ml: float 
             st[1] = True
             m &= ~(table | (ndimage.binary_dilation(table, st, iterations=2) & ~body))
     if split_contrast:
-        from surgiplan.core.segmentation.contrast_organs import contrast_pieces, describe
+        from surgiplan.core.segmentation.contrast_organs import attached_pools, contrast_pieces, describe
 
         organs, pieces = contrast_pieces(np.asarray(volume.array), m, volume.spacing)
+        if split_touching:
+            report(progress, 0.9, "contrast blood touching the skeleton")
+            pools, touching = attached_pools(np.asarray(volume.array), m & ~organs, volume.spacing)
+            organs |= pools
+            pieces += touching
         if pieces:
-            return {"bone": m & ~organs, "contrast": organs}, [describe(pieces)]
+            ml = float(organs.sum() * volume.voxel_volume_mm3 / 1000.0)
+            return {"bone": m & ~organs, "contrast": organs}, [describe(pieces, ml)]
     return {"bone": m}
 
 
