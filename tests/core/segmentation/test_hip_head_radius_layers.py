@@ -1,5 +1,5 @@
 """The femoral head's radius by the blurred layer model (:mod:`head_radius`), not the half-way level
-(issue 23: radius within 0.5 mm).
+(issue 23: radius within 0.5 mm), and the joint space it measures left out of both bones.
 
 Where the joint space is narrower than about twice the blur, the dip between the head's and the socket's
 cortices is shallow and wider than the gap: the radius where the CT falls half-way from the cortex peak to
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from surgiplan.core.segmentation.head_radius import layered_radius, soft_tissue_hu
+from surgiplan.core.segmentation.head_radius import fit_layers, joint_shell, layered_radius, soft_tissue_hu
 from surgiplan.core.segmentation.hip_anatomy import surface_radius
 
 SP = np.array([0.8, 0.8, 0.8])  # mm
@@ -79,3 +79,35 @@ def test_phantom_heads_that_read_small(seed):
     assert min(found) <= 1.0
     assert abs(h.radius_mm - r_true) <= 0.3, (h.radius_mm, r_true)
     assert surface_radius(img, sp, h.centre, h.radius_mm) - r_true < -0.5  # the half-way level alone
+
+
+def test_joint_shell_is_the_gap_not_the_bones():
+    """The voxels handed to neither bone lie between the head's surface and the socket's (truth: the sphere
+    drawn and the gap), and they are most of the gap on the socket's side."""
+    gap = 1.2
+    ct = _hip_ct(gap, 1.1)
+    fit = fit_layers(ct, SP, CENTRE, R)
+    assert fit is not None and abs(fit.gap_mm - gap) <= 0.4, fit
+    shell = joint_shell(ct.shape, SP, CENTRE, fit, img=ct)
+    kk, jj, ii = np.indices(ct.shape)
+    d = np.sqrt(((kk - CENTRE[0]) * SP[0]) ** 2 + ((jj - CENTRE[1]) * SP[1]) ** 2 + ((ii - CENTRE[2]) * SP[2]) ** 2)
+    assert d[shell].min() >= R - 0.3 and d[shell].max() <= R + gap + 0.3, (d[shell].min(), d[shell].max())
+    truth_gap = (d > R) & (d < R + gap) & (kk >= CENTRE[0] - 2)  # the socket's side, off its rim
+    assert (shell & truth_gap).sum() >= 0.7 * truth_gap.sum(), ((shell & truth_gap).sum(), truth_gap.sum())
+    # no socket below its rim (k = centre - 5): nothing beyond one ray spacing (0.2 rad, 4 mm at R) of it
+    assert not (shell & (kk < CENTRE[0] - 5 - 4.0 / SP[0] - 1)).any()
+
+
+def test_phantom_joint_space_left_out_of_both_bones():
+    """Phantom seed 1010 (joint 2.07 mm, 1.52 mm slices): the femur took its half of the blurred joint space,
+    +8.8 % in volume (Dice 0.956) before; the analytic truth's volume within 5 % now."""
+    from surgiplan.core.samples.ct_phantom import make_ct_phantom
+    from surgiplan.core.segmentation.presets import apply_preset
+
+    vol, truth = make_ct_phantom(1010)
+    seg = apply_preset(vol, "hip-bones")
+    for name, gt in truth["masks"].items():
+        ours = seg.mask(name)
+        dice = 2 * (ours & gt).sum() / (ours.sum() + gt.sum())
+        err = 100 * (ours.sum() * vol.voxel_volume_mm3 / truth["volume_mm3"][name] - 1)
+        assert dice >= 0.95 and abs(err) <= 5.0, (name, dice, err)
