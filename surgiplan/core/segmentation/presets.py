@@ -185,9 +185,9 @@ def _bone(volume, progress=None, low: float | None = None, min_island_ml: float 
     (:func:`contrast_organs.attached_pools`; ``split_touching=False``: only the pieces of their own)."""
     low = 200.0 if low is None else low
     m = bone_mask(volume, low, min_island_ml, progress, fill_marrow=False, partial_volume=partial_volume)
-    if m.shape[0] > 3:  # the CT table (a curved plate behind the patient, 200-1000 HU) is not bone
-        from surgiplan.core.segmentation.table import body_mask, table_mask, to_full
+    from surgiplan.core.segmentation.table import body_mask, may_hold_table, table_mask, to_full
 
+    if m.shape[0] > 3 and may_hold_table(volume):  # the CT table (a curved plate, 200-1000 HU) is not bone
         body = body_mask(volume, coarse=True)  # on the table's grid: brought to full size only if needed
         table = table_mask(volume, body=body)
         if table.any():

@@ -144,6 +144,32 @@ def fill_holes_in_slices(mask: np.ndarray) -> np.ndarray:
     return mask | ~outside[bg]
 
 
+def may_hold_table(volume: Volume, *, min_z_fraction: float = 0.6, air_hu: float = -400.0) -> bool:
+    """False when :func:`table_mask` (with the :func:`body_mask` at ``air_hu``) is sure to find nothing,
+    decided without the body: a CT cropped inside the patient (no air around the body).
+
+    A table piece spans at least ``min_z_fraction`` of the slices, and every slice between its first and
+    last holds some of it (it is connected). In a slice with no air voxel on the body's grid the body
+    is the whole slice but its corner pixels (the opening rounds them off), so the body's 2-pixel
+    margin covers the slice and no table piece is looked for in it. Fewer slices with air than ``min_z_fraction`` of the scan: no table. Exact, not a
+    guess (tests/core/segmentation/test_table_fast_body.py); 0.1 s of CPU on a 512 x 512 x 600 CT
+    instead of the body and table masks' 0.7 s."""
+    a = np.asarray(volume.array)
+    nk = a.shape[0]
+    if nk <= 3:  # table_mask does not ask for a length along z then
+        return True
+    f = _step(volume)
+    if min(a[0, ::f, ::f].shape) < 5:  # too small for the opening to keep a slice whole
+        return True
+    air = 0
+    for k in range(nk):
+        if not _greater(a[k, ::f, ::f], air_hu).all():
+            air += 1
+            if air >= min_z_fraction * nk:
+                return True
+    return False
+
+
 def table_mask(
     volume: Volume,
     *,
@@ -178,6 +204,8 @@ def table_mask(
     full = np.asarray(volume.array).shape
     a = np.asarray(volume.array)[:, ::f, ::f]
     if body is None:
+        if not may_hold_table(volume, min_z_fraction=min_z_fraction):
+            return np.zeros(full, bool)
         body = body_mask(volume, coarse=True)
     bs = body if body.shape == a.shape else body[:, ::f, ::f]
     near = _dilate_square(bs, 2)

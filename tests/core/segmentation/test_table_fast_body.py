@@ -92,3 +92,43 @@ def test_integer_threshold_same_as_float():
     a = np.arange(-600, 600, dtype=np.int16).reshape(4, 10, 30)
     for level in (-400.0, -400.5, -399.5, 0.0, -40000.0, 40000.0, np.inf, -np.inf):
         assert np.array_equal(table._greater(a, level), a > level), level
+
+
+def test_may_hold_table_is_exact():
+    """A CT cropped inside the body (no air in most slices) skips the body and table masks; the answer
+    is the same as computing them: whenever ``may_hold_table`` says no, the full search finds nothing."""
+    rng = np.random.default_rng(5)
+    j, i = np.mgrid[:40, :40]
+    seen = {True: 0, False: 0}
+    tables = 0
+    for trial in range(24):
+        nk = 10
+        a = rng.normal(40, 30, (nk, 40, 40)).astype(np.int16)  # soft tissue everywhere: no air
+        n_air = int(rng.integers(0, nk + 1))
+        for k in rng.choice(nk, n_air, replace=False):
+            a[k][np.hypot(j - 20, i - 20) > 16] = -1000  # air around the body in this slice
+            a[k, 37:39, 5:35] = 200  # and a plate behind it
+        for k in rng.choice(nk, 3, replace=False):
+            a[k, 18:21, 18:21] = -900  # gas inside the body: air, but never outside it
+        vol = Volume(a, spacing=(2.0, 2.0, 2.0))
+        ref = table.table_mask(vol, body=table.body_mask(vol))  # the whole search, no shortcut
+        may = table.may_hold_table(vol)
+        seen[may] += 1
+        tables += bool(ref.any())
+        if not may:
+            assert not ref.any(), trial
+            assert not table.table_mask(vol).any()
+        else:
+            assert np.array_equal(table.table_mask(vol), ref), trial
+    assert seen[True] and seen[False] and tables  # both answers, and tables that are found
+
+
+@pytest.mark.parametrize("f_spacing", [2.0, 1.0])
+def test_a_slice_with_no_air_is_all_body_or_margin(f_spacing):
+    """The premise of ``may_hold_table``: a slice (>= 5 x 5 on the body's grid) with no air voxel is
+    covered by the body and its 2-pixel margin, whatever its shape."""
+    for nj in range(10, 19):
+        for ni in range(10, 19, 3):
+            vol = Volume(np.full((4, nj, ni), 30, np.int16), spacing=(f_spacing, f_spacing, 2.0))
+            body = table.body_mask(vol, coarse=True)
+            assert table._dilate_square(body, 2).all(), (nj, ni)
