@@ -50,3 +50,15 @@ def test_a_wide_opening_is_not_bridged():
     closed = tube | ((np.abs(p[..., 1] - 12.0) <= 1.0) & (r <= 6.0) & (r > 4.5))
     assert (femur_marrow(closed) & lumen).sum() == lumen.sum()  # the same tube closed: its lumen is found
     assert not femur_marrow(np.zeros((5, 5, 5), bool)).any()
+
+
+def test_a_bridge_is_not_taken_from_another_bone():
+    # a block with a one-voxel pit in a face: the closing bridges it; when the pit is the socket's
+    # (claimed), it stays the socket's; the block itself is never returned
+    femur = np.zeros((20, 20, 20), bool)
+    femur[4:16, 4:16, 4:16] = True
+    femur[10, 10, 15] = False
+    assert femur_marrow(femur)[10, 10, 15]
+    notch = ~femur & (np.indices(femur.shape)[2] == 15) & (np.indices(femur.shape)[0] == 10)
+    m = femur_marrow(femur, claimed=notch)
+    assert not m[10, 10, 15] and not (m & femur).any()

@@ -190,7 +190,7 @@ def test_v1_and_v2_heads_agree_on_the_left_and_disagree_on_the_right(scan):
 @pytest.mark.slow
 def test_hip_preset_dice_against_both_readers(scan):
     """The hip-bones preset's Dice per bone against v1 and v2 (printed per slice), and a floor on the
-    Dice over v2's slices: measured 0.862 / 0.848 femur left / right, 0.868 / 0.792 hip bone left /
+    Dice over v2's slices: measured 0.856 / 0.847 femur left / right, 0.863 / 0.791 hip bone left /
     right (issue 23's target is 0.85: met by the left femur and the left hip bone). The floor is 0.03
     below. The hip bones were 0.811 / 0.773 before the acetabular fossa's fat was kept out of them
     (:func:`hip_anatomy.drop_joint_fat`); the right femur 0.827 before its neck's fatty marrow,
@@ -200,7 +200,7 @@ def test_hip_preset_dice_against_both_readers(scan):
     median 55 HU, k = 8-18), enclosed by v2's own hip-bone outline in coronal and sagittal slices but
     not in the axial ones where its hole fill was done, is left out of v2 (the "dark triangles"
     behind the head). TotalSegmentator's hip bone (a third reader) holds all 472 of those voxels;
-    with them (:func:`v2_hip_filled`) the preset scores 0.866 right, 0.875 left, and that floor
+    with them (:func:`v2_hip_filled`) the preset scores 0.866 right, 0.869 left, and that floor
     is asserted too (0.03 below)."""
     from surgiplan.core.segmentation.presets import apply_preset
 
@@ -233,10 +233,10 @@ def test_hip_preset_dice_against_both_readers(scan):
             )
             assert all(ref[k][name].any() for k in ks) and tot > 0
             if label == "v2":
-                floor = {"femur_left": 0.832, "femur_right": 0.818, "hip_left": 0.838, "hip_right": 0.762}[name]
+                floor = {"femur_left": 0.827, "femur_right": 0.817, "hip_left": 0.833, "hip_right": 0.761}[name]
                 assert 2 * tot_i / tot >= floor, (name, 2 * tot_i / tot)
     filled = v2_hip_filled(ct)
-    for name, floor in (("hip_left", 0.845), ("hip_right", 0.836)):
+    for name, floor in (("hip_left", 0.839), ("hip_right", 0.836)):
         ks = sorted(k for k in filled if name in filled[k])
         tot_i = sum((filled[k][name] & preset_mask(name, k)).sum() for k in ks)
         tot = sum(filled[k][name].sum() + preset_mask(name, k).sum() for k in ks)
