@@ -98,13 +98,15 @@ def test_joint_shell_is_the_gap_not_the_bones():
     assert not (shell & (kk < CENTRE[0] - 5 - 4.0 / SP[0] - 1)).any()
 
 
-def test_phantom_joint_space_left_out_of_both_bones():
+@pytest.mark.parametrize("seed", [1010, 1058])
+def test_phantom_joint_space_left_out_of_both_bones(seed):
     """Phantom seed 1010 (joint 2.07 mm, 1.52 mm slices): the femur took its half of the blurred joint space,
-    +8.8 % in volume (Dice 0.956) before; the analytic truth's volume within 5 % now."""
+    +8.8 % in volume (Dice 0.956) at bd862d5. Seed 1058 (joint 1.32 mm, 2.83 mm slices): the femur took part of
+    the acetabulum's roof, +16.7 % (Dice 0.914). Both bones within 5 % of the analytic truth's volume now."""
     from surgiplan.core.samples.ct_phantom import make_ct_phantom
     from surgiplan.core.segmentation.presets import apply_preset
 
-    vol, truth = make_ct_phantom(1010)
+    vol, truth = make_ct_phantom(seed)
     seg = apply_preset(vol, "hip-bones")
     for name, gt in truth["masks"].items():
         ours = seg.mask(name)
