@@ -31,6 +31,23 @@ the wall clock, and its absolute peak RSS. Our children run with ``NUMPY_MADVISE
 given (``--lib-hugepage 0`` to give it the same). Timings on the shared 2-core machine are
 noisy: compare the ratio, not the seconds, and read the CPU columns beside them.
 
+Measured (7 December 2026, 512 x 512 x 600, median of 3 interleaved runs, shared 2-core machine at
+load 6-11: read the CPU columns; wall ratios 2.6-3.2 are the load's). Pipeline CPU, ours / library
+calls / library whole process:
+
+* 77afd03, before the table speed-up: 7.86 s (segment 5.8, model 2.0) / 2.59 s / 3.22 s: 3.03x, 2.44x;
+  bone step 4.37 s vs 1.75 s threshold + cc (2.49x); peak RSS 1129 MB.
+* 21e3ece, body and table masks by shifted views, slice by slice: 5.77 s (segment 3.8, model 2.1) /
+  2.55 s / 3.23 s: 2.26x, 1.79x; bone step 2.14 s vs 1.66 s (1.29x); peak RSS 853 MB.
+* bda5024 (+ no body or table mask without air slices; + contrast blood touching the skeleton,
+  contrast_organs.attached_pools, ~2.5 s on this CT): 8.09 s (segment 5.8, model 2.3) / 2.57 s /
+  3.31 s: 3.15x, 2.44x; bone step 4.16 s vs 1.80 s (2.32x).
+* Other steps at bda5024 (CPU, ours / library): read 0.25 / 0.27, write_seg 0.20 / 0.19 (1.08x),
+  surface 0.38 / 0.64, decimate 0.29 / 0.31 (0.95x; 1.15-1.21x before d5b8cca's sort), write_mesh
+  0.04 / 0.17; start-up of segment + model 1.70 s vs the library's imports 0.54 s (3.1x in every run:
+  scipy.ndimage 0.33 s, typer's pydantic adapters 0.1 s, a second interpreter with numpy and SimpleITK).
+* pipeline_pv (default partial-volume bone): 10.71 -> 9.51 -> 11.61 s CPU (4.04x -> 3.43x -> 4.20x).
+
 Run: ``.venv/bin/python benchmarks/bench_segment_model.py [--runs 3] [--shape 600 512 512] [--steps label ...]
 [--lib-hugepage 0]``
 """
