@@ -285,7 +285,7 @@ def _hip(volume, progress=None, low: float = 300.0, split_pelvis: bool = True, *
                  for h in heads]
         femurs, rest = hip_anatomy.split_femur(img, bone, sp, heads, progress=sub_progress(progress, 0.5, 0.9))
         # a joint space narrower than the blur is bright enough to be bone: neither bone's (issue 23 phantoms)
-        femurs, rest = open_joint_shells(img, sp, heads, femurs, rest)
+        femurs, rest = open_joint_shells(img, sp, heads, femurs, rest, up_sign=axis_signs(volume)[2])
     x_mid = float(volume.index_to_world(np.array([[mid_i, 0.0, 0.0]]))[0, 0])
     out: dict[str, np.ndarray] = {}
     vml = volume.voxel_volume_mm3 / 1000.0
