@@ -674,7 +674,10 @@ def solve_steady(tm: TaggedMesh, spec: FlowSpec, solver: SolverSpec | None = Non
                     c.value = v
                 state["df"] /= 2.0
                 state["steps"] = []
-                if state["df"] < 1.0 / 256 or len(failures) > 12:
+                # a planned continuation (reynolds_steps) halves its step at most twice: on the native vascular
+                # sample each further halving cost ~25 factorisations (Newton crawling, then pseudo time) for
+                # flows a few % apart, hours before the message; an automatic one goes down to 1/256
+                if state["df"] < (0.25 / steps if fixed else 1.0 / 256) or len(failures) > 12:
                     raise SolverError(_continuation_failure(s, q_target, f, state, failures, ptc_log),
                                       hint="The flow may be unsteady at this Reynolds number, or the mesh too coarse "
                                            "for it; refine the mesh or lower the flow rate.")
