@@ -443,7 +443,10 @@ def refine_near_metal(img: np.ndarray, sp: np.ndarray, head: Head, metal_near: n
     f = head_from_seed(plain, sp, c)
     if f is None or abs(f.radius_mm - head.radius_mm) > max_radius_change_mm or f.score < min_support:
         return head
-    return Head(f.centre, f.radius_mm, f.radius_mm, head.score)
+    from surgiplan.core.segmentation.head_radius import layered_radius
+
+    r = layered_radius(plain, sp, f.centre, f.radius_mm) or f.radius_mm  # the rays' half-way radius reads small
+    return Head(f.centre, r, r, head.score)
 
 
 def head_surface(img: np.ndarray, sp: np.ndarray, head: Head, shape, *, n_dir: int = 1000, tol_mm: float = 4.0,
