@@ -124,6 +124,40 @@ def _exposed_blobs(a: np.ndarray, m: np.ndarray, spacing, core_mm: float):
     return out
 
 
+#: a whole segment this uniform (HU standard deviation) whose outer voxel layer is darker than its inside,
+#: with a median in the range of contrast-filled blood, is a blood pool labelled as a bone
+POOL_MAX_STD_HU = 100.0
+POOL_MEDIAN_HU = (150.0, 650.0)
+
+
+def _whole_pool(a: np.ndarray, m: np.ndarray, min_ml: float) -> tuple[float, float] | None:
+    """(median HU, std HU) when the whole segment ``m`` (on the CT box ``a``) looks like one contrast-filled
+    blood pool, else None.
+
+    Bone is never uniform: cortex (above 700 HU where it is thick, brighter than the inside where it is thin)
+    and marrow or cancellous bone (about 0-400 HU) give a spread of 130-570 HU over a whole bone, and its outer
+    voxel layer is at least as bright as its inside in most bones. A cardiac chamber or the aorta that a hip
+    preset took for a femoral head is uniform and blurs into darker soft tissue at its edge. Measured (std,
+    rim minus inside, median, HU): the arterial-phase CT's "femur_left" from ``hip-bones`` 70 / -55 / 482; real
+    bones of the osteoporotic hip CT and the TCIA trunk CT std 132-241 (rim -33..+71); samples std >= 300;
+    hip phantoms (trabecular 100 HU, 0.6 mm cortex included) std >= 79 with rim >= +70 and median <= 400.
+    """
+    if m.sum() < min_ml:
+        return None
+    v = a[m]
+    spread = float(np.std(v))  # first: a real bone stops here, before the median and the erosion
+    if spread >= POOL_MAX_STD_HU:
+        return None
+    med = float(np.median(v))
+    if not POOL_MEDIAN_HU[0] <= med <= POOL_MEDIAN_HU[1]:
+        return None
+    inside = ndimage.binary_erosion(m)
+    if not inside.any():
+        return None
+    rim_rise = float(np.median(a[m & ~inside]) - np.median(a[inside]))
+    return (med, spread) if rim_rise < 0.0 else None
+
+
 def _blood_like(rim_rise: float, std: float) -> bool:
     """A thick low region that looks like a blood pool, not cancellous bone: no brighter rim.
 
@@ -226,6 +260,15 @@ def check_bone_segments(volume: Volume, seg, names=None, *, core_mm: float = 4.0
                 f"{total:.1f} mL is a thick region of about {med:.0f} HU with no cortex around it. Use the "
                 f"anatomy's own preset, raise the lower threshold above the contrast (e.g. 500 HU), "
                 f"or erase it with Paint/Scissors.")))
+        else:
+            pool = _whole_pool(a[box], m, min_ml=MIN_BLOB_ML / vv)
+            if pool is not None:
+                med, spread = pool
+                doubts.append(Doubt(name, "contrast-blood", total, (
+                    f"'{name}' looks like contrast-filled blood, not bone: its {total:.1f} mL are a uniform "
+                    f"{med:.0f} HU (spread {spread:.0f} HU) with no brighter cortex at its edge. Check that the "
+                    f"scan shows this bone (a chest CT has no hips) and that the preset fits the anatomy; if the "
+                    f"bone is there, place a seed inside it.")))
         body_ml = body_whole
         if body_ml is None:  # "too large" needs the whole body only when the bone is near the limit
             body_ml, whole = _body_ml(a, vv, lambda ml, t=total: not t > max_body_fraction * ml)
