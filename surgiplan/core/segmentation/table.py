@@ -151,9 +151,10 @@ def may_hold_table(volume: Volume, *, min_z_fraction: float = 0.6, air_hu: float
     A table piece spans at least ``min_z_fraction`` of the slices, and every slice between its first and
     last holds some of it (it is connected). In a slice with no air voxel on the body's grid the body
     is the whole slice but its corner pixels (the opening rounds them off), so the body's 2-pixel
-    margin covers the slice and no table piece is looked for in it. Fewer slices with air than ``min_z_fraction`` of the scan: no table. Exact, not a
-    guess (tests/core/segmentation/test_table_fast_body.py); 0.1 s of CPU on a 512 x 512 x 600 CT
-    instead of the body and table masks' 0.7 s."""
+    margin covers the slice and no table piece is looked for in it. Fewer slices with air than
+    ``min_z_fraction`` of the scan: no table. Exact, not a guess (tests/core/segmentation/
+    test_table_fast_body.py); 0.05 s of CPU on a 512 x 512 x 600 CT instead of the body and table
+    masks' 0.7 s."""
     a = np.asarray(volume.array)
     nk = a.shape[0]
     if nk <= 3:  # table_mask does not ask for a length along z then
