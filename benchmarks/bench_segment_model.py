@@ -47,6 +47,9 @@ calls / library whole process:
   0.04 / 0.17; start-up of segment + model 1.70 s vs the library's imports 0.54 s (3.1x in every run:
   scipy.ndimage 0.33 s, typer's pydantic adapters 0.1 s, a second interpreter with numpy and SimpleITK).
 * pipeline_pv (default partial-volume bone): 10.71 -> 9.51 -> 11.61 s CPU (4.04x -> 3.43x -> 4.20x).
+* 068b9c5, a second run (load 5-7): pipeline 7.94 s / 3.11 s / 3.91 s: 2.55x, 2.03x; bone 4.11 / 1.86 s;
+  decimate 0.34 / 0.24 s (1.41x) and write_seg 0.22 / 0.16 s (1.42x): steps of ~0.3 s move by +-30 %
+  from run to run here, so their ratios (0.95-1.42x) are within the noise.
 
 Run: ``.venv/bin/python benchmarks/bench_segment_model.py [--runs 3] [--shape 600 512 512] [--steps label ...]
 [--lib-hugepage 0]``
