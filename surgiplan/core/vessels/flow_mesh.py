@@ -46,6 +46,7 @@ SIZE_PER_RADIUS = 0.45
 LESION_SIZE_PER_RADIUS = 0.3
 WALL_SIZE_RATIO = 1.0 / 3.0
 WALL_BAND_CELLS = 1.0
+CLASSIFY_ANGLES_DEG = (40.0, 70.0)  # gmsh's surface classification, tried in this order
 
 
 @dataclass
@@ -109,6 +110,42 @@ def _clip_end(surface, cut: Cut):
     return pv.wrap(clip.GetOutput()).triangulate().clean()
 
 
+def _n_boundary_loops(surface) -> int:
+    edges = surface.extract_feature_edges(boundary_edges=True, feature_edges=False, manifold_edges=False,
+                                          non_manifold_edges=False)
+    if not edges.n_cells:
+        return 0
+    return int(len(np.unique(edges.connectivity().point_data["RegionId"])))
+
+
+def _clip_whole_end(surface, cut: Cut):
+    """Remove the piece of ``surface`` beyond the cut plane that holds the end (the connected part beyond
+    the plane nearest the cut's origin), however far it reaches; other parts beyond the plane stay."""
+    import pyvista as pv
+    import vtk
+
+    plane = vtk.vtkPlane()
+    plane.SetOrigin(*cut.origin)
+    plane.SetNormal(*(-cut.normal))
+    clip = vtk.vtkClipPolyData()
+    clip.SetInputData(surface)
+    clip.SetClipFunction(plane)
+    clip.SetValue(0.0)
+    clip.GenerateClippedOutputOn()
+    clip.Update()
+    kept = pv.wrap(clip.GetOutput()).triangulate()
+    beyond = pv.wrap(clip.GetClippedOutput()).triangulate()
+    if not beyond.n_cells:
+        return kept.clean()
+    conn = beyond.connectivity("all")
+    d = np.linalg.norm(np.asarray(conn.points) - cut.origin, axis=1)
+    end_id = np.asarray(conn.point_data["RegionId"])[int(np.argmin(d))]
+    others = conn.extract_cells(np.flatnonzero(np.asarray(conn.cell_data["RegionId"]) != end_id))
+    if others.n_cells:
+        kept = kept.merge(others.extract_surface(algorithm="dataset_surface").triangulate())
+    return kept.clean(tolerance=1e-9, absolute=True)
+
+
 def _boundary_loop(surface, cut: Cut) -> np.ndarray:
     """The ordered open-boundary loop of ``surface`` lying in the cut plane."""
     edges = surface.extract_feature_edges(boundary_edges=True, feature_edges=False, manifold_edges=False,
@@ -162,6 +199,12 @@ def build_closed_surface(surface, cuts: list[Cut], extensions: list[float]):
     s = surface
     for c in cuts:
         s = _clip_end(s, c)
+    if _n_boundary_loops(s) > len(cuts):
+        # an end wider or more oblique than the sphere: a rim of it beyond the plane stayed (an open loop
+        # at the scan's face, as at the real right iliac); remove the whole piece beyond each plane
+        s = surface
+        for c in cuts:
+            s = _clip_whole_end(s, c)
     loops = [_boundary_loop(s, c) for c in cuts]
     pts = [np.asarray(s.points)]
     wall = [s.faces.reshape(-1, 4)[:, 1:]]
@@ -271,18 +314,25 @@ def mesh_lumen(closed, cuts: list[Cut], size_fn, msh_path=None, h_min: float = 0
 
     cs = ClosedSurface.of(closed)
     t0 = time.perf_counter()
-    meshes._start("vessel")
-    gmsh.option.setNumber("General.NumThreads", 1)
-    tag = gmsh.model.addDiscreteEntity(2)
-    gmsh.model.mesh.addNodes(2, tag, np.arange(1, len(cs.points) + 1), cs.points.ravel())
-    gmsh.model.mesh.addElementsByType(tag, 2, [], (cs.tris + 1).ravel())
-    # split at the sharp cap rims (40 deg), patches that can be re-parametrised, then re-mesh them
-    try:
-        gmsh.model.mesh.classifySurfaces(40 * np.pi / 180, True, True, np.pi)
-        gmsh.model.mesh.createGeometry()
-    except Exception as exc:  # gmsh raises plain Exception
-        raise MeshingError(f"gmsh could not parametrise the vessel surface: {exc}",
-                           hint="The lumen surface may fold or self-intersect; smooth the segmentation.") from exc
+    # split at the sharp cap rims (40 deg), patches that can be re-parametrised, then re-mesh them; a
+    # rough wall (3 mm slices of a real CT: thousands of wall edges above 40 deg, the TCIA aorta's wall
+    # fell into ~1000 patches gmsh could not parametrise) is classified again at 70 deg (the cap rims are
+    # 90 deg)
+    for angle in CLASSIFY_ANGLES_DEG:
+        meshes._start("vessel")
+        gmsh.option.setNumber("General.NumThreads", 1)
+        tag = gmsh.model.addDiscreteEntity(2)
+        gmsh.model.mesh.addNodes(2, tag, np.arange(1, len(cs.points) + 1), cs.points.ravel())
+        gmsh.model.mesh.addElementsByType(tag, 2, [], (cs.tris + 1).ravel())
+        try:
+            gmsh.model.mesh.classifySurfaces(angle * np.pi / 180, True, True, np.pi)
+            gmsh.model.mesh.createGeometry()
+            break
+        except Exception as exc:  # gmsh raises plain Exception
+            if angle == CLASSIFY_ANGLES_DEG[-1]:
+                raise MeshingError(f"gmsh could not parametrise the vessel surface: {exc}",
+                                   hint="The lumen surface may fold or self-intersect; smooth the segmentation."
+                                   ) from exc
     ents = gmsh.model.getEntities(2)
     tagged = {"wall": []}
     for c in cuts:

@@ -21,7 +21,7 @@ All positions LPS mm.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -44,6 +44,7 @@ class LumenField:
     origin: np.ndarray
     spacing: float
     direction: np.ndarray
+    topology: dict = field(default_factory=dict)
 
     def world(self, ijk: np.ndarray) -> np.ndarray:
         return np.asarray(ijk, float) * self.spacing @ self.direction.T + self.origin
@@ -64,8 +65,14 @@ def _smooth_mean(values: np.ndarray, weights: np.ndarray, sigma_vox) -> np.ndarr
     return num / np.maximum(den, 1e-6), den
 
 
-def lumen_field(volume, mask: np.ndarray, step_mm: float = 0.5, band_mm: float = 4.0) -> LumenField:
-    """The half-maximum field of the lumen ``mask`` (bool, the volume's [k, j, i] grid) on a ``step_mm`` grid."""
+def lumen_field(volume, mask: np.ndarray, step_mm: float = 0.5, band_mm: float = 4.0, tree: bool = True) -> LumenField:
+    """The half-maximum field of the lumen ``mask`` (bool, the volume's [k, j, i] grid) on a ``step_mm`` grid.
+
+    ``tree``: the inside (field > 0 on the fine grid) is cut to one tree of tubes without tunnels or
+    cavities, other pieces dropped (:func:`surgiplan.core.vessels.topology.tree_topology`; the figures
+    in ``LumenField.topology``).
+    """
+    topology: dict = {}
     mask = np.asarray(mask, bool)
     if mask.shape != volume.array.shape:
         raise InputError(f"the lumen mask {mask.shape} does not match the scan {volume.array.shape}",
@@ -123,8 +130,22 @@ def lumen_field(volume, mask: np.ndarray, step_mm: float = 0.5, band_mm: float =
         fine[k0:k0 + 32] = ndi.map_coordinates(
             spline, [kb, np.broadcast_to(jj, kb.shape), np.broadcast_to(ii, kb.shape)],
             order=3, mode="nearest", prefilter=False)
+    if tree:
+        # one tree of tubes: a bright neighbour touching the lumen (an iliac vein) joins the half-maximum
+        # level over thin bridges, and the spline between 3 mm slices adds small handles; gmsh cannot
+        # parametrise a wall with handles. Cut them where thinnest, on the grid marching cubes uses.
+        from surgiplan.core.vessels.topology import tree_topology
+
+        inside = fine > 0
+        fix = tree_topology(inside, (step_mm,) * 3)
+        cut = inside & ~fix.mask
+        fine[cut] = -0.5
+        topology.update(euler_before=fix.euler_before, euler_after=fix.euler_after,
+                        voxels_cut=int(cut.sum()), core_depth_mm=fix.core_depth_mm,
+                        components_dropped=fix.components_dropped)
+        del inside, cut, fix
     origin = volume.index_to_world([lo[2], lo[1], lo[0]])
-    return LumenField(fine, np.asarray(origin, float), float(step_mm), d)
+    return LumenField(fine, np.asarray(origin, float), float(step_mm), d, topology)
 
 
 def open_with_stent(field: LumenField, axis_point, axis_dir, radius_mm: float, length_mm: float,
@@ -144,23 +165,43 @@ def open_with_stent(field: LumenField, axis_point, axis_dir, radius_mm: float, l
     # the same slope as a blurred edge: 1 per (2 voxels) of the fine grid
     s = np.clip((r - rho) / (2 * field.spacing), -0.5, 1.5) - 0.0
     s = np.where(r > 0, s, -0.5).astype(np.float32)
-    return LumenField(np.maximum(field.values, s), field.origin, field.spacing, field.direction)
+    return LumenField(np.maximum(field.values, s), field.origin, field.spacing, field.direction,
+                      {**field.topology, "stent": True})
 
 
-def surface_from_field(field: LumenField, seed_xyz=None, step: int = 1):
+def surface_from_field(field: LumenField, seed_xyz=None, step: int = 1, tree: bool = True):
     """Zero-level surface of the field (pyvista PolyData, LPS mm), the component nearest ``seed_xyz``
     (or the largest), lightly smoothed (Taubin, its volume kept); ``step`` > 1: marching cubes on every
     ``step``-th grid point (triangles of about ``step`` x the grid spacing, without the folds a
-    decimation leaves)."""
+    decimation leaves). ``tree``: the surface is one tree of tubes without handles (a sphere with open
+    ends once cut): the inside on the grid used is cut by
+    :func:`surgiplan.core.vessels.topology.tree_topology` unless :func:`lumen_field` already did it on
+    this grid, and marching cubes joins diagonal contacts
+    (:func:`~surgiplan.core.vessels.topology.well_joined_values`)."""
     import pyvista as pv
     from skimage.measure import marching_cubes
 
-    vals = np.pad(field.values, 1, constant_values=-0.5)
+    from surgiplan.core.vessels.topology import tree_surface_voxels
+
+    step = int(step)
+    vals = np.pad(field.values[::step, ::step, ::step], 1, constant_values=-0.5)
     if vals.max() <= 0:
         raise GeometryError("the lumen field has no inside: no contrast above the wall level",
                             hint="Check the scan is a contrast CT and the lumen mask lies on the vessel.")
-    verts, faces, _, _ = marching_cubes(vals, 0.0, allow_degenerate=False, step_size=int(step))
-    kji = verts - 1.0
+    if tree:
+        # one tree of tubes on the grid marching cubes uses (a coarser grid or a stent can join pieces),
+        # without diagonal-only contacts (marching cubes then keeps the voxels' topology)
+        inside = vals > 0
+        need_cut = step > 1 or field.topology.get("euler_after") != 1 or bool(field.topology.get("stent"))
+        keep, _info = tree_surface_voxels(inside, field.spacing * step, cut=need_cut)
+        # just across zero where a voxel joins (the surface moves by a fraction of a grid step); a voxel
+        # left out is mirrored (a cut bridge, well inside the level, becomes well outside)
+        vals[keep & ~inside] = 0.02
+        gone = inside & ~keep
+        vals[gone] = np.minimum(-0.02, -vals[gone])
+        del inside, keep, gone
+    verts, faces, _, _ = marching_cubes(vals, 0.0, allow_degenerate=False)
+    kji = (verts - 1.0) * step
     xyz = field.world(kji[:, ::-1])
     if np.linalg.det(field.direction) < 0:
         faces = faces[:, ::-1]
