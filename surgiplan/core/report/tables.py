@@ -13,7 +13,7 @@ from reportlab.lib import colors
 from reportlab.platypus import Paragraph, Table, TableStyle
 
 from surgiplan.core.report.layout import GREY_DARK, GREY_LIGHT, GREY_PALE
-from surgiplan.core.units import display_unit, format_value
+from surgiplan.core.units import display_unit, format_result, format_result_difference, format_value
 
 FLAG_TEXT = {"ok": "✓ in range", "high": "▲ HIGH", "low": "▼ LOW", "": "–"}
 
@@ -213,7 +213,7 @@ def key_results_table(results, st, width: float) -> Table:
     rows = [head(["Result", "Value", "Region"], st)]
     for r in results:
         v = r.get("value")
-        text = format_value(float(v), r.get("unit", "")) if isinstance(v, int | float) else str(v)
+        text = format_result(v, r.get("unit", ""))  # 4 significant digits, as the window and the CLI
         rows.append([P(r.get("label", ""), st["cell"]), P(bold(text), st["cell"]), P(r.get("region", "") or "–",
                                                                                      st["cell"])])
     return grid_table(rows, [0.45 * width, 0.25 * width, 0.3 * width])
@@ -223,7 +223,7 @@ def comparison_table(comparison, st, width: float, extra_rows=(), column_prefix:
     """The plan comparison (core ``compare_plans``) by section, values with units, status per plan;
     the column headings are ``column_prefix`` + the column's name (``""`` for planned / achieved)."""
     from surgiplan.core.planning.comparison import ordered_lines
-    from surgiplan.core.units import display_unit, format_difference, format_target, human_label
+    from surgiplan.core.units import format_difference, format_target, human_label
 
     plans = comparison.plans
     rows = [head(["Quantity", *[f"{column_prefix}{p}" for p in plans], "Difference", "Target"], st)]
@@ -254,10 +254,9 @@ def comparison_table(comparison, st, width: float, extra_rows=(), column_prefix:
         nums = [vals.get(p) for p in plans]  # study rows: last minus first plan, as the comparison's difference
         diff = "–"
         if len(plans) == 2 and all(isinstance(v, int | float) and not isinstance(v, bool) for v in nums):
-            d = float(nums[-1]) - float(nums[0])
-            diff = f"{d if round(d, 1) else 0.0:+.1f}{display_unit(unit)}"  # no "-0.0"
+            diff = format_result_difference(float(nums[-1]) - float(nums[0]), unit)
         rows.append([P(r.get("quantity") or r.get("label", ""), st["cell"]),
-                     *[P(format_value(vals.get(p), unit), st["cell"]) for p in plans], P(diff, st["cell"]),
+                     *[P(format_result(vals.get(p), unit), st["cell"]) for p in plans], P(diff, st["cell"]),
                      P("–", st["cell"])])
     qw = 0.34
     rest = (1 - qw) / (n + 2)

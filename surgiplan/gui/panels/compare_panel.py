@@ -20,8 +20,9 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from surgiplan.core.planning.comparison import ordered_lines
 from surgiplan.core.units import (
-    display_unit,
     format_difference,
+    format_result,
+    format_result_difference,
     format_target,
     format_value,
     human_label,
@@ -574,20 +575,14 @@ class ComparePanel(Panel):
             self.view.close_plotters()
 
 
-def _sim_unit(unit: str | None) -> str:
-    return "" if unit in (None, "", "1") else display_unit(unit)
-
-
 def study_value_text(v, unit: str | None) -> str:
-    """A stored study result: 4 significant digits (a pressure ratio 0.9989, a lesion drop 0.072 mmHg
-    would read 1.0 and 0.1 at the plan measurements' 0.1 precision); the unit '1' left out."""
-    if isinstance(v, int | float) and not isinstance(v, bool):
-        return f"{float(v):.4g}{_sim_unit(unit)}"
-    return format_value(v, unit or "")
+    """A stored study result as the report and the CLI print it (core ``format_result``: 4 significant
+    digits, a pressure ratio 0.9989 and a lesion drop 0.072 mmHg, not 1.0 and 0.1; the unit '1' left out)."""
+    return format_result(v, unit)
 
 
 def study_difference_text(row) -> str:
     """The difference of a stored study result, signed, 4 significant digits."""
     if row.difference is not None:
-        return f"{row.difference:+.4g}{_sim_unit(row.unit)}"
+        return format_result_difference(row.difference, row.unit)
     return format_difference(row)

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
+from surgiplan.core.units import format_result
 from surgiplan.gui.panels.common import Panel, button, hint, row
 
 NONE = "(none)"
@@ -423,4 +424,6 @@ def _unbroken(text: str) -> str:
 
 def _fmt(r: dict) -> str:
     v = r["value"]
-    return _unbroken(f"{v:.4g} {r['unit']}" if isinstance(v, int | float) else f"{v} {r['unit']}")
+    if isinstance(v, int | float) and not isinstance(v, bool):
+        return _unbroken(format_result(v, r["unit"]))  # as the report and the compare panel print it
+    return _unbroken(f"{v} {r['unit']}")

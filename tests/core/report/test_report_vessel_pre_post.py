@@ -44,5 +44,8 @@ def test_pre_post_table_and_native_rows_in_the_report(knee_case, knee_copy, tmp_
         cells = " ".join(f"{r[k]:.4g} {r['unit']}" for k in ("pre", "post", "change"))
         assert cells in text, cells  # 4 significant digits: 4.213 -> 0.072 mmHg, not 4.2 -> 0.1
     assert "before the stent (native lumen)" in text  # the comparison's rows of the native values
+    # the key results and the comparison's study rows: the same 4 digits, never the measurements' 0.1
+    assert text.count("0.072 mmHg") >= 2, text.count("0.072 mmHg")
+    assert "0.1 mmHg" not in text and "0.2 Pa" not in text  # 0.072 and 0.25 at 0.1 precision
     text_b = " ".join(pdf_text(render_report(case, "B"), tmp_path, "-raw").split())
     assert "No native (pre-stent) result: Newton did not converge at Re 394" in text_b
