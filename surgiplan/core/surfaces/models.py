@@ -6,7 +6,7 @@ and the demos, so the four build the same surfaces with the same checks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -91,6 +91,11 @@ def build_model(seg, name: str, *, smooth: bool = True, decimate_to: int | None 
     if decimate_to and mesh.n_cells > decimate_to:
         report(progress, 0.7, f"{name}: decimating to {decimate_to} triangles")
         mesh = decimate(mesh, decimate_to)
+        if debris is not None:
+            # a fold the decimation made and the repair cut out can leave a speck (a few triangles) behind
+            mesh, specks = remove_debris(mesh, min_volume_mm3=debris_mm3, min_fraction=0.0)
+            debris = replace(debris, shells_removed=debris.shells_removed + specks.shells_removed,
+                             removed_volume_mm3=debris.removed_volume_mm3 + specks.removed_volume_mm3)
     report(progress, 1.0, f"{name}: checked")
     return BuiltModel(name, mesh, watertight_report(mesh), debris)
 

@@ -158,7 +158,12 @@ def _non_manifold_vertices_closed(f: np.ndarray, n_points: int, twin: np.ndarray
 
 
 def _non_manifold_vertices(f: np.ndarray, n_points: int) -> int:
-    """Vertices whose incident triangles form more than one edge-connected fan.
+    """Vertices whose incident triangles form more than one edge-connected fan."""
+    return int(np.count_nonzero(_fans_per_vertex(f, n_points) > 1))
+
+
+def _fans_per_vertex(f: np.ndarray, n_points: int) -> np.ndarray:
+    """The number of edge-connected fans of triangles around each vertex (0 for unused vertices).
 
     Nodes are the (vertex, triangle) incidences, numbered ``corner * nt + t`` (corner 0-2 of
     triangle t); two incidences of one vertex are linked when their triangles share an edge at
@@ -185,8 +190,7 @@ def _non_manifold_vertices(f: np.ndarray, n_points: int) -> int:
     lab = _components(n, rows, cols)
     vert = f.T.reshape(-1).astype(np.int64)  # vertex of node corner * nt + t
     fans = np.unique(vert * n + lab)
-    per_vertex = np.bincount(fans // n, minlength=n_points)
-    return int(np.count_nonzero(per_vertex > 1))
+    return np.bincount(fans // n, minlength=n_points)
 
 
 def watertight_report(mesh) -> WatertightReport:
@@ -290,12 +294,55 @@ def _close_holes_locally(f: np.ndarray) -> np.ndarray | None:
     return np.concatenate([f, np.asarray(new, f.dtype).reshape(-1, 3)])
 
 
+#: rings of triangles cut around a pinched hole (a vertex on two holes) before the hole is closed by numpy
+PINCH_GROWTH = 6
+
+
+def _pinch_vertices(f: np.ndarray) -> np.ndarray:
+    """Vertices where a hole's boundary is not a simple loop (they start or end more than one
+    boundary edge: two holes, or one hole twice, meet there)."""
+    e = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]).astype(np.int64)
+    m = int(f.max()) + 1
+    und = np.minimum(e[:, 0], e[:, 1]) * m + np.maximum(e[:, 0], e[:, 1])
+    _, inv, counts = np.unique(und, return_inverse=True, return_counts=True)
+    bnd = e[counts[inv.ravel()] == 1]
+    if len(bnd) == 0:
+        return np.zeros(0, np.int64)
+    starts, start_n = np.unique(bnd[:, 0], return_counts=True)
+    ends, end_n = np.unique(bnd[:, 1], return_counts=True)
+    return np.union1d(starts[start_n > 1], ends[end_n > 1])
+
+
+def _touching(f: np.ndarray, verts: np.ndarray) -> np.ndarray:
+    """Boolean per triangle: it has a corner in ``verts``."""
+    return np.isin(f, verts).any(axis=1)
+
+
+def _close_with_growth(f: np.ndarray) -> np.ndarray | None:
+    """Close the holes of ``f`` by fans; where a hole is pinched, cut the triangles around the pinch
+    (up to PINCH_GROWTH rings) until every hole is a simple loop. None when that does not happen."""
+    for _ in range(PINCH_GROWTH + 1):
+        closed = _close_holes_locally(f)
+        if closed is not None:
+            return closed
+        pinch = _pinch_vertices(f)
+        if len(pinch) == 0:
+            return None
+        f = f[~_touching(f, pinch)]
+        if len(f) == 0:
+            return None
+    return None
+
+
 def fix_non_manifold(mesh, *, hole_size_mm: float = 1e6, max_rounds: int = 4):
     """Remove triangles on non-manifold edges (and duplicates), re-close the holes, keep orientation.
 
-    Quadric decimation occasionally folds a few triangles onto each other; this
-    cuts them out and closes the small holes left by fans (numpy), falling back
-    to vtkFillHolesFilter + consistent normals for pinched holes.
+    Quadric decimation occasionally folds a few triangles onto each other; this cuts them out
+    and closes the small holes left by fans (numpy). Where two holes share a vertex (pinched),
+    the triangles around it are cut too (ring by ring) until each hole is a simple loop, and
+    where a repair left two fans meeting at one vertex, their triangles are cut and the holes
+    closed the same way; vtkFillHolesFilter + consistent normals is the last resort. A surface
+    with nothing to repair is returned as it is (no extra cost).
     """
     import pyvista as pv
 
@@ -305,10 +352,12 @@ def fix_non_manifold(mesh, *, hole_size_mm: float = 1e6, max_rounds: int = 4):
     changed = False
     for _ in range(max_rounds):
         bad = _bad_faces(f)
+        if changed:  # a repair can leave two fans at one vertex: cut them and close the holes again
+            bad |= _touching(f, np.flatnonzero(_fans_per_vertex(f, len(pts)) > 1))
         if not bad.any():
             break
         changed = True
-        closed = _close_holes_locally(f[~bad])
+        closed = _close_with_growth(f[~bad])
         if closed is None:
             m = pv.PolyData.from_regular_faces(pts, f[~bad]).clean()
             pieces = m.connectivity("all")["RegionId"]
