@@ -1,7 +1,10 @@
 """Incompressible blood flow: Navier-Stokes with Taylor-Hood P2-P1 (SI units: m, s, Pa).
 
 * Steady: Newton (PETSc SNES) with continuation in Reynolds number (the inlet
-  flow rate and outlet pressures are ramped in ``reynolds_steps`` steps).
+  flow rate and outlet pressures are ramped in ``reynolds_steps`` steps). Where
+  the continuation stalls (a jet without a stable steady state), a march in
+  physical time takes over and reports the steady or the time-averaged flow
+  (:mod:`surgiplan.core.simulation.flow_march`, ``flow.march``).
 * Pulsatile: Crank-Nicolson in time with the convecting velocity extrapolated
   (Adams-Bashforth, u* = 3/2 u^n - 1/2 u^(n-1), skew-symmetric convection): one
   linear Oseen solve per step, second order, no numerical damping of the
@@ -78,6 +81,9 @@ PTC_REJECT = 2.0  # a pseudo time step that multiplies the steady residual by mo
 # the residual sat at 5e-6 to 8e-6 for 15 accepted steps (target 5.9e-7), every other step undone; with
 # increments of 1/16 of the flow, plain Newton converged at 50 % in 5 iterations (VN, round 5).
 PTC_PLATEAU = 8
+# a plateau whose steady residual ended this many times above its lowest value drifted away (see _drifted_away):
+# on the native vascular sample at 67 % of 20 mL/s it grew 13-17 % per pseudo step, 1.9e-6 -> 3.9e-6 (VN, round 5)
+PTC_DRIFT = 1.2
 
 
 @dataclass
@@ -610,7 +616,43 @@ def solve_steady(tm: TaggedMesh, spec: FlowSpec, solver: SolverSpec | None = Non
         entry["newton_finish"] = {"converged": bool(ok), "iterations": snes.getIterationNumber()}
         return ok, total
 
+    def set_flow(f) -> None:
+        """Inflow (and pressure inlet, backflow smoothing) at flow fraction ``f`` of the target."""
+        s.set_inflow(q_target * f)
+        state["f_now"] = f
+        u_smooth.value = max(BACKFLOW_SMOOTHING * abs(q_target * f) / s.inlet.area, 1e-6)
+        s.p_in.value = (spec.inlet.pressure_Pa or 0.0) * f
+
+    # the physical-time march (flow_march.py): where the continuation stalls ('auto'), or instead of it
+    can_march = spec.convection and spec.march != "off" and spec.inlet.type == "flow_rate" and q_target > 0
+
+    def run_march(f_start: float, finish_with_newton: bool) -> dict:
+        from types import SimpleNamespace
+
+        from surgiplan.core.simulation import flow_march
+
+        def newton_finish() -> bool:
+            set_flow(1.0)
+            state["ptc_f0"] = None
+            return newton(1.0)
+
+        ctx = SimpleNamespace(s=s, spec=spec, problem=problem, w=w, u_prev=u_prev, inv_dt=inv_dt, v_dofs=v_dofs,
+                              coupling=coupling, set_flow=set_flow, steady_residual=steady_residual,
+                              newton_finish=newton_finish, q_target=q_target, finish_with_newton=finish_with_newton,
+                              tol=solver.newton_rtol * state.get("unit_f0", 0.0))
+        rec = flow_march.march(ctx, f_start, progress)
+        if coupling is not None:
+            coupling.update(w)
+        history.append({"factor": 1.0, "reynolds": re_target, "newton_iterations": int(
+            rec.get("newton_finish", {}).get("iterations", 0)), "time_march": rec["result"],
+            "newton_step_times_s": []})
+        state["done"] = 1.0
+        return rec
+
     try:
+        if can_march and spec.march == "always":
+            # time-resolved at constant inflow from rest: the march's own verdict, no steady Newton at the end
+            state["march"] = run_march(0.0, finish_with_newton=False)
         # adaptive continuation in the flow rate (Reynolds number): a step whose Newton solve diverges
         # is undone and retried at half the increment; easy steps let the increment grow again
         while state["done"] < 1.0 - 1e-12:
@@ -677,7 +719,17 @@ def solve_steady(tm: TaggedMesh, spec: FlowSpec, solver: SolverSpec | None = Non
                 # a planned continuation (reynolds_steps) halves its step at most twice: on the native vascular
                 # sample each further halving cost ~25 factorisations (Newton crawling, then pseudo time) for
                 # flows a few % apart, hours before the message; an automatic one goes down to 1/256
-                if state["df"] < (0.25 / steps if fixed else 1.0 / 256) or len(failures) > 12:
+                limit = state["df"] < (0.25 / steps if fixed else 1.0 / 256) or len(failures) > 12
+                if can_march and not state["cancel"] and (limit or _drifted_away(ptc_log, f)):
+                    # no steady state reached this way, or pseudo time drifted away from one (an unstable
+                    # steady state): let the flow evolve in physical time from the last converged state
+                    try:
+                        state["march"] = run_march(state["done"], finish_with_newton=True)
+                    except SolverError as exc:
+                        raise SolverError(_continuation_failure(s, q_target, f, state, failures, ptc_log)
+                                          + f"; then {exc.message}", hint=exc.hint) from exc
+                    break
+                if limit:
                     raise SolverError(_continuation_failure(s, q_target, f, state, failures, ptc_log),
                                       hint="The flow may be unsteady at this Reynolds number, or the mesh too coarse "
                                            "for it; refine the mesh or lower the flow rate.")
@@ -714,12 +766,24 @@ def solve_steady(tm: TaggedMesh, spec: FlowSpec, solver: SolverSpec | None = Non
             "stabilisation": "SUPG + grad-div (residual-based, consistent)" if stabilised else "none",
             "stalled_newton_solves": state.get("stalled", 0),
             "pseudo_transient": ptc_log,
+            "flow_regime": (state["march"]["result"] if state.get("march") else "steady"),
+            "time_march": state.get("march"),
             "outlets": outlet_info,
             "mesh_quality": quality.to_dict()}
     report(progress, 1.0, f"steady flow solved ({info['newton_iterations_total']} Newton iterations)")
     sol = FlowSolution(uh, ph, tm, spec, info)
     sol.setup = s
     return sol
+
+
+def _drifted_away(ptc_log: list, f: float) -> bool:
+    """Whether the pseudo-transient march at flow fraction ``f`` stopped on a plateau after its steady residual
+    had *grown* (last > PTC_DRIFT x the smallest): the march drifts away from a nearby steady state, the sign of
+    an unstable one (smaller flow increments do not help there)."""
+    e = ptc_log[-1] if ptc_log else None
+    if not e or e.get("factor") != f or not e.get("plateau") or len(e["residuals"]) < 3:
+        return False
+    return e["residuals"][-1] > PTC_DRIFT * min(e["residuals"])
 
 
 def _continuation_failure(s: _Setup, q_target: float, f: float, state: dict, failures: list,
@@ -953,7 +1017,7 @@ class _WoodburyPC:
         for sj, z in zip(s, self.z, strict=True):
             y.axpy(-float(sj), z)
 
-    def destroy(self) -> None:
+    def destroy(self, pc=None) -> None:  # PETSc calls it with the PC when the PC is destroyed
         for v in (*self.u, *self.z):
             v.destroy()
 

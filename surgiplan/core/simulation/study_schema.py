@@ -298,6 +298,13 @@ class FlowSpec(_Model):
     pressure_drop_between: tuple[Tag, Tag] | None = None
     reynolds_steps: int = Field(0, ge=0, le=1000, description="continuation steps; 0 = automatic")
     convection: bool = Field(True, description="False: (unsteady) Stokes flow")
+    march: Literal["auto", "off", "always"] = Field(
+        "auto", description="steady study: 'auto' marches in physical time (backward Euler) where the Reynolds "
+        "continuation stalls and reports the steady or the time-averaged flow; 'off' fails there instead; "
+        "'always' marches from rest at the inflow (no continuation) and reports the march's time average")
+    march_time_step_s: float = Field(0.0, ge=0.0, le=10.0, description="time step of that march (s); 0 = the "
+                                     "convective time d / U of the fastest jet")
+    march_max_steps: int = Field(400, ge=1, le=20_000, description="step budget of that march")
     backflow_stabilization: Literal["tangential", "full", "none"] = "tangential"
     stabilization: Literal["auto", "supg", "none"] = Field(
         "auto", description="steady solve: consistent SUPG + grad-div ('auto': with convection, Newtonian)")

@@ -90,6 +90,14 @@ def prepare(case, plan_name: str, study: str, out_dir: Path, progress: Progress 
         # Reynolds continuation paced by the lesion jet (the inlet Re alone jumps too far on a tight lesion)
         steps = max(1, math.ceil(max(j["reynolds"] for j in jets) / LESION_RE_PER_STEP))
         study_dict["flow"]["reynolds_steps"] = max(int(study_dict["flow"].get("reynolds_steps", 0)), steps)
+    if jets:
+        # where the continuation stalls the solver marches in physical time: its step is the fastest jet's
+        # convective time d / U (U the jet's mean velocity 4 Q / (pi d^2)), 3.7 ms on the vascular sample
+        from surgiplan.core.simulation.flow_march import MARCH_DT_PER_JET_TIME
+
+        jet = max(jets, key=lambda j: j["reynolds"])
+        d = jet["minimal_diameter_mm"] * 1e-3
+        study_dict["flow"]["march_time_step_s"] = MARCH_DT_PER_JET_TIME * math.pi * d**3 / (4 * jet["flow_mL_s"] * 1e-6)
     bc["lesion_jets"] = jets
     bc.update({"density": blood.density_kg_m3, "viscosity": blood.viscosity_Pa_s, "blood_model": blood.label(),
                "plan": plan_name, "study": study, "stent_applied": stent is not None,
@@ -113,9 +121,28 @@ def finish(case, plan_name: str, study: str, out_dir: Path, summary: dict, progr
     res["study"] = study
     res["plan"] = plan_name
     res["setup"] = setup_facts(info, bc, summary)
+    res["flow_regime"] = flow_regime(summary)
+    if res["flow_regime"]["result"] != "steady":
+        res["key_results"].insert(1, {"label": "flow regime", "value": res["flow_regime"]["label"], "unit": "",
+                                      "region": "whole vessel"})
     res["verification"] = verification_status()
     report(progress, 1.0, "vessel study done")
     return json_safe(res)
+
+
+def flow_regime(summary: dict) -> dict:
+    """How the solver reached the result: ``result`` 'steady' (Newton), 'settled' (a physical-time march came to
+    rest) or 'unsteady' (the march's fields are time averages over ``window``, with the ``fluctuation`` of the
+    inlet-to-outlet pressure drops and outlet flows), and a ``label`` for the summary."""
+    march = (summary.get("solver") or {}).get("time_march")
+    if not march:
+        return {"result": "steady", "label": "steady (Newton with Reynolds continuation)"}
+    out = {"result": march["result"], "label": march["label"]}
+    for k in ("time_step_s", "steps", "simulated_time_s", "factorisations", "wall_s", "from_flow_fraction", "window",
+              "fluctuation", "newton_finish"):
+        if k in march:
+            out[k] = march[k]
+    return out
 
 
 def lesion_jets(info: dict, bc: dict, flow_mL_s: float | None = None) -> list[dict]:
@@ -324,6 +351,8 @@ def run_pre_post(case_dir: Path, plan: str, study: str, *, n_ranks: int = 1, out
             native.update(status="failed", reason=exc.message, hint=exc.hint or NATIVE_FAILED_HINT)
         except Exception as exc:  # noqa: BLE001 - the stented result is still worth having; reason kept
             native.update(status="failed", reason=f"{type(exc).__name__}: {exc}", hint=NATIVE_FAILED_HINT)
+    if pre is not None and pre.get("flow_regime"):
+        native["flow_regime"] = pre["flow_regime"]["label"]
     if pre is None:
         # a failure is kept beside the cache folder for the record (not reused: the next run tries again)
         fileio.ensure_folder(folder)
