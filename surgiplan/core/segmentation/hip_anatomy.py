@@ -449,14 +449,69 @@ def refine_near_metal(img: np.ndarray, sp: np.ndarray, head: Head, metal_near: n
     return Head(f.centre, r, r, head.score)
 
 
+def _surface_hits(vals: np.ndarray, radii: np.ndarray, r0: float, tol_mm: float, min_drop_hu: float,
+                  min_rise_hu: float) -> np.ndarray:
+    """Per ray (rows of ``vals``, CT at ``radii`` mm from a head's centre), the radius (mm) of
+    the bright-dark-bright pattern of :func:`_joint_hits` (half-way from a peak down to a dip at
+    least ``min_drop_hu`` lower within 6 mm, followed by a rise of ``min_rise_hu``) that lies
+    nearest the fitted sphere's radius ``r0``, among all such patterns within ``tol_mm`` of it;
+    nan where none.
+
+    Not the first pattern along the ray: an osteoporotic head holds darker pockets under its
+    subchondral plate (fatty marrow, 100-170 HU against 220-290 HU cancellous bone), and the
+    cancellous bone, that pocket and the bright plate beyond it are the same pattern, a few mm
+    inside the joint (issue 23's real CT, the upper right head: a dip at 16-18 mm, the plate at
+    20-21 mm, the joint at 24-27 mm, sphere 22.5 mm). The joint is the pattern the fitted sphere
+    runs through; the pocket and the socket's own cortex lie on either side of it. A peak on the
+    fall of the pattern before it (a shoulder) or dimmer than the ray's first peak (a bump in the
+    fat of the acetabular fossa beyond the head's medial surface) is not a layer of its own.
+    """
+    step = float(radii[1] - radii[0])
+    w = max(2, int(round(6.0 / step)))
+    v = np.asarray(vals, float)
+    n, L = v.shape
+    out = np.full(n, np.nan)
+    last = L - w - 2
+    if last <= 2:
+        return out
+    sw = np.lib.stride_tricks.sliding_window_view
+    p = np.arange(2, last)
+    m = p[None, :] + np.argmin(sw(v, w + 1, axis=1)[:, p], axis=2)
+    vm = np.take_along_axis(v, m, axis=1)
+    vp = v[:, p]
+    pad = np.concatenate([v, np.full((n, w + 1), -1e9)], axis=1)
+    rise_max = sw(pad[:, 1:], w, axis=1)[:, :L].max(axis=2)
+    ok = ((vp >= v[:, p - 1]) & (vp >= v[:, p + 1]) & (vp - vm >= min_drop_hu)
+          & (np.take_along_axis(rise_max, m, axis=1) >= vm + min_rise_hu))
+    best = np.full(n, np.inf)
+    fall_end = np.full(n, -1)
+    first_peak = np.full(n, np.nan)
+    for r, f in zip(*np.nonzero(ok), strict=True):  # row-major: per ray, peaks outward
+        pp, mm = int(p[f]), int(m[r, f])
+        if pp < fall_end[r] or v[r, pp] < first_peak[r]:
+            continue  # a shoulder of the previous fall, or a bump in the fat beyond: not a brighter layer
+        fall_end[r] = mm
+        if np.isnan(first_peak[r]):
+            first_peak[r] = v[r, pp]
+        seg = v[r, pp:mm + 1]
+        half = 0.5 * (seg[0] + seg[-1])
+        q = int(np.argmax(seg < half))
+        frac = (seg[q - 1] - half) / max(seg[q - 1] - seg[q], 1e-6) if q else 0.0
+        h = radii[pp + q - 1] + step * frac if q else radii[pp]
+        if abs(h - r0) <= tol_mm and abs(h - r0) < best[r]:
+            best[r], out[r] = abs(h - r0), h
+    return out
+
+
 def head_surface(img: np.ndarray, sp: np.ndarray, head: Head, shape, *, n_dir: int = 1000, tol_mm: float = 4.0,
                  neighbours: int = 15, min_hits: int = 4) -> tuple[np.ndarray, np.ndarray]:
     """The head's own surface instead of its fitted sphere: (inside, socket_side) boolean masks of
     ``shape`` [k, j, i] (``img``: smoothed CT in HU; ``sp`` spacing mm).
 
     Along ``n_dir`` rays from the centre, the surface is where the CT falls half-way from the
-    head's cortex to the dark joint space that is followed by the socket (:func:`_joint_hits`),
-    kept within ``tol_mm`` of the fitted radius; per ray the median of its ``neighbours``
+    head's cortex to the dark joint space that is followed by the socket, the pattern nearest the
+    fitted radius within ``tol_mm`` of it (:func:`_surface_hits`: not the first pattern, which on
+    an osteoporotic head can be a dark pocket under the plate); per ray the median of its ``neighbours``
     nearest rays' hits (at least ``min_hits`` of them), else the sphere's radius (the neck, where
     no joint space is seen). ``inside``: voxels within that radius of their ray. ``socket_side``:
     voxels beyond it (up to ``tol_mm`` + 6 mm past the sphere) on rays where the joint space was
@@ -467,8 +522,8 @@ def head_surface(img: np.ndarray, sp: np.ndarray, head: Head, shape, *, n_dir: i
     r0 = head.radius_mm
     radii = np.arange(4.0, r0 + 10.0, 0.5)
     vals, dirs = _ray_samples(img, sp, head.centre, radii, n_dir=n_dir)
-    hit = _joint_hits(vals, radii, 60.0, 40.0)
-    ok = np.abs(hit - r0) <= tol_mm  # nan compares False
+    hit = _surface_hits(vals, radii, r0, tol_mm, 60.0, 40.0)  # the pattern nearest the sphere, not the first
+    ok = np.isfinite(hit)
     tree = cKDTree(dirs)
     _, nn = tree.query(dirs, neighbours)
     n_ok = ok[nn].sum(axis=1)
