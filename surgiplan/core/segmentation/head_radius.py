@@ -286,14 +286,16 @@ def socket_side(shape, sp: np.ndarray, centre_idx, fit: LayerFit, *, reach_mm: f
 
 
 def open_joint_shells(img: np.ndarray, sp: np.ndarray, heads, femurs: list[np.ndarray],
-                      hip: np.ndarray, up_sign: int = 1) -> tuple[list[np.ndarray], np.ndarray]:
+                      hip: np.ndarray, up_sign: int = 1,
+                      fits: list | None = None) -> tuple[list[np.ndarray], np.ndarray]:
     """``femurs`` and ``hip`` (bool [k, j, i]) without each head's :func:`joint_shell` (the layers fitted
     by :func:`fit_layers` from the head's centre and radius; valleys only, outside a cone around the
     femur's neck: :func:`hip_anatomy.neck_direction`), and the femur's voxels on the socket's side of the
     joint (:func:`socket_side`; superior is +k when ``up_sign`` is 1), with what they alone joined to the
     femur, given to the hip bone (thick
     slices: the femur's watershed front crossed the blurred joint and took part of the acetabulum, femur
-    +11 to +17 % on phantoms 1024, 1047, 1058); unchanged where the fit is not trusted."""
+    +11 to +17 % on phantoms 1024, 1047, 1058); unchanged where the fit is not trusted. ``fits``, when
+    given, receives each head's :class:`LayerFit` (or None), in the order of ``heads``."""
     from surgiplan.core.segmentation.hip_anatomy import neck_direction
 
     femurs = [f.copy() for f in femurs]
@@ -301,6 +303,8 @@ def open_joint_shells(img: np.ndarray, sp: np.ndarray, heads, femurs: list[np.nd
     shells = np.zeros(hip.shape, bool)
     for h, f in zip(heads, femurs, strict=True):
         fit = fit_layers(img, sp, h.centre, h.radius_mm)
+        if fits is not None:
+            fits.append(fit)
         if fit is None:
             continue
         neck = neck_direction(f, sp, h)
@@ -322,3 +326,55 @@ def open_joint_shells(img: np.ndarray, sp: np.ndarray, heads, femurs: list[np.nd
         femurs = [f & ~shells for f in femurs]
         hip &= ~shells
     return femurs, hip
+
+
+#: a femoral head in its socket shows the joint space on a good part of the directions from its centre: the
+#: bony acetabulum is about a hemisphere, so about half of the head's sphere in a real hip (the randomised CT
+#: phantoms' sockets cover more: 69-91 % of 400 rays for every head found within 1 mm). Below this share the
+#: "head" is doubted (phantoms: spheres 29-39 mm off the head, beside a stem or for no clear reason, 5-14 %)
+MIN_JOINT_SHARE = 0.25
+#: the head's cortex fitted across the joint this much thicker than the socket's (twice + 1 mm): the two
+#: cortices and the joint space between them read as one band (phantoms: 4.8-6.0 mm against 0.2-1.0 mm
+#: where the joint blurred away; within 0.8 mm of each other where it did not)
+BAND_RATIO, BAND_EXTRA_MM = 2.0, 1.0
+
+
+def joint_doubts(img: np.ndarray, sp: np.ndarray, head, name: str, *, n_dir: int = 400,
+                 fit: LayerFit | None | bool = False) -> list[str]:
+    """What is doubtful about a femoral head found by sphere votes (``head``: a
+    :class:`hip_anatomy.Head`; ``name``: its femur's segment), each with what to do; [] when the joint
+    space is seen around it as around a head in its socket.
+
+    * The joint space (cortex, dark gap, bone: :func:`joint_crossings`) is seen on fewer than
+      :data:`MIN_JOINT_SHARE` of ``n_dir`` rays from the centre: the sphere may not be the head (a stem's
+      or a screw's, the socket's rim), and the femur may hold part of the hip bone or miss its head.
+    * The layer model (:func:`fit_layers`) reads the head's cortex more than :data:`BAND_RATIO` times +
+      :data:`BAND_EXTRA_MM` as thick as the socket's: a thin cortex and a narrow joint space blurred into
+      one bright band (issue 23's phantoms 1001, 1004, 1020: cortex 0.8-1.2 mm, joint 1.0-1.6 mm), whose
+      outer edge the votes took for the head's surface; the femur then holds the socket's cortex
+      (radius +2.9 to +3.8 mm, femur +25 to +42 %). Blur alone cannot tell the gap's width from the two
+      cortices' thickness there, so this is a doubt, not a correction.
+
+    ``fit``: the head's :func:`fit_layers` if already computed (None: it was not trusted); by default
+    it is fitted here.
+    """
+    from surgiplan.core.segmentation.hip_anatomy import _ray_samples
+
+    radii = np.arange(max(5.0, head.radius_mm - 8.0), head.radius_mm + 8.0, 0.25)
+    vals, _ = _ray_samples(img, sp, head.centre, radii, n_dir=n_dir)
+    share = len(joint_crossings(vals, radii)) / float(n_dir)
+    what = ("Check the head and the joint on a coronal slice; if the femur takes the socket's rim or misses "
+            "its head, place a seed in the femoral head and one in the hip bone and separate from seeds.")
+    if fit is False:
+        fit = fit_layers(img, sp, head.centre, head.radius_mm, n_dir=n_dir)
+    if fit is not None and fit.cortex_mm > BAND_RATIO * fit.socket_cortex_mm + BAND_EXTRA_MM:
+        return [f"{name}: across the joint the head's cortex reads {fit.cortex_mm:.1f} mm thick and the socket's "
+                f"{fit.socket_cortex_mm:.1f} mm: a thin cortex and a narrow joint space seem blurred into one band, "
+                f"so the femur's surface (radius {fit.radius_mm:.1f} mm) may lie at the socket's outer edge, up to "
+                f"{fit.cortex_mm - fit.socket_cortex_mm:.1f} mm too far out, with the socket's cortex in the femur. "
+                + what]
+    if share < MIN_JOINT_SHARE:
+        return [f"{name}: the femoral head found (radius {head.radius_mm:.1f} mm) shows a joint space on only "
+                f"{100 * share:.0f} % of the directions around it (a head in its socket: 40 % or more); it may not be "
+                f"the head (a stem, a screw, the socket's rim) or its joint space is blurred away. " + what]
+    return []

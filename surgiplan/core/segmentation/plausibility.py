@@ -400,9 +400,11 @@ def check_anatomy(volume: Volume, seg, names=None, *, expected_vertebrae: int | 
     Returns
     -------
     list of Doubt
-        ``kind`` is "volume", "symmetry", "head-radius", "pieces", "count", or "split" (what the
+        ``kind`` is "volume", "symmetry", "head-radius", "pieces", "count", "split" (what the
         preset itself was unsure of, from ``seg.metadata["preset_doubts"]``: e.g. the pelvis kept in
-        one piece, and why).
+        one piece, and why) or "head" (a femoral head the hip preset doubts: no joint space seen
+        around it, or its cortex and the socket's blurred into one band; see
+        :func:`head_radius.joint_doubts`).
     """
     from surgiplan.core.segmentation import islands
 
@@ -471,7 +473,11 @@ def check_anatomy(volume: Volume, seg, names=None, *, expected_vertebrae: int | 
                 f"with the acetabulum or cut. Add a seed in the femoral head and one in the hip bone and separate "
                 f"from seeds.")))
     for why in getattr(seg, "metadata", {}).get("preset_doubts", []):  # what the preset itself was unsure of
-        doubts.append(Doubt("pelvis" if "pelvis" in why else "-", "split", 0.0, why))
+        head = re.match(r"(femur_(?:left|right)): ", why)  # a femoral head the hip preset doubts
+        if head:
+            doubts.append(Doubt(head.group(1), "head", vols.get(head.group(1), (0.0, False))[0], why))
+        else:
+            doubts.append(Doubt("pelvis" if "pelvis" in why else "-", "split", 0.0, why))
     if expected_vertebrae is not None:
         found = [n for n in names if _kind(n) == "vertebra"]
         if len(found) != expected_vertebrae:

@@ -285,7 +285,8 @@ def _hip(volume, progress=None, low: float = 300.0, split_pelvis: bool = True, *
                  for h in heads]
         femurs, rest = hip_anatomy.split_femur(img, bone, sp, heads, progress=sub_progress(progress, 0.5, 0.9))
         # a joint space narrower than the blur is bright enough to be bone: neither bone's (issue 23 phantoms)
-        femurs, rest = open_joint_shells(img, sp, heads, femurs, rest, up_sign=axis_signs(volume)[2])
+        fits: list = []
+        femurs, rest = open_joint_shells(img, sp, heads, femurs, rest, up_sign=axis_signs(volume)[2], fits=fits)
     x_mid = float(volume.index_to_world(np.array([[mid_i, 0.0, 0.0]]))[0, 0])
     out: dict[str, np.ndarray] = {}
     vml = volume.voxel_volume_mm3 / 1000.0
@@ -311,6 +312,12 @@ def _hip(volume, progress=None, low: float = 300.0, split_pelvis: bool = True, *
         raise InputError("hip-bones: implausible result (" + "; ".join(doubts) + ")",
                          hint="Place one seed in each femur and one in the hip bone.")
     unsure = []
+    if not soft:  # a voted head whose joint space is not seen, or blurred into one band (issue 23 phantoms)
+        from surgiplan.core.segmentation.head_radius import joint_doubts
+
+        for h, fit in zip(heads, fits, strict=True):
+            cw = volume.index_to_world(np.array([h.centre[::-1]]))[0]
+            unsure += joint_doubts(img, sp, h, "femur_left" if cw[0] > x_mid else "femur_right", fit=fit)
     if split_pelvis and len(heads) == 2:
         parts, why = _split_pelvis_parts(volume, pelvis, sp, heads, mid_i, exclude,
                                          progress=sub_progress(progress, 0.9, 1.0))
