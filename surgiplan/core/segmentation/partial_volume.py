@@ -221,12 +221,10 @@ def _fill(m: np.ndarray, per_slice: bool) -> np.ndarray:
             bg[tuple(idx)] = ~ndimage.binary_fill_holes(sub[tuple(face)])
     lab = sitk.ConnectedComponent(sitk.GetImageFromArray(bg), False)  # faces only, as scipy's fill
     del bg
-    outside = int(sitk.GetArrayViewFromImage(lab)[0, 0, 0])
-    keep = sitk.BinaryThreshold(lab, outside, outside, 0, 1)  # 1 where not the outside
-    del lab
+    labels = sitk.GetArrayViewFromImage(lab)
     out = np.zeros(m.shape, bool)
-    out[box] = sitk.GetArrayViewFromImage(keep)[inner].view(bool)
-    del keep
+    np.not_equal(labels[inner], labels[0, 0, 0], out=out[box])  # True where not the outside
+    del labels, lab
     if per_slice:
         out = morphology.fill_holes(out, per_slice=True)
     return out
@@ -237,11 +235,9 @@ def _size(radius_mm: float, spacing_kji) -> tuple[int, ...]:
 
 
 def _box(mask: np.ndarray, pad) -> tuple[slice, ...]:
-    out = []
-    for ax in range(3):
-        nz = np.flatnonzero(mask.any(axis=tuple(a for a in range(3) if a != ax)))
-        out.append(slice(max(int(nz[0]) - pad[ax], 0), min(int(nz[-1]) + 1 + pad[ax], mask.shape[ax])))
-    return tuple(out)
+    """The bounding box of (non-empty) ``mask`` grown by ``pad`` voxels (k, j, i), clipped to the grid."""
+    return tuple(slice(max(lo - p, 0), min(hi + p, n)) for (lo, hi), p, n in zip(_extent(mask), pad, mask.shape,
+                                                                                 strict=True))
 
 
 def partial_volume_bone(
@@ -282,14 +278,44 @@ def partial_volume_bone(
             f"no bone of at least {min_island_ml:g} mL above {low:g} HU in this scan",
             hint="Open a CT with bone, or segment by hand.",
         )
-    rough = _fill(rough, False)
-    m = refine_band(a, rough, volume.spacing, progress=sub_progress(progress, 0.3, 0.9), **options)
+    # everything below works on the rough bone's box, grown by what each step reaches beyond the
+    # bone (so that each sees the grid's faces where it did on the whole grid): no full-grid copies
+    box = _box(rough, _reach(volume.spacing, joint_mm, options))
+    sub = a[box]
+    m = _fill(rough[box], False)
+    del rough
+    m = refine_band(sub, m, volume.spacing, progress=sub_progress(progress, 0.3, 0.9), **options)
     if fill_per_slice:
         m = morphology.fill_holes(m, per_slice=True)
     if joint_mm > 0:
         report(progress, 0.92, "partial volume: joint spaces")
-        m &= ~open_joint_spaces(a, m, volume.spacing, wall_mm=joint_mm)
-    return m
+        hits = _joint_hits(sub, m, volume.spacing, **{**_defaults(open_joint_spaces), "wall_mm": joint_mm})
+        if hits is not None:
+            m[hits[0]] &= ~hits[1]
+    out = np.zeros(a.shape, bool)
+    out[box] = m
+    return out
+
+
+def _defaults(func) -> dict:
+    import inspect
+
+    return {n: p.default for n, p in inspect.signature(func).parameters.items() if p.default is not p.empty}
+
+
+def _reach(spacing, joint_mm: float, options: dict) -> list[int]:
+    """Voxels (k, j, i) beyond the rough bone that :func:`refine_band` (its box; the move itself,
+    ``cap_mm``) and :func:`open_joint_spaces` (its box around the moved bone) look at, plus one."""
+    kw = {**_defaults(refine_band), **options}
+    behind = _defaults(open_joint_spaces)["behind_mm"]
+    out = []
+    for s in tuple(float(s) for s in spacing)[::-1]:
+        g = max(1, int(round(kw["gap_mm"] / s)))
+        band = max(g + 1, int(round((kw["gap_mm"] + kw["shell_mm"]) / s))) + 1
+        cap = max(1, int(kw["cap_mm"] / s + 1e-6))
+        joint = int(np.ceil((joint_mm + behind) / s)) + 1 if joint_mm > 0 else 0
+        out.append(max(band, cap + joint) + 1)
+    return out
 
 
 # ------------------------------------------------------------------ the bone preset's fast, capped boundary
@@ -428,41 +454,68 @@ def refine_band(
     w_d = np.bincount(dc, minlength=cmax.size).astype(np.float32).reshape(cshape)
     v_d = np.bincount(dc, weights=av[deep_idx], minlength=cmax.size).astype(np.float32).reshape(cshape)
     del dc, deep_idx
+    # the local values at the band voxels, each only where the tests before it leave the voxel
+    # movable (the same per-voxel values as reading all of them everywhere)
     coords = _cell_coords(band_idx, shape, f)
     sig = tuple(spread_mm / (s * fa) for s, fa in zip(sp, f, strict=True))
     peak_l, wp = _smooth_ratio(cmax * w_r, w_r, sig, coords)
+    metal_b = ndimage.map_coordinates(metal_c.astype(np.float32), coords, order=0, mode="nearest") > 0
+    # bone-like (below) needs a peak of at least the lower of the two bone levels
+    sel = np.flatnonzero((wp > 1e-3) & (peak_l >= min(cortex_hu, bone_peak_hu)) & ~metal_b)
+    coords, peak_l = coords[:, sel], peak_l[sel]
     soft_l, ws = _smooth_ratio(v_s, w_s, sig, coords)
     soft_l = np.where(ws > 1e-3, soft_l, soft_global)
-    deep_l, wd = _smooth_ratio(v_d, w_d, sig, coords)
-    deep_l = np.where(wd > 1e-3, deep_l, -np.inf)  # a thin bone has no inside: its shell is the cortex
-    metal_b = ndimage.map_coordinates(metal_c.astype(np.float32), coords, order=0, mode="nearest") > 0
-    del coords
-    report(progress, 0.75, "partial volume: boundary")
-    val = _smoothed_at(a, band_idx, _sig(smooth_mm, sp))
-    mid = np.maximum(0.5 * (peak_l + soft_l), soft_l + 0.5 * min_contrast_hu)
+    keep = np.flatnonzero(peak_l - soft_l >= min_contrast_hu)
+    sel, coords, peak_l, soft_l = sel[keep], coords[:, keep], peak_l[keep], soft_l[keep]
     # bone-like: a bright cortex, or a cortex brighter than the bone inside it (a pool of contrast
-    # blood is as bright inside as at its rim)
-    bone_like = (peak_l >= cortex_hu) | ((peak_l >= bone_peak_hu) & (peak_l - deep_l >= ridge_hu))
-    movable = (wp > 1e-3) & bone_like & (peak_l - soft_l >= min_contrast_hu) & ~metal_b
+    # blood is as bright inside as at its rim); the inside is read only below the bright cortex
+    bone_like = peak_l >= cortex_hu
+    dim = np.flatnonzero(~bone_like)
+    deep_l, wd = _smooth_ratio(v_d, w_d, sig, coords[:, dim])
+    deep_l = np.where(wd > 1e-3, deep_l, -np.inf)  # a thin bone has no inside: its shell is the cortex
+    bone_like[dim] = (peak_l[dim] >= bone_peak_hu) & (peak_l[dim] - deep_l >= ridge_hu)
+    del coords
+    movable = sel[bone_like]
+    peak_l, soft_l = peak_l[bone_like], soft_l[bone_like]
+    report(progress, 0.75, "partial volume: boundary")
+    val = _smoothed_at(a, band_idx[movable], _sig(smooth_mm, sp))
+    mid = np.maximum(0.5 * (peak_l + soft_l), soft_l + 0.5 * min_contrast_hu)
     m = m0.copy()
-    m.reshape(-1)[band_idx[movable]] = val[movable] >= mid[movable]
+    m.reshape(-1)[band_idx[movable]] = val >= mid
     m = _fill(m, False)
     out = rough.copy()
     out[box] = m
     return out
 
 
+def _steps(r: int, most: int = 1 << 30) -> list[int]:
+    """Shifts 1, 2, 4, ... (at most ``most``) and a remainder, summing to ``r``: dilating by
+    {-d, 0, d} for each d in turn is the dilation by the segment [-r, r] (each shift is at most one
+    more than the reach so far, so nothing is skipped): 2 log2(r) shifted ORs instead of 2 r."""
+    out, total, d = [], 0, 1
+    while total < r:
+        d = min(d, most, r - total)
+        out.append(d)
+        total += d
+        d *= 2
+    return out
+
+
 def _shifted_or(m: np.ndarray, axis: int, r: int) -> np.ndarray:
     """``m`` OR its shifts by 1..``r`` voxels both ways along ``axis`` (a box dilation on one axis)."""
-    out = m.copy()
     n = m.shape[axis]
-    for d in range(1, min(r, n - 1) + 1):
+    r = min(r, n - 1)
+    if r <= 0:
+        return m.copy()
+    for d in _steps(r):
+        out = m.copy()
         lo = [slice(None)] * 3
         hi = [slice(None)] * 3
         lo[axis], hi[axis] = slice(0, n - d), slice(d, n)
         out[tuple(lo)] |= m[tuple(hi)]
         out[tuple(hi)] |= m[tuple(lo)]
-    return out
+        m = out
+    return m
 
 
 def _box_dilate(m: np.ndarray, r) -> np.ndarray:
@@ -508,27 +561,44 @@ def _smooth_ratio(v: np.ndarray, w: np.ndarray, sig, coords) -> tuple[np.ndarray
 
 
 def _smoothed_at(a: np.ndarray, flat_idx: np.ndarray, sig) -> np.ndarray:
-    """``gaussian_filter(a, sig)`` (3 x 3 x 3 support, edges repeated) at the voxels ``flat_idx``."""
+    """``gaussian_filter(a, sig)`` (3 x 3 x 3 support, edges repeated) at the voxels ``flat_idx``.
+
+    Voxels off the grid's faces read their 27 neighbours from shifted views of the flat array (no
+    index arithmetic); the few on a face with the neighbours clipped. The same sums in the same
+    order either way."""
     nk, nj, ni = a.shape
-    k, rem = np.divmod(flat_idx, nj * ni)
-    j, i = np.divmod(rem, ni)
     w1 = []
     for s in sig:
         e = float(np.exp(-0.5 / s**2)) if s > 0 else 0.0
         w1.append(np.array([e, 1.0, e]) / (1.0 + 2.0 * e))
-    # flat offsets of the clipped neighbours along each axis (edges repeated)
-    ok = [np.clip(k + d, 0, nk - 1) * (nj * ni) for d in (-1, 0, 1)]
-    oj = [np.clip(j + d, 0, nj - 1) * ni for d in (-1, 0, 1)]
-    oi = [np.clip(i + d, 0, ni - 1) for d in (-1, 0, 1)]
     av = a.ravel()
     out = np.zeros(len(flat_idx), np.float32)
+    if out.size == 0:
+        return out
+    k, rem = np.divmod(flat_idx, nj * ni)
+    j, i = np.divmod(rem, ni)
+    face = (k == 0) | (k == nk - 1) | (j == 0) | (j == nj - 1) | (i == 0) | (i == ni - 1)
+    inner = np.flatnonzero(~face)
+    o0 = nj * ni + ni + 1  # the flat offset of neighbour (-1, -1, -1)
+    rel = flat_idx[inner] - o0
+    edge = np.flatnonzero(face)
+    # flat offsets of the clipped neighbours along each axis (edges repeated)
+    ok = [np.clip(k[edge] + d, 0, nk - 1) * (nj * ni) for d in (-1, 0, 1)]
+    oj = [np.clip(j[edge] + d, 0, nj - 1) * ni for d in (-1, 0, 1)]
+    oi = [np.clip(i[edge] + d, 0, ni - 1) for d in (-1, 0, 1)]
+    o_in = np.zeros(inner.size, np.float32)
+    o_edge = np.zeros(edge.size, np.float32)
     for dk in range(3):
         for dj in range(3):
             for di in range(3):
                 wgt = w1[0][dk] * w1[1][dj] * w1[2][di]
                 if wgt < 1e-6:
                     continue
-                out += np.float32(wgt) * av[ok[dk] + oj[dj] + oi[di]]
+                o_in += np.float32(wgt) * np.take(av[dk * nj * ni + dj * ni + di:], rel)
+                if edge.size:
+                    o_edge += np.float32(wgt) * av[ok[dk] + oj[dj] + oi[di]]
+    out[inner] = o_in
+    out[edge] = o_edge
     return out
 
 
@@ -567,14 +637,14 @@ def _pdilate(w: np.ndarray, r, n: int) -> np.ndarray:
         if r[ax] > 0:
             w = _shifted_or(w, ax, int(r[ax]))
     if r[2] > 0:
-        out = w.copy()
-        for d in range(1, int(r[2]) + 1):
+        for d in _steps(int(r[2]), 63):
+            out = w.copy()
             s, t = np.uint64(d), np.uint64(64 - d)
             out |= w >> s  # voxel i takes voxel i + d
             out[..., :-1] |= w[..., 1:] << t
             out |= w << s  # voxel i takes voxel i - d
             out[..., 1:] |= w[..., :-1] >> t
-        w = _clear_tail(out, n)
+            w = _clear_tail(out, n)
     return w
 
 
@@ -634,33 +704,72 @@ def open_joint_spaces(
     """
     bone = np.asarray(bone, bool)
     out = np.zeros(bone.shape, bool)
-    if not bone.any():
-        return out
+    r = _joint_hits(ct, bone, spacing, wall_mm=wall_mm, behind_mm=behind_mm, wall_hu=wall_hu, soft_hu=soft_hu,
+                    smooth_mm=smooth_mm, min_voxels=min_voxels)
+    if r is not None:
+        out[r[0]] = r[1]
+    return out
+
+
+def _joint_hits(ct, bone, spacing, *, wall_mm, behind_mm, wall_hu, soft_hu, smooth_mm, min_voxels):
+    """:func:`open_joint_spaces` as (box, joint-space mask of the box), or None when there is none.
+
+    The CT is smoothed once, straight into an array that already holds the margin beyond the grid
+    (-1000 HU, no bone) that the steps need; each direction tests one side's cortex first and the
+    other side and the bone behind only for the candidates still standing, each step a gather
+    from a shifted view (no index arithmetic). Same voxels as testing everything at once."""
+    bone = np.asarray(bone, bool)
     sp = tuple(float(s) for s in spacing)[::-1]  # (k, j, i) mm
     reach = [int(np.ceil((wall_mm + behind_mm) / s)) + 1 for s in sp]
-    box = _box(bone, reach)
+    lo_hi = _extent(bone)
+    if lo_hi is None:
+        return None
+    # the box: the bone's extent grown by ``reach`` and clipped to the grid; the padded arrays: the
+    # same region unclipped, the part beyond the grid dark and without bone
+    box = tuple(slice(max(lo - r, 0), min(hi + r, n)) for (lo, hi), r, n in zip(lo_hi, reach, bone.shape, strict=True))
+    p0 = [max(r - lo, 0) for (lo, _), r in zip(lo_hi, reach, strict=True)]
+    p1 = [max(hi + r - n, 0) for (_, hi), r, n in zip(lo_hi, reach, bone.shape, strict=True)]
+    inner = tuple(slice(a, a + b.stop - b.start) for a, b in zip(p0, box, strict=True))
+    shape = tuple(b.stop - b.start + a + c for b, a, c in zip(box, p0, p1, strict=True))
+    xp = np.empty(shape, np.float32)
+    for ax in range(3):
+        for sl in (slice(0, p0[ax]), slice(shape[ax] - p1[ax], shape[ax])):
+            if sl.stop > sl.start:
+                idx = [slice(None)] * 3
+                idx[ax] = sl
+                xp[tuple(idx)] = -1000.0
+    x = xp[inner]
+    ndimage.gaussian_filter(ct[box], _sig(smooth_mm, sp), mode="nearest", output=x)
     m = bone[box]
-    x = ndimage.gaussian_filter(np.asarray(ct[box], np.float32), _sig(smooth_mm, sp), mode="nearest")
     # candidates (a superset): a cortex within wall_mm along each axis (a box dilation, on bits),
     # and below half-way to the brightest value there is
     n = x.shape[2]
     near = _unpack(_pdilate(_pack(x >= wall_hu), [int(round(wall_mm / s)) for s in sp], n), n)
     cand = m & near & (x <= soft_hu + 0.5 * (float(x.max()) - soft_hu))
     del near
-    if not cand.any():
-        return out
-    # pad so that every step from a candidate stays in the array (outside: no bone, dark)
-    pad = max(reach)
-    xp = np.pad(x, pad, constant_values=-1000.0)
-    mp = np.pad(m, pad)
-    del x
-    shape = xp.shape
-    idx = np.flatnonzero(np.pad(cand, pad))
+    ck, cj, ci = np.nonzero(cand)
     del cand
-    xv, mv = xp.ravel(), mp.ravel()
-    v0 = xv[idx]
-    found = np.zeros(idx.size, bool)
+    if ck.size == 0:
+        return None
+    mp = np.zeros(shape, bool)
+    mp[inner] = m
     strides = (shape[1] * shape[2], shape[2], 1)
+    # flat index of each candidate relative to ``o0``, the flat index of the padded array's voxel
+    # at ``reach`` from its corner: every step of at most ``reach`` voxels per axis stays inside
+    o0 = sum(r * st for r, st in zip(reach, strides, strict=True))
+    idx = (ck + (p0[0] - reach[0])) * strides[0] + (cj + (p0[1] - reach[1])) * strides[1] + (ci + (p0[2] - reach[2]))
+    del ck, cj, ci
+    xv, mv = xp.ravel(), mp.ravel()
+    v0 = xv[o0:][idx]
+    found = np.zeros(idx.size, bool)
+    half = np.float32(0.5)
+
+    def wall(ii, off, n_w):
+        w = np.take(xv[o0 + off:], ii)
+        for t in range(2, n_w + 1):
+            np.maximum(w, np.take(xv[o0 + t * off:], ii), out=w)
+        return w
+
     for d in _DIRECTIONS:
         step_mm = float(np.sqrt(sum((di * s) ** 2 for di, s in zip(d, sp, strict=True))))
         off = sum(di * st for di, st in zip(d, strides, strict=True))
@@ -669,27 +778,37 @@ def open_joint_spaces(
         todo = np.flatnonzero(~found)
         if todo.size == 0:
             break
-        ii = idx[todo]
-        ok = np.ones(todo.size, bool)
-        walls = []
+        # a cortex on each side (the dimmer one decides: both must pass), then bone behind both
         for sign in (1, -1):
-            w = np.full(todo.size, -1000.0, np.float32)
-            for t in range(1, n_w + 1):
-                np.maximum(w, xv[ii + sign * t * off], out=w)
+            ii = idx[todo]
+            w = wall(ii, sign * off, n_w)
+            ok = (w >= wall_hu) & (v0[todo] <= soft_hu + half * (w - soft_hu))
+            todo = todo[ok]
+        for sign in (1, -1):
             for t in range(n_w + 1, n_w + n_b + 1):
-                ok &= mv[ii + sign * t * off]
-            walls.append(w)
-        lo = np.minimum(walls[0], walls[1])
-        ok &= (lo >= wall_hu) & (v0[todo] <= soft_hu + 0.5 * (lo - soft_hu))
-        found[todo[ok]] = True
+                if todo.size == 0:
+                    break
+                todo = todo[np.take(mv[o0 + sign * t * off:], idx[todo])]
+        found[todo] = True
     if not found.any():
-        return out
+        return None
     hit = np.zeros(shape, bool)
-    hit.ravel()[idx[found]] = True
-    hit = hit[pad:-pad, pad:-pad, pad:-pad]
+    hit.ravel()[o0 + idx[found]] = True
+    hit = hit[inner]
     if min_voxels > 1:
         from surgiplan.core.segmentation.islands import remove_small
 
         hit = remove_small(hit, min_voxels * float(np.prod(sp)) * (1 - 1e-6), spacing)
-    out[box] = hit
-    return out
+    return box, hit
+
+
+def _extent(mask: np.ndarray) -> list[tuple[int, int]] | None:
+    """[(first, last + 1)] of ``mask``'s voxels along each axis, or None when it is empty; one
+    pass over the grid for the slices, the other two axes on the slices that hold any."""
+    ks = np.flatnonzero(mask.any(axis=(1, 2)))
+    if ks.size == 0:
+        return None
+    sub = mask[ks[0]:ks[-1] + 1]
+    js = np.flatnonzero(sub.any(axis=(0, 2)))
+    i_s = np.flatnonzero(sub.any(axis=(0, 1)))
+    return [(int(ks[0]), int(ks[-1]) + 1), (int(js[0]), int(js[-1]) + 1), (int(i_s[0]), int(i_s[-1]) + 1)]
