@@ -272,8 +272,10 @@ def _vessel(
     false_lumen: bool = True,
     smooth_mm: float = 1.0,
     adapt_low: bool = True,
+    round_limbs: bool = True,
     **kw,
 ):
+    from surgiplan.core.segmentation import vessel_tracking
     from surgiplan.core.segmentation.vessel_tracking import restore_false_lumen, track_tube
 
     def lumen_at(lo: float) -> tuple[np.ndarray, np.ndarray]:
@@ -347,6 +349,19 @@ def _vessel(
         vessel |= margin_sitk.opening(faint, 1.0, volume.spacing)
     vessel = islands.keep_at_seed(vessel, [seed])
     vessel = morphology.fill_holes(vessel, per_slice=True)
+    if round_limbs:
+        # below the foot of the aorta's round tube: the iliac arteries as round tubes, not the
+        # iliac veins pressed against them (as bright in a late phase)
+        report(progress, 0.8, "iliac arteries as round tubes")
+        k_foot, foot_sec = chain.members[0][0], chain.members[0][1]
+        vessel = vessel_tracking.round_limbs(
+            vessel,
+            k_foot,
+            foot_sec,
+            spacing_mm=(min(volume.spacing[:2]), volume.spacing[2]),
+            hu=volume.array,
+            down=-1 if dz > 0 else 1,
+        )
     out = {"vessel": vessel}
     if branch_mm > 0:
         report(progress, 0.85, "thin branches")

@@ -409,3 +409,194 @@ def restore_false_lumen(
             reg = reg & np.any(nb, axis=0)
         out[k] |= reg
     return out
+
+
+def _darker_side_cut(
+    sec: np.ndarray, hu: np.ndarray, centre, r_px: float, min_contrast_hu: float
+) -> np.ndarray | None:
+    """The part of 2D ``sec`` around ``centre`` (row, column) cut from a darker neighbour along the wall.
+
+    ``hu``: the slice, smoothed. When ``sec`` beyond ``r_px`` + 1.5 pixels of the centre is darker
+    than within half of it by >= ``min_contrast_hu`` (an iliac vein beside its artery: 110-130 against
+    140-150 HU in a late phase), a watershed of the brightness from both (the darker side's marker
+    only where it is below the half-way level) puts the cut in the darker wall between them, or at the
+    half-way level where no wall shows, and keeps the artery's partial-volume rim towards fat. None
+    when there is no such contrast.
+    """
+    from skimage.segmentation import watershed
+
+    jj, ii = np.ogrid[: sec.shape[0], : sec.shape[1]]
+    dd = np.hypot(jj - centre[0], ii - centre[1])
+    inner = sec & (dd <= 0.5 * r_px)
+    outer = sec & (dd > r_px + 1.5)
+    if inner.sum() < 5 or outer.sum() < 5:
+        return None
+    a, o = float(np.median(hu[inner])), float(np.median(hu[outer]))
+    if a - o < min_contrast_hu:
+        return None
+    mid = 0.5 * (a + o)
+    markers = np.zeros(sec.shape, np.int32)
+    markers[outer & (hu < mid)] = 2
+    markers[inner] = 1
+    ws = watershed(-hu, markers, mask=sec)
+    # without a darker wall between them the brighter basin floods the whole slope: there the cut is
+    # at the half-way level (within 2 pixels of the neighbour's basin; the rim towards fat stays)
+    part = (ws == 1) & ~((hu < mid) & ndimage.binary_dilation(ws == 2, iterations=2))
+    lab, _ = _components(part)
+    c = lab[int(round(centre[0])), int(round(centre[1]))]
+    return ndimage.binary_fill_holes(lab == c) if c else part
+
+
+def _round_part(
+    sec: np.ndarray,
+    prev: np.ndarray,
+    ref_px: float,
+    grow_limit: float,
+    hu: np.ndarray | None = None,
+    min_contrast_hu: float = 12.0,
+) -> tuple[np.ndarray, bool]:
+    """The round tube of 2D section ``sec`` continuing ``prev`` (a limb of about ``ref_px`` pixels).
+
+    ``sec`` holds the tube and a neighbour it touches in this slice (an iliac vein beside its
+    artery). The tube's place: a disc of the limb's size placed within half its radius of
+    ``prev``'s centre, where ``sec`` fills it best (nearest to ``prev`` among near ties, as the vein
+    beside it fills such a disc as well). Then, in this order, the first that keeps 0.7 to
+    ``grow_limit`` times the limb (less would shrink it slice by slice): the cut along the darker
+    wall (:func:`_darker_side_cut`, with the smoothed slice ``hu``), the marker watershed at a neck
+    (:func:`_split_from`, round parts only), else the disc itself (the tube is round). Returns the
+    part and whether it follows the tube's own edge (not the disc).
+    """
+    r_ref = float(np.sqrt(ref_px / np.pi))
+    jj, ii = np.ogrid[: sec.shape[0], : sec.shape[1]]
+    n = int(np.ceil(r_ref))
+    y, x = np.ogrid[-n : n + 1, -n : n + 1]
+    disc = (np.hypot(y, x) <= r_ref).astype(np.float32)
+    cover = ndimage.correlate(sec.astype(np.float32), disc / disc.sum(), mode="constant")
+    cy, cx = (float(v) for v in np.argwhere(prev).mean(axis=0))
+    dist = np.hypot(jj - cy, ii - cx)
+    region = dist <= max(1.5, 0.5 * r_ref)
+    best = float(cover[region].max())
+    if best <= 0.0:
+        return sec & prev, False
+    # where the limb's disc is (nearly) filled, the place nearest to where the limb was
+    cand = region & (cover >= best - 0.03)
+    j, i = np.unravel_index(int(np.argmin(np.where(cand, dist, np.inf))), sec.shape)
+    ok = (0.7 * ref_px, grow_limit * ref_px)
+    if hu is not None:
+        part = _darker_side_cut(sec, hu, (j, i), r_ref, min_contrast_hu)
+        if part is not None and ok[0] <= part.sum() <= ok[1]:
+            return part, True
+    part = _split_from(sec, prev)
+    if part is not None and ok[0] <= part.sum() <= ok[1] and _is_round(part, 0.6):
+        return part, True
+    keep = sec & (np.hypot(jj - j, ii - i) <= r_ref + 0.5)
+    lab, _ = _components(keep)
+    return (lab == lab[j, i] if lab[j, i] else keep), False
+
+
+def round_limbs(
+    mask: np.ndarray,
+    k0: int,
+    start: np.ndarray,
+    *,
+    spacing_mm: tuple[float, float] = (1.0, 1.0),
+    hu: np.ndarray | None = None,
+    down: int = -1,
+    grow_limit: float = 1.35,
+    solidity: float = 0.8,
+    split_keep: float = 0.4,
+    history: int = 4,
+    diverge_mm: float = 30.0,
+) -> np.ndarray:
+    """``mask`` [k, j, i] with everything beyond slice ``k0`` (in direction ``down``) kept only as round limbs.
+
+    Below the aorta's foot a contrast CT in a late phase shows the iliac veins as bright as the
+    arteries, pressed against them: thresholding joins them (sections of 180-270 mm^2 where a common
+    iliac is 80-110 mm^2). A reader follows each artery as a round tube instead: from ``start``
+    (the aorta's section in slice ``k0``) slice by slice, the trunk until it splits into two
+    pieces of comparable size (``split_keep`` of the larger: the bifurcation), then each limb on
+    its own: the piece that overlaps it most, cut to its round part (:func:`_round_part`) when it is
+    more than ``grow_limit`` times the limb's recent size (median of its last ``history`` sections)
+    or less convex than ``solidity`` (the size never above its first three sections': a tube
+    that crept into its vein slice by slice would otherwise carry it on). A limb that meets nothing
+    ends. Slices from ``k0`` up are returned unchanged.
+
+    ``hu``: the CT [k, j, i] (HU), to cut a limb from a darker vein along the wall between them.
+    ``spacing_mm``: (pixel, slice) size in mm. The split is a bifurcation only when the two
+    limbs have moved apart by more than the trunk's diameter within ``diverge_mm`` mm below it
+    (the iliacs diverge; the two lumina of a dissected aorta stay side by side inside its wall):
+    otherwise ``mask`` is returned unchanged.
+    """
+    from skimage.measure import regionprops
+
+    out = mask.copy()
+    nk = mask.shape[0]
+    px, dz = (float(v) for v in spacing_mm)
+    seed_sec = start & mask[k0]
+    if not seed_sec.any():
+        return mask.copy()
+    lab0, _ = _components(mask[k0])
+    hit0 = np.unique(lab0[seed_sec])
+    limbs = [(np.isin(lab0, hit0[hit0 > 0]), [int(seed_sec.sum())], -1)]  # (section, sizes, limb id; -1 trunk)
+    trunk_px = float(seed_sec.sum())
+    centres: dict[int, dict[int, np.ndarray]] = {}  # limb id -> slice -> centre (pixels)
+    split_k = None
+    grow = np.ones((3, 3), bool)
+    k = k0 + down
+    while 0 <= k < nk:
+        lab, _ = _components(mask[k])
+        new_limbs = []
+        for prev, areas, lid in limbs:
+            hits = _dilated_hits(lab, prev, grow)
+            if not len(hits):
+                continue
+            near = ndimage.binary_dilation(prev, grow)
+            pieces = [(h, int((lab == h).sum()), int(((lab == h) & near).sum())) for h in hits]
+            if lid < 0:
+                big = max(p[1] for p in pieces)
+                daughters = [h for h, a, _o in pieces if a >= split_keep * big]
+                if len(daughters) >= 2:  # the bifurcation: each daughter a limb of its own
+                    split_k = k
+                    for h in daughters:
+                        new_limbs.append((lab == h, [int((lab == h).sum())], len(centres)))
+                        centres[len(centres)] = {}
+                    continue
+                sec = lab == max(pieces, key=lambda p: p[1])[0]
+                trunk_px = float(np.median([*areas[-history:], sec.sum()]))
+                new_limbs.append((sec, [*areas, int(sec.sum())], -1))
+                continue
+            sec = lab == max(pieces, key=lambda p: p[2])[0]
+            # a limb tapers going down: its recent size, never much more than where it began
+            ref = min(float(np.median(areas[-history:])), 1.25 * float(np.median(areas[:3])))
+            rp = regionprops(sec.astype(np.uint8))[0]
+            size = int(sec.sum())
+            if sec.sum() > grow_limit * ref or rp.solidity < solidity:
+                sm = None
+                if hu is not None:
+                    bb = ndimage.find_objects(sec.astype(np.int8))[0]
+                    box = tuple(slice(max(0, b.start - 3), b.stop + 3) for b in bb)
+                    sm = np.full(sec.shape, -1000.0, np.float32)
+                    sm[box] = ndimage.gaussian_filter(np.asarray(hu[k][box], np.float32), 1.0)
+                sec, own_edge = _round_part(sec, prev, ref, grow_limit, sm)
+                # a disc does not set the limb's size (it would shrink slice by slice); an edge does
+                size = int(sec.sum()) if own_edge else ref
+            if sec.any():
+                new_limbs.append((sec, [*areas, size], lid))
+        out[k] = False
+        for sec, _a, lid in new_limbs:
+            out[k] |= sec
+            if lid >= 0:
+                centres[lid][k] = np.argwhere(sec).mean(axis=0)
+        limbs = new_limbs
+        if not limbs:
+            out[slice(0, k) if down < 0 else slice(k + 1, nk)] = False  # nothing beyond a lost tube
+            break
+        k += down
+    if split_k is None or len(centres) < 2:
+        return mask.copy()
+    a, b = centres[0], centres[1]
+    both = [q for q in a if q in b and abs(q - split_k) * dz <= diverge_mm]
+    apart = max((float(np.hypot(*(a[q] - b[q]))) * px for q in both), default=0.0)
+    if apart <= 2.0 * np.sqrt(trunk_px / np.pi) * px:
+        return mask.copy()  # side by side within the trunk's calibre: not a bifurcation
+    return out
