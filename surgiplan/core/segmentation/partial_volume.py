@@ -739,10 +739,13 @@ def _joint_hits(ct, bone, spacing, *, wall_mm, behind_mm, wall_hu, soft_hu, smoo
                 idx[ax] = sl
                 xp[tuple(idx)] = -1000.0
     x = xp[inner]
-    ndimage.gaussian_filter(ct[box], _sig(smooth_mm, sp), mode="nearest", output=x)
     m = bone[box]
+    # the smoothed CT is read within wall_mm of the bone only (the cortex tests): slab by slab
+    # where that is much less than the box (a limb; a trunk fills its box), -1000 HU elsewhere
+    _smooth_near(ct[box], m, _sig(smooth_mm, sp), [int(np.ceil(wall_mm / s)) + 1 for s in sp], x)
     # candidates (a superset): a cortex within wall_mm along each axis (a box dilation, on bits),
-    # and below half-way to the brightest value there is
+    # and below half-way to the brightest value there is (any wall a candidate can pass is read
+    # where the CT was smoothed, so its brightest value is as good as the box's)
     n = x.shape[2]
     near = _unpack(_pdilate(_pack(x >= wall_hu), [int(round(wall_mm / s)) for s in sp], n), n)
     cand = m & near & (x <= soft_hu + 0.5 * (float(x.max()) - soft_hu))
@@ -800,6 +803,40 @@ def _joint_hits(ct, bone, spacing, *, wall_mm, behind_mm, wall_hu, soft_hu, smoo
 
         hit = remove_small(hit, min_voxels * float(np.prod(sp)) * (1 - 1e-6), spacing)
     return box, hit
+
+
+def _smooth_near(a: np.ndarray, m: np.ndarray, sig, margin, out: np.ndarray, slab: int = 32) -> None:
+    """``out`` = ``gaussian_filter(a, sig, mode="nearest")`` wherever within ``margin`` voxels (k, j, i,
+    a box) of ``m``; -1000 where not computed. Slab by slab (``slab`` slices), each on the box of
+    the bone it and its margin hold plus the filter's reach: the same values as filtering all of
+    ``a`` (the reach covers every tap; where a slab's box meets ``a``'s edge, that edge is repeated
+    as it would be). Done on the whole array when slabs would not save a third."""
+    h = [int(4.0 * float(s) + 0.5) for s in sig]  # gaussian_filter's radius (truncate 4)
+    nk, nj, ni = m.shape
+    ks = m.any(axis=(1, 2))
+    rows = m.any(axis=2)  # [k, j]
+    cols = m.any(axis=1)  # [k, i]
+    parts = []
+    for k0 in range(0, nk, slab):
+        k1 = min(k0 + slab, nk)
+        lo, hi = max(k0 - margin[0], 0), min(k1 + margin[0], nk)
+        if not ks[lo:hi].any():
+            continue
+        js = np.flatnonzero(rows[lo:hi].any(axis=0))
+        i_s = np.flatnonzero(cols[lo:hi].any(axis=0))
+        parts.append(((k0, k1), (max(int(js[0]) - margin[1], 0), min(int(js[-1]) + 1 + margin[1], nj)),
+                      (max(int(i_s[0]) - margin[2], 0), min(int(i_s[-1]) + 1 + margin[2], ni))))
+    cost = sum((k1 - k0 + 2 * h[0]) * (j1 - j0 + 2 * h[1]) * (i1 - i0 + 2 * h[2])
+               for (k0, k1), (j0, j1), (i0, i1) in parts)
+    if cost > 0.67 * m.size:
+        ndimage.gaussian_filter(a, sig, mode="nearest", output=out)
+        return
+    out[...] = -1000.0
+    for span in parts:
+        inner = tuple(slice(s0, s1) for s0, s1 in span)
+        grown = tuple(slice(max(s0 - r, 0), min(s1 + r, n)) for (s0, s1), r, n in zip(span, h, m.shape, strict=True))
+        sm = ndimage.gaussian_filter(a[grown], sig, mode="nearest", output=np.float32)
+        out[inner] = sm[tuple(slice(s0 - g.start, s1 - g.start) for (s0, s1), g in zip(span, grown, strict=True))]
 
 
 def _extent(mask: np.ndarray) -> list[tuple[int, int]] | None:

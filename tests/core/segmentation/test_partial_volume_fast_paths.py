@@ -21,6 +21,7 @@ from surgiplan.core.segmentation.partial_volume import (
     _fill,
     _pack,
     _pdilate,
+    _smooth_near,
     _smoothed_at,
     _steps,
     _unpack,
@@ -60,6 +61,25 @@ def test_smoothed_at_matches_gaussian_filter():
         ref = ndimage.gaussian_filter(a.astype(np.float64), sig, mode="nearest", radius=1)
         idx = np.flatnonzero(rng.random(shape) < 0.5)  # faces and inside
         np.testing.assert_allclose(_smoothed_at(a, idx, sig), ref.ravel()[idx], atol=0.02)
+
+
+def test_smooth_near_is_the_gaussian_near_the_mask():
+    rng = np.random.default_rng(9)
+    a = rng.integers(-1000, 2000, (150, 60, 70)).astype(np.int16)
+    m = np.zeros(a.shape, bool)
+    m[3:40, 5:9, 60:66] = True  # a thin rod at one end, a blob at the other: slabs pay
+    m[120:150, 40:50, 0:6] = True
+    sig, margin = (0.8, 1.1, 0.6), (3, 2, 4)
+    ref = ndimage.gaussian_filter(a, sig, mode="nearest", output=np.float32)
+    out = np.full(a.shape, np.nan, np.float32)
+    _smooth_near(a, m, sig, margin, out, slab=16)
+    near = ndimage.binary_dilation(m, np.ones([2 * r + 1 for r in margin], bool))
+    assert np.array_equal(out[near], ref[near])  # the same values, bit for bit
+    assert np.all((out[~near] == ref[~near]) | (out[~near] == -1000.0))
+    assert (out == -1000.0).mean() > 0.5  # most of the array was not filtered
+    full = np.full(a.shape, np.nan, np.float32)
+    _smooth_near(a, np.ones(a.shape, bool), sig, margin, full)  # slabs would not pay: all of it
+    assert np.array_equal(full, ref)
 
 
 def _joints_reference(ct, bone, sp_ijk, wall_mm=3.0, behind_mm=3.0, wall_hu=600.0, soft_hu=50.0, smooth_mm=0.4):
