@@ -10,7 +10,8 @@ tests/data/hip_reference_totalseg_ct_v2/README.md). Per side, every slice v2 tra
 magenta, hip bone cyan), TotalSegmentator's hip bone (dotted red, a third reader) and, filled
 yellow, the marrow that v2's own hip outline encloses in coronal and sagittal slices but v2 left
 out (tests/core/segmentation/test_hip_real_reference_v2.py::v2_hip_filled). Titles: Dice per
-slice against v2. A third image shows that marrow in a sagittal and a coronal slice.
+slice against v2. A third image shows that marrow in a sagittal and a coronal slice; a fourth the
+left femur by the dynamic hip screw on k 0-11 with the metal's streaks (:func:`metal.streak_only`).
 """
 
 from __future__ import annotations
@@ -115,6 +116,34 @@ def main() -> None:
                  "count it as hip bone", fontsize=10)
     fig.tight_layout()
     figs["real_hip_v2_marrow_right.png"] = fig
+    # the left femur by the dynamic hip screw (k 0-11, below v2's slices): the preset's femur against
+    # TotalSegmentator's (model output; it counts the metal as femur) and the streaks kept out of the bone
+    from surgiplan.core.segmentation.bone_fill import smoothed
+    from surgiplan.core.segmentation.metal import streak_only
+    from surgiplan.core.segmentation.scan_axes import spacing_kji
+
+    fem, metal = seg.mask("femur_left"), seg.mask("metal")
+    ts = np.asarray(load_scan(ts_dir / "femur_left.nii.gz").array) > 0
+    img = smoothed(vol, 0.6)
+    streaks = streak_only(img, metal, spacing_kji(vol), img >= 150.0)
+    fig, axs = plt.subplots(3, 4, figsize=(20, 15))
+    for ax, k in zip(axs.flat, range(12), strict=True):
+        ax.imshow(ct[k], cmap="gray", vmin=-250, vmax=750, interpolation="nearest")
+        ov = np.zeros((*ct.shape[1:], 4))
+        ov[streaks[k]] = (1.0, 0.15, 0.15, 0.6)
+        ax.imshow(ov, interpolation="nearest")
+        contour(ax, fem[k], "magenta", "solid", 1.8)
+        contour(ax, ts[k], "orange", "dotted", 1.8)
+        contour(ax, metal[k], "yellow", "solid", 1.2)
+        ax.set_xlim(-0.5, 47.5)
+        ax.set_ylim(61.5, 13.5)
+        ax.set_title(f"k={k}: preset {int(fem[k].sum())}, TotalSeg. {int(ts[k].sum())} "
+                     f"({int((ts[k] & ~metal[k]).sum())} w/o metal) voxels", fontsize=10)
+    fig.suptitle("left femur by the dynamic hip screw (k 0-11): hip-bones preset (magenta), TotalSegmentator "
+                 "(dotted orange, metal included), metal (yellow),\nstreak voxels kept out of the bone "
+                 "(red; inside the femur they are filled back as its marrow)", fontsize=12)
+    fig.tight_layout()
+    figs["real_hip_left_metal_k00-11.png"] = fig
     for name, f in figs.items():
         atomic_write(out / name, lambda p, f=f: f.savefig(p, format="png", dpi=55))
         print(out / name)

@@ -244,7 +244,7 @@ def _hip(volume, progress=None, low: float = 300.0, split_pelvis: bool = True, *
     from surgiplan.core.segmentation import hip_anatomy
     from surgiplan.core.segmentation.bone_fill import smoothed, solid_bone
     from surgiplan.core.segmentation.head_radius import open_joint_shells
-    from surgiplan.core.segmentation.metal import metal_mask
+    from surgiplan.core.segmentation.metal import metal_mask, streak_only
     from surgiplan.core.segmentation.scan_axes import axis_signs, spacing_kji
     from surgiplan.core.segmentation.table import body_mask, table_mask
 
@@ -275,7 +275,18 @@ def _hip(volume, progress=None, low: float = 300.0, split_pelvis: bool = True, *
                               "and one in the hip bone.")
     if soft:
         # cancellous bone ~100-200 HU: bone filled from 150 HU, the joint space by its valley (issue 23)
-        soft_bone = solid_bone(volume, low=SOFT_BONE_HU, image=img, exclude=exclude, lids=True) | metal
+        # a metal implant's streaks raise soft tissue above the bone threshold: never bone (issue 23);
+        # the heads and their sockets (to 15 mm past the sphere) are left to the joint split
+        streaks = np.zeros_like(metal)
+        if metal.any():
+            kk, jj, ii = np.indices(img.shape, sparse=True)
+            judge = img >= SOFT_BONE_HU
+            for h in heads:
+                c = np.asarray(h.centre)
+                judge &= (((kk - c[0]) * sp[0]) ** 2 + ((jj - c[1]) * sp[1]) ** 2
+                          + ((ii - c[2]) * sp[2]) ** 2) > (h.radius_mm + 15.0) ** 2
+            streaks = streak_only(img, metal, sp, judge)
+        soft_bone = solid_bone(volume, low=SOFT_BONE_HU, image=img, exclude=exclude | streaks, lids=True) | metal
         femurs, rest = hip_anatomy.split_femur_soft(np.asarray(volume.array), soft_bone, sp, heads, img=img,
                                                     progress=sub_progress(progress, 0.5, 0.9))
         # the fossa and joint space, filled as bone enclosed by head + socket, are not hip bone

@@ -190,11 +190,18 @@ def test_v1_and_v2_heads_agree_on_the_left_and_disagree_on_the_right(scan):
 @pytest.mark.slow
 def test_hip_preset_dice_against_both_readers(scan):
     """The hip-bones preset's Dice per bone against v1 and v2 (printed per slice), and a floor on the
-    Dice over v2's slices: measured 0.856 / 0.847 femur left / right, 0.863 / 0.791 hip bone left /
+    Dice over v2's slices: measured 0.858 / 0.848 femur left / right, 0.865 / 0.793 hip bone left /
     right (issue 23's target is 0.85: met by the left femur and the left hip bone). The floor is 0.03
     below. The hip bones were 0.811 / 0.773 before the acetabular fossa's fat was kept out of them
     (:func:`hip_anatomy.drop_joint_fat`); the right femur 0.827 before its neck's fatty marrow,
-    enclosed by a gapped cortex, was filled (:func:`hip_anatomy.femur_marrow`).
+    enclosed by a gapped cortex, was filled (:func:`hip_anatomy.femur_marrow`), 0.847 before the
+    head's surface took the joint pattern nearest its sphere (:func:`hip_anatomy._surface_hits`).
+
+    Below v2's slices (k 0-11) the left femur holds a dynamic hip screw: its streaks raised soft
+    tissue into the femur (3287 voxels, TotalSegmentator's without its metal 1164, Dice 0.443);
+    with the streaks kept out of the bone (:func:`metal.streak_only`) 3047 voxels, Dice 0.461.
+    Floors: at most 3150 voxels, Dice >= 0.45. TotalSegmentator's femur there is itself too small
+    (the mirrored right femur holds 2669 voxels without the metal's place): a loose check.
 
     The right hip bone's shortfall is mostly v2's: the posterior column's fatty marrow (472 voxels,
     median 55 HU, k = 8-18), enclosed by v2's own hip-bone outline in coronal and sagittal slices but
@@ -233,15 +240,21 @@ def test_hip_preset_dice_against_both_readers(scan):
             )
             assert all(ref[k][name].any() for k in ks) and tot > 0
             if label == "v2":
-                floor = {"femur_left": 0.827, "femur_right": 0.817, "hip_left": 0.833, "hip_right": 0.761}[name]
+                floor = {"femur_left": 0.828, "femur_right": 0.818, "hip_left": 0.835, "hip_right": 0.762}[name]
                 assert 2 * tot_i / tot >= floor, (name, 2 * tot_i / tot)
     filled = v2_hip_filled(ct)
-    for name, floor in (("hip_left", 0.839), ("hip_right", 0.836)):
+    for name, floor in (("hip_left", 0.841), ("hip_right", 0.837)):
         ks = sorted(k for k in filled if name in filled[k])
         tot_i = sum((filled[k][name] & preset_mask(name, k)).sum() for k in ks)
         tot = sum(filled[k][name].sum() + preset_mask(name, k).sum() for k in ks)
         print(f"v2 with its hip marrow filled, {name}: Dice over slices {2 * tot_i / tot:.3f}")
         assert 2 * tot_i / tot >= floor, (name, 2 * tot_i / tot)
+    fem, metal = seg.mask("femur_left")[:12], seg.mask("metal")[:12]
+    ts = np.asarray(load_scan(extra_data("totalseg_v1_bones_5de6e4dc") / "femur_left.nii.gz").array)[:12] > 0
+    ts &= ~metal  # the model counts the screw as femur; the preset's metal is its own segment
+    d = 2 * (fem & ts).sum() / (fem.sum() + ts.sum())
+    print(f"femur_left by the hip screw, k 0-11: {fem.sum()} voxels, TotalSegmentator {ts.sum()}, Dice {d:.3f}")
+    assert fem.sum() <= 3150 and d >= 0.45, (fem.sum(), d)
 
 
 def test_v2_against_totalsegmentator_model_output(scan):
