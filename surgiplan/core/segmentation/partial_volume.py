@@ -267,23 +267,33 @@ def partial_volume_bone(
     report(progress, 0.02, f"rough bone >= {low:g} HU")
     a = np.asarray(volume.array)
     rough = a >= low
-    if not rough.any():
+    ext = _extent(rough)
+    if ext is None:
         raise InputError(
             f"no voxel reaches {low:g} HU: this does not look like a CT with bone",
             hint="Open a CT (HU), or segment by hand.",
         )
-    rough = islands.remove_small(rough, min_island_ml * 1000.0, volume.spacing)
-    if not rough.any():
+    # islands on the threshold's box (they cannot reach beyond it): no full-grid result
+    box0 = tuple(slice(lo, hi) for lo, hi in ext)
+    rough = islands.remove_small(rough[box0], min_island_ml * 1000.0, volume.spacing)
+    ext = _extent(rough)
+    if ext is None:
         raise InputError(
             f"no bone of at least {min_island_ml:g} mL above {low:g} HU in this scan",
             hint="Open a CT with bone, or segment by hand.",
         )
     # everything below works on the rough bone's box, grown by what each step reaches beyond the
     # bone (so that each sees the grid's faces where it did on the whole grid): no full-grid copies
-    box = _box(rough, _reach(volume.spacing, joint_mm, options))
+    reach = _reach(volume.spacing, joint_mm, options)
+    ext = [(lo + b.start, hi + b.start) for (lo, hi), b in zip(ext, box0, strict=True)]  # on the grid
+    box = tuple(slice(max(lo - r, 0), min(hi + r, n)) for (lo, hi), r, n in zip(ext, reach, a.shape, strict=True))
     sub = a[box]
-    m = _fill(rough[box], False)
+    m = np.zeros(sub.shape, bool)
+    both = tuple(slice(max(b.start, c.start), min(b.stop, c.stop)) for b, c in zip(box, box0, strict=True))
+    m[tuple(slice(s.start - b.start, s.stop - b.start) for s, b in zip(both, box, strict=True))] = rough[
+        tuple(slice(s.start - c.start, s.stop - c.start) for s, c in zip(both, box0, strict=True))]
     del rough
+    m = _fill(m, False)
     m = refine_band(sub, m, volume.spacing, progress=sub_progress(progress, 0.3, 0.9), **options)
     if fill_per_slice:
         m = morphology.fill_holes(m, per_slice=True)

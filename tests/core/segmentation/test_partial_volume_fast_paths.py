@@ -161,3 +161,14 @@ def test_partial_volume_bone_on_its_box_as_on_the_whole_grid(cut_bottom, per_sli
     got = partial_volume_bone(vol, 200.0, 1.0, fill_per_slice=per_slice, joint_mm=joint_mm, **options)
     assert (rough ^ ref).any()  # the surface moved and the joint opened: something to compare
     assert np.array_equal(got, ref)
+
+
+def test_partial_volume_bone_says_what_is_missing():
+    from surgiplan.core.errors import InputError
+
+    ct = np.full((20, 30, 30), 40, np.int16)
+    with pytest.raises(InputError, match="no voxel reaches 200 HU"):
+        partial_volume_bone(Volume(ct, (1.0, 1.0, 1.0)))
+    ct[10:12, 10:12, 10:12] = 900  # 8 uL of bone: under the 1 mL islands
+    with pytest.raises(InputError, match="no bone of at least 1 mL"):
+        partial_volume_bone(Volume(ct, (1.0, 1.0, 1.0)))
