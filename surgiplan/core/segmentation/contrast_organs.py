@@ -88,21 +88,26 @@ def contrast_pieces(
         The union of those pieces (a subset of ``bone``) and one :class:`Piece` each, largest first.
     """
     from surgiplan.core.segmentation.islands import label_components
+    from surgiplan.core.segmentation.morphology import _crop_pad
 
     bone = np.asarray(bone, bool)
     out = np.zeros(bone.shape, bool)
-    if not bone.any():
+    box = _crop_pad(bone, (1, 1, 1))  # labels on the bone's box (+1 voxel), not the whole grid
+    if box is None:
         return out, []
     vv = float(np.prod(spacing)) / 1000.0
-    lab, sizes = label_components(bone)
+    lab, sizes = label_components(bone[box])
+    if len(sizes) < 3 or sizes[2] * vv < min_ml:
+        return out, []  # numbered by decreasing size: no piece but the largest is judged
     found: list[Piece] = []
     # piece 1 (the largest) is the skeleton's main piece, never judged
     for c, sl in enumerate(ndimage.find_objects(lab), start=1):
         if c == 1 or sl is None or sizes[c] * vv < min_ml:
             continue
-        sl = tuple(slice(max(s.start - 1, 0), s.stop + 1) for s in sl)
+        sl = tuple(slice(max(s.start - 1, 0), s.stop + 1) for s in sl)  # within the box (it has the voxel)
+        at = tuple(slice(o.start + s.start, o.start + s.stop) for o, s in zip(box, sl, strict=True))
         comp = lab[sl] == c
-        v = np.asarray(ct[sl], np.float32)
+        v = np.asarray(ct[at], np.float32)
         inside = ndimage.binary_erosion(comp)
         if not inside.any():
             continue
@@ -110,8 +115,8 @@ def contrast_pieces(
         cortex = float((v[comp] >= cortex_hu).mean())
         if rim_rise > max_rim_rise_hu or cortex > max_cortex_fraction:
             continue
-        out[sl] |= comp
-        ctr = tuple(int((s.start + s.stop) // 2) for s in sl)
+        out[at] |= comp
+        ctr = tuple(int((s.start + s.stop) // 2) for s in at)
         found.append(Piece(float(sizes[c] * vv), float(np.median(v[comp])), rim_rise, cortex, ctr))
     return out, found
 
@@ -137,6 +142,41 @@ def describe(pieces: list[Piece], total_ml: float | None = None) -> str:
         + ", as contrast-enhanced kidneys, heart or vessels look. If one is bone, merge 'contrast' into "
         "'bone' (or paint it); if it is an organ, delete the 'contrast' segment."
     )
+
+
+def _face_shifts(m: np.ndarray, op) -> np.ndarray:
+    """``m`` combined by ``op`` (&=, |=) with its six face neighbours; at the grid's edge the
+    missing neighbour is the voxel itself (as scipy.ndimage's 6-neighbour erosion or dilation of
+    ``np.pad(m, 1, mode="edge")``)."""
+    out = m.copy()
+    for ax in range(3):
+        lo, hi = [slice(None)] * 3, [slice(None)] * 3
+        lo[ax], hi[ax] = slice(None, -1), slice(1, None)
+        op(out[tuple(lo)], m[tuple(hi)], out=out[tuple(lo)])
+        op(out[tuple(hi)], m[tuple(lo)], out=out[tuple(hi)])
+    return out
+
+
+def _box_grown(m: np.ndarray) -> np.ndarray:
+    """``m`` dilated by the 3 x 3 x 3 cube (as scipy.ndimage.binary_dilation with it), one axis at a time."""
+    out = m
+    for ax in range(3):
+        lo, hi = [slice(None)] * 3, [slice(None)] * 3
+        lo[ax], hi[ax] = slice(None, -1), slice(1, None)
+        g = out.copy()
+        g[tuple(lo)] |= out[tuple(hi)]
+        g[tuple(hi)] |= out[tuple(lo)]
+        out = g
+    return out
+
+
+def _face_eroded(m: np.ndarray) -> np.ndarray:
+    return _face_shifts(m, np.logical_and)
+
+
+def _face_grown(m: np.ndarray) -> np.ndarray:
+    return _face_shifts(m, np.logical_or)
+
 
 #: inscribed radius (mm) of the cores a bone mask is cut into: a neck thinner than about twice
 #: this (contrast blood pressed against a vertebra, the heart against the sternum) parts them
@@ -216,40 +256,61 @@ def attached_pools(
     b = bone[box]
     a = ct[box]
     vv = float(np.prod(spacing)) / 1000.0
-    core = margin_sitk.margin(b, -core_mm, spacing)
+    core = margin_sitk.margin(b, -core_mm, spacing, tiled=True)
     if not core.any():
         return out, []
     lab, sizes = label_components(core)
     del core
     reach = core_mm + float(max(spacing))
     pad = tuple(int(np.ceil(reach / s)) + 2 for s in tuple(spacing)[::-1])
-    cands = []  # [box slices, region, its bony neighbours, neighbour count, Piece]: all but the exposure passed
+    # the distances to a core are needed only within ``reach`` of it: on tiles next to the core's
+    # (the same numbers, margin_sitk.distance_near) when the spacing allows it
+    surface = None  # voxels of ``b`` with a face neighbour outside it (the grid's edge is not outside)
+    cands = []  # [region's slices, region, its bony neighbours, neighbour count, Piece]: all but the exposure passed
     for c, sl in enumerate(ndimage.find_objects(lab), start=1):
         if sl is None or sizes[c] * vv < min_core_ml:
             break  # numbered by decreasing size
         csl = tuple(slice(max(0, s.start - p), min(n, s.stop + p)) for s, p, n in zip(sl, pad, lab.shape, strict=True))
-        v = np.asarray(a[csl], np.float32)
-        own = lab[csl] == c
-        core_med = float(np.median(v[own]))
+        lc = lab[csl]
+        own = lc == c
+        core_med = float(np.median(np.asarray(a[csl][own], np.float32)))
         if not pool_hu[0] <= core_med <= pool_hu[1]:
             continue
-        d_own = margin_sitk.distance_outside(own, spacing)
-        others = (lab[csl] > 0) & ~own
-        d_other = margin_sitk.distance_outside(others, spacing) if others.any() else np.inf
+        others = (lc > 0) & ~own
+        del lc
         bb = b[csl]
+        near = margin_sitk.tiles_near(own, spacing, reach, where=bb)
+        if near is None:
+            d_own = margin_sitk.distance_outside(own, spacing)
+            d_other = margin_sitk.distance_outside(others, spacing) if others.any() else np.inf
+        else:
+            d_own = margin_sitk.distance_near(own, spacing, reach, *near)
+            d_other = margin_sitk.distance_near(others, spacing, reach, *near) if others.any() else np.inf
         region = bb & (d_own <= reach) & (d_own < d_other)
-        del d_own, d_other
-        # outer layer: voxels with a face neighbour outside the bone (the grid's edge is not outside)
-        outer = region & ~ndimage.binary_erosion(np.pad(bb, 1, mode="edge"))[1:-1, 1:-1, 1:-1]
+        del d_own, d_other, own, others
+        # the region lies >= 2 voxels inside ``csl`` (or at the grid's edge): its outer layer and its
+        # neighbours are those of its own box grown by one voxel
+        rsl = _crop_pad(region, (1, 1, 1))
+        if rsl is None:  # never: the core itself is in its region
+            continue
+        region = region[rsl]
+        rsl = tuple(slice(c0.start + r.start, c0.start + r.stop) for c0, r in zip(csl, rsl, strict=True))
+        bb = b[rsl]
+        v = np.asarray(a[rsl], np.float32)
+        if surface is None:
+            surface = b & ~_face_eroded(b)
+        # outer layer: voxels with a face neighbour outside the bone
+        outer = region & surface[rsl]
         ml = float(region.sum() * vv)
         rim_rise = float(np.median(v[outer]) - core_med) if outer.any() else np.inf
         if rim_rise <= max_rim_rise_hu and ml >= min_ml and open_mm > 0:
             # the same on the open outside only: joint spaces and holes of the mask closed
-            op = ~margin_sitk.closing(bb, open_mm, spacing)
-            outer = region & ndimage.binary_dilation(np.pad(op, 1, mode="edge"))[1:-1, 1:-1, 1:-1]
+            op = ~margin_sitk.closing(b[csl], open_mm, spacing)
+            op = op[tuple(slice(r.start - c0.start, r.stop - c0.start) for c0, r in zip(csl, rsl, strict=True))]
+            outer = region & _face_grown(op)
             rim_rise = max(rim_rise, float(np.median(v[outer]) - core_med) if outer.any() else np.inf)
         cortex = float((v[outer] >= CORTEX_HU).mean()) if outer.any() else 0.0
-        shell = ndimage.binary_dilation(region) & ~region
+        shell = _face_grown(region) & ~region
         exposed = float((shell & ~bb).sum() / max(shell.sum(), 1))
         if debug is not None:
             debug.append((c, float(sizes[c] * vv), core_med, ml, rim_rise, exposed, cortex,
@@ -257,7 +318,7 @@ def attached_pools(
         if ml < min_ml or rim_rise > max_rim_rise_hu or (v[region] >= METAL_HU).sum() * vv > METAL_ML:
             continue
         ctr = tuple(int(o.start + (s.start + s.stop) // 2) for o, s in zip(box, sl, strict=True))
-        cands.append([csl, region, shell & bb, int(shell.sum()), Piece(ml, core_med, rim_rise, cortex, ctr, True)])
+        cands.append([rsl, region, shell & bb, int(shell.sum()), Piece(ml, core_med, rim_rise, cortex, ctr, True)])
     del lab
     pools = np.zeros(b.shape, bool)
     found: list[Piece] = []
@@ -277,12 +338,12 @@ def attached_pools(
         # what the pools cut off the skeleton and is smaller than a pool (branches: coronary,
         # pulmonary, intercostal vessels) goes with them; it was joined to the bone only through them
         rest, rest_sizes = label_components(b & ~pools)
-        before, _ = label_components(b)
         small = np.flatnonzero(rest_sizes * vv < min_ml)
         small = small[small > 0]
         if len(small):
-            touch = np.unique(rest[ndimage.binary_dilation(pools, np.ones((3, 3, 3), bool)) & (rest > 0)])
+            touch = np.unique(rest[_box_grown(pools) & (rest > 0)])
             cut = np.isin(rest, np.intersect1d(small, touch))
+            before, _ = label_components(b)
             # not a piece of its own before the cut (an island the threshold left stays as it was)
             n_before = np.bincount(before.ravel())
             n_cut = np.bincount(before[cut], minlength=len(n_before))

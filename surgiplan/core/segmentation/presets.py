@@ -202,9 +202,10 @@ def _bone(volume, progress=None, low: float | None = None, min_island_ml: float 
         organs, pieces = contrast_pieces(np.asarray(volume.array), m, volume.spacing)
         if split_touching:
             report(progress, 0.9, "contrast blood touching the skeleton")
-            pools, touching = attached_pools(np.asarray(volume.array), m & ~organs, volume.spacing)
-            organs |= pools
-            pieces += touching
+            pools, touching = attached_pools(np.asarray(volume.array), m & ~organs if pieces else m, volume.spacing)
+            if touching:  # else no pool: two passes over the grid saved
+                organs |= pools
+                pieces += touching
         if pieces:
             ml = float(organs.sum() * volume.voxel_volume_mm3 / 1000.0)
             return {"bone": m & ~organs, "contrast": organs}, [describe(pieces, ml)]
