@@ -31,6 +31,10 @@ def threshold(volume: Volume | np.ndarray, low: float | None = None, high: float
         raise InputError(f"threshold range is empty: low {low} > high {high}")
     if low is None and high is None:
         return np.ones(arr.shape, bool)
+    if arr.dtype.kind in "iu" and (low is None or high is None):
+        one = _one_sided_int(arr, low, high)
+        if one is not None:
+            return one
     if low is None:
         return arr <= high
     if high is None:
@@ -46,6 +50,26 @@ def threshold(volume: Volume | np.ndarray, low: float | None = None, high: float
     out = arr >= low
     out &= arr <= high
     return out
+
+
+def _one_sided_int(arr: np.ndarray, low, high) -> np.ndarray | None:
+    """``arr >= low`` or ``arr <= high`` for an integer ``arr``, compared in its own type (a float
+    bound would make numpy convert every voxel to float64 first: 0.3 s on a 512 x 512 x 600 CT);
+    None for a NaN bound."""
+    info = np.iinfo(arr.dtype)
+    if low is not None:
+        lo = float(np.ceil(float(low)))
+        if np.isnan(lo):
+            return None
+        if lo > info.max:
+            return np.zeros(arr.shape, bool)
+        return arr >= arr.dtype.type(max(lo, info.min))
+    hi = float(np.floor(float(high)))
+    if np.isnan(hi):
+        return None
+    if hi < info.min:
+        return np.zeros(arr.shape, bool)
+    return arr <= arr.dtype.type(min(hi, info.max))
 
 
 def preset_range(preset: str, volume: Volume | None = None) -> tuple[float, float]:
