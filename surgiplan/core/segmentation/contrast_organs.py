@@ -283,11 +283,17 @@ def attached_pools(
         if near is None:
             d_own = margin_sitk.distance_outside(own, spacing)
             d_other = margin_sitk.distance_outside(others, spacing) if others.any() else np.inf
-        else:
-            d_own = margin_sitk.distance_near(own, spacing, reach, *near)
-            d_other = margin_sitk.distance_near(others, spacing, reach, *near) if others.any() else np.inf
-        region = bb & (d_own <= reach) & (d_own < d_other)
-        del d_own, d_other, own, others
+            region = bb & (d_own <= reach) & (d_own < d_other)
+            del d_own, d_other
+        else:  # crop by crop (the same crops for both maps): no map of the whole box
+            region = np.zeros(bb.shape, bool)
+            mine = margin_sitk._near(own, spacing, reach, *near)
+            theirs = margin_sitk._near(others, spacing, reach, *near) if others.any() else None
+            for inner, d_own in mine:
+                d_other = np.inf if theirs is None else next(theirs)[1]
+                if d_own is not None:
+                    region[inner] = bb[inner] & (d_own <= reach) & (d_own < (np.inf if d_other is None else d_other))
+        del own, others
         # the region lies >= 2 voxels inside ``csl`` (or at the grid's edge): its outer layer and its
         # neighbours are those of its own box grown by one voxel
         rsl = _crop_pad(region, (1, 1, 1))
