@@ -33,6 +33,7 @@ SOFT_MIN_HU = -30.0
 G_CAP = 1.5
 CALCIUM_G = 1.0  # g above this (HU beyond 1.5 x the lumen contrast) outside the mask core: calcium
 CALCIUM_DILATE = 0
+REACH_MM = 2.0  # the edge at most this far outside the lumen mask (a touching bright vein is not lumen)
 
 
 @dataclass
@@ -65,8 +66,12 @@ def _smooth_mean(values: np.ndarray, weights: np.ndarray, sigma_vox) -> np.ndarr
     return num / np.maximum(den, 1e-6), den
 
 
-def lumen_field(volume, mask: np.ndarray, step_mm: float = 0.5, band_mm: float = 4.0, tree: bool = True) -> LumenField:
+def lumen_field(volume, mask: np.ndarray, step_mm: float = 0.5, band_mm: float = 4.0, tree: bool = True,
+                reach_mm: float | None = REACH_MM) -> LumenField:
     """The half-maximum field of the lumen ``mask`` (bool, the volume's [k, j, i] grid) on a ``step_mm`` grid.
+
+    ``reach_mm``: the half-maximum edge is taken at most this far outside the mask (None: anywhere in the
+    ``band_mm`` band); the band still sets the background level.
 
     ``tree``: the inside (field > 0 on the fine grid) is cut to one tree of tubes without tunnels or
     cavities, other pieces dropped (:func:`surgiplan.core.vessels.topology.tree_topology`; the figures
@@ -107,6 +112,14 @@ def lumen_field(volume, mask: np.ndarray, step_mm: float = 0.5, band_mm: float =
     band_vox = max(1, int(np.ceil(band_mm / sp.min())))
     band = ndi.binary_dilation(mask, iterations=band_vox)
     g = np.where(band, np.clip(g, -0.5, G_CAP), -0.5).astype(np.float32)
+    if reach_mm is not None:
+        # a bright neighbour the mask left out (an iliac vein pressed against its artery, above the
+        # half-way level in a late phase) is not lumen: the edge lies at most reach_mm outside the mask
+        idx = np.argwhere(band)
+        lo_b, hi_b = idx.min(axis=0), idx.max(axis=0) + 1
+        box = tuple(slice(a, b) for a, b in zip(lo_b, hi_b, strict=True))
+        far = ndi.distance_transform_edt(~mask[box], sampling=sp[::-1]) > reach_mm
+        g[box][far] = -0.5
     # crop to the band and resample on the fine grid
     idx = np.argwhere(band)
     lo = np.maximum(idx.min(axis=0) - 2, 0)
