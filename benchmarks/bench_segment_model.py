@@ -51,6 +51,25 @@ calls / library whole process:
   decimate 0.34 / 0.24 s (1.41x) and write_seg 0.22 / 0.16 s (1.42x): steps of ~0.3 s move by +-30 %
   from run to run here, so their ratios (0.95-1.42x) are within the noise.
 
+8 December 2026 (helper SPA, issue 23), load 10-14 on 2 CPUs, median of 3, CPU (user + sys), before
+(77afd03.. c3b9acb, i.e. HEAD at f672b84) -> after 4cfe738 + ecd9c8c + db091cf (the bone preset's contrast
+tests on tiles of the distance maps, a one-sided integer threshold in int16, a candidate's region crop by
+crop; every mask, doubt, seg.nrrd and STL identical on the real CTs):
+
+* pipeline: 8.83 s (segment 6.3, model 2.1) / library calls 2.87 s (3.08x) -> 5.99 s (segment 3.9,
+  model 2.0) / 2.44 s (2.46x); vs the library's whole process 3.69 -> 3.12 s CPU: 2.40x -> 1.92x;
+  peak RSS of segment 1041 -> 820 MB.
+* bone step: 4.49 s vs 2.18 s threshold + cc (2.06x) -> 2.28 s vs 1.77 s (1.29x); in it (cProfile,
+  CPU) attached_pools 2.57 -> 1.35 s (margin 1.58 -> 0.46 s, the femur core's distances 0.45 ->
+  0.39 s), contrast_pieces 0.56 -> 0.23 s, the threshold 0.39 -> 0.10 s.
+* start-up unchanged: 1.77 s (segment 0.90, model 0.86) vs 0.55 s. In a fresh interpreter: numpy
+  0.11 s, + scipy.ndimage 0.38 s (scipy 1.18's array_api_compat imports numpy.f2py/testing/ma;
+  imported at module level by presets, morphology, plausibility, seeded), planning package 0.13 s
+  (pydantic case schema, via plausibility.is_bone_name), typer 0.15 s + its pydantic adapters.
+* other steps (CPU, ours / library): read 0.24 / 0.22, write_seg 0.19 / 0.15, surface 0.38 / 0.58,
+  decimate 0.30 / 0.24, write_mesh 0.04 / 0.13; check 0.39, read_seg 0.10, debris 0.13, report
+  0.14 s with no library counterpart.
+
 Run: ``.venv/bin/python benchmarks/bench_segment_model.py [--runs 3] [--shape 600 512 512] [--steps label ...]
 [--lib-hugepage 0]``
 """
