@@ -52,7 +52,7 @@ calls / library whole process:
   from run to run here, so their ratios (0.95-1.42x) are within the noise.
 
 8 December 2026 (helper SPA, issue 23), load 10-14 on 2 CPUs, median of 3, CPU (user + sys), before
-(77afd03.. c3b9acb, i.e. HEAD at f672b84) -> after 4cfe738 + ecd9c8c + db091cf (the bone preset's contrast
+(f672b84) -> after 4cfe738 + ecd9c8c + db091cf (the bone preset's contrast
 tests on tiles of the distance maps, a one-sided integer threshold in int16, a candidate's region crop by
 crop; every mask, doubt, seg.nrrd and STL identical on the real CTs):
 
