@@ -69,7 +69,8 @@ def outline(hu: np.ndarray, centre, px_mm: float, valley: bool = False) -> np.nd
                     first[n] = q
                     break
     radius = (first - 0.5) * step  # the crossing lies between the last sample above and the first below
-    radius = ndimage.median_filter(radius, size=5 if valley else 3, mode="wrap")  # one noisy pixel does not make a spike
+    # one noisy pixel does not make a spike
+    radius = ndimage.median_filter(radius, size=5 if valley else 3, mode="wrap")
     return np.stack([j + np.sin(ang) * radius, i + np.cos(ang) * radius], axis=1)
 
 
