@@ -172,9 +172,9 @@ def test_a_finished_study_is_shown_as_the_contract_says(knee_case, knee_copy, tm
     layout = pdf_text(data, tmp_path)
     comp = layout[layout.index("Plan comparison: A and B"):]
     row = next(line for line in comp.splitlines() if "Peak von Mises stress" in line)
-    assert "knee-standing" in row and "11.9 MPa" in row and "–" in row  # plan B has no study
+    assert "knee-standing" in row and "11.87 MPa" in row and "–" in row  # plan B has no study; 4 digits
     assert "Study: knee-standing" in text
-    assert "Peak von Mises stress 11.9 MPa tibia" in text and "-23.4 %" in text
+    assert "Peak von Mises stress 11.87 MPa tibia" in text and "-23.4 %" in text
     assert "2.5 x body weight (Bergmann 2016)" in text and "14 of 14 cases passed" in text
     assert "von Mises stress (MPa), AP view" in text  # its colour-mapped render with the unit
     assert "No simulation run" not in text and "could not be rendered" not in text
