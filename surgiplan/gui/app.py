@@ -45,7 +45,23 @@ def make_app(argv: list[str] | None = None) -> QtWidgets.QApplication:
     app.setApplicationName("surgiplan")
     app.setOrganizationName("surgiplan")
     app.setApplicationDisplayName("surgiplan")
+    _import_schemas_on_this_thread()
     return app  # type: ignore[return-value]
+
+
+def _import_schemas_on_this_thread() -> None:
+    """Import pydantic's schema machinery and the case schema here, on the GUI thread, before any worker.
+
+    A worker thread (opening a case, a sample) builds the first pydantic models; meanwhile PySide6's import
+    hook on this thread inspects each new module (``hasattr(module, "__wrapped__")``), which on a pydantic
+    module imports ``pydantic._internal._validators`` lazily. Two threads importing it at once gave
+    "cannot import name 'import_string' from partially initialized module" (CI, the installed bundle's
+    window, once under load). Imported here first, both threads find it complete (about 0.2 s at start).
+    """
+    import pydantic._internal._generate_schema  # noqa: F401  (imports _validators)
+    import pydantic._internal._validators  # noqa: F401
+
+    import surgiplan.core.case.schema  # noqa: F401  (the case's pydantic models, built on this thread)
 
 
 def apply_theme(app: QtWidgets.QApplication, theme: str) -> None:
